@@ -1,0 +1,77 @@
+/**
+ * Entry point of `containerd-shim-kata-v2`: parses containerd's Go-style
+ * flags and hands the action to the module that owns it. Modules are imported
+ * lazily so that each action loads only what it needs (start-up time and
+ * memory matter for a shim started once per pod).
+ * @module
+ */
+import { RuntimeError } from "./common/errors.ts";
+import { HelpRequested, usage } from "./shim/flags.ts";
+import { type Invocation, parseInvocation, SHIM_FLAGS } from "./shim/options.ts";
+import { BINARY_NAME, versionText } from "./shim/version.ts";
+
+const ACTIONS = ["start", "delete", "env", "check", "shim-ctl", "vmm"];
+
+/** Runs the binary with `argv` (without argv[0]) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let inv: Invocation;
+  try {
+    inv = parseInvocation(argv);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(helpText());
+      return 0;
+    }
+    console.error(`${BINARY_NAME}: ${(e as Error).message}\n${helpText()}`);
+    return 2;
+  }
+  if (inv.flags.v || inv.flags.version) {
+    await writeAll(Deno.stdout, new TextEncoder().encode(versionText()));
+    return 0;
+  }
+  if (inv.flags.info) return (await import("./shim/info.ts")).info(inv);
+  switch (inv.action) {
+    case "":
+      return (await import("./shim/serve.ts")).serve(inv);
+    case "start":
+      return (await import("./shim/start.ts")).start(inv);
+    case "delete":
+      return (await import("./shim/delete.ts")).deleteCommand(inv);
+    case "env":
+      return (await import("./config/cli.ts")).envCommand(inv.args);
+    case "check":
+      return (await import("./config/cli.ts")).checkCommand(inv.args);
+    case "shim-ctl":
+      return (await import("./shim/ctl.ts")).shimCtl(inv.args);
+    case "vmm":
+      return (await import("./hypervisor/dragonball/cli.ts")).vmmCommand(inv.args);
+    default:
+      console.error(
+        `${BINARY_NAME}: unknown action ${JSON.stringify(inv.action)} (expected one of ${
+          ACTIONS.join(", ")
+        }, or none to serve)`,
+      );
+      return 2;
+  }
+}
+
+function helpText(): string {
+  return `Usage: ${BINARY_NAME} [flags] [${ACTIONS.join("|")}] [args]\n${usage(SHIM_FLAGS)}`;
+}
+
+async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
+  let off = 0;
+  while (off < data.length) off += await w.write(data.subarray(off));
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    const msg = e instanceof RuntimeError || e instanceof Error ? e.message : String(e);
+    console.error(`${BINARY_NAME}: ${msg}`);
+    code = 1;
+  }
+  Deno.exit(code);
+}

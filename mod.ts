@@ -1,0 +1,8 @@
+/**
+ * runtime-ts as a library: the pieces other programs may reuse.
+ * @module
+ */
+export * from "./common/errors.ts";
+export { type FlagSet, type FlagSpec, parseFlags } from "./shim/flags.ts";
+export { type Invocation, parseInvocation } from "./shim/options.ts";
+export { buildInfo, VERSION } from "./shim/version.ts";

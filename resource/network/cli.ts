@@ -1,0 +1,10 @@
+/**
+ * Placeholder until this action is implemented.
+ * @module
+ */
+import { UnimplementedError } from "../../common/errors.ts";
+
+/** Not supported yet: fails with a clear error. */
+export function netCommand(_args: string[]): Promise<number> {
+  return Promise.reject(new UnimplementedError("shim-ctl net is not supported yet"));
+}

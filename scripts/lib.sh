@@ -1,0 +1,23 @@
+# Shared shell helpers for the project's scripts. Source it; do not run it.
+# ROOT is the checkout; PATH gains the pinned Deno from node_modules.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+# apt_install PKG...: installs the Debian packages that are missing (root only).
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null | head -1)" ]; then
+    apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
+}
+
+# npm_deps: installs the pinned npm packages (Deno included) when missing or stale.
+npm_deps() {
+  if [ ! -x "$ROOT/node_modules/.bin/deno" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
