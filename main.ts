@@ -5,7 +5,6 @@
  * memory matter for a shim started once per pod).
  * @module
  */
-import { RuntimeError } from "./common/errors.ts";
 import { HelpRequested, usage } from "./shim/flags.ts";
 import { type Invocation, parseInvocation, SHIM_FLAGS } from "./shim/options.ts";
 import { BINARY_NAME, versionText } from "./shim/version.ts";
@@ -64,14 +63,17 @@ async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint
   while (off < data.length) off += await w.write(data.subarray(off));
 }
 
-if (import.meta.main) {
+/** Runs {@link main} with the process's arguments and exits with its code. */
+export async function runMain(): Promise<never> {
   let code: number;
   try {
     code = await main(Deno.args);
   } catch (e) {
-    const msg = e instanceof RuntimeError || e instanceof Error ? e.message : String(e);
+    const msg = e instanceof Error ? e.message : String(e);
     console.error(`${BINARY_NAME}: ${msg}`);
     code = 1;
   }
   Deno.exit(code);
 }
+
+if (import.meta.main) await runMain();

@@ -1,0 +1,133 @@
+/**
+ * `deno task build`: writes `dist/containerd-shim-kata-v2`.
+ *
+ * A real `deno compile` binary needs `denort`, which is downloaded on demand
+ * and cannot be fetched on machines without that network access. So:
+ * - `DENORT_BIN` set, or the download works → a compiled single binary,
+ *   verified by running it (`-version` must report "compiled");
+ * - otherwise → a bundled build: one JS file made by `deno bundle`, the pinned
+ *   `deno` binary beside it, and a small launcher script named like the shim.
+ *   It says "bundled" in `-version`; it is never presented as compiled.
+ * @module
+ */
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const DIST = `${ROOT}/dist`;
+const NAME = "containerd-shim-kata-v2";
+/** Flags every run of the shim needs: permissions and the vsock transport. */
+const RUN_FLAGS = ["-A", "--unstable-vsock"];
+
+async function run(cmd: string, args: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { ok: out.success, text };
+}
+
+async function gitCommit(): Promise<string> {
+  const r = await run("git", ["-C", ROOT, "rev-parse", "--short=12", "HEAD"]);
+  if (!r.ok) return "unknown";
+  const dirty = await run("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]);
+  return r.text.trim() + (dirty.ok && dirty.text.trim() ? "-dirty" : "");
+}
+
+async function writeEntry(mode: "compiled" | "bundled", commit: string): Promise<string> {
+  const entry = `${DIST}/.entry-${mode}.ts`;
+  await Deno.writeTextFile(
+    entry,
+    `(globalThis as { RUNTIME_TS_BUILD?: unknown }).RUNTIME_TS_BUILD = ${
+      JSON.stringify({ mode, commit })
+    };\nimport { runMain } from "../main.ts";\nawait runMain();\n`,
+  );
+  return entry;
+}
+
+async function tryCompile(commit: string): Promise<string | undefined> {
+  const entry = await writeEntry("compiled", commit);
+  const out = `${DIST}/${NAME}`;
+  await Deno.remove(out).catch(() => {});
+  const env: Record<string, string> = {};
+  if (Deno.env.get("DENORT_BIN")) env.DENORT_BIN = Deno.env.get("DENORT_BIN")!;
+  const r = await run(Deno.execPath(), [
+    "compile",
+    ...RUN_FLAGS,
+    "--no-check",
+    "--config",
+    `${ROOT}/deno.json`,
+    "-o",
+    out,
+    entry,
+  ], env);
+  if (!r.ok) {
+    if (/Setting up base binary|denort/i.test(r.text)) {
+      return "deno compile could not get denort (DENORT_BIN unset and the download failed)";
+    }
+    const reason = r.text.split("\n").find((l) => l.startsWith("error")) ?? r.text.trim();
+    return `deno compile failed: ${reason.trim()}`;
+  }
+  // A DENORT_BIN that is really the full deno CLI yields a binary that behaves
+  // as the CLI, not as the app: accept the result only if it runs as the shim.
+  const v = await run(out, ["-version"]);
+  if (!v.ok || !v.text.includes("Build mode: compiled")) {
+    await Deno.remove(out).catch(() => {});
+    return "the compiled binary did not run as the shim (DENORT_BIN is not a denort runtime?)";
+  }
+  return undefined;
+}
+
+async function bundle(commit: string): Promise<void> {
+  const entry = await writeEntry("bundled", commit);
+  const js = `${DIST}/${NAME}.js`;
+  const r = await run(Deno.execPath(), [
+    "bundle",
+    "--platform",
+    "deno",
+    "--config",
+    `${ROOT}/deno.json`,
+    "-o",
+    js,
+    entry,
+  ]);
+  if (!r.ok) throw new Error(`deno bundle failed:\n${r.text}`);
+  const deno = `${DIST}/deno`;
+  await Deno.remove(deno).catch(() => {});
+  try {
+    await Deno.link(Deno.execPath(), deno);
+  } catch {
+    await Deno.copyFile(Deno.execPath(), deno);
+  }
+  const launcher = `${DIST}/${NAME}`;
+  await Deno.writeTextFile(
+    launcher,
+    `#!/bin/sh
+# ${NAME} launcher: a BUNDLED build (one JS file run by the pinned Deno beside
+# it), not a compiled binary; see README "Build".
+here=$(dirname "$(readlink -f "$0")")
+exec "$here/deno" run ${RUN_FLAGS.join(" ")} --no-config --no-lock --quiet "$here/${NAME}.js" "$@"
+`,
+  );
+  await Deno.chmod(launcher, 0o755);
+}
+
+if (import.meta.main) {
+  await Deno.mkdir(DIST, { recursive: true });
+  const commit = await gitCommit();
+  const forceBundle = Deno.args.includes("--bundle");
+  const why = forceBundle ? "bundle requested" : await tryCompile(commit);
+  if (why === undefined) {
+    console.log(`built ${DIST}/${NAME} (compiled with deno compile, commit ${commit})`);
+  } else {
+    await bundle(commit);
+    console.log(
+      `built ${DIST}/${NAME} (BUNDLED: ${NAME}.js + pinned deno + launcher; ${why}; commit ${commit})`,
+    );
+  }
+  for (const f of [`${DIST}/.entry-compiled.ts`, `${DIST}/.entry-bundled.ts`]) {
+    await Deno.remove(f).catch(() => {});
+  }
+}
