@@ -1,0 +1,124 @@
+/**
+ * The device manager: the one place that knows which devices a sandbox's VM
+ * has. It gives devices ids, validates them, refuses duplicates, hands them to
+ * the driver, and keeps track of devices a non-hotplug VM only applies at boot
+ * (status `queued`) until {@link DeviceManager.boot} completes.
+ * @module
+ */
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  NotFoundError,
+  UnimplementedError,
+} from "../common/errors.ts";
+import { getLogger } from "../common/log.ts";
+import { type Device, newDeviceId, validateDevice } from "./device.ts";
+import type { Capabilities, Hypervisor } from "./hypervisor.ts";
+
+const log = getLogger("hypervisor.devices");
+
+/** `queued`: accepted, applied when the VM boots; `attached`: live in the VM. */
+export type DeviceStatus = "queued" | "attached";
+
+/** One tracked device. */
+export interface DeviceRecord {
+  device: Device & { id: string };
+  status: DeviceStatus;
+}
+
+/** Whether adding a device of this kind to a running VM needs a hotplug capability it lacks. */
+function hotplugMissing(d: Device, caps: Capabilities): string | null {
+  switch (d.kind) {
+    case "network":
+      return caps.netHotplug ? null : "network hotplug";
+    case "block":
+      if (!caps.blockDevice) return "block devices";
+      return caps.blockHotplug ? null : "block hotplug";
+    case "share_fs":
+      return caps.fsSharing ? null : "file system sharing";
+    default:
+      return null;
+  }
+}
+
+/** Tracks the devices of one VM. */
+export class DeviceManager {
+  readonly #hv: Hypervisor;
+  readonly #devices = new Map<string, DeviceRecord>();
+
+  constructor(hv: Hypervisor) {
+    this.#hv = hv;
+  }
+
+  /**
+   * Attaches a device: assigns an id when absent, validates, and passes it to
+   * the driver. Before boot a VM that cannot hotplug this kind keeps it queued
+   * until boot; once the VM runs such a device is refused.
+   */
+  async attach(device: Device): Promise<DeviceRecord> {
+    if (device.kind === "vfio") {
+      throw new UnimplementedError(
+        `Cannot attach VFIO device ${device.bdf}: VFIO is not supported`,
+      );
+    }
+    const d = { ...device, id: device.id || newDeviceId() } as Device & { id: string };
+    validateDevice(d);
+    if (this.#devices.has(d.id)) {
+      throw new AlreadyExistsError(`Cannot attach ${d.kind} device "${d.id}": id already in use`);
+    }
+    const state = this.#hv.state();
+    if (state === "stopped") {
+      throw new FailedPreconditionError(`Cannot attach ${d.kind} device "${d.id}": VM is stopped`);
+    }
+    const missing = hotplugMissing(d, this.#hv.capabilities());
+    if (state === "running" && missing) {
+      throw new FailedPreconditionError(
+        `Cannot attach ${d.kind} device "${d.id}" to running ${this.#hv.kind} VM: no ${missing}`,
+      );
+    }
+    const added = await this.#hv.addDevice(d) as Device & { id: string };
+    const status: DeviceStatus = state !== "running" && missing ? "queued" : "attached";
+    const rec: DeviceRecord = { device: { ...added, id: d.id }, status };
+    this.#devices.set(d.id, rec);
+    log.debug("device {id} ({kind}) {status}", { id: d.id, kind: d.kind, status });
+    return rec;
+  }
+
+  /** Detaches a device by id and forgets it. */
+  async detach(id: string): Promise<void> {
+    const rec = this.get(id);
+    await this.#hv.removeDevice(rec.device);
+    this.#devices.delete(id);
+  }
+
+  /** Updates a device in place (same id), e.g. re-pointing a placeholder drive. */
+  async update(device: Device & { id: string }): Promise<void> {
+    const rec = this.get(device.id);
+    if (rec.device.kind !== device.kind) {
+      throw new FailedPreconditionError(
+        `Cannot update device "${device.id}": it is a ${rec.device.kind} device, not ${device.kind}`,
+      );
+    }
+    validateDevice(device);
+    await this.#hv.updateDevice(device);
+    rec.device = { ...rec.device, ...device } as Device & { id: string };
+  }
+
+  /** Boots the VM (`Hypervisor.bootVm`); queued devices become attached. */
+  async boot(): Promise<void> {
+    await this.#hv.bootVm();
+    for (const rec of this.#devices.values()) rec.status = "attached";
+  }
+
+  /** The record of one device; NotFoundError when unknown. */
+  get(id: string): DeviceRecord {
+    const rec = this.#devices.get(id);
+    if (!rec) throw new NotFoundError(`Device "${id}" not found`);
+    return rec;
+  }
+
+  /** All devices, in attach order, optionally of one kind. */
+  list(kind?: Device["kind"]): DeviceRecord[] {
+    return [...this.#devices.values()].filter((r) => !kind || r.device.kind === kind);
+  }
+}
