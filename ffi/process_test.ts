@@ -1,0 +1,46 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import {
+  decodeWaitStatus,
+  getPid,
+  isChildSubreaper,
+  privatePipe,
+  processExists,
+  sendSignal,
+  setChildSubreaper,
+  tryReap,
+} from "./process.ts";
+import { closeFd, readFd, writeFd } from "./libc.ts";
+
+Deno.test("process: wait status decoding follows the 128+signal convention", () => {
+  assertEquals(decodeWaitStatus(10, 3 << 8), { pid: 10, status: 3 });
+  assertEquals(decodeWaitStatus(10, 9), { pid: 10, status: 137, signal: 9 });
+  assertEquals(decodeWaitStatus(10, 15 | 0x80), { pid: 10, status: 143, signal: 15 });
+});
+
+Deno.test("process: subreaper flag round-trips", () => {
+  setChildSubreaper(true);
+  assert(isChildSubreaper());
+  setChildSubreaper(false);
+  assert(!isChildSubreaper());
+});
+
+Deno.test("process: signals, existence and reaping of a pid that is not our child", () => {
+  assert(processExists(getPid()));
+  assertEquals(tryReap(getPid()), null);
+  assertEquals(sendSignal(0x3ffffff0, 0), false);
+});
+
+Deno.test("process: a private pipe carries bytes and is reachable through /proc", () => {
+  const p = privatePipe();
+  try {
+    writeFd(p.write, new TextEncoder().encode("hi"));
+    const buf = new Uint8Array(8);
+    assertEquals(readFd(p.read, buf), 2);
+    assertEquals(new TextDecoder().decode(buf.subarray(0, 2)), "hi");
+    const path = Deno.readLinkSync(`/proc/self/fd/${p.read}`);
+    assert(path.startsWith("pipe:"), path);
+  } finally {
+    closeFd(p.read);
+    closeFd(p.write);
+  }
+});
