@@ -1,8 +1,10 @@
 /**
  * The device manager: the one place that knows which devices a sandbox's VM
  * has. It gives devices ids, validates them, refuses duplicates, hands them to
- * the driver, and keeps track of devices a non-hotplug VM only applies at boot
- * (status `queued`) until {@link DeviceManager.boot} completes.
+ * the driver, and keeps devices added before boot marked `queued` until
+ * {@link DeviceManager.boot} has applied them. A device the VM cannot take
+ * once running (a NIC without network hotplug) is refused before the driver
+ * is called.
  * @module
  */
 import {
@@ -17,7 +19,7 @@ import type { Capabilities, Hypervisor } from "./hypervisor.ts";
 
 const log = getLogger("hypervisor.devices");
 
-/** `queued`: accepted, applied when the VM boots; `attached`: live in the VM. */
+/** `queued`: accepted before boot, takes effect when the VM boots; `attached`: live in the VM. */
 export type DeviceStatus = "queued" | "attached";
 
 /** One tracked device. */
@@ -26,14 +28,17 @@ export interface DeviceRecord {
   status: DeviceStatus;
 }
 
-/** Whether adding a device of this kind to a running VM needs a hotplug capability it lacks. */
+/**
+ * The capability a running VM lacks to take this device, or null. Block
+ * devices only need block support: drivers without block hotplug may still
+ * re-point a pre-created drive (Firecracker) and refuse otherwise themselves.
+ */
 function hotplugMissing(d: Device, caps: Capabilities): string | null {
   switch (d.kind) {
     case "network":
       return caps.netHotplug ? null : "network hotplug";
     case "block":
-      if (!caps.blockDevice) return "block devices";
-      return caps.blockHotplug ? null : "block hotplug";
+      return caps.blockDevice ? null : "block device support";
     case "share_fs":
       return caps.fsSharing ? null : "file system sharing";
     default:
@@ -52,8 +57,8 @@ export class DeviceManager {
 
   /**
    * Attaches a device: assigns an id when absent, validates, and passes it to
-   * the driver. Before boot a VM that cannot hotplug this kind keeps it queued
-   * until boot; once the VM runs such a device is refused.
+   * the driver. Before boot the device is `queued` (it takes effect at boot);
+   * once the VM runs, a kind the VM cannot hotplug is refused.
    */
   async attach(device: Device): Promise<DeviceRecord> {
     if (device.kind === "vfio") {
@@ -77,7 +82,7 @@ export class DeviceManager {
       );
     }
     const added = await this.#hv.addDevice(d) as Device & { id: string };
-    const status: DeviceStatus = state !== "running" && missing ? "queued" : "attached";
+    const status: DeviceStatus = state === "running" ? "attached" : "queued";
     const rec: DeviceRecord = { device: { ...added, id: d.id }, status };
     this.#devices.set(d.id, rec);
     log.debug("device {id} ({kind}) {status}", { id: d.id, kind: d.kind, status });

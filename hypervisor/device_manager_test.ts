@@ -101,7 +101,7 @@ Deno.test("attach assigns a 16-hex id and records the driver's result", async ()
   const rec = await dm.attach({ kind: "block", path: "/img", readOnly: true });
   assert(/^[0-9a-f]{16}$/.test(rec.device.id), rec.device.id);
   assertEquals(rec.device.kind === "block" && rec.device.guestPath, "/dev/vdb");
-  assertEquals(rec.status, "queued"); // no block hotplug, not booted yet
+  assertEquals(rec.status, "queued"); // not booted yet
   assertEquals(dm.get(rec.device.id), rec);
 });
 
@@ -134,6 +134,25 @@ Deno.test("a NIC for a running hotplug VM is attached at once", async () => {
   hv.vmState = "running";
   const dm = new DeviceManager(hv);
   assertEquals((await dm.attach(nic("n"))).status, "attached");
+});
+
+Deno.test("block devices after boot need block support; the driver decides the rest", async () => {
+  const hv = new RecordingHypervisor(NO_HOTPLUG);
+  hv.vmState = "running";
+  const dm = new DeviceManager(hv);
+  assertEquals((await dm.attach({ kind: "block", path: "/b", readOnly: true })).status, "attached");
+  hv.caps = { ...NO_HOTPLUG, blockDevice: false };
+  await assertRejects(
+    () => dm.attach({ kind: "block", path: "/c", readOnly: true }),
+    FailedPreconditionError,
+    "no block device support",
+  );
+  hv.caps = NO_HOTPLUG;
+  await assertRejects(
+    () => dm.attach({ kind: "share_fs", fsType: "virtio-9p", mountTag: "t", hostPath: "/s" }),
+    FailedPreconditionError,
+    "no file system sharing",
+  );
 });
 
 Deno.test("duplicate ids, unknown ids, VFIO and stopped VMs are refused", async () => {
