@@ -1,15 +1,99 @@
 /**
- * Placeholder until `env` and `check` are implemented.
+ * The `env` and `check` subcommands.
+ * - `env [--config FILE]` prints the resolved configuration as JSON, with a
+ *   `warnings` list of host files it names that are missing; exit 0, or 1
+ *   with the error on stderr when the file is missing or invalid.
+ * - `check [--config FILE] [--json]` reports what the host offers for that
+ *   configuration; exit 0 only when every required item exists.
  * @module
  */
-import { UnimplementedError } from "../common/errors.ts";
+import { HelpRequested, parseFlags, usage } from "../shim/flags.ts";
+import { checkHost } from "./host_check.ts";
+import { configToJson } from "./json.ts";
+import { loadConfig } from "./load.ts";
 
-/** Not supported yet: fails with a clear error. */
-export function envCommand(_args: string[]): Promise<number> {
-  return Promise.reject(new UnimplementedError("env is not supported yet"));
+const ENV_FLAGS = {
+  config: { kind: "string", usage: "configuration file (default: the Kata lookup order)" },
+} as const;
+
+const CHECK_FLAGS = {
+  config: { kind: "string", usage: "configuration file (default: the Kata lookup order)" },
+  json: { kind: "bool", usage: "print the report as JSON" },
+} as const;
+
+function parseOrReport<F extends typeof ENV_FLAGS | typeof CHECK_FLAGS>(
+  cmd: string,
+  args: string[],
+  spec: F,
+) {
+  try {
+    const parsed = parseFlags(args, spec);
+    if (parsed.rest.length > 0) {
+      console.error(`${cmd}: unexpected argument ${parsed.rest[0]}\n${usage(spec)}`);
+      return undefined;
+    }
+    return parsed.values;
+  } catch (e) {
+    if (e instanceof HelpRequested) console.error(`usage of ${cmd}:\n${e.message}`);
+    else console.error(`${cmd}: ${(e as Error).message}\n${usage(spec)}`);
+    return undefined;
+  }
 }
 
-/** Not supported yet: fails with a clear error. */
-export function checkCommand(_args: string[]): Promise<number> {
-  return Promise.reject(new UnimplementedError("check is not supported yet"));
+/** `env`: prints the resolved configuration as JSON. Returns the exit code. */
+export async function envCommand(args: string[]): Promise<number> {
+  const flags = parseOrReport("env", args, ENV_FLAGS);
+  if (!flags) return 2;
+  try {
+    const loaded = await loadConfig({ path: flags.config || undefined });
+    const out = {
+      file: loaded.file,
+      source: loaded.source,
+      drop_ins: loaded.dropIns,
+      runtime: loaded.runtimeName,
+      hypervisor_name: loaded.hypervisorName ?? null,
+      oci_runtime: loaded.ociRuntime ?? null,
+      config: loaded.config,
+      warnings: loaded.warnings.map((w) => w.message),
+    };
+    console.log(configToJson(out));
+    return 0;
+  } catch (e) {
+    console.error(`env: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+/** `check`: reports the host's devices, binaries, guest artifacts and cgroup version. */
+export async function checkCommand(args: string[]): Promise<number> {
+  const flags = parseOrReport("check", args, CHECK_FLAGS);
+  if (!flags) return 2;
+  let items;
+  let file;
+  try {
+    const loaded = await loadConfig({ path: flags.config || undefined });
+    file = loaded.file;
+    items = checkHost(loaded);
+  } catch (e) {
+    console.error(`check: ${(e as Error).message}`);
+    return 1;
+  }
+  const failed = items.filter((i) => i.required && !i.ok);
+  if (flags.json) {
+    console.log(JSON.stringify({ file, ok: failed.length === 0, items }, null, 2));
+  } else {
+    console.log(`configuration: ${file}`);
+    for (const i of items) {
+      const state = i.ok ? "ok" : i.required ? "MISSING" : "absent";
+      const detail = i.detail ? ` (${i.detail})` : "";
+      console.log(`${state.padEnd(8)}${i.name}${detail}`);
+      if (!i.ok && i.hint) console.log(`        hint: ${i.hint}`);
+    }
+    console.log(
+      failed.length === 0
+        ? "all required items are present"
+        : `${failed.length} required item(s) missing`,
+    );
+  }
+  return failed.length === 0 ? 0 : 1;
 }

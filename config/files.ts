@@ -48,7 +48,7 @@ export async function resolveConfigFile(
 ): Promise<{ file: string; source: ConfigSource }> {
   if (opts.path) {
     if (!(await isFile(opts.path))) {
-      throw new NotFoundError(`configuration file ${opts.path} (config_path) does not exist`);
+      throw new NotFoundError(`configuration file ${opts.path} does not exist`);
     }
     return { file: opts.path, source: "explicit" };
   }

@@ -1,0 +1,108 @@
+/**
+ * What the host offers for the loaded configuration: device nodes, the
+ * hypervisor binary and guest artifacts it names, and the cgroup version;
+ * each missing required item carries a remediation hint. Used by `check`.
+ * @module
+ */
+import type { LoadedConfig } from "./load.ts";
+import { namedPaths } from "./paths.ts";
+
+/** One checked item. */
+export interface HostCheckItem {
+  /** What was checked, e.g. "/dev/kvm" or "guest kernel /usr/share/...". */
+  name: string;
+  ok: boolean;
+  /** Whether a missing item makes `check` fail. */
+  required: boolean;
+  /** Extra facts, e.g. the cgroup version found. */
+  detail?: string;
+  /** What to do when it is missing. */
+  hint?: string;
+}
+
+/** cgroup layouts a host may have. */
+export type CgroupVersion = "v2" | "hybrid" | "v1" | "none";
+
+/** Where to look; `root` prefixes /dev and /sys paths (tests point it at a fake tree). */
+export interface HostCheckOptions {
+  root?: string;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Detects the cgroup layout under `<root>/sys/fs/cgroup`. */
+export function cgroupVersion(root = ""): CgroupVersion {
+  const base = `${root}/sys/fs/cgroup`;
+  if (exists(`${base}/cgroup.controllers`)) return "v2";
+  if (exists(`${base}/unified/cgroup.controllers`)) return "hybrid";
+  if (exists(`${base}/cpu`) || exists(`${base}/memory`)) return "v1";
+  return "none";
+}
+
+const DEVICE_HINTS: Record<string, string> = {
+  "/dev/kvm":
+    "enable virtualization in the firmware (or nested virtualization on a VM) and load kvm_intel or kvm_amd; without KVM use configuration-linux-container.toml",
+  "/dev/vhost-vsock": "load the vhost_vsock module: modprobe vhost_vsock",
+  "/dev/vhost-net":
+    "load the vhost_net module (modprobe vhost_net) or set disable_vhost_net = true",
+  "/dev/net/tun": "load the tun module: modprobe tun",
+};
+
+function artifactHint(what: string): string {
+  if (what.includes("hypervisor binary") || what.includes("jailer")) {
+    return "install the hypervisor package, or point the key at the installed binary";
+  }
+  if (what.includes("virtio-fs daemon")) {
+    return "install virtiofsd, or set shared_fs to another type";
+  }
+  if (what.includes("OCI runtime")) return "install runc or crun (apt-get install runc)";
+  if (what.includes("bind mount")) return "create the path or remove it from sandbox_bind_mounts";
+  return "install the Kata guest artifacts (kernel, image, firmware) or point the key at them";
+}
+
+/** Checks the host against `loaded`. Nothing here changes the host. */
+export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): HostCheckItem[] {
+  const root = opts.root ?? "";
+  const items: HostCheckItem[] = [];
+  const vm = loaded.runtimeName === "virt_container";
+  // A remote hypervisor runs the VM elsewhere: no local virtualization needed.
+  const local = vm && loaded.hypervisorName !== "remote";
+  const devices: [string, boolean][] = [
+    ["/dev/kvm", local],
+    ["/dev/vhost-vsock", local],
+    ["/dev/vhost-net", local && !loaded.hypervisor?.disable_vhost_net],
+    ["/dev/net/tun", local],
+  ];
+  for (const [dev, required] of devices) {
+    const ok = exists(`${root}${dev}`);
+    items.push({ name: dev, ok, required, hint: ok ? undefined : DEVICE_HINTS[dev] });
+  }
+  for (const n of namedPaths(loaded.config)) {
+    const ok = n.path.startsWith("/") && exists(n.path);
+    items.push({
+      name: `${n.what} ${n.path}`,
+      ok,
+      required: true,
+      detail: `[${n.section.join(".")}] ${n.key}`,
+      hint: ok ? undefined : artifactHint(n.what),
+    });
+  }
+  const cg = cgroupVersion(root);
+  items.push({
+    name: "cgroup",
+    ok: cg !== "none",
+    required: true,
+    detail: cg,
+    hint: cg === "none"
+      ? "mount cgroup2 on /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)"
+      : undefined,
+  });
+  return items;
+}
