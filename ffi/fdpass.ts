@@ -1,0 +1,99 @@
+/**
+ * Receiving a file descriptor over a unix socket (SCM_RIGHTS), which Deno
+ * cannot do natively: an OCI runtime's `--console-socket` sends the pty
+ * master this way. Also the pty window-size ioctl. Fds are plain numbers
+ * the caller owns and closes with `closeFd`.
+ * @module
+ */
+import { check, closeFd, cstr, errno, SysError } from "./libc.ts";
+
+const symbols = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize", nonblocking: true },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", symbols);
+  return lib.symbols;
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const TIOCSWINSZ = 0x5414;
+const SUN_PATH_MAX = 108;
+
+/** Creates a listening unix stream socket at `path`; the caller owns the fd. */
+export function listenUnix(path: string): number {
+  const name = cstr(path);
+  if (name.length > SUN_PATH_MAX) {
+    throw new SysError("bind", 36, /* ENAMETOOLONG */ path);
+  }
+  const fd = check(sym().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", "unix");
+  try {
+    const addr = new Uint8Array(2 + SUN_PATH_MAX);
+    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+    addr.set(name, 2);
+    check(sym().bind(fd, addr, addr.length), "bind", path);
+    check(sym().listen(fd, 1), "listen", path);
+    return fd;
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+}
+
+/** Accepts one connection off the JS thread; the caller owns the returned fd. */
+export async function acceptUnix(listenFd: number): Promise<number> {
+  const fd = await sym().accept4(listenFd, null, null, SOCK_CLOEXEC);
+  if (fd < 0) throw new SysError("accept4", errno(), `fd ${listenFd}`);
+  return fd;
+}
+
+/** Receives one message carrying one fd (SCM_RIGHTS) on `connFd`; returns the fd. */
+export async function receiveFd(connFd: number): Promise<number> {
+  const data = new Uint8Array(4096);
+  const iov = new BigUint64Array(2);
+  iov[0] = ptr(data);
+  iov[1] = BigInt(data.length);
+  const control = new Uint8Array(64);
+  // struct msghdr on 64-bit Linux: name, namelen(+pad), iov, iovlen, control, controllen, flags
+  const msg = new BigUint64Array(7);
+  msg[2] = ptr(iov);
+  msg[3] = 1n;
+  msg[4] = ptr(control);
+  msg[5] = BigInt(control.length);
+  const rc = await sym().recvmsg(connFd, new Uint8Array(msg.buffer), MSG_CMSG_CLOEXEC);
+  if (Number(rc) < 0) throw new SysError("recvmsg", errno(), `fd ${connFd}`);
+  const controlLen = Number(msg[5]);
+  const view = new DataView(control.buffer);
+  // struct cmsghdr: len u64, level i32, type i32, data
+  if (controlLen < 20) throw new Error(`no file descriptor received on fd ${connFd}`);
+  const level = view.getInt32(8, true);
+  const type = view.getInt32(12, true);
+  if (level !== SOL_SOCKET || type !== SCM_RIGHTS) {
+    throw new Error(`unexpected control message (level ${level}, type ${type}) on fd ${connFd}`);
+  }
+  // Keep the buffers alive until here: the kernel wrote through their addresses.
+  void data;
+  void iov;
+  return view.getInt32(16, true);
+}
+
+/** Sets a terminal's window size (TIOCSWINSZ). */
+export function setWindowSize(fd: number, columns: number, rows: number): void {
+  const ws = new Uint16Array([rows, columns, 0, 0]);
+  check(sym().ioctl(fd, BigInt(TIOCSWINSZ), new Uint8Array(ws.buffer)), "ioctl", "TIOCSWINSZ");
+}
+
+function ptr(buf: ArrayBufferView): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+}

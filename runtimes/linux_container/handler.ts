@@ -1,0 +1,423 @@
+/**
+ * The LinuxContainer runtime: containers run directly on the host through an
+ * OCI runtime binary (runc by default). Per container it keeps
+ * `<stateRoot>/<id>/` (runtime root, pid files, console sockets, the
+ * runtime's log and `state.json` for `shim delete`), mounts the rootfs
+ * mounts on `<bundle>/rootfs` before `create` and removes all of it on
+ * delete.
+ * @module
+ */
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "../../common/errors.ts";
+import { getLogger } from "../../common/log.ts";
+import { closeFd } from "../../ffi/libc.ts";
+import { acceptUnix, listenUnix, receiveFd } from "../../ffi/fdpass.ts";
+import { sendSignal } from "../../ffi/process.ts";
+import { readProcessMetrics } from "../../resource/cgroups/stats.ts";
+import type {
+  ContainerStats,
+  CreateContainerRequest,
+  EventSink,
+  ExecRequest,
+  ExitStatus,
+  ProcessInfo,
+  ProcessStatus,
+  RuntimeHandler,
+  StdioPaths,
+} from "../handler.ts";
+import { Reaper } from "../reaper.ts";
+import { ContainerProcess } from "./process.ts";
+import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
+import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
+import { mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { type LinuxContainerState, writeState } from "./state.ts";
+
+const log = getLogger("runtimes.linux_container");
+
+/** Where per-container state lives by default (the same place runtime-rs keeps it). */
+export const DEFAULT_STATE_ROOT = "/run/kata";
+const SIGKILL = 9;
+
+/** Options of {@link LinuxContainerHandler}. */
+export interface LinuxContainerOptions {
+  /** The OCI runtime binary (`runc`, `crun` or a path). */
+  runtime?: string;
+  /** Parent of the per-container state directories. */
+  stateRoot?: string;
+  /** Receives task events in order. */
+  events?: EventSink;
+  /** Shared reaper (the shim has one); a private one otherwise. */
+  reaper?: Reaper;
+}
+
+class Container {
+  readonly execs = new Map<string, ContainerProcess>();
+  constructor(
+    readonly id: string,
+    readonly bundle: string,
+    readonly dir: string,
+    readonly runtime: OciRuntime,
+    readonly init: ContainerProcess,
+    readonly rootfsMounted: boolean,
+  ) {}
+}
+
+/** Runs containers on the host through an OCI runtime binary. */
+export class LinuxContainerHandler implements RuntimeHandler {
+  readonly #containers = new Map<string, Container>();
+  readonly #runtime: string;
+  readonly #stateRoot: string;
+  readonly #events: EventSink;
+  readonly #reaper: Reaper;
+
+  constructor(opts: LinuxContainerOptions = {}) {
+    this.#runtime = opts.runtime ?? "runc";
+    this.#stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.#events = opts.events ?? (() => {});
+    this.#reaper = opts.reaper ?? new Reaper();
+  }
+
+  #container(id: string): Container {
+    const c = this.#containers.get(id);
+    if (!c) throw new NotFoundError(`container "${id}" does not exist`);
+    return c;
+  }
+
+  #process(containerId: string, execId: string): ContainerProcess {
+    const c = this.#container(containerId);
+    if (!execId) return c.init;
+    const p = c.execs.get(execId);
+    if (!p) {
+      throw new NotFoundError(`exec "${execId}" of container "${containerId}" does not exist`);
+    }
+    return p;
+  }
+
+  async createContainer(req: CreateContainerRequest): Promise<number> {
+    if (!req.id) throw new InvalidArgumentError("cannot create a container without an id");
+    if (this.#containers.has(req.id)) {
+      throw new AlreadyExistsError(`container "${req.id}" exists already`);
+    }
+    const dir = `${this.#stateRoot}/${req.id}`;
+    Deno.mkdirSync(`${dir}/runtime`, { recursive: true, mode: 0o711 });
+    const runtime = new OciRuntime(this.#runtime, `${dir}/runtime`, `${dir}/runtime.log`);
+    const init = new ContainerProcess(req.id, "", pick(req));
+    let mounted = false;
+    try {
+      mounted = mountRootfs(req.bundle, req.rootfs);
+      const state: LinuxContainerState = {
+        kind: "linux_container",
+        id: req.id,
+        bundle: req.bundle,
+        runtime: this.#runtime,
+        runtimeRoot: runtime.root,
+        rootfsMounted: mounted,
+      };
+      writeState(dir, state);
+      const c = new Container(req.id, req.bundle, dir, runtime, init, mounted);
+      this.#containers.set(req.id, c);
+      try {
+        await this.#spawn(c, init, (opts) => runtime.create(req.id, req.bundle, opts));
+      } catch (e) {
+        this.#containers.delete(req.id);
+        throw e;
+      }
+    } catch (e) {
+      await runtime.delete(req.id, true).catch(() => {});
+      if (mounted) unmountRootfs(req.bundle);
+      Deno.removeSync(dir, { recursive: true });
+      throw e;
+    }
+    this.#events({
+      topic: "/tasks/create",
+      containerId: req.id,
+      bundle: req.bundle,
+      rootfs: req.rootfs,
+      io: init.stdio,
+      pid: init.pid,
+    });
+    return init.pid;
+  }
+
+  /** Runs a create/exec runtime command with the stdio wiring and pid tracking of `p`. */
+  async #spawn(
+    c: Container,
+    p: ContainerProcess,
+    command: (opts: { pidFile: string; consoleSocket?: string; stdio: ProcessStdio }) => Promise<
+      InheritedPipes
+    >,
+  ): Promise<void> {
+    const tag = p.execId ? `exec-${p.execId}` : "init";
+    const pidFile = `${c.dir}/${tag}.pid`;
+    let io: ProcessIo;
+    if (p.stdio.terminal) {
+      const socketPath = `${c.dir}/${tag}.console.sock`;
+      const listenFd = listenUnix(socketPath);
+      try {
+        const master = (async () => {
+          const conn = await acceptUnix(listenFd);
+          try {
+            return await receiveFd(conn);
+          } finally {
+            closeFd(conn);
+          }
+        })();
+        const none: ProcessStdio = { stdin: "null", stdout: "null", stderr: "null" };
+        const run = command({ pidFile, consoleSocket: socketPath, stdio: none });
+        // If the command fails before connecting, unblock accept with a connection of our own.
+        await run.catch(async () => {
+          await Deno.connect({ transport: "unix", path: socketPath }).then((s) => s.close())
+            .catch(() => {});
+        });
+        await run;
+        io = await ConsoleIo.open(await master, p.stdio);
+      } finally {
+        closeFd(listenFd);
+        Deno.removeSync(socketPath);
+      }
+    } else {
+      const stdio: ProcessStdio = {
+        stdin: p.stdio.stdin ? "piped" : "null",
+        stdout: p.stdio.stdout ? "piped" : "null",
+        stderr: p.stdio.stderr ? "piped" : "null",
+      };
+      const pipes = await command({ pidFile, stdio });
+      io = await PipeIo.open(pipes, p.stdio);
+    }
+    p.io = io;
+    p.pid = Number(Deno.readTextFileSync(pidFile).trim());
+    this.#reaper.watch(p.pid).then((info) =>
+      this.#onExit(c, p, { pid: info.pid, exitStatus: info.status, exitedAt: new Date() })
+    );
+  }
+
+  async #onExit(c: Container, p: ContainerProcess, exit: ExitStatus): Promise<void> {
+    await p.started;
+    await p.io?.drained();
+    if (p.lifecycle.state === "deleted") return;
+    log.debug("process {id} of {container} exited with {status}", {
+      id: p.execId || "init",
+      container: c.id,
+      status: exit.exitStatus,
+    });
+    p.setExited(exit);
+    this.#events({
+      topic: "/tasks/exit",
+      containerId: c.id,
+      id: p.execId || c.id,
+      pid: exit.pid,
+      exitStatus: exit.exitStatus,
+      exitedAt: exit.exitedAt,
+    });
+  }
+
+  async start(containerId: string, execId: string): Promise<number> {
+    const c = this.#container(containerId);
+    const p = this.#process(containerId, execId);
+    p.lifecycle.require("start");
+    let release!: () => void;
+    p.started = new Promise((r) => (release = r));
+    try {
+      if (!execId) {
+        await c.runtime.start(containerId);
+        p.lifecycle.moveTo("running");
+        this.#events({ topic: "/tasks/start", containerId, pid: p.pid });
+      } else {
+        c.init.lifecycle.require("exec");
+        const specFile = `${c.dir}/exec-${execId}.json`;
+        Deno.writeTextFileSync(specFile, JSON.stringify(p.spec));
+        try {
+          await this.#spawn(c, p, (opts) => c.runtime.exec(containerId, specFile, opts));
+        } finally {
+          Deno.removeSync(specFile);
+        }
+        p.lifecycle.moveTo("running");
+        this.#events({ topic: "/tasks/exec-started", containerId, execId, pid: p.pid });
+      }
+      return p.pid;
+    } finally {
+      release();
+    }
+  }
+
+  exec(req: ExecRequest): Promise<void> {
+    const c = this.#container(req.containerId);
+    if (!req.execId) throw new InvalidArgumentError("cannot exec without an exec id");
+    if (c.execs.has(req.execId)) {
+      throw new AlreadyExistsError(
+        `exec "${req.execId}" of container "${req.containerId}" exists already`,
+      );
+    }
+    c.init.lifecycle.require("exec");
+    const p = new ContainerProcess(req.containerId, req.execId, pick(req), req.process);
+    c.execs.set(req.execId, p);
+    this.#events({ topic: "/tasks/exec-added", containerId: req.containerId, execId: req.execId });
+    return Promise.resolve();
+  }
+
+  async kill(containerId: string, execId: string, signal: number, all: boolean): Promise<void> {
+    const c = this.#container(containerId);
+    const p = this.#process(containerId, execId);
+    p.lifecycle.require("kill");
+    if (!execId) {
+      await c.runtime.kill(containerId, signal, all);
+      return;
+    }
+    if (p.lifecycle.state === "created") {
+      throw new FailedPreconditionError(
+        `cannot signal exec "${execId}" of container "${containerId}": it was not started`,
+      );
+    }
+    if (!sendSignal(p.pid, signal)) {
+      throw new NotFoundError(
+        `cannot signal exec "${execId}" of container "${containerId}": the process already finished`,
+      );
+    }
+  }
+
+  wait(containerId: string, execId: string): Promise<ExitStatus> {
+    return this.#process(containerId, execId).wait();
+  }
+
+  state(containerId: string, execId: string): Promise<ProcessStatus> {
+    const c = this.#container(containerId);
+    const p = this.#process(containerId, execId);
+    return Promise.resolve({
+      containerId,
+      execId,
+      bundle: c.bundle,
+      pid: p.pid,
+      state: p.lifecycle.state,
+      exitStatus: p.exit?.exitStatus ?? 0,
+      exitedAt: p.exit?.exitedAt,
+      ...p.stdio,
+    });
+  }
+
+  async pids(containerId: string): Promise<ProcessInfo[]> {
+    const c = this.#container(containerId);
+    const pids = await c.runtime.ps(containerId);
+    const byPid = new Map<number, string>();
+    for (const [id, p] of c.execs) if (p.pid) byPid.set(p.pid, id);
+    return pids.map((pid) => ({ pid, execId: byPid.get(pid) }));
+  }
+
+  async pause(containerId: string): Promise<void> {
+    const c = this.#container(containerId);
+    c.init.lifecycle.require("pause");
+    await c.runtime.pause(containerId);
+    c.init.lifecycle.moveTo("paused");
+    this.#events({ topic: "/tasks/paused", containerId });
+  }
+
+  async resume(containerId: string): Promise<void> {
+    const c = this.#container(containerId);
+    c.init.lifecycle.require("resume");
+    await c.runtime.resume(containerId);
+    c.init.lifecycle.moveTo("running");
+    this.#events({ topic: "/tasks/resumed", containerId });
+  }
+
+  async update(containerId: string, resources: Record<string, unknown>): Promise<void> {
+    const c = this.#container(containerId);
+    c.init.lifecycle.require("update");
+    const file = `${c.dir}/update.json`;
+    Deno.writeTextFileSync(file, JSON.stringify(resources));
+    try {
+      await c.runtime.update(containerId, file);
+    } finally {
+      Deno.removeSync(file);
+    }
+  }
+
+  stats(containerId: string): Promise<ContainerStats> {
+    const c = this.#container(containerId);
+    if (c.init.lifecycle.state === "stopped" || !c.init.pid) {
+      throw new FailedPreconditionError(
+        `cannot read the stats of container "${containerId}": it is ${c.init.lifecycle.state}`,
+      );
+    }
+    return Promise.resolve(readProcessMetrics(c.init.pid));
+  }
+
+  resizePty(containerId: string, execId: string, width: number, height: number): Promise<void> {
+    const p = this.#process(containerId, execId);
+    p.lifecycle.require("resize");
+    if (!p.stdio.terminal) {
+      throw new FailedPreconditionError(
+        `cannot resize the terminal of ${p.lifecycle.what}: it has no terminal`,
+      );
+    }
+    p.io?.resize(width, height);
+    return Promise.resolve();
+  }
+
+  closeIo(containerId: string, execId: string): Promise<void> {
+    const p = this.#process(containerId, execId);
+    p.lifecycle.require("closeIo");
+    p.io?.closeStdin();
+    return Promise.resolve();
+  }
+
+  async delete(containerId: string, execId: string): Promise<ExitStatus> {
+    const c = this.#container(containerId);
+    const p = this.#process(containerId, execId);
+    p.lifecycle.require("delete");
+    if (execId) {
+      p.io?.close();
+      p.lifecycle.moveTo("deleted");
+      c.execs.delete(execId);
+      return p.exit ?? { pid: p.pid, exitStatus: 0, exitedAt: new Date() };
+    }
+    if (p.lifecycle.state === "created") {
+      // Never started: stop its waiting init first so the exit is recorded.
+      await c.runtime.kill(containerId, SIGKILL, false).catch(() => {});
+      if (p.pid) await p.wait();
+    }
+    await this.#destroy(c);
+    p.lifecycle.moveTo("deleted");
+    const exit = p.exit ?? { pid: p.pid, exitStatus: 0, exitedAt: new Date() };
+    this.#events({
+      topic: "/tasks/delete",
+      containerId,
+      id: "",
+      pid: exit.pid,
+      exitStatus: exit.exitStatus,
+      exitedAt: exit.exitedAt,
+    });
+    return exit;
+  }
+
+  async #destroy(c: Container): Promise<void> {
+    for (const e of c.execs.values()) e.io?.close();
+    c.init.io?.close();
+    await c.runtime.delete(c.id, true);
+    if (c.rootfsMounted) unmountRootfs(c.bundle);
+    Deno.removeSync(c.dir, { recursive: true });
+    this.#containers.delete(c.id);
+  }
+
+  taskPid(containerId: string): number {
+    return this.#containers.get(containerId)?.init.pid ?? 0;
+  }
+
+  containerIds(): string[] {
+    return [...this.#containers.keys()];
+  }
+
+  async shutdown(): Promise<void> {
+    for (const c of [...this.#containers.values()]) {
+      await c.runtime.kill(c.id, SIGKILL, true).catch(() => {});
+      await this.#destroy(c).catch((e) => log.warn("cleanup of {id} failed: {e}", { id: c.id, e }));
+    }
+    this.#reaper.close();
+  }
+}
+
+function pick(s: StdioPaths): StdioPaths {
+  return { stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, terminal: s.terminal };
+}

@@ -1,0 +1,256 @@
+/**
+ * Moves a container process's stdio between containerd's FIFOs and the
+ * process: either the pipes the process inherited from the OCI runtime
+ * command, or the pty master received through the console socket. The
+ * output FIFOs are opened read-write so that the process never sees EPIPE
+ * while containerd is restarting (its reader comes back later).
+ * @module
+ */
+import { UnimplementedError } from "../../common/errors.ts";
+import { closeFd, readFdAsync, writeFd } from "../../ffi/libc.ts";
+import { setWindowSize } from "../../ffi/fdpass.ts";
+import type { StdioPaths } from "../handler.ts";
+import type { InheritedPipes } from "./oci_runtime.ts";
+
+/** How long an exit waits for the output copies to drain (a leftover child may hold the pipe). */
+export const DRAIN_TIMEOUT_MS = 2000;
+
+/** Opens a stdio destination: a FIFO or file path (`fifo://`, `file://` accepted). */
+async function openOutput(uri: string): Promise<Deno.FsFile> {
+  const { kind, path } = parseStdioUri(uri);
+  if (kind === "file") return await Deno.open(path, { write: true, create: true, append: true });
+  return await Deno.open(path, { read: true, write: true });
+}
+
+/** Splits a containerd stdio URI into its kind and path. */
+export function parseStdioUri(uri: string): { kind: "fifo" | "file"; path: string } {
+  if (uri.startsWith("binary://")) {
+    throw new UnimplementedError(`stdio ${uri}: logging binaries (binary://) are not supported`);
+  }
+  if (uri.startsWith("file://")) return { kind: "file", path: uri.slice(7) };
+  if (uri.startsWith("fifo://")) return { kind: "fifo", path: uri.slice(7) };
+  return { kind: "fifo", path: uri };
+}
+
+/** The stdio plumbing of one process. */
+export interface ProcessIo {
+  /** Resolves when all output reached containerd (or the drain gave up). */
+  drained(): Promise<void>;
+  /** Closes the process's stdin (CloseIO). */
+  closeStdin(): void;
+  /** Resizes the terminal; refused without one. */
+  resize(width: number, height: number): void;
+  /** Stops every copy and releases every fd. */
+  close(): void;
+}
+
+/** A stdin copy that can be cut off before or after the FIFO opens. */
+class StdinCopy {
+  #file: Deno.FsFile | undefined;
+  #closed = false;
+  readonly #path: string;
+
+  constructor(path: string, sink: (data: Uint8Array) => Promise<void>, onEnd: () => void) {
+    const fifo = parseStdioUri(path).path;
+    this.#path = fifo;
+    (async () => {
+      try {
+        const f = await Deno.open(fifo, { read: true });
+        if (this.#closed) {
+          f.close();
+          return;
+        }
+        this.#file = f;
+        const buf = new Uint8Array(32 * 1024);
+        for (;;) {
+          const n = await f.read(buf);
+          if (n === null || this.#closed) break;
+          await sink(buf.slice(0, n));
+        }
+      } catch {
+        // the FIFO or the process went away: stdin simply ends
+      } finally {
+        this.close();
+        onEnd();
+      }
+    })();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#file?.close();
+    } catch {
+      // closed by the copy loop
+    }
+    if (!this.#file) {
+      // Still waiting in open(): a writer of our own lets it return.
+      try {
+        Deno.openSync(this.#path, { write: true }).close();
+      } catch {
+        // nobody is waiting
+      }
+    }
+  }
+}
+
+/** Stdio through the pipes the process inherited from the runtime command. */
+export class PipeIo implements ProcessIo {
+  readonly #copies: Promise<void>[] = [];
+  readonly #outputs: Deno.FsFile[] = [];
+  #stdin: StdinCopy | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+
+  private constructor(readonly pipes: InheritedPipes) {}
+
+  /** Starts copying between `paths` and `pipes`. */
+  static async open(pipes: InheritedPipes, paths: StdioPaths): Promise<PipeIo> {
+    const io = new PipeIo(pipes);
+    try {
+      for (
+        const [src, uri] of [[pipes.stdout, paths.stdout], [pipes.stderr, paths.stderr]] as const
+      ) {
+        if (!src || !uri) continue;
+        const out = await openOutput(uri);
+        io.#outputs.push(out);
+        io.#copies.push(src.pipeTo(out.writable, { preventClose: false }).catch(() => {}));
+      }
+      if (pipes.stdin) {
+        const writer = pipes.stdin.getWriter();
+        io.#writer = writer;
+        if (paths.stdin) {
+          io.#stdin = new StdinCopy(paths.stdin, (d) => writer.write(d), () => io.#closeWriter());
+        } else {
+          io.#closeWriter();
+        }
+      }
+      return io;
+    } catch (e) {
+      io.close();
+      throw e;
+    }
+  }
+
+  #closeWriter(): void {
+    const w = this.#writer;
+    this.#writer = undefined;
+    w?.close().catch(() => {});
+  }
+
+  drained(): Promise<void> {
+    return drainWithin(Promise.all(this.#copies).then(() => {}));
+  }
+
+  closeStdin(): void {
+    this.#stdin?.close();
+    this.#closeWriter();
+  }
+
+  resize(): void {
+    throw new UnimplementedError("cannot resize: the process has no terminal");
+  }
+
+  close(): void {
+    this.closeStdin();
+    this.pipes.stdout?.cancel().catch(() => {});
+    this.pipes.stderr?.cancel().catch(() => {});
+    for (const f of this.#outputs) {
+      try {
+        f.close();
+      } catch {
+        // pipeTo closed it already
+      }
+    }
+  }
+}
+
+/** Stdio through a pty master (terminal mode); stderr is merged by the terminal. */
+export class ConsoleIo implements ProcessIo {
+  #master: number;
+  #stdin: StdinCopy | undefined;
+  #output: Deno.FsFile | undefined;
+  readonly #copy: Promise<void>;
+
+  private constructor(master: number, output: Deno.FsFile | undefined, stdinPath: string) {
+    this.#master = master;
+    this.#output = output;
+    this.#copy = this.#copyOut();
+    if (stdinPath) {
+      this.#stdin = new StdinCopy(stdinPath, (d) => {
+        if (this.#master >= 0) writeFd(this.#master, d as Uint8Array<ArrayBuffer>);
+        return Promise.resolve();
+      }, () => {});
+    }
+  }
+
+  /** Takes ownership of `master` and starts copying. */
+  static async open(master: number, paths: StdioPaths): Promise<ConsoleIo> {
+    try {
+      const out = paths.stdout ? await openOutput(paths.stdout) : undefined;
+      return new ConsoleIo(master, out, paths.stdin);
+    } catch (e) {
+      closeFd(master);
+      throw e;
+    }
+  }
+
+  async #copyOut(): Promise<void> {
+    const buf = new Uint8Array(32 * 1024);
+    try {
+      for (;;) {
+        const fd = this.#master;
+        if (fd < 0) break;
+        // EIO once the last slave closes: the process is gone.
+        const n = await readFdAsync(fd, buf);
+        if (n === 0) break;
+        if (this.#output) {
+          const chunk = buf.subarray(0, n);
+          let off = 0;
+          while (off < chunk.length) off += await this.#output.write(chunk.subarray(off));
+        }
+      }
+    } catch {
+      // EIO: the terminal closed
+    } finally {
+      try {
+        this.#output?.close();
+      } catch {
+        // already closed
+      }
+      this.#output = undefined;
+    }
+  }
+
+  drained(): Promise<void> {
+    return drainWithin(this.#copy);
+  }
+
+  closeStdin(): void {
+    this.#stdin?.close();
+  }
+
+  resize(width: number, height: number): void {
+    if (this.#master < 0) return;
+    setWindowSize(this.#master, width, height);
+  }
+
+  close(): void {
+    this.closeStdin();
+    const fd = this.#master;
+    this.#master = -1;
+    if (fd >= 0) {
+      try {
+        closeFd(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+function drainWithin(p: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
