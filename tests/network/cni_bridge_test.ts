@@ -1,0 +1,248 @@
+/**
+ * The network resource against a pod namespace made by the CNI bridge plugin:
+ * `shim-ctl net scan|attach|detach`, frames through the tap (tcfilter), the
+ * macvtap (macvtap model) and a plain tap (none), and nothing left behind.
+ * Traffic goes only to the bridge gateway inside the test's own namespaces.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
+import { closeTapFds, openTap, readFrame, writeFrame } from "../../ffi/tun.ts";
+import { recordPath } from "../../resource/network/record.ts";
+import { NetworkResource } from "../../resource/network/network_resource.ts";
+import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
+import type { NetworkDevice } from "../../hypervisor/device.ts";
+import type { VmState } from "../../hypervisor/hypervisor.ts";
+import { cniBridgePod, type CniPod, shimCtlNet } from "./helpers.ts";
+import { arpRequest, icmpEcho, parseArpReply, parseEchoReply, waitFrame } from "./frames.ts";
+
+const fdCount = () => [...Deno.readDirSync("/proc/self/fd")].length;
+
+/** Runs `fn` on a fresh CNI pod; always tears the pod down and checks nothing leaked. */
+async function withPod(fn: (pod: CniPod, recordDir: string) => Promise<void>) {
+  const recordDir = await Deno.makeTempDir({ prefix: "rts-net-rec-" });
+  const fds = fdCount();
+  const pod = await cniBridgePod();
+  try {
+    await fn(pod, recordDir);
+    assertEquals(await pod.pod.linkNames(), ["eth0", "lo"], "links left in the pod netns");
+    assertEquals(
+      (await pod.pod.qdiscs()).filter((q) => q.endsWith(":ingress")),
+      [],
+      "ingress qdiscs left in the pod netns",
+    );
+    assertEquals([...Deno.readDirSync(recordDir)], [], "attach records left behind");
+  } finally {
+    await pod.cleanup();
+    await Deno.remove(recordDir, { recursive: true });
+  }
+  const left = (await new Deno.Command("ip", { args: ["netns", "list"] }).output()).stdout;
+  const names = new TextDecoder().decode(left);
+  assert(!names.includes(pod.pod.name) && !names.includes(pod.host.name), "netns left behind");
+  assertEquals(fdCount(), fds, "fds leaked");
+}
+
+/** ARP for the gateway, then ping it, through tap fds; returns the gateway's MAC. */
+async function pingGateway(fds: number[], pod: CniPod, guestMac: string): Promise<string> {
+  writeFrame(fds[0], arpRequest(guestMac, pod.podIp, pod.gateway));
+  const arp = await waitFrame(fds, readFrame, (f) => {
+    const r = parseArpReply(f);
+    return r && r.ip === pod.gateway ? r : null;
+  });
+  assert(arp, `no ARP reply from ${pod.gateway} through the tap`);
+  assertEquals(arp.to, guestMac);
+  const id = 0x4b00 + (Deno.pid & 0xff);
+  writeFrame(fds[0], icmpEcho(guestMac, pod.podIp, arp.mac, pod.gateway, id, 1));
+  const echo = await waitFrame(fds, readFrame, (f) => {
+    const r = parseEchoReply(f);
+    return r && r.from === pod.gateway && r.id === id ? r : null;
+  });
+  assert(echo, `no ICMP echo reply from ${pod.gateway} through the tap`);
+  assertEquals(echo.seq, 1);
+  return arp.mac;
+}
+
+Deno.test("net scan lists the CNI veth with its address, MAC, MTU and routes", async () => {
+  await withPod(async (pod) => {
+    const r = await shimCtlNet(["scan", "--netns", pod.pod.path]);
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const eth0 = pod.result.interfaces.find((i) => i.name === "eth0")!;
+    assertEquals(out.endpoints.length, 1);
+    const [ep] = out.endpoints;
+    assertEquals(
+      [ep.name, ep.type, ep.endpoint, ep.mac, ep.mtu],
+      ["eth0", "veth", "veth", eth0.mac, 1500],
+    );
+    assertEquals(ep.addresses, [pod.result.ips[0].address]);
+    const subnet = pod.result.ips[0].address.replace(/\.\d+\//, ".0/");
+    assertEquals(
+      ep.routes.map((x: { dest: string; gateway: string }) => [x.dest, x.gateway]).sort(),
+      [["", pod.gateway], [subnet, ""]],
+    );
+  });
+});
+
+Deno.test("net attach tcfilter: frames through the tap reach the gateway and back; detach leaves nothing", async () => {
+  await withPod(async (pod, recordDir) => {
+    const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
+    const a = await shimCtlNet(["attach", "--model", "tcfilter", ...flags]);
+    assertEquals(a.code, 0, a.stderr);
+    const [ep] = JSON.parse(a.stdout).endpoints;
+    assertEquals([ep.name, ep.tap, ep.tapKind, ep.model], ["eth0", "tap0_kata", "tap", "tcfilter"]);
+    assertEquals(await pod.pod.linkNames(), ["eth0", "lo", "tap0_kata"]);
+    const mtu = JSON.parse(await pod.pod.ip("-j", "link", "show", "tap0_kata"))[0].mtu;
+    assertEquals(mtu, 1500);
+    const again = await shimCtlNet(["attach", ...flags]);
+    assertEquals(again.code, 1);
+    assertStringIncludes(again.stderr, "already attached");
+
+    // The VMM's side: open the tap's queue and exchange frames as the guest would.
+    const fds = openTap(pod.pod.path, ep.tap, 1, { nonblocking: true });
+    try {
+      const gwMac = await pingGateway(fds, pod, ep.guestMac);
+      assertEquals(gwMac, pod.result.interfaces[0].mac, "reply came from the CNI bridge");
+    } finally {
+      closeTapFds(fds);
+    }
+
+    const d = await shimCtlNet(["detach", ...flags]);
+    assertEquals(d.code, 0, d.stderr);
+    assertEquals(JSON.parse(d.stdout).removed.length, 1);
+    const d2 = await shimCtlNet(["detach", ...flags]);
+    assertEquals(d2.code, 1);
+    assertStringIncludes(d2.stderr, "No network attach record");
+  });
+});
+
+Deno.test("net attach macvtap: frames through /dev/tapN reach the gateway and back", async () => {
+  await withPod(async (pod, recordDir) => {
+    const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
+    const a = await shimCtlNet(["attach", "--model", "macvtap", "--queues", "2", ...flags]);
+    assertEquals(a.code, 0, a.stderr);
+    const [ep] = JSON.parse(a.stdout).endpoints;
+    assertEquals([ep.tap, ep.tapKind, ep.queues], ["tap0_kata", "macvtap", 2]);
+    assertEquals(ep.devicePath, `/dev/tap${ep.tapIndex}`);
+    const link = JSON.parse(await pod.pod.ip("-j", "-d", "link", "show", "tap0_kata"))[0];
+    assertEquals(link.linkinfo.info_kind, "macvtap");
+    assertEquals(link.address, ep.guestMac, "passthru macvtap carries the guest MAC");
+    const { openMacvtap } = await import("../../ffi/tun.ts");
+    const fds = openMacvtap(ep.tapIndex, 2, { nonblocking: true });
+    try {
+      await pingGateway(fds, pod, ep.guestMac);
+    } finally {
+      closeTapFds(fds);
+    }
+    const d = await shimCtlNet(["detach", ...flags]);
+    assertEquals(d.code, 0, d.stderr);
+  });
+});
+
+Deno.test("net attach none with 2 queues: a multi-queue tap, no qdisc, removed by detach", async () => {
+  await withPod(async (pod, recordDir) => {
+    const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
+    const a = await shimCtlNet(["attach", "--model", "none", "--queues", "2", ...flags]);
+    assertEquals(a.code, 0, a.stderr);
+    const [ep] = JSON.parse(a.stdout).endpoints;
+    assertEquals([ep.model, ep.ingress], ["none", []]);
+    const link = JSON.parse(await pod.pod.ip("-j", "-d", "link", "show", "tap0_kata"))[0];
+    assertEquals(link.linkinfo.info_data.multi_queue, true);
+    assertEquals(link.linkinfo.info_data.vnet_hdr, true);
+    assertEquals((await pod.pod.qdiscs()).filter((q) => q.endsWith(":ingress")), []);
+    const fds = openTap(pod.pod.path, "tap0_kata", 2);
+    assertEquals(fds.length, 2);
+    closeTapFds(fds);
+    assertEquals((await shimCtlNet(["detach", ...flags])).code, 0);
+  });
+});
+
+Deno.test("net attach refuses an unknown model and l3forwarding, creating nothing", async () => {
+  await withPod(async (pod, recordDir) => {
+    const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
+    const bad = await shimCtlNet(["attach", "--model", "bogus", ...flags]);
+    assertEquals(bad.code, 1);
+    assertStringIncludes(bad.stderr, 'Unknown internetworking model "bogus"');
+    const l3 = await shimCtlNet(["attach", "--model", "l3forwarding", ...flags]);
+    assertEquals(l3.code, 1);
+    assertStringIncludes(l3.stderr, "l3forwarding");
+    assertStringIncludes(l3.stderr, "not supported yet");
+  });
+});
+
+/** A recording stand-in for a hypervisor's NIC interface (a test double, not a VMM). */
+class RecordingSink implements NetworkDeviceSink {
+  added: NetworkDevice[] = [];
+  removed: NetworkDevice[] = [];
+  constructor(public hotplug: boolean, public vmState: VmState) {}
+  capabilities() {
+    return { netHotplug: this.hotplug };
+  }
+  state() {
+    return this.vmState;
+  }
+  addDevice(d: NetworkDevice) {
+    this.added.push(d);
+    return Promise.resolve(d);
+  }
+  removeDevice(d: NetworkDevice) {
+    this.removed.push(d);
+    return Promise.resolve();
+  }
+}
+
+Deno.test("network resource queues NICs for a VM without hotplug and flushes them at boot", async () => {
+  await withPod(async (pod) => {
+    const res = new NetworkResource(pod.pod.path, { model: "tcfilter", queues: 1 });
+    const sink = new RecordingSink(false, "started");
+    try {
+      assertEquals(await res.attach(sink), []);
+      assertEquals(res.queuedCount(), 1);
+      assertEquals(sink.added, [], "nothing reaches a non-hotplug VM before boot");
+      assertEquals(await pod.pod.linkNames(), ["eth0", "lo", "tap0_kata"], "tap made before boot");
+      const flushed = await res.flushQueued(sink);
+      assertEquals(flushed.map((d) => [d.tapName, d.guestMac, d.queues, d.mtu]), [
+        ["tap0_kata", pod.result.interfaces.find((i) => i.name === "eth0")!.mac, 1, 1500],
+      ]);
+      assertEquals(sink.added.length, 1);
+      const [iface] = res.interfaces();
+      assertEquals(iface.IPAddresses, [{
+        family: 0,
+        address: pod.podIp,
+        mask: "24",
+      }]);
+      assertEquals(iface.hwAddr, flushed[0].guestMac);
+
+      // A link that appears once the VM runs cannot be hotplugged: a clear error.
+      sink.vmState = "running";
+      await pod.pod.ip("link", "add", "late0", "type", "veth", "peer", "name", "late1");
+      await pod.pod.ip("addr", "add", "10.254.0.2/24", "dev", "late0");
+      let err: Error | undefined;
+      await res.attach(sink).catch((e) => (err = e));
+      assert(err, "late NIC on a running non-hotplug VM must fail");
+      assertStringIncludes(err.message, "late0");
+      assertStringIncludes(err.message, "cannot hotplug");
+      await pod.pod.ip("link", "del", "late0");
+    } finally {
+      await res.detach(sink);
+    }
+    assertEquals(sink.removed.length, 1);
+  });
+});
+
+Deno.test("network resource hotplugs NICs straight away when the VM can", async () => {
+  await withPod(async (pod) => {
+    const res = new NetworkResource(pod.pod.path, { model: "none", queues: 1 });
+    const sink = new RecordingSink(true, "running");
+    try {
+      const added = await res.attach(sink);
+      assertEquals(added.map((d) => d.tapName), ["tap0_kata"]);
+      assertEquals(res.queuedCount(), 0);
+      assertEquals(await res.attach(sink), [], "a rescan adds nothing twice");
+    } finally {
+      await res.detach(sink);
+    }
+  });
+});
+
+Deno.test("record path is per netns and stable", async () => {
+  assertEquals(await recordPath("/run/netns/a", "/x"), await recordPath("/run/netns/a", "/x"));
+  assert(await recordPath("/run/netns/a", "/x") !== await recordPath("/run/netns/b", "/x"));
+});
