@@ -53,7 +53,7 @@ Deno.test("config mapping refuses what Firecracker cannot run", () => {
   assertThrows(
     () => firecrackerOptionsFromConfig({ ...SECTION, default_vcpus: 33 }),
     ConfigError,
-    "default_vcpus 33",
+    "default_vcpus: 33 is outside 1..32",
   );
   assertThrows(
     () => firecrackerOptionsFromConfig({ ...SECTION, default_memory: 64 }),
