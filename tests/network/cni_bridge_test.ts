@@ -42,19 +42,17 @@ async function withPod(fn: (pod: CniPod, recordDir: string) => Promise<void>) {
 
 /** ARP for the gateway, then ping it, through tap fds; returns the gateway's MAC. */
 async function pingGateway(fds: number[], pod: CniPod, guestMac: string): Promise<string> {
-  writeFrame(fds[0], arpRequest(guestMac, pod.podIp, pod.gateway));
   const arp = await waitFrame(fds, readFrame, (f) => {
     const r = parseArpReply(f);
     return r && r.ip === pod.gateway ? r : null;
-  });
+  }, () => writeFrame(fds[0], arpRequest(guestMac, pod.podIp, pod.gateway)));
   assert(arp, `no ARP reply from ${pod.gateway} through the tap`);
   assertEquals(arp.to, guestMac);
   const id = 0x4b00 + (Deno.pid & 0xff);
-  writeFrame(fds[0], icmpEcho(guestMac, pod.podIp, arp.mac, pod.gateway, id, 1));
   const echo = await waitFrame(fds, readFrame, (f) => {
     const r = parseEchoReply(f);
     return r && r.from === pod.gateway && r.id === id ? r : null;
-  });
+  }, () => writeFrame(fds[0], icmpEcho(guestMac, pod.podIp, arp.mac, pod.gateway, id, 1)));
   assert(echo, `no ICMP echo reply from ${pod.gateway} through the tap`);
   assertEquals(echo.seq, 1);
   return arp.mac;

@@ -103,17 +103,26 @@ export function parseEchoReply(f: Uint8Array): { from: string; id: number; seq: 
 
 /**
  * Reads frames from non-blocking tap fds until `match` accepts one or
- * `timeoutMs` passes (then returns null); other frames (IPv6 noise) are skipped.
+ * `timeoutMs` passes (then returns null); other frames (IPv6 noise) are
+ * skipped. `resend` runs at once and then every 200 ms, the way a guest
+ * retransmits: a tap's transmit queue becomes active only a moment after its
+ * first fd attaches, and a reply sent before that is dropped by the kernel.
  */
 export async function waitFrame<T>(
   fds: number[],
   read: (fd: number, buf: Uint8Array<ArrayBuffer>) => number | null,
   match: (f: Uint8Array) => T | null,
+  resend?: () => void,
   timeoutMs = 5000,
 ): Promise<T | null> {
   const buf = new Uint8Array(65536 + VNET_HDR_LEN);
   const deadline = Date.now() + timeoutMs;
+  let nextSend = 0;
   while (Date.now() < deadline) {
+    if (resend && Date.now() >= nextSend) {
+      resend();
+      nextSend = Date.now() + 200;
+    }
     let got = false;
     for (const fd of fds) {
       const n = read(fd, buf);
