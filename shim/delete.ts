@@ -1,10 +1,70 @@
 /**
- * Placeholder until this action is implemented.
+ * `delete`: containerd's clean-up after a shim it lost (killed, or not
+ * reachable at boot) or a failed start. Restores what the container's
+ * `state.json` records, kills what is left, unmounts the rootfs, removes
+ * the state and the socket, and prints a binary `DeleteResponse` (exit
+ * status 128+SIGKILL, as Kata reports) on stdout. Logs go to stderr only.
  * @module
  */
-import { UnimplementedError } from "../common/errors.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { InvalidArgumentError } from "../common/errors.ts";
+import type { Invocation } from "./options.ts";
+import { socketAddress, socketPath } from "./address.ts";
 
-/** Not supported yet: fails with a clear error. */
-export function deleteCommand(_inv: unknown): Promise<number> {
-  return Promise.reject(new UnimplementedError("delete is not supported yet"));
+const SIGKILL = 9;
+/** The state root the runtimes keep per-container state under. */
+export const STATE_ROOT = "/run/kata";
+
+/** Runs `delete`; returns the exit code. */
+export async function deleteCommand(inv: Invocation): Promise<number> {
+  const f = inv.flags;
+  if (!f.id) throw new InvalidArgumentError("delete: -id is required");
+  const bundle = f.bundle || Deno.cwd();
+  const [{ DeleteResponseSchema }, { cleanupLinuxContainer }] = await Promise.all([
+    import("../service/gen/containerd/task/v2/shim_pb.ts"),
+    import("../runtimes/linux_container/cleanup.ts"),
+  ]);
+  const problems: string[] = [];
+  try {
+    await cleanupLinuxContainer(`${STATE_ROOT}/${f.id}`, f.id, bundle);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
+  }
+  await killShim(bundle, f.id).catch((e) => problems.push(String(e)));
+  if (f.address && f.namespace) {
+    const path = socketPath(await socketAddress(f.address, f.namespace, f.id));
+    await Deno.remove(path).catch(() => {});
+  }
+  for (const p of problems) console.error(`delete ${f.id}: ${p}`);
+  const resp = create(DeleteResponseSchema, {
+    pid: 0,
+    exitStatus: 128 + SIGKILL,
+    exitedAt: timestampFromDate(new Date()),
+  });
+  const bytes = toBinary(DeleteResponseSchema, resp);
+  let off = 0;
+  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  return 0;
+}
+
+// A shim that is still alive but unreachable (hung) is killed so nothing leaks.
+async function killShim(bundle: string, id: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await Deno.readTextFile(`${bundle}/shim.pid`)).trim());
+  } catch {
+    return;
+  }
+  if (!(pid > 1)) return;
+  let cmdline = "";
+  try {
+    cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+  } catch {
+    return;
+  }
+  // Only our own server for this id, never a recycled pid.
+  if (!cmdline.includes(`\0-id\0${id}\0`) || cmdline.includes("\0start\0")) return;
+  const { sendSignal } = await import("../ffi/process.ts");
+  sendSignal(pid, SIGKILL);
 }

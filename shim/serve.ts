@@ -1,10 +1,89 @@
 /**
- * Placeholder until this action is implemented.
+ * The long-running shim server: binds the socket `start` chose, serves
+ * `containerd.task.v2.Task` over ttRPC, logs to the bundle's `log` FIFO,
+ * reaps its containers' processes as child subreaper, and exits after a
+ * Shutdown once no container is left. SIGTERM is ignored, like runtime-rs
+ * (a systemd stop must not take the containers down); containerd ends a
+ * shim with Shutdown, and `shim delete` cleans up after a SIGKILL.
  * @module
  */
-import { UnimplementedError } from "../common/errors.ts";
+import { InvalidArgumentError } from "../common/errors.ts";
+import { getLogger, setupLogging, writerSink } from "../common/log.ts";
+import type { Invocation } from "./options.ts";
+import { socketPath } from "./address.ts";
+import { closeFd, O, openFd } from "../ffi/libc.ts";
 
-/** Not supported yet: fails with a clear error. */
-export function serve(_inv: unknown): Promise<number> {
-  return Promise.reject(new UnimplementedError("serving the task API is not supported yet"));
+const log = getLogger("shim");
+const EVENT_FLUSH_MS = 5000;
+
+/** Runs the server until Shutdown; returns the exit code. */
+export async function serve(inv: Invocation): Promise<number> {
+  const f = inv.flags;
+  if (!f.socket) throw new InvalidArgumentError("serve: -socket is required");
+  if (!f.id || !f.namespace) {
+    throw new InvalidArgumentError("serve: -id and -namespace are required");
+  }
+  const bundle = f.bundle || Deno.cwd();
+  await setupLogging({
+    level: f.debug ? "debug" : "info",
+    sink: openLogSink(`${bundle}/log`),
+    properties: { sandbox: f.id },
+  });
+  const [{ setChildSubreaper }, ttrpc, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise
+    .all([
+      import("../ffi/process.ts"),
+      import("../ttrpc/mod.ts"),
+      import("../runtimes/reaper.ts"),
+      import("../service/events.ts"),
+      import("../service/task_service.ts"),
+      import("../service/gen/containerd/task/v2/shim_pb.ts"),
+    ]);
+  setChildSubreaper(true);
+  Deno.addSignalListener(
+    "SIGTERM",
+    () => log.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
+  );
+  const reaper = new Reaper();
+  const events = new EventPublisher({
+    namespace: f.namespace,
+    ttrpcAddress: Deno.env.get("TTRPC_ADDRESS"),
+    grpcAddress: f.address,
+    publishBinary: f["publish-binary"],
+  });
+  const server = new ttrpc.TtrpcServer();
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const task = new svc.TaskService({ events, reaper, onShutdown: () => stop() });
+  server.register(taskGen.Task, task.impl());
+  const path = socketPath(f.socket);
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  const listener = await ttrpc.listenUnix(path, { replaceStale: true });
+  log.info("serving {address}", { address: f.socket });
+  const serving = server.serve(listener);
+  await stopped;
+  // Let the Shutdown reply leave before the socket goes.
+  await new Promise((r) => setTimeout(r, 20));
+  try {
+    listener.close();
+  } catch {
+    // closed already
+  }
+  await serving.catch(() => {});
+  await Deno.remove(path).catch(() => {});
+  await task.handler?.shutdown();
+  if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
+  log.info("shim exits");
+  Deno.exit(0);
+}
+
+function openLogSink(path: string) {
+  try {
+    // A write-only open of a FIFO blocks without a reader: probe without blocking first
+    // (containerd holds it open for reading; outside containerd there may be none).
+    closeFd(openFd(path, O.WRONLY | O.NONBLOCK));
+    const file = Deno.openSync(path, { write: true });
+    return writerSink(file);
+  } catch {
+    return writerSink(Deno.stderr);
+  }
 }

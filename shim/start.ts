@@ -1,10 +1,107 @@
 /**
- * Placeholder until this action is implemented.
+ * `start`: containerd's request for a shim address. For a pod's containers
+ * the sandbox's shim is reused (its address is computed, nothing is
+ * spawned); otherwise a detached server is spawned (new session, no
+ * inherited stdio, since containerd waits for every holder of its pipe),
+ * `start` waits until it accepts connections, writes `<bundle>/address` and
+ * `<bundle>/shim.pid`, and prints the address with no newline.
  * @module
  */
-import { UnimplementedError } from "../common/errors.ts";
+import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
+import type { Invocation } from "./options.ts";
+import { containerKind, socketAddress, socketPath } from "./address.ts";
+import { selfCommand } from "./self_command.ts";
 
-/** Not supported yet: fails with a clear error. */
-export function start(_inv: unknown): Promise<number> {
-  return Promise.reject(new UnimplementedError("start is not supported yet"));
+const READY_TIMEOUT_MS = 4500;
+
+/** Runs `start`; returns the exit code. */
+export async function start(inv: Invocation): Promise<number> {
+  const f = inv.flags;
+  for (const name of ["id", "namespace", "address"] as const) {
+    if (!f[name]) throw new InvalidArgumentError(`start: -${name} is required`);
+  }
+  // stdin (nothing, runtime options or a 2.x bootstrap message) is not read:
+  // the runtime options reach us again in Create.
+  const bundle = f.bundle || Deno.cwd();
+  const spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`)) as {
+    annotations?: Record<string, string>;
+  };
+  const kind = containerKind(spec.annotations);
+  const owner = kind.kind === "pod-container" ? kind.sandboxId : f.id;
+  const address = await socketAddress(f.address, f.namespace, owner);
+  if (kind.kind !== "pod-container") {
+    const pid = await spawnServer(inv, bundle, address);
+    await Deno.writeTextFile(`${bundle}/shim.pid`, String(pid));
+  }
+  await Deno.writeTextFile(`${bundle}/address`, address);
+  await writeAll(new TextEncoder().encode(address));
+  return 0;
+}
+
+async function spawnServer(inv: Invocation, bundle: string, address: string): Promise<number> {
+  const f = inv.flags;
+  const path = socketPath(address);
+  if (await accepts(path)) {
+    throw new UnavailableError(`start: a shim already serves ${address}`);
+  }
+  const self = selfCommand();
+  const args = [
+    ...self.args,
+    "-namespace",
+    f.namespace,
+    "-address",
+    f.address,
+    "-publish-binary",
+    f["publish-binary"],
+    "-id",
+    f.id,
+    "-socket",
+    address,
+    "-bundle",
+    bundle,
+    ...(f.debug ? ["-debug"] : []),
+  ];
+  const child = new Deno.Command(self.program, {
+    args,
+    cwd: bundle,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((s) => (exited = s));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) {
+      throw new UnavailableError(
+        `start: the shim server exited with status ${exited.code} before listening on ${address} (see <bundle>/log)`,
+      );
+    }
+    if (await accepts(path)) return child.pid;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  throw new UnavailableError(
+    `start: the shim server did not listen on ${address} within ${READY_TIMEOUT_MS} ms`,
+  );
+}
+
+async function accepts(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeAll(data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await Deno.stdout.write(data.subarray(off));
 }

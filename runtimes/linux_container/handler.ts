@@ -48,6 +48,8 @@ export interface LinuxContainerOptions {
   runtime?: string;
   /** Parent of the per-container state directories. */
   stateRoot?: string;
+  /** The OCI runtime's `--root` (`[linux_container] oci_runtime_root`); per container when unset. */
+  runtimeRoot?: string;
   /** Receives task events in order. */
   events?: EventSink;
   /** Shared reaper (the shim has one); a private one otherwise. */
@@ -71,12 +73,14 @@ export class LinuxContainerHandler implements RuntimeHandler {
   readonly #containers = new Map<string, Container>();
   readonly #runtime: string;
   readonly #stateRoot: string;
+  readonly #runtimeRoot: string | undefined;
   readonly #events: EventSink;
   readonly #reaper: Reaper;
 
   constructor(opts: LinuxContainerOptions = {}) {
     this.#runtime = opts.runtime ?? "runc";
     this.#stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.#runtimeRoot = opts.runtimeRoot;
     this.#events = opts.events ?? (() => {});
     this.#reaper = opts.reaper ?? new Reaper();
   }
@@ -103,8 +107,10 @@ export class LinuxContainerHandler implements RuntimeHandler {
       throw new AlreadyExistsError(`container "${req.id}" exists already`);
     }
     const dir = `${this.#stateRoot}/${req.id}`;
-    Deno.mkdirSync(`${dir}/runtime`, { recursive: true, mode: 0o711 });
-    const runtime = new OciRuntime(this.#runtime, `${dir}/runtime`, `${dir}/runtime.log`);
+    const root = this.#runtimeRoot ?? `${dir}/runtime`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(root, { recursive: true, mode: 0o711 });
+    const runtime = new OciRuntime(this.#runtime, root, `${dir}/runtime.log`);
     const init = new ContainerProcess(req.id, "", pick(req));
     let mounted = false;
     try {

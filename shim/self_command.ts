@@ -1,0 +1,22 @@
+/**
+ * How to run this very program again (for the long-running server that
+ * `start` spawns): the compiled binary itself, or the Deno binary with the
+ * bundle or the source entry.
+ * @module
+ */
+import { buildInfo } from "./version.ts";
+
+/** The program and leading arguments that re-run this shim. */
+export function selfCommand(): { program: string; args: string[] } {
+  const mode = buildInfo().mode;
+  if (mode === "compiled") return { program: Deno.execPath(), args: [] };
+  const entry = new URL(Deno.mainModule).pathname;
+  const flags = ["run", "-A", "--unstable-vsock", "--quiet"];
+  if (mode === "bundled") {
+    return { program: Deno.execPath(), args: [...flags, "--no-config", "--no-lock", entry] };
+  }
+  // From source the cwd is the bundle, so name the config (import map) explicitly.
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  return { program: Deno.execPath(), args: [...flags, "--config", config, main] };
+}
