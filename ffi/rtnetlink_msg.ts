@@ -199,7 +199,8 @@ export interface NlError {
 /** Parses an NLMSG_ERROR payload. */
 export function parseError(msg: NlMessage): NlError {
   const v = new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-  const errno = -v.getInt32(0, true);
+  const code = v.getInt32(0, true);
+  const errno = code < 0 ? -code : code;
   let message: string | undefined;
   if (msg.flags & NLM_F.ACK_TLVS) {
     // After the error code comes the offending request: only its header when capped.

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { closeTapFds, openTap, readFrame, writeFrame } from "../../ffi/tun.ts";
-import { Netns, shimCtlNet } from "./helpers.ts";
+import { Netns, run, shimCtlNet } from "./helpers.ts";
 import { arpRequest, parseArpReply, waitFrame } from "./frames.ts";
 
 /** A host netns with a veth whose far end answers at 10.77.0.1, and a pod netns. */
@@ -107,4 +107,26 @@ Deno.test("links without addresses and loopback are skipped; a missing netns is 
   const noFlag = await shimCtlNet(["scan"]);
   assertEquals(noFlag.code, 2);
   assertStringIncludes(noFlag.stderr, "-netns is required");
+});
+
+Deno.test("a failed attach removes what it had made and keeps no record", async () => {
+  await withNamespaces(async (_host, pod) => {
+    await pod.ip("link", "add", "pe0", "type", "veth", "peer", "name", "pe1");
+    await pod.ip("addr", "add", "10.80.0.2/24", "dev", "pe0");
+    // An ingress qdisc someone else put on the pod link: tcfilter cannot own it.
+    await run("tc", ["-n", pod.name, "qdisc", "add", "dev", "pe0", "ingress"]);
+    const dir = await Deno.makeTempDir({ prefix: "rts-net-rec-" });
+    try {
+      const r = await shimCtlNet(["attach", "--netns", pod.path, "--record-dir", dir]);
+      assertEquals(r.code, 1);
+      assertStringIncludes(r.stderr, 'Link "pe0" already has an ingress qdisc');
+      assertEquals(await pod.linkNames(), ["lo", "pe0", "pe1"], "the tap made first is gone");
+      assertEquals(await pod.qdiscs().then((q) => q.filter((x) => x.endsWith(":ingress"))), [
+        "pe0:ingress",
+      ], "the foreign qdisc is untouched");
+      assertEquals([...Deno.readDirSync(dir)], []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { inNetns } from "../../ffi/netns.ts";
 import { NetlinkError, withRtNetlink } from "../../ffi/netlink.ts";
 import { driverInfo } from "../../ffi/ethtool.ts";
 import { closeTapFds, createTap, openTap } from "../../ffi/tun.ts";
-import { Netns } from "./helpers.ts";
+import { Netns, run } from "./helpers.ts";
 
 const selfNs = () => Deno.readLinkSync("/proc/thread-self/ns/net");
 const fdCount = () => [...Deno.readDirSync("/proc/self/fd")].length;
@@ -101,6 +101,34 @@ Deno.test("taps: single-queue and multi-queue, persistent, opened per queue, del
     });
     assertEquals(await ns.linkNames(), ["lo"]);
     assertEquals(fdCount(), fds, "no fd leaked");
+  } finally {
+    await ns.remove();
+  }
+});
+
+Deno.test("the redirect filters read back through tc as u32 match-all with mirred egress redirect", async () => {
+  const ns = await Netns.create("rts-ffi");
+  try {
+    await ns.ip("link", "add", "ra", "type", "veth", "peer", "name", "rb");
+    withRtNetlink(ns.path, (nl) => {
+      const [a, b] = [nl.mustLink("ra"), nl.mustLink("rb")];
+      nl.addIngressQdisc(a.index);
+      nl.addRedirect(a.index, b.index);
+      assertEquals(
+        nl.ingressFilters(a.index).filter((f) => f.redirectTo).map((f) => f.redirectTo),
+        [
+          b.index,
+        ],
+      );
+      const e = assertThrows(() => nl.addIngressQdisc(a.index), NetlinkError);
+      assertEquals(e.errno, 17);
+    });
+    const shown = await run("tc", ["-n", ns.name, "filter", "show", "dev", "ra", "ingress"]);
+    assert(shown.includes("protocol all"), shown);
+    assert(shown.includes("match 00000000/00000000 at 0"), shown);
+    assert(shown.includes("mirred (Egress Redirect to device rb) stolen"), shown);
+    withRtNetlink(ns.path, (nl) => nl.deleteIngressQdisc(nl.mustLink("ra").index));
+    assertEquals(await run("tc", ["-n", ns.name, "filter", "show", "dev", "ra", "ingress"]), "");
   } finally {
     await ns.remove();
   }
