@@ -37,6 +37,17 @@ function exists(path: string): boolean {
   }
 }
 
+/** Why `path` cannot be opened read-write (a node that exists but is unusable counts as absent). */
+function openProblem(path: string): string | undefined {
+  if (!exists(path)) return "not present";
+  try {
+    Deno.openSync(path, { read: true, write: true }).close();
+    return undefined;
+  } catch (e) {
+    return `present but cannot be opened: ${(e as Error).message}`;
+  }
+}
+
 /** Detects the cgroup layout under `<root>/sys/fs/cgroup`. */
 export function cgroupVersion(root = ""): CgroupVersion {
   const base = `${root}/sys/fs/cgroup`;
@@ -81,8 +92,15 @@ export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): Ho
     ["/dev/net/tun", local],
   ];
   for (const [dev, required] of devices) {
-    const ok = exists(`${root}${dev}`);
-    items.push({ name: dev, ok, required, hint: ok ? undefined : DEVICE_HINTS[dev] });
+    const problem = openProblem(`${root}${dev}`);
+    const ok = problem === undefined;
+    items.push({
+      name: dev,
+      ok,
+      required,
+      detail: problem,
+      hint: ok ? undefined : DEVICE_HINTS[dev],
+    });
   }
   for (const n of namedPaths(loaded.config)) {
     const ok = n.path.startsWith("/") && exists(n.path);

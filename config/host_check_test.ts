@@ -69,3 +69,17 @@ Deno.test("checkHost: linux_container needs no KVM device but does need the OCI 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("checkHost: a device node that cannot be opened counts as missing", async () => {
+  const loaded = await loadConfig({ path: `${HERE}configuration-qemu.toml`, host: HOST });
+  const root = await fakeRoot(["/sys/fs/cgroup/cgroup.controllers"]);
+  try {
+    // A directory in place of the device: present, but opening it read-write fails.
+    await Deno.mkdir(`${root}/dev/kvm`, { recursive: true });
+    const kvm = checkHost(loaded, { root }).find((i) => i.name === "/dev/kvm");
+    assertEquals(kvm?.ok, false);
+    assert(kvm?.detail?.startsWith("present but cannot be opened"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
