@@ -214,6 +214,11 @@ export function applyAnnotations(
     if (name.startsWith(HV_PREFIX)) {
       const short = name.slice(HV_PREFIX.length);
       const hv = config.hypervisor[hypervisorName];
+      if (config.runtime.name !== "virt_container") {
+        throw new ConfigError(
+          `annotation ${name} does not apply: runtime ${config.runtime.name} runs no hypervisor`,
+        );
+      }
       if (!hv) {
         throw new ConfigError(
           `annotation ${name} cannot be applied: no [hypervisor.${hypervisorName}] section`,

@@ -226,3 +226,17 @@ Deno.test("globToRegExp follows glob(3) for *, ? and [...]", () => {
   assert(!globToRegExp("/opt/[!ab]/x").test("/opt/a/x"));
   assert(!globToRegExp("/a.b").test("/axb"));
 });
+
+Deno.test("annotations: hypervisor annotations are refused for linux_container", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "config-annotations-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/c.toml`, '[runtime]\nname = "linux_container"\n');
+    await assertRejects(
+      () => loadConfig({ path: `${dir}/c.toml`, annotations: { [`${HV}kernel`]: "/k" } }),
+      ConfigError,
+      "runtime linux_container runs no hypervisor",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
