@@ -1,0 +1,317 @@
+/**
+ * A private containerd 1.6 for end-to-end tests: its own root, state and
+ * sockets under a temp dir (the CRI plugin disabled), a busybox image built
+ * locally with umoci from busybox-static (the OCI tar is cached under
+ * `.cache/`), `ctr` bound to it, a launcher for our shim, and a leak check.
+ * @module
+ */
+import { assert } from "../assert.ts";
+
+const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const CACHE = `${REPO}/.cache`;
+/** The image reference tests run. */
+export const IMAGE = "example.local/busybox:latest";
+/** The linux_container configuration shipped with the shim. */
+export const LINUX_CONTAINER_CONFIG = `${REPO}/config/configuration-linux-container.toml`;
+/** The OCI runtime root of configuration-linux-container.toml. */
+const RUNC_ROOT = "/run/kata-containers/linux-container";
+/** Where ctr puts its stdio FIFOs. */
+const FIFO_DIR = "/run/containerd/fifo";
+
+/** Output of one command. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (optionally feeding stdin). */
+export async function run(cmd: string, args: string[], stdin?: string): Promise<RunResult> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function must(cmd: string, args: string[]): Promise<string> {
+  const r = await run(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Builds (once) the busybox OCI image tar and returns its path. */
+export async function busyboxImageTar(): Promise<string> {
+  const tar = `${CACHE}/busybox-oci.tar`;
+  try {
+    await Deno.stat(tar);
+    return tar;
+  } catch {
+    // build it
+  }
+  await Deno.mkdir(CACHE, { recursive: true });
+  const work = await Deno.makeTempDir({ dir: CACHE, prefix: "image-" });
+  try {
+    const layout = `${work}/layout`;
+    const bundle = `${work}/bundle`;
+    await must("umoci", ["init", "--layout", layout]);
+    await must("umoci", ["new", "--image", `${layout}:latest`]);
+    await must("umoci", ["unpack", "--image", `${layout}:latest`, bundle]);
+    const rootfs = `${bundle}/rootfs`;
+    for (const d of ["bin", "tmp", "proc", "sys", "dev", "etc"]) {
+      await Deno.mkdir(`${rootfs}/${d}`, { recursive: true });
+    }
+    await Deno.copyFile("/bin/busybox", `${rootfs}/bin/busybox`);
+    await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
+    const applets = (await must("/bin/busybox", ["--list"])).split("\n").filter((a) => a);
+    for (const a of applets) {
+      if (a !== "busybox") await Deno.symlink("busybox", `${rootfs}/bin/${a}`);
+    }
+    await must("umoci", ["repack", "--image", `${layout}:latest`, bundle]);
+    await must("umoci", [
+      "config",
+      "--image",
+      `${layout}:latest`,
+      "--config.cmd",
+      "/bin/sh",
+      "--config.env",
+      "PATH=/bin",
+    ]);
+    await must("tar", ["-C", layout, "-cf", `${tar}.tmp`, "."]);
+    await Deno.rename(`${tar}.tmp`, tar);
+    return tar;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes a launcher that runs our shim: the binary named by `RTS_TEST_SHIM`
+ * (e.g. `dist/containerd-shim-kata-v2` after `deno task build`), else the
+ * source through the pinned Deno (a stale dist/ must not hide source changes).
+ */
+export async function shimLauncher(dir: string): Promise<string> {
+  const path = `${dir}/containerd-shim-kata-v2`;
+  const chosen = Deno.env.get("RTS_TEST_SHIM");
+  const target = chosen
+    ? `exec ${chosen} "$@"`
+    : `exec ${Deno.execPath()} run -A --unstable-vsock --quiet --config ${REPO}/deno.json ` +
+      `${REPO}/main.ts "$@"`;
+  await Deno.writeTextFile(path, `#!/bin/sh\n${target}\n`, { mode: 0o755 });
+  return path;
+}
+
+/** A private containerd. */
+export class Containerd {
+  readonly dir: string;
+  readonly address: string;
+  readonly shim: string;
+  #proc: Deno.ChildProcess | undefined;
+  #fifosBefore = new Set<string>();
+
+  private constructor(dir: string, shim: string) {
+    this.dir = dir;
+    this.address = `${dir}/containerd.sock`;
+    this.shim = shim;
+  }
+
+  /** Starts containerd and imports the busybox image. */
+  static async start(): Promise<Containerd> {
+    const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
+    const shim = await shimLauncher(dir);
+    const c = new Containerd(dir, shim);
+    await Deno.writeTextFile(
+      `${dir}/config.toml`,
+      [
+        "version = 2",
+        `root = "${dir}/root"`,
+        `state = "${dir}/state"`,
+        `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+        "[grpc]",
+        `  address = "${c.address}"`,
+        "[debug]",
+        `  level = "debug"`,
+        "",
+      ].join("\n"),
+    );
+    await c.#launch();
+    const tar = await busyboxImageTar();
+    await c.ctrMust("image", "import", "--base-name", "example.local/busybox", tar);
+    c.#fifosBefore = await listDir(FIFO_DIR);
+    return c;
+  }
+
+  async #launch(): Promise<void> {
+    const logFile = await Deno.open(`${this.dir}/containerd.log`, {
+      write: true,
+      create: true,
+      append: true,
+    });
+    this.#proc = new Deno.Command("containerd", {
+      args: ["--config", `${this.dir}/config.toml`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // containerd logs to stderr; keep it in a file for post-mortems.
+    this.#proc.stderr.pipeTo(logFile.writable).catch(() => {});
+    for (let i = 0; i < 200; i++) {
+      const r = await run("ctr", ["-a", this.address, "version"]);
+      if (r.code === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`containerd did not come up; see ${this.dir}/containerd.log`);
+  }
+
+  /** Stops containerd (SIGTERM) without cleaning up, for restart tests. */
+  async stopDaemon(): Promise<void> {
+    if (!this.#proc) return;
+    this.#proc.kill("SIGTERM");
+    await this.#proc.status;
+    this.#proc = undefined;
+  }
+
+  /** Starts containerd again on the same root and state. */
+  async restartDaemon(): Promise<void> {
+    await this.stopDaemon();
+    await this.#launch();
+  }
+
+  /** `ctr -a <sock> ...args`. */
+  ctr(...args: string[]): Promise<RunResult> {
+    return run("ctr", ["-a", this.address, ...args]);
+  }
+
+  /** `ctr` that must succeed; returns stdout. */
+  async ctrMust(...args: string[]): Promise<string> {
+    const r = await this.ctr(...args);
+    if (r.code !== 0) {
+      throw new Error(`ctr ${args.join(" ")} failed (${r.code}): ${r.stdout}${r.stderr}`);
+    }
+    return r.stdout;
+  }
+
+  /** The `ctr run` prefix for our shim with the linux_container configuration. */
+  runArgs(): string[] {
+    return ["run", "--runtime", this.shim, "--runtime-config-path", LINUX_CONTAINER_CONFIG];
+  }
+
+  /** The bundle directory containerd makes for a task. */
+  bundle(id: string, namespace = "default"): string {
+    return `${this.dir}/state/io.containerd.runtime.v2.task/${namespace}/${id}`;
+  }
+
+  /**
+   * Asserts that nothing of container `id` is left: shim process, mounts,
+   * FIFOs, runc state, `/run/kata/<id>`, the bundle. With `clientFifos`, FIFO
+   * dirs that ctr made and could not remove itself (containerd dropped the task
+   * after the shim died) are allowed once no process holds them, then removed.
+   */
+  async assertNoLeaks(id: string, opts: { clientFifos?: boolean } = {}): Promise<void> {
+    // The shim exits shortly after Shutdown: give it a moment.
+    let shims: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      shims = await shimProcesses(id);
+      if (shims.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(shims.length === 0, `shim process left for ${id}: ${shims.join(", ")}`);
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .filter((l) => l.includes(`/${id}/`) && l.includes(this.dir));
+    assert(mounts.length === 0, `mounts left for ${id}: ${mounts.join("\n")}`);
+    const fifos = [...await listDir(FIFO_DIR)].filter((f) => !this.#fifosBefore.has(f));
+    if (opts.clientFifos) {
+      const held = await openPathsUnder(FIFO_DIR);
+      assert(held.length === 0, `FIFOs still open: ${held.join(", ")}`);
+      for (const f of fifos) await Deno.remove(`${FIFO_DIR}/${f}`, { recursive: true });
+    } else {
+      assert(fifos.length === 0, `FIFO dirs left: ${fifos.join(", ")}`);
+    }
+    const runc = await run("runc", ["--root", RUNC_ROOT, "list", "-q"]);
+    assert(!runc.stdout.split("\n").includes(id), `runc still knows container ${id}`);
+    const state = await exists(`/run/kata/${id}`);
+    assert(!state, `/run/kata/${id} left`);
+    assert(!(await exists(this.bundle(id))), `bundle ${this.bundle(id)} left`);
+  }
+
+  /** Stops containerd and removes everything it made. */
+  async stop(): Promise<void> {
+    const tasks = await this.ctr("task", "ls", "-q");
+    for (const id of tasks.stdout.split("\n").filter((s) => s)) {
+      await this.ctr("task", "kill", "-s", "SIGKILL", id);
+      await this.ctr("task", "rm", "-f", id);
+    }
+    const containers = await this.ctr("container", "ls", "-q");
+    for (const id of containers.stdout.split("\n").filter((s) => s)) {
+      await this.ctr("container", "rm", id);
+    }
+    await this.stopDaemon();
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")[4]).filter((p) => p?.startsWith(this.dir)).reverse();
+    for (const m of mounts) await run("umount", ["-l", m]);
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Pids of shim servers (our binary) for `id`. */
+export async function shimProcesses(id: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let cmd = "";
+    try {
+      cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
+    } catch {
+      continue;
+    }
+    if (cmd.includes("main.ts") || cmd.includes("containerd-shim-kata-v2")) {
+      if (cmd.includes(`\0-id\0${id}\0`)) out.push(e.name);
+    }
+  }
+  return out;
+}
+
+/** Paths under `dir` that some process holds open (scans /proc/<pid>/fd). */
+async function openPathsUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const p of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    try {
+      for await (const fd of Deno.readDir(`/proc/${p.name}/fd`)) {
+        const target = await Deno.readLink(`/proc/${p.name}/fd/${fd.name}`).catch(() => "");
+        if (target.startsWith(dir + "/")) out.push(`${target} (pid ${p.name})`);
+      }
+    } catch {
+      // process gone or not readable
+    }
+  }
+  return out;
+}
+
+async function listDir(path: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  try {
+    for await (const e of Deno.readDir(path)) out.add(e.name);
+  } catch {
+    // absent
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

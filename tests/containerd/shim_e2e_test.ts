@@ -1,0 +1,151 @@
+/**
+ * End to end under a private real containerd 1.6: `ctr` drives our shim
+ * (LinuxContainer runtime through runc) and every step ends with a leak
+ * check. Needs root, containerd, runc and umoci (scripts/install-deps).
+ */
+import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
+import { Containerd, IMAGE, run } from "./harness.ts";
+
+async function taskStatus(c: Containerd, id: string): Promise<string> {
+  const out = await c.ctrMust("task", "ls");
+  const line = out.split("\n").find((l) => l.split(/\s+/)[0] === id);
+  return line?.trim().split(/\s+/)[2] ?? "";
+}
+
+async function waitStatus(c: Containerd, id: string, want: string): Promise<void> {
+  let last = "";
+  for (let i = 0; i < 200; i++) {
+    last = await taskStatus(c, id);
+    if (last === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`task ${id} is ${last || "gone"}, expected ${want || "gone"}`);
+}
+
+async function removeTask(c: Containerd, id: string): Promise<void> {
+  await c.ctrMust("task", "rm", id);
+  await c.ctrMust("container", "rm", id);
+}
+
+Deno.test({
+  name: "containerd e2e: our shim runs containers through runc",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const c = await Containerd.start();
+    try {
+      await t.step("ctr run prints output and propagates the exit code", async () => {
+        const r = await c.ctr(
+          ...c.runArgs(),
+          "--rm",
+          IMAGE,
+          "e2e-run",
+          "sh",
+          "-c",
+          "echo hi; echo oops >&2; exit 7",
+        );
+        assertEquals(r.code, 7, r.stderr);
+        assertEquals(r.stdout, "hi\n");
+        assertStringIncludes(r.stderr, "oops");
+        await c.assertNoLeaks("e2e-run");
+      });
+
+      await t.step("stdin reaches the container and its end closes it", async () => {
+        const r = await run("ctr", [
+          "-a",
+          c.address,
+          ...c.runArgs(),
+          "--rm",
+          IMAGE,
+          "e2e-stdin",
+          "sh",
+          "-c",
+          "cat; echo done",
+        ], "line one\nline two\n");
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout, "line one\nline two\ndone\n");
+        await c.assertNoLeaks("e2e-stdin");
+      });
+
+      await t.step("detached: exec, ps, pause/resume, metrics, kill, rm", async () => {
+        const id = "e2e-detached";
+        await c.ctrMust(...c.runArgs(), "-d", IMAGE, id, "sleep", "1000");
+        await waitStatus(c, id, "RUNNING");
+        const ex = await c.ctr(
+          "task",
+          "exec",
+          "--exec-id",
+          "x1",
+          id,
+          "sh",
+          "-c",
+          "echo from-exec; exit 4",
+        );
+        assertEquals(ex.code, 4, ex.stderr);
+        assertEquals(ex.stdout, "from-exec\n");
+        const ps = await c.ctrMust("task", "ps", id);
+        assert(ps.trim().split("\n").length >= 2, ps);
+        await c.ctrMust("task", "pause", id);
+        await waitStatus(c, id, "PAUSED");
+        await c.ctrMust("task", "resume", id);
+        await waitStatus(c, id, "RUNNING");
+        const metrics = await c.ctrMust("task", "metrics", id);
+        assertStringIncludes(metrics, "memory.usage_in_bytes".split(".")[0]);
+        await c.ctrMust("task", "kill", "-s", "SIGKILL", id);
+        await waitStatus(c, id, "STOPPED");
+        await removeTask(c, id);
+        await c.assertNoLeaks(id);
+      });
+
+      await t.step("a tty run gets a terminal", async () => {
+        const id = "e2e-tty";
+        const cmd = [
+          "ctr",
+          "-a",
+          c.address,
+          ...c.runArgs(),
+          "--rm",
+          "-t",
+          IMAGE,
+          id,
+          "sh",
+          "-c",
+          "tty; exit 5",
+        ].join(" ");
+        const r = await run("script", ["-qec", cmd, "/dev/null"]);
+        assertEquals(r.code, 5, r.stdout + r.stderr);
+        assertStringIncludes(r.stdout, "/dev/pts/");
+        await c.assertNoLeaks(id);
+      });
+
+      await t.step(
+        "containerd restarts while a container runs; the exit still arrives",
+        async () => {
+          const id = "e2e-restart";
+          await c.ctrMust(...c.runArgs(), "-d", IMAGE, id, "sleep", "1000");
+          await waitStatus(c, id, "RUNNING");
+          await c.restartDaemon();
+          await waitStatus(c, id, "RUNNING");
+          await c.ctrMust("task", "kill", "-s", "SIGKILL", id);
+          await waitStatus(c, id, "STOPPED");
+          await removeTask(c, id);
+          await c.assertNoLeaks(id);
+        },
+      );
+
+      await t.step("the shim killed with SIGKILL: containerd's delete cleans up", async () => {
+        const id = "e2e-shimkill";
+        await c.ctrMust(...c.runArgs(), "-d", IMAGE, id, "sleep", "1000");
+        await waitStatus(c, id, "RUNNING");
+        const pid = Number((await Deno.readTextFile(`${c.bundle(id)}/shim.pid`)).trim());
+        Deno.kill(pid, "SIGKILL");
+        // containerd notices the lost shim, runs `<shim> delete` and drops the task.
+        await waitStatus(c, id, "");
+        await c.ctrMust("container", "rm", id);
+        await c.assertNoLeaks(id, { clientFifos: true });
+      });
+    } finally {
+      await c.stop();
+    }
+  },
+});
