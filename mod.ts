@@ -6,3 +6,5 @@ export * from "./common/errors.ts";
 export { type FlagSet, type FlagSpec, parseFlags } from "./shim/flags.ts";
 export { type Invocation, parseInvocation } from "./shim/options.ts";
 export { buildInfo, VERSION } from "./shim/version.ts";
+export * as config from "./config/mod.ts";
+export * as persist from "./persist/mod.ts";
