@@ -1,0 +1,435 @@
+/**
+ * What the QEMU driver takes, the one mapping from `[hypervisor.qemu]` to it,
+ * and the pure command-line builder (machine, CPU, memory, kernel, and every
+ * cold-plugged device).
+ * @module
+ */
+import { ConfigError, InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
+
+/** Options of the QEMU driver. */
+export interface QemuOptions {
+  path: string;
+  kernel: string;
+  /** Guest rootfs image; empty when booting an initrd. */
+  image: string;
+  initrd: string;
+  firmware: string;
+  /** `q35` (x86_64). */
+  machineType: string;
+  /** Extra `-machine` options (`machine_accelerators`). */
+  machineAccelerators: string;
+  /** `kvm` in production; `tcg` only for tests on machines without /dev/kvm. */
+  accel: "kvm" | "tcg";
+  /** Extra `-cpu` features, e.g. `pmu=off`. */
+  cpuFeatures: string;
+  /** Boot vCPUs (a fraction is rounded up). */
+  vcpus: number;
+  /** vCPU ceiling for hotplug. */
+  maxVcpus: number;
+  memoryMib: number;
+  /** Memory ceiling for hotplug, MiB. */
+  maxMemoryMib: number;
+  memorySlots: number;
+  rootfsType: string;
+  /** How the image reaches the guest: `virtio-pmem` or `virtio-blk-pci`. */
+  vmRootfsDriver: "virtio-pmem" | "virtio-blk-pci";
+  /** Driver for block devices: `virtio-blk-pci` or `virtio-scsi`. */
+  blockDeviceDriver: "virtio-blk-pci" | "virtio-scsi";
+  disableBlockDeviceUse: boolean;
+  kernelParams: string;
+  debug: boolean;
+  disableVhostNet: boolean;
+  networkQueues: number;
+  entropySource: string;
+  /** PCIe root ports created for hotplug. */
+  hotplugPorts: number;
+  /** Base of the per-sandbox directories (`/run/kata`). */
+  runRoot: string;
+}
+
+/** The `[hypervisor.qemu]` keys this driver reads (snake_case, as in the TOML). */
+export interface QemuConfigSection {
+  path: string;
+  kernel: string;
+  image: string;
+  initrd: string;
+  firmware: string;
+  machine_type: string;
+  machine_accelerators: string;
+  cpu_features: string;
+  default_vcpus: number;
+  default_maxvcpus: number;
+  default_memory: number;
+  default_maxmemory: number;
+  memory_slots: number;
+  rootfs_type: string;
+  vm_rootfs_driver: string;
+  block_device_driver: string;
+  disable_block_device_use: boolean;
+  kernel_params: string;
+  enable_debug: boolean;
+  disable_vhost_net: boolean;
+  network_queues: number;
+  entropy_source: string;
+  pcie_root_port: number;
+}
+
+/** Default number of hotplug root ports when the config asks for none. */
+export const DEFAULT_HOTPLUG_PORTS = 4;
+
+/** Maps the config section to driver options. `host` gives the host's CPUs and memory. */
+export function qemuOptionsFromConfig(
+  c: QemuConfigSection,
+  host: { cpus: number; memoryMib: number } = hostResources(),
+  runRoot = "/run/kata",
+): QemuOptions {
+  const bad = (key: string, reason: string): never => {
+    throw new ConfigError(`Invalid [hypervisor.qemu] ${key}: ${reason}`);
+  };
+  if (!c.path) bad("path", "empty");
+  if (!c.kernel) bad("kernel", "empty");
+  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
+  if (c.image && c.initrd) bad("initrd", "image and initrd are both set");
+  const vcpus = Math.ceil(c.default_vcpus || 1);
+  const maxVcpus = c.default_maxvcpus > 0 ? Math.min(c.default_maxvcpus, host.cpus) : host.cpus;
+  if (vcpus > maxVcpus) bad("default_vcpus", `${vcpus} exceeds the maximum ${maxVcpus}`);
+  const memoryMib = c.default_memory || 2048;
+  const maxMemoryMib = c.default_maxmemory > 0
+    ? Math.min(c.default_maxmemory, host.memoryMib)
+    : host.memoryMib;
+  if (memoryMib > maxMemoryMib) {
+    bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
+  }
+  const rootfsDriver = c.vm_rootfs_driver || "virtio-pmem";
+  const vmRootfsDriver = rootfsDriver === "virtio-blk" ? "virtio-blk-pci" : rootfsDriver;
+  if (vmRootfsDriver !== "virtio-pmem" && vmRootfsDriver !== "virtio-blk-pci") {
+    bad("vm_rootfs_driver", `${JSON.stringify(rootfsDriver)} is not virtio-pmem or virtio-blk-pci`);
+  }
+  const blk = c.block_device_driver || "virtio-scsi";
+  const blockDeviceDriver = blk === "virtio-blk" ? "virtio-blk-pci" : blk;
+  if (blockDeviceDriver !== "virtio-blk-pci" && blockDeviceDriver !== "virtio-scsi") {
+    bad("block_device_driver", `${JSON.stringify(blk)} is not virtio-blk-pci or virtio-scsi`);
+  }
+  const machineType = c.machine_type || "q35";
+  if (machineType !== "q35") bad("machine_type", `${JSON.stringify(machineType)} is not q35`);
+  return {
+    path: c.path,
+    kernel: c.kernel,
+    image: c.image ?? "",
+    initrd: c.initrd ?? "",
+    firmware: c.firmware ?? "",
+    machineType,
+    machineAccelerators: c.machine_accelerators ?? "",
+    accel: "kvm",
+    cpuFeatures: c.cpu_features ?? "",
+    vcpus,
+    maxVcpus,
+    memoryMib,
+    maxMemoryMib,
+    memorySlots: c.memory_slots ?? 10,
+    rootfsType: c.rootfs_type || "ext4",
+    vmRootfsDriver: vmRootfsDriver as QemuOptions["vmRootfsDriver"],
+    blockDeviceDriver: blockDeviceDriver as QemuOptions["blockDeviceDriver"],
+    disableBlockDeviceUse: !!c.disable_block_device_use,
+    kernelParams: c.kernel_params ?? "",
+    debug: !!c.enable_debug,
+    disableVhostNet: !!c.disable_vhost_net,
+    networkQueues: c.network_queues || 1,
+    entropySource: c.entropy_source ?? "/dev/urandom",
+    hotplugPorts: c.pcie_root_port || DEFAULT_HOTPLUG_PORTS,
+    runRoot,
+  };
+}
+
+/** Host CPU count and memory, the ceilings when the config sets none. */
+export function hostResources(): { cpus: number; memoryMib: number } {
+  const cpus = navigator.hardwareConcurrency || 1;
+  const meminfo = Deno.readTextFileSync("/proc/meminfo");
+  const kib = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
+  return { cpus, memoryMib: Math.floor(kib / 1024) };
+}
+
+/** Cold-plugged PCI devices start at this slot on pcie.0 (slot 0 is the host bridge). */
+export const FIRST_COLD_SLOT = 0x02;
+/** Hotplug root ports sit at these slots on pcie.0 (one port per slot). */
+export const FIRST_PORT_SLOT = 0x10;
+/** The SCSI controller's slot, when block devices use virtio-scsi. */
+export const SCSI_SLOT = 0x0f;
+
+/** Kernel parameters for the VM rootfs, by how it is attached. */
+function rootfsParams(o: QemuOptions): string[] {
+  if (!o.image) return [];
+  const dev = o.vmRootfsDriver === "virtio-pmem" ? "/dev/pmem0p1" : "/dev/vda1";
+  const flags = o.vmRootfsDriver === "virtio-pmem"
+    ? "dax,data=ordered,errors=remount-ro"
+    : "data=ordered,errors=remount-ro";
+  switch (o.rootfsType) {
+    case "ext4":
+    case "xfs":
+      return [`root=${dev}`, `rootflags=${flags}`, "ro", `rootfstype=${o.rootfsType}`];
+    case "erofs":
+      return [`root=${dev}`, "ro", "rootfstype=erofs"];
+    default:
+      throw new InvalidArgumentError(
+        `Invalid rootfs_type ${JSON.stringify(o.rootfsType)}: expected ext4, xfs or erofs`,
+      );
+  }
+}
+
+/** The guest kernel command line. */
+export function qemuKernelParams(o: QemuOptions): string {
+  const p = [
+    "tsc=reliable",
+    "no_timer_check",
+    "rcupdate.rcu_expedited=1",
+    "i8042.direct=1",
+    "i8042.dumbkbd=1",
+    "i8042.nopnp=1",
+    "i8042.noaux=1",
+    "noreplace-smp",
+    "reboot=k",
+    "cryptomgr.notests",
+    "net.ifnames=0",
+    "pci=lastbus=0",
+    // The serial port's lines land in the shim log (see QemuVm's console pump).
+    "console=ttyS0",
+    ...rootfsParams(o),
+    "panic=1",
+    `nr_cpus=${o.maxVcpus}`,
+    "scsi_mod.scan=none",
+    "systemd.unit=kata-containers.target",
+    "systemd.mask=systemd-networkd.service",
+    "systemd.mask=systemd-networkd.socket",
+  ];
+  if (o.debug) p.push("agent.log=debug");
+  if (o.kernelParams.trim()) p.push(...o.kernelParams.trim().split(/\s+/));
+  return p.join(" ");
+}
+
+/** Where a cold-plugged device sits; filled by {@link qemuCommandLine}. */
+export interface Placement {
+  /** Guest-visible address: a PCI path (`02`, `10/00`) or a SCSI address (`0:3`). */
+  guestPath: string;
+}
+
+/** Inputs of {@link qemuCommandLine} beyond the options. */
+export interface QemuVmLayout {
+  id: string;
+  qmpSocket: string;
+  /** vhost-vsock guest CID. */
+  vsockCid: number;
+  /** Size of the rootfs image in bytes (virtio-pmem needs it). */
+  imageSize: number;
+  /** Devices added before start, each with an id. */
+  devices: (Device & { id: string })[];
+}
+
+/** Escapes a value inside a QEMU `key=value,...` option (a comma is written twice). */
+export function qemuEscape(v: string): string {
+  return v.replaceAll(",", ",,");
+}
+
+/** QEMU's device/netdev ids are limited; ours stay short and safe. */
+export function qemuId(prefix: string, id: string): string {
+  return `${prefix}-${id.replace(/[^A-Za-z0-9_.-]/g, "_")}`.slice(0, 31);
+}
+
+/**
+ * Builds the QEMU argv (without the binary) and where each cold device went.
+ * Pure: everything it needs comes in through `o` and `vm`.
+ */
+export function qemuCommandLine(
+  o: QemuOptions,
+  vm: QemuVmLayout,
+): { args: string[]; placements: Map<string, Placement> } {
+  const args: string[] = [];
+  const placements = new Map<string, Placement>();
+  const add = (...a: string[]) => args.push(...a);
+  const machine = [o.machineType, `accel=${o.accel}`];
+  if (o.machineAccelerators) machine.push(o.machineAccelerators);
+  const shareFs = vm.devices.filter((d): d is ShareFsDevice & { id: string } =>
+    d.kind === "share_fs"
+  );
+  const needsSharedMemory = shareFs.some((d) => d.fsType === "virtio-fs");
+  const pmem = !!o.image && o.vmRootfsDriver === "virtio-pmem";
+
+  add("-name", `sandbox-${vm.id}`);
+  add("-machine", machine.join(","));
+  add(
+    "-cpu",
+    [o.accel === "kvm" ? "host" : "max", ...(o.cpuFeatures ? [o.cpuFeatures] : [])].join(","),
+  );
+  add("-smp", `${o.vcpus},cores=1,threads=1,sockets=${o.maxVcpus},maxcpus=${o.maxVcpus}`);
+  const slots = Math.max(o.memorySlots, pmem ? 1 : 0);
+  const pmemMib = pmem ? Math.ceil(vm.imageSize / (1 << 20)) : 0;
+  add(
+    "-m",
+    slots > 0
+      ? `${o.memoryMib}M,slots=${slots},maxmem=${Math.max(o.maxMemoryMib, o.memoryMib + pmemMib)}M`
+      : `${o.memoryMib}M`,
+  );
+  if (needsSharedMemory) {
+    // vhost-user devices need guest RAM the daemon can map.
+    add("-object", `memory-backend-file,id=dimm1,size=${o.memoryMib}M,mem-path=/dev/shm,share=on`);
+    add("-numa", "node,memdev=dimm1");
+  }
+  if (o.firmware) add("-bios", o.firmware);
+  add("-kernel", o.kernel);
+  if (o.initrd) add("-initrd", o.initrd);
+  add("-append", qemuKernelParams(o));
+  add("-no-user-config", "-nodefaults", "-nographic", "-no-reboot");
+  add("-rtc", "base=utc,driftfix=slew,clock=host");
+  if (o.accel === "kvm") add("-global", "kvm-pit.lost_tick_policy=discard");
+  add("-qmp", `unix:${qemuEscape(vm.qmpSocket)},server=on,wait=off`);
+  // Serial console on stdout: the driver pipes it into the shim log.
+  add("-chardev", "stdio,id=serial0,signal=off", "-serial", "chardev:serial0");
+
+  let slot = FIRST_COLD_SLOT;
+  const nextSlot = () => {
+    if (slot === SCSI_SLOT) slot++;
+    if (slot >= FIRST_PORT_SLOT) {
+      throw new InvalidArgumentError(`Too many cold-plugged devices for sandbox ${vm.id}`);
+    }
+    return slot++;
+  };
+  const hex = (n: number) => n.toString(16).padStart(2, "0");
+
+  if (o.image) {
+    if (pmem) {
+      add(
+        "-object",
+        `memory-backend-file,id=pmem-rootfs,mem-path=${
+          qemuEscape(o.image)
+        },size=${vm.imageSize},share=on,readonly=on`,
+      );
+      add("-device", `virtio-pmem-pci,id=rootfs,memdev=pmem-rootfs,addr=0x${hex(nextSlot())}`);
+    } else {
+      add(
+        "-drive",
+        `if=none,id=drive-rootfs,file=${qemuEscape(o.image)},format=raw,readonly=on,aio=threads`,
+      );
+      add("-device", `virtio-blk-pci,drive=drive-rootfs,id=rootfs,addr=0x${hex(nextSlot())}`);
+    }
+  }
+  if (o.entropySource) {
+    add("-object", `rng-random,id=rng0,filename=${qemuEscape(o.entropySource)}`);
+    add("-device", `virtio-rng-pci,rng=rng0,id=rng,addr=0x${hex(nextSlot())}`);
+  }
+  add("-device", `vhost-vsock-pci,id=vsock,guest-cid=${vm.vsockCid},addr=0x${hex(nextSlot())}`);
+
+  const blocks = vm.devices.filter((d): d is BlockDevice & { id: string } => d.kind === "block");
+  if (o.blockDeviceDriver === "virtio-scsi") {
+    add("-device", `virtio-scsi-pci,id=scsi0,addr=0x${hex(SCSI_SLOT)}`);
+  }
+  let lun = 0;
+  for (const b of blocks) {
+    const node = qemuId("drive", b.id);
+    add(
+      "-drive",
+      `if=none,id=${node},file=${qemuEscape(b.path)},format=raw,readonly=${
+        b.readOnly ? "on" : "off"
+      },aio=threads`,
+    );
+    if (o.blockDeviceDriver === "virtio-scsi") {
+      add(
+        "-device",
+        `scsi-hd,drive=${node},id=${
+          qemuId("blk", b.id)
+        },bus=scsi0.0,channel=0,scsi-id=0,lun=${lun}`,
+      );
+      placements.set(b.id, { guestPath: `0:${lun++}` });
+    } else {
+      const s = nextSlot();
+      add("-device", `virtio-blk-pci,drive=${node},id=${qemuId("blk", b.id)},addr=0x${hex(s)}`);
+      placements.set(b.id, { guestPath: hex(s) });
+    }
+  }
+  for (
+    const n of vm.devices.filter((d): d is NetworkDevice & { id: string } => d.kind === "network")
+  ) {
+    const s = nextSlot();
+    add("-netdev", netdevArg(o, n));
+    add("-device", virtioNetArg(n, `addr=0x${hex(s)}`));
+    placements.set(n.id, { guestPath: hex(s) });
+  }
+  for (const f of shareFs) {
+    const s = nextSlot();
+    if (f.fsType === "virtio-9p") {
+      const fsdev = qemuId("fsdev", f.id);
+      add(
+        "-fsdev",
+        `local,id=${fsdev},path=${qemuEscape(f.hostPath)},security_model=none,multidevs=remap`,
+      );
+      add(
+        "-device",
+        `virtio-9p-pci,id=${qemuId("fs", f.id)},fsdev=${fsdev},mount_tag=${f.mountTag},addr=0x${
+          hex(s)
+        }`,
+      );
+    } else {
+      const chr = qemuId("char", f.id);
+      add("-chardev", `socket,id=${chr},path=${qemuEscape(f.socketPath ?? "")}`);
+      add(
+        "-device",
+        `vhost-user-fs-pci,id=${
+          qemuId("fs", f.id)
+        },chardev=${chr},tag=${f.mountTag},queue-size=1024` +
+          (f.cacheSizeMib ? `,cache-size=${f.cacheSizeMib}M` : "") + `,addr=0x${hex(s)}`,
+      );
+    }
+    placements.set(f.id, { guestPath: hex(s) });
+  }
+  for (const d of vm.devices) {
+    if (d.kind === "vfio") {
+      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
+    }
+  }
+  for (let i = 0; i < o.hotplugPorts; i++) {
+    add(
+      "-device",
+      `pcie-root-port,id=rp${i},bus=pcie.0,chassis=${i + 1},slot=${i + 1},addr=0x${
+        hex(FIRST_PORT_SLOT + i)
+      }`,
+    );
+  }
+  return { args, placements };
+}
+
+/** `-netdev` for a tap opened by name (QEMU runs in the pod netns). */
+export function netdevArg(o: QemuOptions, n: NetworkDevice & { id: string }): string {
+  const parts = [
+    "tap",
+    `id=${qemuId("net", n.id)}`,
+    `ifname=${n.tapName}`,
+    "script=no",
+    "downscript=no",
+  ];
+  const vhost = n.vhost ?? !o.disableVhostNet;
+  parts.push(`vhost=${vhost ? "on" : "off"}`);
+  if (n.queues > 1) parts.push(`queues=${n.queues}`);
+  return parts.join(",");
+}
+
+/** `device_add` properties of a NIC (typed, as QMP's JSON wants them). */
+export function virtioNetProps(
+  n: NetworkDevice & { id: string },
+): { driver: string; id: string } & Record<string, string | number | boolean> {
+  return {
+    driver: "virtio-net-pci",
+    netdev: qemuId("net", n.id),
+    id: qemuId("nic", n.id),
+    mac: n.guestMac,
+    ...(n.queues > 1 ? { mq: true, vectors: 2 * n.queues + 2 } : {}),
+    ...(n.mtu ? { host_mtu: n.mtu } : {}),
+  };
+}
+
+/** `-device virtio-net-pci` for a NIC, with `where` (e.g. `addr=0x05`). */
+export function virtioNetArg(n: NetworkDevice & { id: string }, where: string): string {
+  const { driver, ...props } = virtioNetProps(n);
+  const kv = Object.entries(props).map(([k, v]) =>
+    `${k}=${v === true ? "on" : v === false ? "off" : v}`
+  );
+  return [driver, ...kv, where].join(",");
+}

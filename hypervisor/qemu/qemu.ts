@@ -1,0 +1,606 @@
+/**
+ * The QEMU driver: devices added before start go on the command line; QEMU is
+ * spawned in `startVm` (inside the pod netns through `nsenter`, since Deno
+ * cannot setns between fork and exec) and boots at once, so `bootVm` is a
+ * no-op; later devices are hotplugged through QMP onto PCIe root ports. The
+ * serial console (QEMU's stdout) goes to the shim log.
+ * @module
+ */
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  UnimplementedError,
+} from "../../common/errors.ts";
+import { getLogger } from "../../common/log.ts";
+import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
+import { validateDevice } from "../device.ts";
+import type {
+  AgentSocket,
+  Capabilities,
+  Hypervisor,
+  HypervisorState,
+  PrepareVmOptions,
+  VcpuResize,
+  VmExit,
+  VmState,
+} from "../hypervisor.ts";
+import {
+  FIRST_PORT_SLOT,
+  netdevArg,
+  qemuCommandLine,
+  qemuId,
+  type QemuOptions,
+  virtioNetProps,
+} from "./options.ts";
+import { QmpClient } from "./qmp.ts";
+import { allocateVsockCid } from "./vsock_cid.ts";
+
+const log = getLogger("hypervisor.qemu");
+const AGENT_PORT = 1024;
+const STDERR_TAIL_LINES = 20;
+const QUIT_GRACE_MS = 2000;
+
+type Tracked = Device & { id: string; guestPath?: string };
+
+/** Things the driver needs from the host, replaceable in tests. */
+export interface QemuHostDeps {
+  /** Picks the vhost-vsock CID (default: probe /dev/vhost-vsock). */
+  allocateCid?: () => number;
+}
+
+/** Options that only matter on test machines. */
+export interface QemuTestKnobs {
+  /** Leave out vhost-vsock (hosts without /dev/vhost-vsock); the VM then has no agent socket. */
+  noVhostVsock?: boolean;
+}
+
+/** QEMU behind the {@link Hypervisor} interface. */
+export class Qemu implements Hypervisor {
+  readonly kind = "qemu" as const;
+  readonly #o: QemuOptions;
+  readonly #deps: QemuHostDeps;
+  readonly #knobs: QemuTestKnobs;
+  #state: VmState = "not_ready";
+  #id = "";
+  #netns: string | null = null;
+  #vmPath = "";
+  #dir = "";
+  #cid = 0;
+  #child: Deno.ChildProcess | null = null;
+  #exit: Promise<VmExit> | null = null;
+  #exited = false;
+  #stderrTail: string[] = [];
+  #qmp: QmpClient | null = null;
+  /** Every device the VM has (cold and hot), by id. */
+  readonly #devices = new Map<string, Tracked>();
+  /** Root-port index → hotplugged device id. */
+  readonly #ports = new Map<number, string>();
+  /** SCSI LUNs in use. */
+  readonly #luns = new Set<number>();
+  /** Hotplugged vCPU device ids, in plug order. */
+  readonly #hotCpus: string[] = [];
+  #vcpus: number;
+  #memoryMib: number;
+  #dimms = 0;
+
+  constructor(options: QemuOptions, deps: QemuHostDeps = {}, knobs: QemuTestKnobs = {}) {
+    this.#o = options;
+    this.#deps = deps;
+    this.#knobs = knobs;
+    this.#vcpus = options.vcpus;
+    this.#memoryMib = options.memoryMib;
+  }
+
+  state(): VmState {
+    return this.#state;
+  }
+
+  capabilities(): Capabilities {
+    return {
+      blockDevice: !this.#o.disableBlockDeviceUse,
+      blockHotplug: !this.#o.disableBlockDeviceUse,
+      netHotplug: true,
+      fsSharing: true,
+      hybridVsock: false,
+      memoryProbe: false,
+    };
+  }
+
+  agentSocket(): AgentSocket {
+    if (!this.#cid) {
+      throw new FailedPreconditionError(`QEMU VM "${this.#id}" has no vsock agent socket`);
+    }
+    return { kind: "vsock", cid: this.#cid, port: AGENT_PORT };
+  }
+
+  pids(): number[] {
+    return this.#child && !this.#exited ? [this.#child.pid] : [];
+  }
+
+  async prepareVm(opts: PrepareVmOptions): Promise<void> {
+    if (this.#state !== "not_ready") {
+      throw new FailedPreconditionError(`Cannot prepare QEMU VM "${opts.id}": already prepared`);
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(opts.id) || opts.id.length > 64) {
+      throw new InvalidArgumentError(`Invalid sandbox id ${JSON.stringify(opts.id)} for QEMU`);
+    }
+    this.#id = opts.id;
+    this.#netns = opts.netnsPath ?? null;
+    this.#vmPath = `${this.#o.runRoot}/${opts.id}`;
+    this.#dir = `${this.#vmPath}/qemu`;
+    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o750 });
+    await Deno.remove(this.#qmpSocket()).catch(() => {});
+    if (!this.#knobs.noVhostVsock) this.#cid = (this.#deps.allocateCid ?? allocateVsockCid)();
+    this.#state = "prepared";
+  }
+
+  /** Spawns QEMU with the cold devices and waits for QMP; the guest boots now. */
+  async startVm(timeoutMs: number): Promise<void> {
+    if (this.#state !== "prepared") {
+      throw new FailedPreconditionError(
+        `Cannot start QEMU VM "${this.#id}": it is ${this.#state}, not prepared`,
+      );
+    }
+    const o = this.#o;
+    const imageSize = o.image && o.vmRootfsDriver === "virtio-pmem"
+      ? (await Deno.stat(o.image)).size
+      : 0;
+    const { args, placements } = qemuCommandLine(o, {
+      id: this.#id,
+      qmpSocket: this.#qmpSocket(),
+      vsockCid: this.#cid,
+      imageSize,
+      devices: [...this.#devices.values()],
+    });
+    const finalArgs = this.#knobs.noVhostVsock ? dropVhostVsock(args) : args;
+    for (const [id, p] of placements) this.#devices.get(id)!.guestPath = p.guestPath;
+    this.#spawn(finalArgs);
+    try {
+      this.#qmp = await QmpClient.connect(this.#qmpSocket(), {
+        timeoutMs,
+        abandon: this.#exit!.then((s) => {
+          throw new UnavailableError(
+            `QEMU of sandbox "${this.#id}" exited (code ${s.code}, signal ${s.signal}): ${this.#tail()}`,
+          );
+        }),
+      });
+      this.#qmp.onEvent((e) => {
+        if (e.event === "SHUTDOWN" || e.event === "GUEST_PANICKED") {
+          log.info("QEMU of {id}: {event} {data}", {
+            id: this.#id,
+            event: e.event,
+            data: JSON.stringify(e.data ?? {}),
+          });
+        }
+      });
+      const st = await this.#qmp.queryStatus();
+      if (!st.running) {
+        throw new UnavailableError(`QEMU VM "${this.#id}" did not start running: ${st.status}`);
+      }
+    } catch (e) {
+      // If QEMU died on its own, its stderr says why better than the socket error.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const died = await Promise.race([
+        this.#exit!.then((s) => s),
+        new Promise<null>((r) => timer = setTimeout(() => r(null), 1000)),
+      ]);
+      clearTimeout(timer);
+      await this.stopVm();
+      if (died && !(e instanceof UnavailableError && e.message.includes("exited"))) {
+        throw new UnavailableError(
+          `QEMU of sandbox "${this.#id}" exited (code ${died.code}, signal ${died.signal}): ${this.#tail()}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    this.#state = "running";
+    log.info("QEMU VM {id} started (pid {pid})", { id: this.#id, pid: this.#child!.pid });
+  }
+
+  /** QEMU boots in {@link startVm}; nothing is left to do. */
+  bootVm(): Promise<void> {
+    if (this.#state !== "running") {
+      return Promise.reject(
+        new FailedPreconditionError(`Cannot boot QEMU VM "${this.#id}": it is ${this.#state}`),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  async stopVm(): Promise<void> {
+    if (this.#child && !this.#exited) {
+      if (this.#qmp) {
+        // Ask politely first so QEMU flushes its files; kill if it does not go.
+        const quit = this.#qmp.quit().catch(() => {});
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.all([quit, this.#exit]),
+          new Promise((r) => timer = setTimeout(r, QUIT_GRACE_MS)),
+        ]);
+        clearTimeout(timer);
+      }
+      if (!this.#exited) {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+      }
+    }
+    if (this.#exit) await this.#exit;
+    this.#qmp?.close();
+    this.#qmp = null;
+    if (this.#state !== "not_ready") this.#state = "stopped";
+  }
+
+  waitVm(): Promise<VmExit> {
+    if (!this.#exit) {
+      return Promise.reject(
+        new FailedPreconditionError(`Cannot wait for QEMU VM "${this.#id}": not started`),
+      );
+    }
+    return this.#exit;
+  }
+
+  async pauseVm(): Promise<void> {
+    await this.#needQmp("pause").stop();
+  }
+
+  async resumeVm(): Promise<void> {
+    await this.#needQmp("resume").cont();
+  }
+
+  async addDevice(d: Device): Promise<Device> {
+    validateDevice(d);
+    const id = d.id ?? "";
+    if (!id) throw new InvalidArgumentError(`Cannot add ${d.kind} device to QEMU: it has no id`);
+    if (this.#state === "not_ready" || this.#state === "stopped") {
+      throw new FailedPreconditionError(
+        `Cannot add ${d.kind} device "${id}" to QEMU VM "${this.#id}": it is ${this.#state}`,
+      );
+    }
+    if (this.#devices.has(id)) {
+      throw new InvalidArgumentError(`Cannot add ${d.kind} device "${id}": id already in use`);
+    }
+    if (d.kind === "vfio") {
+      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
+    }
+    if (d.kind === "vsock") {
+      // The vhost-vsock device is part of every VM; report the CID it has.
+      return { ...d, guestCid: this.#cid };
+    }
+    if (d.kind === "block" && this.#o.disableBlockDeviceUse) {
+      throw new FailedPreconditionError(
+        `Cannot add block device "${id}": disable_block_device_use is set`,
+      );
+    }
+    if (d.kind === "network" && d.queues > 1 && d.tapFds) {
+      throw new UnimplementedError(
+        `Cannot add network device "${id}": passing tap fds is not supported, taps are opened by name`,
+      );
+    }
+    if (this.#state === "prepared") {
+      this.#devices.set(id, { ...d, id });
+      return { ...d, id };
+    }
+    const added = await this.#hotplug({ ...d, id });
+    this.#devices.set(id, added);
+    return added;
+  }
+
+  async removeDevice(d: Device): Promise<void> {
+    const id = d.id ?? "";
+    const dev = this.#devices.get(id);
+    if (!dev) throw new NotFoundError(`Device "${id}" not found on QEMU VM "${this.#id}"`);
+    if (this.#state === "prepared" || this.#state === "stopped") {
+      this.#devices.delete(id);
+      return;
+    }
+    const qmp = this.#needQmp("remove a device from");
+    switch (dev.kind) {
+      case "network":
+        await qmp.deviceDel(qemuId("nic", id));
+        await qmp.netdevDel(qemuId("net", id));
+        break;
+      case "block":
+        await qmp.deviceDel(qemuId("blk", id));
+        // Hotplugged drives have a blockdev node to drop; -drive ones go with the device.
+        if (this.#hotNodes.delete(id)) await qmp.blockdevDel(qemuId("node", id));
+        break;
+      default:
+        throw new UnimplementedError(
+          `Cannot remove ${dev.kind} device "${id}" from a running QEMU VM`,
+        );
+    }
+    for (const [port, owner] of this.#ports) if (owner === id) this.#ports.delete(port);
+    if (dev.kind === "block" && dev.guestPath?.startsWith("0:")) {
+      this.#luns.delete(Number(dev.guestPath.slice(2)));
+    }
+    this.#devices.delete(id);
+  }
+
+  updateDevice(d: Device): Promise<void> {
+    return Promise.reject(
+      new UnimplementedError(`Cannot update ${d.kind} device "${d.id ?? ""}" in place on QEMU`),
+    );
+  }
+
+  /** Hotplugs or unplugs vCPUs through `query-hotpluggable-cpus` / `device_add`. */
+  async resizeVcpu(n: number): Promise<VcpuResize> {
+    const qmp = this.#needQmp("resize vCPUs of");
+    if (!Number.isInteger(n) || n < 1 || n > this.#o.maxVcpus) {
+      throw new InvalidArgumentError(
+        `Cannot resize QEMU VM "${this.#id}" to ${n} vCPUs: allowed 1..${this.#o.maxVcpus}`,
+      );
+    }
+    const old = this.#vcpus;
+    if (n > old) {
+      const slots = await qmp.execute<HotpluggableCpu[]>("query-hotpluggable-cpus");
+      const free = slots.filter((s) => !s["qom-path"]).sort((a, b) =>
+        (a.props["socket-id"] ?? 0) - (b.props["socket-id"] ?? 0)
+      );
+      for (const s of free.slice(0, n - old)) {
+        const id = `cpu-${s.props["socket-id"] ?? 0}-${s.props["core-id"] ?? 0}-${
+          s.props["thread-id"] ?? 0
+        }`;
+        await qmp.deviceAdd({ driver: s.type, id, ...s.props });
+        this.#hotCpus.push(id);
+        this.#vcpus++;
+      }
+    } else {
+      while (this.#vcpus > n) {
+        const id = this.#hotCpus.at(-1);
+        if (!id) {
+          throw new UnimplementedError(
+            `Cannot remove boot vCPUs of QEMU VM "${this.#id}": only hotplugged vCPUs can go`,
+          );
+        }
+        await qmp.deviceDel(id);
+        this.#hotCpus.pop();
+        this.#vcpus--;
+      }
+    }
+    return { old, new: this.#vcpus };
+  }
+
+  /** Grows guest memory by plugging a DIMM; shrinking is not supported. */
+  async resizeMemory(mib: number): Promise<number> {
+    const qmp = this.#needQmp("resize memory of");
+    if (mib < this.#memoryMib) {
+      throw new UnimplementedError(
+        `Cannot shrink QEMU VM "${this.#id}" memory to ${mib} MiB: memory unplug is not supported`,
+      );
+    }
+    if (mib > this.#o.maxMemoryMib) {
+      throw new InvalidArgumentError(
+        `Cannot grow QEMU VM "${this.#id}" memory to ${mib} MiB: the maximum is ${this.#o.maxMemoryMib} MiB`,
+      );
+    }
+    const grow = mib - this.#memoryMib;
+    if (grow === 0) return mib;
+    const n = this.#dimms++;
+    await qmp.execute("object-add", {
+      "qom-type": "memory-backend-ram",
+      id: `mem${n}`,
+      size: grow * 1024 * 1024,
+    });
+    await qmp.deviceAdd({ driver: "pc-dimm", id: `dimm${n}`, memdev: `mem${n}` });
+    this.#memoryMib = mib;
+    return mib;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopVm();
+    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  saveState(): HypervisorState {
+    if (!this.#dir) throw new FailedPreconditionError("QEMU VM has no state before prepareVm");
+    return {
+      hypervisor_type: "qemu",
+      pid: this.#child?.pid ?? null,
+      uuid: "",
+      api_socket: this.#qmpSocket(),
+      id: this.#id,
+      vm_path: this.#vmPath,
+      jailed: false,
+      jailer_root: "",
+      netns: this.#netns,
+      run_dir: this.#dir,
+      vsock_cid: this.#cid,
+      config: this.#o,
+    };
+  }
+
+  // ---- internals ----
+
+  readonly #hotNodes = new Set<string>();
+
+  #qmpSocket(): string {
+    return `${this.#dir}/qmp.sock`;
+  }
+
+  #needQmp(op: string): QmpClient {
+    if (this.#state !== "running" || !this.#qmp) {
+      throw new FailedPreconditionError(
+        `Cannot ${op} QEMU VM "${this.#id}": it is ${this.#state}, not running`,
+      );
+    }
+    return this.#qmp;
+  }
+
+  #freePort(id: string): number {
+    for (let i = 0; i < this.#o.hotplugPorts; i++) {
+      if (!this.#ports.has(i)) {
+        this.#ports.set(i, id);
+        return i;
+      }
+    }
+    throw new UnavailableError(
+      `Cannot hotplug device "${id}": all ${this.#o.hotplugPorts} PCIe root ports are in use ` +
+        `(raise pcie_root_port)`,
+    );
+  }
+
+  async #hotplug(d: Tracked): Promise<Tracked> {
+    const qmp = this.#needQmp("hotplug into");
+    const pciPath = (port: number) =>
+      `${(FIRST_PORT_SLOT + port).toString(16).padStart(2, "0")}/00`;
+    switch (d.kind) {
+      case "network": {
+        const n = d as NetworkDevice & { id: string };
+        const port = this.#freePort(n.id);
+        try {
+          await qmp.netdevAddTap({
+            id: qemuId("net", n.id),
+            ifname: n.tapName,
+            vhost: n.vhost ?? !this.#o.disableVhostNet,
+            queues: n.queues,
+          });
+          try {
+            await qmp.deviceAdd({ ...virtioNetProps(n), bus: `rp${port}` });
+          } catch (e) {
+            await qmp.netdevDel(qemuId("net", n.id)).catch(() => {});
+            throw e;
+          }
+        } catch (e) {
+          this.#ports.delete(port);
+          throw e;
+        }
+        log.debug("hotplugged NIC {id}: {netdev}", { id: n.id, netdev: netdevArg(this.#o, n) });
+        return { ...n, guestPath: pciPath(port) };
+      }
+      case "block": {
+        const b = d as BlockDevice & { id: string };
+        const node = qemuId("node", b.id);
+        await qmp.blockdevAddFile({ nodeName: node, filename: b.path, readOnly: b.readOnly });
+        this.#hotNodes.add(b.id);
+        try {
+          if (this.#o.blockDeviceDriver === "virtio-scsi") {
+            let lun = 0;
+            while (this.#luns.has(lun) || this.#coldLun(lun)) lun++;
+            await qmp.deviceAdd({
+              driver: "scsi-hd",
+              id: qemuId("blk", b.id),
+              drive: node,
+              bus: "scsi0.0",
+              channel: 0,
+              "scsi-id": 0,
+              lun,
+            });
+            this.#luns.add(lun);
+            return { ...b, guestPath: `0:${lun}` };
+          }
+          const port = this.#freePort(b.id);
+          try {
+            await qmp.deviceAdd({
+              driver: "virtio-blk-pci",
+              id: qemuId("blk", b.id),
+              drive: node,
+              bus: `rp${port}`,
+            });
+          } catch (e) {
+            this.#ports.delete(port);
+            throw e;
+          }
+          return { ...b, guestPath: pciPath(port) };
+        } catch (e) {
+          this.#hotNodes.delete(b.id);
+          await qmp.blockdevDel(node).catch(() => {});
+          throw e;
+        }
+      }
+      case "share_fs":
+        throw new UnimplementedError(
+          `Cannot add shared file system "${d.mountTag}" to a running QEMU VM: ` +
+            `9p cannot be hotplugged and virtio-fs needs shared memory from boot`,
+        );
+      default:
+        throw new UnimplementedError(`Cannot hotplug ${d.kind} device "${d.id}" into QEMU`);
+    }
+  }
+
+  #coldLun(lun: number): boolean {
+    for (const d of this.#devices.values()) {
+      if (d.kind === "block" && d.guestPath === `0:${lun}`) return true;
+    }
+    return false;
+  }
+
+  #spawn(args: string[]): void {
+    const cmd = this.#netns ? "nsenter" : this.#o.path;
+    const fullArgs = this.#netns ? [`--net=${this.#netns}`, "--", this.#o.path, ...args] : args;
+    log.debug("spawning {cmd} {args}", { cmd, args: fullArgs.join(" ") });
+    const child = new Deno.Command(cmd, {
+      args: fullArgs,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#child = child;
+    const drained = Promise.all([
+      this.#pump(child.stdout, "console"),
+      this.#pump(child.stderr, "stderr"),
+    ]);
+    this.#exit = child.status.then(async (s) => {
+      this.#exited = true;
+      await drained;
+      if (this.#state !== "not_ready") this.#state = "stopped";
+      log.info("QEMU of {id} exited (code {code}, signal {signal})", {
+        id: this.#id,
+        code: s.code,
+        signal: s.signal,
+      });
+      return { code: s.signal ? null : s.code, signal: s.signal ?? null };
+    });
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, name: "console" | "stderr"): Promise<void> {
+    let rest = "";
+    const dec = new TextDecoder();
+    const line = (raw: string) => {
+      const l = raw.replace(/\r$/, "");
+      if (!l) return;
+      if (name === "console") {
+        log.debug("vm console: {line}", { line: l });
+        return;
+      }
+      log.warn("qemu stderr: {line}", { line: l });
+      this.#stderrTail.push(l);
+      if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
+    };
+    try {
+      for await (const chunk of stream) {
+        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop()!;
+        lines.forEach(line);
+      }
+    } catch { /* the pipe broke with the process */ }
+    line(rest);
+  }
+
+  #tail(): string {
+    return this.#stderrTail.join("; ") || "(no output)";
+  }
+}
+
+interface HotpluggableCpu {
+  type: string;
+  "vcpus-count": number;
+  props: Record<string, number>;
+  "qom-path"?: string;
+}
+
+/** Removes the vhost-vsock device from an argv (hosts without /dev/vhost-vsock, tests only). */
+function dropVhostVsock(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-device" && args[i + 1]?.startsWith("vhost-vsock-pci,")) {
+      i++;
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
+}
