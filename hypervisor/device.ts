@@ -4,7 +4,7 @@
  * with a clear error (VFIO is refused everywhere for now).
  * @module
  */
-import { InvalidArgumentError } from "../common/errors.ts";
+import { InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
 
 /** One token bucket of a rate limiter (Firecracker's `TokenBucket`). */
 export interface TokenBucket {
@@ -178,4 +178,23 @@ export function rateLimiterFromMaxRate(rate: number): RateLimiter | undefined {
 export function newDeviceId(): string {
   const b = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The id a driver files a device under when the caller gave none: a NIC's tap
+ * name (unique per VM, so callers that keep only the device they sent can
+ * remove it later), otherwise undefined.
+ */
+export function implicitDeviceId(d: Device): string | undefined {
+  return d.id || (d.kind === "network" ? d.tapName : undefined);
+}
+
+/** Refuses NICs handed over as open fds (macvtap): Deno cannot pass fds to a VMM. */
+export function refuseTapFds(d: Device, driver: string): void {
+  if (d.kind === "network" && d.tapFds?.length) {
+    throw new UnimplementedError(
+      `Cannot add network device "${d.id ?? d.tapName}" to ${driver}: taps given as open fds ` +
+        `(macvtap) are not supported, the VMM opens taps by name; use internetworking_model = "tcfilter"`,
+    );
+  }
 }

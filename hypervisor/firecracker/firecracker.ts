@@ -18,7 +18,7 @@ import {
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
-import { validateDevice } from "../device.ts";
+import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
   AgentSocket,
   Capabilities,
@@ -240,7 +240,8 @@ export class Firecracker implements Hypervisor {
 
   async addDevice(d: Device): Promise<Device> {
     validateDevice(d);
-    const id = d.id ?? "";
+    refuseTapFds(d, "Firecracker");
+    const id = implicitDeviceId(d) ?? newDeviceId();
     if (this.#state === "not_ready" || this.#state === "stopped") {
       throw new FailedPreconditionError(
         `Cannot add ${d.kind} device "${id}" to Firecracker VM "${this.#id}": it is ${this.#state}`,
@@ -270,7 +271,13 @@ export class Firecracker implements Hypervisor {
   }
 
   async removeDevice(d: Device): Promise<void> {
-    const id = d.id ?? "";
+    const id = implicitDeviceId(d) ?? "";
+    if (this.#state === "stopped" || this.#state === "not_ready") {
+      // The VM is gone: nothing of the device is left in it.
+      this.#pendingNics.delete(id);
+      for (const [slot, b] of this.#slots) if (b.id === id) this.#slots.delete(slot);
+      return;
+    }
     if (d.kind === "network") {
       if (this.#pendingNics.delete(id)) return;
       throw new UnimplementedError(
@@ -279,8 +286,7 @@ export class Firecracker implements Hypervisor {
     }
     if (d.kind === "block") {
       const slot = this.#slotOf(id);
-      const placeholder = `${this.#paths!.rootDir}/drive${slot}`;
-      if (this.#state !== "stopped") await this.#pointDrive(slot, placeholder, false, undefined);
+      await this.#pointDrive(slot, `${this.#paths!.rootDir}/drive${slot}`, false, undefined);
       this.#slots.delete(slot);
       return;
     }
@@ -289,7 +295,7 @@ export class Firecracker implements Hypervisor {
 
   async updateDevice(d: Device): Promise<void> {
     validateDevice(d);
-    const id = d.id ?? "";
+    const id = implicitDeviceId(d) ?? "";
     if (d.kind === "block") {
       const slot = this.#slotOf(id);
       await this.#pointDrive(slot, d.path, d.readOnly, d.rateLimiter ?? this.#o.diskRateLimiter);

@@ -15,7 +15,7 @@ import {
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
-import { validateDevice } from "../device.ts";
+import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
   AgentSocket,
   Capabilities,
@@ -253,8 +253,8 @@ export class Qemu implements Hypervisor {
 
   async addDevice(d: Device): Promise<Device> {
     validateDevice(d);
-    const id = d.id ?? "";
-    if (!id) throw new InvalidArgumentError(`Cannot add ${d.kind} device to QEMU: it has no id`);
+    refuseTapFds(d, "QEMU");
+    const id = implicitDeviceId(d) ?? newDeviceId();
     if (this.#state === "not_ready" || this.#state === "stopped") {
       throw new FailedPreconditionError(
         `Cannot add ${d.kind} device "${id}" to QEMU VM "${this.#id}": it is ${this.#state}`,
@@ -275,11 +275,6 @@ export class Qemu implements Hypervisor {
         `Cannot add block device "${id}": disable_block_device_use is set`,
       );
     }
-    if (d.kind === "network" && d.queues > 1 && d.tapFds) {
-      throw new UnimplementedError(
-        `Cannot add network device "${id}": passing tap fds is not supported, taps are opened by name`,
-      );
-    }
     if (this.#state === "prepared") {
       this.#devices.set(id, { ...d, id });
       return { ...d, id };
@@ -290,7 +285,7 @@ export class Qemu implements Hypervisor {
   }
 
   async removeDevice(d: Device): Promise<void> {
-    const id = d.id ?? "";
+    const id = implicitDeviceId(d) ?? "";
     const dev = this.#devices.get(id);
     if (!dev) throw new NotFoundError(`Device "${id}" not found on QEMU VM "${this.#id}"`);
     if (this.#state === "prepared" || this.#state === "stopped") {
