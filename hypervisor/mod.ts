@@ -6,3 +6,8 @@
 export * from "./hypervisor.ts";
 export * from "./device.ts";
 export * from "./device_manager.ts";
+export * from "./factory.ts";
+export { Firecracker } from "./firecracker/firecracker.ts";
+export { FirecrackerApiError } from "./firecracker/api.ts";
+export { Qemu } from "./qemu/qemu.ts";
+export { QmpClient, QmpError } from "./qemu/qmp.ts";

@@ -1,0 +1,54 @@
+/**
+ * Builds the driver named by `[runtime] hypervisor_name` from its
+ * `[hypervisor.<name>]` table. The one place that maps config to drivers.
+ * @module
+ */
+import { UnimplementedError } from "../common/errors.ts";
+import type { HypervisorConfig } from "../config/schema.ts";
+import { Firecracker } from "./firecracker/firecracker.ts";
+import { firecrackerOptionsFromConfig } from "./firecracker/options.ts";
+import type { Hypervisor } from "./hypervisor.ts";
+import { qemuOptionsFromConfig } from "./qemu/options.ts";
+import { Qemu } from "./qemu/qemu.ts";
+
+/** Options of {@link createHypervisor}. */
+export interface CreateHypervisorOptions {
+  /** Base of the per-sandbox directories (default `/run/kata`). */
+  runRoot?: string;
+  /**
+   * Builds the built-in VMM's driver (hypervisor/dragonball/, owned by its
+   * own module) when `name` is `dragonball`.
+   */
+  dragonball?: (config: HypervisorConfig, runRoot: string) => Hypervisor;
+}
+
+/** Drivers this runtime refuses, with the reason given to the user. */
+const UNSUPPORTED: Record<string, string> = {
+  clh: "the Cloud Hypervisor driver is not implemented yet",
+  remote: "the remote hypervisor (peer pods) driver is not implemented",
+  openvmm: "the OpenVMM driver is not implemented",
+};
+
+/** Creates the driver for hypervisor `name` configured by table `config`. */
+export function createHypervisor(
+  name: string,
+  config: HypervisorConfig,
+  opts: CreateHypervisorOptions = {},
+): Hypervisor {
+  const runRoot = opts.runRoot ?? "/run/kata";
+  switch (name) {
+    case "qemu":
+      return new Qemu(qemuOptionsFromConfig(config, undefined, runRoot));
+    case "firecracker":
+      return new Firecracker(firecrackerOptionsFromConfig(config, runRoot));
+    case "dragonball":
+      if (opts.dragonball) return opts.dragonball(config, runRoot);
+      throw new UnimplementedError(
+        "Hypervisor dragonball is not supported here: no built-in VMM driver was given",
+      );
+  }
+  const why = UNSUPPORTED[name];
+  throw new UnimplementedError(
+    `Hypervisor ${JSON.stringify(name)} is not supported: ${why ?? "unknown hypervisor name"}`,
+  );
+}

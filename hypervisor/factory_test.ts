@@ -1,0 +1,55 @@
+import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { ConfigError, UnimplementedError } from "../common/errors.ts";
+import { loadConfig } from "../config/load.ts";
+import { createHypervisor } from "./factory.ts";
+
+const HOST = { cpus: 4, memoryMiB: 8192 };
+const shipped = (name: string) => new URL(`../config/${name}`, import.meta.url).pathname;
+
+Deno.test("factory builds QEMU and Firecracker from the shipped configuration files", async () => {
+  const fc = await loadConfig({ path: shipped("configuration-fc.toml"), host: HOST });
+  const f = createHypervisor(fc.hypervisorName!, fc.hypervisor!, { runRoot: "/tmp/x" });
+  assertEquals([f.kind, f.state(), f.capabilities().netHotplug, f.capabilities().hybridVsock], [
+    "firecracker",
+    "not_ready",
+    false,
+    true,
+  ]);
+  const q = await loadConfig({ path: shipped("configuration-qemu.toml"), host: HOST });
+  const h = createHypervisor(q.hypervisorName!, q.hypervisor!);
+  assertEquals([h.kind, h.capabilities().netHotplug, h.capabilities().hybridVsock], [
+    "qemu",
+    true,
+    false,
+  ]);
+});
+
+Deno.test("factory refuses unsupported hypervisors clearly", async () => {
+  const q = await loadConfig({ path: shipped("configuration-qemu.toml"), host: HOST });
+  assertThrows(
+    () => createHypervisor("clh", q.hypervisor!),
+    UnimplementedError,
+    "Cloud Hypervisor",
+  );
+  assertThrows(() => createHypervisor("remote", q.hypervisor!), UnimplementedError, "peer pods");
+  assertThrows(
+    () => createHypervisor("dragonball", q.hypervisor!),
+    UnimplementedError,
+    "built-in VMM",
+  );
+  assertThrows(
+    () => createHypervisor("xen", q.hypervisor!),
+    UnimplementedError,
+    "unknown hypervisor name",
+  );
+  assertThrows(
+    () => createHypervisor("firecracker", { ...q.hypervisor!, network_queues: 2 }),
+    Error,
+    "single-queue",
+  );
+  assertThrows(
+    () => createHypervisor("qemu", { ...q.hypervisor!, kernel: "" }),
+    ConfigError,
+    "kernel",
+  );
+});
