@@ -1,0 +1,86 @@
+/**
+ * ttRPC frame layout: a 10-byte big-endian header (data length u32, stream id
+ * u32, message type u8, flags u8) followed by the protobuf data.
+ * @module
+ */
+
+/** Size of the frame header in bytes. */
+export const HEADER_SIZE = 10;
+
+/** Largest data length either side accepts or sends (4 MiB, as Go and Rust ttrpc). */
+export const MAX_DATA_LENGTH = 4 << 20;
+
+/** Frame message types. */
+export const MessageType = {
+  Request: 0x01,
+  Response: 0x02,
+  Data: 0x03,
+} as const;
+
+/** Frame flags (their meaning depends on the message type). */
+export const Flags = {
+  /** Request/Data: the sender will send no more data on this stream. */
+  RemoteClosed: 0x01,
+  /** Request: the sender will send more data (client streaming). */
+  RemoteOpen: 0x02,
+  /** Data: the frame carries no payload. */
+  NoData: 0x04,
+} as const;
+
+/** A decoded frame header. */
+export interface FrameHeader {
+  /** Length of the data that follows the header. */
+  length: number;
+  streamId: number;
+  type: number;
+  flags: number;
+}
+
+/** One received frame; `data` is owned by the receiver (a copy, not a view of a shared buffer). */
+export interface Frame extends FrameHeader {
+  data: Uint8Array;
+}
+
+/** Writes a header into `target` at `offset` (which needs at least HEADER_SIZE bytes). */
+export function writeHeader(target: Uint8Array, offset: number, header: FrameHeader): void {
+  const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE);
+  view.setUint32(0, header.length);
+  view.setUint32(4, header.streamId);
+  view.setUint8(8, header.type);
+  view.setUint8(9, header.flags);
+}
+
+/** Reads a header from `source` at `offset` (which needs at least HEADER_SIZE bytes). */
+export function readHeader(source: Uint8Array, offset = 0): FrameHeader {
+  const view = new DataView(source.buffer, source.byteOffset + offset, HEADER_SIZE);
+  return {
+    length: view.getUint32(0),
+    streamId: view.getUint32(4),
+    type: view.getUint8(8),
+    flags: view.getUint8(9),
+  };
+}
+
+/**
+ * Encodes one whole frame (header + data) into a new buffer.
+ * @throws {RangeError} when the data exceeds MAX_DATA_LENGTH or the stream id is not a u32
+ */
+export function encodeFrame(
+  streamId: number,
+  type: number,
+  data: Uint8Array,
+  flags = 0,
+): Uint8Array {
+  if (data.length > MAX_DATA_LENGTH) {
+    throw new RangeError(
+      `Cannot encode ttrpc frame: message length ${data.length} exceeds maximum message size of ${MAX_DATA_LENGTH}`,
+    );
+  }
+  if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffffffff) {
+    throw new RangeError(`Cannot encode ttrpc frame: stream id ${streamId} is not a u32`);
+  }
+  const frame = new Uint8Array(HEADER_SIZE + data.length);
+  writeHeader(frame, 0, { length: data.length, streamId, type, flags });
+  frame.set(data, HEADER_SIZE);
+  return frame;
+}

@@ -1,0 +1,121 @@
+/**
+ * ttRPC server: dispatches `service`/`method` of each request to handler
+ * objects typed with connect's `ServiceImpl`, on any number of listeners and
+ * connections.
+ * @module
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { getLogger } from "../common/log.ts";
+import {
+  type MethodEntry,
+  type ServerConn,
+  ServerConnection,
+  type ServiceTable,
+} from "./server_connection.ts";
+
+const log = getLogger("ttrpc.server");
+
+/** Anything that accepts connections (Deno.Listener for unix, vsock or tcp satisfies it). */
+export interface ConnListener {
+  accept(): Promise<ServerConn>;
+  close(): void;
+}
+
+/** A ttRPC server. Methods missing from a registered implementation answer Unimplemented. */
+export class TtrpcServer {
+  #services: ServiceTable = new Map();
+  #listeners = new Set<ConnListener>();
+  #connections = new Set<ServerConnection>();
+  #closing = false;
+
+  /**
+   * Registers the implementation of one service (its full proto name is the dispatch key).
+   * @throws {Error} when the service is registered twice
+   */
+  register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): this {
+    if (this.#services.has(service.typeName)) {
+      throw new Error(`Cannot register ttrpc service ${service.typeName}: already registered`);
+    }
+    const methods = new Map<string, MethodEntry | undefined>();
+    for (const method of service.methods) {
+      const fn = (impl as Record<string, unknown>)[method.localName];
+      methods.set(
+        method.name,
+        typeof fn === "function" ? { method, handler: fn.bind(impl) } : undefined,
+      );
+    }
+    this.#services.set(service.typeName, methods);
+    return this;
+  }
+
+  /** Accepts connections from `listener` until it is closed or the server closes. */
+  async serve(listener: ConnListener): Promise<void> {
+    if (this.#closing) throw new Error("Cannot serve: the ttrpc server is closed");
+    this.#listeners.add(listener);
+    try {
+      while (!this.#closing) {
+        let conn: ServerConn;
+        try {
+          conn = await listener.accept();
+        } catch (err) {
+          if (this.#closing || err instanceof Deno.errors.BadResource) break;
+          log.warn("ttrpc accept failed: {error}", { error: String(err) });
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        this.handleConnection(conn);
+      }
+    } finally {
+      this.#listeners.delete(listener);
+    }
+  }
+
+  /** Serves one already-established connection; resolves when it ends. */
+  handleConnection(conn: ServerConn): Promise<void> {
+    if (this.#closing) {
+      conn.close();
+      return Promise.resolve();
+    }
+    const connection = new ServerConnection(conn, this.#services);
+    this.#connections.add(connection);
+    return connection.serve().finally(() => this.#connections.delete(connection));
+  }
+
+  /** Number of open connections. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Graceful stop: closes the listeners, refuses new requests, and closes each
+   * connection once its in-flight responses are written (as Go's Shutdown).
+   */
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    this.#closeListeners();
+    const done = [...this.#connections].map((c) => c.done);
+    for (const c of this.#connections) c.drain();
+    await Promise.all(done);
+  }
+
+  /** Immediate stop: closes listeners and connections and cancels running handlers. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#closeListeners();
+    const done = [...this.#connections].map((c) => c.done);
+    for (const c of this.#connections) c.close();
+    await Promise.all(done);
+  }
+
+  #closeListeners(): void {
+    for (const l of this.#listeners) {
+      try {
+        l.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * One accepted ttRPC connection on the server side: reads frames, validates
+ * stream ids the way Go ttrpc does, runs each request's handler concurrently
+ * and writes responses as they finish (out of order).
+ * @module
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { getLogger } from "../common/log.ts";
+import { decodeRequest, encodeResponse, type RequestEnvelope } from "./envelope.ts";
+import { encodeFrame, type Frame, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
+import { FrameReader, type OversizedFrame } from "./frame_reader.ts";
+import { FrameWriter } from "./frame_writer.ts";
+import { TtrpcHandlerContext } from "./handler_context.ts";
+import { statusFromError } from "./status.ts";
+
+const log = getLogger("ttrpc.server");
+
+/** The byte stream a server connection runs on (Deno.Conn satisfies it). */
+export interface ServerConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** A registered unary handler. */
+export interface MethodEntry {
+  method: DescMethod;
+  // deno-lint-ignore no-explicit-any
+  handler: (request: any, ctx: TtrpcHandlerContext) => unknown;
+}
+
+/** Registered methods: service full name -> method name -> entry (undefined when not implemented). */
+export type ServiceTable = Map<string, Map<string, MethodEntry | undefined>>;
+
+/** Longest delay setTimeout supports; longer deadlines are treated as none. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** Serves one connection until the peer closes it, it breaks, or `close()` is called. */
+export class ServerConnection {
+  #conn: ServerConn;
+  #services: ServiceTable;
+  #reader: FrameReader;
+  #writer: FrameWriter;
+  #lastStreamId = 0;
+  #active = new Map<number, AbortController>();
+  #closed = false;
+  #draining = false;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(conn: ServerConn, services: ServiceTable) {
+    this.#conn = conn;
+    this.#services = services;
+    this.#reader = new FrameReader(conn);
+    this.#writer = new FrameWriter(conn);
+    this.#done = new Promise((resolve) => this.#resolveDone = resolve);
+  }
+
+  /** Number of requests whose response has not been written yet. */
+  get activeRequests(): number {
+    return this.#active.size;
+  }
+
+  /** Resolves once the connection is closed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Runs the read loop; resolves when the connection is finished (never rejects). */
+  async serve(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const frame = await this.#reader.next();
+        if (frame === null) break;
+        this.#onFrame(frame);
+      }
+    } catch (err) {
+      // A broken frame or a socket error ends this connection only.
+      if (!this.#closed) log.debug("ttrpc connection closed: {error}", { error: String(err) });
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stops taking new requests and closes once in-flight responses are written. */
+  drain(): void {
+    this.#draining = true;
+    if (this.#active.size === 0) this.close();
+  }
+
+  /** Closes the socket and cancels every running handler. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new ConnectError("ttrpc connection closed", Code.Canceled);
+    for (const controller of this.#active.values()) controller.abort(reason);
+    this.#active.clear();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed read.
+    }
+    this.#resolveDone();
+  }
+
+  #onFrame(frame: Frame | OversizedFrame): void {
+    const id = frame.streamId;
+    if ("oversized" in frame) {
+      this.#sendStatus(
+        id,
+        Code.ResourceExhausted,
+        `message length ${frame.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
+      );
+      return;
+    }
+    if (frame.type === MessageType.Request) {
+      this.#onRequest(frame);
+    } else if (frame.type === MessageType.Data) {
+      // Every method served here is unary, so no stream ever takes data.
+      if (!this.#active.has(id)) {
+        this.#sendStatus(id, Code.InvalidArgument, "StreamID is no longer active");
+      }
+    }
+    // Other types are ignored, leaving room for protocol additions (as Go ttrpc does).
+  }
+
+  #onRequest(frame: Frame): void {
+    const id = frame.streamId;
+    if (id % 2 !== 1) {
+      this.#sendStatus(
+        id,
+        Code.InvalidArgument,
+        "StreamID must be odd for client initiated streams",
+      );
+      return;
+    }
+    if (id <= this.#lastStreamId) {
+      this.#sendStatus(id, Code.InvalidArgument, "StreamID cannot be re-used and must increment");
+      return;
+    }
+    this.#lastStreamId = id;
+    let req: RequestEnvelope;
+    try {
+      req = decodeRequest(frame.data);
+    } catch (err) {
+      this.#sendStatus(id, Code.InvalidArgument, `unmarshal request error: ${messageOf(err)}`);
+      return;
+    }
+    if (this.#draining) {
+      this.#sendStatus(id, Code.Unavailable, "ttrpc server is shutting down");
+      return;
+    }
+    const controller = new AbortController();
+    this.#active.set(id, controller);
+    this.#handle(id, req, controller);
+  }
+
+  async #handle(id: number, req: RequestEnvelope, controller: AbortController): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let response: Uint8Array;
+    try {
+      const entry = this.#resolve(req);
+      let request: unknown;
+      try {
+        request = fromBinary(entry.method.input, req.payload);
+      } catch (err) {
+        throw new ConnectError(
+          `ttrpc: error unmarshalling payload: ${messageOf(err)}`,
+          Code.Internal,
+        );
+      }
+      let deadline: number | undefined;
+      if (req.timeoutNano !== 0) {
+        const ms = req.timeoutNano / 1e6;
+        deadline = Date.now() + ms;
+        const expire = () =>
+          controller.abort(new ConnectError("context deadline exceeded", Code.DeadlineExceeded));
+        if (ms <= 0) expire();
+        else if (ms <= MAX_TIMER_MS) timer = setTimeout(expire, ms);
+      }
+      const ctx = new TtrpcHandlerContext(entry.method, controller.signal, deadline, req.metadata);
+      const out = await entry.handler(request, ctx);
+      // Handlers may return a plain init object, as connect allows.
+      const payload = toBinary(entry.method.output, asMessage(entry.method, out));
+      response = encodeResponse({ status: undefined, payload });
+      if (response.length > MAX_DATA_LENGTH) {
+        response = encodeResponse({
+          status: {
+            code: Code.ResourceExhausted,
+            message:
+              `message length ${response.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
+            details: [],
+          },
+          payload: new Uint8Array(0),
+        });
+      }
+    } catch (err) {
+      response = encodeResponse({ status: statusFromError(err), payload: new Uint8Array(0) });
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    if (this.#closed) return;
+    this.#active.delete(id);
+    this.#write(encodeFrame(id, MessageType.Response, response));
+    if (!controller.signal.aborted) {
+      // connect's contract: the signal also fires when the call completes.
+      controller.abort(new ConnectError("ttrpc call completed", Code.Canceled));
+    }
+    if (this.#draining && this.#active.size === 0) {
+      // Let the queued response reach the socket before closing it.
+      this.#writer.write(new Uint8Array(0)).finally(() => this.close());
+    }
+  }
+
+  #resolve(req: RequestEnvelope): MethodEntry {
+    const methods = this.#services.get(req.service);
+    if (!methods) throw new ConnectError(`service ${req.service}`, Code.Unimplemented);
+    const entry = methods.get(req.method);
+    if (!entry) throw new ConnectError(`method ${req.method}`, Code.Unimplemented);
+    if (entry.method.methodKind !== "unary") {
+      throw new ConnectError(
+        `method ${req.method}: streaming rpcs are not supported by this ttrpc server`,
+        Code.Unimplemented,
+      );
+    }
+    return entry;
+  }
+
+  #sendStatus(id: number, code: Code, message: string): void {
+    const response = encodeResponse({
+      status: { code, message, details: [] },
+      payload: new Uint8Array(0),
+    });
+    this.#write(encodeFrame(id, MessageType.Response, response));
+  }
+
+  #write(frame: Uint8Array): void {
+    this.#writer.write(frame).catch((err) => {
+      log.debug("ttrpc write failed: {error}", { error: String(err) });
+      this.close();
+    });
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+function asMessage(method: DescMethod, out: unknown): any {
+  // deno-lint-ignore no-explicit-any
+  return create(method.output, out as any);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
