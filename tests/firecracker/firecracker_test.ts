@@ -396,3 +396,63 @@ Deno.test("fake firecracker in a pod netns: a veth made by a hook after start is
     await Deno.remove(t.dir, { recursive: true });
   }
 });
+
+Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jail, --netns, relative paths, no mounts left", async () => {
+  const t = await setup();
+  const ns = `rtts-fcj-${Math.floor(Math.random() * 1e9)}`;
+  await sh("ip", "netns", "add", ns);
+  await sh("ip", "-n", ns, "tuntap", "add", "tap0_kata", "mode", "tap");
+  const jailer = new URL("./fake-jailer", import.meta.url).pathname;
+  const fc = new Firecracker(
+    firecrackerOptionsFromConfig({ ...t.section, jailer_path: jailer }, t.dir),
+  );
+  const vmPath = `${t.dir}/fake-firecracker/sbj`;
+  try {
+    await withLog(t.requestLog, () => fc.prepareVm({ id: "sbj", netnsPath: `/run/netns/${ns}` }));
+    await fc.startVm(1000);
+    await fc.addDevice(nic("n0", "tap0_kata"));
+    await fc.bootVm();
+    const blk = await fc.addDevice({
+      kind: "block",
+      id: "c1",
+      path: `${t.dir}/disk.img`,
+      readOnly: false,
+    });
+    assertEquals(blk.kind === "block" && blk.index, 1);
+    const cfg = await new FirecrackerApi(`${vmPath}/root/run/fc.sock`).request(
+      "GET",
+      "/vm/config",
+    ) as {
+      "boot-source": { kernel_image_path: string };
+      drives: { drive_id: string; path_on_host: string }[];
+      vsock: { uds_path: string };
+    };
+    // Inside the jail the VMM sees only relative names.
+    assertEquals(cfg["boot-source"].kernel_image_path, "vmlinux");
+    assertEquals(cfg.drives.map((d) => d.path_on_host), [
+      "rootfs",
+      "drive1",
+      "drive2",
+      "drive3",
+      "drive4",
+      "drive5",
+    ]);
+    assertEquals(cfg.vsock.uds_path, "kata.hvsock");
+    assertEquals(fc.agentSocket(), {
+      kind: "hvsock",
+      path: `${vmPath}/root/kata.hvsock`,
+      port: 1024,
+    });
+    // The data disk is bound over drive1 inside the jail.
+    assertEquals((await Deno.stat(`${vmPath}/root/drive1`)).size, 16);
+    const state = fc.saveState();
+    assertEquals([state.jailed, state.jailer_root, state.vm_path], [true, t.dir, vmPath]);
+  } finally {
+    await fc.cleanup();
+    await sh("ip", "netns", "del", ns);
+  }
+  const mounts = await Deno.readTextFile("/proc/self/mountinfo");
+  assertEquals(mounts.includes(t.dir), false);
+  assertEquals(await Deno.stat(vmPath).then(() => true, () => false), false);
+  await Deno.remove(t.dir, { recursive: true });
+});
