@@ -1,10 +1,143 @@
 /**
- * Placeholder until this action is implemented.
+ * `containerd-shim-kata-v2 vmm`: boots a VM with the built-in VMM in the
+ * foreground, the guest's serial console on stdout, and exits 0 when the
+ * guest shuts down (reboot or power-off request) or non-zero on failure.
  * @module
  */
-import { UnimplementedError } from "../../common/errors.ts";
+import { HelpRequested, parseFlags, usage } from "../../shim/flags.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
+import { Vm, type VmConfig } from "./vm.ts";
+import type { VirtioDevice } from "./devices/virtio/device.ts";
+import { VirtioBlock } from "./devices/virtio_blk/block.ts";
+import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
+import { VirtioNet } from "./devices/virtio_net/net.ts";
 
-/** Not supported yet: fails with a clear error. */
-export function vmmCommand(_args: string[]): Promise<number> {
-  return Promise.reject(new UnimplementedError("vmm is not supported yet"));
+/** Flags of the `vmm` action. */
+export const VMM_FLAGS = {
+  kernel: { kind: "string", usage: "kernel image: ELF vmlinux or bzImage (required)" },
+  initrd: { kind: "string", usage: "initial ramdisk" },
+  cmdline: {
+    kind: "string",
+    usage: "kernel command line",
+    default: "console=ttyS0 reboot=k panic=1 pci=off",
+  },
+  memory: { kind: "int", usage: "guest memory in MiB", default: 256 },
+  vcpus: { kind: "int", usage: "number of vCPUs", default: 1 },
+  drive: { kind: "list", usage: "virtio-blk disk FILE[,ro] (repeatable)" },
+  net: { kind: "string", usage: "virtio-net on this existing tap device" },
+  "vsock-uds": { kind: "string", usage: "hybrid vsock: host Unix socket path" },
+  "vsock-cid": { kind: "int", usage: "guest vsock CID", default: 3 },
+  boot: { kind: "string", usage: "kernel entry: auto, linux64 or pvh", default: "auto" },
+} as const;
+
+/** Parses a `--drive` value: `FILE` or `FILE,ro`. */
+export function parseDrive(value: string): { path: string; readOnly: boolean } {
+  const parts = value.split(",");
+  const path = parts[0];
+  if (!path) throw new InvalidArgumentError(`drive ${JSON.stringify(value)} names no file`);
+  let readOnly = false;
+  for (const opt of parts.slice(1)) {
+    if (opt === "ro") readOnly = true;
+    else if (opt !== "rw") {
+      throw new InvalidArgumentError(
+        `drive option ${JSON.stringify(opt)} is not supported (ro or rw)`,
+      );
+    }
+  }
+  return { path, readOnly };
+}
+
+/** Opens the devices the flags ask for; closes what it opened if one fails. */
+async function openDevices(values: {
+  drive: string[];
+  net: string;
+  "vsock-uds": string;
+  "vsock-cid": number;
+}): Promise<VirtioDevice[]> {
+  const devices: VirtioDevice[] = [];
+  try {
+    for (const d of values.drive) {
+      const { path, readOnly } = parseDrive(d);
+      devices.push(VirtioBlock.open(path, { readOnly }));
+    }
+    if (values.net) devices.push(VirtioNet.open(values.net));
+    if (values["vsock-uds"]) {
+      devices.push(await VirtioVsock.listen(values["vsock-uds"], values["vsock-cid"]));
+    }
+    return devices;
+  } catch (e) {
+    for (const d of devices) await d.close();
+    throw e;
+  }
+}
+
+/** Runs the `vmm` action; returns the process exit code. */
+export async function vmmCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(args, VMM_FLAGS);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(`Usage: containerd-shim-kata-v2 vmm [flags]\n${usage(VMM_FLAGS)}`);
+      return 0;
+    }
+    throw e;
+  }
+  const v = parsed.values;
+  if (parsed.rest.length > 0) {
+    throw new InvalidArgumentError(
+      `vmm takes no positional arguments, got ${parsed.rest.join(" ")}`,
+    );
+  }
+  if (!v.kernel) throw new InvalidArgumentError("vmm needs --kernel");
+  if (!["auto", "linux64", "pvh"].includes(v.boot)) {
+    throw new InvalidArgumentError(
+      `boot protocol ${JSON.stringify(v.boot)} is not one of auto, linux64, pvh`,
+    );
+  }
+  const readImage = async (what: string, path: string) => {
+    try {
+      return await Deno.readFile(path);
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const kernel = await readImage("kernel", v.kernel);
+  const initrd = v.initrd ? await readImage("initrd", v.initrd) : undefined;
+  const devices = await openDevices(v);
+  const config: VmConfig = {
+    kernel,
+    initrd,
+    cmdline: v.cmdline,
+    memoryMib: v.memory,
+    vcpus: v.vcpus,
+    devices,
+    bootProtocol: v.boot as VmConfig["bootProtocol"],
+    console: (data) => {
+      let off = 0;
+      while (off < data.length) off += Deno.stdout.writeSync(data.subarray(off));
+    },
+  };
+  let vm: Vm;
+  try {
+    vm = await Vm.create(config);
+  } catch (e) {
+    for (const d of devices) await d.close();
+    throw e;
+  }
+  const onSignal = () => void vm.stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await vm.start();
+    const exit = await vm.wait();
+    if (exit.kind === "failed") {
+      console.error(`vmm: guest failed: ${exit.reason}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
 }

@@ -1,0 +1,191 @@
+/**
+ * One dedicated OS thread per vCPU that loops on KVM_RUN.
+ *
+ * Why a Worker and not a `nonblocking` FFI call: nonblocking calls run on a
+ * pool of threads, and KVM does an RCU synchronisation whenever a different
+ * thread enters KVM_RUN for a vCPU, which would cost milliseconds per exit.
+ * The worker calls KVM_RUN synchronously on its own thread; after each exit
+ * it posts a message and parks (Atomics.wait) until the JS thread has
+ * emulated the access and calls {@link VcpuThread.resume}. Stopping sets
+ * `immediate_exit` and kicks the thread out of the kernel with SIGUSR2 (a
+ * handler is installed, so the signal only interrupts KVM_RUN).
+ *
+ * The worker's source is a string (started from a blob URL) so that bundled
+ * builds, which cannot carry extra module files, still have it.
+ * @module
+ */
+import { check } from "./libc.ts";
+import type { KvmRun } from "./kvm.ts";
+
+const WORKER_SOURCE = `
+const lib = Deno.dlopen("libc.so.6", {
+  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+});
+const EINTR = 4;
+const KVM_RUN = 0xae80n;
+function errno() {
+  const p = lib.symbols.__errno_location();
+  return new Deno.UnsafePointerView(p).getInt32();
+}
+self.onmessage = (e) => {
+  const { fd, control } = e.data;
+  const c = new Int32Array(control);
+  self.postMessage({ type: "ready", tid: lib.symbols.gettid() });
+  for (;;) {
+    if (Atomics.load(c, 1) === 1) break;
+    const rc = lib.symbols.ioctl(fd, KVM_RUN, 0n);
+    if (Atomics.load(c, 1) === 1) break;
+    if (rc < 0) {
+      const err = errno();
+      if (err === EINTR) continue;
+      self.postMessage({ type: "error", errno: err });
+      break;
+    }
+    Atomics.store(c, 0, 0);
+    self.postMessage({ type: "exit" });
+    Atomics.wait(c, 0, 0);
+  }
+  self.postMessage({ type: "stopped" });
+  lib.close();
+};
+`;
+
+const SIGUSR2 = 12;
+const KICK_INTERVAL_MS = 5;
+
+const sys = {
+  tgkill: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+} as const;
+let lib: Deno.DynamicLibrary<typeof sys> | undefined;
+function libc() {
+  lib ??= Deno.dlopen("libc.so.6", sys);
+  return lib.symbols;
+}
+
+let workerUrl: string | undefined;
+let liveThreads = 0;
+const ignoreSignal = () => {};
+
+/** Why a vCPU thread ended on its own. */
+export class VcpuThreadError extends Error {
+  constructor(readonly vcpu: number, readonly errno: number) {
+    super(`vCPU ${vcpu}: KVM_RUN failed (errno ${errno})`);
+    this.name = "VcpuThreadError";
+  }
+}
+
+/** A running vCPU thread; exits arrive through the callback given at start. */
+export class VcpuThread {
+  readonly #worker: Worker;
+  readonly #control = new Int32Array(new SharedArrayBuffer(8));
+  readonly #run: KvmRun;
+  #tid = 0;
+  #stopping = false;
+  #stopped: Promise<void>;
+
+  private constructor(worker: Worker, run: KvmRun, stopped: Promise<void>) {
+    this.#worker = worker;
+    this.#run = run;
+    this.#stopped = stopped;
+  }
+
+  /**
+   * Starts the thread for vCPU `id` on `vcpuFd`. `onExit` runs on the JS
+   * thread for every exit (read it from `run`), and must eventually call
+   * {@link resume} or {@link stop}. The returned thread is already running.
+   */
+  static async start(
+    id: number,
+    vcpuFd: number,
+    run: KvmRun,
+    onExit: () => void,
+  ): Promise<VcpuThread> {
+    workerUrl ??= URL.createObjectURL(
+      new Blob([WORKER_SOURCE], { type: "application/javascript" }),
+    );
+    if (liveThreads++ === 0) Deno.addSignalListener("SIGUSR2", ignoreSignal);
+    const worker = new Worker(workerUrl, { type: "module" });
+    let ready!: (tid: number) => void;
+    let failed!: (e: Error) => void;
+    const readyP = new Promise<number>((res, rej) => {
+      ready = res;
+      failed = rej;
+    });
+    let done!: () => void;
+    let doneErr!: (e: Error) => void;
+    const stopped = new Promise<void>((res, rej) => {
+      done = res;
+      doneErr = rej;
+    });
+    stopped.catch(() => {}); // observed through wait(); avoid an unhandled rejection here
+    // deno-lint-ignore prefer-const
+    let thread: VcpuThread;
+    const finish = () => {
+      worker.terminate();
+      if (--liveThreads === 0) Deno.removeSignalListener("SIGUSR2", ignoreSignal);
+    };
+    worker.onmessage = (e: MessageEvent) => {
+      const m = e.data as { type: string; tid?: number; errno?: number };
+      if (m.type === "ready") ready(m.tid!);
+      else if (m.type === "exit") onExit();
+      else if (m.type === "stopped") {
+        finish();
+        done();
+      } else if (m.type === "error") {
+        finish();
+        doneErr(new VcpuThreadError(id, m.errno ?? 0));
+      }
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      const err = new Error(`vCPU ${id} thread failed: ${e.message}`);
+      failed(err);
+      finish();
+      doneErr(err);
+    };
+    thread = new VcpuThread(worker, run, stopped);
+    worker.postMessage({ fd: vcpuFd, control: thread.#control.buffer });
+    thread.#tid = await readyP;
+    return thread;
+  }
+
+  /** Lets the vCPU enter the guest again after an exit was handled. */
+  resume(): void {
+    Atomics.store(this.#control, 0, 1);
+    Atomics.notify(this.#control, 0);
+  }
+
+  /** Resolves when the thread has ended; rejects if KVM_RUN failed. */
+  wait(): Promise<void> {
+    return this.#stopped;
+  }
+
+  /** Stops the vCPU (kicking it out of the guest) and waits for the thread. */
+  async stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      Atomics.store(this.#control, 1, 1);
+      this.#run.immediateExit = true;
+      this.resume();
+      let ended = false;
+      const end = this.#stopped.finally(() => ended = true);
+      end.catch(() => {});
+      const pid = libc().getpid();
+      while (!ended) {
+        libc().tgkill(pid, this.#tid, SIGUSR2); // ESRCH once the thread is gone: fine
+        await Promise.race([end, new Promise((r) => setTimeout(r, KICK_INTERVAL_MS))]).catch(
+          () => {},
+        );
+      }
+    }
+    await this.#stopped.catch(() => {});
+  }
+}
+
+/** The calling process's id (for diagnostics). */
+export function processId(): number {
+  return check(libc().getpid(), "getpid");
+}

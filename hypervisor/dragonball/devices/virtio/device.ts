@@ -1,0 +1,50 @@
+/**
+ * The interface between a virtio device model and its transport
+ * (virtio-mmio here), shaped like Firecracker's `VirtioDevice`.
+ * @module
+ */
+import type { GuestMemory } from "../../memory.ts";
+import type { Queue } from "./queue.ts";
+
+/** virtio device type ids. */
+export const VIRTIO_ID = { NET: 1, BLOCK: 2, VSOCK: 19 } as const;
+
+/** Feature bits shared by every device. */
+export const VIRTIO_F_VERSION_1 = 32n;
+
+/** What a device gets when the driver sets DRIVER_OK. */
+export interface ActivateContext {
+  memory: GuestMemory;
+  queues: Queue[];
+  /** Negotiated feature bits. */
+  features: bigint;
+  /** Marks used buffers and raises the device's interrupt. */
+  signalUsed: () => void;
+}
+
+/** A virtio device model. */
+export interface VirtioDevice {
+  readonly deviceType: number;
+  /** Feature bits offered (the transport adds VIRTIO_F_VERSION_1). */
+  readonly features: bigint;
+  /** Maximum size of each queue; the count is the number of queues. */
+  readonly queueMaxSizes: readonly number[];
+  /** Reads the device-specific configuration space. */
+  readConfig(offset: number, data: Uint8Array): void;
+  writeConfig(offset: number, data: Uint8Array): void;
+  /** Starts the device with the driver's queues. */
+  activate(ctx: ActivateContext): void;
+  /** The driver made buffers available on queue `index`. */
+  notify(index: number): void;
+  /** The driver reset the device: forget the queues and pending work. */
+  reset(): void;
+  /** Releases host resources (files, sockets, fds); the VM is ending. */
+  close(): void | Promise<void>;
+}
+
+/** Copies `bytes` of a little-endian config struct to a config read. */
+export function readConfigBytes(config: Uint8Array, offset: number, data: Uint8Array): void {
+  data.fill(0);
+  if (offset < 0 || offset >= config.length) return;
+  data.set(config.subarray(offset, Math.min(config.length, offset + data.length)));
+}

@@ -1,0 +1,189 @@
+/**
+ * virtio-blk backed by a host file: reads, writes, flush and the device id,
+ * read-only or read-write. Requests are served synchronously when the
+ * driver notifies the queue; a malformed request is completed with an error
+ * status (or dropped when it has no status byte) and never stops the VMM.
+ * @module
+ */
+import type { GuestMemory } from "../../memory.ts";
+import type { Queue } from "../virtio/queue.ts";
+import {
+  type ActivateContext,
+  readConfigBytes,
+  VIRTIO_ID,
+  type VirtioDevice,
+} from "../virtio/device.ts";
+
+const SECTOR = 512;
+const QUEUE_SIZE = 256;
+/** Feature bits: read-only, flush, block size in config. */
+export const VIRTIO_BLK_F_RO = 5n;
+export const VIRTIO_BLK_F_FLUSH = 9n;
+const T = { IN: 0, OUT: 1, FLUSH: 4, GET_ID: 8 } as const;
+const S = { OK: 0, IOERR: 1, UNSUPP: 2 } as const;
+const ID_BYTES = 20;
+
+/** Options of {@link VirtioBlock.open}. */
+export interface BlockOptions {
+  readOnly?: boolean;
+  /** The id the guest reads (VIRTIO_BLK_T_GET_ID); defaults to the file name. */
+  id?: string;
+}
+
+/** A file-backed virtio block device. */
+export class VirtioBlock implements VirtioDevice {
+  readonly deviceType = VIRTIO_ID.BLOCK;
+  readonly queueMaxSizes = [QUEUE_SIZE];
+  readonly features: bigint;
+  readonly #file: Deno.FsFile;
+  readonly #sectors: number;
+  readonly #id: Uint8Array;
+  readonly #readOnly: boolean;
+  #ctx?: ActivateContext;
+  #closed = false;
+
+  private constructor(file: Deno.FsFile, size: number, readOnly: boolean, id: string) {
+    this.#file = file;
+    this.#readOnly = readOnly;
+    this.#sectors = Math.floor(size / SECTOR);
+    this.#id = new TextEncoder().encode(id).slice(0, ID_BYTES);
+    this.features = (1n << VIRTIO_BLK_F_FLUSH) | (readOnly ? 1n << VIRTIO_BLK_F_RO : 0n);
+  }
+
+  /** Opens `path` as the disk. */
+  static open(path: string, opts: BlockOptions = {}): VirtioBlock {
+    const readOnly = opts.readOnly ?? false;
+    const file = Deno.openSync(path, { read: true, write: !readOnly });
+    try {
+      const size = file.statSync().size;
+      return new VirtioBlock(file, size, readOnly, opts.id ?? path.split("/").pop()!);
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+  }
+
+  /** Disk size in 512-byte sectors. */
+  get sectors(): number {
+    return this.#sectors;
+  }
+
+  readConfig(offset: number, data: Uint8Array): void {
+    const cfg = new Uint8Array(8);
+    new DataView(cfg.buffer).setBigUint64(0, BigInt(this.#sectors), true);
+    readConfigBytes(cfg, offset, data);
+  }
+
+  writeConfig(): void {}
+
+  activate(ctx: ActivateContext): void {
+    this.#ctx = ctx;
+  }
+
+  notify(_index: number): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    const q = ctx.queues[0];
+    let used = false;
+    for (;;) {
+      const chain = q.pop(ctx.memory);
+      if (!chain) break;
+      const written = chain.error ? -1 : this.#serve(ctx.memory, chain.descriptors);
+      q.addUsed(ctx.memory, chain.head, Math.max(written, 0));
+      used = true;
+    }
+    if (used) ctx.signalUsed();
+  }
+
+  /** Serves one request; returns the bytes written to guest memory. */
+  #serve(mem: GuestMemory, descs: { addr: number; len: number; writable: boolean }[]): number {
+    const header = descs[0];
+    const statusDesc = descs[descs.length - 1];
+    if (
+      descs.length < 2 || header.writable || header.len < 16 || !statusDesc.writable ||
+      statusDesc.len < 1
+    ) {
+      return -1; // no usable header or status byte: nothing to report into
+    }
+    const data = descs.slice(1, -1);
+    const type = mem.u32(header.addr);
+    const sector = mem.u64(header.addr + 8);
+    let status: number = S.OK;
+    let written = 0;
+    try {
+      switch (type) {
+        case T.IN:
+        case T.OUT: {
+          const total = data.reduce((n, d) => n + d.len, 0);
+          if (total % SECTOR !== 0 || sector + total / SECTOR > this.#sectors) {
+            status = S.IOERR;
+            break;
+          }
+          if (type === T.OUT && this.#readOnly) {
+            status = S.IOERR;
+            break;
+          }
+          if (data.some((d) => d.writable !== (type === T.IN))) {
+            status = S.IOERR;
+            break;
+          }
+          this.#file.seekSync(sector * SECTOR, Deno.SeekMode.Start);
+          for (const d of data) {
+            const buf = mem.slice(d.addr, d.len);
+            if (type === T.IN) {
+              let off = 0;
+              while (off < buf.length) {
+                const n = this.#file.readSync(buf.subarray(off));
+                if (n === null) {
+                  buf.subarray(off).fill(0);
+                  break;
+                }
+                off += n;
+              }
+              written += d.len;
+            } else {
+              let off = 0;
+              while (off < buf.length) off += this.#file.writeSync(buf.subarray(off));
+            }
+          }
+          break;
+        }
+        case T.FLUSH:
+          if (!this.#readOnly) this.#file.syncSync();
+          break;
+        case T.GET_ID: {
+          const d = data.find((x) => x.writable);
+          if (!d) {
+            status = S.IOERR;
+            break;
+          }
+          const out = new Uint8Array(Math.min(d.len, ID_BYTES));
+          out.set(this.#id.subarray(0, out.length));
+          mem.write(d.addr, out);
+          written += out.length;
+          break;
+        }
+        default:
+          status = S.UNSUPP;
+      }
+    } catch {
+      status = S.IOERR;
+    }
+    mem.setU8(statusDesc.addr, status);
+    return written + 1;
+  }
+
+  reset(): void {
+    this.#ctx = undefined;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx = undefined;
+    this.#file.close();
+  }
+}
+
+/** Exposed for tests: the queue a device serves. */
+export type { Queue };

@@ -1,0 +1,182 @@
+/**
+ * Guest physical memory: one or more regions of host memory, each mapped at
+ * a guest-physical address. Every accessor checks that the whole access lies
+ * inside one region, so a guest-supplied address can never reach host memory
+ * outside the guest.
+ * @module
+ */
+import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/libc.ts";
+import { mappingAddress } from "../../ffi/kvm.ts";
+
+/** A guest-physical access outside guest memory. */
+export class GuestMemoryError extends Error {
+  constructor(readonly addr: number, readonly length: number) {
+    super(`guest address 0x${addr.toString(16)}+${length} lies outside guest memory`);
+    this.name = "GuestMemoryError";
+  }
+}
+
+/** One contiguous guest-physical range. */
+export interface MemoryRegionView {
+  guestAddr: number;
+  size: number;
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Host virtual address (0 for heap-backed test memory). */
+  hostAddr: bigint;
+}
+
+/** Start of the 32-bit MMIO hole where devices live; RAM skips it. */
+export const MMIO_HOLE_START = 0xc000_0000;
+const FOUR_GIB = 0x1_0000_0000;
+
+/** Guest RAM as a set of regions. */
+export class GuestMemory {
+  readonly regions: readonly MemoryRegionView[];
+  readonly #mappings: Mapping[];
+  readonly #views: DataView[];
+  #closed = false;
+
+  private constructor(regions: MemoryRegionView[], mappings: Mapping[]) {
+    this.regions = regions;
+    this.#mappings = mappings;
+    this.#views = regions.map((r) => new DataView(r.bytes.buffer, r.bytes.byteOffset, r.size));
+  }
+
+  /**
+   * Maps `size` bytes of anonymous host memory as guest RAM starting at 0,
+   * split around the 32-bit MMIO hole when it is larger than 3 GiB.
+   */
+  static allocate(size: number): GuestMemory {
+    if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
+      throw new RangeError(`guest memory size ${size} must be a positive multiple of 4096`);
+    }
+    const layout = size <= MMIO_HOLE_START
+      ? [[0, size]]
+      : [[0, MMIO_HOLE_START], [FOUR_GIB, size - MMIO_HOLE_START]];
+    const mappings: Mapping[] = [];
+    try {
+      for (const [, len] of layout) {
+        mappings.push(
+          map(len, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE),
+        );
+      }
+    } catch (e) {
+      for (const m of mappings) unmap(m);
+      throw e;
+    }
+    return new GuestMemory(
+      layout.map(([guestAddr, len], i) => ({
+        guestAddr,
+        size: len,
+        bytes: mappings[i].bytes,
+        hostAddr: mappingAddress(mappings[i]),
+      })),
+      mappings,
+    );
+  }
+
+  /** Heap-backed memory for tests: regions as [guestAddr, size] pairs. */
+  static fromBuffers(layout: ReadonlyArray<readonly [number, number]>): GuestMemory {
+    return new GuestMemory(
+      layout.map(([guestAddr, size]) => ({
+        guestAddr,
+        size,
+        bytes: new Uint8Array(size),
+        hostAddr: 0n,
+      })),
+      [],
+    );
+  }
+
+  /** Total RAM in bytes. */
+  get size(): number {
+    return this.regions.reduce((n, r) => n + r.size, 0);
+  }
+
+  #find(addr: number, length: number): number {
+    if (this.#closed) throw new Error("guest memory is unmapped");
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0) {
+      throw new GuestMemoryError(addr, length);
+    }
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i];
+      if (addr >= r.guestAddr && addr + length <= r.guestAddr + r.size) return i;
+    }
+    throw new GuestMemoryError(addr, length);
+  }
+
+  /** Whether [addr, addr+length) lies inside one region. */
+  contains(addr: number, length: number): boolean {
+    try {
+      this.#find(addr, length);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A live view of guest bytes (no copy); valid until {@link close}. */
+  slice(addr: number, length: number): Uint8Array<ArrayBuffer> {
+    const r = this.regions[this.#find(addr, length)];
+    const off = addr - r.guestAddr;
+    return r.bytes.subarray(off, off + length);
+  }
+
+  /** Copies `data` into guest memory at `addr`. */
+  write(addr: number, data: Uint8Array): void {
+    this.slice(addr, data.length).set(data);
+  }
+
+  /** A copy of guest bytes. */
+  read(addr: number, length: number): Uint8Array<ArrayBuffer> {
+    return this.slice(addr, length).slice();
+  }
+
+  #dv(addr: number, length: number): [DataView, number] {
+    const i = this.#find(addr, length);
+    return [this.#views[i], addr - this.regions[i].guestAddr];
+  }
+
+  u8(addr: number): number {
+    const [v, o] = this.#dv(addr, 1);
+    return v.getUint8(o);
+  }
+  u16(addr: number): number {
+    const [v, o] = this.#dv(addr, 2);
+    return v.getUint16(o, true);
+  }
+  u32(addr: number): number {
+    const [v, o] = this.#dv(addr, 4);
+    return v.getUint32(o, true);
+  }
+  /** A little-endian u64 as a number; throws when it exceeds 2^53. */
+  u64(addr: number): number {
+    const [v, o] = this.#dv(addr, 8);
+    const x = v.getBigUint64(o, true);
+    if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new GuestMemoryError(Number.MAX_SAFE_INTEGER, 0);
+    return Number(x);
+  }
+  setU8(addr: number, x: number): void {
+    const [v, o] = this.#dv(addr, 1);
+    v.setUint8(o, x);
+  }
+  setU16(addr: number, x: number): void {
+    const [v, o] = this.#dv(addr, 2);
+    v.setUint16(o, x, true);
+  }
+  setU32(addr: number, x: number): void {
+    const [v, o] = this.#dv(addr, 4);
+    v.setUint32(o, x, true);
+  }
+  setU64(addr: number, x: number | bigint): void {
+    const [v, o] = this.#dv(addr, 8);
+    v.setBigUint64(o, BigInt(x), true);
+  }
+
+  /** Unmaps host memory (idempotent). No vCPU may run afterwards. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.#mappings) unmap(m);
+  }
+}

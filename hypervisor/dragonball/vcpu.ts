@@ -1,0 +1,92 @@
+/**
+ * One vCPU: its KVM fd, the shared kvm_run page, boot register set-up and
+ * the thread that runs it.
+ * @module
+ */
+import { closeFd } from "../../ffi/libc.ts";
+import {
+  type CpuidEntry,
+  createVcpu,
+  getLapic,
+  getSregs,
+  KvmRun,
+  type Regs,
+  setCpuid2,
+  setFpu,
+  setLapic,
+  setMsrs,
+  setRegs,
+  setSregs,
+  type Sregs,
+} from "../../ffi/kvm.ts";
+import { VcpuThread } from "../../ffi/kvm_vcpu_thread.ts";
+import { bootMsrs, setLocalInterrupts, vcpuCpuid } from "./cpu_config.ts";
+
+/** x87 control word and MXCSR after reset. */
+const FPU_CONTROL_WORD = 0x37f;
+const MXCSR_DEFAULT = 0x1f80;
+
+/** A created (not yet running) or running vCPU. */
+export class Vcpu {
+  readonly run: KvmRun;
+  #thread?: VcpuThread;
+  #closed = false;
+
+  private constructor(readonly id: number, readonly fd: number, run: KvmRun) {
+    this.run = run;
+  }
+
+  /** Creates vCPU `id` with its CPUID, boot MSRs, FPU and LAPIC set up. */
+  static create(
+    vmFd: number,
+    id: number,
+    count: number,
+    mmapSize: number,
+    supportedCpuid: readonly CpuidEntry[],
+  ): Vcpu {
+    const fd = createVcpu(vmFd, id);
+    let run: KvmRun | undefined;
+    try {
+      run = KvmRun.map(fd, mmapSize);
+      setCpuid2(fd, vcpuCpuid(supportedCpuid, id, count));
+      setMsrs(fd, bootMsrs());
+      setFpu(fd, FPU_CONTROL_WORD, MXCSR_DEFAULT);
+      setLapic(fd, setLocalInterrupts(getLapic(fd)));
+      return new Vcpu(id, fd, run);
+    } catch (e) {
+      run?.close();
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  /** Sets the entry state (boot vCPU only; the others wait for INIT/SIPI). */
+  setBootState(regs: Regs, sregs: (current: Sregs) => Sregs): void {
+    setSregs(this.fd, sregs(getSregs(this.fd)));
+    setRegs(this.fd, regs);
+  }
+
+  /** Starts the vCPU thread; `onExit` handles each exit and calls {@link resume}. */
+  async start(onExit: (vcpu: Vcpu) => void): Promise<void> {
+    this.#thread = await VcpuThread.start(this.id, this.fd, this.run, () => onExit(this));
+  }
+
+  /** Re-enters the guest after an exit was handled. */
+  resume(): void {
+    this.#thread?.resume();
+  }
+
+  /** Resolves when the thread ends; rejects when KVM_RUN failed. */
+  wait(): Promise<void> {
+    return this.#thread?.wait() ?? Promise.resolve();
+  }
+
+  /** Stops the thread (if running) and releases the page and the fd. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#thread?.stop();
+    this.run.close();
+    closeFd(this.fd);
+  }
+}

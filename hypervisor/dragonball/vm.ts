@@ -1,0 +1,316 @@
+/**
+ * The VM: KVM VM fd, guest memory, in-kernel irqchip and PIT, the buses with
+ * their devices, the loaded kernel and the vCPUs. It owns every resource it
+ * creates and releases all of them on every path (failed creation, guest
+ * shutdown or reset, host stop).
+ * @module
+ */
+import { closeFd } from "../../ffi/libc.ts";
+import {
+  CAP,
+  checkExtension,
+  createIrqchip,
+  createPit2,
+  createVm,
+  EXIT,
+  openKvm,
+  setTssAddr,
+  setUserMemoryRegion,
+  supportedCpuid,
+  vcpuMmapSize,
+} from "../../ffi/kvm.ts";
+import { getLogger } from "../../common/log.ts";
+import { Bus } from "./bus.ts";
+import { GuestMemory } from "./memory.ts";
+import { Vcpu } from "./vcpu.ts";
+import { IrqFdLine } from "./interrupt.ts";
+import { COM1_IRQ, COM1_PORT, Serial, SERIAL_PORT_COUNT } from "./devices/serial/serial.ts";
+import { I8042, I8042_PORT, I8042_PORT_COUNT } from "./devices/i8042/i8042.ts";
+import { VirtioMmioTransport } from "./devices/virtio/mmio.ts";
+import type { VirtioDevice } from "./devices/virtio/device.ts";
+import {
+  MAX_IRQ,
+  MMIO_DEVICE_SIZE,
+  MMIO_DEVICES_BASE,
+  TSS_ADDR,
+  VIRTIO_IRQ_BASE,
+} from "./layout.ts";
+import { type BootProtocol, loadGuest } from "./boot.ts";
+
+const log = getLogger("dragonball");
+
+/** What the VM is asked to run. */
+export interface VmConfig {
+  /** Kernel image bytes (ELF vmlinux or bzImage). */
+  kernel: Uint8Array<ArrayBuffer>;
+  initrd?: Uint8Array<ArrayBuffer>;
+  cmdline: string;
+  memoryMib: number;
+  vcpus: number;
+  /** Receives the guest's serial output. */
+  console: (data: Uint8Array) => void;
+  /** virtio devices, attached over virtio-mmio in this order. */
+  devices?: VirtioDevice[];
+  /** Which kernel entry to use; "auto" takes PVH when a vmlinux has it. */
+  bootProtocol?: BootProtocol;
+  /** /dev/kvm path (tests). */
+  kvmPath?: string;
+}
+
+/** How a VM ended. */
+export type VmExit =
+  | { kind: "shutdown" } // guest asked to power off or reboot (i8042 reset, system event)
+  | { kind: "stopped" } // the host stopped it
+  | { kind: "failed"; reason: string };
+
+type State = "created" | "running" | "stopping" | "stopped";
+
+/** Largest vCPU count the MP table and the APIC id space allow here. */
+export const MAX_VCPUS = 254;
+
+/** A VM with its resources; {@link Vm.create} then {@link Vm.start}. */
+export class Vm {
+  #state: State = "created";
+  readonly #closers: (() => void | Promise<void>)[] = [];
+  readonly #vcpus: Vcpu[] = [];
+  readonly #pio = new Bus();
+  readonly #mmio = new Bus();
+  #memory?: GuestMemory;
+  #exit?: VmExit;
+  #exited!: (e: VmExit) => void;
+  readonly #exitPromise = new Promise<VmExit>((r) => this.#exited = r);
+  #serialBuf: number[] = [];
+  #serialFlush = false;
+  #console: (data: Uint8Array) => void = () => {};
+
+  private constructor() {}
+
+  /** Builds the VM and loads the guest; nothing runs until {@link start}. */
+  static async create(config: VmConfig): Promise<Vm> {
+    validate(config);
+    const vm = new Vm();
+    try {
+      vm.#build(config);
+      return vm;
+    } catch (e) {
+      await vm.#release();
+      throw e;
+    }
+  }
+
+  #onClose(fn: () => void | Promise<void>): void {
+    this.#closers.push(fn);
+  }
+
+  #build(c: VmConfig): void {
+    this.#console = c.console;
+    const kvm = openKvm(c.kvmPath);
+    this.#onClose(() => closeFd(kvm));
+    for (
+      const [name, cap] of Object.entries({
+        IRQCHIP: CAP.IRQCHIP,
+        IRQFD: CAP.IRQFD,
+        USER_MEMORY: CAP.USER_MEMORY,
+        IMMEDIATE_EXIT: CAP.IMMEDIATE_EXIT,
+      })
+    ) {
+      if (checkExtension(kvm, cap) === 0) throw new Error(`KVM lacks the ${name} capability`);
+    }
+    const vmFd = createVm(kvm);
+    this.#onClose(() => closeFd(vmFd));
+    setTssAddr(vmFd, TSS_ADDR);
+    createIrqchip(vmFd);
+    createPit2(vmFd);
+
+    const memory = GuestMemory.allocate(c.memoryMib * 1024 * 1024);
+    this.#memory = memory;
+    this.#onClose(() => memory.close());
+    memory.regions.forEach((r, slot) =>
+      setUserMemoryRegion(vmFd, {
+        slot,
+        guestPhysAddr: BigInt(r.guestAddr),
+        size: BigInt(r.size),
+        userspaceAddr: r.hostAddr,
+      })
+    );
+
+    const serialIrq = new IrqFdLine(vmFd, COM1_IRQ);
+    this.#onClose(() => serialIrq.close());
+    this.#pio.insert(
+      COM1_PORT,
+      SERIAL_PORT_COUNT,
+      new Serial((d) => this.#serialOut(d), () => serialIrq.trigger()),
+    );
+    this.#pio.insert(
+      I8042_PORT,
+      I8042_PORT_COUNT,
+      new I8042(() => this.#guestEnded({ kind: "shutdown" })),
+    );
+
+    const cmdline = [c.cmdline];
+    (c.devices ?? []).forEach((dev, i) => {
+      const addr = MMIO_DEVICES_BASE + i * MMIO_DEVICE_SIZE;
+      const gsi = VIRTIO_IRQ_BASE + i;
+      if (gsi > MAX_IRQ) {
+        throw new Error(`too many virtio devices (at most ${MAX_IRQ - VIRTIO_IRQ_BASE + 1})`);
+      }
+      const irq = new IrqFdLine(vmFd, gsi);
+      this.#onClose(() => irq.close());
+      const transport = new VirtioMmioTransport(dev, memory, irq);
+      this.#onClose(() => transport.close());
+      this.#mmio.insert(addr, MMIO_DEVICE_SIZE, transport);
+      cmdline.push(`virtio_mmio.device=4K@0x${addr.toString(16)}:${gsi}`);
+    });
+
+    const boot = loadGuest(memory, {
+      kernel: c.kernel,
+      initrd: c.initrd,
+      cmdline: cmdline.join(" "),
+      vcpus: c.vcpus,
+      protocol: c.bootProtocol ?? "auto",
+    });
+    log.debug("guest loaded: {protocol} entry 0x{entry}", {
+      protocol: boot.protocol,
+      entry: boot.regs.rip.toString(16),
+    });
+
+    const cpuid = supportedCpuid(kvm);
+    const mmapSize = vcpuMmapSize(kvm);
+    for (let id = 0; id < c.vcpus; id++) {
+      const vcpu = Vcpu.create(vmFd, id, c.vcpus, mmapSize, cpuid);
+      this.#vcpus.push(vcpu);
+      this.#onClose(() => vcpu.close());
+    }
+    this.#vcpus[0].setBootState(boot.regs, boot.sregs);
+  }
+
+  /** Guest memory (for devices and tests). */
+  get memory(): GuestMemory {
+    if (!this.#memory) throw new Error("VM has no memory");
+    return this.#memory;
+  }
+
+  /** Starts every vCPU. */
+  async start(): Promise<void> {
+    if (this.#state !== "created") throw new Error(`cannot start a VM that is ${this.#state}`);
+    this.#state = "running";
+    for (const v of this.#vcpus) {
+      await v.start((vcpu) => this.#handleExit(vcpu));
+      v.wait().catch((e) => this.#guestEnded({ kind: "failed", reason: (e as Error).message }));
+    }
+  }
+
+  /** Resolves once the VM has ended and released everything. */
+  wait(): Promise<VmExit> {
+    return this.#exitPromise;
+  }
+
+  /** Stops the guest from the host and releases every resource. */
+  async stop(): Promise<VmExit> {
+    this.#guestEnded({ kind: "stopped" });
+    return await this.#exitPromise;
+  }
+
+  #serialOut(data: Uint8Array): void {
+    for (const b of data) this.#serialBuf.push(b);
+    if (!this.#serialFlush) {
+      this.#serialFlush = true;
+      setTimeout(() => this.#flushSerial(), 0);
+    }
+  }
+
+  #flushSerial(): void {
+    this.#serialFlush = false;
+    if (this.#serialBuf.length === 0) return;
+    const out = Uint8Array.from(this.#serialBuf);
+    this.#serialBuf = [];
+    try {
+      this.#console(out);
+    } catch (e) {
+      log.warn("serial console sink failed: {error}", { error: String(e) });
+    }
+  }
+
+  #handleExit(vcpu: Vcpu): void {
+    if (this.#state !== "running") return;
+    const run = vcpu.run;
+    try {
+      switch (run.exitReason) {
+        case EXIT.IO: {
+          const io = run.io;
+          for (let i = 0; i < io.count; i++) {
+            const d = io.data.subarray(i * io.size, (i + 1) * io.size);
+            if (io.out) this.#pio.write(io.port, d);
+            else if (!this.#pio.read(io.port, d)) d.fill(0xff);
+          }
+          break;
+        }
+        case EXIT.MMIO: {
+          const m = run.mmio;
+          const addr = Number(m.addr);
+          if (m.write) this.#mmio.write(addr, m.data);
+          else if (!this.#mmio.read(addr, m.data)) m.data.fill(0);
+          break;
+        }
+        case EXIT.SHUTDOWN:
+          this.#guestEnded({ kind: "failed", reason: `vCPU ${vcpu.id}: guest triple fault` });
+          return;
+        case EXIT.SYSTEM_EVENT: {
+          const t = run.systemEventType;
+          this.#guestEnded(
+            t === 3
+              ? { kind: "failed", reason: `vCPU ${vcpu.id}: guest crashed` }
+              : { kind: "shutdown" },
+          );
+          return;
+        }
+        case EXIT.HLT:
+          this.#guestEnded({ kind: "shutdown" });
+          return;
+        case EXIT.IRQ_WINDOW_OPEN:
+        case EXIT.INTR:
+          break;
+        default:
+          this.#guestEnded({ kind: "failed", reason: `vCPU ${vcpu.id}: ${run.describeFailure()}` });
+          return;
+      }
+    } catch (e) {
+      // A device failing on a bad guest access must not end the VM.
+      log.warn("vCPU {id}: device access failed: {error}", { id: vcpu.id, error: String(e) });
+    }
+    if (this.#state === "running") vcpu.resume();
+  }
+
+  #guestEnded(exit: VmExit): void {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    this.#exit = exit;
+    this.#state = "stopping";
+    // Stopping awaits the vCPU threads, so it must not run inside an exit handler.
+    queueMicrotask(() => this.#release().then(() => this.#exited(this.#exit!)));
+  }
+
+  async #release(): Promise<void> {
+    this.#flushSerial();
+    const errors: unknown[] = [];
+    // vCPUs first (registered last), then devices, memory, the VM and KVM fds.
+    for (const close of this.#closers.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.#closers.length = 0;
+    this.#state = "stopped";
+    for (const e of errors) log.warn("releasing VM resources: {error}", { error: String(e) });
+  }
+}
+
+function validate(c: VmConfig): void {
+  if (!Number.isInteger(c.vcpus) || c.vcpus < 1 || c.vcpus > MAX_VCPUS) {
+    throw new RangeError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
+  }
+  if (!Number.isInteger(c.memoryMib) || c.memoryMib < 64) {
+    throw new RangeError(`guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Guest assets for the built-in VMM's tests and benchmark: Debian's kernel
+ * (bzImage and the vmlinux extracted from it, shared with scripts/testhost's
+ * cache when present) and small busybox initrds built on demand under
+ * `.cache/vmm/`.
+ * @module
+ */
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const TESTHOST_KERNEL = `${ROOT}/.cache/testhost/kernel`;
+const CACHE = `${ROOT}/.cache/vmm`;
+
+async function sh(script: string): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: ["-euo", "pipefail", "-c", script],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`asset script failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  }
+  return text;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Paths of Debian's kernel: bzImage, vmlinux, module tree and version. */
+export interface KernelAssets {
+  bzImage: string;
+  vmlinux: string;
+  dir: string;
+  version: string;
+}
+
+/** Debian's kernel, downloaded and unpacked once (reusing the test host's copy). */
+export async function kernelAssets(): Promise<KernelAssets> {
+  let dir = TESTHOST_KERNEL;
+  if (!exists(`${dir}/.done`)) {
+    dir = `${CACHE}/kernel`;
+    if (!exists(`${dir}/.done`)) {
+      await sh(`
+        rm -rf "${dir}.tmp" && mkdir -p "${dir}.tmp/dl" && cd "${dir}.tmp/dl"
+        apt-get download linux-image-amd64 >/dev/null 2>&1 || { apt-get update -qq && apt-get download linux-image-amd64 >/dev/null; }
+        v=$(dpkg-deb -f linux-image-amd64_*.deb Depends | tr ',' '\\n' | grep -o 'linux-image-[0-9][^ ]*' | head -1)
+        apt-get download "$v" >/dev/null
+        dpkg -x "$v"_*.deb "${dir}.tmp"
+        ver=$(ls "${dir}.tmp/lib/modules" | head -1)
+        depmod -b "${dir}.tmp" "$ver"
+        off=$(perl -0777 -ne 'print index($_, "\\xfd7zXZ\\x00")' "${dir}.tmp/boot/vmlinuz-$ver")
+        tail -c +$((off + 1)) "${dir}.tmp/boot/vmlinuz-$ver" | xz -dc --single-stream >"${dir}.tmp/vmlinux" 2>/dev/null || true
+        echo "$ver" >"${dir}.tmp/version"
+        rm -rf "${dir}.tmp/dl" && touch "${dir}.tmp/.done" && rm -rf "${dir}" && mv "${dir}.tmp" "${dir}"
+      `);
+    }
+  }
+  const version = Deno.readTextFileSync(`${dir}/version`).trim();
+  return { bzImage: `${dir}/boot/vmlinuz-${version}`, vmlinux: `${dir}/vmlinux`, dir, version };
+}
+
+/** Guest modules the test initrd loads, with their dependencies. */
+const GUEST_MODULES = [
+  "virtio_mmio",
+  "virtio_blk",
+  "virtio_net",
+  "vmw_vsock_virtio_transport",
+];
+
+/** The C source of a tiny static vsock echo server for the guest (busybox has none). */
+const VSOCK_ECHO_C = `
+#include <sys/socket.h>
+#include <linux/vm_sockets.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int port = argc > 1 ? atoi(argv[1]) : 1024;
+  int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+  struct sockaddr_vm a = {0};
+  a.svm_family = AF_VSOCK; a.svm_port = port; a.svm_cid = VMADDR_CID_ANY;
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4)) { perror("vsock-echo"); return 1; }
+  printf("VSOCK-LISTENING %d\\n", port); fflush(stdout);
+  for (;;) {
+    int c = accept(s, 0, 0);
+    if (c < 0) continue;
+    char buf[4096]; ssize_t n;
+    while ((n = read(c, buf, sizeof buf)) > 0) write(c, buf, n);
+    close(c);
+  }
+}
+`;
+
+/** The test guest's /init: prints markers the tests look for, then reboots. */
+export const TEST_INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /mnt
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "VMM-GUEST-INIT"
+echo "VMM-NPROC=$(nproc)"
+mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
+for m in $(cat /modules.order); do
+  case "$m" in
+    */virtio_mmio.ko) insmod "/$m" $mmio ;;
+    *) insmod "/$m" ;;
+  esac
+done
+sleep 0.3
+if [ -b /dev/vda ]; then echo "VMM-DISK=$(head -c 32 /dev/vda | tr -d '\\0')"; fi
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0
+  if ping -c 2 -W 3 10.77.0.1 >/dev/null 2>&1; then echo "VMM-PING=ok"; else echo "VMM-PING=fail"; fi
+fi
+if grep -q vmmtest.vsock=1 /proc/cmdline; then
+  /bin/vsock-echo 1024 &
+  w=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^vmmtest.wait=//p')
+  sleep "\${w:-10}"
+fi
+echo "VMM-GUEST-DONE"
+reboot -f
+`;
+
+/** Builds (once per content) an initrd with busybox, the modules and `init`. */
+export async function testInitrd(init = TEST_INIT): Promise<string> {
+  const k = await kernelAssets();
+  const stamp = await sh(`(echo "${k.version}"; cat <<'INIT_EOF'
+${init}
+INIT_EOF
+echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
+  const out = `${CACHE}/initrd-${stamp.trim()}.cpio.gz`;
+  if (exists(out)) return out;
+  Deno.mkdirSync(CACHE, { recursive: true });
+  const tree = await Deno.makeTempDir({ dir: CACHE, prefix: "initrd-tree-" });
+  try {
+    Deno.writeTextFileSync(`${tree}/init`, init, { mode: 0o755 });
+    Deno.writeTextFileSync(`${tree}/vsock-echo.c`, VSOCK_ECHO_C);
+    await sh(`
+      cd "${tree}" && mkdir -p bin && cp /bin/busybox bin/busybox
+      gcc -static -O2 -o bin/vsock-echo vsock-echo.c && rm vsock-echo.c
+      : >modules.order
+      modprobe -d "${k.dir}" -S "${k.version}" --show-depends -a ${GUEST_MODULES.join(" ")} |
+        sed -n 's/^insmod \\([^ ]*\\).*/\\1/p' | while read -r p; do
+          rel=\${p#"${k.dir}"/}
+          grep -qxF "$rel" modules.order && continue
+          mkdir -p "$(dirname "$rel")" && cp "$p" "$rel" && echo "$rel" >>modules.order
+        done
+      find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1 >"${out}.tmp"
+      mv "${out}.tmp" "${out}"
+    `);
+  } finally {
+    Deno.removeSync(tree, { recursive: true });
+  }
+  return out;
+}
+
+/** A small disk image whose first bytes are `marker`. */
+export function markerDisk(path: string, marker: string, sizeMib = 1): void {
+  const data = new Uint8Array(sizeMib * 1024 * 1024);
+  data.set(new TextEncoder().encode(marker));
+  Deno.writeFileSync(path, data);
+}
+
+if (import.meta.main) {
+  const k = await kernelAssets();
+  console.log(JSON.stringify({ ...k, initrd: await testInitrd() }, null, 2));
+}
