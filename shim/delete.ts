@@ -6,11 +6,10 @@
  * status 128+SIGKILL, as Kata reports) on stdout. Logs go to stderr only.
  * @module
  */
-import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketAddress, socketPath } from "./address.ts";
+import { encodeDeleteResponse } from "./delete_response.ts";
 
 const SIGKILL = 9;
 /** The state root the runtimes keep per-container state under. */
@@ -21,10 +20,7 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   const f = inv.flags;
   if (!f.id) throw new InvalidArgumentError("delete: -id is required");
   const bundle = f.bundle || Deno.cwd();
-  const [{ DeleteResponseSchema }, { cleanupLinuxContainer }] = await Promise.all([
-    import("../service/gen/containerd/task/v2/shim_pb.ts"),
-    import("../runtimes/linux_container/cleanup.ts"),
-  ]);
+  const { cleanupLinuxContainer } = await import("../runtimes/linux_container/cleanup.ts");
   const problems: string[] = [];
   try {
     await cleanupLinuxContainer(`${STATE_ROOT}/${f.id}`, f.id, bundle);
@@ -37,12 +33,7 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
     await Deno.remove(path).catch(() => {});
   }
   for (const p of problems) console.error(`delete ${f.id}: ${p}`);
-  const resp = create(DeleteResponseSchema, {
-    pid: 0,
-    exitStatus: 128 + SIGKILL,
-    exitedAt: timestampFromDate(new Date()),
-  });
-  const bytes = toBinary(DeleteResponseSchema, resp);
+  const bytes = encodeDeleteResponse(0, 128 + SIGKILL, new Date());
   let off = 0;
   while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
   return 0;

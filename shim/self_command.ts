@@ -4,11 +4,12 @@
  * bundle or the source entry.
  * @module
  */
-import { buildInfo } from "./version.ts";
 
 /** The program and leading arguments that re-run this shim. */
 export function selfCommand(): { program: string; args: string[] } {
-  const mode = buildInfo().mode;
+  // The build stamps its mode; asking buildInfo() would run git when from source.
+  const stamp = (globalThis as { RUNTIME_TS_BUILD?: { mode: string } }).RUNTIME_TS_BUILD;
+  const mode = stamp?.mode ?? "source";
   if (mode === "compiled") return { program: Deno.execPath(), args: [] };
   const entry = new URL(Deno.mainModule).pathname;
   const flags = ["run", "-A", "--unstable-vsock", "--quiet"];

@@ -29,15 +29,25 @@ export async function serve(inv: Invocation): Promise<number> {
     sink: openLogSink(`${bundle}/log`),
     properties: { sandbox: f.id },
   });
-  const [{ setChildSubreaper }, ttrpc, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise
-    .all([
-      import("../ffi/process.ts"),
-      import("../ttrpc/mod.ts"),
-      import("../runtimes/reaper.ts"),
-      import("../service/events.ts"),
-      import("../service/task_service.ts"),
-      import("../service/gen/containerd/task/v2/shim_pb.ts"),
-    ]);
+  // Listen first: containerd's connection and first request wait in the socket's
+  // backlog while the service code loads, so `start` can answer sooner.
+  const path = socketPath(f.socket);
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  let listener: Deno.UnixListener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch {
+    // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
+    listener = await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+  }
+  const { TtrpcServer } = await import("../ttrpc/mod.ts");
+  const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise.all([
+    import("../ffi/process.ts"),
+    import("../runtimes/reaper.ts"),
+    import("../service/events.ts"),
+    import("../service/task_service.ts"),
+    import("../service/gen/containerd/task/v2/shim_pb.ts"),
+  ]);
   setChildSubreaper(true);
   Deno.addSignalListener(
     "SIGTERM",
@@ -50,16 +60,16 @@ export async function serve(inv: Invocation): Promise<number> {
     grpcAddress: f.address,
     publishBinary: f["publish-binary"],
   });
-  const server = new ttrpc.TtrpcServer();
+  const server = new TtrpcServer();
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   const task = new svc.TaskService({ events, reaper, onShutdown: () => stop() });
   server.register(taskGen.Task, task.impl());
-  const path = socketPath(f.socket);
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-  const listener = await ttrpc.listenUnix(path, { replaceStale: true });
   log.info("serving {address}", { address: f.socket });
   const serving = server.serve(listener);
+  // The first Create needs these; loading them now overlaps containerd's round trip.
+  import("../config/mod.ts").catch(() => {});
+  import("../runtimes/linux_container/handler.ts").catch(() => {});
   await stopped;
   // Let the Shutdown reply leave before the socket goes.
   await new Promise((r) => setTimeout(r, 20));
