@@ -79,6 +79,8 @@ export interface VcpuResize {
 export interface HypervisorState {
   hypervisor_type: HypervisorKind;
   pid: number | null;
+  /** Start time of `pid` (/proc stat field 22), so a reused pid is never taken for the VMM. */
+  pid_start?: string | null;
   uuid: string;
   api_socket: string;
   id: string;
@@ -87,6 +89,10 @@ export interface HypervisorState {
   jailer_root: string;
   netns: string | null;
   run_dir: string;
+  /** Files and directories the driver made and owns outright (removed on cleanup). */
+  owned_paths?: string[];
+  /** Directories the driver made that may also hold others' files (removed only when empty). */
+  owned_empty_dirs?: string[];
   /** Driver-specific extras (never needed by callers). */
   [key: string]: unknown;
 }

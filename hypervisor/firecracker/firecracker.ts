@@ -17,6 +17,7 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { processStartTime } from "../cleanup_state.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
@@ -59,6 +60,7 @@ export class Firecracker implements Hypervisor {
   #child: Deno.ChildProcess | null = null;
   #exit: Promise<VmExit> | null = null;
   #exited = false;
+  #pidStart: string | null = null;
   #stderrTail: string[] = [];
   /** NICs waiting for boot, by device id, in add order. */
   readonly #pendingNics = new Map<string, NetworkDevice & { id: string }>();
@@ -349,6 +351,7 @@ export class Firecracker implements Hypervisor {
     return {
       hypervisor_type: "firecracker",
       pid: this.#child?.pid ?? null,
+      pid_start: this.#pidStart,
       uuid: "",
       api_socket: p.apiSocket,
       id: this.#id,
@@ -357,6 +360,12 @@ export class Firecracker implements Hypervisor {
       jailer_root: p.jailed ? this.#o.runRoot : "",
       netns: this.#netns,
       run_dir: p.runDir,
+      owned_paths: p.jailed ? [p.vmPath] : [
+        p.runDir,
+        p.hvsock,
+        ...Array.from({ length: PLACEHOLDER_DRIVES }, (_, i) => `${p.rootDir}/drive${i + 1}`),
+      ],
+      owned_empty_dirs: p.jailed ? [] : [p.rootDir],
       config: this.#o,
     };
   }
@@ -515,6 +524,7 @@ export class Firecracker implements Hypervisor {
       stderr: "piped",
     }).spawn();
     this.#child = child;
+    this.#pidStart = processStartTime(child.pid);
     const drained = Promise.all([
       this.#pump(child.stdout, "stdout"),
       this.#pump(child.stderr, "stderr"),

@@ -14,6 +14,7 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { processStartTime } from "../cleanup_state.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
@@ -71,6 +72,7 @@ export class Qemu implements Hypervisor {
   #child: Deno.ChildProcess | null = null;
   #exit: Promise<VmExit> | null = null;
   #exited = false;
+  #pidStart: string | null = null;
   #stderrTail: string[] = [];
   #qmp: QmpClient | null = null;
   /** Every device the VM has (cold and hot), by id. */
@@ -395,6 +397,7 @@ export class Qemu implements Hypervisor {
     return {
       hypervisor_type: "qemu",
       pid: this.#child?.pid ?? null,
+      pid_start: this.#pidStart,
       uuid: "",
       api_socket: this.#qmpSocket(),
       id: this.#id,
@@ -403,6 +406,7 @@ export class Qemu implements Hypervisor {
       jailer_root: "",
       netns: this.#netns,
       run_dir: this.#dir,
+      owned_paths: [this.#dir],
       vsock_cid: this.#cid,
       config: this.#o,
     };
@@ -534,6 +538,7 @@ export class Qemu implements Hypervisor {
       stderr: "piped",
     }).spawn();
     this.#child = child;
+    this.#pidStart = processStartTime(child.pid);
     const drained = Promise.all([
       this.#pump(child.stdout, "console"),
       this.#pump(child.stderr, "stderr"),

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../as
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
 import { NetworkResource } from "../../resource/network/network_resource.ts";
+import { cleanupFromState } from "../../hypervisor/cleanup_state.ts";
 import { FirecrackerApi, FirecrackerApiError } from "../../hypervisor/firecracker/api.ts";
 import { Firecracker } from "../../hypervisor/firecracker/firecracker.ts";
 import {
@@ -454,5 +455,34 @@ Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jai
   const mounts = await Deno.readTextFile("/proc/self/mountinfo");
   assertEquals(mounts.includes(t.dir), false);
   assertEquals(await Deno.stat(vmPath).then(() => true, () => false), false);
+  await Deno.remove(t.dir, { recursive: true });
+});
+
+Deno.test("fake jailer + fake firecracker: cleanup from saved state alone (driver object lost) kills the VMM and removes the jail", async () => {
+  const t = await setup();
+  const jailer = new URL("./fake-jailer", import.meta.url).pathname;
+  const fc = new Firecracker(
+    firecrackerOptionsFromConfig({ ...t.section, jailer_path: jailer }, t.dir),
+  );
+  await withLog(t.requestLog, () => fc.prepareVm({ id: "sbs" }));
+  await fc.addDevice({ kind: "block", id: "c1", path: `${t.dir}/disk.img`, readOnly: true });
+  const state = JSON.parse(JSON.stringify(fc.saveState()));
+  await cleanupFromState(state);
+  assertEquals((await fc.waitVm()).signal, "SIGKILL");
+  assertEquals((await Deno.readTextFile("/proc/self/mountinfo")).includes(t.dir), false);
+  assertEquals(await Deno.stat(state.vm_path).then(() => true, () => false), false);
+  await fc.cleanup();
+  await Deno.remove(t.dir, { recursive: true });
+});
+
+Deno.test("fake firecracker: cleanup from saved state leaves the sandbox directory's other files", async () => {
+  const t = await setup();
+  const fc = new Firecracker(firecrackerOptionsFromConfig(t.section, t.dir));
+  await withLog(t.requestLog, () => fc.prepareVm({ id: "sbt" }));
+  await Deno.writeTextFile(`${t.dir}/sbt/state.json`, "{}");
+  await cleanupFromState(JSON.parse(JSON.stringify(fc.saveState())));
+  assertEquals((await fc.waitVm()).signal, "SIGKILL");
+  assertEquals([...Deno.readDirSync(`${t.dir}/sbt`)].map((e) => e.name), ["state.json"]);
+  await fc.cleanup();
   await Deno.remove(t.dir, { recursive: true });
 });

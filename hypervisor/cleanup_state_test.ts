@@ -1,0 +1,57 @@
+import { assertEquals } from "../tests/assert.ts";
+import { cleanupFromState, isSameVmm, processStartTime } from "./cleanup_state.ts";
+import type { HypervisorState } from "./hypervisor.ts";
+
+function stateOf(pid: number, dir: string, over: Partial<HypervisorState> = {}): HypervisorState {
+  return {
+    hypervisor_type: "qemu",
+    pid,
+    pid_start: processStartTime(pid),
+    uuid: "",
+    api_socket: `${dir}/qmp.sock`,
+    id: "x",
+    vm_path: dir,
+    jailed: false,
+    jailer_root: "",
+    netns: null,
+    run_dir: `${dir}/run`,
+    owned_paths: [`${dir}/run`, `${dir}/sock`],
+    owned_empty_dirs: [`${dir}/root`, `${dir}/shared`],
+    ...over,
+  };
+}
+
+Deno.test("cleanupFromState kills the recorded VMM and removes only what the driver owned", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/run/deep`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/sock`, "");
+  await Deno.mkdir(`${dir}/root`);
+  await Deno.mkdir(`${dir}/shared`);
+  await Deno.writeTextFile(`${dir}/shared/state.json`, "{}"); // someone else's
+  const vmm = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const state = stateOf(vmm.pid, dir);
+  assertEquals(await isSameVmm(vmm.pid, state), true);
+  await cleanupFromState(state);
+  assertEquals((await vmm.status).signal, "SIGKILL");
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["shared"]);
+  await cleanupFromState(state); // twice is fine
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cleanupFromState never kills a process that merely reuses the pid", async () => {
+  const dir = await Deno.makeTempDir();
+  const other = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    // Same pid, different start time: as if the VMM died and the pid was reused.
+    const state = stateOf(other.pid, dir, { pid_start: "1" });
+    assertEquals(await isSameVmm(other.pid, state), false);
+    await cleanupFromState(state);
+    assertEquals(processStartTime(other.pid) !== null, true);
+    // Without a start time the argv must name the API socket.
+    assertEquals(await isSameVmm(other.pid, { ...state, pid_start: undefined }), false);
+  } finally {
+    other.kill("SIGKILL");
+    await other.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
