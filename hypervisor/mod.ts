@@ -11,3 +11,4 @@ export { Firecracker } from "./firecracker/firecracker.ts";
 export { FirecrackerApiError } from "./firecracker/api.ts";
 export { Qemu } from "./qemu/qemu.ts";
 export { QmpClient, QmpError } from "./qemu/qmp.ts";
+export * from "./cleanup_state.ts";
