@@ -54,7 +54,8 @@ const IFLA_MACVLAN_MODE = 1;
 export const MACVLAN_MODE = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 } as const;
 export type MacvlanMode = keyof typeof MACVLAN_MODE;
 const IFA = { ADDRESS: 1, LOCAL: 2 };
-const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 };
+const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, METRICS: 8, TABLE: 15 };
+const RTAX_MTU = 2;
 const NDA = { DST: 1, LLADDR: 2 };
 /** Neighbour states (`NUD_*`). */
 export const NUD = { PERMANENT: 0x80, NOARP: 0x40, REACHABLE: 0x02 } as const;
@@ -377,9 +378,14 @@ export interface RouteMsg {
   /** Destination prefix without length ("" = default route). */
   dst: string;
   gateway: string;
+  /** Source prefix (RTA_SRC) without length, "" when none. */
   source: string;
+  /** Preferred source address (RTA_PREFSRC), "" when none. */
+  prefSource: string;
   oif: number;
   priority: number;
+  /** Path MTU metric (RTAX_MTU), 0 when none. */
+  mtu: number;
 }
 
 /** RTM_GETROUTE dump request for `family` (0 = all). */
@@ -393,6 +399,7 @@ export function getRoutes(seq: number, family = 0): Uint8Array<ArrayBuffer> {
 export function parseRoute(payload: Uint8Array): RouteMsg {
   const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const a = parseAttrs(payload, 12);
+  const metrics = a.get(RTA.METRICS);
   const ip = (t: number) => {
     const b = a.get(t);
     return b ? formatIp(b) : "";
@@ -407,9 +414,11 @@ export function parseRoute(payload: Uint8Array): RouteMsg {
     flags: v.getUint32(8, true),
     dst: ip(RTA.DST),
     gateway: ip(RTA.GATEWAY),
-    source: ip(RTA.PREFSRC),
+    source: ip(RTA.SRC),
+    prefSource: ip(RTA.PREFSRC),
     oif: u32(a.get(RTA.OIF)) ?? 0,
     priority: u32(a.get(RTA.PRIORITY)) ?? 0,
+    mtu: u32(metrics && parseAttrs(metrics).get(RTAX_MTU)) ?? 0,
   };
 }
 

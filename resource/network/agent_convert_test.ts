@@ -18,14 +18,15 @@ Deno.test("Interface, Route and ARPNeighbor survive the agent protocol's wire fo
   assertEquals(iface.IPAddresses.map((a) => [a.family, a.address, a.mask]), [
     [0, "10.0.0.2", "24"],
     [1, "fd00::2", "64"],
+    [1, "fe80::1", "64"],
   ]);
   const routes = agentRoutes(s).map((r) =>
     fromBinary(RouteSchema, toBinary(RouteSchema, toProtoRoute(r)))
   );
-  assertEquals(routes.map((r) => [r.dest, r.gateway, r.device, r.family]), [
-    ["", "10.0.0.1", "eth0", 0],
-    ["10.0.0.0/24", "", "eth0", 0],
-    ["fd00::/64", "", "eth0", 1],
+  assertEquals(routes.map((r) => [r.dest, r.gateway, r.device, r.family, r.mtu]), [
+    ["", "10.0.0.1", "eth0", 0, 0],
+    ["192.168.7.0/24", "10.0.0.1", "eth0", 0, 1400],
+    ["fd00:1::/64", "fd00::1", "eth0", 1, 0],
   ]);
   const [n] = agentNeighbours(s).map((x) =>
     fromBinary(ARPNeighborSchema, toBinary(ARPNeighborSchema, toProtoNeighbour(x)))

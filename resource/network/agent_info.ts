@@ -4,7 +4,6 @@
  * @module
  */
 import { IFF, NUD } from "../../ffi/netlink.ts";
-import type { AddrMsg } from "../../ffi/netlink.ts";
 import { AF } from "../../ffi/socket.ts";
 import type {
   AgentARPNeighbor,
@@ -15,21 +14,17 @@ import type {
 import { IP_FAMILY } from "./agent_types.ts";
 import type { ScannedLink } from "./scan.ts";
 
-const RT_SCOPE_LINK = 253;
+/** Routes the kernel made itself (for addresses); the guest kernel makes its own. */
+const RTPROT_KERNEL = 2;
 
 const family = (af: number) => (af === AF.INET6 ? IP_FAMILY.v6 : IP_FAMILY.v4);
-
-/** IPv6 link-local addresses are the guest kernel's own business: not sent. */
-function sendable(a: AddrMsg): boolean {
-  return !(a.family === AF.INET6 && a.scope === RT_SCOPE_LINK);
-}
 
 /** The `Interface` for a scanned link; `guestMac` is the MAC the guest NIC gets. */
 export function agentInterface(s: ScannedLink, guestMac = s.link.mac): AgentInterface {
   return {
     device: s.link.name,
     name: s.link.name,
-    IPAddresses: s.addresses.filter(sendable).map((a): AgentIPAddress => ({
+    IPAddresses: s.addresses.map((a): AgentIPAddress => ({
       family: family(a.family),
       address: a.address,
       mask: String(a.prefixLen),
@@ -42,11 +37,14 @@ export function agentInterface(s: ScannedLink, guestMac = s.link.mac): AgentInte
   };
 }
 
-/** The link's routes, IPv6 link-local ones left out. */
+/**
+ * The link's routes as runtime-rs sends them: every route through the link
+ * except those the kernel made for its addresses; `source` is the route's
+ * source prefix (RTA_SRC), as runtime-rs reads it.
+ */
 export function agentRoutes(s: ScannedLink): AgentRoute[] {
   return s.routes
-    .filter((r) => !(r.family === AF.INET6 && r.dst.startsWith("fe80:")))
-    .filter((r) => !(r.family === AF.INET6 && r.dst.startsWith("ff")))
+    .filter((r) => r.protocol !== RTPROT_KERNEL)
     .map((r) => ({
       dest: r.dst ? `${r.dst}/${r.dstLen}` : "",
       gateway: r.gateway,
@@ -55,7 +53,7 @@ export function agentRoutes(s: ScannedLink): AgentRoute[] {
       scope: r.scope,
       family: family(r.family),
       flags: r.flags,
-      mtu: 0,
+      mtu: r.mtu,
     }));
 }
 

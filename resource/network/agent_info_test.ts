@@ -11,6 +11,7 @@ Deno.test("the agent Interface carries addresses with prefix lengths, MTU, MAC, 
     IPAddresses: [
       { family: 0, address: "10.0.0.2", mask: "24" },
       { family: 1, address: "fd00::2", mask: "64" },
+      { family: 1, address: "fe80::1", mask: "64" },
     ],
     mtu: 1450,
     hwAddr: "f6:02:33:a0:61:df",
@@ -21,13 +22,13 @@ Deno.test("the agent Interface carries addresses with prefix lengths, MTU, MAC, 
   assertEquals(agentInterface(scannedVeth()).rawFlags, 0);
 });
 
-Deno.test("routes keep dest/len, gateway and scope; IPv6 link-local routes are left out", () => {
+Deno.test("routes keep dest/len, gateway, scope and MTU; kernel-made routes are left out", () => {
   assertEquals(
-    agentRoutes(scannedVeth()).map((r) => [r.dest, r.gateway, r.source, r.scope, r.family]),
+    agentRoutes(scannedVeth()).map((r) => [r.dest, r.gateway, r.scope, r.family, r.mtu]),
     [
-      ["", "10.0.0.1", "", 0, 0],
-      ["10.0.0.0/24", "", "10.0.0.2", 253, 0],
-      ["fd00::/64", "", "", 0, 1],
+      ["", "10.0.0.1", 0, 0, 0],
+      ["192.168.7.0/24", "10.0.0.1", 0, 0, 1400],
+      ["fd00:1::/64", "fd00::1", 0, 1, 0],
     ],
   );
 });

@@ -17,7 +17,7 @@ export interface ScannedLink {
   link: LinkMsg;
   type: LinkType;
   addresses: AddrMsg[];
-  /** Main-table unicast routes through this link. */
+  /** Routes (any table) whose output link is this one. */
   routes: RouteMsg[];
   neighbours: NeighMsg[];
   /** ethtool bus info ("" for virtual links). */
@@ -30,8 +30,11 @@ export function tapName(idx: number): string {
 }
 
 const OWN_TAP = /^tap\d+_kata$/;
-const RT_TABLE_MAIN = 254;
-const RTN_UNICAST = 1;
+
+/** 127.0.0.0/8 and ::1. */
+function isLoopbackAddr(a: AddrMsg): boolean {
+  return a.address.startsWith("127.") || a.address === "::1";
+}
 
 /** Scans the namespace at `netns` and returns its candidate links in order. */
 export function scanNetns(netns: string): ScannedLink[] {
@@ -45,16 +48,16 @@ export function scanNetns(netns: string): ScannedLink[] {
   for (const link of [...found.links].sort((a, b) => a.index - b.index)) {
     if (link.flags & IFF.LOOPBACK) continue;
     if (OWN_TAP.test(link.name)) continue;
-    const addresses = found.addresses.filter((a) => a.index === link.index);
+    // Unconfigured links (tunnel base devices such as sit0, half-set-up links)
+    // have no address; loopback addresses do not count.
+    const addresses = found.addresses.filter((a) => a.index === link.index && !isLoopbackAddr(a));
     if (addresses.length === 0) continue;
     out.push({
       idx: out.length,
       link,
       type: linkType(link.kind),
       addresses,
-      routes: found.routes.filter((r) =>
-        r.oif === link.index && r.table === RT_TABLE_MAIN && r.type === RTN_UNICAST
-      ),
+      routes: found.routes.filter((r) => r.oif === link.index),
       neighbours: found.neighbours.filter((n) => n.index === link.index),
       busInfo: busInfoOf(netns, link.name),
     });

@@ -30,9 +30,10 @@ export function scannedVeth(over: Partial<ScannedLink> = {}): ScannedLink {
     ],
     routes: [
       route({ dst: "", dstLen: 0, gateway: "10.0.0.1", scope: 0 }),
-      route({ dst: "10.0.0.0", dstLen: 24, source: "10.0.0.2", scope: 253 }),
-      route({ family: 10, dst: "fe80::", dstLen: 64, priority: 256 }),
-      route({ family: 10, dst: "fd00::", dstLen: 64, priority: 256 }),
+      route({ dst: "10.0.0.0", dstLen: 24, prefSource: "10.0.0.2", scope: 253, protocol: 2 }),
+      route({ dst: "192.168.7.0", dstLen: 24, gateway: "10.0.0.1", mtu: 1400 }),
+      route({ family: 10, dst: "fe80::", dstLen: 64, priority: 256, protocol: 2 }),
+      route({ family: 10, dst: "fd00:1::", dstLen: 64, priority: 1024, gateway: "fd00::1" }),
     ],
     neighbours: [
       { family: 2, index: 3, state: 0x80, flags: 0, dst: "10.0.0.9", lladdr: "02:00:00:00:00:09" },
@@ -54,8 +55,10 @@ function route(over: Partial<ScannedLink["routes"][0]>): ScannedLink["routes"][0
     dst: "",
     gateway: "",
     source: "",
+    prefSource: "",
     oif: 3,
     priority: 0,
+    mtu: 0,
     ...over,
   };
 }
