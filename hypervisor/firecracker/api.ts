@@ -7,7 +7,7 @@
 import { RuntimeError, UnavailableError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { RateLimiter } from "../device.ts";
-import { HttpConnectError, httpUnixRequest } from "./http_unix.ts";
+import { HttpConnectError, httpUnixRequest } from "../http_unix.ts";
 
 const log = getLogger("hypervisor.firecracker.api");
 

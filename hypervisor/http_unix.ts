@@ -1,7 +1,7 @@
 /**
  * A minimal HTTP/1.1 client over a Unix socket, enough for the Firecracker
- * API: one request per connection, JSON bodies, responses framed by
- * Content-Length (or by the connection closing).
+ * and Cloud Hypervisor APIs: one request per connection, JSON bodies,
+ * responses framed by Content-Length (or by the connection closing).
  * @module
  */
 

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { assertEquals, assertRejects } from "../tests/assert.ts";
 import { HttpConnectError, httpUnixRequest } from "./http_unix.ts";
 
 Deno.test("http over unix: request line, headers, JSON body, Content-Length responses", async () => {
