@@ -12,7 +12,15 @@ export function selfCommand(): { program: string; args: string[] } {
   const mode = stamp?.mode ?? "source";
   if (mode === "compiled") return { program: Deno.execPath(), args: [] };
   const entry = new URL(Deno.mainModule).pathname;
-  const flags = ["run", "-A", "--unstable-vsock", "--quiet"];
+  // The server idles most of its life: a small young generation and no optimizing
+  // compiler cut its resident memory by about 6 MB (measured with four shims).
+  const flags = [
+    "run",
+    "-A",
+    "--unstable-vsock",
+    "--quiet",
+    "--v8-flags=--max-semi-space-size=1,--lite-mode",
+  ];
   if (mode === "bundled") {
     return { program: Deno.execPath(), args: [...flags, "--no-config", "--no-lock", entry] };
   }

@@ -80,7 +80,7 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
       );
     }
     if (await accepts(path)) return child.pid;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
   try {
     child.kill("SIGKILL");
