@@ -1,0 +1,114 @@
+/**
+ * The LinuxContainer runtime handler against the real runc, without
+ * containerd: lifecycle, exec, events in order, refusals, clean-up.
+ */
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../common/errors.ts";
+import { setChildSubreaper } from "../ffi/process.ts";
+import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
+import type { TaskEvent } from "../runtimes/events.ts";
+
+async function busyboxBundle(dir: string, args: string[]): Promise<string> {
+  const bundle = `${dir}/bundle`;
+  await Deno.mkdir(`${bundle}/rootfs/bin`, { recursive: true });
+  await Deno.mkdir(`${bundle}/rootfs/tmp`, { recursive: true });
+  await Deno.copyFile("/bin/busybox", `${bundle}/rootfs/bin/busybox`);
+  await Deno.chmod(`${bundle}/rootfs/bin/busybox`, 0o755);
+  for (const a of ["sh", "sleep", "echo", "cat"]) {
+    await Deno.symlink("busybox", `${bundle}/rootfs/bin/${a}`);
+  }
+  const spec = await new Deno.Command("runc", { args: ["spec"], cwd: bundle }).output();
+  assert(spec.success, "runc spec failed");
+  const config = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+  config.process.terminal = false;
+  config.process.args = args;
+  config.linux.cgroupsPath = `/rts-test-${dir.split("/").pop()}`;
+  await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config));
+  return bundle;
+}
+
+Deno.test({
+  name: "linux container: lifecycle through runc with exec, pause, stats, kill and delete",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    setChildSubreaper(true);
+    const dir = await Deno.makeTempDir({ prefix: "rts-lc-" });
+    const id = `lc-${dir.slice(-6)}`;
+    const events: TaskEvent[] = [];
+    const handler = new LinuxContainerHandler({
+      stateRoot: `${dir}/state`,
+      events: (e) => events.push(e),
+    });
+    try {
+      const bundle = await busyboxBundle(dir, ["sleep", "1000"]);
+      const io = { stdin: "", stdout: "", stderr: "", terminal: false };
+      const pid = await handler.createContainer({ id, bundle, rootfs: [], ...io });
+      assert(pid > 0);
+      assertEquals((await handler.state(id, "")).state, "created");
+      await assertRejects(
+        () => handler.createContainer({ id, bundle, rootfs: [], ...io }),
+        AlreadyExistsError,
+      );
+      await assertRejects(() => handler.pause(id), FailedPreconditionError);
+      assertEquals(await handler.start(id, ""), pid);
+      assertEquals((await handler.state(id, "")).state, "running");
+      await assertRejects(() => handler.delete(id, ""), FailedPreconditionError);
+      await assertRejects(() => handler.resizePty(id, "", 80, 24), FailedPreconditionError);
+
+      const out = `${dir}/exec.out`;
+      await handler.exec({
+        containerId: id,
+        execId: "e1",
+        stdin: "",
+        stdout: `file://${out}`,
+        stderr: "",
+        terminal: false,
+        process: { args: ["sh", "-c", "echo from-exec; exit 6"], cwd: "/", env: ["PATH=/bin"] },
+      });
+      const epid = await handler.start(id, "e1");
+      const eexit = await handler.wait(id, "e1");
+      assertEquals([eexit.pid, eexit.exitStatus], [epid, 6]);
+      assertEquals(await Deno.readTextFile(out), "from-exec\n");
+      await handler.delete(id, "e1");
+      await assertRejects(() => handler.state(id, "e1"), NotFoundError);
+
+      const pids = await handler.pids(id);
+      assert(pids.some((p) => p.pid === pid), JSON.stringify(pids));
+      await handler.pause(id);
+      assertEquals((await handler.state(id, "")).state, "paused");
+      await handler.resume(id);
+      await handler.update(id, { pids: { limit: 100 } });
+      const stats = await handler.stats(id);
+      assert("pids" in stats.metrics, JSON.stringify(Object.keys(stats.metrics)));
+
+      await handler.kill(id, "", 9, true);
+      const exit = await handler.wait(id, "");
+      assertEquals(exit.exitStatus, 137);
+      assertEquals((await handler.state(id, "")).state, "stopped");
+      await assertRejects(() => handler.kill(id, "", 9, false), NotFoundError);
+      await handler.delete(id, "");
+      await assertRejects(() => handler.state(id, ""), NotFoundError);
+      assertEquals(handler.containerIds(), []);
+      await assertRejects(() => Deno.stat(`${dir}/state/${id}`), Deno.errors.NotFound);
+      assertEquals(
+        events.map((e) => e.topic),
+        [
+          "/tasks/create",
+          "/tasks/start",
+          "/tasks/exec-added",
+          "/tasks/exec-started",
+          "/tasks/exit",
+          "/tasks/paused",
+          "/tasks/resumed",
+          "/tasks/exit",
+          "/tasks/delete",
+        ],
+      );
+    } finally {
+      await handler.shutdown();
+      setChildSubreaper(false);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
