@@ -55,9 +55,3 @@ export function inNetns<T>(path: string, fn: () => T): T {
     closeFd(self);
   }
 }
-
-/** The inode identifying a namespace file (equal inodes mean the same namespace). */
-export function netnsId(path: string): bigint {
-  const st = Deno.statSync(path);
-  return BigInt(st.ino ?? 0);
-}
