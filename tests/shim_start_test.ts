@@ -1,0 +1,149 @@
+/**
+ * `start` as containerd invokes it, without containerd: every stdin form is
+ * tolerated, stdout is exactly the address, stderr stays empty, the server
+ * answers Connect over ttRPC and exits after Shutdown; a pod's container
+ * reuses the sandbox's address and spawns nothing.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { assert, assertEquals } from "./assert.ts";
+import { connectUnix, createTtrpcTransport } from "../ttrpc/mod.ts";
+import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
+import { OptionsSchema } from "../service/gen/containerd/runtimeoptions/v1/api_pb.ts";
+import { socketAddress, socketPath } from "../shim/address.ts";
+import { processExists } from "../ffi/process.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function runStart(bundle: string, id: string, stdin: Uint8Array) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      CONFIG,
+      MAIN,
+      "-namespace",
+      "rts-test",
+      "-address",
+      `${bundle}/containerd.sock`,
+      "-publish-binary",
+      "/bin/false",
+      "-id",
+      id,
+      "start",
+    ],
+    cwd: bundle,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(stdin);
+  await w.close();
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+// containerd 2.3's BootstrapParams{instance_id=1 "x", namespace=2 "rts-test"} as raw protobuf.
+function bootstrapParams(): Uint8Array {
+  const enc = new TextEncoder();
+  const id = enc.encode("x");
+  const ns = enc.encode("rts-test");
+  return new Uint8Array([0x0a, id.length, ...id, 0x12, ns.length, ...ns]);
+}
+
+Deno.test({
+  name: "shim start: address only on stdout, server answers and exits after Shutdown",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "rts-start-" });
+    try {
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ociVersion: "1.0.2" }));
+      const options = toBinary(
+        AnySchema,
+        create(AnySchema, {
+          typeUrl: "runtimeoptions.v1.Options",
+          value: toBinary(OptionsSchema, create(OptionsSchema, { configPath: "/x.toml" })),
+        }),
+      );
+      const stdins: [string, Uint8Array][] = [
+        ["nothing", new Uint8Array()],
+        ["runtime options", options],
+        ["bootstrap params", bootstrapParams()],
+      ];
+      for (const [what, stdin] of stdins) {
+        const id = `start-${what.replaceAll(" ", "-")}`;
+        const r = await runStart(dir, id, stdin);
+        const want = await socketAddress(`${dir}/containerd.sock`, "rts-test", id);
+        assertEquals(r.code, 0, `${what}: ${r.stderr}`);
+        assertEquals(r.stdout, want, what);
+        assertEquals(r.stderr, "", what);
+        assertEquals(await Deno.readTextFile(`${dir}/address`), want);
+        const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
+        assert(processExists(pid), `${what}: shim ${pid} is not running`);
+        const transport = createTtrpcTransport(() => connectUnix(socketPath(want)), {
+          metadata: [{ key: "containerd-namespace-ttrpc", value: "rts-test" }],
+        });
+        try {
+          const client = createClient(Task, transport);
+          const info = await client.connect({ id });
+          assertEquals(info.shimPid, pid);
+          assertEquals(info.taskPid, 0);
+          await client.shutdown({ id });
+        } finally {
+          transport.close();
+        }
+        let gone = false;
+        for (let i = 0; i < 100 && !gone; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          gone = !processExists(pid) ||
+            (await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "")).includes(") Z ");
+        }
+        assert(gone, `${what}: shim ${pid} did not exit after Shutdown`);
+        await assertGone(socketPath(want));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("shim start: a pod's container gets the sandbox's address and spawns nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-start-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({
+        ociVersion: "1.0.2",
+        annotations: {
+          "io.kubernetes.cri.container-type": "container",
+          "io.kubernetes.cri.sandbox-id": "the-sandbox",
+        },
+      }),
+    );
+    const r = await runStart(dir, "pod-member", new Uint8Array());
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(
+      r.stdout,
+      await socketAddress(`${dir}/containerd.sock`, "rts-test", "the-sandbox"),
+    );
+    assertEquals(await Deno.readTextFile(`${dir}/address`), r.stdout);
+    await assertGone(`${dir}/shim.pid`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function assertGone(path: string): Promise<void> {
+  const exists = await Deno.lstat(path).then(() => true, () => false);
+  assert(!exists, `${path} exists`);
+}
