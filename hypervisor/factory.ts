@@ -8,7 +8,9 @@ import type { HypervisorConfig } from "../config/schema.ts";
 import { Firecracker } from "./firecracker/firecracker.ts";
 import { firecrackerOptionsFromConfig } from "./firecracker/options.ts";
 import type { Hypervisor } from "./hypervisor.ts";
-import { qemuOptionsFromConfig } from "./qemu/options.ts";
+import { hostResources as qemuHost, qemuOptionsFromConfig } from "./qemu/options.ts";
+import { CloudHypervisor } from "./cloud_hypervisor/cloud_hypervisor.ts";
+import { chOptionsFromConfig } from "./cloud_hypervisor/options.ts";
 import { Qemu } from "./qemu/qemu.ts";
 
 /** Options of {@link createHypervisor}. */
@@ -24,7 +26,6 @@ export interface CreateHypervisorOptions {
 
 /** Drivers this runtime refuses, with the reason given to the user. */
 const UNSUPPORTED: Record<string, string> = {
-  clh: "the Cloud Hypervisor driver is not implemented yet",
   remote: "the remote hypervisor (peer pods) driver is not implemented",
   openvmm: "the OpenVMM driver is not implemented",
 };
@@ -41,6 +42,8 @@ export function createHypervisor(
       return new Qemu(qemuOptionsFromConfig(config, undefined, runRoot));
     case "firecracker":
       return new Firecracker(firecrackerOptionsFromConfig(config, runRoot));
+    case "clh":
+      return new CloudHypervisor(chOptionsFromConfig(config, qemuHost(), runRoot));
     case "dragonball":
       if (opts.dragonball) return opts.dragonball(config, runRoot);
       throw new UnimplementedError(

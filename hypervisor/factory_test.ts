@@ -6,7 +6,7 @@ import { createHypervisor } from "./factory.ts";
 const HOST = { cpus: 4, memoryMiB: 8192 };
 const shipped = (name: string) => new URL(`../config/${name}`, import.meta.url).pathname;
 
-Deno.test("factory builds QEMU and Firecracker from the shipped configuration files", async () => {
+Deno.test("factory builds QEMU, Firecracker and Cloud Hypervisor from the shipped configuration files", async () => {
   const fc = await loadConfig({ path: shipped("configuration-fc.toml"), host: HOST });
   const f = createHypervisor(fc.hypervisorName!, fc.hypervisor!, { runRoot: "/tmp/x" });
   assertEquals([f.kind, f.state(), f.capabilities().netHotplug, f.capabilities().hybridVsock], [
@@ -17,6 +17,13 @@ Deno.test("factory builds QEMU and Firecracker from the shipped configuration fi
   ]);
   const q = await loadConfig({ path: shipped("configuration-qemu.toml"), host: HOST });
   const h = createHypervisor(q.hypervisorName!, q.hypervisor!);
+  const c = await loadConfig({ path: shipped("configuration-clh.toml"), host: HOST });
+  const ch = createHypervisor(c.hypervisorName!, c.hypervisor!);
+  assertEquals([ch.kind, ch.capabilities().netHotplug, ch.capabilities().hybridVsock], [
+    "cloud-hypervisor",
+    true,
+    true,
+  ]);
   assertEquals([h.kind, h.capabilities().netHotplug, h.capabilities().hybridVsock], [
     "qemu",
     true,
@@ -26,11 +33,6 @@ Deno.test("factory builds QEMU and Firecracker from the shipped configuration fi
 
 Deno.test("factory refuses unsupported hypervisors clearly", async () => {
   const q = await loadConfig({ path: shipped("configuration-qemu.toml"), host: HOST });
-  assertThrows(
-    () => createHypervisor("clh", q.hypervisor!),
-    UnimplementedError,
-    "Cloud Hypervisor",
-  );
   assertThrows(() => createHypervisor("remote", q.hypervisor!), UnimplementedError, "peer pods");
   assertThrows(
     () => createHypervisor("dragonball", q.hypervisor!),

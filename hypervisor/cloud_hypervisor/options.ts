@@ -1,0 +1,236 @@
+/**
+ * What the Cloud Hypervisor driver takes, the one mapping from
+ * `[hypervisor.clh]`, and the pure builders of the REST bodies (VmConfig and
+ * the per-device configs).
+ * @module
+ */
+import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
+import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../device.ts";
+import { rateLimiterFromMaxRate } from "../device.ts";
+
+/** Options of the Cloud Hypervisor driver. */
+export interface ChOptions {
+  path: string;
+  kernel: string;
+  /** Guest rootfs image (a virtio-blk disk); empty when booting an initrd. */
+  image: string;
+  initrd: string;
+  rootfsType: string;
+  kernelParams: string;
+  vcpus: number;
+  maxVcpus: number;
+  memoryMib: number;
+  maxMemoryMib: number;
+  debug: boolean;
+  /** Guest RAM shared with vhost-user daemons (needed by virtio-fs). */
+  sharedMemory: boolean;
+  disableBlockDeviceUse: boolean;
+  disableSeccomp: boolean;
+  networkQueues: number;
+  queueSize: number;
+  virtioFsQueueSize: number;
+  entropySource: string;
+  rxRateLimiter?: RateLimiter;
+  txRateLimiter?: RateLimiter;
+  /** Base of the per-sandbox directories (`/run/kata`). */
+  runRoot: string;
+}
+
+/** The `[hypervisor.clh]` keys this driver reads (snake_case, as in the TOML). */
+export interface ChConfigSection {
+  path: string;
+  kernel: string;
+  image: string;
+  initrd: string;
+  rootfs_type: string;
+  kernel_params: string;
+  default_vcpus: number;
+  default_maxvcpus: number;
+  default_memory: number;
+  default_maxmemory: number;
+  enable_debug: boolean;
+  shared_fs: string;
+  disable_block_device_use: boolean;
+  disable_seccomp: boolean;
+  network_queues: number;
+  queue_size: number;
+  virtio_fs_queue_size: number;
+  entropy_source: string;
+  rx_rate_limiter_max_rate: number;
+  tx_rate_limiter_max_rate: number;
+}
+
+/** Maps the config table to driver options. `host` gives the ceilings when the config sets none. */
+export function chOptionsFromConfig(
+  c: ChConfigSection,
+  host: { cpus: number; memoryMib: number },
+  runRoot = "/run/kata",
+): ChOptions {
+  const bad = (key: string, reason: string): never => {
+    throw new ConfigError(`Invalid [hypervisor.clh] ${key}: ${reason}`);
+  };
+  if (!c.path) bad("path", "empty");
+  if (!c.kernel) bad("kernel", "empty");
+  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
+  if (c.image && c.initrd) bad("initrd", "image and initrd are both set");
+  const vcpus = Math.ceil(c.default_vcpus || 1);
+  const maxVcpus = c.default_maxvcpus > 0 ? Math.min(c.default_maxvcpus, host.cpus) : host.cpus;
+  if (vcpus > maxVcpus) bad("default_vcpus", `${vcpus} exceeds the maximum ${maxVcpus}`);
+  const memoryMib = c.default_memory || 2048;
+  const maxMemoryMib = c.default_maxmemory > 0
+    ? Math.min(c.default_maxmemory, host.memoryMib)
+    : host.memoryMib;
+  if (memoryMib > maxMemoryMib) {
+    bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
+  }
+  const sharedFs = c.shared_fs || "virtio-fs";
+  if (sharedFs !== "virtio-fs" && sharedFs !== "none") {
+    bad(
+      "shared_fs",
+      `${JSON.stringify(sharedFs)}: Cloud Hypervisor supports only virtio-fs (no 9p)`,
+    );
+  }
+  return {
+    path: c.path,
+    kernel: c.kernel,
+    image: c.image ?? "",
+    initrd: c.initrd ?? "",
+    rootfsType: c.rootfs_type || "ext4",
+    kernelParams: c.kernel_params ?? "",
+    vcpus,
+    maxVcpus,
+    memoryMib,
+    maxMemoryMib,
+    debug: !!c.enable_debug,
+    sharedMemory: sharedFs === "virtio-fs",
+    disableBlockDeviceUse: !!c.disable_block_device_use,
+    disableSeccomp: !!c.disable_seccomp,
+    networkQueues: c.network_queues || 1,
+    queueSize: c.queue_size || 128,
+    virtioFsQueueSize: c.virtio_fs_queue_size || 1024,
+    entropySource: c.entropy_source ?? "/dev/urandom",
+    rxRateLimiter: rateLimiterFromMaxRate(c.rx_rate_limiter_max_rate ?? 0),
+    txRateLimiter: rateLimiterFromMaxRate(c.tx_rate_limiter_max_rate ?? 0),
+    runRoot,
+  };
+}
+
+/** The guest kernel command line. */
+export function chKernelParams(o: ChOptions): string {
+  const p = ["console=ttyS0", "reboot=k", "panic=1", "no_timer_check", "noreplace-smp"];
+  if (o.image) {
+    if (!["ext4", "xfs", "erofs"].includes(o.rootfsType)) {
+      throw new InvalidArgumentError(
+        `Invalid rootfs_type ${JSON.stringify(o.rootfsType)}: expected ext4, xfs or erofs`,
+      );
+    }
+    p.push("root=/dev/vda1");
+    if (o.rootfsType !== "erofs") p.push("rootflags=data=ordered,errors=remount-ro");
+    p.push("ro", `rootfstype=${o.rootfsType}`);
+  }
+  p.push(
+    "systemd.unit=kata-containers.target",
+    "systemd.mask=systemd-networkd.service",
+    "systemd.mask=systemd-networkd.socket",
+  );
+  if (o.debug) p.push("agent.log=debug");
+  if (o.kernelParams.trim()) p.push(...o.kernelParams.trim().split(/\s+/));
+  return p.join(" ");
+}
+
+/** Cloud Hypervisor's rate limiter config (same token buckets as Firecracker). */
+function chRateLimiter(r: RateLimiter | undefined) {
+  if (!r || (!r.bandwidth && !r.ops)) return undefined;
+  const b = (t: NonNullable<RateLimiter["bandwidth"]>) => ({
+    size: t.size,
+    refill_time: t.refillTimeMs,
+    ...(t.oneTimeBurst ? { one_time_burst: t.oneTimeBurst } : {}),
+  });
+  return {
+    ...(r.bandwidth ? { bandwidth: b(r.bandwidth) } : {}),
+    ...(r.ops ? { ops: b(r.ops) } : {}),
+  };
+}
+
+/** `NetConfig` of a NIC: a tap opened by name; num_queues counts rx and tx queues. */
+export function chNetConfig(o: ChOptions, n: NetworkDevice & { id: string }) {
+  const limiter = chRateLimiter(n.txRateLimiter ?? o.txRateLimiter);
+  return {
+    id: n.id,
+    tap: n.tapName,
+    mac: n.guestMac,
+    num_queues: 2 * n.queues,
+    queue_size: n.queueSize ?? 256,
+    ...(n.mtu ? { mtu: n.mtu } : {}),
+    ...(limiter ? { rate_limiter_config: limiter } : {}),
+  };
+}
+
+/** `DiskConfig` of a block device. */
+export function chDiskConfig(o: ChOptions, b: BlockDevice & { id: string }) {
+  const limiter = chRateLimiter(b.rateLimiter);
+  return {
+    id: b.id,
+    path: b.path,
+    readonly: b.readOnly,
+    num_queues: 1,
+    queue_size: o.queueSize,
+    ...(limiter ? { rate_limiter_config: limiter } : {}),
+  };
+}
+
+/** `FsConfig` of a virtio-fs share (9p does not exist in Cloud Hypervisor). */
+export function chFsConfig(o: ChOptions, f: ShareFsDevice & { id: string }) {
+  if (f.fsType !== "virtio-fs") {
+    throw new InvalidArgumentError(
+      `Cannot share "${f.mountTag}" over ${f.fsType}: Cloud Hypervisor supports only virtio-fs`,
+    );
+  }
+  return {
+    id: f.id,
+    tag: f.mountTag,
+    socket: f.socketPath!,
+    num_queues: 1,
+    queue_size: o.virtioFsQueueSize,
+  };
+}
+
+/** The devices a VM is created with. */
+export interface ChColdDevices {
+  disks: (BlockDevice & { id: string })[];
+  nets: (NetworkDevice & { id: string })[];
+  fs: (ShareFsDevice & { id: string })[];
+}
+
+/** The `vm.create` body. */
+export function chVmConfig(o: ChOptions, hvsock: string, cold: ChColdDevices) {
+  const mib = 1024 * 1024;
+  const hotplug = o.maxMemoryMib > o.memoryMib ? (o.maxMemoryMib - o.memoryMib) * mib : 0;
+  const disks = [
+    ...(o.image
+      ? [{ id: "rootfs", path: o.image, readonly: true, num_queues: 1, queue_size: o.queueSize }]
+      : []),
+    ...cold.disks.map((d) => chDiskConfig(o, d)),
+  ];
+  return {
+    cpus: { boot_vcpus: o.vcpus, max_vcpus: o.maxVcpus },
+    memory: {
+      size: o.memoryMib * mib,
+      shared: o.sharedMemory,
+      ...(hotplug ? { hotplug_method: "Acpi", hotplug_size: hotplug } : {}),
+    },
+    payload: {
+      kernel: o.kernel,
+      cmdline: chKernelParams(o),
+      ...(o.initrd ? { initramfs: o.initrd } : {}),
+    },
+    ...(disks.length ? { disks } : {}),
+    ...(cold.nets.length ? { net: cold.nets.map((n) => chNetConfig(o, n)) } : {}),
+    ...(cold.fs.length ? { fs: cold.fs.map((f) => chFsConfig(o, f)) } : {}),
+    vsock: { id: "vsock", cid: 3, socket: hvsock },
+    ...(o.entropySource ? { rng: { src: o.entropySource } } : {}),
+    // The serial port goes to the VMM's stdout, which the driver pipes into the log.
+    serial: { mode: "Tty" },
+    console: { mode: "Off" },
+  };
+}
