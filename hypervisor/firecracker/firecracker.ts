@@ -17,7 +17,6 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import { processStartTime } from "../cleanup_state.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
@@ -30,6 +29,7 @@ import type {
   VmExit,
   VmState,
 } from "../hypervisor.ts";
+import { VmmProcess } from "../vmm_process.ts";
 import { FirecrackerApi, toFcRateLimiter } from "./api.ts";
 import {
   firecrackerBootArgs,
@@ -46,7 +46,6 @@ const log = getLogger("hypervisor.firecracker");
 export const FC_GUEST_CID = 3;
 /** Kata agent port. */
 export const AGENT_PORT = 1024;
-const STDERR_TAIL_LINES = 20;
 
 /** Firecracker behind the {@link Hypervisor} interface. */
 export class Firecracker implements Hypervisor {
@@ -57,11 +56,7 @@ export class Firecracker implements Hypervisor {
   #netns: string | null = null;
   #paths: FirecrackerPaths | null = null;
   #api: FirecrackerApi | null = null;
-  #child: Deno.ChildProcess | null = null;
-  #exit: Promise<VmExit> | null = null;
-  #exited = false;
-  #pidStart: string | null = null;
-  #stderrTail: string[] = [];
+  #proc: VmmProcess | null = null;
   /** NICs waiting for boot, by device id, in add order. */
   readonly #pendingNics = new Map<string, NetworkDevice & { id: string }>();
   /** Placeholder slot (1..5) → the block device using it. */
@@ -99,7 +94,7 @@ export class Firecracker implements Hypervisor {
   }
 
   pids(): number[] {
-    return this.#child && !this.#exited ? [this.#child.pid] : [];
+    return this.#proc && !this.#proc.exited ? [this.#proc.pid] : [];
   }
 
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
@@ -167,7 +162,7 @@ export class Firecracker implements Hypervisor {
       throw e;
     }
     this.#state = "prepared";
-    log.info("Firecracker VM {id} prepared (pid {pid})", { id: opts.id, pid: this.#child?.pid });
+    log.info("Firecracker VM {id} prepared (pid {pid})", { id: opts.id, pid: this.#proc?.pid });
   }
 
   /** Nothing to start: the VMM runs since prepare, and the guest boots in {@link bootVm}. */
@@ -179,9 +174,9 @@ export class Firecracker implements Hypervisor {
         ),
       );
     }
-    if (this.#exited) {
+    if (this.#proc?.exited) {
       return Promise.reject(
-        new UnavailableError(`Firecracker VM "${this.#id}" exited: ${this.#tail()}`),
+        new UnavailableError(`Firecracker VM "${this.#id}" exited: ${this.#proc.tail()}`),
       );
     }
     this.#state = "started";
@@ -212,22 +207,17 @@ export class Firecracker implements Hypervisor {
   }
 
   async stopVm(): Promise<void> {
-    if (this.#child && !this.#exited) {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* exited meanwhile */ }
-    }
-    if (this.#exit) await this.#exit;
+    if (this.#proc) await this.#proc.kill();
     if (this.#state !== "not_ready") this.#state = "stopped";
   }
 
   waitVm(): Promise<VmExit> {
-    if (!this.#exit) {
+    if (!this.#proc) {
       return Promise.reject(
         new FailedPreconditionError(`Cannot wait for Firecracker VM "${this.#id}": not started`),
       );
     }
-    return this.#exit;
+    return this.#proc.exit;
   }
 
   async pauseVm(): Promise<void> {
@@ -350,8 +340,8 @@ export class Firecracker implements Hypervisor {
     const p = this.#need("state");
     return {
       hypervisor_type: "firecracker",
-      pid: this.#child?.pid ?? null,
-      pid_start: this.#pidStart,
+      pid: this.#proc?.pid ?? null,
+      pid_start: this.#proc?.startTime ?? null,
       uuid: "",
       api_socket: p.apiSocket,
       id: this.#id,
@@ -516,66 +506,16 @@ export class Firecracker implements Hypervisor {
   }
 
   #spawn(launch: { cmd: string; args: string[] }): void {
-    log.debug("spawning {cmd} {args}", { cmd: launch.cmd, args: launch.args.join(" ") });
-    const child = new Deno.Command(launch.cmd, {
-      args: launch.args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#child = child;
-    this.#pidStart = processStartTime(child.pid);
-    const drained = Promise.all([
-      this.#pump(child.stdout, "stdout"),
-      this.#pump(child.stderr, "stderr"),
-    ]);
-    this.#exit = child.status.then(async (s) => {
-      this.#exited = true;
-      await drained;
+    const proc = VmmProcess.spawn({ ...launch, log, name: "Firecracker", stdoutIs: "output" });
+    this.#proc = proc;
+    proc.exit.then(() => {
       if (this.#state !== "not_ready") this.#state = "stopped";
-      log.info("Firecracker of {id} exited (code {code}, signal {signal})", {
-        id: this.#id,
-        code: s.code,
-        signal: s.signal,
-      });
-      return { code: s.signal ? null : s.code, signal: s.signal ?? null };
     });
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, name: string): Promise<void> {
-    let rest = "";
-    const dec = new TextDecoder();
-    const line = (l: string) => {
-      if (!l) return;
-      log.info("firecracker {stream}: {line}", { stream: name, line: l });
-      if (name === "stderr") {
-        this.#stderrTail.push(l);
-        if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
-      }
-    };
-    try {
-      for await (const chunk of stream) {
-        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
-        rest = lines.pop()!;
-        lines.forEach(line);
-      }
-    } catch { /* the pipe broke with the process */ }
-    line(rest);
-  }
-
-  #tail(): string {
-    return this.#stderrTail.join("; ") || "(no output)";
   }
 
   /** Runs an API call, failing at once (with the VMM's last words) if the VMM exits first. */
-  async #whileAlive<T>(p: Promise<T>): Promise<T> {
-    const exit = this.#exit!;
-    const died = exit.then((s) => {
-      throw new UnavailableError(
-        `Firecracker of sandbox "${this.#id}" exited (code ${s.code}, signal ${s.signal}): ${this.#tail()}`,
-      );
-    });
-    return await Promise.race([p, died]);
+  #whileAlive<T>(p: Promise<T>): Promise<T> {
+    return this.#proc!.whileAlive(p, `sandbox "${this.#id}"`);
   }
 }
 

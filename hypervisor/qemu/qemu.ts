@@ -14,7 +14,6 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import { processStartTime } from "../cleanup_state.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
@@ -35,12 +34,12 @@ import {
   type QemuOptions,
   virtioNetProps,
 } from "./options.ts";
+import { VmmProcess } from "../vmm_process.ts";
 import { QmpClient } from "./qmp.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
 
 const log = getLogger("hypervisor.qemu");
 const AGENT_PORT = 1024;
-const STDERR_TAIL_LINES = 20;
 const QUIT_GRACE_MS = 2000;
 
 type Tracked = Device & { id: string; guestPath?: string };
@@ -69,11 +68,7 @@ export class Qemu implements Hypervisor {
   #vmPath = "";
   #dir = "";
   #cid = 0;
-  #child: Deno.ChildProcess | null = null;
-  #exit: Promise<VmExit> | null = null;
-  #exited = false;
-  #pidStart: string | null = null;
-  #stderrTail: string[] = [];
+  #proc: VmmProcess | null = null;
   #qmp: QmpClient | null = null;
   /** Every device the VM has (cold and hot), by id. */
   readonly #devices = new Map<string, Tracked>();
@@ -118,7 +113,7 @@ export class Qemu implements Hypervisor {
   }
 
   pids(): number[] {
-    return this.#child && !this.#exited ? [this.#child.pid] : [];
+    return this.#proc && !this.#proc.exited ? [this.#proc.pid] : [];
   }
 
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
@@ -159,13 +154,13 @@ export class Qemu implements Hypervisor {
     const finalArgs = this.#knobs.noVhostVsock ? dropVhostVsock(args) : args;
     for (const [id, p] of placements) this.#devices.get(id)!.guestPath = p.guestPath;
     this.#spawn(finalArgs);
+    const proc = this.#proc!;
+    const what = `sandbox "${this.#id}"`;
     try {
       this.#qmp = await QmpClient.connect(this.#qmpSocket(), {
         timeoutMs,
-        abandon: this.#exit!.then((s) => {
-          throw new UnavailableError(
-            `QEMU of sandbox "${this.#id}" exited (code ${s.code}, signal ${s.signal}): ${this.#tail()}`,
-          );
+        abandon: proc.exit.then((s) => {
+          throw proc.diedError(what, s);
         }),
       });
       this.#qmp.onEvent((e) => {
@@ -185,21 +180,18 @@ export class Qemu implements Hypervisor {
       // If QEMU died on its own, its stderr says why better than the socket error.
       let timer: ReturnType<typeof setTimeout> | undefined;
       const died = await Promise.race([
-        this.#exit!.then((s) => s),
+        proc.exit,
         new Promise<null>((r) => timer = setTimeout(() => r(null), 1000)),
       ]);
       clearTimeout(timer);
       await this.stopVm();
       if (died && !(e instanceof UnavailableError && e.message.includes("exited"))) {
-        throw new UnavailableError(
-          `QEMU of sandbox "${this.#id}" exited (code ${died.code}, signal ${died.signal}): ${this.#tail()}`,
-          { cause: e },
-        );
+        throw proc.diedError(what, died);
       }
       throw e;
     }
     this.#state = "running";
-    log.info("QEMU VM {id} started (pid {pid})", { id: this.#id, pid: this.#child!.pid });
+    log.info("QEMU VM {id} started (pid {pid})", { id: this.#id, pid: proc.pid });
   }
 
   /** QEMU boots in {@link startVm}; nothing is left to do. */
@@ -213,36 +205,31 @@ export class Qemu implements Hypervisor {
   }
 
   async stopVm(): Promise<void> {
-    if (this.#child && !this.#exited) {
+    if (this.#proc && !this.#proc.exited) {
       if (this.#qmp) {
         // Ask politely first so QEMU flushes its files; kill if it does not go.
         const quit = this.#qmp.quit().catch(() => {});
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
-          Promise.all([quit, this.#exit]),
+          Promise.all([quit, this.#proc.exit]),
           new Promise((r) => timer = setTimeout(r, QUIT_GRACE_MS)),
         ]);
         clearTimeout(timer);
       }
-      if (!this.#exited) {
-        try {
-          this.#child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-      }
     }
-    if (this.#exit) await this.#exit;
+    if (this.#proc) await this.#proc.kill();
     this.#qmp?.close();
     this.#qmp = null;
     if (this.#state !== "not_ready") this.#state = "stopped";
   }
 
   waitVm(): Promise<VmExit> {
-    if (!this.#exit) {
+    if (!this.#proc) {
       return Promise.reject(
         new FailedPreconditionError(`Cannot wait for QEMU VM "${this.#id}": not started`),
       );
     }
-    return this.#exit;
+    return this.#proc.exit;
   }
 
   async pauseVm(): Promise<void> {
@@ -396,8 +383,8 @@ export class Qemu implements Hypervisor {
     if (!this.#dir) throw new FailedPreconditionError("QEMU VM has no state before prepareVm");
     return {
       hypervisor_type: "qemu",
-      pid: this.#child?.pid ?? null,
-      pid_start: this.#pidStart,
+      pid: this.#proc?.pid ?? null,
+      pid_start: this.#proc?.startTime ?? null,
       uuid: "",
       api_socket: this.#qmpSocket(),
       id: this.#id,
@@ -528,60 +515,18 @@ export class Qemu implements Hypervisor {
   }
 
   #spawn(args: string[]): void {
-    const cmd = this.#netns ? "nsenter" : this.#o.path;
-    const fullArgs = this.#netns ? [`--net=${this.#netns}`, "--", this.#o.path, ...args] : args;
-    log.debug("spawning {cmd} {args}", { cmd, args: fullArgs.join(" ") });
-    const child = new Deno.Command(cmd, {
-      args: fullArgs,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#child = child;
-    this.#pidStart = processStartTime(child.pid);
-    const drained = Promise.all([
-      this.#pump(child.stdout, "console"),
-      this.#pump(child.stderr, "stderr"),
-    ]);
-    this.#exit = child.status.then(async (s) => {
-      this.#exited = true;
-      await drained;
-      if (this.#state !== "not_ready") this.#state = "stopped";
-      log.info("QEMU of {id} exited (code {code}, signal {signal})", {
-        id: this.#id,
-        code: s.code,
-        signal: s.signal,
-      });
-      return { code: s.signal ? null : s.code, signal: s.signal ?? null };
+    const proc = VmmProcess.spawn({
+      cmd: this.#o.path,
+      args,
+      netnsPath: this.#netns ?? undefined,
+      log,
+      name: "QEMU",
+      stdoutIs: "console",
     });
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, name: "console" | "stderr"): Promise<void> {
-    let rest = "";
-    const dec = new TextDecoder();
-    const line = (raw: string) => {
-      const l = raw.replace(/\r$/, "");
-      if (!l) return;
-      if (name === "console") {
-        log.debug("vm console: {line}", { line: l });
-        return;
-      }
-      log.warn("qemu stderr: {line}", { line: l });
-      this.#stderrTail.push(l);
-      if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
-    };
-    try {
-      for await (const chunk of stream) {
-        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
-        rest = lines.pop()!;
-        lines.forEach(line);
-      }
-    } catch { /* the pipe broke with the process */ }
-    line(rest);
-  }
-
-  #tail(): string {
-    return this.#stderrTail.join("; ") || "(no output)";
+    this.#proc = proc;
+    proc.exit.then(() => {
+      if (this.#state !== "not_ready") this.#state = "stopped";
+    });
   }
 }
 
