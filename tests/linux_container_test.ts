@@ -7,25 +7,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../c
 import { setChildSubreaper } from "../ffi/process.ts";
 import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
 import type { TaskEvent } from "../runtimes/events.ts";
-
-async function busyboxBundle(dir: string, args: string[]): Promise<string> {
-  const bundle = `${dir}/bundle`;
-  await Deno.mkdir(`${bundle}/rootfs/bin`, { recursive: true });
-  await Deno.mkdir(`${bundle}/rootfs/tmp`, { recursive: true });
-  await Deno.copyFile("/bin/busybox", `${bundle}/rootfs/bin/busybox`);
-  await Deno.chmod(`${bundle}/rootfs/bin/busybox`, 0o755);
-  for (const a of ["sh", "sleep", "echo", "cat"]) {
-    await Deno.symlink("busybox", `${bundle}/rootfs/bin/${a}`);
-  }
-  const spec = await new Deno.Command("runc", { args: ["spec"], cwd: bundle }).output();
-  assert(spec.success, "runc spec failed");
-  const config = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-  config.process.terminal = false;
-  config.process.args = args;
-  config.linux.cgroupsPath = `/rts-test-${dir.split("/").pop()}`;
-  await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config));
-  return bundle;
-}
+import { busyboxBundle } from "./busybox_bundle.ts";
 
 Deno.test({
   name: "linux container: lifecycle through runc with exec, pause, stats, kill and delete",

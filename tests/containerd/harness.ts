@@ -151,19 +151,18 @@ export class Containerd {
   }
 
   async #launch(): Promise<void> {
-    const logFile = await Deno.open(`${this.dir}/containerd.log`, {
-      write: true,
-      create: true,
-      append: true,
-    });
-    this.#proc = new Deno.Command("containerd", {
-      args: ["--config", `${this.dir}/config.toml`],
+    // containerd logs to stderr; the shell's redirection keeps it in a file for post-mortems.
+    this.#proc = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"',
+        "sh",
+        this.dir,
+      ],
       stdin: "null",
       stdout: "null",
-      stderr: "piped",
+      stderr: "null",
     }).spawn();
-    // containerd logs to stderr; keep it in a file for post-mortems.
-    this.#proc.stderr.pipeTo(logFile.writable).catch(() => {});
     for (let i = 0; i < 200; i++) {
       const r = await run("ctr", ["-a", this.address, "version"]);
       if (r.code === 0) return;
@@ -241,6 +240,11 @@ export class Containerd {
     const state = await exists(`/run/kata/${id}`);
     assert(!state, `/run/kata/${id} left`);
     assert(!(await exists(this.bundle(id))), `bundle ${this.bundle(id)} left`);
+  }
+
+  /** containerd's log so far (the shims' logs are copied into it). */
+  log(): Promise<string> {
+    return Deno.readTextFile(`${this.dir}/containerd.log`);
   }
 
   /** Stops containerd and removes everything it made. */

@@ -47,6 +47,8 @@ Deno.test({
         assertEquals(r.code, 7, r.stderr);
         assertEquals(r.stdout, "hi\n");
         assertStringIncludes(r.stderr, "oops");
+        // The shim logs through the bundle's log FIFO into containerd's log.
+        assertStringIncludes(await c.log(), 'component=shim msg="serving');
         await c.assertNoLeaks("e2e-run");
       });
 
@@ -127,6 +129,25 @@ Deno.test({
           await c.restartDaemon();
           await waitStatus(c, id, "RUNNING");
           await c.ctrMust("task", "kill", "-s", "SIGKILL", id);
+          await waitStatus(c, id, "STOPPED");
+          await removeTask(c, id);
+          await c.assertNoLeaks(id);
+        },
+      );
+
+      await t.step(
+        "the container exits while containerd is down; the restarted one sees it",
+        async () => {
+          const id = "e2e-exit-while-down";
+          await c.ctrMust(...c.runArgs(), "-d", IMAGE, id, "sleep", "1000");
+          await waitStatus(c, id, "RUNNING");
+          const line = (await c.ctrMust("task", "ls")).split("\n").find((l) => l.startsWith(id));
+          const pid = Number(line?.trim().split(/\s+/)[1]);
+          assert(pid > 0, `no pid for ${id}`);
+          await c.stopDaemon();
+          Deno.kill(pid, "SIGKILL");
+          await new Promise((r) => setTimeout(r, 300));
+          await c.restartDaemon();
           await waitStatus(c, id, "STOPPED");
           await removeTask(c, id);
           await c.assertNoLeaks(id);
