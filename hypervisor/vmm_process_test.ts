@@ -38,7 +38,7 @@ Deno.test("VmmProcess: netnsPath runs the VMM inside that network namespace", as
   const run = (cmd: string, ...args: string[]) => new Deno.Command(cmd, { args }).output();
   await run("ip", "netns", "add", ns);
   try {
-    await run("ip", "-n", ns, "link", "add", "rtmark0", "type", "dummy");
+    await run("ip", "-n", ns, "link", "add", "rtmark0", "type", "veth", "peer", "name", "rtmark1");
     // /proc/self/net/dev lists the links of the reader's own netns.
     const probe = ["-c", "grep -q rtmark0: /proc/self/net/dev"];
     const inside = VmmProcess.spawn({
