@@ -14,6 +14,13 @@ const symbols = {
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize", nonblocking: true },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  write_nb: {
+    name: "write",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -92,6 +99,34 @@ export async function receiveFd(connFd: number): Promise<number> {
 export function setWindowSize(fd: number, columns: number, rows: number): void {
   const ws = new Uint16Array([rows, columns, 0, 0]);
   check(sym().ioctl(fd, BigInt(TIOCSWINSZ), new Uint8Array(ws.buffer)), "ioctl", "TIOCSWINSZ");
+}
+
+/**
+ * Writes all of `data` to `fd` off the JS thread, so that a full terminal
+ * (a process that does not read its stdin) cannot stall the shim.
+ */
+export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const part = data.subarray(off);
+    const n = Number(await sym().write_nb(fd, part, BigInt(part.length)));
+    if (n < 0) {
+      const e = errno();
+      if (e === 4 /* EINTR */) continue;
+      throw new SysError("write", e, `fd ${fd}`);
+    }
+    off += n;
+  }
+}
+
+/**
+ * Opens a FIFO for writing without blocking; returns -1 when no reader has it
+ * open (ENXIO). Used to release a reader still waiting in open(2).
+ */
+export function openFifoWriterNow(path: string): number {
+  const O_WRONLY = 1, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
+  const fd = sym().open(cstr(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  return fd < 0 ? -1 : fd;
 }
 
 function ptr(buf: ArrayBufferView): bigint {

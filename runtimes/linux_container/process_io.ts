@@ -7,8 +7,8 @@
  * @module
  */
 import { UnimplementedError } from "../../common/errors.ts";
-import { closeFd, readFdAsync, writeFd } from "../../ffi/libc.ts";
-import { setWindowSize } from "../../ffi/fdpass.ts";
+import { closeFd, readFdAsync } from "../../ffi/libc.ts";
+import { openFifoWriterNow, setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
 import type { StdioPaths } from "../handler.ts";
 import type { InheritedPipes } from "./oci_runtime.ts";
 
@@ -85,12 +85,9 @@ class StdinCopy {
       // closed by the copy loop
     }
     if (!this.#file) {
-      // Still waiting in open(): a writer of our own lets it return.
-      try {
-        Deno.openSync(this.#path, { write: true }).close();
-      } catch {
-        // nobody is waiting
-      }
+      // Still waiting in open(): a writer of our own lets it return (never blocks).
+      const fd = openFifoWriterNow(this.#path);
+      if (fd >= 0) closeFd(fd);
     }
   }
 }
@@ -177,9 +174,8 @@ export class ConsoleIo implements ProcessIo {
     this.#output = output;
     this.#copy = this.#copyOut();
     if (stdinPath) {
-      this.#stdin = new StdinCopy(stdinPath, (d) => {
-        if (this.#master >= 0) writeFd(this.#master, d as Uint8Array<ArrayBuffer>);
-        return Promise.resolve();
+      this.#stdin = new StdinCopy(stdinPath, async (d) => {
+        if (this.#master >= 0) await writeAllAsync(this.#master, d as Uint8Array<ArrayBuffer>);
       }, () => {});
     }
   }

@@ -99,25 +99,29 @@ Deno.test({
         await c.assertNoLeaks(id);
       });
 
-      await t.step("a tty run gets a terminal", async () => {
+      await t.step("a tty run and a tty exec get a terminal", async () => {
+        // script(1) gives ctr the terminal it needs for -t; its -c is a shell line.
+        const ctr = `ctr -a ${c.address}`;
         const id = "e2e-tty";
-        const cmd = [
-          "ctr",
-          "-a",
-          c.address,
-          ...c.runArgs(),
-          "--rm",
-          "-t",
-          IMAGE,
-          id,
-          "sh",
-          "-c",
-          "tty; exit 5",
-        ].join(" ");
-        const r = await run("script", ["-qec", cmd, "/dev/null"]);
+        const runLine = `${ctr} ${
+          c.runArgs().join(" ")
+        } --rm -t ${IMAGE} ${id} sh -c 'tty; exit 5'`;
+        const r = await run("script", ["-qec", runLine, "/dev/null"]);
         assertEquals(r.code, 5, r.stdout + r.stderr);
         assertStringIncludes(r.stdout, "/dev/pts/");
         await c.assertNoLeaks(id);
+
+        const did = "e2e-tty-exec";
+        await c.ctrMust(...c.runArgs(), "-d", IMAGE, did, "sleep", "1000");
+        await waitStatus(c, did, "RUNNING");
+        const execLine = `${ctr} task exec -t --exec-id t1 ${did} sh -c 'tty; exit 6'`;
+        const e = await run("script", ["-qec", execLine, "/dev/null"]);
+        assertEquals(e.code, 6, e.stdout + e.stderr);
+        assertStringIncludes(e.stdout, "/dev/pts/");
+        await c.ctrMust("task", "kill", "-s", "SIGKILL", did);
+        await waitStatus(c, did, "STOPPED");
+        await removeTask(c, did);
+        await c.assertNoLeaks(did);
       });
 
       await t.step(
