@@ -22,6 +22,9 @@ export const echoImpl: ServiceImpl<typeof Echo> = {
       });
     }
     if (req.failCode !== 0) throw new ConnectError(req.text, req.failCode as Code);
+    if (req.replySize > 8 << 20) {
+      throw new ConnectError(`reply size ${req.replySize} over 8 MiB`, Code.InvalidArgument);
+    }
     const meta = metadataValues(ctx, "echo-meta");
     return {
       text: meta.length ? `${req.text}|${meta.join(",")}` : req.text,

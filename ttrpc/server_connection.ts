@@ -34,6 +34,9 @@ export interface MethodEntry {
 /** Registered methods: service full name -> method name -> entry (undefined when not implemented). */
 export type ServiceTable = Map<string, Map<string, MethodEntry | undefined>>;
 
+/** Envelope bytes around a large payload: empty status (2), tag (1), 4-byte length varint. */
+const RESPONSE_OVERHEAD = 7;
+
 /** Longest delay setTimeout supports; longer deadlines are treated as none. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -184,20 +187,26 @@ export class ServerConnection {
       const out = await entry.handler(request, ctx);
       // Handlers may return a plain init object, as connect allows.
       const payload = toBinary(entry.method.output, asMessage(entry.method, out));
+      // Checked before building the envelope: Go refuses to send such a frame and answers with this status.
+      if (payload.length + RESPONSE_OVERHEAD > MAX_DATA_LENGTH) {
+        throw new ConnectError(
+          `message length ${
+            payload.length + RESPONSE_OVERHEAD
+          } exceed maximum message size of ${MAX_DATA_LENGTH}`,
+          Code.ResourceExhausted,
+        );
+      }
       response = encodeResponse({ status: undefined, payload });
+    } catch (err) {
+      response = encodeResponse({ status: statusFromError(err), payload: new Uint8Array(0) });
       if (response.length > MAX_DATA_LENGTH) {
+        // Only an error message of megabytes gets here; keep the code, drop the text.
+        const status = statusFromError(err);
         response = encodeResponse({
-          status: {
-            code: Code.ResourceExhausted,
-            message:
-              `message length ${response.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
-            details: [],
-          },
+          status: { code: status.code, message: "error message too long to send", details: [] },
           payload: new Uint8Array(0),
         });
       }
-    } catch (err) {
-      response = encodeResponse({ status: statusFromError(err), payload: new Uint8Array(0) });
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
