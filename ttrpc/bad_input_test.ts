@@ -35,7 +35,7 @@ const validPayload = toBinary(EchoMessageSchema, {
   replySize: 0,
 });
 
-function validRequest(id: number): Uint8Array {
+function validRequest(): Uint8Array {
   return encodeRequest({
     service: "ttrpc.testing.Echo",
     method: "Echo",
@@ -71,12 +71,12 @@ type Rand = ReturnType<typeof prng>;
 function badFrame(r: Rand, id: number, breakFraming: boolean): Uint8Array {
   switch (breakFraming ? 6 + r.int(3) : 1 + r.int(5)) {
     case 1: { // mutated envelope: flipped bytes
-      const req = validRequest(id).slice();
+      const req = validRequest().slice();
       for (let i = 0, n = 1 + r.int(4); i < n; i++) req[r.int(req.length)] = r.int(256);
       return encodeFrame(id, MessageType.Request, req);
     }
     case 2: { // truncated envelope
-      const req = validRequest(id);
+      const req = validRequest();
       return encodeFrame(id, MessageType.Request, req.subarray(0, r.int(req.length)));
     }
     case 3: // valid envelope, garbage payload
@@ -112,7 +112,7 @@ function badFrame(r: Rand, id: number, breakFraming: boolean): Uint8Array {
       }
       return encodeFrame(id, r.int(256), r.bytes(r.int(30)), r.int(256));
     case 5: // even, zero or reused stream ids
-      return encodeFrame(r.int(3) * 2, MessageType.Request, validRequest(id));
+      return encodeFrame(r.int(3) * 2, MessageType.Request, validRequest());
     case 6: // declared length larger than what follows
       return concat([header(100 + r.int(2000), id, MessageType.Request, 0), r.bytes(r.int(100))]);
     case 7: // random bytes, often a truncated header
