@@ -1,0 +1,185 @@
+/**
+ * The stdio of a process in the VM, moved between containerd's FIFOs and
+ * the agent: ReadStdout/ReadStderr loops (empty data = EOF) into the
+ * output FIFOs, the stdin FIFO into WriteStdin, and CloseStdin when stdin
+ * ends or containerd asks (CloseIO). Output FIFOs are opened read-write so
+ * the copy never fails while containerd is away.
+ * @module
+ */
+import { getLogger } from "../../common/log.ts";
+import type { StdioPaths } from "../handler.ts";
+import { parseStdioUri } from "../linux_container/process_io.ts";
+import type { AgentApi } from "./agent_api.ts";
+
+const log = getLogger("runtimes.virt_container.io");
+
+/** Bytes asked for per read call. */
+export const READ_CHUNK = 32 * 1024;
+/** How long an exit waits for output to drain. */
+export const DRAIN_TIMEOUT_MS = 5000;
+
+async function openOutput(uri: string): Promise<Deno.FsFile> {
+  const { kind, path } = parseStdioUri(uri);
+  if (kind === "file") return await Deno.open(path, { write: true, create: true, append: true });
+  return await Deno.open(path, { read: true, write: true });
+}
+
+async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await f.write(data.subarray(off));
+}
+
+/** The agent-side stdio of one process. */
+export class AgentIo {
+  readonly #copies: Promise<void>[] = [];
+  readonly #files: Deno.FsFile[] = [];
+  #stdinFile: Deno.FsFile | undefined;
+  #stdinPath = "";
+  #stdinClosed = false;
+  #closed = false;
+
+  private constructor(
+    readonly agent: AgentApi,
+    readonly containerId: string,
+    readonly execId: string,
+  ) {}
+
+  /**
+   * Starts the copies for `paths`. Call after the process was created in
+   * the guest (its streams exist) and before it starts.
+   */
+  static async open(
+    agent: AgentApi,
+    containerId: string,
+    execId: string,
+    paths: StdioPaths,
+  ): Promise<AgentIo> {
+    const io = new AgentIo(agent, containerId, execId);
+    try {
+      if (paths.stdout) await io.#output(paths.stdout, "stdout");
+      // With a terminal the guest merges stderr into the pty.
+      if (paths.stderr && !paths.terminal) await io.#output(paths.stderr, "stderr");
+    } catch (e) {
+      io.close();
+      throw e;
+    }
+    if (paths.stdin) io.#startStdin(paths.stdin);
+    return io;
+  }
+
+  async #output(uri: string, which: "stdout" | "stderr"): Promise<void> {
+    const f = await openOutput(uri);
+    this.#files.push(f);
+    const read = which === "stdout"
+      ? this.agent.readStdout.bind(this.agent)
+      : this.agent.readStderr.bind(this.agent);
+    this.#copies.push((async () => {
+      try {
+        while (!this.#closed) {
+          const r = await read({
+            containerId: this.containerId,
+            execId: this.execId,
+            len: READ_CHUNK,
+          });
+          if (r.data.length === 0) break;
+          await writeAll(f, r.data);
+        }
+      } catch (e) {
+        if (!this.#closed) {
+          log.debug("{which} of {cid}/{eid} ended: {e}", {
+            which,
+            cid: this.containerId,
+            eid: this.execId,
+            e: String(e),
+          });
+        }
+      }
+    })());
+  }
+
+  #startStdin(uri: string): void {
+    const path = parseStdioUri(uri).path;
+    this.#stdinPath = path;
+    (async () => {
+      try {
+        const f = await Deno.open(path, { read: true });
+        if (this.#stdinClosed) {
+          f.close();
+          return;
+        }
+        this.#stdinFile = f;
+        const buf = new Uint8Array(READ_CHUNK);
+        for (;;) {
+          const n = await f.read(buf);
+          if (n === null || this.#stdinClosed) break;
+          let off = 0;
+          while (off < n) {
+            const w = await this.agent.writeStdin({
+              containerId: this.containerId,
+              execId: this.execId,
+              data: buf.slice(off, n),
+            });
+            off += w.len || n - off;
+          }
+        }
+      } catch {
+        // the FIFO or the process went away: stdin ends
+      }
+      await this.closeStdin();
+    })();
+  }
+
+  /** Closes the process's stdin in the guest (once). */
+  async closeStdin(): Promise<void> {
+    if (this.#stdinClosed) return;
+    this.#stdinClosed = true;
+    this.#releaseStdin();
+    if (this.#closed) return;
+    await this.agent.closeStdin({ containerId: this.containerId, execId: this.execId })
+      .catch((e) =>
+        log.debug("CloseStdin of {cid}/{eid}: {e}", {
+          cid: this.containerId,
+          eid: this.execId,
+          e: String(e),
+        })
+      );
+  }
+
+  #releaseStdin(): void {
+    if (this.#stdinFile) {
+      try {
+        this.#stdinFile.close();
+      } catch { /* closed */ }
+      this.#stdinFile = undefined;
+    } else if (this.#stdinPath) {
+      // Still waiting in open(): a writer of our own lets it return.
+      try {
+        Deno.openSync(this.#stdinPath, { write: true }).close();
+      } catch { /* nobody waits */ }
+    }
+  }
+
+  /** Resolves when the output reached containerd, or after {@link DRAIN_TIMEOUT_MS}. */
+  async drained(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#copies),
+      new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Stops everything and closes every file. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stdinClosed = true;
+    this.#releaseStdin();
+    for (const f of this.#files) {
+      try {
+        f.close();
+      } catch { /* closed */ }
+    }
+    this.#files.length = 0;
+  }
+}

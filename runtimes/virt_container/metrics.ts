@@ -1,0 +1,131 @@
+/**
+ * The agent's `StatsContainerResponse` (guest cgroup statistics) in the
+ * shape of containerd's `io.containerd.cgroups.v1.Metrics` (camelCase
+ * fields, bigint counters), which the Task service's Stats returns — the
+ * mapping Kata's shims make.
+ * @module
+ */
+import type { StatsContainerResponse } from "../../agent/gen/agent_pb.ts";
+import type { ContainerStats } from "../handler.ts";
+
+type Entry = { major: bigint; minor: bigint; op: string; value: bigint };
+
+function blkio(list: readonly Entry[] | undefined) {
+  return (list ?? []).map((e) => ({
+    op: e.op,
+    device: "",
+    major: e.major,
+    minor: e.minor,
+    value: e.value,
+  }));
+}
+
+/** Converts the agent's stats to containerd's cgroup v1 metrics. */
+export function agentStatsToMetrics(s: StatsContainerResponse): ContainerStats {
+  const cg = s.cgroupStats;
+  const metrics: Record<string, unknown> = {};
+  if (cg?.pidsStats) {
+    metrics.pids = { current: cg.pidsStats.current, limit: cg.pidsStats.limit };
+  }
+  if (cg?.cpuStats) {
+    const u = cg.cpuStats.cpuUsage;
+    const t = cg.cpuStats.throttlingData;
+    metrics.cpu = {
+      usage: {
+        total: u?.totalUsage ?? 0n,
+        kernel: u?.usageInKernelmode ?? 0n,
+        user: u?.usageInUsermode ?? 0n,
+        perCpu: [...(u?.percpuUsage ?? [])],
+      },
+      throttling: {
+        periods: t?.periods ?? 0n,
+        throttledPeriods: t?.throttledPeriods ?? 0n,
+        throttledTime: t?.throttledTime ?? 0n,
+      },
+    };
+  }
+  if (cg?.memoryStats) {
+    const m = cg.memoryStats;
+    const g = (k: string) => m.stats[k] ?? 0n;
+    const entry = (d: typeof m.usage) => ({
+      usage: d?.usage ?? 0n,
+      max: d?.maxUsage ?? 0n,
+      failcnt: d?.failcnt ?? 0n,
+      limit: d?.limit ?? 0n,
+    });
+    metrics.memory = {
+      cache: m.cache,
+      rss: g("rss"),
+      rssHuge: g("rss_huge"),
+      mappedFile: g("mapped_file"),
+      dirty: g("dirty"),
+      writeback: g("writeback"),
+      pgPgIn: g("pgpgin"),
+      pgPgOut: g("pgpgout"),
+      pgFault: g("pgfault"),
+      pgMajFault: g("pgmajfault"),
+      inactiveAnon: g("inactive_anon"),
+      activeAnon: g("active_anon"),
+      inactiveFile: g("inactive_file"),
+      activeFile: g("active_file"),
+      unevictable: g("unevictable"),
+      hierarchicalMemoryLimit: g("hierarchical_memory_limit"),
+      hierarchicalSwapLimit: g("hierarchical_memsw_limit"),
+      totalCache: g("total_cache"),
+      totalRss: g("total_rss"),
+      totalRssHuge: g("total_rss_huge"),
+      totalMappedFile: g("total_mapped_file"),
+      totalDirty: g("total_dirty"),
+      totalWriteback: g("total_writeback"),
+      totalPgPgIn: g("total_pgpgin"),
+      totalPgPgOut: g("total_pgpgout"),
+      totalPgFault: g("total_pgfault"),
+      totalPgMajFault: g("total_pgmajfault"),
+      totalInactiveAnon: g("total_inactive_anon"),
+      totalActiveAnon: g("total_active_anon"),
+      totalInactiveFile: g("total_inactive_file"),
+      totalActiveFile: g("total_active_file"),
+      totalUnevictable: g("total_unevictable"),
+      usage: entry(m.usage),
+      swap: entry(m.swapUsage),
+      kernel: entry(m.kernelUsage),
+      kernelTcp: entry(undefined),
+    };
+  }
+  if (cg?.blkioStats) {
+    const b = cg.blkioStats;
+    metrics.blkio = {
+      ioServiceBytesRecursive: blkio(b.ioServiceBytesRecursive),
+      ioServicedRecursive: blkio(b.ioServicedRecursive),
+      ioQueuedRecursive: blkio(b.ioQueuedRecursive),
+      ioServiceTimeRecursive: blkio(b.ioServiceTimeRecursive),
+      ioWaitTimeRecursive: blkio(b.ioWaitTimeRecursive),
+      ioMergedRecursive: blkio(b.ioMergedRecursive),
+      ioTimeRecursive: blkio(b.ioTimeRecursive),
+      sectorsRecursive: blkio(b.sectorsRecursive),
+    };
+  }
+  const huge = Object.entries(cg?.hugetlbStats ?? {});
+  if (huge.length > 0) {
+    metrics.hugetlb = huge.map(([pagesize, h]) => ({
+      usage: h.usage,
+      max: h.maxUsage,
+      failcnt: h.failcnt,
+      pagesize,
+    }));
+  }
+  if (s.networkStats.length > 0) {
+    metrics.network = s.networkStats.map((n) => ({
+      name: n.name,
+      rxBytes: n.rxBytes,
+      rxPackets: n.rxPackets,
+      rxErrors: n.rxErrors,
+      rxDropped: n.rxDropped,
+      txBytes: n.txBytes,
+      txPackets: n.txPackets,
+      txErrors: n.txErrors,
+      txDropped: n.txDropped,
+    }));
+  }
+  return { version: 1, metrics };
+}

@@ -1,0 +1,436 @@
+/**
+ * One VM sandbox and its lifecycle, in runtime-rs's order (PR #12771).
+ * {@link VirtSandbox.start} runs these steps, each recorded with its undo so
+ * that a failure at any step undoes exactly the earlier ones, newest first:
+ *
+ *  1. `prepare_vm`      — the driver makes its run dir / VMM process;
+ *  2. `attach_share_fs` — the shared directory (9p / virtio-fs) as a device;
+ *  3. `attach_network`  — the pod netns scanned, NICs cold-plugged (queued
+ *                         where the VMM cannot hotplug them);
+ *  4. `start_vm`        — the VMM runs (Firecracker: a no-op); a watcher on
+ *                         `waitVm` reports an unexpected VM death;
+ *  5. `sandbox_cgroup`  — the VMM's pids into the sandbox (or overhead) cgroup;
+ *  6. `oci_hooks`       — OCI prestart + createRuntime hooks, pid = VMM pid;
+ *  7. `rescan_network`  — only after hooks ran: links they made become NICs;
+ *  8. `boot_vm`         — queued NICs flushed, then the guest boots;
+ *  9. `connect_agent`   — dial (vsock / hybrid vsock) with `[agent.kata]`
+ *                         dial and reconnect timeouts;
+ * 10. `setup_network`   — UpdateInterface (retrying only "Link not found"),
+ *                         AddARPNeighbors, UpdateRoutes;
+ * 11. `create_sandbox`  — CreateSandbox (hostname, DNS, shared fs storage);
+ * 12. `guest_details`   — GetGuestDetails;
+ * 13. `watchers`        — the OOM event loop and the periodic health Check;
+ * 14. `save_state`      — state.json through `persist/`.
+ *
+ * {@link VirtSandbox.stop} is the sandbox end: watchers and agent stopped,
+ * VM stopped, network detached, shared fs unmounted, cgroup removed, driver
+ * cleaned up, state removed.
+ * @module
+ */
+import { getLogger } from "../../common/log.ts";
+import { DeviceManager } from "../../hypervisor/device_manager.ts";
+import type { NetworkDevice } from "../../hypervisor/device.ts";
+import type { Hypervisor, VmExit } from "../../hypervisor/hypervisor.ts";
+import type { StateStore } from "../../persist/state_store.ts";
+import type { ContainerState } from "../../persist/state.ts";
+import {
+  toProtoInterface,
+  toProtoNeighbour,
+  toProtoRoute,
+} from "../../resource/network/agent_convert.ts";
+import type {
+  AgentARPNeighbor,
+  AgentInterface,
+  AgentRoute,
+} from "../../resource/network/agent_types.ts";
+import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
+import { updateInterfaceWithRetry } from "../../resource/network/update_interface.ts";
+import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
+import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
+import { removeTreeSafely } from "../../resource/share_fs/mounts.ts";
+import type { AgentApi, AgentDialer } from "./agent_api.ts";
+import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
+
+const log = getLogger("runtimes.virt_container.sandbox");
+
+/** The names of the start steps, in order (tests compare against this). */
+export const START_STEPS = [
+  "prepare_vm",
+  "attach_share_fs",
+  "attach_network",
+  "start_vm",
+  "sandbox_cgroup",
+  "oci_hooks",
+  "rescan_network",
+  "boot_vm",
+  "connect_agent",
+  "setup_network",
+  "create_sandbox",
+  "guest_details",
+  "watchers",
+  "save_state",
+] as const;
+/** One start step. */
+export type StartStep = typeof START_STEPS[number];
+
+/** What the sandbox needs of the pod network (`resource/network`'s NetworkResource). */
+export interface SandboxNetwork {
+  attach(sink: NetworkDeviceSink): Promise<NetworkDevice[]>;
+  flushQueued(sink: NetworkDeviceSink): Promise<NetworkDevice[]>;
+  detach(sink: NetworkDeviceSink): Promise<void>;
+  interfaces(): AgentInterface[];
+  routes(): AgentRoute[];
+  neighbours(): AgentARPNeighbor[];
+}
+
+/** Everything a sandbox is made of. */
+export interface SandboxParts {
+  id: string;
+  /** The sandbox container's bundle (hooks get it in their state). */
+  bundle: string;
+  /** The sandbox container's OCI spec (hooks, hostname). */
+  spec: Record<string, unknown>;
+  /** The pod network namespace, when there is one. */
+  netnsPath?: string;
+  annotations: Record<string, string>;
+  hostname: string;
+  /** DNS lines (resolv.conf content, one entry per line) for CreateSandbox. */
+  dns: string[];
+  hypervisor: Hypervisor;
+  shareFs: ShareFs;
+  network?: SandboxNetwork;
+  cgroup?: SandboxCgroup;
+  dialAgent: AgentDialer;
+  store: StateStore;
+  /** `[agent.kata]` values used here. */
+  agent: {
+    dialTimeoutMs: number;
+    reconnectTimeoutMs: number;
+    healthCheckTimeoutMs: number;
+    kernelModules: string[];
+  };
+  /** `[hypervisor.*] guest_hook_path`. */
+  guestHookPath?: string;
+  /** `startVm` timeout. */
+  startTimeoutMs?: number;
+  /** Health check period (30 s upstream). */
+  healthIntervalMs?: number;
+  /** Runs OCI hooks (tests may record). */
+  runHooks?: (hooks: readonly OciHook[], state: OciState, kind: string) => Promise<void>;
+  /** Sleep for the UpdateInterface retry (tests pass an instant one). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Observes each step as it completes (tests record the order). */
+  onStep?: (step: StartStep) => void;
+}
+
+/** Callbacks from a running sandbox to its runtime. */
+export interface SandboxEvents {
+  /** The VM ended without being asked to. */
+  onVmExit(exit: VmExit): void;
+  /** The guest reported an OOM kill in a container. */
+  onOom(containerId: string): void;
+}
+
+/** A sandbox's state in its lifecycle. */
+export type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopped";
+
+/** One VM sandbox. */
+export class VirtSandbox {
+  readonly devices: DeviceManager;
+  #status: SandboxStatus = "new";
+  #agent: AgentApi | undefined;
+  #undo: { step: string; fn: () => Promise<void> | void }[] = [];
+  #health: ReturnType<typeof setInterval> | undefined;
+  #vmWatch: Promise<void> | undefined;
+  #stopping = false;
+  #createdAt: string | undefined;
+
+  constructor(readonly parts: SandboxParts, readonly events: SandboxEvents) {
+    this.devices = new DeviceManager(parts.hypervisor);
+  }
+
+  get id(): string {
+    return this.parts.id;
+  }
+
+  get status(): SandboxStatus {
+    return this.#status;
+  }
+
+  /** The connected agent; throws before start. */
+  get agent(): AgentApi {
+    if (!this.#agent) throw new Error(`sandbox ${this.id} has no agent connection`);
+    return this.#agent;
+  }
+
+  /** NIC sink that skips removals once the VM is down (the VM took its NICs along). */
+  #sink(): NetworkDeviceSink {
+    const hv = this.parts.hypervisor;
+    return {
+      capabilities: () => hv.capabilities(),
+      state: () => hv.state(),
+      addDevice: (d) => hv.addDevice(d),
+      removeDevice: async (d) => {
+        if (hv.state() === "stopped" || hv.state() === "not_ready") return;
+        await hv.removeDevice(d);
+      },
+    };
+  }
+
+  async #step(step: StartStep, run: () => Promise<void>, undo?: () => Promise<void> | void) {
+    log.debug("sandbox {id}: {step}", { id: this.id, step });
+    await run();
+    if (undo) this.#undo.push({ step, fn: undo });
+    this.parts.onStep?.(step);
+  }
+
+  /** Runs the start steps of the module doc; on failure undoes the done ones and rethrows. */
+  async start(): Promise<void> {
+    if (this.#status !== "new") throw new Error(`sandbox ${this.id} was started already`);
+    this.#status = "starting";
+    const p = this.parts;
+    const hv = p.hypervisor;
+    const sink = this.#sink();
+    try {
+      await this.#step(
+        "prepare_vm",
+        () =>
+          hv.prepareVm({
+            id: p.id,
+            netnsPath: p.netnsPath,
+            annotations: p.annotations,
+          }),
+        () => hv.cleanup(),
+      );
+      await this.#step(
+        "attach_share_fs",
+        () => p.shareFs.attach(this.devices),
+        () => p.shareFs.detach(),
+      );
+      await this.#step("attach_network", async () => {
+        if (p.network) await p.network.attach(sink);
+      }, async () => {
+        if (p.network) await p.network.detach(sink);
+      });
+      await this.#step("start_vm", async () => {
+        await hv.startVm(p.startTimeoutMs ?? 10_000);
+        this.#watchVm();
+      }, () => hv.stopVm());
+      await this.#step("sandbox_cgroup", () => {
+        if (p.cgroup) {
+          p.cgroup.create();
+          p.cgroup.addPids(hv.pids());
+        }
+        return Promise.resolve();
+      }, () => p.cgroup?.destroy());
+      const prestart = hooksOf(p.spec, "prestart");
+      const createRuntime = hooksOf(p.spec, "createRuntime");
+      const hadHooks = prestart.length + createRuntime.length > 0;
+      await this.#step("oci_hooks", async () => {
+        if (!hadHooks) return;
+        const state: OciState = {
+          ociVersion: String(p.spec.ociVersion ?? "1.0.2"),
+          id: p.id,
+          status: "creating",
+          pid: hv.pids()[0] ?? 0,
+          bundle: p.bundle,
+          annotations: p.annotations,
+        };
+        const run = p.runHooks ?? runHooks;
+        await run(prestart, state, "prestart");
+        await run(createRuntime, state, "createRuntime");
+      });
+      await this.#step("rescan_network", async () => {
+        if (hadHooks && p.network) await p.network.attach(sink);
+      });
+      await this.#step("boot_vm", async () => {
+        if (p.network) await p.network.flushQueued(sink);
+        await this.devices.boot();
+      });
+      await this.#step("connect_agent", async () => {
+        this.#agent = await p.dialAgent(hv.agentSocket(), {
+          dialTimeoutMs: p.agent.dialTimeoutMs,
+          reconnectTimeoutMs: p.agent.reconnectTimeoutMs,
+        });
+      }, () => {
+        this.#agent?.close();
+        this.#agent = undefined;
+      });
+      await this.#step("setup_network", () => this.#setupNetwork());
+      await this.#step("create_sandbox", async () => {
+        await this.agent.createSandbox({
+          hostname: p.hostname,
+          dns: p.dns,
+          storages: p.shareFs.storages(),
+          sandboxPidns: false,
+          sandboxId: p.id,
+          guestHookPath: p.guestHookPath ?? "",
+          kernelModules: p.agent.kernelModules.map((m) => {
+            const [name, ...parameters] = m.trim().split(/\s+/);
+            return { name, parameters };
+          }),
+        });
+      });
+      await this.#step("guest_details", async () => {
+        const d = await this.agent.getGuestDetails({ memBlockSize: true, memHotplugProbe: false });
+        log.info("sandbox {id}: agent {version}", {
+          id: p.id,
+          version: d.agentDetails?.version ?? "?",
+        });
+      });
+      this.#status = "running";
+      await this.#step("watchers", () => {
+        this.#startWatchers();
+        return Promise.resolve();
+      }, () => this.#stopWatchers());
+      await this.#step("save_state", () => this.save([]), () => removeFile(p.store.pathOf(p.id)));
+    } catch (e) {
+      log.error("sandbox {id} failed to start: {e}", { id: p.id, e: String(e) });
+      this.#status = "stopping";
+      this.#stopping = true;
+      await this.#unwind().catch((u) =>
+        log.warn("sandbox {id}: cleanup after the failed start: {u}", { id: p.id, u: String(u) })
+      );
+      this.#status = "stopped";
+      try {
+        removeTreeSafely(p.store.dirOf(p.id));
+      } catch (r) {
+        log.warn("sandbox {id}: {r}", { id: p.id, r: String(r) });
+      }
+      throw e;
+    }
+  }
+
+  async #setupNetwork(): Promise<void> {
+    const net = this.parts.network;
+    if (!net) return;
+    const agent = this.agent;
+    for (const i of net.interfaces()) {
+      await updateInterfaceWithRetry(
+        (iface) => agent.updateInterface({ interface: toProtoInterface(iface) }),
+        i,
+        { sleep: this.parts.sleep },
+      );
+    }
+    const neighbours = net.neighbours();
+    if (neighbours.length > 0) {
+      await agent.addARPNeighbors({
+        neighbors: { ARPNeighbors: neighbours.map(toProtoNeighbour) },
+      });
+    }
+    const routes = net.routes();
+    if (routes.length > 0) {
+      await agent.updateRoutes({ routes: { Routes: routes.map(toProtoRoute) } });
+    }
+  }
+
+  #watchVm(): void {
+    this.#vmWatch = this.parts.hypervisor.waitVm().then(
+      (exit) => {
+        if (this.#stopping) return;
+        log.error("sandbox {id}: the VM ended unexpectedly ({code} {signal})", {
+          id: this.id,
+          code: exit.code,
+          signal: exit.signal,
+        });
+        this.events.onVmExit(exit);
+      },
+      (e) =>
+        log.warn("sandbox {id}: waiting for the VM failed: {e}", { id: this.id, e: String(e) }),
+    );
+  }
+
+  #startWatchers(): void {
+    const agent = this.agent;
+    (async () => {
+      while (!this.#stopping) {
+        try {
+          const ev = await agent.getOOMEvent({});
+          if (this.#stopping) break;
+          if (ev.containerId) this.events.onOom(ev.containerId);
+        } catch (e) {
+          if (this.#stopping) break;
+          log.debug("sandbox {id}: GetOOMEvent: {e}", { id: this.id, e: String(e) });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+    const interval = this.parts.healthIntervalMs ?? 30_000;
+    this.#health = setInterval(() => {
+      agent.check({ service: "" }, { timeoutMs: this.parts.agent.healthCheckTimeoutMs })
+        .catch((e) => {
+          if (!this.#stopping) {
+            log.warn("sandbox {id}: agent health check failed: {e}", { id: this.id, e: String(e) });
+          }
+        });
+    }, interval);
+    Deno.unrefTimer(this.#health);
+  }
+
+  #stopWatchers(): void {
+    this.#stopping = true;
+    if (this.#health !== undefined) clearInterval(this.#health);
+    this.#health = undefined;
+  }
+
+  /** Writes state.json with the given containers. */
+  async save(containers: ContainerState[]): Promise<void> {
+    const p = this.parts;
+    const saved = await p.store.save({
+      sandbox_id: p.id,
+      runtime: "virt_container",
+      hypervisor: p.hypervisor.saveState(),
+      containers,
+      network_endpoints: [],
+      resources: {
+        share_fs: { kind: p.shareFs.kind, host_dir: p.shareFs.layout.hostDir },
+        ...(p.cgroup ? { cgroup: { path: p.cgroup.path, dirs: p.cgroup.dirs() } } : {}),
+      },
+      created_at: this.#createdAt,
+    });
+    this.#createdAt = saved.created_at;
+  }
+
+  async #unwind(): Promise<void> {
+    this.#stopWatchers();
+    const errors: unknown[] = [];
+    while (this.#undo.length > 0) {
+      const { step, fn } = this.#undo.pop()!;
+      try {
+        await fn();
+      } catch (e) {
+        log.warn("sandbox {id}: undoing {step} failed: {e}", { id: this.id, step, e: String(e) });
+        errors.push(e);
+      }
+    }
+    await this.#vmWatch;
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `Cleanup of sandbox ${this.id} failed`);
+  }
+
+  /**
+   * Ends the sandbox: everything start did is undone, newest first (agent,
+   * watchers, VM, cgroup, network, shared fs, driver files, state). Safe to
+   * call twice and after a VM death.
+   */
+  async stop(): Promise<void> {
+    if (this.#status === "stopped" || this.#status === "new") return;
+    this.#status = "stopping";
+    this.#stopping = true;
+    try {
+      await this.#unwind();
+    } finally {
+      this.#status = "stopped";
+    }
+    // The sandbox directory goes last, and only when nothing is mounted in it any more.
+    removeTreeSafely(this.parts.store.dirOf(this.id));
+  }
+}
+
+async function removeFile(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
