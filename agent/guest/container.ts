@@ -1,0 +1,202 @@
+/**
+ * A container in the guest, with explicit states: created (bundle written,
+ * storages mounted) → running (`runc run` started) → stopped, plus paused.
+ * Its processes (init and execs) are {@link GuestProcess}es.
+ * @module
+ */
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  NotFoundError,
+  UnimplementedError,
+} from "../../common/errors.ts";
+import { getLogger } from "../../common/log.ts";
+import { GuestProcess } from "./guest_process.ts";
+import type { OciSpec } from "./oci_spec.ts";
+import { execArgs, runArgs, runc, type RuncConfig } from "./runc.ts";
+import { type MountPlan, undoPlan } from "./storage.ts";
+
+const log = getLogger("agent.guest.container");
+
+/** Container states as the agent tracks them. */
+export type ContainerState = "created" | "running" | "paused" | "stopped";
+
+/** A guest container. */
+export class GuestContainer {
+  readonly id: string;
+  readonly bundle: string;
+  readonly init: GuestProcess;
+  readonly cgroupsPath: string;
+  #runc: RuncConfig;
+  #execs = new Map<string, GuestProcess>();
+  #storages: MountPlan[];
+  #paused = false;
+
+  private constructor(
+    id: string,
+    bundle: string,
+    cfg: RuncConfig,
+    storages: MountPlan[],
+    cgroupsPath: string,
+  ) {
+    this.id = id;
+    this.bundle = bundle;
+    this.#runc = cfg;
+    this.#storages = storages;
+    this.cgroupsPath = cgroupsPath;
+    this.init = new GuestProcess("", {
+      cmd: cfg.binary,
+      args: runArgs(cfg, id, bundle, `${bundle}/init.pid`),
+      pidFile: `${bundle}/init.pid`,
+      stdin: true,
+    });
+  }
+
+  /**
+   * Writes the bundle (config.json) for `spec`; `storages` are the container's
+   * mounts, undone on removal.
+   * @throws {UnimplementedError} for a terminal (no console socket support)
+   */
+  static async create(
+    id: string,
+    spec: OciSpec,
+    bundleRoot: string,
+    cfg: RuncConfig,
+    storages: MountPlan[],
+  ): Promise<GuestContainer> {
+    const process = spec.process as { terminal?: boolean } | undefined;
+    if (process?.terminal) {
+      throw new UnimplementedError(`Cannot create container "${id}": a terminal is not supported`);
+    }
+    const bundle = `${bundleRoot}/${id}`;
+    await Deno.mkdir(bundle, { recursive: true });
+    await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(spec));
+    const linux = spec.linux as { cgroupsPath?: string } | undefined;
+    return new GuestContainer(id, bundle, cfg, storages, linux?.cgroupsPath ?? "");
+  }
+
+  /** Current state. */
+  get state(): ContainerState {
+    if (this.init.state === "created") return "created";
+    if (this.init.state === "exited") return "stopped";
+    return this.#paused ? "paused" : "running";
+  }
+
+  /**
+   * Starts the init process.
+   * @throws {FailedPreconditionError} unless the container is created
+   */
+  start(): void {
+    if (this.state !== "created") {
+      throw new FailedPreconditionError(`Cannot start container "${this.id}": it is ${this.state}`);
+    }
+    this.init.start();
+  }
+
+  /**
+   * Runs a new process (OCI process JSON) in the running container.
+   * @throws {AlreadyExistsError} when `execId` is taken
+   * @throws {FailedPreconditionError} unless the container is running
+   */
+  async exec(execId: string, process: OciSpec): Promise<GuestProcess> {
+    if (!execId) throw new FailedPreconditionError(`Cannot exec in "${this.id}": empty exec id`);
+    if (this.#execs.has(execId)) {
+      throw new AlreadyExistsError(`Cannot exec "${execId}" in "${this.id}": exec id exists`);
+    }
+    if (this.state !== "running") {
+      throw new FailedPreconditionError(
+        `Cannot exec in container "${this.id}": it is ${this.state}`,
+      );
+    }
+    if (process.terminal) {
+      throw new UnimplementedError(`Cannot exec "${execId}": a terminal is not supported`);
+    }
+    const file = `${this.bundle}/exec-${execId}.json`;
+    await Deno.writeTextFile(file, JSON.stringify(process));
+    const p = new GuestProcess(execId, {
+      cmd: this.#runc.binary,
+      args: execArgs(this.#runc, this.id, file, `${this.bundle}/exec-${execId}.pid`),
+      pidFile: `${this.bundle}/exec-${execId}.pid`,
+      stdin: true,
+    });
+    this.#execs.set(execId, p);
+    p.start();
+    return p;
+  }
+
+  /**
+   * The process `execId` ("" is the init).
+   * @throws {NotFoundError} for an unknown exec id
+   */
+  process(execId: string): GuestProcess {
+    if (!execId) return this.init;
+    const p = this.#execs.get(execId);
+    if (!p) throw new NotFoundError(`Process "${execId}" not found in container "${this.id}"`);
+    return p;
+  }
+
+  /** Pauses (freezes) the container. */
+  async pause(): Promise<void> {
+    if (this.state !== "running") {
+      throw new FailedPreconditionError(`Cannot pause container "${this.id}": it is ${this.state}`);
+    }
+    await runc(this.#runc, ["pause", this.id]);
+    this.#paused = true;
+  }
+
+  /** Resumes a paused container. */
+  async resume(): Promise<void> {
+    if (this.state !== "paused") {
+      throw new FailedPreconditionError(
+        `Cannot resume container "${this.id}": it is ${this.state}`,
+      );
+    }
+    await runc(this.#runc, ["resume", this.id]);
+    this.#paused = false;
+  }
+
+  /** Applies new resources (OCI linux.resources JSON). */
+  async update(resources: OciSpec): Promise<void> {
+    if (this.state !== "running" && this.state !== "paused") {
+      throw new FailedPreconditionError(
+        `Cannot update container "${this.id}": it is ${this.state}`,
+      );
+    }
+    await runc(this.#runc, ["update", "--resources", "-", this.id], JSON.stringify(resources));
+  }
+
+  /** runc's statistics (the `data` of `runc events --stats`). */
+  async stats(): Promise<Record<string, unknown>> {
+    if (this.state !== "running" && this.state !== "paused") {
+      throw new FailedPreconditionError(`Cannot read stats of "${this.id}": it is ${this.state}`);
+    }
+    const out = JSON.parse(await runc(this.#runc, ["events", "--stats", this.id]));
+    return out.data ?? {};
+  }
+
+  /**
+   * Stops everything (SIGKILL after `timeoutSec`, 0 = at once), deletes the
+   * runc state, unmounts the container's storages and removes the bundle.
+   */
+  async remove(timeoutSec: number): Promise<void> {
+    if (this.state === "paused") await this.resume().catch(() => {});
+    const running = [this.init, ...this.#execs.values()].filter((p) => p.state === "running");
+    if (running.length > 0) {
+      if (timeoutSec > 0) {
+        await Promise.race([
+          Promise.all(running.map((p) => p.wait())),
+          new Promise((r) => setTimeout(r, timeoutSec * 1000)),
+        ]);
+      }
+      for (const p of running) if (p.state === "running") await p.signal(9).catch(() => {});
+      await Promise.all(running.map((p) => p.wait()));
+    }
+    await runc(this.#runc, ["delete", "--force", this.id]).catch(() => {});
+    for (const p of [this.init, ...this.#execs.values()]) await p.close();
+    for (const plan of [...this.#storages].reverse()) {
+      const err = await undoPlan(plan);
+      if (err) log.warn("Cannot unmount {target}: {error}", { target: plan.target, error: err });
+    }
+    await Deno.remove(this.bundle, { recursive: true }).catch(() => {});
+  }
+}

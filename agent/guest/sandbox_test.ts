@@ -1,0 +1,66 @@
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { GuestSandbox, readGuestHooks } from "./sandbox.ts";
+
+Deno.test("guest hooks are read from the kata layout", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/prestart`);
+    await Deno.mkdir(`${dir}/poststop`);
+    await Deno.writeTextFile(`${dir}/prestart/b`, "#!/bin/sh\n");
+    await Deno.writeTextFile(`${dir}/prestart/a`, "#!/bin/sh\n");
+    assertEquals(await readGuestHooks(dir), {
+      prestart: [
+        { path: `${dir}/prestart/a`, args: [`${dir}/prestart/a`] },
+        { path: `${dir}/prestart/b`, args: [`${dir}/prestart/b`] },
+      ],
+    });
+    assertEquals(await readGuestHooks(`${dir}/none`), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("OOM events come from memory.events oom_kill increases", async () => {
+  const dir = await Deno.makeTempDir();
+  const bundles = await Deno.makeTempDir();
+  try {
+    const sb = new GuestSandbox({
+      runc: { binary: "false", root: "/nonexistent", noPivot: false },
+      bundleRoot: bundles,
+      cgroupRoot: dir,
+      resolvConf: `${dir}/resolv.conf`,
+    });
+    await sb.create({
+      id: "sb",
+      hostname: "",
+      dns: ["nameserver 10.0.0.1"],
+      storages: [],
+      guestHookPath: "",
+      sandboxPidns: false,
+    });
+    assertEquals(await Deno.readTextFile(`${dir}/resolv.conf`), "nameserver 10.0.0.1\n");
+    await sb.createContainer("c1", {
+      process: { args: ["true"] },
+      root: { path: "/" },
+      linux: { cgroupsPath: "/pods/c1" },
+    }, []);
+    await Deno.mkdir(`${dir}/pods/c1`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/pods/c1/memory.events`, "oom 0\noom_kill 0\n");
+    const ctl = new AbortController();
+    const event = sb.nextOomEvent(ctl.signal, 10);
+    await Deno.writeTextFile(`${dir}/pods/c1/memory.events`, "oom 1\noom_kill 1\n");
+    assertEquals(await event, "c1");
+    await assertRejects(
+      () => sb.createContainer("c1", { process: {}, root: {} }, []),
+      Error,
+      'Container "c1" already exists',
+    );
+    await assertRejects(() => sb.createContainer("../x", {}, []), Error, "Invalid container id");
+    await sb.removeContainer("c1", 0);
+    await assertRejects(() => sb.removeContainer("c1", 0), Error, 'Container "c1" not found');
+    await sb.destroy();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(bundles, { recursive: true });
+  }
+});

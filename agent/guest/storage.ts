@@ -1,0 +1,143 @@
+/**
+ * Storages the shim asks for (CreateSandbox, CreateContainer): each becomes
+ * a mount plan (pure, tested) that is then carried out with the guest's
+ * `mount`. Drivers: 9p, virtio-fs, blk (PCI path), mmioblk/scsi (device
+ * path), ephemeral (tmpfs), local (a directory), overlayfs, watchable-bind.
+ * @module
+ */
+import type { Storage } from "../gen/agent_pb.ts";
+import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+
+/** What to do for one storage: mount `source` on `target`, or just create `target`. */
+export interface MountPlan {
+  kind: "mount" | "directory";
+  source: string;
+  target: string;
+  fstype: string;
+  options: string[];
+  /** Group to give the mount point (fs_group). */
+  groupId?: number;
+}
+
+/** Resolves a PCI path ("02" or "02/00") to the guest's block device node. */
+export type BlockResolver = (pciPath: string) => Promise<string>;
+
+const DEFAULT_9P_OPTIONS = ["trans=virtio", "version=9p2000.L", "cache=mmap", "msize=512000"];
+
+/**
+ * Plans one storage.
+ * @throws {InvalidArgumentError} when the mount point is missing or not absolute
+ * @throws {UnimplementedError} for drivers the agent does not support
+ */
+export async function planStorage(s: Storage, resolveBlock: BlockResolver): Promise<MountPlan> {
+  if (!s.mountPoint.startsWith("/")) {
+    throw new InvalidArgumentError(
+      `Invalid storage for driver "${s.driver}": mount point "${s.mountPoint}" is not absolute`,
+    );
+  }
+  const base = {
+    kind: "mount" as const,
+    target: s.mountPoint,
+    options: [...s.options],
+    groupId: s.fsGroup ? s.fsGroup.groupId : undefined,
+  };
+  switch (s.driver) {
+    case "9p": {
+      const keys = new Set(s.options.map((o) => o.split("=")[0]));
+      const extra = DEFAULT_9P_OPTIONS.filter((o) => !keys.has(o.split("=")[0]));
+      return { ...base, source: s.source, fstype: "9p", options: [...s.options, ...extra] };
+    }
+    case "virtio-fs":
+      return { ...base, source: s.source, fstype: "virtiofs" };
+    case "blk":
+    case "virtio-blk": {
+      const source = s.source.startsWith("/dev/") ? s.source : await resolveBlock(s.source);
+      return { ...base, source, fstype: s.fstype || "ext4" };
+    }
+    case "mmioblk":
+    case "scsi":
+    case "nvdimm":
+      if (!s.source.startsWith("/dev/")) {
+        throw new UnimplementedError(
+          `Storage driver "${s.driver}" with source "${s.source}" is not supported: only device paths`,
+        );
+      }
+      return { ...base, source: s.source, fstype: s.fstype || "ext4" };
+    case "ephemeral":
+      return { ...base, source: "tmpfs", fstype: "tmpfs" };
+    case "local":
+      return { ...base, kind: "directory", source: "", fstype: "" };
+    case "overlayfs":
+      return { ...base, source: "overlay", fstype: "overlay" };
+    case "watchable-bind":
+      return { ...base, source: s.source, fstype: "bind", options: ["bind", ...s.options] };
+    default:
+      throw new UnimplementedError(`Storage driver "${s.driver}" is not supported`);
+  }
+}
+
+/** The `mount` command line for a plan of kind "mount". */
+export function mountArgs(plan: MountPlan): string[] {
+  const args: string[] = [];
+  if (plan.fstype && plan.fstype !== "bind") args.push("-t", plan.fstype);
+  if (plan.options.length > 0) args.push("-o", plan.options.join(","));
+  args.push(plan.source, plan.target);
+  return args;
+}
+
+/**
+ * Finds the block device behind a PCI path by its sysfs location: each path
+ * element is a slot number (hex) on the bus below the previous one.
+ */
+export async function resolvePciBlock(pciPath: string, sysBlock = "/sys/block"): Promise<string> {
+  const slots = pciPath.split("/").map((s) => parseInt(s, 16));
+  if (slots.some((s) => Number.isNaN(s))) {
+    throw new InvalidArgumentError(`Invalid PCI path "${pciPath}"`);
+  }
+  for await (const e of Deno.readDir(sysBlock)) {
+    const link = await Deno.realPath(`${sysBlock}/${e.name}`).catch(() => "");
+    const functions = [...link.matchAll(/\/[0-9a-f]{4}:[0-9a-f]{2}:([0-9a-f]{2})\.[0-7](?=\/)/g)]
+      .map((m) => parseInt(m[1], 16));
+    if (
+      functions.length >= slots.length &&
+      slots.every((s, i) => functions[functions.length - slots.length + i] === s)
+    ) {
+      return `/dev/${e.name}`;
+    }
+  }
+  throw new InvalidArgumentError(`No block device at PCI path "${pciPath}"`);
+}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+}
+
+/** Carries out a plan: creates the mount point, mounts, applies the group. */
+export async function applyPlan(plan: MountPlan): Promise<void> {
+  await Deno.mkdir(plan.target, { recursive: true, mode: 0o755 });
+  if (plan.kind === "directory") {
+    await Deno.chmod(plan.target, 0o777);
+  } else {
+    await run("mount", mountArgs(plan));
+  }
+  if (plan.groupId !== undefined) {
+    await run("chgrp", ["-R", String(plan.groupId), plan.target]);
+    await run("chmod", ["-R", "g+rw", plan.target]);
+  }
+}
+
+/** Undoes a plan (unmount; a created directory stays). Errors are returned, not thrown. */
+export async function undoPlan(plan: MountPlan): Promise<string | undefined> {
+  if (plan.kind !== "mount") return undefined;
+  try {
+    await run("umount", ["-l", plan.target]);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
