@@ -1,0 +1,233 @@
+import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
+import {
+  CallLog,
+  RecordingAgent,
+  RecordingHypervisor,
+  RecordingNetwork,
+} from "../../tests/virt_container/doubles.ts";
+import { StateStore } from "../../persist/state_store.ts";
+import { SharedLayout } from "../../resource/share_fs/layout.ts";
+import { ShareFs } from "../../resource/share_fs/share_fs.ts";
+import type { VmExit } from "../../hypervisor/hypervisor.ts";
+import type { OciHook } from "./hooks.ts";
+import { type SandboxParts, START_STEPS, type StartStep, VirtSandbox } from "./sandbox.ts";
+
+interface Rig {
+  log: CallLog;
+  hv: RecordingHypervisor;
+  agent: RecordingAgent;
+  root: string;
+  steps: StartStep[];
+  vmExits: VmExit[];
+  sandbox: VirtSandbox;
+  hookKinds: string[];
+}
+
+function rig(opts: { hooks?: boolean; network?: boolean; netHotplug?: boolean } = {}): Rig {
+  const log = new CallLog();
+  const hv = new RecordingHypervisor(log, { netHotplug: opts.netHotplug ?? true });
+  const agent = new RecordingAgent(log);
+  const root = Deno.makeTempDirSync({ prefix: "virt-sandbox-" });
+  const steps: StartStep[] = [];
+  const vmExits: VmExit[] = [];
+  const hookKinds: string[] = [];
+  const hook: OciHook = { path: "/bin/true" };
+  const parts: SandboxParts = {
+    id: "sb1",
+    bundle: "/bundle",
+    spec: opts.hooks ? { hooks: { prestart: [hook], createRuntime: [hook] } } : {},
+    netnsPath: opts.network ? "/run/netns/test" : undefined,
+    annotations: {},
+    hostname: "pod",
+    dns: ["nameserver 10.0.0.1"],
+    hypervisor: hv,
+    shareFs: new ShareFs(new SharedLayout(`${root}/sb1`), "virtio-9p"),
+    network: opts.network ? new RecordingNetwork(log) : undefined,
+    dialAgent: () => {
+      log.record("agent.dial");
+      return Promise.resolve(agent.api());
+    },
+    store: new StateStore({ root }),
+    agent: {
+      dialTimeoutMs: 10,
+      reconnectTimeoutMs: 3000,
+      healthCheckTimeoutMs: 1000,
+      kernelModules: [],
+    },
+    runHooks: (_hooks, state, kind) => {
+      log.record(`hooks.${kind}`);
+      hookKinds.push(`${kind}:${state.pid}`);
+      return Promise.resolve();
+    },
+    sleep: () => Promise.resolve(),
+    onStep: (s) => steps.push(s),
+  };
+  const sandbox = new VirtSandbox(parts, {
+    onVmExit: (e) => vmExits.push(e),
+    onOom: () => {},
+  });
+  return { log, hv, agent, root, steps, vmExits, sandbox, hookKinds };
+}
+
+Deno.test("sandbox start runs every step in upstream's order (recording doubles of Hypervisor and agent)", async () => {
+  const r = rig({ hooks: true, network: true });
+  try {
+    await r.sandbox.start();
+    assertEquals(r.steps, [...START_STEPS]);
+    assertEquals(r.log.calls, [
+      "hv.prepareVm",
+      "hv.addDevice:share_fs",
+      "net.attach:prepared",
+      "hv.startVm",
+      "hooks.prestart",
+      "hooks.createRuntime",
+      "net.attach:started",
+      "net.flushQueued",
+      "hv.bootVm",
+      "agent.dial",
+      "agent.updateInterface",
+      "agent.updateRoutes",
+      "agent.createSandbox",
+      "agent.getGuestDetails",
+    ]);
+    assertEquals(r.hookKinds, ["prestart:4242", "createRuntime:4242"]);
+    const cs = r.agent.requests.find((x) => x.method === "createSandbox")!.req as {
+      hostname: string;
+      dns: string[];
+      storages: { driver: string; source: string; mountPoint: string }[];
+      sandboxId: string;
+    };
+    assertEquals(cs.hostname, "pod");
+    assertEquals(cs.dns, ["nameserver 10.0.0.1"]);
+    assertEquals(cs.sandboxId, "sb1");
+    assertEquals(cs.storages.map((s) => [s.driver, s.source, s.mountPoint]), [[
+      "9p",
+      "kataShared",
+      "/run/kata-containers/shared/containers/",
+    ]]);
+    assert(Deno.statSync(`${r.root}/sb1/state.json`).isFile);
+    assertEquals(r.sandbox.status, "running");
+  } finally {
+    await r.sandbox.stop();
+    Deno.removeSync(r.root, { recursive: true });
+  }
+});
+
+Deno.test("sandbox start without hooks does not rescan the network", async () => {
+  const r = rig({ network: true });
+  try {
+    await r.sandbox.start();
+    assertEquals(r.log.calls.filter((c) => c.startsWith("net.attach")), ["net.attach:prepared"]);
+    assertEquals(r.log.calls.filter((c) => c.startsWith("hooks.")), []);
+  } finally {
+    await r.sandbox.stop();
+    Deno.removeSync(r.root, { recursive: true });
+  }
+});
+
+Deno.test("sandbox stop undoes the start newest first and removes the sandbox directory", async () => {
+  const r = rig({ network: true });
+  try {
+    await r.sandbox.start();
+    const before = r.log.calls.length;
+    await r.sandbox.stop();
+    assertEquals(r.log.calls.slice(before), [
+      "agent.close",
+      "hv.stopVm",
+      "net.detach",
+      "hv.cleanup",
+    ]);
+    assertEquals(r.sandbox.status, "stopped");
+    assertEquals(r.vmExits, [], "an asked-for stop is not a VM death");
+    assertEquals([...Deno.readDirSync(r.root)], []);
+    await r.sandbox.stop(); // twice is fine
+  } finally {
+    Deno.removeSync(r.root, { recursive: true });
+  }
+});
+
+const FAILURES: [string, string[]][] = [
+  ["hv.prepareVm", []],
+  ["hv.addDevice:share_fs", ["hv.cleanup"]],
+  ["net.attach:prepared", ["hv.cleanup"]],
+  ["hv.startVm", ["net.detach", "hv.cleanup"]],
+  ["hooks.prestart", ["hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["net.attach:started", ["hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["hv.bootVm", ["hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["agent.dial", ["hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["agent.updateInterface", ["agent.close", "hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["agent.createSandbox", ["agent.close", "hv.stopVm", "net.detach", "hv.cleanup"]],
+  ["agent.getGuestDetails", ["agent.close", "hv.stopVm", "net.detach", "hv.cleanup"]],
+];
+
+for (const [failAt, undo] of FAILURES) {
+  Deno.test(`sandbox start failing at ${failAt} undoes exactly the earlier steps`, async () => {
+    const r = rig({ hooks: true, network: true });
+    r.log.failAt = failAt;
+    try {
+      await assertRejects(() => r.sandbox.start(), Error, `injected failure at ${failAt}`);
+      assertEquals(r.log.after(failAt), undo);
+      assertEquals(r.sandbox.status, "stopped");
+      assertEquals([...Deno.readDirSync(r.root)], [], "nothing is left in the run root");
+      assertEquals(r.vmExits, []);
+    } finally {
+      Deno.removeSync(r.root, { recursive: true });
+    }
+  });
+}
+
+Deno.test("UpdateInterface is retried only on Link not found", async () => {
+  const r = rig({ network: true });
+  let tries = 0;
+  r.agent.handlers.updateInterface = () => {
+    tries++;
+    return tries < 3 ? Promise.reject(new Error("Link not found")) : Promise.resolve({});
+  };
+  try {
+    await r.sandbox.start();
+    assertEquals(tries, 3);
+  } finally {
+    await r.sandbox.stop();
+  }
+  const r2 = rig({ network: true });
+  let tries2 = 0;
+  r2.agent.handlers.updateInterface = () => {
+    tries2++;
+    return Promise.reject(new Error("permission denied"));
+  };
+  try {
+    await assertRejects(() => r2.sandbox.start(), Error, "permission denied");
+    assertEquals(tries2, 1);
+  } finally {
+    Deno.removeSync(r.root, { recursive: true });
+    Deno.removeSync(r2.root, { recursive: true });
+  }
+});
+
+Deno.test("a VM that dies while running is reported once; stop afterwards still cleans up", async () => {
+  const r = rig();
+  try {
+    await r.sandbox.start();
+    r.hv.die();
+    await new Promise((res) => setTimeout(res, 0));
+    assertEquals(r.vmExits, [{ code: 1, signal: null }]);
+    await r.sandbox.stop();
+    assert(r.log.calls.includes("hv.cleanup"));
+    assertEquals([...Deno.readDirSync(r.root)], []);
+  } finally {
+    Deno.removeSync(r.root, { recursive: true });
+  }
+});
+
+Deno.test("a VMM without NIC hotplug gets NICs flushed right before boot", async () => {
+  const r = rig({ hooks: true, network: true, netHotplug: false });
+  try {
+    await r.sandbox.start();
+    const i = r.log.calls.indexOf("net.flushQueued");
+    assertEquals(r.log.calls[i + 1], "hv.bootVm");
+    assert(i > r.log.calls.indexOf("hooks.createRuntime"));
+  } finally {
+    await r.sandbox.stop();
+    Deno.removeSync(r.root, { recursive: true });
+  }
+});
