@@ -28,9 +28,10 @@ export type {
   MacvlanMode,
   NeighMsg,
   QdiscMsg,
+  Route4Spec,
   RouteMsg,
 } from "./rtnetlink_msg.ts";
-export { IFF, NUD } from "./rtnetlink_msg.ts";
+export { IFF, NUD, RT } from "./rtnetlink_msg.ts";
 
 /** A request the kernel refused: names the operation, errno's text and the kernel's detail. */
 export class NetlinkError extends Error {
@@ -200,6 +201,22 @@ export class RtNetlink {
   /** Deletes link `index`. */
   deleteLink(index: number, what = `link ${index}`): void {
     this.#ack(`delete ${what}`, (s) => m.delLink(s, index));
+  }
+
+  /** Adds the IPv4 address `address/prefixLen` to link `index`. */
+  addAddress4(index: number, address: string, prefixLen: number): void {
+    this.#ack(
+      `add address ${address}/${prefixLen} to link ${index}`,
+      (s) => m.newAddr4(s, index, address, prefixLen),
+    );
+  }
+
+  /** Adds (creates) or deletes an IPv4 route. */
+  route4(op: "add" | "delete", r: m.Route4Spec): void {
+    this.#ack(
+      `${op} route ${r.dst}/${r.dstLen} table ${r.table} via link ${r.oif}`,
+      (s) => m.route4(s, op, r),
+    );
   }
 
   /** Adds the ingress qdisc to link `index`, retrying the kernel's short EBUSY windows. */

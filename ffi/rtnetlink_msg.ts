@@ -18,6 +18,7 @@ export const RTM = {
   NEWADDR: 20,
   GETADDR: 22,
   NEWROUTE: 24,
+  DELROUTE: 25,
   GETROUTE: 26,
   NEWNEIGH: 28,
   GETNEIGH: 30,
@@ -364,6 +365,27 @@ export function parseAddr(payload: Uint8Array): AddrMsg {
   };
 }
 
+/** RTM_NEWADDR adding the IPv4 address `address/prefixLen` to link `index`. */
+export function newAddr4(
+  seq: number,
+  index: number,
+  address: string,
+  prefixLen: number,
+): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(8);
+  b[0] = 2; // AF_INET
+  b[1] = prefixLen;
+  new DataView(b.buffer).setUint32(4, index, true);
+  const ip = parseIp4(address);
+  return message(
+    RTM.NEWADDR,
+    NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
+    seq,
+    b,
+    [attr(IFA.LOCAL, ip), attr(IFA.ADDRESS, ip)],
+  );
+}
+
 // ---- routes ----------------------------------------------------------------
 
 /** A route as rtnetlink reports it. */
@@ -393,6 +415,53 @@ export function getRoutes(seq: number, family = 0): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(12);
   b[0] = family;
   return message(RTM.GETROUTE, NLM_F.REQUEST | NLM_F.DUMP, seq, b);
+}
+
+/** An IPv4 route to add or delete. */
+export interface Route4Spec {
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
+  dst: string;
+  dstLen: number;
+  oif: number;
+  prefSource?: string;
+}
+
+/** Route scopes and types used by the project (`RT_SCOPE_*`, `RTN_*`, `RTPROT_*`). */
+export const RT = {
+  SCOPE_UNIVERSE: 0,
+  SCOPE_LINK: 253,
+  SCOPE_HOST: 254,
+  UNICAST: 1,
+  LOCAL: 2,
+  PROT_KERNEL: 2,
+  PROT_BOOT: 3,
+  TABLE_MAIN: 254,
+  TABLE_LOCAL: 255,
+} as const;
+
+/** RTM_NEWROUTE (create) or RTM_DELROUTE for an IPv4 route. */
+export function route4(
+  seq: number,
+  op: "add" | "delete",
+  r: Route4Spec,
+): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(12);
+  b.set([2, r.dstLen, 0, 0, r.table < 256 ? r.table : 0, r.protocol, r.scope, r.type]);
+  const attrs: Uint8Array[] = [attr(RTA.DST, parseIp4(r.dst)), attrU32(RTA.OIF, r.oif)];
+  if (r.table >= 256) attrs.push(attrU32(RTA.TABLE, r.table));
+  if (r.prefSource) attrs.push(attr(RTA.PREFSRC, parseIp4(r.prefSource)));
+  return op === "add"
+    ? message(
+      RTM.NEWROUTE,
+      NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
+      seq,
+      b,
+      attrs,
+    )
+    : message(RTM.DELROUTE, NLM_F.REQUEST | NLM_F.ACK, seq, b, attrs);
 }
 
 /** Parses an RTM_NEWROUTE payload. */
@@ -603,6 +672,15 @@ export function parseMac(s: string): Uint8Array {
     throw new RangeError(`Invalid MAC address ${JSON.stringify(s)}: expected six hex bytes`);
   }
   return new Uint8Array(s.split(":").map((x) => parseInt(x, 16)));
+}
+
+/** Raw bytes of a dotted IPv4 address; throws on anything else. */
+export function parseIp4(s: string): Uint8Array {
+  const parts = s.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) {
+    throw new RangeError(`Invalid IPv4 address ${JSON.stringify(s)}`);
+  }
+  return new Uint8Array(parts.map(Number));
 }
 
 /** Text form of a 4-byte (IPv4) or 16-byte (IPv6, RFC 5952 compressed) address. */

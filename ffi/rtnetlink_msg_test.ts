@@ -183,3 +183,32 @@ Deno.test("addresses format like the kernel's tools", () => {
   assertEquals(m.formatMac(new Uint8Array([0, 0x1b, 0xff, 1, 2, 3])), "00:1b:ff:01:02:03");
   assertThrows(() => m.parseMac("00:11:22:33:44"), RangeError, "Invalid MAC address");
 });
+
+Deno.test("IPv4 address and route requests carry their attributes", () => {
+  const [a] = m.parseMessages(m.newAddr4(1, 5, "169.254.0.1", 32));
+  assertEquals([a.type, a.payload[0], a.payload[1], le32(a.payload, 4)], [m.RTM.NEWADDR, 2, 32, 5]);
+  assertEquals([...m.parseAttrs(a.payload, 8).get(2)!], [169, 254, 0, 1]);
+  const spec = {
+    table: m.RT.TABLE_LOCAL,
+    protocol: m.RT.PROT_KERNEL,
+    scope: m.RT.SCOPE_HOST,
+    type: m.RT.LOCAL,
+    dst: "10.0.0.2",
+    dstLen: 32,
+    oif: 3,
+    prefSource: "10.0.0.2",
+  };
+  const [add] = m.parseMessages(m.route4(2, "add", spec));
+  assertEquals([add.type, add.flags & m.NLM_F.CREATE], [m.RTM.NEWROUTE, m.NLM_F.CREATE]);
+  assertEquals([...add.payload.subarray(0, 8)], [2, 32, 0, 0, 255, 2, 254, 2]);
+  const back = m.parseRoute(add.payload);
+  assertEquals([back.dst, back.oif, back.prefSource, back.table], ["10.0.0.2", 3, "10.0.0.2", 255]);
+  const [del] = m.parseMessages(m.route4(3, "delete", { ...spec, table: 1000 }));
+  assertEquals([del.type, del.payload[4], m.parseRoute(del.payload).table], [
+    m.RTM.DELROUTE,
+    0,
+    1000,
+  ]);
+  assertThrows(() => m.parseIp4("10.0.0"), RangeError, "Invalid IPv4 address");
+  assertThrows(() => m.parseIp4("10.0.0.256"), RangeError);
+});

@@ -125,6 +125,11 @@ async function attach(
     );
   }
   const links = classifyAll(netns);
+  if (model === "l3forwarding" && links.length > 1) {
+    throw new InvalidArgumentError(
+      `Internetworking model "l3forwarding" supports one interface per network namespace, found ${links.length}`,
+    );
+  }
   const physical = links.find((l) => l.kind === "physical");
   if (physical) {
     throw new InvalidArgumentError(
@@ -138,6 +143,7 @@ async function attach(
         created.push(plumb(nl, {
           netns,
           link: s.link,
+          addresses: s.addresses,
           tap: tapName(s.idx),
           queues,
           model: modelFor(kind, model),

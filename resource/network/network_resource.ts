@@ -44,7 +44,13 @@ export class NetworkResource {
    */
   scan(): Endpoint[] {
     const fresh: Endpoint[] = [];
-    for (const s of scanNetns(this.netns)) {
+    const found = scanNetns(this.netns);
+    if (this.opts.model === "l3forwarding" && found.length > 1) {
+      throw new InvalidArgumentError(
+        `Internetworking model "l3forwarding" supports one interface per network namespace, found ${found.length}`,
+      );
+    }
+    for (const s of found) {
       if (this.#endpoints.has(s.link.name)) continue;
       const ep = createEndpoint(this.netns, s, this.opts.model, this.opts.queues);
       this.#endpoints.set(ep.name, ep);

@@ -8,7 +8,10 @@ import { createTap } from "../../ffi/tun.ts";
 import { ERRNO, NetlinkError, type RtNetlink } from "../../ffi/netlink.ts";
 import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
 import type { ModelName } from "./classify.ts";
-import type { LinkMsg } from "../../ffi/netlink.ts";
+import type { AddrMsg, LinkMsg } from "../../ffi/netlink.ts";
+import { RT } from "../../ffi/netlink.ts";
+import { AF } from "../../ffi/socket.ts";
+import { readNetSysctl, writeNetSysctl } from "./sysctl.ts";
 
 /** What attach created for one endpoint (persisted so detach can undo it). */
 export interface Plumbing {
@@ -24,12 +27,18 @@ export interface Plumbing {
   devicePath?: string;
   /** Links that got an ingress qdisc from us (its filters go with it). */
   ingress: string[];
+  /** l3forwarding: sysctls changed (key under /proc/sys/net) and their earlier values. */
+  sysctls?: { key: string; old: string }[];
+  /** l3forwarding: local-table routes of the pod addresses removed from the pod link. */
+  localRoutes?: string[];
 }
 
 /** What a model needs to plumb one endpoint. */
 export interface PlumbRequest {
   netns: string;
   link: LinkMsg;
+  /** The pod link's addresses (l3forwarding routes them to the tap). */
+  addresses: AddrMsg[];
   tap: string;
   queues: number;
   model: ModelName;
@@ -62,9 +71,9 @@ export function plumb(nl: RtNetlink, req: PlumbRequest): Plumbing {
         makeMacvtap(nl, req, rec);
         break;
       case "l3forwarding":
-        throw new UnimplementedError(
-          `Internetworking model "l3forwarding" is not supported yet (link "${req.link.name}")`,
-        );
+        makeTap(nl, req, rec);
+        makeL3Forwarding(nl, req, rec);
+        break;
     }
     return rec;
   } catch (e) {
@@ -107,6 +116,81 @@ function makeMacvtap(nl: RtNetlink, req: PlumbRequest, rec: Plumbing): void {
   nl.setLink(mv.index, { up: true });
 }
 
+/** Link-local address the tap gets so that proxy ARP has a source distinct from the pod IP. */
+export const TAP_IPV4_ADDR = "169.254.0.1";
+
+/**
+ * The l3forwarding model (IPv4 only): the pod addresses stop being local to
+ * the pod link and are routed to the tap instead; proxy ARP on both links and
+ * forwarding carry traffic between them. Port forwarding (iptables NAT in
+ * runtime-rs, best effort there) is not supported.
+ */
+function makeL3Forwarding(nl: RtNetlink, req: PlumbRequest, rec: Plumbing): void {
+  const v6 = req.addresses.find((a) => a.family === AF.INET6 && !a.address.startsWith("fe80:"));
+  if (v6) {
+    throw new UnimplementedError(
+      `Internetworking model "l3forwarding" does not support IPv6 yet, but link "${req.link.name}" has ${v6.address}`,
+    );
+  }
+  const pod = req.addresses.filter((a) => a.family === AF.INET).map((a) => a.address);
+  if (pod.length === 0) {
+    throw new FailedPreconditionError(
+      `Internetworking model "l3forwarding" needs an IPv4 address on link "${req.link.name}"`,
+    );
+  }
+  rec.sysctls = [];
+  rec.localRoutes = [];
+  // accept_local on the tap: the guest's packets carry the pod IP, which stays
+  // configured on the pod link, and newer kernels drop such a source as martian
+  // unless the receiving link accepts local sources.
+  const keys = [
+    `ipv4/conf/${req.tap}/proxy_arp`,
+    `ipv4/conf/${req.tap}/accept_local`,
+    `ipv4/conf/${req.link.name}/proxy_arp`,
+    "ipv4/ip_forward",
+  ];
+  for (const key of keys) {
+    const old = readNetSysctl(req.netns, key);
+    writeNetSysctl(req.netns, key, "1");
+    rec.sysctls.push({ key, old });
+  }
+  nl.addAddress4(rec.tapIndex, TAP_IPV4_ADDR, 32);
+  for (const r of nl.routes()) {
+    if (
+      r.family === AF.INET && r.table === RT.TABLE_LOCAL && r.dstLen === 32 &&
+      r.oif === req.link.index && pod.includes(r.dst)
+    ) {
+      nl.route4("delete", localRoute(r.dst, req.link.index));
+      rec.localRoutes.push(r.dst);
+    }
+  }
+  for (const ip of pod) {
+    nl.route4("add", {
+      table: RT.TABLE_MAIN,
+      protocol: RT.PROT_BOOT,
+      scope: RT.SCOPE_LINK,
+      type: RT.UNICAST,
+      dst: ip,
+      dstLen: 32,
+      oif: rec.tapIndex,
+    });
+  }
+}
+
+/** The local-table route the kernel keeps for an address of a link. */
+function localRoute(ip: string, oif: number) {
+  return {
+    table: RT.TABLE_LOCAL,
+    protocol: RT.PROT_KERNEL,
+    scope: RT.SCOPE_HOST,
+    type: RT.LOCAL,
+    dst: ip,
+    dstLen: 32,
+    oif,
+    prefSource: ip,
+  };
+}
+
 function addIngress(nl: RtNetlink, name: string, index: number, rec: Plumbing): void {
   try {
     nl.addIngressQdisc(index);
@@ -127,6 +211,7 @@ function addIngress(nl: RtNetlink, name: string, index: number, rec: Plumbing): 
  * are fine; anything else that fails is reported after trying the rest.
  */
 export function unplumb(nl: RtNetlink, rec: Plumbing): void {
+  const netns = nl.netns;
   const errors: unknown[] = [];
   for (const name of rec.ingress) {
     if (name === rec.tap) continue; // goes away with the tap
@@ -144,10 +229,27 @@ export function unplumb(nl: RtNetlink, rec: Plumbing): void {
     const tap = nl.linkByName(rec.tap);
     if (tap) {
       try {
+        // Its addresses, routes, qdiscs and sysctls go with it.
         nl.deleteLink(tap.index, `${rec.tapKind} ${rec.tap}`);
       } catch (e) {
         errors.push(e);
       }
+    }
+  }
+  const link = rec.localRoutes?.length ? nl.linkByName(rec.link) : undefined;
+  for (const ip of link ? rec.localRoutes ?? [] : []) {
+    try {
+      nl.route4("add", localRoute(ip, link!.index));
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === ERRNO.EEXIST)) errors.push(e);
+    }
+  }
+  for (const { key, old } of [...(rec.sysctls ?? [])].reverse()) {
+    if (rec.tap && key.includes(`/${rec.tap}/`)) continue;
+    try {
+      writeNetSysctl(netns, key, old);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) errors.push(e);
     }
   }
   if (errors.length === 1) throw errors[0];

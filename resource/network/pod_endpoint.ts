@@ -55,6 +55,7 @@ export class PodEndpoint implements Endpoint {
       plumb(nl, {
         netns: this.netns,
         link: this.scanned.link,
+        addresses: this.scanned.addresses,
         tap: tapName(this.scanned.idx),
         queues: this.queues,
         model: this.model,

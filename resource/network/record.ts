@@ -20,6 +20,8 @@ const plumbingSchema = z.object({
   queues: z.number().int().min(1),
   devicePath: z.string().optional(),
   ingress: z.array(z.string()),
+  sysctls: z.array(z.object({ key: z.string(), old: z.string() })).optional(),
+  localRoutes: z.array(z.string()).optional(),
 });
 
 const recordSchema = z.object({

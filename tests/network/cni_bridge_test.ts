@@ -11,8 +11,16 @@ import { NetworkResource } from "../../resource/network/network_resource.ts";
 import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
 import type { NetworkDevice } from "../../hypervisor/device.ts";
 import type { VmState } from "../../hypervisor/hypervisor.ts";
-import { cniBridgePod, type CniPod, shimCtlNet } from "./helpers.ts";
-import { arpRequest, icmpEcho, parseArpReply, parseEchoReply, waitFrame } from "./frames.ts";
+import { cniBridgePod, type CniPod, run, shimCtlNet } from "./helpers.ts";
+import {
+  arpReply,
+  arpRequest,
+  icmpEcho,
+  parseArpReply,
+  parseArpRequest,
+  parseEchoReply,
+  waitFrame,
+} from "./frames.ts";
 
 const fdCount = () => [...Deno.readDirSync("/proc/self/fd")].length;
 
@@ -155,16 +163,73 @@ Deno.test("net attach none with 2 queues: a multi-queue tap, no qdisc, removed b
   });
 });
 
-Deno.test("net attach refuses an unknown model and l3forwarding, creating nothing", async () => {
+Deno.test("net attach refuses an unknown model, creating nothing", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const bad = await shimCtlNet(["attach", "--model", "bogus", ...flags]);
     assertEquals(bad.code, 1);
     assertStringIncludes(bad.stderr, 'Unknown internetworking model "bogus"');
-    const l3 = await shimCtlNet(["attach", "--model", "l3forwarding", ...flags]);
-    assertEquals(l3.code, 1);
-    assertStringIncludes(l3.stderr, "l3forwarding");
-    assertStringIncludes(l3.stderr, "not supported yet");
+  });
+});
+
+Deno.test("net attach l3forwarding: routed through the tap with proxy ARP; detach restores the netns", async () => {
+  await withPod(async (pod, recordDir) => {
+    const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
+    const sysctl = (key: string) =>
+      run("ip", ["netns", "exec", pod.pod.name, "cat", `/proc/sys/net/${key}`]).then((s) =>
+        s.trim()
+      );
+    const localTable = () => pod.pod.ip("-4", "route", "show", "table", "local");
+    const before = {
+      forward: await sysctl("ipv4/ip_forward"),
+      proxy: await sysctl("ipv4/conf/eth0/proxy_arp"),
+      local: await localTable(),
+      main: await pod.pod.ip("-4", "route", "show"),
+    };
+    const a = await shimCtlNet(["attach", "--model", "l3forwarding", ...flags]);
+    assertEquals(a.code, 0, a.stderr);
+    const [ep] = JSON.parse(a.stdout).endpoints;
+    assertEquals([ep.model, ep.localRoutes], ["l3forwarding", [pod.podIp]]);
+    assertEquals(await sysctl("ipv4/ip_forward"), "1");
+    assertEquals(await sysctl("ipv4/conf/eth0/proxy_arp"), "1");
+    assertEquals(await sysctl("ipv4/conf/tap0_kata/proxy_arp"), "1");
+    assertStringIncludes(await pod.pod.ip("-4", "addr", "show", "tap0_kata"), "169.254.0.1/32");
+    assertStringIncludes(await pod.pod.ip("-4", "route", "show"), `${pod.podIp} dev tap0_kata`);
+    assert(!(await localTable()).includes(`local ${pod.podIp} `), "pod IP no longer local");
+
+    const tapMac = JSON.parse(await pod.pod.ip("-j", "link", "show", "tap0_kata"))[0].address;
+    const fds = openTap(pod.pod.path, "tap0_kata", 1, { nonblocking: true });
+    try {
+      // The pod netns answers the guest's ARP for the gateway with the tap's MAC (proxy ARP).
+      const arp = await waitFrame(fds, readFrame, (f) => {
+        const r = parseArpReply(f);
+        return r && r.ip === pod.gateway ? r : null;
+      }, () => writeFrame(fds[0], arpRequest(ep.guestMac, pod.podIp, pod.gateway)));
+      assert(arp, "no proxy ARP reply through the tap");
+      assertEquals(arp.mac, tapMac);
+      // The echo is routed out of eth0; the reply is routed back to the tap, which first
+      // asks who has the pod IP: the test answers as the guest would.
+      const id = 0x4c00 + (Deno.pid & 0xff);
+      const echo = await waitFrame(fds, readFrame, (f) => {
+        const who = parseArpRequest(f);
+        if (who && who.target === pod.podIp) {
+          writeFrame(fds[0], arpReply(ep.guestMac, pod.podIp, who.mac, who.ip));
+          return null;
+        }
+        const r = parseEchoReply(f);
+        return r && r.from === pod.gateway && r.id === id ? r : null;
+      }, () => writeFrame(fds[0], icmpEcho(ep.guestMac, pod.podIp, tapMac, pod.gateway, id, 1)));
+      assert(echo, "no routed ICMP echo reply through the tap");
+    } finally {
+      closeTapFds(fds);
+    }
+
+    const d = await shimCtlNet(["detach", ...flags]);
+    assertEquals(d.code, 0, d.stderr);
+    assertEquals(await sysctl("ipv4/ip_forward"), before.forward);
+    assertEquals(await sysctl("ipv4/conf/eth0/proxy_arp"), before.proxy);
+    assertEquals(await localTable(), before.local, "local route of the pod IP is back");
+    assertEquals(await pod.pod.ip("-4", "route", "show"), before.main);
   });
 });
 

@@ -27,19 +27,44 @@ function frame(dst: string, src: string, type: number, payload: Uint8Array) {
   return f;
 }
 
-/** A broadcast ARP request "who has `targetIp`? tell `srcIp`". */
-export function arpRequest(srcMac: string, srcIp: string, targetIp: string) {
+function arp(op: number, srcMac: string, srcIp: string, dstMac: string, dstIp: string) {
   const a = new Uint8Array(28);
   const v = new DataView(a.buffer);
   v.setUint16(0, 1); // Ethernet
   v.setUint16(2, 0x0800);
   a[4] = 6;
   a[5] = 4;
-  v.setUint16(6, 1); // request
+  v.setUint16(6, op);
   a.set(parseMac(srcMac), 8);
   a.set(ipBytes(srcIp), 14);
-  a.set(ipBytes(targetIp), 24);
-  return frame("ff:ff:ff:ff:ff:ff", srcMac, 0x0806, a);
+  if (op === 2) a.set(parseMac(dstMac), 18);
+  a.set(ipBytes(dstIp), 24);
+  return frame(dstMac, srcMac, 0x0806, a);
+}
+
+/** A broadcast ARP request "who has `targetIp`? tell `srcIp`". */
+export function arpRequest(srcMac: string, srcIp: string, targetIp: string) {
+  return arp(1, srcMac, srcIp, "ff:ff:ff:ff:ff:ff", targetIp);
+}
+
+/** An ARP reply "`srcIp` is at `srcMac`" to (dstMac, dstIp). */
+export function arpReply(srcMac: string, srcIp: string, dstMac: string, dstIp: string) {
+  return arp(2, srcMac, srcIp, dstMac, dstIp);
+}
+
+/** An ARP request's sender and target, when `f` is one. */
+export function parseArpRequest(
+  f: Uint8Array,
+): { mac: string; ip: string; target: string } | null {
+  const e = f.subarray(VNET_HDR_LEN);
+  if (e.length < 42) return null;
+  const v = new DataView(e.buffer, e.byteOffset, e.byteLength);
+  if (v.getUint16(12) !== 0x0806 || v.getUint16(20) !== 1) return null;
+  return {
+    mac: formatMac(e.subarray(22, 28)),
+    ip: [...e.subarray(28, 32)].join("."),
+    target: [...e.subarray(38, 42)].join("."),
+  };
 }
 
 /** An ICMP echo request from (srcMac, srcIp) to (dstMac, dstIp). */
