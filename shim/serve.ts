@@ -8,12 +8,10 @@
  * @module
  */
 import { InvalidArgumentError } from "../common/errors.ts";
-import { getLogger, setupLogging, writerSink } from "../common/log.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
 import { closeFd, O, openFd } from "../ffi/libc.ts";
 
-const log = getLogger("shim");
 const EVENT_FLUSH_MS = 5000;
 
 /** Runs the server until Shutdown; returns the exit code. */
@@ -24,13 +22,8 @@ export async function serve(inv: Invocation): Promise<number> {
     throw new InvalidArgumentError("serve: -id and -namespace are required");
   }
   const bundle = f.bundle || Deno.cwd();
-  await setupLogging({
-    level: f.debug ? "debug" : "info",
-    sink: openLogSink(`${bundle}/log`),
-    properties: { sandbox: f.id },
-  });
-  // Listen first: containerd's connection and first request wait in the socket's
-  // backlog while the service code loads, so `start` can answer sooner.
+  // Listen first, before loading anything: containerd's connection and first request
+  // wait in the socket's backlog while the service code loads, so `start` answers sooner.
   const path = socketPath(f.socket);
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   let listener: Deno.UnixListener;
@@ -40,6 +33,13 @@ export async function serve(inv: Invocation): Promise<number> {
     // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
     listener = await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
   }
+  const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
+  await setupLogging({
+    level: f.debug ? "debug" : "info",
+    sink: openLogSink(`${bundle}/log`, writerSink),
+    properties: { sandbox: f.id },
+  });
+  const log = getLogger("shim");
   const { TtrpcServer } = await import("../ttrpc/mod.ts");
   const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise.all([
     import("../ffi/process.ts"),
@@ -65,7 +65,10 @@ export async function serve(inv: Invocation): Promise<number> {
   const stopped = new Promise<void>((r) => (stop = r));
   const task = new svc.TaskService({ events, reaper, onShutdown: () => stop() });
   server.register(taskGen.Task, task.impl());
-  log.info("serving {address}", { address: f.socket });
+  log.info("serving {address} ({ms} ms after exec)", {
+    address: f.socket,
+    ms: Math.round(performance.now()),
+  });
   const serving = server.serve(listener);
   // The first Create needs these; loading them now overlaps containerd's round trip.
   import("../config/mod.ts").catch(() => {});
@@ -86,7 +89,7 @@ export async function serve(inv: Invocation): Promise<number> {
   Deno.exit(0);
 }
 
-function openLogSink(path: string) {
+function openLogSink<S>(path: string, writerSink: (w: Deno.FsFile | typeof Deno.stderr) => S): S {
   try {
     // A write-only open of a FIFO blocks without a reader: probe without blocking first
     // (containerd holds it open for reading; outside containerd there may be none).
