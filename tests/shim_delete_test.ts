@@ -1,0 +1,88 @@
+/**
+ * `shim delete` after a shim died: from the container's state.json it kills
+ * and deletes the container through runc, removes the state, and prints a
+ * binary DeleteResponse with exit status 137. Also `-info`.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import { assert, assertEquals } from "./assert.ts";
+import { setChildSubreaper } from "../ffi/process.ts";
+import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
+import { DeleteResponseSchema } from "../service/gen/containerd/task/v2/shim_pb.ts";
+import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection_pb.ts";
+import { busyboxBundle } from "./busybox_bundle.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function shim(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--config", CONFIG, MAIN, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test({
+  name: "shim delete: cleans up a container its dead shim left running",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    setChildSubreaper(true);
+    const dir = await Deno.makeTempDir({ prefix: "rts-del-" });
+    const id = `del-${dir.slice(-6)}`;
+    const handler = new LinuxContainerHandler({ runtimeRoot: `${dir}/runc` });
+    try {
+      const bundle = await busyboxBundle(dir, ["sleep", "1000"]);
+      const io = { stdin: "", stdout: "", stderr: "", terminal: false };
+      await handler.createContainer({ id, bundle, rootfs: [], ...io });
+      await handler.start(id, "");
+      // The shim "dies" here: only its state on disk is left for `delete`.
+      const r = await shim(
+        [
+          "-namespace",
+          "rts-test",
+          "-address",
+          `${dir}/c.sock`,
+          "-id",
+          id,
+          "-bundle",
+          bundle,
+          "delete",
+        ],
+        bundle,
+      );
+      assertEquals(r.code, 0, r.stderr);
+      const resp = fromBinary(DeleteResponseSchema, r.stdout);
+      assertEquals(resp.exitStatus, 137);
+      assert(resp.exitedAt !== undefined);
+      const exit = await handler.wait(id, "");
+      assertEquals(exit.exitStatus, 137);
+      const gone = await Deno.stat(`/run/kata/${id}`).then(() => false, () => true);
+      assert(gone, `/run/kata/${id} left`);
+      const list = await new Deno.Command("runc", {
+        args: ["--root", `${dir}/runc`, "list", "-q"],
+        stdout: "piped",
+      }).output();
+      assert(!new TextDecoder().decode(list.stdout).includes(id), "runc still knows the container");
+      // Running it again (containerd may) is harmless.
+      const again = await shim(["-id", id, "-bundle", bundle, "delete"], bundle);
+      assertEquals(again.code, 0, again.stderr);
+    } finally {
+      await handler.shutdown();
+      setChildSubreaper(false);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("shim -info: a binary RuntimeInfo", async () => {
+  const r = await shim(["-info"], "/");
+  assertEquals(r.code, 0, r.stderr);
+  const info = fromBinary(RuntimeInfoSchema, r.stdout);
+  assertEquals(info.name, "io.containerd.kata.v2");
+  assert(info.version?.version, "no version");
+  assertEquals(info.annotations["containerd.io/runtime-allow-mounts"], "mkdir/*,format/*,erofs");
+});
