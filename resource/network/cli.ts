@@ -18,7 +18,7 @@ const FLAGS = {
   netns: { kind: "string", usage: "path of the pod network namespace (required)" },
   model: {
     kind: "string",
-    usage: "internetworking model: tcfilter, macvtap or none (attach)",
+    usage: "internetworking model: tcfilter, macvtap, none or l3forwarding (attach)",
     default: "tcfilter",
   },
   queues: { kind: "int", usage: "queues per tap (attach)", default: 1 },

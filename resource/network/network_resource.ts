@@ -14,6 +14,8 @@ import type { ModelName } from "./classify.ts";
 import { createEndpoint } from "./create_endpoint.ts";
 import type { Endpoint, NetworkDeviceSink } from "./endpoint.ts";
 import { scanNetns } from "./scan.ts";
+import { type Plumbing, unplumb } from "./plumbing.ts";
+import { withRtNetlink } from "../../ffi/netlink.ts";
 
 const log = getLogger("network");
 
@@ -129,6 +131,32 @@ export class NetworkResource {
     this.#endpoints.clear();
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, "Detaching the pod network failed");
+  }
+
+  /** What the endpoints created on the host, for the sandbox's persisted state. */
+  plumbings(): Plumbing[] {
+    return this.endpoints().map((e) => e.plumbing()).filter((p): p is Plumbing => !!p);
+  }
+
+  /**
+   * Removes plumbing recorded by an earlier process (a restarted shim's
+   * cleanup), in reverse order; reports every failure after trying all.
+   */
+  static removeRecorded(netns: string, recorded: Plumbing[]): void {
+    const errors: unknown[] = [];
+    withRtNetlink(netns, (nl) => {
+      for (const rec of [...recorded].reverse()) {
+        try {
+          unplumb(nl, rec);
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+    });
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) {
+      throw new AggregateError(errors, `Removing the pod network plumbing of ${netns} failed`);
+    }
   }
 
   /** The `Interface` of every endpoint, for UpdateInterface. */

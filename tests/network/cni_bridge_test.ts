@@ -293,6 +293,20 @@ Deno.test("network resource queues NICs for a VM without hotplug and flushes the
   });
 });
 
+Deno.test("plumbing recorded by one network resource is removed by a later process's cleanup", async () => {
+  await withPod(async (pod) => {
+    const res = new NetworkResource(pod.pod.path, { model: "tcfilter", queues: 1 });
+    const sink = new RecordingSink(false, "started");
+    await res.attach(sink);
+    const saved = JSON.parse(JSON.stringify(res.plumbings()));
+    assertEquals(saved.map((p: { tap: string; ingress: string[] }) => [p.tap, p.ingress]), [
+      ["tap0_kata", ["tap0_kata", "eth0"]],
+    ]);
+    // As after a shim restart: only the saved records are left to go by.
+    NetworkResource.removeRecorded(pod.pod.path, saved);
+  });
+});
+
 Deno.test("network resource hotplugs NICs straight away when the VM can", async () => {
   await withPod(async (pod) => {
     const res = new NetworkResource(pod.pod.path, { model: "none", queues: 1 });

@@ -130,3 +130,29 @@ Deno.test("a failed attach removes what it had made and keeps no record", async 
     }
   });
 });
+
+Deno.test("l3forwarding refuses a namespace with more than one pod link", async () => {
+  await withNamespaces(async (_host, pod) => {
+    for (const [a, b, ip] of [["la0", "la1", "10.83.0.2/24"], ["lb0", "lb1", "10.84.0.2/24"]]) {
+      await pod.ip("link", "add", a, "type", "veth", "peer", "name", b);
+      await pod.ip("addr", "add", ip, "dev", a);
+    }
+    const dir = await Deno.makeTempDir({ prefix: "rts-net-rec-" });
+    try {
+      const r = await shimCtlNet([
+        "attach",
+        "--model",
+        "l3forwarding",
+        "--netns",
+        pod.path,
+        "--record-dir",
+        dir,
+      ]);
+      assertEquals(r.code, 1);
+      assertStringIncludes(r.stderr, "supports one interface per network namespace, found 2");
+      assertEquals(await pod.linkNames(), ["la0", "la1", "lb0", "lb1", "lo"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
