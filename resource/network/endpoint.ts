@@ -5,7 +5,7 @@
  * @module
  */
 import type { NetworkDevice } from "../../hypervisor/device.ts";
-import type { VmState } from "../../hypervisor/hypervisor.ts";
+import type { Hypervisor, VmState } from "../../hypervisor/hypervisor.ts";
 import type { AgentARPNeighbor, AgentInterface, AgentRoute } from "./agent_types.ts";
 import type { EndpointKind, ModelName } from "./classify.ts";
 import type { Plumbing } from "./plumbing.ts";
@@ -17,6 +17,10 @@ export interface NetworkDeviceSink {
   addDevice(d: NetworkDevice): Promise<unknown>;
   removeDevice(d: NetworkDevice): Promise<void>;
 }
+
+// Compile-time check that every hypervisor driver can be handed to the network resource.
+type HypervisorIsSink = Hypervisor extends NetworkDeviceSink ? true : never;
+const _hypervisorIsSink: HypervisorIsSink = true;
 
 /** One pod link given to the VM. */
 export interface Endpoint {
