@@ -1,9 +1,11 @@
 /**
  * OCI hooks run on the host, as runc runs them: the hook binary with its
- * `args` (args[0] is argv[0]) and `env`, the container state JSON on stdin,
- * killed after `timeout` seconds. A failing prestart/createRuntime hook
- * fails the sandbox start; a failing poststart/poststop hook is only logged
- * (by the caller), as the runtime spec says.
+ * `args` after args[0] and only its `env`, the container state JSON on
+ * stdin, killed after `timeout` seconds. One difference: Deno cannot set a
+ * child's argv[0], so the hook sees its path there instead of args[0].
+ * A failing prestart/createRuntime hook fails the sandbox start; a failing
+ * poststart/poststop hook is only logged (by the caller), as the runtime
+ * spec says.
  * @module
  */
 import { DeadlineExceededError, FailedPreconditionError } from "../../common/errors.ts";
