@@ -9,7 +9,12 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Any, AnySchema, type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, NotFoundError, UnimplementedError } from "../common/errors.ts";
+import {
+  ConfigError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnimplementedError,
+} from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import type { ExitStatus, ProcessState, RuntimeHandler } from "../runtimes/handler.ts";
 import type { Reaper } from "../runtimes/reaper.ts";
@@ -53,9 +58,16 @@ export function defaultHandlerFactory(reaper: Reaper, events: EventPublisher): H
     if (loaded.runtimeName === "linux_container") {
       const { LinuxContainerHandler } = await import("../runtimes/linux_container/handler.ts");
       const oci = loaded.ociRuntime;
+      if (!oci?.path) {
+        throw new ConfigError(
+          `${loaded.file}: [linux_container] oci_runtime ${
+            JSON.stringify(oci?.name ?? "")
+          } is not an executable on PATH`,
+        );
+      }
       return new LinuxContainerHandler({
-        runtime: oci?.path ?? oci?.name ?? "runc",
-        runtimeRoot: oci?.root,
+        runtime: oci.path,
+        runtimeRoot: oci.root,
         reaper,
         events: (e) => events.publish(e),
       });
