@@ -14,7 +14,6 @@
  * builds, which cannot carry extra module files, still have it.
  * @module
  */
-import { check } from "./libc.ts";
 import type { KvmRun } from "./kvm.ts";
 
 const WORKER_SOURCE = `
@@ -24,6 +23,7 @@ const lib = Deno.dlopen("libc.so.6", {
   __errno_location: { parameters: [], result: "pointer" },
 });
 const EINTR = 4;
+const EAGAIN = 11; // an AP woken by INIT/SIPI while still uninitialised: run again
 const KVM_RUN = 0xae80n;
 function errno() {
   const p = lib.symbols.__errno_location();
@@ -39,7 +39,7 @@ self.onmessage = (e) => {
     if (Atomics.load(c, 1) === 1) break;
     if (rc < 0) {
       const err = errno();
-      if (err === EINTR) continue;
+      if (err === EINTR || err === EAGAIN) continue;
       self.postMessage({ type: "error", errno: err });
       break;
     }
@@ -58,6 +58,8 @@ const KICK_INTERVAL_MS = 5;
 const sys = {
   tgkill: { parameters: ["i32", "i32", "i32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
 } as const;
 let lib: Deno.DynamicLibrary<typeof sys> | undefined;
 function libc() {
@@ -66,8 +68,27 @@ function libc() {
 }
 
 let workerUrl: string | undefined;
-let liveThreads = 0;
-const ignoreSignal = () => {};
+let kickHandlerInstalled = false;
+
+/**
+ * Installs a SIGUSR2 handler that does nothing, so the kick interrupts
+ * KVM_RUN (EINTR) without killing the process. The handler is libc's
+ * `getpid`: harmless, async-signal-safe, and needs no JS on the vCPU thread.
+ * It stays installed for the life of the process (Deno's own signal
+ * listeners restore the default action when removed, which would turn a late
+ * kick into a kill).
+ */
+function installKickHandler(): void {
+  if (kickHandlerInstalled) return;
+  const fn = libc().dlsym(null, new TextEncoder().encode("getpid\0"));
+  if (!fn) throw new Error("cannot find getpid for the vCPU kick handler");
+  const SIG_ERR = 0xffffffffffffffffn;
+  const old = libc().signal(SIGUSR2, fn);
+  if (old !== null && Deno.UnsafePointer.value(old) === SIG_ERR) {
+    throw new Error("cannot install the vCPU kick signal handler");
+  }
+  kickHandlerInstalled = true;
+}
 
 /** Why a vCPU thread ended on its own. */
 export class VcpuThreadError extends Error {
@@ -106,7 +127,7 @@ export class VcpuThread {
     workerUrl ??= URL.createObjectURL(
       new Blob([WORKER_SOURCE], { type: "application/javascript" }),
     );
-    if (liveThreads++ === 0) Deno.addSignalListener("SIGUSR2", ignoreSignal);
+    installKickHandler();
     const worker = new Worker(workerUrl, { type: "module" });
     let ready!: (tid: number) => void;
     let failed!: (e: Error) => void;
@@ -123,10 +144,7 @@ export class VcpuThread {
     stopped.catch(() => {}); // observed through wait(); avoid an unhandled rejection here
     // deno-lint-ignore prefer-const
     let thread: VcpuThread;
-    const finish = () => {
-      worker.terminate();
-      if (--liveThreads === 0) Deno.removeSignalListener("SIGUSR2", ignoreSignal);
-    };
+    const finish = () => worker.terminate();
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data as { type: string; tid?: number; errno?: number };
       if (m.type === "ready") ready(m.tid!);
@@ -183,9 +201,4 @@ export class VcpuThread {
     }
     await this.#stopped.catch(() => {});
   }
-}
-
-/** The calling process's id (for diagnostics). */
-export function processId(): number {
-  return check(libc().getpid(), "getpid");
 }

@@ -8,6 +8,7 @@
 import type { Regs, Sregs } from "../../ffi/kvm.ts";
 import type { GuestMemory } from "./memory.ts";
 import {
+  ACPI_RSDP_ADDR,
   CMDLINE_ADDR,
   CMDLINE_MAX,
   MPTABLE_ADDR,
@@ -21,6 +22,7 @@ import { isBzImage, loadBzImage } from "./loader/bzimage.ts";
 import { buildBootParams, e820Map, initrdAddress } from "./loader/boot_params.ts";
 import { buildPvhStartInfo } from "./loader/pvh.ts";
 import { buildMpTable } from "./loader/mptable.ts";
+import { type AcpiMmioDevice, buildAcpiTables } from "./loader/acpi.ts";
 import {
   GDT_32,
   GDT_64,
@@ -42,6 +44,10 @@ export interface GuestImage {
   cmdline: string;
   vcpus: number;
   protocol: BootProtocol;
+  /** virtio-mmio windows, described in the ACPI DSDT. */
+  mmioDevices: readonly AcpiMmioDevice[];
+  /** Write ACPI tables (default true); the MP table is written either way. */
+  acpi?: boolean;
 }
 
 /** The boot vCPU's entry state. */
@@ -85,6 +91,11 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
 
   const e820 = e820Map(mem);
   mem.write(MPTABLE_ADDR, buildMpTable(MPTABLE_ADDR, g.vcpus));
+  let acpiRsdp: number | undefined;
+  if (g.acpi ?? true) {
+    mem.write(ACPI_RSDP_ADDR, buildAcpiTables(ACPI_RSDP_ADDR, g.vcpus, g.mmioDevices));
+    acpiRsdp = ACPI_RSDP_ADDR;
+  }
 
   const usePvh = g.protocol === "pvh" || (g.protocol === "auto" && loaded.pvhEntry !== undefined);
   if (usePvh) {
@@ -95,6 +106,7 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
       modlistAddr: PVH_MODLIST_ADDR,
       initrd,
       e820,
+      acpiRsdp,
     });
     mem.write(PVH_INFO_ADDR, startInfo);
     mem.write(PVH_MODLIST_ADDR, modlist);
@@ -115,6 +127,7 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
       cmdlineSize: cmd.length,
       initrd,
       e820,
+      acpiRsdp,
     }),
   );
   writeGdt(mem, GDT_64);

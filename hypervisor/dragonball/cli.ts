@@ -129,8 +129,16 @@ export async function vmmCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    await vm.start();
+    try {
+      await vm.start();
+    } catch (e) {
+      await vm.stop();
+      throw e;
+    }
     const exit = await vm.wait();
+    if (Deno.env.get("DRAGONBALL_EXIT_STATS")) {
+      console.error(`vmm: exits ${JSON.stringify(Object.fromEntries(vm.exitCounts))}`);
+    }
     if (exit.kind === "failed") {
       console.error(`vmm: guest failed: ${exit.reason}`);
       return 1;

@@ -25,6 +25,8 @@ export const PD_ADDR = 0xb000;
 /** Kernel command line and its maximum length including the NUL. */
 export const CMDLINE_ADDR = 0x20000;
 export const CMDLINE_MAX = 2048;
+/** ACPI RSDP (in the BIOS area Linux scans) with the other tables after it. */
+export const ACPI_RSDP_ADDR = 0xe0000;
 /** The MP table sits in the last KiB of base memory, where Linux scans. */
 export const MPTABLE_ADDR = 0x9fc00;
 /** End of conventional memory below the EBDA/ROM area. */

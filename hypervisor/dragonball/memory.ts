@@ -156,6 +156,11 @@ export class GuestMemory {
     if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new GuestMemoryError(Number.MAX_SAFE_INTEGER, 0);
     return Number(x);
   }
+  /** A little-endian u64 as a bigint (any value). */
+  u64n(addr: number): bigint {
+    const [v, o] = this.#dv(addr, 8);
+    return v.getBigUint64(o, true);
+  }
   setU8(addr: number, x: number): void {
     const [v, o] = this.#dv(addr, 1);
     v.setUint8(o, x);

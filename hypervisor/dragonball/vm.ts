@@ -53,6 +53,8 @@ export interface VmConfig {
   devices?: VirtioDevice[];
   /** Which kernel entry to use; "auto" takes PVH when a vmlinux has it. */
   bootProtocol?: BootProtocol;
+  /** Describe devices in ACPI tables (default true; false leaves only the MP table). */
+  acpi?: boolean;
   /** /dev/kvm path (tests). */
   kvmPath?: string;
 }
@@ -82,6 +84,8 @@ export class Vm {
   #serialBuf: number[] = [];
   #serialFlush = false;
   #console: (data: Uint8Array) => void = () => {};
+  /** Exits per kind ("pio 0x3f8", "mmio 0xd0000000", "hlt", ...), for diagnostics. */
+  readonly exitCounts = new Map<string, number>();
 
   private constructor() {}
 
@@ -148,6 +152,7 @@ export class Vm {
     );
 
     const cmdline = [c.cmdline];
+    const mmioDevices: { addr: number; size: number; gsi: number }[] = [];
     (c.devices ?? []).forEach((dev, i) => {
       const addr = MMIO_DEVICES_BASE + i * MMIO_DEVICE_SIZE;
       const gsi = VIRTIO_IRQ_BASE + i;
@@ -160,6 +165,7 @@ export class Vm {
       this.#onClose(() => transport.close());
       this.#mmio.insert(addr, MMIO_DEVICE_SIZE, transport);
       cmdline.push(`virtio_mmio.device=4K@0x${addr.toString(16)}:${gsi}`);
+      mmioDevices.push({ addr, size: MMIO_DEVICE_SIZE, gsi });
     });
 
     const boot = loadGuest(memory, {
@@ -168,6 +174,8 @@ export class Vm {
       cmdline: cmdline.join(" "),
       vcpus: c.vcpus,
       protocol: c.bootProtocol ?? "auto",
+      mmioDevices,
+      acpi: c.acpi ?? true,
     });
     log.debug("guest loaded: {protocol} entry 0x{entry}", {
       protocol: boot.protocol,
@@ -238,16 +246,18 @@ export class Vm {
       switch (run.exitReason) {
         case EXIT.IO: {
           const io = run.io;
+          this.#count(`pio 0x${io.port.toString(16)}`);
           for (let i = 0; i < io.count; i++) {
             const d = io.data.subarray(i * io.size, (i + 1) * io.size);
             if (io.out) this.#pio.write(io.port, d);
-            else if (!this.#pio.read(io.port, d)) d.fill(0xff);
+            else if (!this.#pio.read(io.port, d)) d.fill(0); // absent hardware reads as zero, as in Firecracker
           }
           break;
         }
         case EXIT.MMIO: {
           const m = run.mmio;
           const addr = Number(m.addr);
+          this.#count(`mmio 0x${(addr & ~0xfff).toString(16)}`);
           if (m.write) this.#mmio.write(addr, m.data);
           else if (!this.#mmio.read(addr, m.data)) m.data.fill(0);
           break;
@@ -279,6 +289,10 @@ export class Vm {
       log.warn("vCPU {id}: device access failed: {error}", { id: vcpu.id, error: String(e) });
     }
     if (this.#state === "running") vcpu.resume();
+  }
+
+  #count(kind: string): void {
+    this.exitCounts.set(kind, (this.exitCounts.get(kind) ?? 0) + 1);
   }
 
   #guestEnded(exit: VmExit): void {

@@ -80,20 +80,35 @@ const VSOCK_ECHO_C = `
 #include <linux/vm_sockets.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+/* vsock-echo PORT [once]: echo server; vsock-echo client PORT MSG: send MSG to the host, print the reply. */
 int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 1024;
-  int s = socket(AF_VSOCK, SOCK_STREAM, 0);
   struct sockaddr_vm a = {0};
-  a.svm_family = AF_VSOCK; a.svm_port = port; a.svm_cid = VMADDR_CID_ANY;
-  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4)) { perror("vsock-echo"); return 1; }
-  printf("VSOCK-LISTENING %d\\n", port); fflush(stdout);
+  a.svm_family = AF_VSOCK;
+  int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+  if (s < 0) { perror("vsock-echo: socket"); return 1; }
+  if (argc > 3 && strcmp(argv[1], "client") == 0) {
+    a.svm_port = atoi(argv[2]); a.svm_cid = VMADDR_CID_HOST;
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) { perror("vsock-echo: connect"); return 1; }
+    write(s, argv[3], strlen(argv[3]));
+    shutdown(s, SHUT_WR);
+    char buf[256]; ssize_t n, off = 0;
+    while (off < 255 && (n = read(s, buf + off, 255 - off)) > 0) off += n;
+    buf[off] = 0;
+    printf("VMM-VSOCK-REPLY=%s\\n", buf); fflush(stdout);
+    return 0;
+  }
+  a.svm_port = argc > 1 ? atoi(argv[1]) : 1024; a.svm_cid = VMADDR_CID_ANY;
+  if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4)) { perror("vsock-echo: listen"); return 1; }
+  printf("VMM-VSOCK-LISTENING %d\\n", a.svm_port); fflush(stdout);
   for (;;) {
     int c = accept(s, 0, 0);
     if (c < 0) continue;
     char buf[4096]; ssize_t n;
     while ((n = read(c, buf, sizeof buf)) > 0) write(c, buf, n);
     close(c);
+    if (argc > 2 && strcmp(argv[2], "once") == 0) return 0;
   }
 }
 `;
@@ -122,9 +137,8 @@ if [ -e /sys/class/net/eth0 ]; then
   if ping -c 2 -W 3 10.77.0.1 >/dev/null 2>&1; then echo "VMM-PING=ok"; else echo "VMM-PING=fail"; fi
 fi
 if grep -q vmmtest.vsock=1 /proc/cmdline; then
-  /bin/vsock-echo 1024 &
-  w=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^vmmtest.wait=//p')
-  sleep "\${w:-10}"
+  timeout 60 /bin/vsock-echo 1024 once
+  /bin/vsock-echo client 1025 hello-from-guest
 fi
 echo "VMM-GUEST-DONE"
 reboot -f
@@ -173,4 +187,17 @@ export function markerDisk(path: string, marker: string, sizeMib = 1): void {
 if (import.meta.main) {
   const k = await kernelAssets();
   console.log(JSON.stringify({ ...k, initrd: await testInitrd() }, null, 2));
+}
+
+/**
+ * Makes sure /dev/kvm exists: inside the test host it is loaded from the
+ * cached kernel's modules when the host set-up has not done it.
+ */
+export async function ensureKvm(): Promise<void> {
+  if (exists("/dev/kvm")) return;
+  const k = await kernelAssets();
+  await sh(`modprobe -d "${k.dir}" -S "${k.version}" -a kvm kvm_amd kvm_intel 2>/dev/null || true`);
+  if (!exists("/dev/kvm")) {
+    throw new Error("/dev/kvm is missing: run the VM tests inside scripts/testhost");
+  }
 }

@@ -9,6 +9,9 @@ import type { GuestMemory } from "../memory.ts";
 /** E820 range types. */
 export const E820 = { RAM: 1, RESERVED: 2 } as const;
 
+/** boot_params.acpi_rsdp_addr (u64). */
+const ACPI_RSDP_OFFSET = 0x070;
+
 /** One e820 entry. */
 export interface E820Entry {
   addr: number;
@@ -34,12 +37,16 @@ export const BP = {
 } as const;
 const E820_MAX_ENTRIES = 128;
 
-/** The e820 map for guest RAM: low memory below the EBDA, then RAM from 1 MiB. */
+/**
+ * The e820 map for guest RAM: low memory below the EBDA, the EBDA/BIOS area
+ * (MP and ACPI tables) reserved, then RAM from 1 MiB.
+ */
 export function e820Map(mem: GuestMemory): E820Entry[] {
   const out: E820Entry[] = [];
   for (const r of mem.regions) {
     if (r.guestAddr === 0) {
       out.push({ addr: 0, size: Math.min(EBDA_START, r.size), type: E820.RAM });
+      out.push({ addr: EBDA_START, size: HIMEM_START - EBDA_START, type: E820.RESERVED });
       if (r.size > HIMEM_START) {
         out.push({ addr: HIMEM_START, size: r.size - HIMEM_START, type: E820.RAM });
       }
@@ -59,6 +66,8 @@ export interface BootParamsInput {
   cmdlineSize: number;
   initrd?: { addr: number; size: number };
   e820: readonly E820Entry[];
+  /** Where the ACPI RSDP is, when the guest has ACPI tables. */
+  acpiRsdp?: number;
 }
 
 /** Builds the 4 KiB zero page. */
@@ -83,6 +92,7 @@ export function buildBootParams(p: BootParamsInput): Uint8Array<ArrayBuffer> {
     v.setUint32(BP.RAMDISK_IMAGE, p.initrd.addr, true);
     v.setUint32(BP.RAMDISK_SIZE, p.initrd.size, true);
   }
+  if (p.acpiRsdp) v.setBigUint64(ACPI_RSDP_OFFSET, BigInt(p.acpiRsdp), true);
   if (p.e820.length > E820_MAX_ENTRIES) {
     throw new RangeError(
       `${p.e820.length} e820 entries exceed the zero page's ${E820_MAX_ENTRIES}`,

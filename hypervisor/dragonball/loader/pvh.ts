@@ -15,6 +15,7 @@ export interface PvhInput {
   modlistAddr: number;
   initrd?: { addr: number; size: number };
   e820: readonly E820Entry[];
+  acpiRsdp?: number;
 }
 
 /** hvm_start_info (56 bytes), its module list (32 bytes) and memory map. */
@@ -32,7 +33,7 @@ export function buildPvhStartInfo(
   s.setUint32(12, p.initrd ? 1 : 0, true); // nr_modules
   s.setBigUint64(16, BigInt(p.initrd ? p.modlistAddr : 0), true);
   s.setBigUint64(24, BigInt(p.cmdlineAddr), true);
-  s.setBigUint64(32, 0n, true); // rsdp_paddr: no ACPI
+  s.setBigUint64(32, BigInt(p.acpiRsdp ?? 0), true);
   s.setBigUint64(40, BigInt(p.memmapAddr), true);
   s.setUint32(48, p.e820.length, true);
   const modlist = new Uint8Array(32);

@@ -103,8 +103,14 @@ export class Queue {
       }
       if (out.length >= this.size) throw new VirtqueueError("descriptor chain loops");
       const d = this.descTable + index * DESC_SIZE;
-      const addr = mem.u64(d);
+      const addr64 = mem.u64n(d);
       const len = mem.u32(d + 8);
+      if (addr64 > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new VirtqueueError(
+          `descriptor ${index} address 0x${addr64.toString(16)} is outside guest memory`,
+        );
+      }
+      const addr = Number(addr64);
       const flags = mem.u16(d + 12);
       const next = mem.u16(d + 14);
       if (flags & VIRTQ_DESC_F_INDIRECT) {
