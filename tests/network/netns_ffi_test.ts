@@ -40,7 +40,7 @@ Deno.test("inNetns runs inside the target and always comes back", async () => {
   }
 });
 
-Deno.test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up, errors name the operation", async () => {
+Deno.test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up/master, errors name the operation", async () => {
   const ns = await Netns.create("rts-ffi");
   const fds = fdCount();
   try {
@@ -60,6 +60,17 @@ Deno.test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up, errors
         true,
       ]);
       assertEquals(nl.linkByName("nope0"), undefined);
+    });
+    await ns.ip("link", "add", "brm", "type", "bridge");
+    withRtNetlink(ns.path, (nl) => {
+      // Enslave to a bridge and release again.
+      const [vb, br] = [nl.mustLink("vb"), nl.mustLink("brm")];
+      nl.setLink(vb.index, { master: br.index });
+      assertEquals(nl.mustLink("vb").master, br.index);
+      assertEquals(nl.mustLink("brm").kind, "bridge");
+      nl.setLink(vb.index, { master: 0 });
+      assertEquals(nl.mustLink("vb").master, 0);
+      const va = nl.mustLink("va");
       const e = assertThrows(() => nl.setLink(va.index, { mtu: 10 }), NetlinkError);
       assert(e.message.startsWith(`set link ${va.index}`), e.message);
     });
