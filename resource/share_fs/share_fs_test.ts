@@ -1,0 +1,127 @@
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import type { Device } from "../../hypervisor/device.ts";
+import { mount } from "../../ffi/mount.ts";
+import { checkId, SharedLayout } from "./layout.ts";
+import { mountsUnder, removeTreeSafely } from "./mounts.ts";
+import { chooseShareFs, ShareFs } from "./share_fs.ts";
+
+Deno.test("shared layout plans host and guest paths of rootfs and volumes", () => {
+  const l = new SharedLayout("/run/kata/sb1");
+  assertEquals(l.hostDir, "/run/kata/sb1/shared");
+  assertEquals(l.rootfsHost("c1"), "/run/kata/sb1/shared/c1/rootfs");
+  assertEquals(l.rootfsGuest("c1"), "/run/kata-containers/shared/containers/c1/rootfs");
+  assertEquals(l.blockRootfsGuest("c1"), "/run/kata-containers/c1/rootfs");
+  const v = l.volumeName("c1", "/var/lib/data dir/");
+  assert(/^c1-[0-9a-f]{16}-data_dir$/.test(v), v);
+  assertEquals(l.volumeGuest(v), `/run/kata-containers/shared/containers/${v}`);
+  assertThrows(() => l.rootfsHost("../x"), Error, "Invalid container id");
+  assertThrows(() => checkId("a/b"), Error, "not a safe name");
+});
+
+Deno.test("share fs choice: none without sharing, virtio-fs only with virtiofsd, else 9p", () => {
+  assertEquals(chooseShareFs("virtio-fs", false, true), "none");
+  assertEquals(chooseShareFs("none", true, true), "none");
+  assertEquals(chooseShareFs("virtio-fs", true, true), "virtio-fs");
+  assertEquals(chooseShareFs("virtio-fs", true, false), "virtio-9p");
+  assertEquals(chooseShareFs("virtio-9p", true, true), "virtio-9p");
+  assertEquals(chooseShareFs("", true, false), "virtio-9p");
+});
+
+Deno.test("9p share: attach gives a 9p device and a guest storage; detach removes the dir", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-9p");
+    const added: Device[] = [];
+    await share.attach({ attach: (d) => Promise.resolve(added.push(d)) });
+    assertEquals(added, [{
+      kind: "share_fs",
+      fsType: "virtio-9p",
+      mountTag: "kataShared",
+      hostPath: `${root}/sb/shared`,
+    }]);
+    assert(Deno.statSync(`${root}/sb/shared`).isDirectory);
+    const [s] = share.storages();
+    assertEquals([s.driver, s.source, s.fstype, s.mountPoint], [
+      "9p",
+      "kataShared",
+      "9p",
+      "/run/kata-containers/shared/containers/",
+    ]);
+    assert(s.options.includes("trans=virtio"));
+    await share.detach();
+    assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("a share whose device attach fails leaves nothing behind", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-9p");
+    let threw = false;
+    try {
+      await share.attach({ attach: () => Promise.reject(new Error("no slot")) });
+    } catch {
+      threw = true;
+    }
+    assert(threw);
+    assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("no share: nothing is attached and no storage is sent", async () => {
+  const share = new ShareFs(new SharedLayout("/nonexistent/sb"), "none");
+  await share.attach({ attach: () => Promise.reject(new Error("must not be called")) });
+  assertEquals(share.storages(), []);
+  assertEquals(share.shared, false);
+  await share.detach();
+});
+
+Deno.test("virtio-fs with a virtiofsd that dies at once fails clearly and cleans up", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-fs", {
+      virtiofsd: "/bin/false",
+      daemonTimeoutMs: 2000,
+    });
+    let msg = "";
+    try {
+      await share.attach({ attach: () => Promise.resolve() });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes("virtiofsd") && msg.includes("did not come up"), msg);
+    assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("removeTreeSafely unmounts what is mounted inside before deleting (real bind mount)", () => {
+  const root = Deno.makeTempDirSync();
+  const src = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${src}/keep`, "precious");
+    Deno.mkdirSync(`${root}/shared/c1/rootfs`, { recursive: true });
+    mount(src, `${root}/shared/c1/rootfs`, "", ["rbind"]);
+    assertEquals(mountsUnder(root), [`${root}/shared/c1/rootfs`]);
+    removeTreeSafely(`${root}/shared`);
+    assertEquals(mountsUnder(root), []);
+    assertEquals(Deno.readTextFileSync(`${src}/keep`), "precious", "the bind source survives");
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+    Deno.removeSync(src, { recursive: true });
+  }
+});
+
+Deno.test("mountsUnder parses escaped mountinfo paths, deepest first", () => {
+  const info = [
+    "36 35 98:0 / /a rw - ext4 /dev/x rw",
+    "37 36 98:0 / /a/b\\040c rw - ext4 /dev/x rw",
+    "38 36 98:0 / /ab rw - ext4 /dev/x rw",
+  ].join("\n");
+  assertEquals(mountsUnder("/a", info), ["/a/b c", "/a"]);
+});
