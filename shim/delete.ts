@@ -1,9 +1,10 @@
 /**
  * `delete`: containerd's clean-up after a shim it lost (killed, or not
- * reachable at boot) or a failed start. Restores what the container's
- * `state.json` records, kills what is left, unmounts the rootfs, removes
- * the state and the socket, and prints a binary `DeleteResponse` (exit
- * status 128+SIGKILL, as Kata reports) on stdout. Logs go to stderr only.
+ * reachable at boot) or a failed start. Restores what the persisted state
+ * (`persist/`, `<root>/<id>/state.json`) records, kills what is left,
+ * unmounts the rootfs, removes the state and the socket, and prints a
+ * binary `DeleteResponse` (exit status 128+SIGKILL, as Kata reports) on
+ * stdout. Problems go to stderr only (containerd logs them).
  * @module
  */
 import { InvalidArgumentError } from "../common/errors.ts";
@@ -12,18 +13,15 @@ import { socketAddress, socketPath } from "./address.ts";
 import { encodeDeleteResponse } from "./delete_response.ts";
 
 const SIGKILL = 9;
-/** The state root the runtimes keep per-container state under. */
-export const STATE_ROOT = "/run/kata";
 
 /** Runs `delete`; returns the exit code. */
 export async function deleteCommand(inv: Invocation): Promise<number> {
   const f = inv.flags;
   if (!f.id) throw new InvalidArgumentError("delete: -id is required");
   const bundle = f.bundle || Deno.cwd();
-  const { cleanupLinuxContainer } = await import("../runtimes/linux_container/cleanup.ts");
   const problems: string[] = [];
   try {
-    await cleanupLinuxContainer(`${STATE_ROOT}/${f.id}`, f.id, bundle);
+    await cleanupFromState(f.id, bundle);
   } catch (e) {
     problems.push(e instanceof Error ? e.message : String(e));
   }
@@ -37,6 +35,30 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   let off = 0;
   while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
   return 0;
+}
+
+async function cleanupFromState(id: string, bundle: string): Promise<void> {
+  const root = Deno.env.get("KATA_PERSIST_ROOT") || "/run/kata";
+  // After a normal Delete rpc nothing is left: skip loading the state code then.
+  const recorded = await Deno.stat(`${root}/${id}/state.json`).then(() => true, () => false);
+  if (!recorded) {
+    const { unmountRootfs } = await import("../runtimes/linux_container/rootfs.ts");
+    unmountRootfs(bundle);
+    await Deno.remove(`${root}/${id}`, { recursive: true }).catch(() => {});
+    return;
+  }
+  const { StateStore } = await import("../persist/mod.ts");
+  const store = new StateStore({ root });
+  const state = await store.load(id);
+  if (state.runtime === "linux_container") {
+    const { cleanupLinuxContainer } = await import("../runtimes/linux_container/cleanup.ts");
+    await cleanupLinuxContainer(store, state);
+    return;
+  }
+  throw new Error(
+    `cleaning up a ${state.runtime} sandbox after its shim was lost is not supported yet; ` +
+      `its state stays in ${store.dirOf(id)}`,
+  );
 }
 
 // A shim that is still alive but unreachable (hung) is killed so nothing leaks.

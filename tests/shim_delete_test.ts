@@ -10,14 +10,16 @@ import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
 import { DeleteResponseSchema } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection_pb.ts";
 import { busyboxBundle } from "./busybox_bundle.ts";
+import { StateStore } from "../persist/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-async function shim(args: string[], cwd: string) {
+async function shim(args: string[], cwd: string, env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", "--config", CONFIG, MAIN, ...args],
     cwd,
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -76,6 +78,24 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("shim delete: a sandbox kind it cannot clean says so and still answers 137", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
+  try {
+    await new StateStore({ root }).save({ sandbox_id: "vm1", runtime: "virt_container" });
+    const r = await shim(["-id", "vm1", "-bundle", root, "delete"], root, {
+      KATA_PERSIST_ROOT: root,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
+    assert(
+      r.stderr.includes("virt_container sandbox after its shim was lost is not supported"),
+      r.stderr,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 Deno.test("shim -info: a binary RuntimeInfo", async () => {

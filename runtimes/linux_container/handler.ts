@@ -34,19 +34,18 @@ import { ContainerProcess } from "./process.ts";
 import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { StateStore } from "../../persist/mod.ts";
 import { type LinuxContainerState, writeState } from "./state.ts";
 
 const log = getLogger("runtimes.linux_container");
 
-/** Where per-container state lives by default (the same place runtime-rs keeps it). */
-export const DEFAULT_STATE_ROOT = "/run/kata";
 const SIGKILL = 9;
 
 /** Options of {@link LinuxContainerHandler}. */
 export interface LinuxContainerOptions {
   /** The OCI runtime binary (`runc`, `crun` or a path). */
   runtime?: string;
-  /** Parent of the per-container state directories. */
+  /** Parent of the per-container state directories (the persisted state's root). */
   stateRoot?: string;
   /** The OCI runtime's `--root` (`[linux_container] oci_runtime_root`); per container when unset. */
   runtimeRoot?: string;
@@ -72,14 +71,15 @@ class Container {
 export class LinuxContainerHandler implements RuntimeHandler {
   readonly #containers = new Map<string, Container>();
   readonly #runtime: string;
-  readonly #stateRoot: string;
+  readonly #store: StateStore;
   readonly #runtimeRoot: string | undefined;
   readonly #events: EventSink;
   readonly #reaper: Reaper;
 
   constructor(opts: LinuxContainerOptions = {}) {
     this.#runtime = opts.runtime ?? "runc";
-    this.#stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
+    // Without a root, the store's default applies (`KATA_PERSIST_ROOT`, else /run/kata).
+    this.#store = new StateStore(opts.stateRoot ? { root: opts.stateRoot } : {});
     this.#runtimeRoot = opts.runtimeRoot;
     this.#events = opts.events ?? (() => {});
     this.#reaper = opts.reaper ?? new Reaper();
@@ -106,7 +106,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     if (this.#containers.has(req.id)) {
       throw new AlreadyExistsError(`container "${req.id}" exists already`);
     }
-    const dir = `${this.#stateRoot}/${req.id}`;
+    const dir = this.#store.dirOf(req.id);
     const root = this.#runtimeRoot ?? `${dir}/runtime`;
     Deno.mkdirSync(dir, { recursive: true, mode: 0o711 });
     Deno.mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -116,18 +116,19 @@ export class LinuxContainerHandler implements RuntimeHandler {
     try {
       mounted = mountRootfs(req.bundle, req.rootfs);
       const state: LinuxContainerState = {
-        kind: "linux_container",
         id: req.id,
         bundle: req.bundle,
         runtime: this.#runtime,
         runtimeRoot: runtime.root,
         rootfsMounted: mounted,
+        pid: 0,
       };
-      writeState(dir, state);
+      await writeState(this.#store, state);
       const c = new Container(req.id, req.bundle, dir, runtime, init, mounted);
       this.#containers.set(req.id, c);
       try {
         await this.#spawn(c, init, (opts) => runtime.create(req.id, req.bundle, opts));
+        await writeState(this.#store, { ...state, pid: init.pid });
       } catch (e) {
         this.#containers.delete(req.id);
         throw e;

@@ -1,12 +1,18 @@
 /**
- * The on-disk record of a Linux container (`<stateRoot>/<id>/state.json`),
- * enough for `shim delete` to clean up after a shim that died.
+ * A Linux container's record in the shared persisted state
+ * (`<root>/<id>/state.json`, `persist/`'s format with runtime
+ * `linux_container`): enough for `shim delete` to clean up after a shim that
+ * died. Each Linux container is its own record.
  * @module
  */
+import { NotFoundError } from "../../common/errors.ts";
+import type { SandboxState, StateStore } from "../../persist/mod.ts";
+
+/** The persisted `runtime` of a Linux container. */
+export const RUNTIME_KIND = "linux_container";
 
 /** What `shim delete` needs to undo a Linux container. */
 export interface LinuxContainerState {
-  kind: "linux_container";
   id: string;
   bundle: string;
   /** The OCI runtime binary. */
@@ -15,27 +21,57 @@ export interface LinuxContainerState {
   runtimeRoot: string;
   /** Whether the rootfs mounts were mounted by us. */
   rootfsMounted: boolean;
+  /** The init pid (0 before create finished). */
+  pid: number;
 }
 
-/** Writes `state.json` atomically (write then rename). */
-export function writeState(dir: string, state: LinuxContainerState): void {
-  const tmp = `${dir}/state.json.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(state, null, 2));
-  Deno.renameSync(tmp, `${dir}/state.json`);
+/** Writes the record (atomically, through the state store). */
+export async function writeState(store: StateStore, s: LinuxContainerState): Promise<void> {
+  await store.save({
+    sandbox_id: s.id,
+    runtime: RUNTIME_KIND,
+    containers: [{
+      id: s.id,
+      bundle: s.bundle,
+      pid: s.pid || null,
+      extra: {
+        ociRuntime: s.runtime,
+        ociRuntimeRoot: s.runtimeRoot,
+        rootfsMounted: s.rootfsMounted,
+      },
+    }],
+  });
 }
 
-/** Reads `state.json`, or undefined when there is none. */
-export function readState(dir: string): LinuxContainerState | undefined {
-  let text: string;
+/** Reads the record back from a loaded state; throws when it is not a Linux container's. */
+export function fromSandboxState(state: SandboxState): LinuxContainerState {
+  const c = state.containers[0];
+  const extra = (c?.extra ?? {}) as Record<string, unknown>;
+  if (
+    state.runtime !== RUNTIME_KIND || !c || typeof extra.ociRuntime !== "string" ||
+    typeof extra.ociRuntimeRoot !== "string"
+  ) {
+    throw new Error(`state of ${state.sandbox_id} is not a linux_container record`);
+  }
+  return {
+    id: c.id,
+    bundle: c.bundle,
+    runtime: extra.ociRuntime,
+    runtimeRoot: extra.ociRuntimeRoot,
+    rootfsMounted: extra.rootfsMounted === true,
+    pid: c.pid ?? 0,
+  };
+}
+
+/** Loads the record of `id`, or undefined when there is none. */
+export async function readState(
+  store: StateStore,
+  id: string,
+): Promise<LinuxContainerState | undefined> {
   try {
-    text = Deno.readTextFileSync(`${dir}/state.json`);
+    return fromSandboxState(await store.load(id));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
+    if (e instanceof NotFoundError) return undefined;
     throw e;
   }
-  const s = JSON.parse(text) as Partial<LinuxContainerState>;
-  if (s.kind !== "linux_container" || !s.id || !s.runtime || !s.runtimeRoot) {
-    throw new Error(`${dir}/state.json: not a linux_container state record`);
-  }
-  return s as LinuxContainerState;
 }
