@@ -1,0 +1,112 @@
+import { assertEquals } from "../../../../tests/assert.ts";
+import { GuestMemory } from "../../memory.ts";
+import type { ActivateContext, VirtioDevice } from "./device.ts";
+import { VirtioMmioTransport } from "./mmio.ts";
+
+class FakeDevice implements VirtioDevice {
+  deviceType = 2;
+  features = 1n << 5n;
+  queueMaxSizes = [8];
+  activated?: ActivateContext;
+  notified: number[] = [];
+  resets = 0;
+  readConfig(offset: number, data: Uint8Array) {
+    data.fill(offset + 1);
+  }
+  writeConfig() {}
+  activate(ctx: ActivateContext) {
+    this.activated = ctx;
+  }
+  notify(i: number) {
+    this.notified.push(i);
+  }
+  reset() {
+    this.resets++;
+  }
+  close() {}
+}
+
+function rw(t: VirtioMmioTransport) {
+  const read = (off: number) => {
+    const b = new Uint8Array(4);
+    t.read(off, b);
+    return new DataView(b.buffer).getUint32(0, true);
+  };
+  const write = (off: number, v: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    t.write(off, b);
+  };
+  return { read, write };
+}
+
+Deno.test("virtio-mmio: identification, features, queue set-up and activation", () => {
+  const dev = new FakeDevice();
+  const mem = GuestMemory.fromBuffers([[0, 0x100000]]);
+  let irqs = 0;
+  const t = new VirtioMmioTransport(dev, mem, { trigger: () => irqs++ });
+  const { read, write } = rw(t);
+  assertEquals(read(0x000), 0x74726976);
+  assertEquals(read(0x004), 2);
+  assertEquals(read(0x008), 2);
+  assertEquals(read(0x010), 1 << 5);
+  write(0x014, 1);
+  assertEquals(read(0x010), 1); // VERSION_1 in the high word
+  write(0x070, 1 | 2);
+  write(0x024, 0);
+  write(0x020, 1 << 5);
+  write(0x024, 1);
+  write(0x020, 1);
+  write(0x070, 1 | 2 | 8);
+  assertEquals(read(0x070) & 8, 8); // FEATURES_OK accepted
+  write(0x030, 0);
+  assertEquals(read(0x034), 8);
+  write(0x038, 8);
+  write(0x080, 0x1000);
+  write(0x090, 0x2000);
+  write(0x0a0, 0x3000);
+  write(0x044, 1);
+  write(0x070, 1 | 2 | 8 | 4);
+  assertEquals(dev.activated?.features, (1n << 32n) | (1n << 5n));
+  assertEquals(dev.activated?.queues[0].descTable, 0x1000);
+  write(0x050, 0);
+  write(0x050, 7); // no such queue: ignored
+  assertEquals(dev.notified, [0]);
+  dev.activated!.signalUsed();
+  assertEquals([irqs, read(0x060)], [1, 1]);
+  write(0x064, 1);
+  assertEquals(read(0x060), 0);
+  const cfg = new Uint8Array(1);
+  t.read(0x104, cfg);
+  assertEquals(cfg[0], 5);
+  write(0x070, 0);
+  assertEquals([dev.resets, read(0x070)], [1, 0]);
+});
+
+Deno.test("virtio-mmio: features never offered keep FEATURES_OK clear", () => {
+  const dev = new FakeDevice();
+  const t = new VirtioMmioTransport(dev, GuestMemory.fromBuffers([[0, 0x10000]]), { trigger() {} });
+  const { read, write } = rw(t);
+  write(0x024, 0);
+  write(0x020, 1 << 7); // not offered
+  write(0x024, 1);
+  write(0x020, 1);
+  write(0x070, 1 | 2 | 8);
+  assertEquals(read(0x070) & 8, 0);
+});
+
+Deno.test("virtio-mmio: a queue outside guest memory is not activated", () => {
+  const dev = new FakeDevice();
+  const t = new VirtioMmioTransport(dev, GuestMemory.fromBuffers([[0, 0x10000]]), { trigger() {} });
+  const { read, write } = rw(t);
+  write(0x024, 1);
+  write(0x020, 1);
+  write(0x070, 1 | 2 | 8);
+  write(0x038, 8);
+  write(0x080, 0xfff0);
+  write(0x084, 0x1); // above 4 GiB
+  write(0x044, 1);
+  write(0x070, 1 | 2 | 8 | 4);
+  assertEquals(dev.activated, undefined);
+  assertEquals(read(0x070) & 0x40, 0x40); // DEVICE_NEEDS_RESET
+});

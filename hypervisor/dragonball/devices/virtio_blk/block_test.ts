@@ -1,0 +1,97 @@
+import { assertEquals } from "../../../../tests/assert.ts";
+import { TestDriver } from "../virtio/test_utils.ts";
+import type { ActivateContext } from "../virtio/device.ts";
+import { VirtioBlock } from "./block.ts";
+
+const HDR = 0x10000, DATA = 0x20000, STATUS = 0x30000;
+
+function setup(readOnly: boolean) {
+  const path = Deno.makeTempFileSync({ prefix: "vblk-" });
+  const disk = new Uint8Array(8 * 512);
+  disk.set(new TextEncoder().encode("sector-one"), 512);
+  Deno.writeFileSync(path, disk);
+  const dev = VirtioBlock.open(path, { readOnly, id: "disk-7" });
+  const d = new TestDriver();
+  let signals = 0;
+  const ctx: ActivateContext = {
+    memory: d.memory,
+    queues: [d.queue],
+    features: 0n,
+    signalUsed: () => signals++,
+  };
+  dev.activate(ctx);
+  const request = (type: number, sector: number, data: { len: number; write: boolean }[]) => {
+    d.memory.setU32(HDR, type);
+    d.memory.setU64(HDR + 8, sector);
+    d.memory.setU8(STATUS, 0xff);
+    d.addChain([
+      { addr: HDR, len: 16 },
+      ...data.map((b, i) => ({ addr: DATA + i * 0x1000, len: b.len, write: b.write })),
+      { addr: STATUS, len: 1, write: true },
+    ]);
+    dev.notify(0);
+    return d.memory.u8(STATUS);
+  };
+  return { path, dev, d, request, signals: () => signals };
+}
+
+Deno.test("virtio-blk reads sectors into guest buffers and reports its size", () => {
+  const t = setup(true);
+  try {
+    assertEquals(t.dev.sectors, 8);
+    const cfg = new Uint8Array(8);
+    t.dev.readConfig(0, cfg);
+    assertEquals(new DataView(cfg.buffer).getBigUint64(0, true), 8n);
+    assertEquals(t.request(0, 1, [{ len: 512, write: true }]), 0);
+    assertEquals(new TextDecoder().decode(t.d.memory.read(DATA, 10)), "sector-one");
+    assertEquals(t.d.used(0).len, 513);
+    assertEquals(t.signals(), 1);
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.path);
+  }
+});
+
+Deno.test("virtio-blk writes and flushes on a read-write disk", () => {
+  const t = setup(false);
+  try {
+    t.d.memory.write(DATA, new TextEncoder().encode("written!"));
+    assertEquals(t.request(1, 3, [{ len: 512, write: false }]), 0);
+    assertEquals(t.request(4, 0, []), 0);
+    const file = Deno.readFileSync(t.path);
+    assertEquals(new TextDecoder().decode(file.subarray(3 * 512, 3 * 512 + 8)), "written!");
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.path);
+  }
+});
+
+Deno.test("virtio-blk refuses writes to a read-only disk and out-of-range sectors", () => {
+  const t = setup(true);
+  try {
+    assertEquals(t.request(1, 0, [{ len: 512, write: false }]), 1);
+    assertEquals(t.request(0, 8, [{ len: 512, write: true }]), 1); // past the end
+    assertEquals(t.request(0, 0, [{ len: 100, write: true }]), 1); // not whole sectors
+    assertEquals(t.request(0, 0, [{ len: 512, write: false }]), 1); // read into a read-only buffer
+    assertEquals(t.request(99, 0, []), 2); // unsupported type
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.path);
+  }
+});
+
+Deno.test("virtio-blk returns the device id and survives chains without a status byte", () => {
+  const t = setup(true);
+  try {
+    assertEquals(t.request(8, 0, [{ len: 20, write: true }]), 0);
+    assertEquals(new TextDecoder().decode(t.d.memory.read(DATA, 6)), "disk-7");
+    // A lone readable descriptor: no place for a status; completed with length 0.
+    t.d.addChain([{ addr: HDR, len: 16 }]);
+    t.dev.notify(0);
+    assertEquals(t.d.usedIdx, 2);
+    assertEquals(t.d.used(1).len, 0);
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.path);
+  }
+});

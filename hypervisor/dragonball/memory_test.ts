@@ -1,0 +1,33 @@
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { GuestMemory, GuestMemoryError } from "./memory.ts";
+
+Deno.test("guest memory: accessors work inside a region and refuse anything outside", () => {
+  const mem = GuestMemory.fromBuffers([[0, 0x1000], [0x10000, 0x1000]]);
+  mem.setU32(0x10ffc, 0xdeadbeef);
+  assertEquals(mem.u32(0x10ffc), 0xdeadbeef);
+  mem.setU64(0x8, 0x1234_5678_9abcn);
+  assertEquals(mem.u64(0x8), 0x1234_5678_9abc);
+  assertThrows(() => mem.u32(0xffe), GuestMemoryError); // straddles the region end
+  assertThrows(() => mem.slice(0x1000, 1), GuestMemoryError); // the gap
+  assertThrows(() => mem.slice(-1, 1), GuestMemoryError);
+  assertThrows(() => mem.slice(0x10000, 0x1001), GuestMemoryError);
+  assert(mem.contains(0x10000, 0x1000));
+  assert(!mem.contains(0xfff, 2));
+  assertEquals(mem.size, 0x2000);
+});
+
+Deno.test("guest memory: mapped memory is zeroed, writable and unmapped once", () => {
+  const mem = GuestMemory.allocate(2 * 1024 * 1024);
+  assertEquals(mem.u64(0x100000), 0);
+  mem.write(0x1ffff0, new Uint8Array([1, 2, 3]));
+  assertEquals([...mem.read(0x1ffff0, 3)], [1, 2, 3]);
+  assert(mem.regions[0].hostAddr !== 0n);
+  mem.close();
+  mem.close();
+  assertThrows(() => mem.u8(0), Error, "unmapped");
+});
+
+Deno.test("guest memory: bad sizes are refused", () => {
+  assertThrows(() => GuestMemory.allocate(1000), RangeError);
+  assertThrows(() => GuestMemory.allocate(0), RangeError);
+});
