@@ -212,8 +212,13 @@ export class RecordingAgent {
           )
         );
       },
-      readStdout: () => Promise.resolve(create(ReadStreamResponseSchema)),
-      readStderr: () => Promise.resolve(create(ReadStreamResponseSchema)),
+      // Output reads are not logged (they loop); without a handler they report EOF.
+      readStdout: (req) =>
+        (this.handlers.readStdout?.(req) ??
+          Promise.resolve(create(ReadStreamResponseSchema))) as ReturnType<AgentApi["readStdout"]>,
+      readStderr: (req) =>
+        (this.handlers.readStderr?.(req) ??
+          Promise.resolve(create(ReadStreamResponseSchema))) as ReturnType<AgentApi["readStderr"]>,
       writeStdin: call("writeStdin", () => create(WriteStreamResponseSchema)),
       closeStdin: call("closeStdin", empty),
       ttyWinResize: call("ttyWinResize", empty),

@@ -1,0 +1,299 @@
+import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
+import { NotFoundError } from "../../common/errors.ts";
+import { loadConfig } from "../../config/mod.ts";
+import type { LoadedConfig } from "../../config/load.ts";
+import { StateStore } from "../../persist/state_store.ts";
+import { mountsUnder } from "../../resource/share_fs/mounts.ts";
+import { create } from "@bufbuild/protobuf";
+import { ReadStreamResponseSchema } from "../../agent/gen/agent_pb.ts";
+import {
+  CallLog,
+  RecordingAgent,
+  RecordingHypervisor,
+} from "../../tests/virt_container/doubles.ts";
+import type { TaskEvent } from "../events.ts";
+import {
+  CRI_CONTAINER_TYPE,
+  CRI_SANDBOX_ID,
+  VirtContainerHandler,
+  VM_DEATH_EXIT_STATUS,
+} from "./handler.ts";
+
+interface Rig {
+  root: string;
+  log: CallLog;
+  agent: RecordingAgent;
+  hvs: RecordingHypervisor[];
+  events: TaskEvent[];
+  handler: VirtContainerHandler;
+  bundle(id: string, annotations?: Record<string, string>, extra?: Record<string, unknown>): string;
+}
+
+let config: LoadedConfig | undefined;
+
+async function rig(): Promise<Rig> {
+  config ??= await loadConfig({
+    path: new URL("../../config/configuration-qemu.toml", import.meta.url).pathname,
+  });
+  const cfg: LoadedConfig = structuredClone(config);
+  cfg.hypervisor!.shared_fs = "virtio-9p";
+  const root = Deno.makeTempDirSync({ prefix: "virt-handler-" });
+  const log = new CallLog();
+  const agent = new RecordingAgent(log);
+  const hvs: RecordingHypervisor[] = [];
+  const events: TaskEvent[] = [];
+  const handler = new VirtContainerHandler({
+    config: cfg,
+    dialAgent: () => Promise.resolve(agent.api()),
+    events: (e) => events.push(e),
+    store: new StateStore({ root: `${root}/run` }),
+    hypervisorFactory: () => {
+      const hv = new RecordingHypervisor(log);
+      hvs.push(hv);
+      return hv;
+    },
+    cgroupFactory: () => null,
+    sleep: () => Promise.resolve(),
+  });
+  const bundle = (id: string, annotations: Record<string, string> = {}, extra = {}) => {
+    const b = `${root}/bundles/${id}`;
+    Deno.mkdirSync(`${b}/rootfs/bin`, { recursive: true });
+    Deno.writeTextFileSync(`${b}/rootfs/bin/sh`, "#!");
+    Deno.writeTextFileSync(
+      `${b}/config.json`,
+      JSON.stringify({
+        ociVersion: "1.0.2",
+        process: { args: ["sh"], cwd: "/", user: { uid: 0, gid: 0 } },
+        root: { path: "rootfs" },
+        hostname: id,
+        annotations,
+        linux: { namespaces: [{ type: "pid" }, { type: "network" }] },
+        ...extra,
+      }),
+    );
+    return b;
+  };
+  return { root, log, agent, hvs, events, handler, bundle };
+}
+
+function stdio(out = "") {
+  return { stdin: "", stdout: out, stderr: "", terminal: false };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert(cond(), "condition not reached");
+}
+
+function finish(r: Rig) {
+  assertEquals(mountsUnder(r.root), [], "no mount is left");
+  assertEquals([...Deno.readDirSync(`${r.root}/run`)], [], "nothing is left in the run root");
+  Deno.removeSync(r.root, { recursive: true });
+}
+
+Deno.test("ctr run: the first Create starts the sandbox; start, exit, delete end it (recording Hypervisor and agent doubles)", async () => {
+  const r = await rig();
+  const b = r.bundle("c1");
+  const out = `${r.root}/stdout`;
+  let reads = 0;
+  r.agent.handlers.readStdout = () => {
+    reads++;
+    return Promise.resolve(create(ReadStreamResponseSchema, {
+      data: reads === 1 ? new TextEncoder().encode("hello\n") : new Uint8Array(),
+    }));
+  };
+  const pid = await r.handler.createContainer({
+    id: "c1",
+    bundle: b,
+    rootfs: [],
+    ...stdio(`file://${out}`),
+  });
+  assertEquals(pid, 4242, "containerd sees the VMM pid");
+  // The rootfs is shared into the guest path the spec names.
+  const cc = r.agent.requests.find((x) => x.method === "createContainer")!.req as {
+    containerId: string;
+    OCI: { Root: { Path: string }; Linux: { Namespaces: { Type: string }[] } };
+  };
+  assertEquals(cc.containerId, "c1");
+  assertEquals(cc.OCI.Root.Path, "/run/kata-containers/shared/containers/c1/rootfs");
+  assertEquals(cc.OCI.Linux.Namespaces.map((n) => n.Type), ["pid"]);
+  assertEquals(Deno.readTextFileSync(`${r.root}/run/c1/shared/c1/rootfs/bin/sh`), "#!");
+  const state = JSON.parse(Deno.readTextFileSync(`${r.root}/run/c1/state.json`));
+  assertEquals(state.runtime, "virt_container");
+  assertEquals(state.containers[0].id, "c1");
+
+  assertEquals(await r.handler.start("c1", ""), 4242);
+  await until(() => r.agent.waiting("c1", ""));
+  r.agent.exit("c1", "", 3);
+  const exit = await r.handler.wait("c1", "");
+  assertEquals(exit.exitStatus, 3);
+  assertEquals(Deno.readTextFileSync(out), "hello\n");
+  assertEquals((await r.handler.state("c1", "")).state, "stopped");
+  await r.handler.delete("c1", "");
+  assertEquals(r.events.map((e) => e.topic), [
+    "/tasks/create",
+    "/tasks/start",
+    "/tasks/exit",
+    "/tasks/delete",
+  ]);
+  assertEquals(
+    r.log.calls.filter((c) =>
+      /createContainer|startContainer|removeContainer|stopVm|cleanup/.test(c)
+    ),
+    [
+      "agent.createContainer",
+      "agent.startContainer",
+      "agent.removeContainer",
+      "hv.stopVm",
+      "hv.cleanup",
+    ],
+  );
+  assertEquals(r.handler.containerIds(), []);
+  await r.handler.shutdown();
+  finish(r);
+});
+
+Deno.test("CRI pod: a container joins the running sandbox; deleting it keeps the VM", async () => {
+  const r = await rig();
+  await r.handler.createContainer({
+    id: "pod1",
+    bundle: r.bundle("pod1", { [CRI_CONTAINER_TYPE]: "sandbox", [CRI_SANDBOX_ID]: "pod1" }),
+    rootfs: [],
+    ...stdio(),
+  });
+  await r.handler.createContainer({
+    id: "app",
+    bundle: r.bundle("app", { [CRI_CONTAINER_TYPE]: "container", [CRI_SANDBOX_ID]: "pod1" }),
+    rootfs: [],
+    ...stdio(),
+  });
+  assertEquals(r.hvs.length, 1, "one VM for the pod");
+  assertEquals(r.log.calls.filter((c) => c === "agent.createSandbox").length, 1);
+  await r.handler.delete("app", "");
+  assertEquals(r.hvs[0].vmState, "running");
+  assert(!r.log.calls.includes("hv.stopVm"));
+  await assertRejects(
+    () =>
+      r.handler.createContainer({
+        id: "other",
+        bundle: r.bundle("other", { [CRI_CONTAINER_TYPE]: "container", [CRI_SANDBOX_ID]: "pod2" }),
+        rootfs: [],
+        ...stdio(),
+      }),
+    NotFoundError,
+    `sandbox "pod2" is not running`,
+  );
+  await r.handler.delete("pod1", "");
+  assert(r.log.calls.includes("hv.stopVm"));
+  await r.handler.shutdown();
+  finish(r);
+});
+
+Deno.test("exec, kill, pause/resume, update and stats go through the agent; resize needs a terminal", async () => {
+  const r = await rig();
+  await r.handler.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() });
+  await r.handler.start("c1", "");
+  await r.handler.exec({
+    containerId: "c1",
+    execId: "e1",
+    process: { args: ["ls"], cwd: "/" },
+    ...stdio(),
+  });
+  await r.handler.start("c1", "e1");
+  const ex = r.agent.requests.find((x) => x.method === "execProcess")!.req as {
+    execId: string;
+    process: { Args: string[] };
+  };
+  assertEquals([ex.execId, ex.process.Args], ["e1", ["ls"]]);
+  await until(() => r.agent.waiting("c1", "e1"));
+  r.agent.exit("c1", "e1", 0);
+  assertEquals((await r.handler.wait("c1", "e1")).exitStatus, 0);
+  await r.handler.delete("c1", "e1");
+  await r.handler.pause("c1");
+  await r.handler.resume("c1");
+  await r.handler.update("c1", { memory: { limit: 1048576 } });
+  const st = await r.handler.stats("c1");
+  assertEquals(st.version, 1);
+  await assertRejects(() => r.handler.resizePty("c1", "", 80, 24), Error, "has no terminal");
+  await r.handler.kill("c1", "", 15, false);
+  const sig = r.agent.requests.find((x) => x.method === "signalProcess")!.req as { signal: number };
+  assertEquals(sig.signal, 15);
+  assertEquals(
+    r.events.map((e) => e.topic),
+    [
+      "/tasks/create",
+      "/tasks/start",
+      "/tasks/exec-added",
+      "/tasks/exec-started",
+      "/tasks/exit",
+      "/tasks/paused",
+      "/tasks/resumed",
+    ],
+  );
+  for (const m of ["pauseContainer", "resumeContainer", "updateContainer", "statsContainer"]) {
+    assert(r.log.calls.includes(`agent.${m}`), m);
+  }
+  await r.handler.shutdown();
+  finish(r);
+});
+
+Deno.test("VM death: every live task exits with 255 and everything is cleaned up", async () => {
+  const r = await rig();
+  await r.handler.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() });
+  await r.handler.start("c1", "");
+  await r.handler.exec({
+    containerId: "c1",
+    execId: "e1",
+    process: { args: ["sleep"] },
+    ...stdio(),
+  });
+  await r.handler.start("c1", "e1");
+  r.hvs[0].die();
+  const [a, b] = await Promise.all([r.handler.wait("c1", ""), r.handler.wait("c1", "e1")]);
+  assertEquals([a.exitStatus, b.exitStatus], [VM_DEATH_EXIT_STATUS, VM_DEATH_EXIT_STATUS]);
+  const exits = r.events.filter((e) => e.topic === "/tasks/exit").map((e) =>
+    (e as { id: string }).id
+  );
+  assertEquals(exits.sort(), ["c1", "e1"]);
+  await until(() => r.log.calls.includes("hv.cleanup"));
+  await until(() => mountsUnder(r.root).length === 0);
+  await assertRejects(() => r.handler.kill("c1", "", 9, false), NotFoundError);
+  const d = await r.handler.delete("c1", "");
+  assertEquals(d.exitStatus, VM_DEATH_EXIT_STATUS);
+  await r.handler.shutdown();
+  finish(r);
+});
+
+Deno.test("a CreateContainer the agent refuses ends the new sandbox and leaves nothing", async () => {
+  const r = await rig();
+  r.agent.handlers.createContainer = () => Promise.reject(new Error("guest says no"));
+  await assertRejects(
+    () => r.handler.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() }),
+    Error,
+    "guest says no",
+  );
+  assertEquals(r.handler.containerIds(), []);
+  assert(r.log.calls.includes("hv.stopVm"));
+  assertEquals(r.events, []);
+  await r.handler.shutdown();
+  finish(r);
+});
+
+Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", async () => {
+  const r = await rig();
+  const h = new VirtContainerHandler({
+    config: structuredClone(config!),
+    dialAgent: () => Promise.reject(new Error("no agent listening")),
+    store: new StateStore({ root: `${r.root}/run` }),
+    hypervisorFactory: () => new RecordingHypervisor(r.log),
+    cgroupFactory: () => null,
+  });
+  await assertRejects(
+    () => h.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() }),
+    Error,
+    "no agent listening",
+  );
+  assertEquals(h.sandbox, undefined);
+  await h.shutdown();
+  finish(r);
+});
