@@ -72,6 +72,23 @@ export function defaultHandlerFactory(reaper: Reaper, events: EventPublisher): H
         events: (e) => events.publish(e),
       });
     }
+    if (loaded.runtimeName === "virt_container") {
+      const [{ VirtContainerHandler }, { kataAgent }, { agentSocketUrl }] = await Promise.all([
+        import("../runtimes/virt_container/handler.ts"),
+        import("../agent/kata_agent.ts"),
+        import("../hypervisor/hypervisor.ts"),
+      ]);
+      return new VirtContainerHandler({
+        config: loaded,
+        events: (e) => events.publish(e),
+        dialAgent: (socket, t) =>
+          Promise.resolve(kataAgent(agentSocketUrl(socket), {
+            dialRetryIntervalMs: t.dialTimeoutMs,
+            reconnectTimeoutMs: t.reconnectTimeoutMs,
+          })),
+        reloadWithAnnotations: (annotations) => loadConfig({ path: configPath, annotations }),
+      });
+    }
     throw new UnimplementedError(
       `runtime ${
         JSON.stringify(loaded.runtimeName)
