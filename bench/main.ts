@@ -11,6 +11,7 @@ export const BENCHMARKS: Record<string, { module: string; peer: string }> = {
   ttrpc: { module: "./ttrpc.ts", peer: "Go containerd/ttrpc" },
   shim: { module: "./shim.ts", peer: "containerd-shim-runc-v2" },
   vmm: { module: "./vmm.ts", peer: "QEMU -accel kvm (inside the test host)" },
+  net: { module: "./net.ts", peer: "iproute2 ip/tc" },
 };
 
 const RESULTS = new URL("./results/", import.meta.url).pathname;
