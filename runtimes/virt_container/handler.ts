@@ -22,7 +22,7 @@ import { getLogger } from "../../common/log.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import type { HypervisorConfig } from "../../config/schema.ts";
 import type { Hypervisor, VmExit } from "../../hypervisor/hypervisor.ts";
-import { selectHypervisor } from "../../hypervisor/select.ts";
+import { createHypervisor } from "../../hypervisor/factory.ts";
 import { StateStore } from "../../persist/state_store.ts";
 import type { ContainerState } from "../../persist/state.ts";
 import {
@@ -86,7 +86,7 @@ export interface VirtContainerOptions {
   reloadWithAnnotations?: (annotations: Record<string, string>) => Promise<LoadedConfig>;
   /** State store (default root `/run/kata` or `KATA_PERSIST_ROOT`). */
   store?: StateStore;
-  /** Builds the VM driver (default {@link selectHypervisor}). */
+  /** Builds the VM driver (default `hypervisor/factory.ts`'s createHypervisor). */
   hypervisorFactory?: (name: string, config: HypervisorConfig, runRoot: string) => Hypervisor;
   /** Builds the pod network of a netns (default: `resource/network`'s NetworkResource). */
   networkFactory?: (netns: string, config: LoadedConfig) => SandboxNetwork;
@@ -285,7 +285,7 @@ export class VirtContainerHandler implements RuntimeHandler {
       });
     }
     const runRoot = this.#store.root;
-    const hv = (o.hypervisorFactory ?? ((n, c, r) => selectHypervisor(n, c, { runRoot: r })))(
+    const hv = (o.hypervisorFactory ?? ((n, c, r) => createHypervisor(n, c, { runRoot: r })))(
       cfg.hypervisorName,
       hvConfig,
       runRoot,
