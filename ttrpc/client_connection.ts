@@ -50,7 +50,9 @@ export class ClientConnection {
   constructor(conn: ClientConn) {
     this.#conn = conn;
     this.#reader = new FrameReader(conn);
-    this.#writer = new FrameWriter(conn);
+    this.#writer = new FrameWriter(conn, (err) => {
+      this.#shutdown(`write failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
     this.#readLoop();
   }
 
@@ -118,9 +120,7 @@ export class ClientConnection {
         );
       }
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      this.#writer.write(encodeFrame(id, MessageType.Request, request)).catch((err) => {
-        this.#shutdown(`write failed: ${err instanceof Error ? err.message : String(err)}`);
-      });
+      this.#writer.write(encodeFrame(id, MessageType.Request, request));
     });
   }
 

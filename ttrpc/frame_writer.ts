@@ -1,7 +1,8 @@
 /**
  * Serialises frame writes on one connection. Frames queued while a write is
  * in flight are coalesced into one write, which matters when many calls
- * share a connection.
+ * share a connection. Writing is fire-and-forget: the first socket error is
+ * reported once through `onError` and every later frame is dropped.
  * @module
  */
 
@@ -12,67 +13,63 @@ export interface ByteWriter {
 
 const COALESCE_LIMIT = 256 * 1024;
 
-interface Pending {
-  frame: Uint8Array;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** Ordered, coalescing writer; after the first write error every write rejects with it. */
+/** Ordered, coalescing frame writer. */
 export class FrameWriter {
   #sink: ByteWriter;
-  #queue: Pending[] = [];
+  #onError: (err: unknown) => void;
+  #queue: Uint8Array[] = [];
   #flushing = false;
-  #error: unknown = undefined;
+  #failed = false;
+  #idle: (() => void)[] = [];
 
-  constructor(sink: ByteWriter) {
+  constructor(sink: ByteWriter, onError: (err: unknown) => void) {
     this.#sink = sink;
+    this.#onError = onError;
   }
 
-  /** Queues one encoded frame; resolves once it has been handed to the socket. */
-  write(frame: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ frame, resolve, reject });
-      if (!this.#flushing) this.#flush();
-    });
+  /** Queues one encoded frame. */
+  write(frame: Uint8Array): void {
+    if (this.#failed) return;
+    this.#queue.push(frame);
+    if (!this.#flushing) this.#flush();
+  }
+
+  /** Resolves once every frame queued so far has been handed to the socket (or writing failed). */
+  flushed(): Promise<void> {
+    if (!this.#flushing) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   async #flush(): Promise<void> {
     this.#flushing = true;
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && !this.#failed) {
       let size = 0;
       let count = 0;
       while (count < this.#queue.length && (count === 0 || size < COALESCE_LIMIT)) {
-        size += this.#queue[count].frame.length;
+        size += this.#queue[count].length;
         count++;
       }
-      const batch = this.#queue.splice(0, count);
       let buf: Uint8Array;
       if (count === 1) {
-        buf = batch[0].frame;
+        buf = this.#queue.shift()!;
       } else {
         buf = new Uint8Array(size);
         let off = 0;
-        for (const p of batch) {
-          buf.set(p.frame, off);
-          off += p.frame.length;
+        for (const frame of this.#queue.splice(0, count)) {
+          buf.set(frame, off);
+          off += frame.length;
         }
       }
       try {
-        await this.#writeAll(buf);
-        for (const p of batch) p.resolve();
+        let off = 0;
+        while (off < buf.length) off += await this.#sink.write(buf.subarray(off));
       } catch (err) {
-        this.#error = err;
-        for (const p of batch) p.reject(err);
-        for (const p of this.#queue.splice(0)) p.reject(err);
+        this.#failed = true;
+        this.#queue = [];
+        this.#onError(err);
       }
     }
     this.#flushing = false;
-  }
-
-  async #writeAll(buf: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < buf.length) off += await this.#sink.write(buf.subarray(off));
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 }

@@ -8,14 +8,46 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { KeyValue } from "./envelope.ts";
 import { metadataKey, metadataToHeaders } from "./metadata.ts";
 
+/**
+ * Cancellation of one call. The AbortController behind the signal is only
+ * made if a handler looks at the signal; most never do.
+ */
+export class CallCancellation {
+  #controller?: AbortController;
+  #aborted = false;
+  #reason: unknown;
+
+  /** The signal handed to the handler. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts the call (first reason wins). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 /** Per-call context: method, deadline, cancellation signal and request metadata. */
 export class TtrpcHandlerContext implements HandlerContext {
   readonly method: DescMethod;
   readonly service: DescService;
-  readonly signal: AbortSignal;
   readonly requestMethod = "POST";
   readonly protocolName = "ttrpc";
   readonly url: string;
+  #cancellation: CallCancellation;
   #deadline: number | undefined;
   #metadata: readonly KeyValue[];
   #requestHeader?: Headers;
@@ -25,13 +57,13 @@ export class TtrpcHandlerContext implements HandlerContext {
 
   constructor(
     method: DescMethod,
-    signal: AbortSignal,
+    cancellation: CallCancellation,
     deadline: number | undefined,
     metadata: readonly KeyValue[],
   ) {
     this.method = method;
     this.service = method.parent;
-    this.signal = signal;
+    this.#cancellation = cancellation;
     this.url = `/${method.parent.typeName}/${method.name}`;
     this.#deadline = deadline;
     this.#metadata = metadata;
@@ -40,6 +72,10 @@ export class TtrpcHandlerContext implements HandlerContext {
   /** Milliseconds left before the client's deadline; undefined without one. */
   timeoutMs = (): number | undefined =>
     this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+
+  get signal(): AbortSignal {
+    return this.#cancellation.signal;
+  }
 
   get requestHeader(): Headers {
     return this.#requestHeader ??= metadataToHeaders(this.#metadata);

@@ -12,7 +12,7 @@ import { decodeRequest, encodeResponse, type RequestEnvelope } from "./envelope.
 import { encodeFrame, type Frame, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
 import { FrameReader, type OversizedFrame } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
-import { TtrpcHandlerContext } from "./handler_context.ts";
+import { CallCancellation, TtrpcHandlerContext } from "./handler_context.ts";
 import { statusFromError } from "./status.ts";
 
 const log = getLogger("ttrpc.server");
@@ -34,6 +34,8 @@ export interface MethodEntry {
 /** Registered methods: service full name -> method name -> entry (undefined when not implemented). */
 export type ServiceTable = Map<string, Map<string, MethodEntry | undefined>>;
 
+const COMPLETED = new ConnectError("ttrpc call completed", Code.Canceled);
+
 /** Envelope bytes around a large payload: empty status (2), tag (1), 4-byte length varint. */
 const RESPONSE_OVERHEAD = 7;
 
@@ -47,7 +49,7 @@ export class ServerConnection {
   #reader: FrameReader;
   #writer: FrameWriter;
   #lastStreamId = 0;
-  #active = new Map<number, AbortController>();
+  #active = new Map<number, CallCancellation>();
   #closed = false;
   #draining = false;
   #done: Promise<void>;
@@ -57,7 +59,10 @@ export class ServerConnection {
     this.#conn = conn;
     this.#services = services;
     this.#reader = new FrameReader(conn);
-    this.#writer = new FrameWriter(conn);
+    this.#writer = new FrameWriter(conn, (err) => {
+      log.debug("ttrpc write failed: {error}", { error: String(err) });
+      this.close();
+    });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
   }
 
@@ -155,12 +160,12 @@ export class ServerConnection {
       this.#sendStatus(id, Code.Unavailable, "ttrpc server is shutting down");
       return;
     }
-    const controller = new AbortController();
-    this.#active.set(id, controller);
-    this.#handle(id, req, controller);
+    const cancellation = new CallCancellation();
+    this.#active.set(id, cancellation);
+    this.#handle(id, req, cancellation);
   }
 
-  async #handle(id: number, req: RequestEnvelope, controller: AbortController): Promise<void> {
+  async #handle(id: number, req: RequestEnvelope, cancellation: CallCancellation): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let response: Uint8Array;
     try {
@@ -179,11 +184,11 @@ export class ServerConnection {
         const ms = req.timeoutNano / 1e6;
         deadline = Date.now() + ms;
         const expire = () =>
-          controller.abort(new ConnectError("context deadline exceeded", Code.DeadlineExceeded));
+          cancellation.abort(new ConnectError("context deadline exceeded", Code.DeadlineExceeded));
         if (ms <= 0) expire();
         else if (ms <= MAX_TIMER_MS) timer = setTimeout(expire, ms);
       }
-      const ctx = new TtrpcHandlerContext(entry.method, controller.signal, deadline, req.metadata);
+      const ctx = new TtrpcHandlerContext(entry.method, cancellation, deadline, req.metadata);
       const out = await entry.handler(request, ctx);
       // Handlers may return a plain init object, as connect allows.
       const payload = toBinary(entry.method.output, asMessage(entry.method, out));
@@ -213,13 +218,11 @@ export class ServerConnection {
     if (this.#closed) return;
     this.#active.delete(id);
     this.#write(encodeFrame(id, MessageType.Response, response));
-    if (!controller.signal.aborted) {
-      // connect's contract: the signal also fires when the call completes.
-      controller.abort(new ConnectError("ttrpc call completed", Code.Canceled));
-    }
+    // connect's contract: the signal also fires when the call completes.
+    cancellation.abort(COMPLETED);
     if (this.#draining && this.#active.size === 0) {
       // Let the queued response reach the socket before closing it.
-      this.#writer.write(new Uint8Array(0)).finally(() => this.close());
+      this.#writer.flushed().then(() => this.close());
     }
   }
 
@@ -246,10 +249,7 @@ export class ServerConnection {
   }
 
   #write(frame: Uint8Array): void {
-    this.#writer.write(frame).catch((err) => {
-      log.debug("ttrpc write failed: {error}", { error: String(err) });
-      this.close();
-    });
+    this.#writer.write(frame);
   }
 }
 
