@@ -127,8 +127,9 @@ export class LinuxContainerHandler implements RuntimeHandler {
       const c = new Container(req.id, req.bundle, dir, runtime, init, mounted);
       this.#containers.set(req.id, c);
       try {
+        // The record written before create is enough for clean-up (the runtime
+        // finds the container by id), so no second durable write is needed here.
         await this.#spawn(c, init, (opts) => runtime.create(req.id, req.bundle, opts));
-        await writeState(this.#store, { ...state, pid: init.pid });
       } catch (e) {
         this.#containers.delete(req.id);
         throw e;
