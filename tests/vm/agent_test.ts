@@ -1,0 +1,200 @@
+/**
+ * VM group: the guest image from scripts/build-guest boots under QEMU with
+ * KVM and vhost-vsock; the project's agent client connects over AF_VSOCK
+ * and, through the agent API alone, creates a sandbox (container rootfs on a
+ * 9p share), runs a container that prints to stdout, execs into it, signals
+ * it, reads exit codes and removes it. All checks share one boot. Prints the
+ * boot-to-agent-ready time and records it in bench/results/guest-boot.md.
+ *
+ * Needs /dev/kvm and /dev/vhost-vsock (scripts/test-vm runs it inside
+ * scripts/testhost where they are absent) and the guest artifacts
+ * (scripts/test-vm builds them first).
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { kataAgent } from "../../agent/kata_agent.ts";
+import { SpecSchema } from "../../agent/gen/oci_pb.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const GUEST = `${ROOT}/.cache/guest`;
+const SHARED = "/run/kata-containers/shared/containers";
+const dec = new TextDecoder();
+
+async function readAll(read: () => Promise<{ data: Uint8Array }>): Promise<string> {
+  let text = "";
+  for (;;) {
+    const { data } = await read();
+    if (data.length === 0) return text;
+    text += dec.decode(data);
+  }
+}
+
+async function busyboxRootfs(rootfs: string): Promise<void> {
+  for (const d of ["bin", "proc", "dev", "tmp", "sys"]) {
+    await Deno.mkdir(`${rootfs}/${d}`, { recursive: true });
+  }
+  await Deno.copyFile("/bin/busybox", `${rootfs}/bin/busybox`);
+  await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
+  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "uname"]) {
+    await Deno.symlink("busybox", `${rootfs}/bin/${a}`);
+  }
+}
+
+Deno.test({
+  name: "guest agent over vsock: sandbox, container output, exec, signal, exit codes, removal",
+  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  sanitizeResources: false,
+  async fn() {
+    for (const f of ["vmlinux", "kata-containers-initrd.img"]) {
+      await Deno.stat(`${GUEST}/${f}`).catch(() => {
+        throw new Error(`Guest artifact ${GUEST}/${f} is missing: run scripts/build-guest`);
+      });
+    }
+    const dir = await Deno.makeTempDir({ prefix: "rts-vm-agent-" });
+    const id = "c1";
+    await busyboxRootfs(`${dir}/shared/${id}/rootfs`);
+    const cid = 3 + Math.floor(Math.random() * 1_000_000);
+    const started = performance.now();
+    const qemu = new Deno.Command("qemu-system-x86_64", {
+      args: [
+        ...["-accel", "kvm", "-cpu", "host", "-m", "1024", "-smp", "1", "-machine", "q35"],
+        ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+        ...["-kernel", `${GUEST}/vmlinux`, "-initrd", `${GUEST}/kata-containers-initrd.img`],
+        ...["-append", "console=ttyS0 quiet panic=-1"],
+        ...["-serial", `file:${dir}/console.log`],
+        ...["-device", `vhost-vsock-pci,guest-cid=${cid}`],
+        "-virtfs",
+        `local,path=${dir}/shared,mount_tag=kataShared,security_model=none,id=shared`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const client = kataAgent(`vsock://${cid}:1024`, { reconnectTimeoutMs: 1000 });
+    try {
+      const ready = Promise.race([
+        client.waitReady(240_000),
+        qemu.status.then((s) => {
+          throw new Error(`QEMU exited early (${s.code})`);
+        }),
+      ]);
+      await ready;
+      const bootMs = performance.now() - started;
+      console.log(`boot to agent ready: ${(bootMs / 1000).toFixed(1)} s`);
+      await recordBoot(bootMs);
+
+      const details = await client.getGuestDetails({ memBlockSize: true });
+      assertEquals(details.agentDetails?.version, "4.0.0-runtime-ts");
+      const ifaces = await client.listInterfaces({});
+      assert(ifaces.Interfaces.some((i) => i.name === "lo"), "the guest lists lo");
+      await assertRejects(
+        () =>
+          client.updateInterface({
+            interface: { name: "eth0", hwAddr: "02:00:00:00:00:99", IPAddresses: [] },
+          }),
+        ConnectError,
+        "Link not found",
+      );
+
+      await client.createSandbox({
+        sandboxId: "sb-vm",
+        hostname: "kata-vm",
+        storages: [{
+          driver: "9p",
+          source: "kataShared",
+          fstype: "9p",
+          options: ["trans=virtio", "nodev"],
+          mountPoint: SHARED,
+        }],
+      });
+      await client.createContainer({
+        containerId: id,
+        execId: id,
+        OCI: create(SpecSchema, {
+          Version: "1.0.2",
+          Process: {
+            Args: ["sh", "-c", "echo hello from $(uname -s); sleep 300"],
+            Env: ["PATH=/bin"],
+            Cwd: "/",
+          },
+          Root: { Path: `${SHARED}/${id}/rootfs` },
+          Hostname: id,
+          Mounts: [
+            { destination: "/proc", type: "proc", source: "proc" },
+            { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["mode=755"] },
+          ],
+          Linux: {
+            CgroupsPath: `/kata/${id}`,
+            Namespaces: [{ Type: "pid" }, { Type: "mount" }, { Type: "ipc" }, { Type: "uts" }, {
+              Type: "network",
+            }],
+          },
+        }),
+      });
+      await client.startContainer({ containerId: id });
+      const hello = dec.decode((await client.readStdout({ containerId: id, len: 4096 })).data);
+      assertEquals(hello, "hello from Linux\n");
+
+      await client.execProcess({
+        containerId: id,
+        execId: "e1",
+        process: {
+          Args: ["sh", "-c", "echo exec in $(hostname); echo oops >&2; exit 5"],
+          Env: ["PATH=/bin"],
+          Cwd: "/",
+        },
+      });
+      const [out, err, exec] = await Promise.all([
+        readAll(() => client.readStdout({ containerId: id, execId: "e1", len: 4096 })),
+        readAll(() => client.readStderr({ containerId: id, execId: "e1", len: 4096 })),
+        client.waitProcess({ containerId: id, execId: "e1" }),
+      ]);
+      assertEquals([out, err, exec.status], [`exec in ${id}\n`, "oops\n", 5]);
+
+      await client.signalProcess({ containerId: id, execId: "", signal: 9 });
+      assertEquals((await client.waitProcess({ containerId: id, execId: "" })).status, 137);
+      await client.removeContainer({ containerId: id, timeout: 10 });
+      const gone = await assertRejects(
+        () => client.waitProcess({ containerId: id, execId: "" }),
+        ConnectError,
+      );
+      assertEquals(gone.code, Code.NotFound);
+      await client.destroySandbox({});
+      await client.check({});
+    } catch (err) {
+      const console = await Deno.readTextFile(`${dir}/console.log`).catch(() => "");
+      throw new Error(`${err}\n--- guest console (tail) ---\n${console.slice(-3000)}`, {
+        cause: err,
+      });
+    } finally {
+      client.close();
+      try {
+        qemu.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await qemu.status;
+      await qemu.stderr.cancel().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function recordBoot(ms: number): Promise<void> {
+  const kvm = Deno.env.get("TESTHOST") ? "nested KVM in the TCG test host" : "KVM";
+  const text = [
+    "# Guest boot to agent ready",
+    "",
+    "Written by tests/vm/agent_test.ts: time from spawning QEMU (-accel kvm, 1 vCPU, 1 GiB,",
+    "Debian vmlinux + the runtime-ts initrd) until the guest agent answers grpc.Health/Check",
+    "over vsock. Includes Deno's start of the bundled agent inside the guest.",
+    "",
+    "| when (UTC) | where | boot to agent ready |",
+    "|---|---|---|",
+    `| ${new Date().toISOString().slice(0, 16)} | ${kvm} | ${(ms / 1000).toFixed(1)} s |`,
+    "",
+  ].join("\n");
+  await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
+  await Deno.writeTextFile(`${ROOT}/bench/results/guest-boot.md`, text);
+}
