@@ -86,8 +86,10 @@ export async function busyboxImageTar(): Promise<string> {
       "--config.env",
       "PATH=/bin",
     ]);
-    await must("tar", ["-C", layout, "-cf", `${tar}.tmp`, "."]);
-    await Deno.rename(`${tar}.tmp`, tar);
+    // A private temporary name: test files running in parallel may build it at once.
+    const tmp = `${work}/busybox-oci.tar`;
+    await must("tar", ["-C", layout, "-cf", tmp, "."]);
+    await Deno.rename(tmp, tar);
     return tar;
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
