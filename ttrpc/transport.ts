@@ -106,13 +106,18 @@ export function createTtrpcTransport(
           Code.Internal,
         );
       }
+      // ttRPC responses carry no headers; the Headers objects are only made if asked for.
       return {
         stream: false,
         service: method.parent,
         method,
-        header: new Headers(),
+        get header() {
+          return new Headers();
+        },
         message,
-        trailer: new Headers(),
+        get trailer() {
+          return new Headers();
+        },
       };
     },
 
