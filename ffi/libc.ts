@@ -26,6 +26,7 @@ const symbols = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -180,4 +181,21 @@ export function unmap(m: Mapping): void {
 export function eventFd(initial = 0, flags = 0): number {
   const EFD_CLOEXEC = 0o2000000;
   return check(libc().eventfd(initial, flags | EFD_CLOEXEC), "eventfd");
+}
+
+/**
+ * poll(2) for readability off the JS thread: resolves with the fds from
+ * `fds` that are readable (or hung up) within `timeoutMs`, or none.
+ */
+export async function pollReadable(fds: readonly number[], timeoutMs: number): Promise<number[]> {
+  const POLLIN = 1, POLLERR = 8, POLLHUP = 0x10;
+  const b = new Uint8Array(8 * fds.length);
+  const v = new DataView(b.buffer);
+  fds.forEach((fd, i) => {
+    v.setInt32(i * 8, fd, true);
+    v.setInt16(i * 8 + 4, POLLIN, true);
+  });
+  const rc = await libc().poll_nb(b, BigInt(fds.length), timeoutMs);
+  if (rc < 0) return []; // EINTR and friends: the caller polls again
+  return fds.filter((_, i) => (v.getInt16(i * 8 + 6, true) & (POLLIN | POLLERR | POLLHUP)) !== 0);
 }

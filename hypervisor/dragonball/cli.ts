@@ -25,6 +25,8 @@ export const VMM_FLAGS = {
   vcpus: { kind: "int", usage: "number of vCPUs", default: 1 },
   drive: { kind: "list", usage: "virtio-blk disk FILE[,ro] (repeatable)" },
   net: { kind: "string", usage: "virtio-net on this existing tap device" },
+  netns: { kind: "string", usage: "network namespace path holding the --net tap" },
+  mac: { kind: "string", usage: "guest MAC address for --net (default: random)" },
   "vsock-uds": { kind: "string", usage: "hybrid vsock: host Unix socket path" },
   "vsock-cid": { kind: "int", usage: "guest vsock CID", default: 3 },
   boot: { kind: "string", usage: "kernel entry: auto, linux64 or pvh", default: "auto" },
@@ -51,6 +53,8 @@ export function parseDrive(value: string): { path: string; readOnly: boolean } {
 async function openDevices(values: {
   drive: string[];
   net: string;
+  netns: string;
+  mac: string;
   "vsock-uds": string;
   "vsock-cid": number;
 }): Promise<VirtioDevice[]> {
@@ -60,7 +64,11 @@ async function openDevices(values: {
       const { path, readOnly } = parseDrive(d);
       devices.push(VirtioBlock.open(path, { readOnly }));
     }
-    if (values.net) devices.push(VirtioNet.open(values.net));
+    if (values.net) {
+      devices.push(
+        VirtioNet.open(values.net, { netns: values.netns, mac: values.mac || undefined }),
+      );
+    }
     if (values["vsock-uds"]) {
       devices.push(await VirtioVsock.listen(values["vsock-uds"], values["vsock-cid"]));
     }

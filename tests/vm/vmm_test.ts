@@ -36,6 +36,8 @@ async function boot(args: string[], onOutput?: (out: string) => void): Promise<B
     output += dec.decode(chunk, { stream: true });
     onOutput?.(output);
   }
+  // Kept for diagnosis of failed runs (the cache folder is git-ignored).
+  await Deno.writeTextFile(`${ROOT}/.cache/vmm/last-boot.log`, output).catch(() => {});
   const status = await child.status;
   clearTimeout(timer);
   return { output: output + (await errText), code: status.code };
@@ -52,7 +54,13 @@ async function readLine(conn: Deno.Conn): Promise<string> {
 }
 
 async function readAll(conn: Deno.Conn): Promise<string> {
-  return await new Response(conn.readable).text();
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return text;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
 }
 
 Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", async () => {
@@ -66,7 +74,9 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", 
     const conn = await guestListener.accept();
     const got = await readAll(conn).catch(() => "");
     await conn.write(new TextEncoder().encode(`host-got:${got}`)).catch(() => {});
-    conn.close();
+    try {
+      conn.close();
+    } catch { /* closed by the peer */ }
     return got;
   })();
   let hostEcho: Promise<string> | undefined;

@@ -1,0 +1,313 @@
+/**
+ * The built-in VMM as a VirtContainer `Hypervisor` driver (hypervisor
+ * "dragonball"): the VM runs inside the shim process, so there is no VMM
+ * process to spawn or API socket to talk to. Devices are collected before
+ * boot (no hotplug); the agent is reached over hybrid vsock at
+ * `<run dir>/kata.hvsock`.
+ * @module
+ */
+import { ConfigError, FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import { getLogger } from "../../common/log.ts";
+import type { Device } from "../device.ts";
+import type {
+  AgentSocket,
+  Capabilities,
+  Hypervisor,
+  HypervisorState,
+  PrepareVmOptions,
+  VcpuResize,
+  VmExit as DriverExit,
+  VmState,
+} from "../hypervisor.ts";
+import { Vm } from "./vm.ts";
+import type { VirtioDevice } from "./devices/virtio/device.ts";
+import { VirtioBlock } from "./devices/virtio_blk/block.ts";
+import { VirtioNet } from "./devices/virtio_net/net.ts";
+import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
+
+const log = getLogger("dragonball");
+const consoleLog = getLogger("dragonball.console");
+
+/** The agent's vsock port. */
+export const AGENT_PORT = 1024;
+const DEFAULT_CID = 3;
+
+/** Driver options (from `[hypervisor.dragonball]`). */
+export interface DragonballOptions {
+  kernel: string;
+  initrd: string;
+  image: string;
+  kernelParams: string;
+  vcpus: number;
+  memoryMib: number;
+  runRoot: string;
+}
+
+/** The `[hypervisor.dragonball]` keys the driver reads. */
+export interface DragonballConfigSection {
+  kernel?: string;
+  initrd?: string;
+  image?: string;
+  kernel_params?: string;
+  default_vcpus?: number;
+  default_memory?: number;
+}
+
+/** Maps the config section to options, refusing what cannot boot. */
+export function dragonballOptionsFromConfig(
+  c: DragonballConfigSection,
+  runRoot = "/run/kata",
+): DragonballOptions {
+  if (!c.kernel) throw new ConfigError("Invalid [hypervisor.dragonball] kernel: empty");
+  if (!c.image && !c.initrd) {
+    throw new ConfigError("Invalid [hypervisor.dragonball] image: neither image nor initrd is set");
+  }
+  return {
+    kernel: c.kernel,
+    initrd: c.initrd ?? "",
+    image: c.image ?? "",
+    kernelParams: c.kernel_params ?? "",
+    vcpus: Math.max(1, Math.ceil(c.default_vcpus || 1)),
+    memoryMib: c.default_memory || 2048,
+    runRoot,
+  };
+}
+
+/** The kernel command line the driver boots with. */
+export function dragonballBootArgs(o: DragonballOptions): string {
+  const args = ["console=ttyS0", "reboot=k", "panic=1", "quiet"];
+  if (o.image) {
+    args.push(
+      "root=/dev/vda1",
+      "rootflags=data=ordered,errors=remount-ro",
+      "ro",
+      "rootfstype=ext4",
+    );
+  }
+  if (o.kernelParams) args.push(o.kernelParams);
+  return args.join(" ");
+}
+
+/** The built-in VMM driver. */
+export class Dragonball implements Hypervisor {
+  readonly kind = "dragonball" as const;
+  readonly #o: DragonballOptions;
+  #state: VmState = "not_ready";
+  #id = "";
+  #netns: string | null = null;
+  #runDir = "";
+  #vm?: Vm;
+  #exit?: Promise<DriverExit>;
+  readonly #pending: Device[] = [];
+  #blockCount = 0;
+  #guestCid = DEFAULT_CID;
+
+  constructor(options: DragonballOptions) {
+    this.#o = options;
+  }
+
+  state(): VmState {
+    return this.#state;
+  }
+
+  capabilities(): Capabilities {
+    return {
+      blockDevice: true,
+      blockHotplug: false,
+      netHotplug: false,
+      fsSharing: false,
+      hybridVsock: true,
+      memoryProbe: false,
+    };
+  }
+
+  get #hvsock(): string {
+    return `${this.#runDir}/kata.hvsock`;
+  }
+
+  agentSocket(): AgentSocket {
+    if (!this.#runDir) {
+      throw new FailedPreconditionError("Built-in VMM has no agent socket before prepareVm");
+    }
+    return { kind: "hvsock", path: this.#hvsock, port: AGENT_PORT };
+  }
+
+  pids(): number[] {
+    return this.#state === "running" ? [Deno.pid] : [];
+  }
+
+  async prepareVm(opts: PrepareVmOptions): Promise<void> {
+    if (this.#state !== "not_ready") {
+      throw new FailedPreconditionError(
+        `Cannot prepare built-in VM "${opts.id}": already prepared`,
+      );
+    }
+    this.#id = opts.id;
+    this.#netns = opts.netnsPath ?? null;
+    this.#runDir = `${this.#o.runRoot}/${opts.id}`;
+    await Deno.mkdir(this.#runDir, { recursive: true, mode: 0o750 });
+    this.#state = "prepared";
+  }
+
+  addDevice(d: Device): Promise<Device> {
+    if (this.#state !== "prepared") {
+      return Promise.reject(
+        new UnimplementedError(
+          `The built-in VMM cannot add a ${d.kind} device after boot (no hotplug)`,
+        ),
+      );
+    }
+    switch (d.kind) {
+      case "block": {
+        const index = this.#blockCount++ + (this.#o.image ? 1 : 0);
+        const out = { ...d, index, guestPath: `/dev/vd${String.fromCharCode(97 + index)}` };
+        this.#pending.push(out);
+        return Promise.resolve(out);
+      }
+      case "network":
+        if (d.queues > 1) {
+          return Promise.reject(
+            new UnimplementedError("The built-in VMM supports single-queue NICs only"),
+          );
+        }
+        this.#pending.push(d);
+        return Promise.resolve(d);
+      case "vsock":
+        this.#guestCid = d.guestCid;
+        return Promise.resolve({ ...d, udsPath: this.#hvsock });
+      default:
+        return Promise.reject(
+          new UnimplementedError(`The built-in VMM does not support ${d.kind} devices`),
+        );
+    }
+  }
+
+  removeDevice(d: Device): Promise<void> {
+    return Promise.reject(
+      new UnimplementedError(`The built-in VMM cannot remove a ${d.kind} device`),
+    );
+  }
+
+  updateDevice(d: Device): Promise<void> {
+    return Promise.reject(
+      new UnimplementedError(`The built-in VMM cannot update a ${d.kind} device`),
+    );
+  }
+
+  async #openDevices(): Promise<VirtioDevice[]> {
+    const out: VirtioDevice[] = [];
+    try {
+      if (this.#o.image) out.push(VirtioBlock.open(this.#o.image, { readOnly: true }));
+      for (const d of this.#pending) {
+        if (d.kind === "block") {
+          out.push(VirtioBlock.open(d.path, { readOnly: d.readOnly, id: d.id }));
+        } else if (d.kind === "network") {
+          out.push(VirtioNet.open(d.tapName, { netns: this.#netns ?? "", mac: d.guestMac }));
+        }
+      }
+      out.push(await VirtioVsock.listen(this.#hvsock, this.#guestCid));
+      return out;
+    } catch (e) {
+      for (const d of out) await d.close();
+      throw e;
+    }
+  }
+
+  async startVm(_timeoutMs: number): Promise<void> {
+    if (this.#state !== "prepared") {
+      throw new FailedPreconditionError(
+        `Cannot start built-in VM "${this.#id}": it is ${this.#state}`,
+      );
+    }
+    const o = this.#o;
+    const kernel = await Deno.readFile(o.kernel);
+    const initrd = o.initrd ? await Deno.readFile(o.initrd) : undefined;
+    const devices = await this.#openDevices();
+    let vm: Vm;
+    try {
+      vm = await Vm.create({
+        kernel,
+        initrd,
+        cmdline: dragonballBootArgs(o),
+        memoryMib: o.memoryMib,
+        vcpus: o.vcpus,
+        devices,
+        console: (data) => consoleLog.debug("{line}", { line: new TextDecoder().decode(data) }),
+      });
+    } catch (e) {
+      for (const d of devices) await d.close();
+      throw e;
+    }
+    try {
+      await vm.start();
+    } catch (e) {
+      await vm.stop();
+      throw e;
+    }
+    this.#vm = vm;
+    this.#state = "running";
+    this.#exit = vm.wait().then((exit) => {
+      this.#state = "stopped";
+      if (exit.kind === "failed") {
+        log.warn("built-in VM {id} failed: {reason}", { id: this.#id, reason: exit.reason });
+      }
+      return { code: exit.kind === "failed" ? 1 : 0, signal: null };
+    });
+  }
+
+  bootVm(): Promise<void> {
+    return Promise.resolve(); // startVm already booted: there is nothing to hot-add
+  }
+
+  async stopVm(): Promise<void> {
+    if (this.#vm) await this.#vm.stop();
+    this.#state = "stopped";
+  }
+
+  waitVm(): Promise<DriverExit> {
+    return this.#exit ??
+      Promise.reject(new FailedPreconditionError("Built-in VM was never started"));
+  }
+
+  pauseVm(): Promise<void> {
+    return Promise.reject(new UnimplementedError("The built-in VMM does not support pause"));
+  }
+
+  resumeVm(): Promise<void> {
+    return Promise.reject(new UnimplementedError("The built-in VMM does not support resume"));
+  }
+
+  resizeVcpu(_n: number): Promise<VcpuResize> {
+    return Promise.reject(
+      new UnimplementedError("The built-in VMM does not support vCPU resizing"),
+    );
+  }
+
+  resizeMemory(_mib: number): Promise<number> {
+    return Promise.reject(
+      new UnimplementedError("The built-in VMM does not support memory resizing"),
+    );
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopVm();
+    if (this.#runDir) await Deno.remove(this.#runDir, { recursive: true }).catch(() => {});
+  }
+
+  saveState(): HypervisorState {
+    return {
+      hypervisor_type: "dragonball",
+      pid: this.#state === "running" ? Deno.pid : null,
+      uuid: "",
+      api_socket: "",
+      id: this.#id,
+      vm_path: "",
+      jailed: false,
+      jailer_root: "",
+      netns: this.#netns,
+      run_dir: this.#runDir,
+      owned_paths: this.#runDir ? [this.#runDir] : [],
+      config: this.#o,
+    };
+  }
+}

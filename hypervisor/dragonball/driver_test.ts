@@ -1,0 +1,50 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
+import { ConfigError, UnimplementedError } from "../../common/errors.ts";
+import { Dragonball, dragonballBootArgs, dragonballOptionsFromConfig } from "./driver.ts";
+
+function options(runRoot: string) {
+  return dragonballOptionsFromConfig({
+    kernel: "/nonexistent/vmlinux",
+    image: "/nonexistent/rootfs.img",
+    kernel_params: "agent.log=debug",
+    default_vcpus: 1.5,
+    default_memory: 512,
+  }, runRoot);
+}
+
+Deno.test("dragonball options: config mapped, unbootable configs refused", () => {
+  const o = options("/run/x");
+  assertEquals([o.vcpus, o.memoryMib], [2, 512]);
+  assertThrows(() => dragonballOptionsFromConfig({ initrd: "/i" }), ConfigError, "kernel");
+  assertThrows(() => dragonballOptionsFromConfig({ kernel: "/k" }), ConfigError, "image");
+  const args = dragonballBootArgs(o);
+  assert(args.startsWith("console=ttyS0 reboot=k"));
+  assert(args.includes("root=/dev/vda1") && args.endsWith("agent.log=debug"));
+});
+
+Deno.test("dragonball driver: devices queue before boot, agent on the run dir's hvsock", async () => {
+  const root = await Deno.makeTempDir();
+  const d = new Dragonball(options(root));
+  try {
+    await d.prepareVm({ id: "sb1" });
+    assertEquals(d.state(), "prepared");
+    assertEquals(d.agentSocket(), { kind: "hvsock", path: `${root}/sb1/kata.hvsock`, port: 1024 });
+    const blk = await d.addDevice({ kind: "block", path: "/x.img", readOnly: true });
+    assertEquals(blk.kind === "block" && blk.guestPath, "/dev/vdb"); // the image is vda
+    const vs = await d.addDevice({ kind: "vsock", guestCid: 5 });
+    assertEquals(vs.kind === "vsock" && vs.udsPath, `${root}/sb1/kata.hvsock`);
+    await assertRejects(
+      () => d.addDevice({ kind: "share_fs", fsType: "virtio-fs", mountTag: "t", hostPath: "/" }),
+      UnimplementedError,
+    );
+    await assertRejects(() => d.pauseVm(), UnimplementedError);
+    // Booting fails (the kernel does not exist) without leaving the hvsock behind.
+    await assertRejects(() => d.startVm(1000));
+    assertEquals(d.pids(), []);
+    assertEquals(d.saveState().run_dir, `${root}/sb1`);
+  } finally {
+    await d.cleanup();
+    assertEquals([...Deno.readDirSync(root)].length, 0);
+    await Deno.remove(root, { recursive: true });
+  }
+});
