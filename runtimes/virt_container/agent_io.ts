@@ -36,6 +36,8 @@ export class AgentIo {
   #stdinFile: Deno.FsFile | undefined;
   #stdinPath = "";
   #stdinClosed = false;
+  /** Set once the stdin FIFO's open returned (no unblocking writer needed after that). */
+  #stdinOpened = false;
   #closed = false;
 
   private constructor(
@@ -103,6 +105,7 @@ export class AgentIo {
     (async () => {
       try {
         const f = await Deno.open(path, { read: true });
+        this.#stdinOpened = true;
         if (this.#stdinClosed) {
           f.close();
           return;
@@ -151,7 +154,7 @@ export class AgentIo {
         this.#stdinFile.close();
       } catch { /* closed */ }
       this.#stdinFile = undefined;
-    } else if (this.#stdinPath) {
+    } else if (this.#stdinPath && !this.#stdinOpened) {
       // Still waiting in open(): a writer of our own lets it return.
       try {
         Deno.openSync(this.#stdinPath, { write: true }).close();

@@ -56,7 +56,7 @@ import type {
 } from "../handler.ts";
 import type { AgentApi, AgentDialer } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
-import type { OciHook, OciState } from "./hooks.ts";
+import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 import { agentStatsToMetrics } from "./metrics.ts";
 import { toAgentProcess, toAgentResources, toAgentSpec } from "./oci_convert.ts";
 import { VirtProcess } from "./process.ts";
@@ -113,6 +113,8 @@ class VirtContainer {
     readonly rootfs: AttachedRootfs,
     readonly volumes: ContainerVolumes,
     readonly isSandbox: boolean,
+    /** The container's OCI spec (its poststart/poststop hooks run on the host). */
+    readonly spec: Record<string, unknown>,
   ) {}
 }
 
@@ -380,7 +382,17 @@ export class VirtContainerHandler implements RuntimeHandler {
     });
     const volumes = new ContainerVolumes(req.id, layout, sb.parts.shareFs.shared);
     const init = new VirtProcess(req.id, "", pick(req));
-    const c = new VirtContainer(req.id, req.bundle, init, rootfs, volumes, isSandbox);
+    const c = new VirtContainer(req.id, req.bundle, init, rootfs, volumes, isSandbox, spec);
+    const devices = ((spec.linux ?? {}) as { devices?: unknown[] }).devices ?? [];
+    if (devices.length > 0) {
+      log.warn(
+        "container {cid}: {n} host device node(s) in linux.devices are not passed to the VM",
+        {
+          cid: req.id,
+          n: devices.length,
+        },
+      );
+    }
     try {
       const mounts = await volumes.prepare(
         (spec.mounts ?? []) as OciMount[],
@@ -485,6 +497,7 @@ export class VirtContainerHandler implements RuntimeHandler {
         p.lifecycle.moveTo("running");
         this.#watchExit(c, p, agent);
         this.#events({ topic: "/tasks/start", containerId, pid: p.pid });
+        await this.#postHooks(c, "poststart", "running");
       } else {
         c.init.lifecycle.require("exec");
         await agent.execProcess({
@@ -672,12 +685,32 @@ export class VirtContainerHandler implements RuntimeHandler {
       exitStatus: exit.exitStatus,
       exitedAt: exit.exitedAt,
     });
+    await this.#postHooks(c, "poststop", "stopped");
     if (c.isSandbox) await this.#endSandbox().catch((e) => errors.push(e));
     else await this.#save().catch(() => {});
     if (errors.length > 0) {
       log.warn("cleanup of container {cid}: {e}", { cid: containerId, e: String(errors[0]) });
     }
     return exit;
+  }
+
+  /** Runs poststart/poststop hooks on the host; their failures are logged only, as the OCI spec says. */
+  async #postHooks(c: VirtContainer, kind: "poststart" | "poststop", status: OciState["status"]) {
+    const hooks = hooksOf(c.spec, kind);
+    if (hooks.length === 0) return;
+    const state: OciState = {
+      ociVersion: String(c.spec.ociVersion ?? "1.0.2"),
+      id: c.id,
+      status,
+      pid: c.init.pid,
+      bundle: c.bundle,
+      annotations: (c.spec.annotations ?? {}) as Record<string, string>,
+    };
+    try {
+      await (this.#o.runHooks ?? runHooks)(hooks, state, kind);
+    } catch (e) {
+      log.warn("{kind} hook of {cid} failed: {e}", { kind, cid: c.id, e: String(e) });
+    }
   }
 
   /** The VM died: every live process exits with 255, then everything is cleaned up. */

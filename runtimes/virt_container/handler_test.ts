@@ -31,7 +31,7 @@ interface Rig {
 
 let config: LoadedConfig | undefined;
 
-async function rig(): Promise<Rig> {
+async function rig(hookLog?: string[]): Promise<Rig> {
   config ??= await loadConfig({
     path: new URL("../../config/configuration-qemu.toml", import.meta.url).pathname,
   });
@@ -54,6 +54,12 @@ async function rig(): Promise<Rig> {
     },
     cgroupFactory: () => null,
     sleep: () => Promise.resolve(),
+    runHooks: (hooks, state, kind) => {
+      hookLog?.push(`${kind}:${state.id}:${state.status}:${hooks.map((h) => h.path).join(",")}`);
+      return kind === "poststart"
+        ? Promise.reject(new Error("poststart broke"))
+        : Promise.resolve();
+    },
   });
   const bundle = (id: string, annotations: Record<string, string> = {}, extra = {}) => {
     const b = `${root}/bundles/${id}`;
@@ -295,5 +301,33 @@ Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", as
   );
   assertEquals(h.sandbox, undefined);
   await h.shutdown();
+  finish(r);
+});
+
+Deno.test("prestart/createRuntime hooks run at sandbox start; poststart/poststop around the container, failures only logged", async () => {
+  const hooks: string[] = [];
+  const r = await rig(hooks);
+  const h = (p: string) => [{ path: p }];
+  const b = r.bundle("c1", {}, {
+    hooks: {
+      prestart: h("/pre"),
+      createRuntime: h("/cr"),
+      poststart: h("/post"),
+      poststop: h("/stop"),
+    },
+  });
+  await r.handler.createContainer({ id: "c1", bundle: b, rootfs: [], ...stdio() });
+  await r.handler.start("c1", "");
+  await until(() => r.agent.waiting("c1", ""));
+  r.agent.exit("c1", "", 0);
+  await r.handler.wait("c1", "");
+  await r.handler.delete("c1", "");
+  assertEquals(hooks, [
+    "prestart:c1:creating:/pre",
+    "createRuntime:c1:creating:/cr",
+    "poststart:c1:running:/post",
+    "poststop:c1:stopped:/stop",
+  ]);
+  await r.handler.shutdown();
   finish(r);
 });
