@@ -25,7 +25,7 @@ interface Stats {
 }
 
 const CALLS_TOTAL = Number(Deno.env.get("TTRPC_BENCH_CALLS") ?? 32000);
-const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 3);
+const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 5);
 
 function callsPer(conns: number): number {
   return Math.max(100, Math.floor(CALLS_TOTAL / conns));

@@ -54,14 +54,21 @@ export function createTtrpcTransport(
   if (typeof conn !== "function") current = new ClientConnection(conn);
   const factory = typeof conn === "function" ? conn : undefined;
   const baseMetadata = opts.metadata ?? [];
+  let closes = 0;
 
   function connection(): ClientConnection | Promise<ClientConnection> {
     if (current && (!current.closed || !factory)) return current;
     if (!factory) throw new Error("unreachable: transport without a connection");
+    const generation = closes;
     connecting ??= factory().then(
       (c) => {
-        current = new ClientConnection(c);
         connecting = undefined;
+        if (generation !== closes) {
+          // close() was called while dialing: do not keep a connection nobody will close.
+          c.close();
+          throw new ConnectError("ttrpc transport closed while connecting", Code.Unavailable);
+        }
+        current = new ClientConnection(c);
         return current;
       },
       (err) => {
@@ -133,6 +140,7 @@ export function createTtrpcTransport(
     },
 
     close(): void {
+      closes++;
       current?.close();
     },
   };

@@ -148,3 +148,25 @@ Deno.test("a transport built on a factory reconnects after the connection drops"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("close() during a dial closes the new connection and fails the waiting call", async () => {
+  const srv = await startEchoServer();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const transport = createTtrpcTransport(async () => {
+    await gate;
+    return await connectUnix(srv.path);
+  });
+  try {
+    const call = createClient(Echo, transport).echo({ text: "x" });
+    transport.close();
+    release();
+    await rejectsWithCode(call, Code.Unavailable, "closed while connecting");
+    for (let i = 0; i < 50 && srv.server.connectionCount > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(srv.server.connectionCount, 0);
+  } finally {
+    await srv.close();
+  }
+});
