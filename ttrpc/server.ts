@@ -88,8 +88,10 @@ export class TtrpcServer {
   }
 
   /**
-   * Graceful stop: closes the listeners, refuses new requests, and closes each
-   * connection once its in-flight responses are written (as Go's Shutdown).
+   * Graceful stop: closes the listeners, refuses new requests (Unavailable),
+   * and closes each connection once its in-flight responses are written.
+   * Do not await it inside a handler (it waits for that handler's reply):
+   * call it after the handler returned, e.g. from the code the handler signals.
    */
   async shutdown(): Promise<void> {
     this.#closing = true;
