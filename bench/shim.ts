@@ -85,8 +85,10 @@ export async function run(): Promise<string> {
     const po = pss.ours.reduce((a, b) => a + b, 0) / IDLE;
     const pr = pss.runc.reduce((a, b) => a + b, 0) / IDLE;
     const shim = Deno.env.get("RTS_TEST_SHIM") ?? "source (main.ts via the pinned Deno)";
+    const load = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
     return [
-      `Our shim: ${shim}. ${RUNS} alternating runs after one warm-up each; ${IDLE} idle containers per shim.`,
+      `Our shim: ${shim}. ${RUNS} alternating runs after one warm-up each; ${IDLE} idle containers ` +
+      `per shim. Load average at the end: ${load} (${navigator.hardwareConcurrency} cores).`,
       "",
       "| measure | containerd-shim-kata-v2 (ours) | containerd-shim-runc-v2 | ratio |",
       "|---|---|---|---|",
