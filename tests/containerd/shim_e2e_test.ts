@@ -4,7 +4,7 @@
  * check. Needs root, containerd, runc and umoci (scripts/install-deps).
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { Containerd, IMAGE, LINUX_CONTAINER_CONFIG, run } from "./harness.ts";
+import { Containerd, IMAGE, LINUX_CONTAINER_CONFIG, run, shimProcesses } from "./harness.ts";
 
 async function taskStatus(c: Containerd, id: string): Promise<string> {
   const out = await c.ctrMust("task", "ls");
@@ -122,6 +122,53 @@ Deno.test({
         await waitStatus(c, did, "STOPPED");
         await removeTask(c, did);
         await c.assertNoLeaks(did);
+      });
+
+      await t.step("a pod's containers share the sandbox's shim", async () => {
+        const sb = "e2e-pod-sandbox";
+        const member = "e2e-pod-member";
+        const sandboxType = "io.kubernetes.cri.container-type=sandbox";
+        await c.ctrMust(
+          ...c.runArgs(),
+          "-d",
+          "--annotation",
+          sandboxType,
+          IMAGE,
+          sb,
+          "sleep",
+          "1000",
+        );
+        await waitStatus(c, sb, "RUNNING");
+        await c.ctrMust(
+          ...c.runArgs(),
+          "-d",
+          "--annotation",
+          "io.kubernetes.cri.container-type=container",
+          "--annotation",
+          `io.kubernetes.cri.sandbox-id=${sb}`,
+          IMAGE,
+          member,
+          "sleep",
+          "1000",
+        );
+        await waitStatus(c, member, "RUNNING");
+        const address = await Deno.readTextFile(`${c.bundle(sb)}/address`);
+        assertEquals(await Deno.readTextFile(`${c.bundle(member)}/address`), address);
+        assertEquals((await shimProcesses(sb)).length, 1);
+        assertEquals((await shimProcesses(member)).length, 0);
+        const ex = await c.ctr("task", "exec", "--exec-id", "p1", member, "echo", "in-member");
+        assertEquals(ex.stdout, "in-member\n", ex.stderr);
+        // The member goes first: the shim must stay for the sandbox.
+        await c.ctrMust("task", "kill", "-s", "SIGKILL", member);
+        await waitStatus(c, member, "STOPPED");
+        await removeTask(c, member);
+        assertEquals((await shimProcesses(sb)).length, 1);
+        await waitStatus(c, sb, "RUNNING");
+        await c.ctrMust("task", "kill", "-s", "SIGKILL", sb);
+        await waitStatus(c, sb, "STOPPED");
+        await removeTask(c, sb);
+        await c.assertNoLeaks(member);
+        await c.assertNoLeaks(sb);
       });
 
       await t.step(
