@@ -50,6 +50,13 @@ export type AgentApi =
     close(): void;
   };
 
+/**
+ * Call options for the calls upstream makes without a deadline (WaitProcess,
+ * ReadStdout/ReadStderr, WriteStdin, GetOOMEvent): they block as long as the
+ * process runs, so a client's default deadline must not apply.
+ */
+export const NO_DEADLINE = { timeoutMs: 0 } as const;
+
 /** Timeouts of `[agent.kata]` that govern dialling. */
 export interface DialTimeouts {
   dialTimeoutMs: number;

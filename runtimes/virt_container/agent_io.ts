@@ -9,7 +9,7 @@
 import { getLogger } from "../../common/log.ts";
 import type { StdioPaths } from "../handler.ts";
 import { parseStdioUri } from "../linux_container/process_io.ts";
-import type { AgentApi } from "./agent_api.ts";
+import { type AgentApi, NO_DEADLINE } from "./agent_api.ts";
 
 const log = getLogger("runtimes.virt_container.io");
 
@@ -82,7 +82,7 @@ export class AgentIo {
             containerId: this.containerId,
             execId: this.execId,
             len: READ_CHUNK,
-          });
+          }, NO_DEADLINE);
           if (r.data.length === 0) break;
           await writeAll(f, r.data);
         }
@@ -121,7 +121,7 @@ export class AgentIo {
               containerId: this.containerId,
               execId: this.execId,
               data: buf.slice(off, n),
-            });
+            }, NO_DEADLINE);
             off += w.len || n - off;
           }
         }

@@ -54,7 +54,7 @@ import type {
   RuntimeHandler,
   StdioPaths,
 } from "../handler.ts";
-import type { AgentApi, AgentDialer } from "./agent_api.ts";
+import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 import { agentStatsToMetrics } from "./metrics.ts";
@@ -452,7 +452,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     (async () => {
       let status: number;
       try {
-        const r = await agent.waitProcess({ containerId: c.id, execId: p.execId });
+        const r = await agent.waitProcess({ containerId: c.id, execId: p.execId }, NO_DEADLINE);
         status = r.status;
       } catch (e) {
         if (p.exited) return;

@@ -102,7 +102,9 @@ Deno.test("ctr run: the first Create starts the sandbox; start, exit, delete end
   const b = r.bundle("c1");
   const out = `${r.root}/stdout`;
   let reads = 0;
-  r.agent.handlers.readStdout = () => {
+  const readOptions: unknown[] = [];
+  r.agent.handlers.readStdout = (req) => {
+    readOptions.push((req as { options: unknown }).options);
     reads++;
     return Promise.resolve(create(ReadStreamResponseSchema, {
       data: reads === 1 ? new TextEncoder().encode("hello\n") : new Uint8Array(),
@@ -130,6 +132,10 @@ Deno.test("ctr run: the first Create starts the sandbox; start, exit, delete end
 
   assertEquals(await r.handler.start("c1", ""), 4242);
   await until(() => r.agent.waiting("c1", ""));
+  // Calls that last as long as the process must carry no deadline.
+  const wait = r.agent.requests.find((x) => x.method === "waitProcess")!;
+  assertEquals(wait.options, { timeoutMs: 0 });
+  assertEquals(readOptions, [{ timeoutMs: 0 }, { timeoutMs: 0 }]);
   r.agent.exit("c1", "", 3);
   const exit = await r.handler.wait("c1", "");
   assertEquals(exit.exitStatus, 3);

@@ -48,7 +48,7 @@ import { updateInterfaceWithRetry } from "../../resource/network/update_interfac
 import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import { removeTreeSafely } from "../../resource/share_fs/mounts.ts";
-import type { AgentApi, AgentDialer } from "./agent_api.ts";
+import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 
 const log = getLogger("runtimes.virt_container.sandbox");
@@ -345,7 +345,7 @@ export class VirtSandbox {
     (async () => {
       while (!this.#stopping) {
         try {
-          const ev = await agent.getOOMEvent({});
+          const ev = await agent.getOOMEvent({}, NO_DEADLINE);
           if (this.#stopping) break;
           if (ev.containerId) this.events.onOom(ev.containerId);
         } catch (e) {

@@ -162,7 +162,7 @@ type Handlers = { [K in keyof AgentApi]?: (req: unknown) => Promise<unknown> };
 
 /** A recording agent API (test double of our interface); process waits are released by hand. */
 export class RecordingAgent {
-  readonly requests: { method: string; req: unknown }[] = [];
+  readonly requests: { method: string; req: unknown; options?: { timeoutMs?: number } }[] = [];
   readonly #waits = new Map<string, (status: number) => void>();
   closed = false;
   constructor(readonly log: CallLog, readonly handlers: Handlers = {}) {}
@@ -182,12 +182,14 @@ export class RecordingAgent {
   }
 
   api(): AgentApi {
-    const call = <T>(method: keyof AgentApi, answer: () => T) => (req: unknown): Promise<T> => {
-      this.log.record(`agent.${method}`);
-      this.requests.push({ method, req });
-      const h = this.handlers[method];
-      return h ? h(req) as Promise<T> : Promise.resolve(answer());
-    };
+    const call =
+      <T>(method: keyof AgentApi, answer: () => T) =>
+      (req: unknown, options?: { timeoutMs?: number }): Promise<T> => {
+        this.log.record(`agent.${method}`);
+        this.requests.push({ method, req, options });
+        const h = this.handlers[method];
+        return h ? h(req) as Promise<T> : Promise.resolve(answer());
+      };
     const empty = () => create(EmptySchema);
     const never = <T>() => new Promise<T>(() => {});
     return {
@@ -201,9 +203,9 @@ export class RecordingAgent {
       removeContainer: call("removeContainer", empty),
       execProcess: call("execProcess", empty),
       signalProcess: call("signalProcess", empty),
-      waitProcess: (req) => {
+      waitProcess: (req, options) => {
         this.log.record("agent.waitProcess");
-        this.requests.push({ method: "waitProcess", req });
+        this.requests.push({ method: "waitProcess", req, options });
         const r = req as { containerId: string; execId?: string };
         return new Promise((resolve) =>
           this.#waits.set(
@@ -213,8 +215,8 @@ export class RecordingAgent {
         );
       },
       // Output reads are not logged (they loop); without a handler they report EOF.
-      readStdout: (req) =>
-        (this.handlers.readStdout?.(req) ??
+      readStdout: (req, options) =>
+        (this.handlers.readStdout?.({ ...req, options }) ??
           Promise.resolve(create(ReadStreamResponseSchema))) as ReturnType<AgentApi["readStdout"]>,
       readStderr: (req) =>
         (this.handlers.readStderr?.(req) ??
