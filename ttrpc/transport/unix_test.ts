@@ -6,9 +6,16 @@ Deno.test("listenUnix() replaces a stale socket file but never a live server's",
   const dir = await Deno.makeTempDir();
   const path = `${dir}/s.sock`;
   try {
-    // A socket file nobody listens on: what a killed process leaves behind.
-    const stale = Deno.listen({ transport: "unix", path });
-    stale.close();
+    // A socket file nobody listens on, as a process that exits without closing leaves behind
+    // (Deno removes the file on close(), so the listener must die with its process).
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `Deno.listen({ transport: "unix", path: ${JSON.stringify(path)} }); Deno.exit(0)`,
+      ],
+    }).output();
+    assertEquals(code, 0);
+    assertEquals((await Deno.stat(path)).isSocket, true);
     await assertRejects(() => listenUnix(path), Deno.errors.AddrInUse);
     const fresh = await listenUnix(path, { replaceStale: true });
     await assertRejects(() => listenUnix(path, { replaceStale: true }), Deno.errors.AddrInUse);
