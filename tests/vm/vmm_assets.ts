@@ -140,6 +140,8 @@ if grep -q vmmtest.vsock=1 /proc/cmdline; then
   timeout 60 /bin/vsock-echo 1024 once
   /bin/vsock-echo client 1025 hello-from-guest
 fi
+hold=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^vmmtest.hold=//p')
+if [ -n "$hold" ]; then sleep "$hold"; fi
 echo "VMM-GUEST-DONE"
 reboot -f
 `;
@@ -190,14 +192,40 @@ if (import.meta.main) {
 }
 
 /**
- * Makes sure /dev/kvm exists: inside the test host it is loaded from the
- * cached kernel's modules when the host set-up has not done it.
+ * Makes sure /dev/kvm and tun exist: inside the test host they are loaded
+ * from the cached kernel's modules when the host set-up has not done it.
  */
 export async function ensureKvm(): Promise<void> {
-  if (exists("/dev/kvm")) return;
+  if (exists("/dev/kvm") && exists("/sys/module/tun")) return;
   const k = await kernelAssets();
-  await sh(`modprobe -d "${k.dir}" -S "${k.version}" -a kvm kvm_amd kvm_intel 2>/dev/null || true`);
+  const cpu = Deno.readTextFileSync("/proc/cpuinfo");
+  const kvm = / svm( |$)/m.test(cpu) ? "kvm_amd" : "kvm_intel";
+  await sh(`modprobe -d "${k.dir}" -S "${k.version}" -a kvm ${kvm} tun 2>/dev/null || true`);
   if (!exists("/dev/kvm")) {
     throw new Error("/dev/kvm is missing: run the VM tests inside scripts/testhost");
   }
+}
+
+/** Runs a command, failing with its output when it fails. */
+export async function run(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** A network namespace holding tap `tap` with `hostAddr` (CIDR) on it; `close()` deletes it. */
+export async function tapInNetns(tap: string, hostAddr: string) {
+  const name = `vmmtest${Deno.pid}`;
+  await run("ip", ["netns", "add", name]);
+  try {
+    await run("ip", ["-n", name, "link", "set", "lo", "up"]);
+    await run("ip", ["-n", name, "tuntap", "add", "dev", tap, "mode", "tap"]);
+    await run("ip", ["-n", name, "addr", "add", hostAddr, "dev", tap]);
+    await run("ip", ["-n", name, "link", "set", tap, "up"]);
+  } catch (e) {
+    await run("ip", ["netns", "del", name]).catch(() => {});
+    throw e;
+  }
+  return { path: `/run/netns/${name}`, close: () => run("ip", ["netns", "del", name]) };
 }

@@ -3,14 +3,15 @@
  * test host). Checks are batched into two boots because each costs tens of
  * seconds under emulation:
  *  1. vmlinux (PVH entry), 2 vCPUs, a read-only virtio-blk disk with a
- *     marker, hybrid vsock both ways (host → guest echo on port 1024 through
+ *     marker, virtio-net on a tap in a test netns (the guest pings the tap's
+ *     address), hybrid vsock both ways (host → guest echo on port 1024 through
  *     `CONNECT`, guest → host on port 1025 through `<uds>_1025`);
  *  2. bzImage (64-bit Linux boot protocol), 1 vCPU.
  * Each boot runs the real `containerd-shim-kata-v2 vmm` command line and must
  * end with exit code 0 when the guest reboots itself.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { ensureKvm, kernelAssets, markerDisk, testInitrd } from "./vmm_assets.ts";
+import { ensureKvm, kernelAssets, markerDisk, tapInNetns, testInitrd } from "./vmm_assets.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const BOOT_TIMEOUT_MS = 240_000;
@@ -63,7 +64,7 @@ async function readAll(conn: Deno.Conn): Promise<string> {
   }
 }
 
-Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", async () => {
+Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vsock", async () => {
   await ensureKvm();
   const k = await kernelAssets();
   const initrd = await testInitrd();
@@ -80,6 +81,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", 
     return got;
   })();
   let hostEcho: Promise<string> | undefined;
+  const netns = await tapInNetns("vmmtap0", "10.77.0.1/24");
   try {
     markerDisk(`${dir}/disk.img`, "VMM-DISK-MARKER-42");
     const result = await boot([
@@ -119,6 +121,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", 
     assertStringIncludes(out, "VMM-GUEST-INIT");
     assertStringIncludes(out, "VMM-NPROC=2");
     assertStringIncludes(out, "VMM-DISK=VMM-DISK-MARKER-42");
+    assertStringIncludes(out, "VMM-PING=ok");
     assert(hostEcho, `the guest's vsock server never started:\n${out}`);
     const [ok, echoed] = (await hostEcho).split("|");
     assert(/^OK \d+$/.test(ok), `expected "OK <port>", got ${JSON.stringify(ok)}`);
@@ -128,6 +131,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, a virtio-blk disk and hybrid vsock", 
     assertStringIncludes(out, "VMM-GUEST-DONE");
     assertEquals(result.code, 0, out);
   } finally {
+    await netns.close();
     guestListener.close();
     await Deno.remove(dir, { recursive: true });
   }

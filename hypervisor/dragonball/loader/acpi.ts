@@ -126,9 +126,32 @@ function virtioDevice(i: number, d: AcpiMmioDevice): number[] {
   return [0x5b, 0x82, ...pkgLength(body.length), ...body];
 }
 
-/** The DSDT body: `Scope (\_SB) { devices }`. */
+/**
+ * AML for COM1 (`PNP0501`, ports 0x3F8..0x3FF, IRQ 4). A hardware-reduced
+ * guest has no legacy PIC and maps no ISA interrupts by itself: the serial
+ * port's IRQ only works when ACPI describes it.
+ */
+function com1Device(): number[] {
+  const io = [0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08]; // IO (Decode16, 0x3F8, 0x3F8, 0, 8)
+  const irq = [0x22, 1 << 4, 0x00]; // IRQNoFlags () {4}
+  const pnp0501 = [0x0c, 0x41, 0xd0, 0x05, 0x01]; // EisaId ("PNP0501")
+  const body = [
+    ...nameSeg("COM1"),
+    ...amlName("_HID", pnp0501),
+    ...amlName("_UID", amlInteger(0)),
+    ...amlName("_CRS", amlBuffer([...io, ...irq, 0x79, 0x00])),
+  ];
+  return [0x5b, 0x82, ...pkgLength(body.length), ...body];
+}
+
+/** The DSDT body: `Scope (\_SB) { COM1, virtio devices }`. */
 export function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
-  const inner = [0x5c, ...nameSeg("_SB"), ...devices.flatMap((d, i) => virtioDevice(i, d))];
+  const inner = [
+    0x5c,
+    ...nameSeg("_SB"),
+    ...com1Device(),
+    ...devices.flatMap((d, i) => virtioDevice(i, d)),
+  ];
   return Uint8Array.from([0x10, ...pkgLength(inner.length), ...inner]);
 }
 

@@ -51,7 +51,7 @@ Deno.test("AML package lengths use the one- and multi-byte encodings", () => {
   assertEquals(pkgLength(5000), [0x80 | (5003 & 0xf), (5003 >> 4) & 0xff, 5003 >> 12]);
 });
 
-Deno.test("ACPI DSDT disassembles (iasl) to LNRO0005 devices with their windows and IRQs", async () => {
+Deno.test("ACPI DSDT disassembles (iasl) to COM1 and LNRO0005 devices with their windows and IRQs", async () => {
   const which = await new Deno.Command("sh", { args: ["-c", "command -v iasl"], stdout: "null" })
     .output();
   if (!which.success) throw new Error("iasl (Debian acpica-tools) is needed for this test");
@@ -70,6 +70,9 @@ Deno.test("ACPI DSDT disassembles (iasl) to LNRO0005 devices with their windows 
     assertStringIncludes(dsl, "0xD0001000,");
     assertStringIncludes(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )");
     assertStringIncludes(dsl, "0x00000006,");
+    assertStringIncludes(dsl, 'EisaId ("PNP0501")');
+    assertStringIncludes(dsl, "IO (Decode16,");
+    assertStringIncludes(dsl, "IRQNoFlags ()");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
