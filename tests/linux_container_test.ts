@@ -94,3 +94,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "linux container: an OOM kill is published as /tasks/oom",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    setChildSubreaper(true);
+    const dir = await Deno.makeTempDir({ prefix: "rts-oom-" });
+    const id = `oom-${dir.slice(-6)}`;
+    const events: TaskEvent[] = [];
+    const handler = new LinuxContainerHandler({
+      stateRoot: `${dir}/state`,
+      events: (e) => events.push(e),
+    });
+    try {
+      // tail keeps the whole endless "line" of /dev/zero in memory.
+      const bundle = await busyboxBundle(dir, ["tail", "/dev/zero"], {
+        memoryLimit: 16 * 1024 * 1024,
+      });
+      const io = { stdin: "", stdout: "", stderr: "", terminal: false };
+      await handler.createContainer({ id, bundle, rootfs: [], ...io });
+      await handler.start(id, "");
+      const exit = await handler.wait(id, "");
+      assertEquals(exit.exitStatus, 137);
+      for (let i = 0; i < 40 && !events.some((e) => e.topic === "/tasks/oom"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert(
+        events.some((e) => e.topic === "/tasks/oom"),
+        JSON.stringify(events.map((e) => e.topic)),
+      );
+      await handler.delete(id, "");
+    } finally {
+      await handler.shutdown();
+      setChildSubreaper(false);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -18,6 +18,7 @@ import { closeFd } from "../../ffi/libc.ts";
 import { acceptUnix, listenUnix, receiveFd } from "../../ffi/fdpass.ts";
 import { sendSignal } from "../../ffi/process.ts";
 import { readProcessMetrics } from "../../resource/cgroups/stats.ts";
+import { type OomWatch, watchOom } from "../../resource/cgroups/oom.ts";
 import type {
   ContainerStats,
   CreateContainerRequest,
@@ -57,6 +58,7 @@ export interface LinuxContainerOptions {
 
 class Container {
   readonly execs = new Map<string, ContainerProcess>();
+  oom: OomWatch | undefined;
   constructor(
     readonly id: string,
     readonly bundle: string,
@@ -140,6 +142,8 @@ export class LinuxContainerHandler implements RuntimeHandler {
       Deno.removeSync(dir, { recursive: true });
       throw e;
     }
+    const c = this.#containers.get(req.id)!;
+    c.oom = watchOom(init.pid, () => this.#events({ topic: "/tasks/oom", containerId: req.id }));
     this.#events({
       topic: "/tasks/create",
       containerId: req.id,
@@ -401,6 +405,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   async #destroy(c: Container): Promise<void> {
+    c.oom?.close();
     for (const e of c.execs.values()) e.io?.close();
     c.init.io?.close();
     await c.runtime.delete(c.id, true);
