@@ -8,3 +8,4 @@ export { type Invocation, parseInvocation } from "./shim/options.ts";
 export { buildInfo, VERSION } from "./shim/version.ts";
 export * as config from "./config/mod.ts";
 export * as persist from "./persist/mod.ts";
+export * as ttrpc from "./ttrpc/mod.ts";
