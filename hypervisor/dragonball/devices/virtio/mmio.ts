@@ -121,8 +121,11 @@ export class VirtioMmioTransport implements BusDevice {
         v = 0;
         break;
     }
+    // Registers are 32-bit; a narrower read gets the low bytes (Linux only reads 32 bits).
+    const word = new Uint8Array(4);
+    new DataView(word.buffer).setUint32(0, v >>> 0, true);
     data.fill(0);
-    new DataView(data.buffer, data.byteOffset, data.byteLength).setUint32(0, v >>> 0, true);
+    data.set(word.subarray(0, Math.min(4, data.length)));
   }
 
   write(offset: number, data: Uint8Array): void {

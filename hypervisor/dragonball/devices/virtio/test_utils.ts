@@ -14,24 +14,30 @@ export interface TestBuffer {
   write?: boolean;
 }
 
-/** Guest memory of 1 MiB with a queue at 0x1000 (desc), 0x2000 (avail), 0x3000 (used). */
+/**
+ * Guest memory of 1 MiB (or a shared one) with a queue at base+0x1000
+ * (descriptors), base+0x2000 (available ring) and base+0x3000 (used ring).
+ */
 export class TestDriver {
-  readonly memory = GuestMemory.fromBuffers([[0, 0x100000]]);
+  readonly memory: GuestMemory;
   readonly queue: Queue;
+  readonly #base: number;
   #nextDesc = 0;
   #availIdx = 0;
 
-  constructor(readonly size = 16) {
+  constructor(readonly size = 16, memory?: GuestMemory, base = 0) {
+    this.memory = memory ?? GuestMemory.fromBuffers([[0, 0x100000]]);
+    this.#base = base;
     this.queue = new Queue(size);
-    this.queue.descTable = 0x1000;
-    this.queue.availRing = 0x2000;
-    this.queue.usedRing = 0x3000;
+    this.queue.descTable = base + 0x1000;
+    this.queue.availRing = base + 0x2000;
+    this.queue.usedRing = base + 0x3000;
     this.queue.ready = true;
   }
 
   /** Writes raw descriptor `index`. */
   setDescriptor(index: number, addr: number, len: number, flags: number, next: number): void {
-    const d = 0x1000 + index * 16;
+    const d = this.#base + 0x1000 + index * 16;
     this.memory.setU64(d, addr);
     this.memory.setU32(d + 8, len);
     this.memory.setU16(d + 12, flags);
@@ -40,9 +46,9 @@ export class TestDriver {
 
   /** Publishes `head` in the available ring. */
   publish(head: number): void {
-    this.memory.setU16(0x2000 + 4 + 2 * (this.#availIdx % this.size), head);
+    this.memory.setU16(this.#base + 0x2004 + 2 * (this.#availIdx % this.size), head);
     this.#availIdx = (this.#availIdx + 1) & 0xffff;
-    this.memory.setU16(0x2002, this.#availIdx);
+    this.memory.setU16(this.#base + 0x2002, this.#availIdx);
   }
 
   /** Writes a chain of buffers into fresh descriptors and publishes it. */
@@ -66,12 +72,12 @@ export class TestDriver {
 
   /** The used ring index the device has reached. */
   get usedIdx(): number {
-    return this.memory.u16(0x3002);
+    return this.memory.u16(this.#base + 0x3002);
   }
 
   /** Used element `i`: {id, len}. */
   used(i: number): { id: number; len: number } {
-    const o = 0x3004 + (i % this.size) * 8;
+    const o = this.#base + 0x3004 + (i % this.size) * 8;
     return { id: this.memory.u32(o), len: this.memory.u32(o + 4) };
   }
 }

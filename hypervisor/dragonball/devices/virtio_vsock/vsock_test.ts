@@ -1,0 +1,162 @@
+/**
+ * The hybrid vsock device against a simulated guest driver (queues in
+ * heap-backed memory) and real Unix sockets on the host side.
+ */
+import { assert, assertEquals } from "../../../../tests/assert.ts";
+import { GuestMemory } from "../../memory.ts";
+import { TestDriver } from "../virtio/test_utils.ts";
+import { decodeHeader, encodePacket, HEADER_SIZE, OP, type VsockHeader } from "./packet.ts";
+import { VirtioVsock } from "./vsock.ts";
+
+const GUEST_CID = 3;
+
+function guest(dev: VirtioVsock) {
+  const memory = GuestMemory.fromBuffers([[0, 0x400000]]);
+  const rx = new TestDriver(64, memory, 0x000000);
+  const tx = new TestDriver(64, memory, 0x100000);
+  const ev = new TestDriver(64, memory, 0x200000);
+  dev.activate({ memory, queues: [rx.queue, tx.queue, ev.queue], features: 0n, signalUsed() {} });
+  let rxSeen = 0;
+  let rxBuf = 0;
+  let txBuf = 0;
+  return {
+    /** Posts `n` receive buffers of 4 KiB + header. */
+    postRx(n: number) {
+      for (let i = 0; i < n; i++) {
+        rx.addChain([{
+          addr: 0x300000 + (rxBuf++ % 64) * 0x2000,
+          len: HEADER_SIZE + 4096,
+          write: true,
+        }]);
+      }
+      dev.notify(0);
+    },
+    /** Packets the device has delivered since the last call. */
+    received(): { h: VsockHeader; payload: string }[] {
+      const out = [];
+      while (rxSeen < rx.usedIdx) {
+        const u = rx.used(rxSeen++);
+        const addr = 0x300000 + (u.id % 64) * 0x2000;
+        const bytes = memory.read(addr, u.len);
+        const h = decodeHeader(bytes);
+        out.push({
+          h,
+          payload: new TextDecoder().decode(bytes.subarray(HEADER_SIZE, HEADER_SIZE + h.len)),
+        });
+      }
+      return out;
+    },
+    send(
+      h: Partial<VsockHeader> & { op: number; srcPort: number; dstPort: number },
+      payload?: string,
+    ) {
+      const body = payload ? new TextEncoder().encode(payload) : undefined;
+      const pkt = encodePacket({
+        srcCid: GUEST_CID,
+        dstCid: 2,
+        len: 0,
+        type: 1,
+        flags: 0,
+        bufAlloc: 65536,
+        fwdCnt: 0,
+        ...h,
+      }, body);
+      const addr = 0x380000 + (txBuf++ % 64) * 0x2000;
+      memory.write(addr, pkt);
+      tx.addChain([{ addr, len: pkt.length }]);
+      dev.notify(1);
+    },
+  };
+}
+
+async function until<T>(f: () => T | undefined, what: string): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function readLine(conn: Deno.Conn): Promise<string> {
+  const one = new Uint8Array(1);
+  let s = "";
+  while ((await conn.read(one)) !== null && one[0] !== 0x0a) s += String.fromCharCode(one[0]);
+  return s;
+}
+
+Deno.test("hybrid vsock: CONNECT → guest REQUEST, RESPONSE → OK line, data both ways, guest RST closes", async () => {
+  const dir = await Deno.makeTempDir();
+  const dev = await VirtioVsock.listen(`${dir}/v.sock`, GUEST_CID);
+  try {
+    const g = guest(dev);
+    g.postRx(8);
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/v.sock` });
+    await conn.write(new TextEncoder().encode("connect 1024\n"));
+    const req = await until(() => g.received().find((p) => p.h.op === OP.REQUEST), "REQUEST");
+    assertEquals([req.h.dstPort, req.h.dstCid, req.h.srcCid], [1024, GUEST_CID, 2]);
+    assert(req.h.srcPort >= 2 ** 30);
+    const host = req.h.srcPort;
+    g.send({ op: OP.RESPONSE, srcPort: 1024, dstPort: host });
+    assertEquals(await readLine(conn), `OK ${host}`);
+    g.send({ op: OP.RW, srcPort: 1024, dstPort: host }, "from-guest");
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    assertEquals(new TextDecoder().decode(buf.subarray(0, n!)), "from-guest");
+    await conn.write(new TextEncoder().encode("from-host"));
+    const rw = await until(() => g.received().find((p) => p.h.op === OP.RW), "RW to the guest");
+    assertEquals([rw.payload, rw.h.dstPort], ["from-host", 1024]);
+    g.send({ op: OP.RST, srcPort: 1024, dstPort: host });
+    assertEquals(await conn.read(buf), null);
+    conn.close();
+  } finally {
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hybrid vsock: a guest connection goes to <uds>_<port>; an absent listener gets RST", async () => {
+  const dir = await Deno.makeTempDir();
+  const dev = await VirtioVsock.listen(`${dir}/v.sock`, GUEST_CID);
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/v.sock_1025` });
+  try {
+    const g = guest(dev);
+    g.postRx(8);
+    g.send({ op: OP.REQUEST, srcPort: 5000, dstPort: 1025 });
+    const conn = await listener.accept();
+    const resp = await until(() => g.received().find((p) => p.h.op === OP.RESPONSE), "RESPONSE");
+    assertEquals([resp.h.srcPort, resp.h.dstPort], [1025, 5000]);
+    g.send({ op: OP.RW, srcPort: 5000, dstPort: 1025 }, "hi-host");
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    assertEquals(new TextDecoder().decode(buf.subarray(0, n!)), "hi-host");
+    conn.close();
+    const shut = await until(() => g.received().find((p) => p.h.op === OP.SHUTDOWN), "SHUTDOWN");
+    assertEquals(shut.h.dstPort, 5000);
+    g.send({ op: OP.REQUEST, srcPort: 5001, dstPort: 1099 }); // nobody listens on _1099
+    const rst = await until(() => g.received().find((p) => p.h.op === OP.RST), "RST");
+    assertEquals(rst.h.dstPort, 5001);
+    g.send({ op: OP.RST, srcPort: 5000, dstPort: 1025 });
+  } finally {
+    listener.close();
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hybrid vsock: bad command lines are closed without reaching the guest", async () => {
+  const dir = await Deno.makeTempDir();
+  const dev = await VirtioVsock.listen(`${dir}/v.sock`, GUEST_CID);
+  try {
+    const g = guest(dev);
+    g.postRx(2);
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/v.sock` });
+    await conn.write(new TextEncoder().encode("HELLO 1024\n"));
+    assertEquals(await conn.read(new Uint8Array(8)), null);
+    conn.close();
+    assertEquals(g.received().length, 0);
+  } finally {
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
