@@ -133,3 +133,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "linux container: a failed create (terminal or not) leaves nothing behind",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    setChildSubreaper(true);
+    const dir = await Deno.makeTempDir({ prefix: "rts-fail-" });
+    const handler = new LinuxContainerHandler({ stateRoot: `${dir}/state` });
+    try {
+      for (const terminal of [false, true]) {
+        const bundle = await busyboxBundle(`${dir}/${terminal}`, ["sh"], { terminal });
+        await Deno.remove(`${bundle}/rootfs`, { recursive: true });
+        const id = `fail-${terminal}-${dir.slice(-6)}`;
+        const err = await assertRejects(() =>
+          handler.createContainer({
+            id,
+            bundle,
+            rootfs: [],
+            stdin: "",
+            stdout: "",
+            stderr: "",
+            terminal,
+          })
+        );
+        assert(err.message.includes(`cannot create container "${id}"`), err.message);
+        assertEquals(handler.containerIds(), []);
+        const left = await Deno.stat(`${dir}/state/${id}`).then(() => true, () => false);
+        assert(!left, `state of ${id} left`);
+      }
+    } finally {
+      await handler.shutdown();
+      setChildSubreaper(false);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -178,14 +178,19 @@ export class LinuxContainerHandler implements RuntimeHandler {
             closeFd(conn);
           }
         })();
+        // Handled below on every path; this only keeps a failure from going unobserved.
+        master.catch(() => {});
         const none: ProcessStdio = { stdin: "null", stdout: "null", stderr: "null" };
-        const run = command({ pidFile, consoleSocket: socketPath, stdio: none });
-        // If the command fails before connecting, unblock accept with a connection of our own.
-        await run.catch(async () => {
+        try {
+          await command({ pidFile, consoleSocket: socketPath, stdio: none });
+        } catch (e) {
+          // Unblock a still-waiting accept with a connection of our own, and close a
+          // pty master the runtime may have sent before failing.
           await Deno.connect({ transport: "unix", path: socketPath }).then((s) => s.close())
             .catch(() => {});
-        });
-        await run;
+          await master.then((fd) => closeFd(fd), () => {});
+          throw e;
+        }
         io = await ConsoleIo.open(await master, p.stdio);
       } finally {
         closeFd(listenFd);
