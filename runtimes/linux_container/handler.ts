@@ -32,7 +32,7 @@ import type {
 } from "../handler.ts";
 import { Reaper } from "../reaper.ts";
 import { ContainerProcess } from "./process.ts";
-import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
+import { ConsoleIo, parseStdioUri, PipeIo, type ProcessIo } from "./process_io.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { StateStore } from "../../persist/mod.ts";
@@ -163,6 +163,8 @@ export class LinuxContainerHandler implements RuntimeHandler {
       InheritedPipes
     >,
   ): Promise<void> {
+    // Refuse stdio we cannot serve before the runtime makes a process.
+    for (const uri of [p.stdio.stdin, p.stdio.stdout, p.stdio.stderr]) if (uri) parseStdioUri(uri);
     const tag = p.execId ? `exec-${p.execId}` : "init";
     const pidFile = `${c.dir}/${tag}.pid`;
     let io: ProcessIo;
