@@ -30,8 +30,11 @@ import {
 } from "../../common/errors.ts";
 import { processToOci, resourcesToOci, specToOci } from "./oci_spec.ts";
 import type { GuestSandbox } from "./sandbox.ts";
+import { getLogger } from "../../common/log.ts";
 import * as net from "./network.ts";
 import { readNetworkStats, statsFromRunc } from "./stats.ts";
+
+const log = getLogger("agent.guest.rpc");
 
 /** Version reported by Check/Version and GetGuestDetails. */
 export const AGENT_VERSION = "4.0.0-runtime-ts";
@@ -137,6 +140,7 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
         guestHookPath: req.guestHookPath,
         sandboxPidns: req.sandboxPidns,
       });
+      log.info("Created sandbox {id}", { id: req.sandboxId });
       for (const m of req.kernelModules) {
         const out = await new Deno.Command("modprobe", {
           args: [m.name, ...m.parameters],
@@ -169,14 +173,17 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
         );
       }
       await sandbox.createContainer(req.containerId, specToOci(req.OCI), req.storages);
+      log.info("Created container {id}", { id: req.containerId });
       return empty();
     },
     startContainer(req) {
       sandbox.container(req.containerId).start();
+      log.info("Started container {id}", { id: req.containerId });
       return empty();
     },
     async removeContainer(req) {
       await sandbox.removeContainer(req.containerId, req.timeout);
+      log.info("Removed container {id}", { id: req.containerId });
       return empty();
     },
     async execProcess(req) {

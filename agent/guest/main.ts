@@ -4,17 +4,19 @@
  * `--listen`), as kata-agent does. Started by the guest's /init, which
  * restarts it should it exit; a failing request never ends it.
  *
- *   deno run -A --unstable-vsock agent.js [--listen vsock://-1:1024] [--log-level info]
+ *   deno run -A --unstable-vsock agent.js [--listen vsock://-1:1024]
+ *     [--log-listen vsock://-1:1025] [--log-level info]
  * @module
  */
 import { AgentService } from "../gen/agent_pb.ts";
 import { Health } from "../gen/health_pb.ts";
-import { getLogger, setupLogging } from "../../common/log.ts";
+import { getLogger, setupLogging, writerSink } from "../../common/log.ts";
 import { TtrpcServer } from "../../ttrpc/server.ts";
 import { parseSocketAddress } from "../../ttrpc/transport/address.ts";
 import { listenUnix } from "../../ttrpc/transport/unix.ts";
 import { listenVsock } from "../../ttrpc/transport/vsock.ts";
 import { agentService, healthService } from "./agent_service.ts";
+import { LOG_PORT, LogPort } from "./log_port.ts";
 import { rootIsInitramfs } from "./runc.ts";
 import { GuestSandbox } from "./sandbox.ts";
 
@@ -80,7 +82,24 @@ function flag(args: string[], name: string): string | undefined {
 
 if (import.meta.main) {
   const level = (flag(Deno.args, "log-level") ?? "info") as "info";
-  await setupLogging({ level, properties: { source: "agent" } });
+  // Logs go to the console and to readers of the log port (the shim's forwarder).
+  const logPort = new LogPort();
+  const console = writerSink(Deno.stderr);
+  const toPort = logPort.sink();
+  await setupLogging({
+    level,
+    properties: { source: "agent" },
+    sink: (record) => {
+      console(record);
+      toPort(record);
+    },
+  });
+  const logListen = flag(Deno.args, "log-listen") ?? `vsock://-1:${LOG_PORT}`;
+  const logAddr = parseSocketAddress(logListen);
+  if (logAddr.kind === "vsock") logPort.serve(listenVsock(logAddr.port, logAddr.cid));
+  else if (logAddr.kind === "unix") {
+    logPort.serve(await listenUnix(logAddr.path, { replaceStale: true }));
+  }
   // A stray rejection in one request must not take the agent down.
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
@@ -92,8 +111,6 @@ if (import.meta.main) {
   });
   const listen = flag(Deno.args, "listen") ?? DEFAULT_LISTEN;
   const agent = await startAgent({ listen });
-  // kata's runtime waits for this line on the console in debug setups; tests time boot with it.
   log.info("Agent ready on {listen}", { listen });
-  console.error(`runtime-ts agent ready on ${listen}`);
   await agent.served;
 }

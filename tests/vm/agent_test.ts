@@ -14,6 +14,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { kataAgent } from "../../agent/kata_agent.ts";
+import { forwardAgentLogs } from "../../agent/log_forwarder.ts";
 import { SpecSchema } from "../../agent/gen/oci_pb.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -72,6 +73,8 @@ Deno.test({
       stderr: "piped",
     }).spawn();
     const client = kataAgent(`vsock://${cid}:1024`, { reconnectTimeoutMs: 1000 });
+    const agentLog: string[] = [];
+    const logs = forwardAgentLogs({ kind: "vsock", cid, port: 1024 }, (l) => agentLog.push(l));
     try {
       const ready = Promise.race([
         client.waitReady(240_000),
@@ -162,12 +165,25 @@ Deno.test({
       assertEquals(gone.code, Code.NotFound);
       await client.destroySandbox({});
       await client.check({});
+      // The agent's log port (1025) carried its lines to the forwarder.
+      const deadline = Date.now() + 10_000;
+      while (
+        !agentLog.some((l) => l.includes("Removed container") && l.includes(`id="${id}"`)) &&
+        Date.now() < deadline
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(
+        agentLog.some((l) => l.includes("Started container") && l.includes(`id="${id}"`)),
+        `agent log forwarded over vsock 1025: ${agentLog.join("\n")}`,
+      );
     } catch (err) {
       const console = await Deno.readTextFile(`${dir}/console.log`).catch(() => "");
       throw new Error(`${err}\n--- guest console (tail) ---\n${console.slice(-3000)}`, {
         cause: err,
       });
     } finally {
+      logs.close();
       client.close();
       try {
         qemu.kill("SIGKILL");
@@ -176,6 +192,7 @@ Deno.test({
       }
       await qemu.status;
       await qemu.stderr.cancel().catch(() => {});
+      await logs.done;
       await Deno.remove(dir, { recursive: true });
     }
   },
