@@ -420,6 +420,8 @@ export function virtioNetProps(
     netdev: qemuId("net", n.id),
     id: qemuId("nic", n.id),
     mac: n.guestMac,
+    // No iPXE option ROM: the guest boots from -kernel, and loading the ROM costs seconds.
+    romfile: "",
     ...(n.queues > 1 ? { mq: true, vectors: 2 * n.queues + 2 } : {}),
     ...(n.mtu ? { host_mtu: n.mtu } : {}),
   };

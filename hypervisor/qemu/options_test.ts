@@ -106,7 +106,7 @@ Deno.test("QEMU command line from the config: machine, CPU, memory, kernel, cold
     "-netdev",
     "tap,id=net-n1,ifname=tap0_kata,script=no,downscript=no,vhost=on",
     "-device",
-    "virtio-net-pci,netdev=net-n1,id=nic-n1,mac=02:00:00:00:00:01,addr=0x06",
+    "virtio-net-pci,netdev=net-n1,id=nic-n1,mac=02:00:00:00:00:01,romfile=,addr=0x06",
     "-fsdev",
     "local,id=fsdev-s1,path=/run/kata-containers/shared/sandboxes/sb,security_model=none,multidevs=remap",
     "-device",
@@ -215,13 +215,14 @@ Deno.test("QEMU NIC arguments: vhost per config, multiqueue, typed QMP propertie
   );
   assertEquals(
     virtioNetArg(n, "bus=rp0"),
-    "virtio-net-pci,netdev=net-n,id=nic-n,mac=02:00:00:00:00:01,mq=on,vectors=6,host_mtu=1400,bus=rp0",
+    "virtio-net-pci,netdev=net-n,id=nic-n,mac=02:00:00:00:00:01,romfile=,mq=on,vectors=6,host_mtu=1400,bus=rp0",
   );
   assertEquals(virtioNetProps(n), {
     driver: "virtio-net-pci",
     netdev: "net-n",
     id: "nic-n",
     mac: "02:00:00:00:00:01",
+    romfile: "",
     mq: true,
     vectors: 6,
     host_mtu: 1400,

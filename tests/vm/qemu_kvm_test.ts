@@ -2,9 +2,11 @@
  * The QEMU driver under real KVM (VM group: inside the nested test host when
  * this machine has no /dev/kvm). One boot checks: `-accel kvm -cpu host`, a
  * vhost-vsock CID allocated on /dev/vhost-vsock and reachable from the host
- * (a guest echo server on port 1024), a cold NIC and a hotplugged NIC on taps
- * with vhost-net in a pod netns (the guest sees both), the serial console in
- * the shim log, pause/resume, a clean quit, and no leftovers.
+ * (a guest echo server on port 1024), a virtio-9p share the guest mounts, a
+ * cold NIC and a hotplugged NIC on taps with vhost-net in a pod netns (the
+ * guest sees both), a hotplugged disk the guest sees and then releases on
+ * unplug (DEVICE_DELETED), the serial console in the shim log, pause/resume,
+ * a clean quit, and no leftovers.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { formatRecord, setupLogging } from "../../common/log.ts";
@@ -12,7 +14,14 @@ import { qemuOptionsFromConfig } from "../../hypervisor/qemu/options.ts";
 import { Qemu } from "../../hypervisor/qemu/qemu.ts";
 import { kernelAssets } from "./vmm_assets.ts";
 
-const MODULES = ["virtio_pci", "virtio_net", "vmw_vsock_virtio_transport"];
+const MODULES = [
+  "virtio_pci",
+  "virtio_net",
+  "virtio_blk",
+  "9pnet_virtio",
+  "9p",
+  "vmw_vsock_virtio_transport",
+];
 
 /** A static vsock echo server for the guest (busybox has none). */
 const ECHO_C = `
@@ -44,11 +53,22 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.order); do insmod "/$m"; done
 echo "QEMU-GUEST-INIT"
+mkdir -p /shared
+# The virtio-9p device probes asynchronously after insmod: retry the mount for a while.
+for i in $(seq 1 50); do
+  if mount -t 9p -o trans=virtio,version=9p2000.L kataShared /shared 2>/dev/null; then
+    echo "QEMU-GUEST-9P=$(cat /shared/marker)"; break
+  fi
+  sleep 0.1
+done
 /bin/vsock-echo > /dev/ttyS0 &
 last=""
+lastb=""
 for i in $(seq 1 600); do
   n=$(ls /sys/class/net | grep -v lo | tr '\\n' ' ')
   if [ "$n" != "$last" ]; then echo "QEMU-GUEST-NICS=$n"; last=$n; fi
+  b=$(ls /sys/block | grep vd | tr '\\n' ' ')
+  if [ "$b" != "$lastb" ]; then echo "QEMU-GUEST-BLK=$b."; lastb=$b; fi
   sleep 0.2
 done
 `;
@@ -109,15 +129,15 @@ Deno.test({
       level: "debug",
       sink: (r) => {
         const l = formatRecord(r);
-        if (l.includes("vm console")) {
+        if (l.includes("vm console") || l.includes("stderr")) {
           lines.push(l);
           wake();
         }
       },
     });
-    const waitFor = async (marker: string, ms: number) => {
+    const waitFor = async (marker: string, ms: number, from = 0) => {
       const until = Date.now() + ms;
-      while (!lines.some((l) => l.includes(marker))) {
+      while (!lines.slice(from).some((l) => l.includes(marker))) {
         if (Date.now() > until) {
           throw new Error(`guest never printed ${marker}; console:\n${lines.join("")}`);
         }
@@ -128,7 +148,7 @@ Deno.test({
         });
         clearTimeout(timer);
       }
-      return lines.filter((l) => l.includes(marker)).at(-1)!;
+      return lines.slice(from).filter((l) => l.includes(marker)).at(-1)!;
     };
     const k = await kernelAssets();
     const initrd = await buildInitrd(dir);
@@ -175,12 +195,21 @@ Deno.test({
         guestMac: "02:00:00:00:01:01",
         queues: 1,
       });
+      await Deno.mkdir(`${dir}/share`);
+      await Deno.writeTextFile(`${dir}/share/marker`, "shared-over-9p");
+      await qemu.addDevice({
+        kind: "share_fs",
+        fsType: "virtio-9p",
+        mountTag: "kataShared",
+        hostPath: `${dir}/share`,
+      });
       await qemu.startVm(60_000);
       pid = qemu.pids()[0];
       const sock = qemu.agentSocket();
       assertEquals(sock.kind, "vsock");
       await waitFor("QEMU-GUEST-VSOCK-LISTENING", 120_000);
       assert((await waitFor("QEMU-GUEST-NICS=", 10_000)).includes("eth0"));
+      assert((await waitFor("QEMU-GUEST-9P=", 10_000)).includes("shared-over-9p"));
 
       // The host reaches the guest at the allocated CID (a separate Deno: vsock is unstable API).
       const cid = sock.kind === "vsock" ? sock.cid : 0;
@@ -212,6 +241,20 @@ Deno.test({
       assertEquals((hot as { guestPath?: string }).guestPath, "10/00");
       const nics = await waitFor("eth1", 30_000);
       assert(nics.includes("eth0") && nics.includes("eth1"), nics);
+
+      // Hotplug a disk: the guest sees vda; unplug waits for the guest to release it.
+      await Deno.writeFile(`${dir}/disk.img`, new Uint8Array(1 << 20));
+      const disk = await qemu.addDevice({
+        kind: "block",
+        id: "d1",
+        path: `${dir}/disk.img`,
+        readOnly: true,
+      });
+      assertEquals((disk as { guestPath?: string }).guestPath, "11/00");
+      await waitFor("QEMU-GUEST-BLK=vda", 30_000);
+      const mark = lines.length;
+      await qemu.removeDevice(disk);
+      await waitFor("QEMU-GUEST-BLK=.", 30_000, mark);
 
       await qemu.pauseVm();
       await qemu.resumeVm();
