@@ -21,8 +21,6 @@ import type { Reaper } from "../runtimes/reaper.ts";
 import { Task } from "./gen/containerd/task/v2/shim_pb.ts";
 import { Status } from "./gen/containerd/types/task_pb.ts";
 import { OptionsSchema } from "./gen/containerd/runtimeoptions/v1/api_pb.ts";
-import { MetricsSchema as V1MetricsSchema } from "./gen/containerd/cgroups/v1/metrics_pb.ts";
-import { MetricsSchema as V2MetricsSchema } from "./gen/containerd/cgroups/v2/metrics_pb.ts";
 import { toStatusError } from "./errors.ts";
 import type { EventPublisher } from "./events.ts";
 import { packEvent } from "./events.ts";
@@ -282,10 +280,17 @@ export class TaskService {
       }),
       stats: wrap("Stats", async (req) => {
         const s = await this.#need(req.id).stats(req.id);
-        const stats = s.version === 1
-          ? packEvent(V1MetricsSchema, s.metrics as MessageInitShape<typeof V1MetricsSchema>)
-          : packEvent(V2MetricsSchema, s.metrics as MessageInitShape<typeof V2MetricsSchema>);
-        return { stats };
+        // The metrics schemas are large and only Stats needs them: load on first use.
+        if (s.version === 1) {
+          const { MetricsSchema } = await import("./gen/containerd/cgroups/v1/metrics_pb.ts");
+          return {
+            stats: packEvent(MetricsSchema, s.metrics as MessageInitShape<typeof MetricsSchema>),
+          };
+        }
+        const { MetricsSchema } = await import("./gen/containerd/cgroups/v2/metrics_pb.ts");
+        return {
+          stats: packEvent(MetricsSchema, s.metrics as MessageInitShape<typeof MetricsSchema>),
+        };
       }),
       connect: wrap("Connect", (req) =>
         Promise.resolve({
