@@ -54,4 +54,9 @@ Deno.test("factory refuses unsupported hypervisors clearly", async () => {
     ConfigError,
     "kernel",
   );
+  assertThrows(
+    () => createHypervisor("qemu", { ...q.hypervisor!, enable_hugepages: true }),
+    ConfigError,
+    "[hypervisor.qemu] enable_hugepages is not supported by the QEMU driver",
+  );
 });

@@ -4,6 +4,11 @@
  * the per-device configs).
  * @module
  */
+import {
+  type ConfigTable,
+  refuseUnsupportedKeys,
+  UNSUPPORTED_EVERYWHERE,
+} from "../unsupported_keys.ts";
 import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
@@ -69,6 +74,12 @@ export function chOptionsFromConfig(
   const bad = (key: string, reason: string): never => {
     throw new ConfigError(`Invalid [hypervisor.clh] ${key}: ${reason}`);
   };
+  refuseUnsupportedKeys(
+    c as unknown as ConfigTable,
+    "clh",
+    "Cloud Hypervisor",
+    UNSUPPORTED_EVERYWHERE,
+  );
   if (!c.path) bad("path", "empty");
   if (!c.kernel) bad("kernel", "empty");
   if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");

@@ -4,6 +4,11 @@
  * command line and the launch argv (plain or jailed), which are pure.
  * @module
  */
+import {
+  type ConfigTable,
+  refuseUnsupportedKeys,
+  UNSUPPORTED_EVERYWHERE,
+} from "../unsupported_keys.ts";
 import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
 import type { RateLimiter } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
@@ -76,6 +81,12 @@ export function firecrackerOptionsFromConfig(
   const bad = (key: string, reason: string) => {
     throw new ConfigError(`Invalid [hypervisor.firecracker] ${key}: ${reason}`);
   };
+  refuseUnsupportedKeys(
+    c as unknown as ConfigTable,
+    "firecracker",
+    "Firecracker",
+    UNSUPPORTED_EVERYWHERE,
+  );
   if (!c.path) bad("path", "empty");
   if (!c.kernel) bad("kernel", "empty");
   if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");

@@ -4,6 +4,12 @@
  * cold-plugged device).
  * @module
  */
+import {
+  type ConfigTable,
+  refuseUnsupportedKeys,
+  UNSUPPORTED_EVERYWHERE,
+  UNSUPPORTED_QEMU,
+} from "../unsupported_keys.ts";
 import { ConfigError, InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 
@@ -87,6 +93,10 @@ export function qemuOptionsFromConfig(
   const bad = (key: string, reason: string): never => {
     throw new ConfigError(`Invalid [hypervisor.qemu] ${key}: ${reason}`);
   };
+  refuseUnsupportedKeys(c as unknown as ConfigTable, "qemu", "QEMU", [
+    ...UNSUPPORTED_EVERYWHERE,
+    ...UNSUPPORTED_QEMU,
+  ]);
   if (!c.path) bad("path", "empty");
   if (!c.kernel) bad("kernel", "empty");
   if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
