@@ -42,6 +42,10 @@ export interface QemuOptions {
   vmRootfsDriver: "virtio-pmem" | "virtio-blk-pci";
   /** Driver for block devices: `virtio-blk-pci` or `virtio-scsi`. */
   blockDeviceDriver: "virtio-blk-pci" | "virtio-scsi";
+  /** Host I/O engine of drives: `threads`, `native` or `io_uring`. */
+  blockAio: "threads" | "native" | "io_uring";
+  /** Drive cache mode, when `block_device_cache_set`: O_DIRECT and/or no flushes. */
+  blockCache?: { direct: boolean; noFlush: boolean };
   disableBlockDeviceUse: boolean;
   kernelParams: string;
   debug: boolean;
@@ -73,6 +77,10 @@ export interface QemuConfigSection {
   vm_rootfs_driver: string;
   block_device_driver: string;
   disable_block_device_use: boolean;
+  block_device_aio?: string;
+  block_device_cache_set?: boolean;
+  block_device_cache_direct?: boolean;
+  block_device_cache_noflush?: boolean;
   kernel_params: string;
   enable_debug: boolean;
   disable_vhost_net: boolean;
@@ -121,6 +129,16 @@ export function qemuOptionsFromConfig(
   if (blockDeviceDriver !== "virtio-blk-pci" && blockDeviceDriver !== "virtio-scsi") {
     bad("block_device_driver", `${JSON.stringify(blk)} is not virtio-blk-pci or virtio-scsi`);
   }
+  const blockAio = c.block_device_aio || "threads";
+  if (blockAio !== "threads" && blockAio !== "native" && blockAio !== "io_uring") {
+    bad("block_device_aio", `${JSON.stringify(blockAio)} is not threads, native or io_uring`);
+  }
+  const blockCache = c.block_device_cache_set
+    ? { direct: !!c.block_device_cache_direct, noFlush: !!c.block_device_cache_noflush }
+    : undefined;
+  if (blockAio === "native" && !blockCache?.direct) {
+    bad("block_device_aio", `native needs block_device_cache_set and block_device_cache_direct`);
+  }
   const machineType = c.machine_type || "q35";
   if (machineType !== "q35") bad("machine_type", `${JSON.stringify(machineType)} is not q35`);
   return {
@@ -141,6 +159,8 @@ export function qemuOptionsFromConfig(
     rootfsType: c.rootfs_type || "ext4",
     vmRootfsDriver: vmRootfsDriver as QemuOptions["vmRootfsDriver"],
     blockDeviceDriver: blockDeviceDriver as QemuOptions["blockDeviceDriver"],
+    blockAio: blockAio as QemuOptions["blockAio"],
+    blockCache,
     disableBlockDeviceUse: !!c.disable_block_device_use,
     kernelParams: c.kernel_params ?? "",
     debug: !!c.enable_debug,
@@ -317,7 +337,7 @@ export function qemuCommandLine(
     } else {
       add(
         "-drive",
-        `if=none,id=drive-rootfs,file=${qemuEscape(o.image)},format=raw,readonly=on,aio=threads`,
+        `if=none,id=drive-rootfs,file=${qemuEscape(o.image)},format=raw,readonly=on${driveIo(o)}`,
       );
       add("-device", `virtio-blk-pci,drive=drive-rootfs,id=rootfs,addr=0x${hex(nextSlot())}`);
     }
@@ -339,7 +359,7 @@ export function qemuCommandLine(
       "-drive",
       `if=none,id=${node},file=${qemuEscape(b.path)},format=raw,readonly=${
         b.readOnly ? "on" : "off"
-      },aio=threads`,
+      }${driveIo(o)}`,
     );
     if (o.blockDeviceDriver === "virtio-scsi") {
       add(
@@ -404,6 +424,16 @@ export function qemuCommandLine(
     );
   }
   return { args, placements };
+}
+
+/** The `,aio=…[,cache.direct=…,cache.no-flush=…]` tail of a `-drive`. */
+export function driveIo(o: QemuOptions): string {
+  let s = `,aio=${o.blockAio}`;
+  if (o.blockCache) {
+    s += `,cache.direct=${o.blockCache.direct ? "on" : "off"}`;
+    s += `,cache.no-flush=${o.blockCache.noFlush ? "on" : "off"}`;
+  }
+  return s;
 }
 
 /** `-netdev` for a tap opened by name (QEMU runs in the pod netns). */

@@ -262,4 +262,27 @@ Deno.test("QEMU config mapping refuses what it cannot run", () => {
     pcie_root_port: 0,
   }, HOST);
   assertEquals([o.vcpus, o.maxVcpus, o.hotplugPorts, o.maxMemoryMib], [2, 4, 4, 8192]);
+  const io = qemuOptionsFromConfig({
+    ...SECTION,
+    vm_rootfs_driver: "virtio-blk",
+    block_device_aio: "io_uring",
+    block_device_cache_set: true,
+    block_device_cache_direct: true,
+  }, HOST);
+  const ioArgs =
+    qemuCommandLine(io, { id: "sb", qmpSocket: "/q", vsockCid: 3, imageSize: 0, devices: [] }).args;
+  assertStringIncludes(
+    ioArgs.join(" "),
+    "format=raw,readonly=on,aio=io_uring,cache.direct=on,cache.no-flush=off",
+  );
+  assertThrows(
+    () => qemuOptionsFromConfig({ ...SECTION, block_device_aio: "native" }, HOST),
+    ConfigError,
+    "native needs",
+  );
+  assertThrows(
+    () => qemuOptionsFromConfig({ ...SECTION, block_device_aio: "posix" }, HOST),
+    ConfigError,
+    "block_device_aio",
+  );
 });

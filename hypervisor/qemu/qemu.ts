@@ -460,7 +460,13 @@ export class Qemu implements Hypervisor {
       case "block": {
         const b = d as BlockDevice & { id: string };
         const node = qemuId("node", b.id);
-        await qmp.blockdevAddFile({ nodeName: node, filename: b.path, readOnly: b.readOnly });
+        await qmp.blockdevAddFile({
+          nodeName: node,
+          filename: b.path,
+          readOnly: b.readOnly,
+          aio: this.#o.blockAio,
+          cache: this.#o.blockCache,
+        });
         this.#hotNodes.add(b.id);
         try {
           if (this.#o.blockDeviceDriver === "virtio-scsi") {

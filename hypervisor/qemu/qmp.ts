@@ -241,15 +241,27 @@ export class QmpClient {
     await this.execute("netdev_del", { id });
   }
 
-  /** `blockdev-add` of a raw file. */
-  async blockdevAddFile(
-    b: { nodeName: string; filename: string; readOnly: boolean },
-  ): Promise<void> {
+  /** `blockdev-add` of a raw file, with the host I/O engine and cache mode given. */
+  async blockdevAddFile(b: {
+    nodeName: string;
+    filename: string;
+    readOnly: boolean;
+    aio?: "threads" | "native" | "io_uring";
+    cache?: { direct: boolean; noFlush: boolean };
+  }): Promise<void> {
+    const cache = b.cache ? { cache: { direct: b.cache.direct, "no-flush": b.cache.noFlush } } : {};
     await this.execute("blockdev-add", {
       driver: "raw",
       "node-name": b.nodeName,
       "read-only": b.readOnly,
-      file: { driver: "file", filename: b.filename, "read-only": b.readOnly },
+      ...cache,
+      file: {
+        driver: "file",
+        filename: b.filename,
+        "read-only": b.readOnly,
+        ...(b.aio ? { aio: b.aio } : {}),
+        ...cache,
+      },
     });
   }
 

@@ -47,6 +47,7 @@ const SECTION: QemuConfigSection = {
   rootfs_type: "ext4",
   vm_rootfs_driver: "virtio-pmem",
   block_device_driver: "virtio-blk",
+  block_device_aio: "io_uring",
   disable_block_device_use: false,
   kernel_params: "",
   enable_debug: false,
