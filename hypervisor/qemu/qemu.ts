@@ -364,11 +364,22 @@ export class Qemu implements Hypervisor {
     const grow = mib - this.#memoryMib;
     if (grow === 0) return mib;
     const n = this.#dimms++;
-    await qmp.execute("object-add", {
-      "qom-type": "memory-backend-ram",
-      id: `mem${n}`,
-      size: grow * 1024 * 1024,
-    });
+    // With virtio-fs the daemon maps guest RAM: new memory must be shared like the boot RAM.
+    const shared = [...this.#devices.values()].some((d) =>
+      d.kind === "share_fs" && d.fsType === "virtio-fs"
+    );
+    await qmp.execute(
+      "object-add",
+      shared
+        ? {
+          "qom-type": "memory-backend-file",
+          id: `mem${n}`,
+          size: grow * 1024 * 1024,
+          "mem-path": "/dev/shm",
+          share: true,
+        }
+        : { "qom-type": "memory-backend-ram", id: `mem${n}`, size: grow * 1024 * 1024 },
+    );
     await qmp.deviceAdd({ driver: "pc-dimm", id: `dimm${n}`, memdev: `mem${n}` });
     this.#memoryMib = mib;
     return mib;

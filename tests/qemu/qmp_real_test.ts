@@ -19,7 +19,7 @@ Deno.test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", as
       "-display",
       "none",
       "-m",
-      "64",
+      "64M,slots=2,maxmem=256M",
       "-device",
       "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1,addr=0x10",
       "-qmp",
@@ -54,6 +54,15 @@ Deno.test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", as
       QmpError,
     );
     assertEquals(e.errorClass, "GenericError");
+    // Shared hotplug memory, as the QEMU driver plugs it when virtio-fs is in use.
+    await q.execute("object-add", {
+      "qom-type": "memory-backend-file",
+      id: "mem0",
+      size: 64 * 1024 * 1024,
+      "mem-path": "/dev/shm",
+      share: true,
+    });
+    await q.deviceAdd({ driver: "pc-dimm", id: "dimm0", memdev: "mem0" });
     const shutdown = q.waitEvent("SHUTDOWN", () => true, 10_000);
     await q.quit();
     await shutdown.event.catch(() => {}); // QEMU may close before the event reaches us
