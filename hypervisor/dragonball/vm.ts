@@ -257,7 +257,7 @@ export class Vm {
         case EXIT.MMIO: {
           const m = run.mmio;
           const addr = Number(m.addr);
-          this.#count(`mmio 0x${(addr & ~0xfff).toString(16)}`);
+          this.#count(`mmio 0x${(Math.floor(addr / 0x1000) * 0x1000).toString(16)}`);
           if (m.write) this.#mmio.write(addr, m.data);
           else if (!this.#mmio.read(addr, m.data)) m.data.fill(0);
           break;

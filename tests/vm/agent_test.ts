@@ -20,6 +20,7 @@ import { SpecSchema } from "../../agent/gen/oci_pb.ts";
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const GUEST = `${ROOT}/.cache/guest`;
 const SHARED = "/run/kata-containers/shared/containers";
+const MAC = "02:00:0a:63:00:02";
 const dec = new TextDecoder();
 
 async function readAll(read: () => Promise<{ data: Uint8Array }>): Promise<string> {
@@ -65,6 +66,9 @@ Deno.test({
         ...["-append", "console=ttyS0 quiet panic=-1"],
         ...["-serial", `file:${dir}/console.log`],
         ...["-device", `vhost-vsock-pci,guest-cid=${cid}`],
+        // A NIC on a hub with no other port: the guest configures it, nothing leaves.
+        ...["-netdev", "hubport,id=n0,hubid=0"],
+        ...["-device", `virtio-net-pci,netdev=n0,mac=${MAC}`],
         "-virtfs",
         `local,path=${dir}/shared,mount_tag=kataShared,security_model=none,id=shared`,
       ],
@@ -99,6 +103,48 @@ Deno.test({
         ConnectError,
         "Link not found",
       );
+      // Networking as runtime-rs sets it up: interface, routes, ARP neighbours.
+      await client.updateInterface({
+        interface: {
+          name: "eth0",
+          hwAddr: MAC,
+          mtu: 1400n,
+          IPAddresses: [{ address: "10.99.0.2", mask: "24" }],
+        },
+      });
+      const eth0 = (await client.listInterfaces({})).Interfaces.find((i) => i.name === "eth0");
+      assertEquals([eth0?.hwAddr, eth0?.mtu], [MAC, 1400n]);
+      // The kernel adds an IPv6 link-local address of its own once the link is up.
+      assert(
+        eth0?.IPAddresses.some((a) => `${a.address}/${a.mask}` === "10.99.0.2/24"),
+        `eth0 has its address: ${JSON.stringify(eth0?.IPAddresses.map((a) => a.address))}`,
+      );
+      const routes = await client.updateRoutes({
+        routes: {
+          Routes: [
+            { dest: "10.99.0.0/24", device: "eth0", source: "10.99.0.2", scope: 253 },
+            { dest: "", gateway: "10.99.0.1", device: "eth0" },
+          ],
+        },
+      });
+      assert(
+        routes.Routes.some((r) =>
+          r.dest === "" && r.gateway === "10.99.0.1" && r.device === "eth0"
+        ),
+        `default route set: ${JSON.stringify(routes.Routes.map((r) => [r.dest, r.gateway]))}`,
+      );
+      await client.addARPNeighbors({
+        neighbors: {
+          ARPNeighbors: [{
+            toIPAddress: { address: "10.99.0.1" },
+            device: "eth0",
+            lladdr: "02:00:0a:63:00:01",
+          }],
+        },
+      });
+
+      const arp = await client.listInterfaces({});
+      assert(arp.Interfaces.length >= 2, "lo and eth0 listed");
 
       await client.createSandbox({
         sandboxId: "sb-vm",

@@ -131,6 +131,10 @@ for m in $(cat /modules.order); do
   esac
 done
 sleep 0.3
+if grep -q vmmtest.debug=1 /proc/cmdline; then
+  ls /sys/bus/platform/devices/ /sys/class/net/
+  dmesg | grep -i -E "virtio|mmio|net|LNRO" | head -30
+fi
 if [ -b /dev/vda ]; then echo "VMM-DISK=$(head -c 32 /dev/vda | tr -d '\\0')"; fi
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0

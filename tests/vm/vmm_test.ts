@@ -15,7 +15,7 @@ import { ensureKvm, kernelAssets, markerDisk, tapInNetns, testInitrd } from "./v
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const BOOT_TIMEOUT_MS = 240_000;
-const CMDLINE = "console=ttyS0 reboot=k panic=1 quiet";
+const CMDLINE = "console=ttyS0 reboot=k panic=1 pci=off quiet";
 
 interface Boot {
   output: string;
@@ -37,11 +37,13 @@ async function boot(args: string[], onOutput?: (out: string) => void): Promise<B
     output += dec.decode(chunk, { stream: true });
     onOutput?.(output);
   }
-  // Kept for diagnosis of failed runs (the cache folder is git-ignored).
-  await Deno.writeTextFile(`${ROOT}/.cache/vmm/last-boot.log`, output).catch(() => {});
+
   const status = await child.status;
   clearTimeout(timer);
-  return { output: output + (await errText), code: status.code };
+  output += await errText;
+  // Kept for diagnosis of failed runs (the cache folder is git-ignored).
+  await Deno.writeTextFile(`${ROOT}/.cache/vmm/last-boot.log`, output).catch(() => {});
+  return { output, code: status.code };
 }
 
 async function readLine(conn: Deno.Conn): Promise<string> {
@@ -97,6 +99,12 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
       `${dir}/disk.img,ro`,
       "--vsock-uds",
       uds,
+      "--net",
+      "vmmtap0",
+      "--netns",
+      netns.path,
+      "--mac",
+      "52:54:00:12:34:56",
       "--cmdline",
       `${CMDLINE} vmmtest.vsock=1`,
     ], (out) => {
