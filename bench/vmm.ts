@@ -9,9 +9,9 @@ import { kernelAssets, testInitrd } from "../tests/vm/vmm_assets.ts";
 import { Vm } from "../hypervisor/dragonball/vm.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const RUNS = 3;
+const RUNS = 2;
 const MEMORY_MIB = 256;
-const CMDLINE = "console=ttyS0 reboot=k panic=1 quiet";
+const CMDLINE = "console=ttyS0 reboot=k panic=1 pci=off quiet";
 const MARKER = "VMM-GUEST-INIT";
 const TIMEOUT_MS = 300_000;
 

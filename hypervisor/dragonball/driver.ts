@@ -75,7 +75,7 @@ export function dragonballOptionsFromConfig(
 
 /** The kernel command line the driver boots with. */
 export function dragonballBootArgs(o: DragonballOptions): string {
-  const args = ["console=ttyS0", "reboot=k", "panic=1", "quiet"];
+  const args = ["console=ttyS0", "reboot=k", "panic=1", "pci=off", "quiet"];
   if (o.image) {
     args.push(
       "root=/dev/vda1",
