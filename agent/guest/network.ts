@@ -1,6 +1,6 @@
 /**
  * Guest networking for UpdateInterface, UpdateRoutes, ListInterfaces,
- * ListRoutes and AddARPNeighbors, through the guest's `ip` (busybox). The
+ * ListRoutes and AddARPNeighbors, through the guest's `ip` and `arp` (busybox). The
  * conversions between the agent's types and `ip` are pure and tested; the
  * commands run only in the guest.
  * @module
@@ -14,7 +14,7 @@ import {
   type Route,
   RouteSchema,
 } from "../gen/types_pb.ts";
-import { InvalidArgumentError, NotFoundError } from "../../common/errors.ts";
+import { InvalidArgumentError, NotFoundError, UnimplementedError } from "../../common/errors.ts";
 
 /** Route scope "link" (RT_SCOPE_LINK), used for routes without a gateway. */
 export const SCOPE_LINK = 253;
@@ -54,16 +54,23 @@ export function orderRoutes(routes: Route[]): Route[] {
   return [...routes.filter((r) => !r.gateway), ...routes.filter((r) => r.gateway)];
 }
 
-/** The `ip neigh` arguments adding `n` as a permanent entry. */
+/**
+ * The `arp` arguments adding `n` as a permanent entry (busybox `ip neigh`
+ * cannot add entries; `arp -s` makes them permanent unless `temp`).
+ * @throws {InvalidArgumentError} without address, device or link-layer address
+ * @throws {UnimplementedError} for IPv6 neighbours
+ */
 export function neighborArgs(n: ARPNeighbor): string[] {
   const ip = n.toIPAddress?.address;
-  if (!ip || !n.device) {
-    throw new InvalidArgumentError("Invalid ARP neighbor: address and device are required");
+  if (!ip || !n.device || !n.lladdr) {
+    throw new InvalidArgumentError(
+      "Invalid ARP neighbor: address, device and link-layer address are required",
+    );
   }
-  const args = ["neigh", "replace", ip];
-  if (n.lladdr) args.push("lladdr", n.lladdr);
-  args.push("dev", n.device, "nud", "permanent");
-  return args;
+  if (n.toIPAddress?.family === IPFamily.v6 || ip.includes(":")) {
+    throw new UnimplementedError(`IPv6 neighbor ${ip} is not supported`);
+  }
+  return ["-i", n.device, "-s", ip, n.lladdr];
 }
 
 /** Parses `ip -o route show` lines (of one family) into routes. */
@@ -107,14 +114,16 @@ export function parseAddresses(text: string): Map<string, Interface["IPAddresses
   return out;
 }
 
-async function ip(args: string[]): Promise<string> {
-  const out = await new Deno.Command("ip", { args, stdout: "piped", stderr: "piped" }).output();
+async function tool(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const dec = new TextDecoder();
   if (!out.success) {
-    throw new Error(`ip ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
   }
   return dec.decode(out.stdout);
 }
+
+const ip = (args: string[]) => tool("ip", args);
 
 async function readSys(path: string): Promise<string> {
   return (await Deno.readTextFile(path).catch(() => "")).trim();
@@ -174,5 +183,5 @@ export async function updateRoutes(routes: Route[]): Promise<Route[]> {
 
 /** Adds permanent ARP entries. */
 export async function addNeighbors(neighbors: ARPNeighbor[]): Promise<void> {
-  for (const n of neighbors) await ip(neighborArgs(n));
+  for (const n of neighbors) await tool("arp", neighborArgs(n));
 }

@@ -102,20 +102,22 @@ Deno.test("ARP neighbors need an address and a device", () => {
     device: "eth0",
     lladdr: "02:00:00:00:00:09",
   });
-  assertEquals(neighborArgs(n), [
-    "neigh",
-    "replace",
-    "10.0.0.1",
-    "lladdr",
-    "02:00:00:00:00:09",
-    "dev",
-    "eth0",
-    "nud",
-    "permanent",
-  ]);
+  assertEquals(neighborArgs(n), ["-i", "eth0", "-s", "10.0.0.1", "02:00:00:00:00:09"]);
   assertThrows(
     () => neighborArgs(create(ARPNeighborSchema, {})),
     Error,
-    "address and device are required",
+    "address, device and link-layer address are required",
+  );
+  assertThrows(
+    () =>
+      neighborArgs(
+        create(ARPNeighborSchema, {
+          toIPAddress: { address: "fd00::1" },
+          device: "eth0",
+          lladdr: "x",
+        }),
+      ),
+    Error,
+    "IPv6 neighbor fd00::1 is not supported",
   );
 });
