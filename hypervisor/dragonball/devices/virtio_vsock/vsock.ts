@@ -327,7 +327,8 @@ export class VirtioVsock implements VirtioDevice {
       }
       if (c.closed) return;
       if (n === null) {
-        this.#send(c, OP.SHUTDOWN, undefined, SHUTDOWN_RCV | SHUTDOWN_SEND);
+        // The host half-closed: it sends no more but may still read the guest's reply.
+        this.#send(c, OP.SHUTDOWN, undefined, SHUTDOWN_SEND);
         return;
       }
       c.txCnt += n;

@@ -132,13 +132,42 @@ Deno.test("hybrid vsock: a guest connection goes to <uds>_<port>; an absent list
     assertEquals(new TextDecoder().decode(buf.subarray(0, n!)), "hi-host");
     conn.close();
     const shut = await until(() => g.received().find((p) => p.h.op === OP.SHUTDOWN), "SHUTDOWN");
-    assertEquals(shut.h.dstPort, 5000);
+    assertEquals([shut.h.dstPort, shut.h.flags], [5000, 2]); // the host sends no more
     g.send({ op: OP.REQUEST, srcPort: 5001, dstPort: 1099 }); // nobody listens on _1099
     const rst = await until(() => g.received().find((p) => p.h.op === OP.RST), "RST");
     assertEquals(rst.h.dstPort, 5001);
     g.send({ op: OP.RST, srcPort: 5000, dstPort: 1025 });
   } finally {
     listener.close();
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hybrid vsock: after the host half-closes, the guest's reply still reaches it", async () => {
+  const dir = await Deno.makeTempDir();
+  const dev = await VirtioVsock.listen(`${dir}/v.sock`, GUEST_CID);
+  try {
+    const g = guest(dev);
+    g.postRx(8);
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/v.sock` });
+    await conn.write(new TextEncoder().encode("CONNECT 1024\n"));
+    const req = await until(() => g.received().find((p) => p.h.op === OP.REQUEST), "REQUEST");
+    const host = req.h.srcPort;
+    g.send({ op: OP.RESPONSE, srcPort: 1024, dstPort: host });
+    assertEquals(await readLine(conn), `OK ${host}`);
+    await conn.write(new TextEncoder().encode("ping"));
+    await conn.closeWrite();
+    const shut = await until(() => g.received().find((p) => p.h.op === OP.SHUTDOWN), "SHUTDOWN");
+    assertEquals(shut.h.flags, 2);
+    g.send({ op: OP.RW, srcPort: 1024, dstPort: host }, "pong");
+    g.send({ op: OP.SHUTDOWN, srcPort: 1024, dstPort: host, flags: 3 });
+    const buf = new Uint8Array(16);
+    const n = await conn.read(buf);
+    assertEquals(new TextDecoder().decode(buf.subarray(0, n!)), "pong");
+    assertEquals(await conn.read(buf), null);
+    conn.close();
+  } finally {
     await dev.close();
     await Deno.remove(dir, { recursive: true });
   }
