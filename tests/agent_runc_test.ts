@@ -21,7 +21,7 @@ async function busyboxRootfs(dir: string): Promise<string> {
   }
   await Deno.copyFile("/bin/busybox", `${rootfs}/bin/busybox`);
   await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
-  for (const a of ["sh", "sleep", "echo", "cat", "hostname"]) {
+  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "test"]) {
     await Deno.symlink("busybox", `${rootfs}/bin/${a}`);
   }
   return rootfs;
@@ -82,6 +82,8 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
     await client.createContainer({
       containerId: id,
       execId: id,
+      // A device passed in: the agent puts the node's own numbers into the spec.
+      devices: [{ id: "zero", type: "c", vmPath: "/dev/zero", containerPath: "/dev/myzero" }],
       OCI: spec(rootfs, id, [
         "sh",
         "-c",
@@ -125,6 +127,13 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
       client.waitProcess({ containerId: id, execId: "e1" }),
     ]);
     assertEquals([out, err, exec.status], ["exec-out\n", "exec-err\n", 3]);
+
+    await client.execProcess({
+      containerId: id,
+      execId: "e2",
+      process: { Args: ["test", "-c", "/dev/myzero"], Env: ["PATH=/bin"], Cwd: "/" },
+    });
+    assertEquals((await client.waitProcess({ containerId: id, execId: "e2" })).status, 0);
 
     const stats = await client.statsContainer({ containerId: id });
     assert((stats.cgroupStats?.pidsStats?.current ?? 0n) >= 1n, "pids counted");

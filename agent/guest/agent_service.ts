@@ -28,6 +28,8 @@ import {
   InvalidArgumentError,
   UnimplementedError,
 } from "../../common/errors.ts";
+import { applyDevice, guestNodePath, readDeviceNode } from "./devices.ts";
+import { resolvePciBlock } from "./storage.ts";
 import { processToOci, resourcesToOci, specToOci } from "./oci_spec.ts";
 import type { GuestSandbox } from "./sandbox.ts";
 import { getLogger } from "../../common/log.ts";
@@ -162,17 +164,17 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       if (!req.OCI) {
         throw new InvalidArgumentError(`Cannot create "${req.containerId}": no OCI spec`);
       }
-      if (req.devices.length > 0) {
-        throw new UnimplementedError(
-          `Cannot create "${req.containerId}": device passthrough is not supported`,
-        );
-      }
       if (req.sharedMounts.length > 0) {
         throw new UnimplementedError(
           `Cannot create "${req.containerId}": shared mounts are not supported`,
         );
       }
-      await sandbox.createContainer(req.containerId, specToOci(req.OCI), req.storages);
+      let spec = specToOci(req.OCI);
+      for (const d of req.devices) {
+        const node = await readDeviceNode(await guestNodePath(d, (p) => resolvePciBlock(p)));
+        spec = applyDevice(spec, d.containerPath, node);
+      }
+      await sandbox.createContainer(req.containerId, spec, req.storages);
       log.info("Created container {id}", { id: req.containerId });
       return empty();
     },
@@ -269,7 +271,7 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
         agentDetails: {
           version: AGENT_VERSION,
           initDaemon: Deno.pid === 1,
-          deviceHandlers: [],
+          deviceHandlers: ["blk", "mmioblk", "scsi"],
           storageHandlers: [
             "9p",
             "virtio-fs",
