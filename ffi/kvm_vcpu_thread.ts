@@ -98,62 +98,50 @@ export class VcpuThreadError extends Error {
   }
 }
 
-/** A running vCPU thread; exits arrive through the callback given at start. */
+/** A vCPU thread: spawned early (its isolate starts while the VM is built), then started. */
 export class VcpuThread {
   readonly #worker: Worker;
   readonly #control = new Int32Array(new SharedArrayBuffer(8));
-  readonly #run: KvmRun;
+  readonly #id: number;
+  #run?: KvmRun;
+  #onExit: () => void = () => {};
   #tid = 0;
+  #started = false;
   #stopping = false;
+  #ready: Promise<number>;
   #stopped: Promise<void>;
 
-  private constructor(worker: Worker, run: KvmRun, stopped: Promise<void>) {
-    this.#worker = worker;
-    this.#run = run;
-    this.#stopped = stopped;
-  }
-
-  /**
-   * Starts the thread for vCPU `id` on `vcpuFd`. `onExit` runs on the JS
-   * thread for every exit (read it from `run`), and must eventually call
-   * {@link resume} or {@link stop}. The returned thread is already running.
-   */
-  static async start(
-    id: number,
-    vcpuFd: number,
-    run: KvmRun,
-    onExit: () => void,
-  ): Promise<VcpuThread> {
+  private constructor(id: number) {
+    this.#id = id;
     workerUrl ??= URL.createObjectURL(
       new Blob([WORKER_SOURCE], { type: "application/javascript" }),
     );
     installKickHandler();
     const worker = new Worker(workerUrl, { type: "module" });
+    this.#worker = worker;
     let ready!: (tid: number) => void;
     let failed!: (e: Error) => void;
-    const readyP = new Promise<number>((res, rej) => {
+    this.#ready = new Promise<number>((res, rej) => {
       ready = res;
       failed = rej;
     });
+    this.#ready.catch(() => {});
     let done!: () => void;
     let doneErr!: (e: Error) => void;
-    const stopped = new Promise<void>((res, rej) => {
+    this.#stopped = new Promise<void>((res, rej) => {
       done = res;
       doneErr = rej;
     });
-    stopped.catch(() => {}); // observed through wait(); avoid an unhandled rejection here
-    // deno-lint-ignore prefer-const
-    let thread: VcpuThread;
-    const finish = () => worker.terminate();
+    this.#stopped.catch(() => {}); // observed through wait(); avoid an unhandled rejection here
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data as { type: string; tid?: number; errno?: number };
       if (m.type === "ready") ready(m.tid!);
-      else if (m.type === "exit") onExit();
+      else if (m.type === "exit") this.#onExit();
       else if (m.type === "stopped") {
-        finish();
+        worker.terminate();
         done();
       } else if (m.type === "error") {
-        finish();
+        worker.terminate();
         doneErr(new VcpuThreadError(id, m.errno ?? 0));
       }
     };
@@ -161,13 +149,28 @@ export class VcpuThread {
       e.preventDefault();
       const err = new Error(`vCPU ${id} thread failed: ${e.message}`);
       failed(err);
-      finish();
+      worker.terminate();
       doneErr(err);
     };
-    thread = new VcpuThread(worker, run, stopped);
-    worker.postMessage({ fd: vcpuFd, control: thread.#control.buffer });
-    thread.#tid = await readyP;
-    return thread;
+  }
+
+  /** Creates the thread for vCPU `id`; it waits idle until {@link start}. */
+  static spawn(id: number): VcpuThread {
+    return new VcpuThread(id);
+  }
+
+  /**
+   * Runs vCPU `vcpuFd` on the thread. `onExit` runs on the JS thread for
+   * every exit (read it from `run`) and must eventually call {@link resume}
+   * or {@link stop}. Resolves once the thread is in its KVM_RUN loop.
+   */
+  async start(vcpuFd: number, run: KvmRun, onExit: () => void): Promise<void> {
+    if (this.#started) throw new Error(`vCPU ${this.#id} thread is already started`);
+    this.#started = true;
+    this.#run = run;
+    this.#onExit = onExit;
+    this.#worker.postMessage({ fd: vcpuFd, control: this.#control.buffer });
+    this.#tid = await this.#ready;
   }
 
   /** Lets the vCPU enter the guest again after an exit was handled. */
@@ -183,17 +186,21 @@ export class VcpuThread {
 
   /** Stops the vCPU (kicking it out of the guest) and waits for the thread. */
   async stop(): Promise<void> {
+    if (!this.#started) {
+      this.#worker.terminate();
+      return;
+    }
     if (!this.#stopping) {
       this.#stopping = true;
       Atomics.store(this.#control, 1, 1);
-      this.#run.immediateExit = true;
+      if (this.#run) this.#run.immediateExit = true;
       this.resume();
       let ended = false;
       const end = this.#stopped.finally(() => ended = true);
       end.catch(() => {});
       const pid = libc().getpid();
       while (!ended) {
-        libc().tgkill(pid, this.#tid, SIGUSR2); // ESRCH once the thread is gone: fine
+        if (this.#tid) libc().tgkill(pid, this.#tid, SIGUSR2); // ESRCH once the thread is gone: fine
         await Promise.race([end, new Promise((r) => setTimeout(r, KICK_INTERVAL_MS))]).catch(
           () => {},
         );

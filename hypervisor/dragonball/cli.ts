@@ -11,6 +11,7 @@ import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
 import { VirtioNet } from "./devices/virtio_net/net.ts";
+import { mapImageFile } from "./image_file.ts";
 
 /** Flags of the `vmm` action. */
 export const VMM_FLAGS = {
@@ -103,19 +104,19 @@ export async function vmmCommand(args: string[]): Promise<number> {
       `boot protocol ${JSON.stringify(v.boot)} is not one of auto, linux64, pvh`,
     );
   }
-  const readImage = async (what: string, path: string) => {
-    try {
-      return await Deno.readFile(path);
-    } catch (e) {
-      throw new InvalidArgumentError(`cannot read ${what} ${path}: ${(e as Error).message}`);
-    }
-  };
-  const kernel = await readImage("kernel", v.kernel);
-  const initrd = v.initrd ? await readImage("initrd", v.initrd) : undefined;
-  const devices = await openDevices(v);
+  const kernel = mapImageFile("kernel", v.kernel);
+  const initrd = v.initrd ? mapImageFile("initrd", v.initrd) : undefined;
+  let devices: VirtioDevice[];
+  try {
+    devices = await openDevices(v);
+  } catch (e) {
+    kernel.close();
+    initrd?.close();
+    throw e;
+  }
   const config: VmConfig = {
-    kernel,
-    initrd,
+    kernel: kernel.bytes,
+    initrd: initrd?.bytes,
     cmdline: v.cmdline,
     memoryMib: v.memory,
     vcpus: v.vcpus,
@@ -132,6 +133,9 @@ export async function vmmCommand(args: string[]): Promise<number> {
   } catch (e) {
     for (const d of devices) await d.close();
     throw e;
+  } finally {
+    kernel.close(); // loaded into guest memory (or failed): the mappings are done
+    initrd?.close();
   }
   const onSignal = () => void vm.stop();
   Deno.addSignalListener("SIGINT", onSignal);

@@ -6,6 +6,7 @@
  * `<run dir>/kata.hvsock`.
  * @module
  */
+import type { HypervisorConfig } from "../../config/schema.ts";
 import { ConfigError, FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { Device } from "../device.ts";
@@ -24,6 +25,7 @@ import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import { VirtioNet } from "./devices/virtio_net/net.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
+import { mapImageFile } from "./image_file.ts";
 
 const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
@@ -220,14 +222,15 @@ export class Dragonball implements Hypervisor {
       );
     }
     const o = this.#o;
-    const kernel = await Deno.readFile(o.kernel);
-    const initrd = o.initrd ? await Deno.readFile(o.initrd) : undefined;
-    const devices = await this.#openDevices();
+    const kernel = mapImageFile("kernel", o.kernel);
+    const initrd = o.initrd ? mapImageFile("initrd", o.initrd) : undefined;
+    let devices: VirtioDevice[] = [];
     let vm: Vm;
     try {
+      devices = await this.#openDevices();
       vm = await Vm.create({
-        kernel,
-        initrd,
+        kernel: kernel.bytes,
+        initrd: initrd?.bytes,
         cmdline: dragonballBootArgs(o),
         memoryMib: o.memoryMib,
         vcpus: o.vcpus,
@@ -237,6 +240,9 @@ export class Dragonball implements Hypervisor {
     } catch (e) {
       for (const d of devices) await d.close();
       throw e;
+    } finally {
+      kernel.close();
+      initrd?.close();
     }
     try {
       await vm.start();
@@ -310,4 +316,9 @@ export class Dragonball implements Hypervisor {
       config: this.#o,
     };
   }
+}
+
+/** Builds the driver from `[hypervisor.dragonball]` (the factory's `dragonball` hook). */
+export function dragonballFromConfig(config: HypervisorConfig, runRoot: string): Hypervisor {
+  return new Dragonball(dragonballOptionsFromConfig(config, runRoot));
 }

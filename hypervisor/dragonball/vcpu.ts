@@ -29,11 +29,13 @@ const MXCSR_DEFAULT = 0x1f80;
 /** A created (not yet running) or running vCPU. */
 export class Vcpu {
   readonly run: KvmRun;
-  #thread?: VcpuThread;
+  readonly #thread: VcpuThread;
   #closed = false;
 
   private constructor(readonly id: number, readonly fd: number, run: KvmRun) {
     this.run = run;
+    // Spawned now so the thread's isolate starts while the rest of the VM is built.
+    this.#thread = VcpuThread.spawn(id);
   }
 
   /** Creates vCPU `id` with its CPUID, boot MSRs, FPU and LAPIC set up. */
@@ -68,24 +70,24 @@ export class Vcpu {
 
   /** Starts the vCPU thread; `onExit` handles each exit and calls {@link resume}. */
   async start(onExit: (vcpu: Vcpu) => void): Promise<void> {
-    this.#thread = await VcpuThread.start(this.id, this.fd, this.run, () => onExit(this));
+    await this.#thread.start(this.fd, this.run, () => onExit(this));
   }
 
   /** Re-enters the guest after an exit was handled. */
   resume(): void {
-    this.#thread?.resume();
+    this.#thread.resume();
   }
 
   /** Resolves when the thread ends; rejects when KVM_RUN failed. */
   wait(): Promise<void> {
-    return this.#thread?.wait() ?? Promise.resolve();
+    return this.#thread.wait();
   }
 
   /** Stops the thread (if running) and releases the page and the fd. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#thread?.stop();
+    await this.#thread.stop();
     this.run.close();
     closeFd(this.fd);
   }

@@ -138,6 +138,14 @@ export class Vm {
       })
     );
 
+    // vCPUs early: their threads start up while devices and the guest image are set up.
+    const cpuid = supportedCpuid(kvm);
+    const mmapSize = vcpuMmapSize(kvm);
+    for (let id = 0; id < c.vcpus; id++) {
+      const vcpu = Vcpu.create(vmFd, id, c.vcpus, mmapSize, cpuid);
+      this.#vcpus.push(vcpu);
+      this.#onClose(() => vcpu.close());
+    }
     const serialIrq = new IrqFdLine(vmFd, COM1_IRQ);
     this.#onClose(() => serialIrq.close());
     this.#pio.insert(
@@ -182,13 +190,6 @@ export class Vm {
       entry: boot.regs.rip.toString(16),
     });
 
-    const cpuid = supportedCpuid(kvm);
-    const mmapSize = vcpuMmapSize(kvm);
-    for (let id = 0; id < c.vcpus; id++) {
-      const vcpu = Vcpu.create(vmFd, id, c.vcpus, mmapSize, cpuid);
-      this.#vcpus.push(vcpu);
-      this.#onClose(() => vcpu.close());
-    }
     this.#vcpus[0].setBootState(boot.regs, boot.sregs);
   }
 
@@ -306,6 +307,8 @@ export class Vm {
   async #release(): Promise<void> {
     this.#flushSerial();
     const errors: unknown[] = [];
+    // vCPUs stop before any device or memory goes away.
+    for (const v of this.#vcpus) await v.close().catch((e) => errors.push(e));
     // vCPUs first (registered last), then devices, memory, the VM and KVM fds.
     for (const close of this.#closers.reverse()) {
       try {
