@@ -7,7 +7,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "./assert.ts";
 import { kataAgent } from "../agent/kata_agent.ts";
 import { startAgent } from "../agent/guest/main.ts";
 import { SpecSchema } from "../agent/gen/oci_pb.ts";
@@ -21,7 +27,7 @@ async function busyboxRootfs(dir: string): Promise<string> {
   }
   await Deno.copyFile("/bin/busybox", `${rootfs}/bin/busybox`);
   await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
-  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "test"]) {
+  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "test", "tty", "stty"]) {
     await Deno.symlink("busybox", `${rootfs}/bin/${a}`);
   }
   return rootfs;
@@ -46,6 +52,12 @@ function spec(rootfs: string, id: string, args: string[]) {
     Mounts: [
       { destination: "/proc", type: "proc", source: "proc" },
       { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755"] },
+      {
+        destination: "/dev/pts",
+        type: "devpts",
+        source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+      },
     ],
     Linux: {
       CgroupsPath: `/rts-agent-test-${id}`,
@@ -134,6 +146,38 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
       process: { Args: ["test", "-c", "/dev/myzero"], Env: ["PATH=/bin"], Cwd: "/" },
     });
     assertEquals((await client.waitProcess({ containerId: id, execId: "e2" })).status, 0);
+
+    // A terminal exec: runc hands the pty to the agent, which resizes it and relays it.
+    await client.execProcess({
+      containerId: id,
+      execId: "t1",
+      process: {
+        Terminal: true,
+        Args: ["sh", "-c", "tty; read x; stty size; echo got $x; exit 7"],
+        Env: ["PATH=/bin"],
+        Cwd: "/",
+      },
+    });
+    await client.ttyWinResize({ containerId: id, execId: "t1", row: 30, column: 100 });
+    await client.writeStdin({
+      containerId: id,
+      execId: "t1",
+      data: new TextEncoder().encode("hi\n"),
+    });
+    const [tty, ttyExit] = await Promise.all([
+      readAll(() => client.readStdout({ containerId: id, execId: "t1", len: 1024 })),
+      client.waitProcess({ containerId: id, execId: "t1" }),
+    ]);
+    assertMatch(tty, /\/dev\/pts\/\d+\r\n/);
+    assertStringIncludes(tty, "30 100\r\n");
+    assertStringIncludes(tty, "got hi\r\n");
+    assertEquals(ttyExit.status, 7);
+    const noTty = await assertRejects(
+      () => client.ttyWinResize({ containerId: id, execId: "e1", row: 1, column: 1 }),
+      ConnectError,
+      "it has no terminal",
+    );
+    assertEquals(noTty.code, Code.FailedPrecondition);
 
     const stats = await client.statsContainer({ containerId: id });
     assert((stats.cgroupStats?.pidsStats?.current ?? 0n) >= 1n, "pids counted");

@@ -178,8 +178,8 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       log.info("Created container {id}", { id: req.containerId });
       return empty();
     },
-    startContainer(req) {
-      sandbox.container(req.containerId).start();
+    async startContainer(req) {
+      await sandbox.container(req.containerId).start();
       log.info("Started container {id}", { id: req.containerId });
       return empty();
     },
@@ -220,8 +220,8 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       return empty();
     },
     ttyWinResize(req) {
-      sandbox.container(req.containerId).process(req.execId);
-      throw new UnimplementedError("TtyWinResize is not supported: the agent runs no terminals");
+      sandbox.container(req.containerId).process(req.execId).resize(req.column, req.row);
+      return empty();
     },
     async pauseContainer(req) {
       await sandbox.container(req.containerId).pause();

@@ -4,19 +4,18 @@
  * Its processes (init and execs) are {@link GuestProcess}es.
  * @module
  */
-import {
-  AlreadyExistsError,
-  FailedPreconditionError,
-  NotFoundError,
-  UnimplementedError,
-} from "../../common/errors.ts";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { GuestProcess } from "./guest_process.ts";
+import { TerminalProcess } from "./terminal_process.ts";
 import type { OciSpec } from "./oci_spec.ts";
 import { execArgs, runArgs, runc, type RuncConfig } from "./runc.ts";
 import { type MountPlan, undoPlan } from "./storage.ts";
 
 const log = getLogger("agent.guest.container");
+
+/** A process of a container: pipes, or a terminal. */
+export type ContainerProcess = GuestProcess | TerminalProcess;
 
 /** Container states as the agent tracks them. */
 export type ContainerState = "created" | "running" | "paused" | "stopped";
@@ -25,10 +24,10 @@ export type ContainerState = "created" | "running" | "paused" | "stopped";
 export class GuestContainer {
   readonly id: string;
   readonly bundle: string;
-  readonly init: GuestProcess;
+  readonly init: ContainerProcess;
   readonly cgroupsPath: string;
   #runc: RuncConfig;
-  #execs = new Map<string, GuestProcess>();
+  #execs = new Map<string, ContainerProcess>();
   #storages: MountPlan[];
   #paused = false;
 
@@ -38,24 +37,32 @@ export class GuestContainer {
     cfg: RuncConfig,
     storages: MountPlan[],
     cgroupsPath: string,
+    terminal: boolean,
   ) {
     this.id = id;
     this.bundle = bundle;
     this.#runc = cfg;
     this.#storages = storages;
     this.cgroupsPath = cgroupsPath;
-    this.init = new GuestProcess("", {
-      cmd: cfg.binary,
-      args: runArgs(cfg, id, bundle, `${bundle}/init.pid`),
-      pidFile: `${bundle}/init.pid`,
-      stdin: true,
-    });
+    const pidFile = `${bundle}/init.pid`;
+    this.init = terminal
+      ? new TerminalProcess("", {
+        cmd: cfg.binary,
+        args: (socket) => runArgs(cfg, id, bundle, pidFile, socket),
+        pidFile,
+        socketPath: `${bundle}/init.console.sock`,
+      })
+      : new GuestProcess("", {
+        cmd: cfg.binary,
+        args: runArgs(cfg, id, bundle, pidFile),
+        pidFile,
+        stdin: true,
+      });
   }
 
   /**
    * Writes the bundle (config.json) for `spec`; `storages` are the container's
    * mounts, undone on removal.
-   * @throws {UnimplementedError} for a terminal (no console socket support)
    */
   static async create(
     id: string,
@@ -65,14 +72,18 @@ export class GuestContainer {
     storages: MountPlan[],
   ): Promise<GuestContainer> {
     const process = spec.process as { terminal?: boolean } | undefined;
-    if (process?.terminal) {
-      throw new UnimplementedError(`Cannot create container "${id}": a terminal is not supported`);
-    }
     const bundle = `${bundleRoot}/${id}`;
     await Deno.mkdir(bundle, { recursive: true });
     await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(spec));
     const linux = spec.linux as { cgroupsPath?: string } | undefined;
-    return new GuestContainer(id, bundle, cfg, storages, linux?.cgroupsPath ?? "");
+    return new GuestContainer(
+      id,
+      bundle,
+      cfg,
+      storages,
+      linux?.cgroupsPath ?? "",
+      process?.terminal === true,
+    );
   }
 
   /** Current state. */
@@ -86,11 +97,11 @@ export class GuestContainer {
    * Starts the init process.
    * @throws {FailedPreconditionError} unless the container is created
    */
-  start(): void {
+  async start(): Promise<void> {
     if (this.state !== "created") {
       throw new FailedPreconditionError(`Cannot start container "${this.id}": it is ${this.state}`);
     }
-    this.init.start();
+    await this.init.start();
   }
 
   /**
@@ -98,7 +109,7 @@ export class GuestContainer {
    * @throws {AlreadyExistsError} when `execId` is taken
    * @throws {FailedPreconditionError} unless the container is running
    */
-  async exec(execId: string, process: OciSpec): Promise<GuestProcess> {
+  async exec(execId: string, process: OciSpec): Promise<ContainerProcess> {
     if (!execId) throw new FailedPreconditionError(`Cannot exec in "${this.id}": empty exec id`);
     if (this.#execs.has(execId)) {
       throw new AlreadyExistsError(`Cannot exec "${execId}" in "${this.id}": exec id exists`);
@@ -108,19 +119,31 @@ export class GuestContainer {
         `Cannot exec in container "${this.id}": it is ${this.state}`,
       );
     }
-    if (process.terminal) {
-      throw new UnimplementedError(`Cannot exec "${execId}": a terminal is not supported`);
-    }
     const file = `${this.bundle}/exec-${execId}.json`;
     await Deno.writeTextFile(file, JSON.stringify(process));
-    const p = new GuestProcess(execId, {
-      cmd: this.#runc.binary,
-      args: execArgs(this.#runc, this.id, file, `${this.bundle}/exec-${execId}.pid`),
-      pidFile: `${this.bundle}/exec-${execId}.pid`,
-      stdin: true,
-    });
+    const pidFile = `${this.bundle}/exec-${execId}.pid`;
+    const cfg = this.#runc;
+    const p = process.terminal
+      ? new TerminalProcess(execId, {
+        cmd: cfg.binary,
+        args: (socket) => execArgs(cfg, this.id, file, pidFile, socket),
+        pidFile,
+        socketPath: `${this.bundle}/exec-${execId}.console.sock`,
+      })
+      : new GuestProcess(execId, {
+        cmd: cfg.binary,
+        args: execArgs(cfg, this.id, file, pidFile),
+        pidFile,
+        stdin: true,
+      });
     this.#execs.set(execId, p);
-    p.start();
+    try {
+      await p.start();
+    } catch (err) {
+      this.#execs.delete(execId);
+      await p.close();
+      throw err;
+    }
     return p;
   }
 
@@ -128,7 +151,7 @@ export class GuestContainer {
    * The process `execId` ("" is the init).
    * @throws {NotFoundError} for an unknown exec id
    */
-  process(execId: string): GuestProcess {
+  process(execId: string): ContainerProcess {
     if (!execId) return this.init;
     const p = this.#execs.get(execId);
     if (!p) throw new NotFoundError(`Process "${execId}" not found in container "${this.id}"`);

@@ -126,6 +126,14 @@ export class GuestProcess {
     await w?.close().catch(() => {});
   }
 
+  /**
+   * Window size changes need a terminal.
+   * @throws {FailedPreconditionError} always: this process has pipes, not a terminal
+   */
+  resize(_columns: number, _rows: number): void {
+    throw new FailedPreconditionError(`Cannot resize process "${this.execId}": it has no terminal`);
+  }
+
   /** The pid that signals go to: the container process (from the pid file) or the runtime child. */
   async targetPid(): Promise<number | undefined> {
     if (this.#command.pidFile) {

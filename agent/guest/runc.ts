@@ -15,22 +15,39 @@ export interface RuncConfig {
   noPivot: boolean;
 }
 
-/** `runc run` of container `id` in `bundle`, writing the init's pid to `pidFile`. */
-export function runArgs(cfg: RuncConfig, id: string, bundle: string, pidFile: string): string[] {
+/**
+ * `runc run` of container `id` in `bundle`, writing the init's pid to
+ * `pidFile`; detached with a console socket when the process has a terminal.
+ */
+export function runArgs(
+  cfg: RuncConfig,
+  id: string,
+  bundle: string,
+  pidFile: string,
+  consoleSocket?: string,
+): string[] {
   const args = ["--root", cfg.root, "run", "--bundle", bundle, "--pid-file", pidFile];
+  if (consoleSocket) args.push("--detach", "--console-socket", consoleSocket);
   if (cfg.noPivot) args.push("--no-pivot");
   args.push(id);
   return args;
 }
 
-/** `runc exec` of the process described by `processFile` in container `id`. */
+/**
+ * `runc exec` of the process described by `processFile` in container `id`;
+ * detached with a console socket when the process has a terminal.
+ */
 export function execArgs(
   cfg: RuncConfig,
   id: string,
   processFile: string,
   pidFile: string,
+  consoleSocket?: string,
 ): string[] {
-  return ["--root", cfg.root, "exec", "--process", processFile, "--pid-file", pidFile, id];
+  const args = ["--root", cfg.root, "exec", "--process", processFile, "--pid-file", pidFile];
+  if (consoleSocket) args.push("--detach", "--console-socket", consoleSocket);
+  args.push(id);
+  return args;
 }
 
 /**
