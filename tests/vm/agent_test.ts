@@ -38,7 +38,7 @@ async function busyboxRootfs(rootfs: string): Promise<void> {
   }
   await Deno.copyFile("/bin/busybox", `${rootfs}/bin/busybox`);
   await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
-  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "uname"]) {
+  for (const a of ["sh", "sleep", "echo", "cat", "hostname", "uname", "tty", "stty"]) {
     await Deno.symlink("busybox", `${rootfs}/bin/${a}`);
   }
 }
@@ -172,6 +172,12 @@ Deno.test({
           Mounts: [
             { destination: "/proc", type: "proc", source: "proc" },
             { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["mode=755"] },
+            {
+              destination: "/dev/pts",
+              type: "devpts",
+              source: "devpts",
+              options: ["newinstance", "ptmxmode=0666", "mode=0620"],
+            },
           ],
           Linux: {
             CgroupsPath: `/kata/${id}`,
@@ -200,6 +206,33 @@ Deno.test({
         client.waitProcess({ containerId: id, execId: "e1" }),
       ]);
       assertEquals([out, err, exec.status], [`exec in ${id}\n`, "oops\n", 5]);
+
+      // A terminal exec: the agent relays the pty runc made and resizes it.
+      await client.execProcess({
+        containerId: id,
+        execId: "t1",
+        process: {
+          Terminal: true,
+          Args: ["sh", "-c", "read x; tty; stty size; echo got $x"],
+          Env: ["PATH=/bin"],
+          Cwd: "/",
+        },
+      });
+      await client.ttyWinResize({ containerId: id, execId: "t1", row: 40, column: 120 });
+      await client.writeStdin({
+        containerId: id,
+        execId: "t1",
+        data: new TextEncoder().encode("yo\n"),
+      });
+      const [tty, ttyExit] = await Promise.all([
+        readAll(() => client.readStdout({ containerId: id, execId: "t1", len: 4096 })),
+        client.waitProcess({ containerId: id, execId: "t1" }),
+      ]);
+      assert(
+        /\/dev\/pts\/\d+\r\n40 120\r\ngot yo\r\n/.test(tty),
+        `terminal output: ${JSON.stringify(tty)}`,
+      );
+      assertEquals(ttyExit.status, 0);
 
       await client.signalProcess({ containerId: id, execId: "", signal: 9 });
       assertEquals((await client.waitProcess({ containerId: id, execId: "" })).status, 137);
