@@ -120,3 +120,32 @@ export async function connectKataAgent(
     throw err;
   }
 }
+
+/** `[agent.kata]` dial timing as the runtime passes it. */
+export interface DialTimeouts {
+  /** Kata's dial_timeout: the pause between attempts (ms). */
+  dialTimeoutMs: number;
+  /** Kata's reconnect_timeout: the total time to get a connection (ms). */
+  reconnectTimeoutMs: number;
+}
+
+/**
+ * Dials the agent at `socket` with the runtime's timeouts and returns the
+ * client once a connection is made (a dialer for the VirtContainer runtime).
+ * @throws {UnavailableError} when no connection was made within reconnectTimeoutMs
+ */
+export async function dialKataAgent(
+  socket: SocketAddress,
+  timeouts: DialTimeouts,
+): Promise<KataAgent> {
+  const conn = await dialSocketAddress(socket, {
+    timeoutMs: timeouts.reconnectTimeoutMs,
+    retryIntervalMs: Math.max(1, timeouts.dialTimeoutMs),
+  });
+  // The probe connection proves the guest listens; calls use the client's own.
+  conn.close();
+  return kataAgent(socket, {
+    reconnectTimeoutMs: timeouts.reconnectTimeoutMs,
+    dialRetryIntervalMs: Math.max(1, timeouts.dialTimeoutMs),
+  });
+}

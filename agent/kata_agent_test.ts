@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { connectKataAgent, kataAgent } from "./kata_agent.ts";
+import { connectKataAgent, dialKataAgent, kataAgent } from "./kata_agent.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/health_pb.ts";
 import { AgentService } from "./gen/agent_pb.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
@@ -53,6 +53,29 @@ Deno.test("connectKataAgent gives up on an agent that never serves", async () =>
       Error,
       "not ready after 200 ms",
     );
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dialKataAgent waits for the socket within the reconnect timeout", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/agent.sock`;
+  const server = healthServer(HealthCheckResponse_ServingStatus.SERVING);
+  try {
+    await assertRejects(
+      () => dialKataAgent({ kind: "unix", path }, { dialTimeoutMs: 10, reconnectTimeoutMs: 100 }),
+      Error,
+      "Cannot connect",
+    );
+    server.serve(Deno.listen({ transport: "unix", path }));
+    const agent = await dialKataAgent({ kind: "unix", path }, {
+      dialTimeoutMs: 10,
+      reconnectTimeoutMs: 1000,
+    });
+    assertEquals((await agent.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
+    agent.close();
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
