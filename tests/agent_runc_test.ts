@@ -84,6 +84,10 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
     const details = await client.getGuestDetails({ memBlockSize: false });
     assert(details.agentDetails?.storageHandlers.includes("9p"), "9p storage handler listed");
 
+    assertStringIncludes(
+      (await client.getMetrics({})).metrics,
+      'kata_guest_meminfo{item="MemTotal"}',
+    );
     await client.createSandbox({
       sandboxId: "sb1",
       storages: [{ driver: "local", mountPoint: `${dir}/local` }],
@@ -197,7 +201,7 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
     );
     assertEquals(bad.code, Code.AlreadyExists);
     const unsupported = await assertRejects(
-      () => client.updateEphemeralMounts({}),
+      () => client.getIPTables({}),
       ConnectError,
     );
     assertEquals(unsupported.code, Code.Unimplemented);

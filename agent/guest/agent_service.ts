@@ -11,6 +11,7 @@ import {
   type AgentService,
   GuestDetailsResponseSchema,
   InterfacesSchema,
+  MetricsSchema,
   OOMEventSchema,
   ReadStreamResponseSchema,
   RoutesSchema,
@@ -29,12 +30,13 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { applyDevice, guestNodePath, readDeviceNode } from "./devices.ts";
-import { resolvePciBlock } from "./storage.ts";
 import { processToOci, resourcesToOci, specToOci } from "./oci_spec.ts";
 import type { GuestSandbox } from "./sandbox.ts";
 import { getLogger } from "../../common/log.ts";
 import * as net from "./network.ts";
 import { readNetworkStats, statsFromRunc } from "./stats.ts";
+import { readMetrics } from "./metrics.ts";
+import { applyPlan, planStorage, resolvePciBlock } from "./storage.ts";
 
 const log = getLogger("agent.guest.rpc");
 
@@ -110,6 +112,19 @@ async function listDir(path: string): Promise<Deno.DirEntry[]> {
     // absent in this guest
   }
   return out;
+}
+
+/** Remounts `target` with new options (an ephemeral volume's new size). */
+async function remount(target: string, options: string[]): Promise<void> {
+  const out = await new Deno.Command("mount", {
+    args: ["-o", ["remount", ...options].join(","), target],
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new FailedPreconditionError(
+      `Cannot remount ${target}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
 }
 
 /** Brings offline CPUs (up to `nbCpus`, 0 = all) and memory blocks online. */
@@ -309,6 +324,27 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       const out = await new Deno.Command("date", { args: ["-s", `@${req.Sec}`], stdout: "null" })
         .output();
       if (!out.success) throw new FailedPreconditionError("Cannot set the guest clock");
+      return empty();
+    },
+    async getMetrics() {
+      return create(MetricsSchema, { metrics: await readMetrics() });
+    },
+    async updateEphemeralMounts(req) {
+      for (const s of req.storages) {
+        if (s.driver !== "ephemeral") {
+          throw new InvalidArgumentError(
+            `Cannot update ephemeral mount ${s.mountPoint}: driver "${s.driver}" is not ephemeral`,
+          );
+        }
+        const plan = await planStorage(s, (p) => resolvePciBlock(p));
+        const mounts = await Deno.readTextFile("/proc/mounts").catch(() => "");
+        const mounted = mounts.split("\n").some((l) => l.split(" ")[1] === plan.target);
+        if (mounted) {
+          await remount(plan.target, plan.options);
+        } else {
+          await applyPlan(plan);
+        }
+      }
       return empty();
     },
     async reseedRandomDev(req) {

@@ -157,6 +157,18 @@ Deno.test({
           mountPoint: SHARED,
         }],
       });
+      // An ephemeral volume is mounted, then grown by a remount.
+      for (const size of ["1m", "2m"]) {
+        await client.updateEphemeralMounts({
+          storages: [{
+            driver: "ephemeral",
+            source: "tmpfs",
+            fstype: "tmpfs",
+            options: [`size=${size}`],
+            mountPoint: "/run/kata-containers/sandbox/ephemeral/scratch",
+          }],
+        });
+      }
       await client.createContainer({
         containerId: id,
         execId: id,
