@@ -5,8 +5,9 @@
  * missing, as on the test machines), the
  * guest kernel and agent from scripts/build-guest. The container prints the
  * kernel's boot id, which must differ from the host's (it ran in the VM);
- * a second run checks the exit code travels back. Each run ends with a leak
- * check (shim, mounts, FIFOs, /run/kata/<id>, bundle).
+ * a detached second container checks an exec's output and exit code and a
+ * kill. Each container ends with a leak check (shim, mounts, FIFOs,
+ * /run/kata/<id>, bundle).
  *
  * Needs /dev/kvm and /dev/vhost-vsock: scripts/test-vm runs it inside
  * scripts/testhost where this machine has none.
@@ -43,7 +44,7 @@ async function testConfig(dir: string): Promise<string> {
 
 Deno.test({
   name:
-    "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; exit code; no leaks",
+    "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; exec exit code, kill; no leaks",
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -79,9 +80,42 @@ Deno.test({
       assert(guestBoot !== hostBoot, "the container saw the host's kernel: it did not run in a VM");
       await c.assertNoLeaks("vm1");
 
-      const e = await run("vm2", "sh", "-c", "echo out; exit 7");
-      assertEquals(e.code, 7, `exit code: ${e.stdout}${e.stderr}`);
+      // A detached container: exec (stdout and exit code through the agent), then kill.
+      const d = await c.ctr(
+        "run",
+        "-d",
+        "--runtime",
+        c.shim,
+        "--runtime-config-path",
+        config,
+        IMAGE,
+        "vm2",
+        "sleep",
+        "600",
+      );
+      assertEquals(d.code, 0, `ctr run -d failed: ${d.stdout}${d.stderr}`);
+      const e = await c.ctr(
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "vm2",
+        "sh",
+        "-c",
+        "echo out; exit 7",
+      );
+      assertEquals(e.code, 7, `exec exit code: ${e.stdout}${e.stderr}`);
       assertEquals(e.stdout.trim(), "out");
+      await c.ctrMust("task", "kill", "-s", "SIGKILL", "vm2");
+      let listed = "";
+      for (let i = 0; i < 200; i++) {
+        listed = await c.ctrMust("task", "ls");
+        if (/vm2\s+\d+\s+STOPPED/.test(listed)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assertMatch(listed, /vm2\s+\d+\s+STOPPED/);
+      await c.ctrMust("task", "rm", "vm2");
+      await c.ctrMust("container", "rm", "vm2");
       await c.assertNoLeaks("vm2");
     } finally {
       await c.stop();
