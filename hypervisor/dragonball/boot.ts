@@ -65,8 +65,6 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
   if (cmd.length + 1 > CMDLINE_MAX) {
     throw new RangeError(`kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`);
   }
-  mem.slice(CMDLINE_ADDR, CMDLINE_MAX).fill(0);
-  mem.write(CMDLINE_ADDR, cmd);
 
   let loaded;
   let setupHeader: Uint8Array | undefined;
@@ -81,6 +79,10 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
   } else {
     throw new KernelImageError("kernel is neither an ELF vmlinux nor a bzImage");
   }
+
+  // After the kernel, so the ELF loader still sees fresh memory.
+  mem.slice(CMDLINE_ADDR, CMDLINE_MAX).fill(0);
+  mem.write(CMDLINE_ADDR, cmd);
 
   let initrd: { addr: number; size: number } | undefined;
   if (g.initrd) {

@@ -147,6 +147,9 @@ export async function vmmCommand(args: string[]): Promise<number> {
       await vm.stop();
       throw e;
     }
+    if (Deno.env.get("DRAGONBALL_PROFILE")) {
+      console.error(`vmm: phases (ms) ${JSON.stringify(Object.fromEntries(vm.phases))}`);
+    }
     const exit = await vm.wait();
     if (Deno.env.get("DRAGONBALL_EXIT_STATS")) {
       console.error(`vmm: exits ${JSON.stringify(Object.fromEntries(vm.exitCounts))}`);

@@ -35,6 +35,11 @@ export class GuestMemory {
   readonly #mappings: Mapping[];
   readonly #views: DataView[];
   #closed = false;
+  /**
+   * True until the first write: fresh anonymous mappings and heap buffers are
+   * zero, so loaders may skip zero-filling (and the page faults it costs).
+   */
+  #pristine = true;
 
   private constructor(regions: MemoryRegionView[], mappings: Mapping[]) {
     this.regions = regions;
@@ -115,6 +120,11 @@ export class GuestMemory {
     }
   }
 
+  /** Whether nothing was written through {@link write} yet. */
+  get pristine(): boolean {
+    return this.#pristine;
+  }
+
   /** A live view of guest bytes (no copy); valid until {@link close}. */
   slice(addr: number, length: number): Uint8Array<ArrayBuffer> {
     const r = this.regions[this.#find(addr, length)];
@@ -125,6 +135,17 @@ export class GuestMemory {
   /** Copies `data` into guest memory at `addr`. */
   write(addr: number, data: Uint8Array): void {
     this.slice(addr, data.length).set(data);
+    this.#pristine = false;
+  }
+
+  /**
+   * Zeroes [addr, addr+length). `fresh` says the range was never written
+   * since allocation (the caller knows, e.g. a loader placing its first
+   * image), which makes it a bounds check only.
+   */
+  zero(addr: number, length: number, fresh = false): void {
+    const view = this.slice(addr, length);
+    if (!fresh) view.fill(0);
   }
 
   /** A copy of guest bytes. */

@@ -31,3 +31,15 @@ Deno.test("guest memory: bad sizes are refused", () => {
   assertThrows(() => GuestMemory.allocate(1000), RangeError);
   assertThrows(() => GuestMemory.allocate(0), RangeError);
 });
+
+Deno.test("guest memory: zero() clears unless the caller vouches the range is fresh", () => {
+  const mem = GuestMemory.fromBuffers([[0, 0x1000]]);
+  assertEquals(mem.pristine, true);
+  mem.write(0x10, new Uint8Array([7, 7]));
+  assertEquals(mem.pristine, false);
+  mem.zero(0x10, 1, true);
+  assertEquals(mem.u8(0x10), 7);
+  mem.zero(0x10, 2);
+  assertEquals(mem.u16(0x10), 0);
+  assertThrows(() => mem.zero(0xfff, 2), GuestMemoryError);
+});

@@ -106,6 +106,16 @@ export class Vm {
     this.#closers.push(fn);
   }
 
+  /** Phase durations of create/start, in ms (diagnostics: DRAGONBALL_PROFILE=1 logs them). */
+  readonly phases: [string, number][] = [];
+  #phaseStart = performance.now();
+
+  #phase(name: string): void {
+    const now = performance.now();
+    this.phases.push([name, Math.round(now - this.#phaseStart)]);
+    this.#phaseStart = now;
+  }
+
   #build(c: VmConfig): void {
     this.#console = c.console;
     const kvm = openKvm(c.kvmPath);
@@ -126,6 +136,7 @@ export class Vm {
     createIrqchip(vmFd);
     createPit2(vmFd);
 
+    this.#phase("kvm");
     const memory = GuestMemory.allocate(c.memoryMib * 1024 * 1024);
     this.#memory = memory;
     this.#onClose(() => memory.close());
@@ -138,6 +149,7 @@ export class Vm {
       })
     );
 
+    this.#phase("memory");
     // vCPUs early: their threads start up while devices and the guest image are set up.
     const cpuid = supportedCpuid(kvm);
     const mmapSize = vcpuMmapSize(kvm);
@@ -146,6 +158,7 @@ export class Vm {
       this.#vcpus.push(vcpu);
       this.#onClose(() => vcpu.close());
     }
+    this.#phase("vcpus");
     const serialIrq = new IrqFdLine(vmFd, COM1_IRQ);
     this.#onClose(() => serialIrq.close());
     this.#pio.insert(
@@ -176,6 +189,7 @@ export class Vm {
       mmioDevices.push({ addr, size: MMIO_DEVICE_SIZE, gsi });
     });
 
+    this.#phase("devices");
     const boot = loadGuest(memory, {
       kernel: c.kernel,
       initrd: c.initrd,
@@ -191,6 +205,7 @@ export class Vm {
     });
 
     this.#vcpus[0].setBootState(boot.regs, boot.sregs);
+    this.#phase("load");
   }
 
   /** Guest memory (for devices and tests). */
@@ -203,8 +218,10 @@ export class Vm {
   async start(): Promise<void> {
     if (this.#state !== "created") throw new Error(`cannot start a VM that is ${this.#state}`);
     this.#state = "running";
+    this.#phaseStart = performance.now();
     for (const v of this.#vcpus) {
       await v.start((vcpu) => this.#handleExit(vcpu));
+      this.#phase(`start vCPU ${v.id}`);
       v.wait().catch((e) => this.#guestEnded({ kind: "failed", reason: (e as Error).message }));
     }
   }

@@ -105,6 +105,8 @@ function pvhEntry(image: Uint8Array<ArrayBuffer>, phdrs: Phdr[]): number | undef
 export function loadElf(mem: GuestMemory, image: Uint8Array<ArrayBuffer>): LoadedKernel {
   const { entry, phdrs } = programHeaders(image);
   let end = 0;
+  // Segments never overlap, so in fresh memory their bss tails are already zero.
+  const fresh = mem.pristine;
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
   if (loads.length === 0) throw new KernelImageError("kernel ELF has no loadable segment");
   for (const p of loads) {
@@ -116,7 +118,7 @@ export function loadElf(mem: GuestMemory, image: Uint8Array<ArrayBuffer>): Loade
       );
     }
     mem.write(p.paddr, image.subarray(p.offset, p.offset + p.filesz));
-    mem.slice(p.paddr + p.filesz, p.memsz - p.filesz).fill(0);
+    mem.zero(p.paddr + p.filesz, p.memsz - p.filesz, fresh);
     end = Math.max(end, p.paddr + p.memsz);
   }
   return { entry64: entry, pvhEntry: pvhEntry(image, phdrs), end };
