@@ -200,6 +200,8 @@ export class VcpuThread {
       end.catch(() => {});
       const pid = libc().getpid();
       while (!ended) {
+        // Again each round: the thread may have parked after an exit that raced with the stop flag.
+        this.resume();
         if (this.#tid) libc().tgkill(pid, this.#tid, SIGUSR2); // ESRCH once the thread is gone: fine
         await Promise.race([end, new Promise((r) => setTimeout(r, KICK_INTERVAL_MS))]).catch(
           () => {},
