@@ -158,6 +158,9 @@ export async function vmmCommand(args: string[]): Promise<number> {
       console.error(`vmm: guest failed: ${exit.reason}`);
       return 1;
     }
+    if (exit.kind === "shutdown") {
+      console.error(exit.how === "poweroff" ? "vmm: guest powered off" : "vmm: guest rebooted");
+    }
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -26,6 +26,7 @@ import { Vcpu } from "./vcpu.ts";
 import { IrqFdLine } from "./interrupt.ts";
 import { COM1_IRQ, COM1_PORT, Serial, SERIAL_PORT_COUNT } from "./devices/serial/serial.ts";
 import { I8042, I8042_PORT, I8042_PORT_COUNT } from "./devices/i8042/i8042.ts";
+import { AcpiSleep, SLEEP_CONTROL_PORT, SLEEP_PORT_COUNT } from "./devices/acpi_pm/sleep.ts";
 import { VirtioMmioTransport } from "./devices/virtio/mmio.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
 import {
@@ -61,7 +62,7 @@ export interface VmConfig {
 
 /** How a VM ended. */
 export type VmExit =
-  | { kind: "shutdown" } // guest asked to power off or reboot (i8042 reset, system event)
+  | { kind: "shutdown"; how: "poweroff" | "reboot" } // the guest asked (ACPI S5, i8042 reset, system event)
   | { kind: "stopped" } // the host stopped it
   | { kind: "failed"; reason: string };
 
@@ -169,7 +170,12 @@ export class Vm {
     this.#pio.insert(
       I8042_PORT,
       I8042_PORT_COUNT,
-      new I8042(() => this.#guestEnded({ kind: "shutdown" })),
+      new I8042(() => this.#guestEnded({ kind: "shutdown", how: "reboot" })),
+    );
+    this.#pio.insert(
+      SLEEP_CONTROL_PORT,
+      SLEEP_PORT_COUNT,
+      new AcpiSleep(() => this.#guestEnded({ kind: "shutdown", how: "poweroff" })),
     );
 
     const cmdline = [c.cmdline];
@@ -288,12 +294,12 @@ export class Vm {
           this.#guestEnded(
             t === 3
               ? { kind: "failed", reason: `vCPU ${vcpu.id}: guest crashed` }
-              : { kind: "shutdown" },
+              : { kind: "shutdown", how: t === 1 ? "poweroff" : "reboot" },
           );
           return;
         }
         case EXIT.HLT:
-          this.#guestEnded({ kind: "shutdown" });
+          this.#guestEnded({ kind: "shutdown", how: "poweroff" });
           return;
         case EXIT.IRQ_WINDOW_OPEN:
         case EXIT.INTR:

@@ -147,6 +147,7 @@ fi
 hold=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^vmmtest.hold=//p')
 if [ -n "$hold" ]; then sleep "$hold"; fi
 echo "VMM-GUEST-DONE"
+if grep -q vmmtest.poweroff=1 /proc/cmdline; then poweroff -f; fi
 reboot -f
 `;
 

@@ -8,7 +8,8 @@
  *     `CONNECT`, guest → host on port 1025 through `<uds>_1025`);
  *  2. bzImage (64-bit Linux boot protocol), 1 vCPU.
  * Each boot runs the real `containerd-shim-kata-v2 vmm` command line and must
- * end with exit code 0 when the guest reboots itself.
+ * end with exit code 0 when the guest powers off (ACPI S5, boot 1) or
+ * reboots (i8042 reset, boot 2).
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { ensureKvm, kernelAssets, markerDisk, tapInNetns, testInitrd } from "./vmm_assets.ts";
@@ -106,7 +107,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
       "--mac",
       "52:54:00:12:34:56",
       "--cmdline",
-      `${CMDLINE} vmmtest.vsock=1`,
+      `${CMDLINE} vmmtest.vsock=1 vmmtest.poweroff=1`,
     ], (out) => {
       if (!hostEcho && out.includes("VMM-VSOCK-LISTENING")) {
         hostEcho = (async () => {
@@ -137,6 +138,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
     assertEquals(await guestConnections, "hello-from-guest");
     assertStringIncludes(out, "VMM-VSOCK-REPLY=host-got:hello-from-guest");
     assertStringIncludes(out, "VMM-GUEST-DONE");
+    assertStringIncludes(out, "vmm: guest powered off"); // through the ACPI sleep register
     assertEquals(result.code, 0, out);
   } finally {
     await netns.close();
@@ -161,5 +163,6 @@ Deno.test("vmm boots a bzImage through the 64-bit boot protocol", async () => {
   assertStringIncludes(result.output, "VMM-GUEST-INIT");
   assertStringIncludes(result.output, "VMM-NPROC=1");
   assertStringIncludes(result.output, "VMM-GUEST-DONE");
+  assertStringIncludes(result.output, "vmm: guest rebooted"); // through the i8042 reset line
   assertEquals(result.code, 0, result.output);
 });

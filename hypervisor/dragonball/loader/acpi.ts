@@ -7,6 +7,7 @@
  * @module
  */
 import { APIC_DEFAULT_BASE, IOAPIC_BASE } from "../layout.ts";
+import { S5_SLEEP_TYPE, SLEEP_CONTROL_PORT } from "../devices/acpi_pm/sleep.ts";
 
 /** One virtio-mmio window to describe in the DSDT. */
 export interface AcpiMmioDevice {
@@ -144,7 +145,13 @@ function com1Device(): number[] {
   return [0x5b, 0x82, ...pkgLength(body.length), ...body];
 }
 
-/** The DSDT body: `Scope (\_SB) { COM1, virtio devices }`. */
+/** `Name (_S5, Package () { 5 })`: the sleep type written to power off. */
+function s5Object(): number[] {
+  const pkg = [0x01, ...amlInteger(S5_SLEEP_TYPE)];
+  return amlName("_S5", [0x12, ...pkgLength(pkg.length), ...pkg]);
+}
+
+/** The DSDT body: `\_S5` and `Scope (\_SB) { COM1, virtio devices }`. */
 export function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
   const inner = [
     0x5c,
@@ -152,7 +159,7 @@ export function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
     ...com1Device(),
     ...devices.flatMap((d, i) => virtioDevice(i, d)),
   ];
-  return Uint8Array.from([0x10, ...pkgLength(inner.length), ...inner]);
+  return Uint8Array.from([...s5Object(), 0x10, ...pkgLength(inner.length), ...inner]);
 }
 
 // --- tables -----------------------------------------------------------------
@@ -166,6 +173,13 @@ function fadt(dsdtAddr: number): Uint8Array<ArrayBuffer> {
   v.setUint32(at(112), FADT_F_HW_REDUCED_ACPI | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON, true);
   body[at(131)] = FADT_MINOR;
   v.setBigUint64(at(140), BigInt(dsdtAddr), true);
+  // Sleep control and status registers (generic address structures, system I/O, 8-bit).
+  for (const [off, port] of [[244, SLEEP_CONTROL_PORT], [256, SLEEP_CONTROL_PORT + 1]]) {
+    body[at(off)] = 1; // SystemIO
+    body[at(off + 1)] = 8; // bit width
+    body[at(off + 3)] = 1; // byte access
+    v.setBigUint64(at(off + 4), BigInt(port), true);
+  }
   body.set(ascii("RTMETSVM", 8), at(268)); // hypervisor vendor identity
   return sdt("FACP", FADT_REVISION, body);
 }

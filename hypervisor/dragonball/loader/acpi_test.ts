@@ -73,6 +73,7 @@ Deno.test("ACPI DSDT disassembles (iasl) to COM1 and LNRO0005 devices with their
     assertStringIncludes(dsl, 'EisaId ("PNP0501")');
     assertStringIncludes(dsl, "IO (Decode16,");
     assertStringIncludes(dsl, "IRQNoFlags ()");
+    assertStringIncludes(dsl, "Name (_S5, Package (0x01)");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
