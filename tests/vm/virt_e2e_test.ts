@@ -5,18 +5,28 @@
  * missing, as on the test machines), the
  * guest kernel and agent from scripts/build-guest. The container prints the
  * kernel's boot id, which must differ from the host's (it ran in the VM);
- * a detached second container checks an exec's output and exit code and a
- * kill. Each container ends with a leak check (shim, mounts, FIFOs,
+ * a second runs in a pod network namespace and pings a peer namespace
+ * through the VM's NIC; a detached third checks an exec's output and exit
+ * code and a kill. Each container ends with a leak check (shim, mounts, FIFOs,
  * /run/kata/<id>, bundle).
  *
  * Needs /dev/kvm and /dev/vhost-vsock: scripts/test-vm runs it inside
  * scripts/testhost where this machine has none.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const GUEST = `${ROOT}/.cache/guest`;
+
+/** Runs shell lines; throws with the output when one fails. */
+async function sh(...lines: string[]): Promise<void> {
+  const out = await new Deno.Command("sh", { args: ["-ec", lines.join("\n")] }).output();
+  if (!out.success) {
+    const t = new TextDecoder();
+    throw new Error(`${lines.join("; ")}: ${t.decode(out.stdout)}${t.decode(out.stderr)}`);
+  }
+}
 
 /** A copy of the shipped QEMU configuration with a drop-in pointing at the built guest. */
 async function testConfig(dir: string): Promise<string> {
@@ -44,7 +54,7 @@ async function testConfig(dir: string): Promise<string> {
 
 Deno.test({
   name:
-    "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; exec exit code, kill; no leaks",
+    "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; pod network; exec exit code, kill; no leaks",
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -79,6 +89,39 @@ Deno.test({
       assertMatch(guestBoot, /^[0-9a-f-]{36}$/);
       assert(guestBoot !== hostBoot, "the container saw the host's kernel: it did not run in a VM");
       await c.assertNoLeaks("vm1");
+
+      // A sandbox in a pod network namespace (a veth to a peer namespace, as CNI's
+      // ptp plugin sets it up): the NIC goes to the VM and the guest reaches the peer.
+      await sh(
+        "ip netns add rts-virt-pod; ip netns add rts-virt-peer",
+        "ip -n rts-virt-pod link add eth0 type veth peer name peer0 netns rts-virt-peer",
+        "ip -n rts-virt-pod addr add 10.77.0.2/24 dev eth0",
+        "ip -n rts-virt-pod link set eth0 up; ip -n rts-virt-pod link set lo up",
+        "ip -n rts-virt-peer addr add 10.77.0.1/24 dev peer0; ip -n rts-virt-peer link set peer0 up",
+      );
+      try {
+        const p = await c.ctr(
+          "run",
+          "--rm",
+          "--with-ns",
+          "network:/var/run/netns/rts-virt-pod",
+          "--runtime",
+          c.shim,
+          "--runtime-config-path",
+          config,
+          IMAGE,
+          "vm3",
+          "sh",
+          "-c",
+          "ip addr show eth0; ping -c 1 -W 10 10.77.0.1",
+        );
+        assertEquals(p.code, 0, `networked run failed: ${p.stdout}${p.stderr}`);
+        assertStringIncludes(p.stdout, "10.77.0.2/24");
+        assertStringIncludes(p.stdout, "1 packets received");
+        await c.assertNoLeaks("vm3");
+      } finally {
+        await sh("ip netns del rts-virt-pod; ip netns del rts-virt-peer");
+      }
 
       // A detached container: exec (stdout and exit code through the agent), then kill.
       const d = await c.ctr(
