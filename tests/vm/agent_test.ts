@@ -45,7 +45,8 @@ async function busyboxRootfs(rootfs: string): Promise<void> {
 
 Deno.test({
   name: "guest agent over vsock: sandbox, container output, exec, signal, exit codes, removal",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)) ||
+    !(await Deno.stat("/dev/vhost-vsock").catch(() => null)),
   sanitizeResources: false,
   async fn() {
     for (const f of ["vmlinux", "kata-containers-initrd.img"]) {
