@@ -9,3 +9,5 @@ export { buildInfo, VERSION } from "./shim/version.ts";
 export * as config from "./config/mod.ts";
 export * as persist from "./persist/mod.ts";
 export * as ttrpc from "./ttrpc/mod.ts";
+export * as agent from "./agent/mod.ts";
+export * as hypervisor from "./hypervisor/mod.ts";
