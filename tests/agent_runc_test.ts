@@ -216,3 +216,46 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("agent API: an exec right after StartContainer finds the container", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-agent-" });
+  const id = `s${dir.slice(-6).replace(/[^a-zA-Z0-9]/g, "x")}`;
+  const agentProc = await startAgent({
+    listen: `unix://${dir}/agent.sock`,
+    runcRoot: `${dir}/runc`,
+    bundleRoot: `${dir}/bundles`,
+  });
+  const client = kataAgent(`unix://${dir}/agent.sock`, { reconnectTimeoutMs: 2000 });
+  try {
+    await client.waitReady(5000);
+    await client.createSandbox({ sandboxId: "sb1" });
+    const rootfs = await busyboxRootfs(dir);
+    await client.createContainer({
+      containerId: id,
+      execId: id,
+      OCI: spec(rootfs, id, ["sleep", "60"]),
+    });
+    await client.startContainer({ containerId: id });
+    // No wait of any kind between start and exec: this is what `ctr run -d` then `ctr task exec` does.
+    await client.execProcess({
+      containerId: id,
+      execId: "e1",
+      process: { Args: ["sh", "-c", "echo right-away; exit 5"], Env: ["PATH=/bin"], Cwd: "/" },
+    });
+    const [out, exec] = await Promise.all([
+      readAll(() => client.readStdout({ containerId: id, execId: "e1", len: 1024 })),
+      client.waitProcess({ containerId: id, execId: "e1" }),
+    ]);
+    assertEquals([out, exec.status], ["right-away\n", 5]);
+    await client.signalProcess({ containerId: id, execId: "", signal: 9 });
+    assertEquals((await client.waitProcess({ containerId: id, execId: "" })).status, 137);
+    await client.removeContainer({ containerId: id, timeout: 5 });
+    await client.destroySandbox({});
+  } finally {
+    client.close();
+    await agentProc.close();
+    await new Deno.Command("runc", { args: ["--root", `${dir}/runc`, "delete", "--force", id] })
+      .output().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * A container in the guest, with explicit states: created (bundle written,
- * storages mounted) → running (`runc run` started) → stopped, plus paused.
+ * storages mounted) → running (`runc run` has started the init) → stopped,
+ * plus paused.
  * Its processes (init and execs) are {@link GuestProcess}es.
  * @module
  */
@@ -102,6 +103,9 @@ export class GuestContainer {
       throw new FailedPreconditionError(`Cannot start container "${this.id}": it is ${this.state}`);
     }
     await this.init.start();
+    // `runc run` stays in the foreground: wait until it has made the
+    // container and started its init, so an exec right after start finds it.
+    if (this.init instanceof GuestProcess) await this.init.ready();
   }
 
   /**
@@ -139,6 +143,7 @@ export class GuestContainer {
     this.#execs.set(execId, p);
     try {
       await p.start();
+      if (p instanceof GuestProcess) await p.ready();
     } catch (err) {
       this.#execs.delete(execId);
       await p.close();

@@ -8,6 +8,9 @@
 import { FailedPreconditionError } from "../../common/errors.ts";
 import { OutputStream } from "./output_stream.ts";
 
+const READY_POLL_MS = 10;
+const READY_POLL_CAP_MS = 120_000;
+
 /** Lifecycle state of a guest process. */
 export type ProcessState = "created" | "running" | "exited";
 
@@ -90,6 +93,26 @@ export class GuestProcess {
       (s) => this.#exit(s.signal ? 128 + signalNumber(s.signal) : s.code),
       () => this.#exit(255),
     );
+  }
+
+  /**
+   * Resolves once the runtime has written the pid file (for `runc run` and
+   * `runc exec`: the process exists and has been started) or the process has
+   * exited, whichever comes first; at once without a pid file. Answering a
+   * start before this lets an exec race the container's creation.
+   */
+  async ready(): Promise<void> {
+    const pidFile = this.#command.pidFile;
+    if (!pidFile) return;
+    let exited = false;
+    const done = this.#status.then(() => exited = true);
+    // runc writes the file when the process runs; a small poll interval
+    // keeps start latency low, the cap keeps a stuck runtime from holding
+    // the request forever (the process state still tells the truth).
+    for (let waited = 0; !exited && waited < READY_POLL_CAP_MS; waited += READY_POLL_MS) {
+      if ((await Deno.stat(pidFile).catch(() => null))?.size) return;
+      await Promise.race([done, new Promise((r) => setTimeout(r, READY_POLL_MS))]);
+    }
   }
 
   #exit(code: number): void {

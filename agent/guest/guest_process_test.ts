@@ -79,3 +79,36 @@ Deno.test("signal names and numbers", () => {
   assertEquals([signalName(9), signalName(15), signalNumber("SIGKILL")], ["SIGKILL", "SIGTERM", 9]);
   assertThrows(() => signalName(99), RangeError, "Unknown signal number 99");
 });
+
+Deno.test("ready waits for the pid file, or for the exit when none comes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-ready-" });
+  try {
+    const pidFile = `${dir}/pid`;
+    const p = new GuestProcess("r1", {
+      cmd: "sh",
+      args: ["-c", `sleep 0.3; echo $$ > ${pidFile}; sleep 30`],
+      pidFile,
+      stdin: false,
+    });
+    p.start();
+    await p.ready();
+    assertEquals(p.state, "running");
+    assertEquals(await p.targetPid(), p.pid);
+    await p.signal(9);
+    assertEquals(await p.wait(), 137);
+    await p.close();
+
+    const failed = new GuestProcess("r2", {
+      cmd: "sh",
+      args: ["-c", "exit 3"],
+      pidFile: `${dir}/never`,
+      stdin: false,
+    });
+    failed.start();
+    await failed.ready();
+    assertEquals([failed.state, await failed.wait()], ["exited", 3]);
+    await failed.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
