@@ -12,7 +12,31 @@ import type { Invocation } from "./options.ts";
 import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
 
-const READY_TIMEOUT_MS = 4500;
+/**
+ * Default wait for the server to listen: within containerd's default shim
+ * load timeout (5 s, `io.containerd.timeout.shim.load`), leaving it time to
+ * read our answer.
+ */
+export const DEFAULT_READY_TIMEOUT_MS = 4500;
+
+/** Environment variable that overrides the readiness wait (milliseconds). */
+export const READY_TIMEOUT_ENV = "KATA_SHIM_READY_TIMEOUT_MS";
+
+/**
+ * The readiness wait: `KATA_SHIM_READY_TIMEOUT_MS` when set (for slow hosts,
+ * e.g. nested emulation, together with a raised containerd shim load
+ * timeout), else {@link DEFAULT_READY_TIMEOUT_MS}.
+ * @throws {InvalidArgumentError} when the variable is not a positive integer
+ */
+export function readyTimeoutMs(value = Deno.env.get(READY_TIMEOUT_ENV)): number {
+  if (value === undefined || value === "") return DEFAULT_READY_TIMEOUT_MS;
+  if (!/^\d+$/.test(value) || Number(value) <= 0) {
+    throw new InvalidArgumentError(
+      `start: ${READY_TIMEOUT_ENV} must be a positive number of milliseconds, not "${value}"`,
+    );
+  }
+  return Number(value);
+}
 
 /** Runs `start`; returns the exit code. */
 export async function start(inv: Invocation): Promise<number> {
@@ -44,6 +68,7 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
   if (await accepts(path)) {
     throw new UnavailableError(`start: a shim already serves ${address}`);
   }
+  const timeoutMs = readyTimeoutMs();
   const self = selfCommand();
   const args = [
     ...self.args,
@@ -72,7 +97,7 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
   child.unref();
   let exited: Deno.CommandStatus | undefined;
   child.status.then((s) => (exited = s));
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited) {
       throw new UnavailableError(
@@ -88,7 +113,7 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
     // already gone
   }
   throw new UnavailableError(
-    `start: the shim server did not listen on ${address} within ${READY_TIMEOUT_MS} ms`,
+    `start: the shim server did not listen on ${address} within ${timeoutMs} ms`,
   );
 }
 

@@ -101,15 +101,27 @@ export async function busyboxImageTar(): Promise<string> {
  * (e.g. `dist/containerd-shim-kata-v2` after `deno task build`), else the
  * source through the pinned Deno (a stale dist/ must not hide source changes).
  */
-export async function shimLauncher(dir: string): Promise<string> {
+export async function shimLauncher(
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<string> {
   const path = `${dir}/containerd-shim-kata-v2`;
   const chosen = Deno.env.get("RTS_TEST_SHIM");
   const target = chosen
     ? `exec ${chosen} "$@"`
     : `exec ${Deno.execPath()} run -A --unstable-vsock --quiet --config ${REPO}/deno.json ` +
       `${REPO}/main.ts "$@"`;
-  await Deno.writeTextFile(path, `#!/bin/sh\n${target}\n`, { mode: 0o755 });
+  const exports = Object.entries(env).map(([k, v]) => `export ${k}='${v}'\n`).join("");
+  await Deno.writeTextFile(path, `#!/bin/sh\n${exports}${target}\n`, { mode: 0o755 });
   return path;
+}
+
+/** Options of a private containerd. */
+export interface ContainerdOptions {
+  /** Extra lines appended to containerd's config.toml (e.g. a `[timeouts]` table). */
+  extraConfig?: string[];
+  /** Environment the shim launcher exports to our shim. */
+  shimEnv?: Record<string, string>;
 }
 
 /** A private containerd. */
@@ -127,9 +139,9 @@ export class Containerd {
   }
 
   /** Starts containerd and imports the busybox image. */
-  static async start(): Promise<Containerd> {
+  static async start(opts: ContainerdOptions = {}): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
-    const shim = await shimLauncher(dir);
+    const shim = await shimLauncher(dir, opts.shimEnv);
     const c = new Containerd(dir, shim);
     await Deno.writeTextFile(
       `${dir}/config.toml`,
@@ -142,6 +154,7 @@ export class Containerd {
         `  address = "${c.address}"`,
         "[debug]",
         `  level = "debug"`,
+        ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),
     );

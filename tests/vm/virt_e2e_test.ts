@@ -65,7 +65,12 @@ Deno.test({
       });
     }
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
-    const c = await Containerd.start();
+    // Under nested emulation Deno alone starts in seconds: give the shim's
+    // `start` (and containerd's wait for it) room, as a slow host would.
+    const c = await Containerd.start({
+      extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
+      shimEnv: { KATA_SHIM_READY_TIMEOUT_MS: "55000" },
+    });
     try {
       const config = await testConfig(cfgDir);
       const run = (id: string, ...cmd: string[]) =>
