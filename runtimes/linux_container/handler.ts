@@ -7,12 +7,7 @@
  * delete.
  * @module
  */
-import {
-  AlreadyExistsError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-} from "../../common/errors.ts";
+import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { closeFd } from "../../ffi/libc.ts";
 import { acceptUnix, listenUnix, receiveFd } from "../../ffi/fdpass.ts";
@@ -28,10 +23,10 @@ import type {
   ProcessInfo,
   ProcessStatus,
   RuntimeHandler,
-  StdioPaths,
 } from "../handler.ts";
+import { ContainerTable, deleteEvent, exitEvent } from "../containers.ts";
+import { stdioOf, TaskProcess } from "../process.ts";
 import { Reaper } from "../reaper.ts";
-import { ContainerProcess } from "./process.ts";
 import { ConsoleIo, parseStdioUri, PipeIo, type ProcessIo } from "./process_io.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
@@ -41,6 +36,9 @@ import { type LinuxContainerState, writeState } from "./state.ts";
 const log = getLogger("runtimes.linux_container");
 
 const SIGKILL = 9;
+
+/** A process of a container on the host (its init or an exec). */
+type ContainerProcess = TaskProcess<ProcessIo>;
 
 /** Options of {@link LinuxContainerHandler}. */
 export interface LinuxContainerOptions {
@@ -71,7 +69,7 @@ class Container {
 
 /** Runs containers on the host through an OCI runtime binary. */
 export class LinuxContainerHandler implements RuntimeHandler {
-  readonly #containers = new Map<string, Container>();
+  readonly #containers = new ContainerTable<ContainerProcess, Container>();
   readonly #runtime: string;
   readonly #store: StateStore;
   readonly #runtimeRoot: string | undefined;
@@ -88,32 +86,21 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   #container(id: string): Container {
-    const c = this.#containers.get(id);
-    if (!c) throw new NotFoundError(`container "${id}" does not exist`);
-    return c;
+    return this.#containers.get(id);
   }
 
   #process(containerId: string, execId: string): ContainerProcess {
-    const c = this.#container(containerId);
-    if (!execId) return c.init;
-    const p = c.execs.get(execId);
-    if (!p) {
-      throw new NotFoundError(`exec "${execId}" of container "${containerId}" does not exist`);
-    }
-    return p;
+    return this.#containers.process(containerId, execId);
   }
 
   async createContainer(req: CreateContainerRequest): Promise<number> {
-    if (!req.id) throw new InvalidArgumentError("cannot create a container without an id");
-    if (this.#containers.has(req.id)) {
-      throw new AlreadyExistsError(`container "${req.id}" exists already`);
-    }
+    this.#containers.checkNew(req.id);
     const dir = this.#store.dirOf(req.id);
     const root = this.#runtimeRoot ?? `${dir}/runtime`;
     Deno.mkdirSync(dir, { recursive: true, mode: 0o711 });
     Deno.mkdirSync(root, { recursive: true, mode: 0o711 });
     const runtime = new OciRuntime(this.#runtime, root, `${dir}/runtime.log`);
-    const init = new ContainerProcess(req.id, "", pick(req));
+    const init = new TaskProcess<ProcessIo>(req.id, "", stdioOf(req));
     let mounted = false;
     try {
       mounted = mountRootfs(req.bundle, req.rootfs);
@@ -127,13 +114,13 @@ export class LinuxContainerHandler implements RuntimeHandler {
       };
       await writeState(this.#store, state);
       const c = new Container(req.id, req.bundle, dir, runtime, init, mounted);
-      this.#containers.set(req.id, c);
+      this.#containers.add(c);
       try {
         // The record written before create is enough for clean-up (the runtime
         // finds the container by id), so no second durable write is needed here.
         await this.#spawn(c, init, (opts) => runtime.create(req.id, req.bundle, opts));
       } catch (e) {
-        this.#containers.delete(req.id);
+        this.#containers.remove(req.id);
         throw e;
       }
     } catch (e) {
@@ -142,7 +129,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
       Deno.removeSync(dir, { recursive: true });
       throw e;
     }
-    const c = this.#containers.get(req.id)!;
+    const c = this.#containers.get(req.id);
     c.oom = watchOom(init.pid, () => this.#events({ topic: "/tasks/oom", containerId: req.id }));
     this.#events({
       topic: "/tasks/create",
@@ -224,14 +211,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
       status: exit.exitStatus,
     });
     p.setExited(exit);
-    this.#events({
-      topic: "/tasks/exit",
-      containerId: c.id,
-      id: p.execId || c.id,
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: exit.exitedAt,
-    });
+    this.#events(exitEvent(c.id, p, exit));
   }
 
   async start(containerId: string, execId: string): Promise<number> {
@@ -264,17 +244,12 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   exec(req: ExecRequest): Promise<void> {
-    const c = this.#container(req.containerId);
-    if (!req.execId) throw new InvalidArgumentError("cannot exec without an exec id");
-    if (c.execs.has(req.execId)) {
-      throw new AlreadyExistsError(
-        `exec "${req.execId}" of container "${req.containerId}" exists already`,
-      );
-    }
-    c.init.lifecycle.require("exec");
-    const p = new ContainerProcess(req.containerId, req.execId, pick(req), req.process);
-    c.execs.set(req.execId, p);
-    this.#events({ topic: "/tasks/exec-added", containerId: req.containerId, execId: req.execId });
+    this.#events(
+      this.#containers.addExec(
+        req,
+        (r) => new TaskProcess<ProcessIo>(r.containerId, r.execId, stdioOf(r), r.process),
+      ),
+    );
     return Promise.resolve();
   }
 
@@ -303,18 +278,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   state(containerId: string, execId: string): Promise<ProcessStatus> {
-    const c = this.#container(containerId);
-    const p = this.#process(containerId, execId);
-    return Promise.resolve({
-      containerId,
-      execId,
-      bundle: c.bundle,
-      pid: p.pid,
-      state: p.lifecycle.state,
-      exitStatus: p.exit?.exitStatus ?? 0,
-      exitedAt: p.exit?.exitedAt,
-      ...p.stdio,
-    });
+    return Promise.resolve(this.#containers.status(containerId, execId));
   }
 
   async pids(containerId: string): Promise<ProcessInfo[]> {
@@ -386,12 +350,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     const c = this.#container(containerId);
     const p = this.#process(containerId, execId);
     p.lifecycle.require("delete");
-    if (execId) {
-      p.io?.close();
-      p.lifecycle.moveTo("deleted");
-      c.execs.delete(execId);
-      return p.exit ?? { pid: p.pid, exitStatus: 0, exitedAt: new Date() };
-    }
+    if (execId) return this.#containers.deleteExec(c, p);
     if (p.lifecycle.state === "created") {
       // Never started: stop its waiting init first so the exit is recorded.
       await c.runtime.kill(containerId, SIGKILL, false).catch(() => {});
@@ -399,15 +358,8 @@ export class LinuxContainerHandler implements RuntimeHandler {
     }
     await this.#destroy(c);
     p.lifecycle.moveTo("deleted");
-    const exit = p.exit ?? { pid: p.pid, exitStatus: 0, exitedAt: new Date() };
-    this.#events({
-      topic: "/tasks/delete",
-      containerId,
-      id: "",
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: exit.exitedAt,
-    });
+    const exit = p.exitOrNone();
+    this.#events(deleteEvent(containerId, exit));
     return exit;
   }
 
@@ -418,15 +370,15 @@ export class LinuxContainerHandler implements RuntimeHandler {
     await c.runtime.delete(c.id, true);
     if (c.rootfsMounted) unmountRootfs(c.bundle);
     Deno.removeSync(c.dir, { recursive: true });
-    this.#containers.delete(c.id);
+    this.#containers.remove(c.id);
   }
 
   taskPid(containerId: string): number {
-    return this.#containers.get(containerId)?.init.pid ?? 0;
+    return this.#containers.taskPid(containerId);
   }
 
   containerIds(): string[] {
-    return [...this.#containers.keys()];
+    return this.#containers.ids();
   }
 
   async shutdown(): Promise<void> {
@@ -436,8 +388,4 @@ export class LinuxContainerHandler implements RuntimeHandler {
     }
     this.#reaper.close();
   }
-}
-
-function pick(s: StdioPaths): StdioPaths {
-  return { stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, terminal: s.terminal };
 }

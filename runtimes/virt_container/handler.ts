@@ -52,14 +52,14 @@ import type {
   ProcessInfo,
   ProcessStatus,
   RuntimeHandler,
-  StdioPaths,
 } from "../handler.ts";
+import { ContainerTable, deleteEvent, exitEvent } from "../containers.ts";
+import { stdioOf, TaskProcess } from "../process.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 import { agentStatsToMetrics } from "./metrics.ts";
 import { toAgentProcess, toAgentResources, toAgentSpec } from "./oci_convert.ts";
-import { VirtProcess } from "./process.ts";
 import { type SandboxNetwork, type StartStep, VirtSandbox } from "./sandbox.ts";
 
 const log = getLogger("runtimes.virt_container");
@@ -73,6 +73,12 @@ export const CRIO_SANDBOX_ID = "io.kubernetes.cri-o.SandboxID";
 
 /** Exit status given to tasks whose VM died (what containerd shows for a lost task). */
 export const VM_DEATH_EXIT_STATUS = 255;
+
+/**
+ * A process in the VM (its init or an exec). Its pid is the VMM's: guest pids
+ * mean nothing on the host.
+ */
+type VirtProcess = TaskProcess<AgentIo>;
 
 /** Options of {@link VirtContainerHandler}. */
 export interface VirtContainerOptions {
@@ -177,7 +183,7 @@ export class VirtContainerHandler implements RuntimeHandler {
   readonly #o: VirtContainerOptions;
   readonly #events: EventSink;
   readonly #store: StateStore;
-  readonly #containers = new Map<string, VirtContainer>();
+  readonly #containers = new ContainerTable<VirtProcess, VirtContainer>();
   #sandbox: VirtSandbox | undefined;
   #config: LoadedConfig;
   #vmDead = false;
@@ -200,19 +206,11 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   #container(id: string): VirtContainer {
-    const c = this.#containers.get(id);
-    if (!c) throw new NotFoundError(`container "${id}" does not exist`);
-    return c;
+    return this.#containers.get(id);
   }
 
   #process(containerId: string, execId: string): VirtProcess {
-    const c = this.#container(containerId);
-    if (!execId) return c.init;
-    const p = c.execs.get(execId);
-    if (!p) {
-      throw new NotFoundError(`exec "${execId}" of container "${containerId}" does not exist`);
-    }
-    return p;
+    return this.#containers.process(containerId, execId);
   }
 
   #agent(what: string): AgentApi {
@@ -228,10 +226,7 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   async createContainer(req: CreateContainerRequest): Promise<number> {
-    if (!req.id) throw new InvalidArgumentError("cannot create a container without an id");
-    if (this.#containers.has(req.id)) {
-      throw new AlreadyExistsError(`container "${req.id}" exists already`);
-    }
+    this.#containers.checkNew(req.id);
     const spec = readSpec(req.bundle);
     const annotations = (spec.annotations ?? {}) as Record<string, string>;
     const role = containerRole(req.id, annotations);
@@ -381,7 +376,7 @@ export class VirtContainerHandler implements RuntimeHandler {
       isBlockDevice: this.#o.isBlockDevice,
     });
     const volumes = new ContainerVolumes(req.id, layout, sb.parts.shareFs.shared);
-    const init = new VirtProcess(req.id, "", pick(req));
+    const init = new TaskProcess<AgentIo>(req.id, "", stdioOf(req));
     const c = new VirtContainer(req.id, req.bundle, init, rootfs, volumes, isSandbox, spec);
     const devices = ((spec.linux ?? {}) as { devices?: unknown[] }).devices ?? [];
     if (devices.length > 0) {
@@ -422,7 +417,7 @@ export class VirtContainerHandler implements RuntimeHandler {
       await this.#releaseResources(c).catch(() => {});
       throw e;
     }
-    this.#containers.set(req.id, c);
+    this.#containers.add(c);
     this.#events({
       topic: "/tasks/create",
       containerId: req.id,
@@ -473,14 +468,7 @@ export class VirtContainerHandler implements RuntimeHandler {
 
   #exited(c: VirtContainer, p: VirtProcess, exit: ExitStatus): void {
     if (p.lifecycle.state === "deleted" || !p.setExited(exit)) return;
-    this.#events({
-      topic: "/tasks/exit",
-      containerId: c.id,
-      id: p.execId || c.id,
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: exit.exitedAt,
-    });
+    this.#events(exitEvent(c.id, p, exit));
     this.#save().catch(() => {});
   }
 
@@ -519,17 +507,12 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   exec(req: ExecRequest): Promise<void> {
-    const c = this.#container(req.containerId);
-    if (!req.execId) throw new InvalidArgumentError("cannot exec without an exec id");
-    if (c.execs.has(req.execId)) {
-      throw new AlreadyExistsError(
-        `exec "${req.execId}" of container "${req.containerId}" exists already`,
-      );
-    }
-    c.init.lifecycle.require("exec");
-    const p = new VirtProcess(req.containerId, req.execId, pick(req), req.process);
-    c.execs.set(req.execId, p);
-    this.#events({ topic: "/tasks/exec-added", containerId: req.containerId, execId: req.execId });
+    this.#events(
+      this.#containers.addExec(
+        req,
+        (r) => new TaskProcess<AgentIo>(r.containerId, r.execId, stdioOf(r), r.process),
+      ),
+    );
     return Promise.resolve();
   }
 
@@ -556,18 +539,7 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   state(containerId: string, execId: string): Promise<ProcessStatus> {
-    const c = this.#container(containerId);
-    const p = this.#process(containerId, execId);
-    return Promise.resolve({
-      containerId,
-      execId,
-      bundle: c.bundle,
-      pid: p.pid,
-      state: p.lifecycle.state,
-      exitStatus: p.exit?.exitStatus ?? 0,
-      exitedAt: p.exit?.exitedAt,
-      ...p.stdio,
-    });
+    return Promise.resolve(this.#containers.status(containerId, execId));
   }
 
   pids(containerId: string): Promise<ProcessInfo[]> {
@@ -651,11 +623,9 @@ export class VirtContainerHandler implements RuntimeHandler {
     const p = this.#process(containerId, execId);
     p.lifecycle.require("delete");
     if (execId) {
-      p.io?.close();
-      p.lifecycle.moveTo("deleted");
-      c.execs.delete(execId);
+      const exit = this.#containers.deleteExec(c, p);
       await this.#save();
-      return p.exit ?? { pid: p.pid, exitStatus: 0, exitedAt: new Date() };
+      return exit;
     }
     const sb = this.#sandbox;
     if (c.inGuest && sb?.status === "running" && !this.#vmDead) {
@@ -673,18 +643,11 @@ export class VirtContainerHandler implements RuntimeHandler {
     c.init.io?.close();
     const errors: unknown[] = [];
     await this.#releaseResources(c).catch((e) => errors.push(e));
-    this.#containers.delete(containerId);
+    this.#containers.remove(containerId);
     if (!p.exited) p.setExited({ pid: p.pid, exitStatus: 0, exitedAt: new Date() });
     p.lifecycle.moveTo("deleted");
     const exit = p.exit!;
-    this.#events({
-      topic: "/tasks/delete",
-      containerId,
-      id: "",
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: exit.exitedAt,
-    });
+    this.#events(deleteEvent(containerId, exit));
     await this.#postHooks(c, "poststop", "stopped");
     if (c.isSandbox) await this.#endSandbox().catch((e) => errors.push(e));
     else await this.#save().catch(() => {});
@@ -775,11 +738,11 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   taskPid(containerId: string): number {
-    return this.#containers.get(containerId)?.init.pid ?? 0;
+    return this.#containers.taskPid(containerId);
   }
 
   containerIds(): string[] {
-    return [...this.#containers.keys()];
+    return this.#containers.ids();
   }
 
   async shutdown(): Promise<void> {
@@ -788,15 +751,11 @@ export class VirtContainerHandler implements RuntimeHandler {
       await this.#releaseResources(c).catch((e) =>
         log.warn("cleanup of {cid}: {e}", { cid: c.id, e: String(e) })
       );
-      this.#containers.delete(c.id);
+      this.#containers.remove(c.id);
     }
     await this.#endSandbox();
     this.#sandbox = undefined;
   }
-}
-
-function pick(s: StdioPaths): StdioPaths {
-  return { stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, terminal: s.terminal };
 }
 
 function exists(path: string): boolean {

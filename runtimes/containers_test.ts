@@ -1,0 +1,107 @@
+import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../common/errors.ts";
+import { ContainerTable, deleteEvent, exitEvent, type TaskContainer } from "./containers.ts";
+import type { ExecRequest } from "./handler.ts";
+import { TaskProcess } from "./process.ts";
+
+type Io = { drained(): Promise<void>; close(): void; closed: boolean };
+type P = TaskProcess<Io>;
+const stdio = { stdin: "", stdout: "/tmp/o", stderr: "", terminal: false };
+
+function table(): { t: ContainerTable<P, TaskContainer<P>>; c: TaskContainer<P> } {
+  const t = new ContainerTable<P, TaskContainer<P>>();
+  const c = {
+    id: "c1",
+    bundle: "/b",
+    init: new TaskProcess<Io>("c1", "", stdio),
+    execs: new Map(),
+  };
+  t.add(c);
+  return { t, c };
+}
+
+function exec(execId: string, containerId = "c1"): ExecRequest {
+  return { containerId, execId, process: { args: ["sh"] }, ...stdio };
+}
+
+Deno.test("ContainerTable finds containers and processes, or says which does not exist", () => {
+  const { t, c } = table();
+  assertEquals(t.get("c1"), c);
+  assertEquals(t.process("c1", ""), c.init);
+  assertThrows(() => t.get("c2"), NotFoundError, 'container "c2" does not exist');
+  assertThrows(() => t.process("c1", "e1"), NotFoundError, 'exec "e1" of container "c1"');
+  assertEquals(t.taskPid("c2"), 0);
+  assertEquals(t.ids(), ["c1"]);
+  t.remove("c1");
+  assertEquals([t.has("c1"), t.ids()], [false, []]);
+});
+
+Deno.test("ContainerTable.checkNew refuses an empty or taken id", () => {
+  const { t } = table();
+  assertThrows(() => t.checkNew(""), InvalidArgumentError, "without an id");
+  assertThrows(() => t.checkNew("c1"), AlreadyExistsError, 'container "c1" exists already');
+  t.checkNew("c2");
+});
+
+Deno.test("ContainerTable.addExec checks the request and the init's state", () => {
+  const { t, c } = table();
+  assertThrows(() => t.addExec(exec("e1", "c9"), () => c.init), NotFoundError);
+  assertThrows(() => t.addExec(exec(""), () => c.init), InvalidArgumentError, "exec id");
+  // The init is only created: no exec yet.
+  assertThrows(() => t.addExec(exec("e1"), () => c.init), Error, "cannot exec in");
+  c.init.lifecycle.moveTo("running");
+  const made = (r: ExecRequest) => new TaskProcess<Io>(r.containerId, r.execId, stdio, r.process);
+  assertEquals(t.addExec(exec("e1"), made), {
+    topic: "/tasks/exec-added",
+    containerId: "c1",
+    execId: "e1",
+  });
+  assertEquals(t.process("c1", "e1").spec, { args: ["sh"] });
+  assertThrows(() => t.addExec(exec("e1"), made), AlreadyExistsError, "exists already");
+});
+
+Deno.test("ContainerTable.status and deleteExec answer for a process", () => {
+  const { t, c } = table();
+  c.init.lifecycle.moveTo("running");
+  c.init.pid = 10;
+  t.addExec(exec("e1"), (r) => new TaskProcess<Io>(r.containerId, r.execId, stdio));
+  const e = t.process("c1", "e1");
+  let closed = false;
+  e.io = { drained: () => Promise.resolve(), close: () => (closed = true), closed: false };
+  e.pid = 11;
+  e.lifecycle.moveTo("running");
+  const exit = { pid: 11, exitStatus: 2, exitedAt: new Date(5) };
+  e.setExited(exit);
+  assertEquals(t.status("c1", "e1"), {
+    containerId: "c1",
+    execId: "e1",
+    bundle: "/b",
+    pid: 11,
+    state: "stopped",
+    exitStatus: 2,
+    exitedAt: new Date(5),
+    ...stdio,
+  });
+  assertEquals(t.status("c1", "").state, "running");
+  assertEquals(t.deleteExec(c, e), exit);
+  assertEquals([closed, e.lifecycle.state, c.execs.has("e1")], [true, "deleted", false]);
+});
+
+Deno.test("exit and delete events carry the ids containerd expects", () => {
+  const exit = { pid: 3, exitStatus: 1, exitedAt: new Date(9) };
+  const init = new TaskProcess<Io>("c1", "", stdio);
+  const e1 = new TaskProcess<Io>("c1", "e1", stdio);
+  assertEquals(exitEvent("c1", init, exit), {
+    topic: "/tasks/exit",
+    containerId: "c1",
+    id: "c1",
+    ...exit,
+  });
+  assertEquals(exitEvent("c1", e1, exit).id, "e1");
+  assertEquals(deleteEvent("c1", exit), {
+    topic: "/tasks/delete",
+    containerId: "c1",
+    id: "",
+    ...exit,
+  });
+});
