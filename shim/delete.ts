@@ -2,7 +2,8 @@
  * `delete`: containerd's clean-up after a shim it lost (killed, or not
  * reachable at boot) or a failed start. Restores what the persisted state
  * (`persist/`, `<root>/<id>/state.json`) records, kills what is left,
- * unmounts the rootfs, removes the state and the socket, and prints a
+ * unmounts the rootfs, removes the state and the socket (a VM sandbox: its
+ * VMM killed, shared mounts undone, through runtimes/virt_container), and prints a
  * binary `DeleteResponse` (exit status 128+SIGKILL, as Kata reports) on
  * stdout. Problems go to stderr only (containerd logs them).
  * @module
@@ -44,7 +45,10 @@ async function cleanupFromState(id: string, bundle: string): Promise<void> {
   if (!recorded) {
     const { unmountRootfs } = await import("../runtimes/linux_container/rootfs.ts");
     unmountRootfs(bundle);
-    await Deno.remove(`${root}/${id}`, { recursive: true }).catch(() => {});
+    // Unmounts first and refuses while anything stays mounted: a rootfs
+    // left mounted below is never deleted through.
+    const { removeTreeSafely } = await import("../resource/share_fs/mounts.ts");
+    removeTreeSafely(`${root}/${id}`);
     return;
   }
   const { StateStore } = await import("../persist/mod.ts");
@@ -55,8 +59,13 @@ async function cleanupFromState(id: string, bundle: string): Promise<void> {
     await cleanupLinuxContainer(store, state);
     return;
   }
+  if (state.runtime === "virt_container") {
+    const { cleanupVirtSandbox } = await import("../runtimes/virt_container/cleanup.ts");
+    await cleanupVirtSandbox(store, state);
+    return;
+  }
   throw new Error(
-    `cleaning up a ${state.runtime} sandbox after its shim was lost is not supported yet; ` +
+    `cleaning up a ${state.runtime} sandbox after its shim was lost is not supported; ` +
       `its state stays in ${store.dirOf(id)}`,
   );
 }
