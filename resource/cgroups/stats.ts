@@ -6,6 +6,7 @@
  * @module
  */
 import { NotFoundError } from "../../common/errors.ts";
+import { type V1MemoryEntry, v1MemoryMetrics } from "./v1_metrics.ts";
 
 /** Metrics of one cgroup, tagged with the cgroup version they follow. */
 export interface CgroupMetrics {
@@ -111,50 +112,20 @@ export function readV1(paths: Map<string, string>, root: string): Record<string,
     const m = dir("memory");
     const s = parseFlatKeyed(readText(`${m}/memory.stat`) ?? "");
     const g = (k: string) => s.get(k) ?? 0n;
-    const entry = (prefix: string) => ({
+    const entry = (prefix: string): V1MemoryEntry => ({
       usage: readNumber(`${m}/${prefix}.usage_in_bytes`),
       limit: readNumber(`${m}/${prefix}.limit_in_bytes`),
       max: readNumber(`${m}/${prefix}.max_usage_in_bytes`),
       failcnt: readNumber(`${m}/${prefix}.failcnt`),
     });
-    metrics.memory = {
+    metrics.memory = v1MemoryMetrics({
       cache: g("cache"),
-      rss: g("rss"),
-      rssHuge: g("rss_huge"),
-      mappedFile: g("mapped_file"),
-      dirty: g("dirty"),
-      writeback: g("writeback"),
-      pgPgIn: g("pgpgin"),
-      pgPgOut: g("pgpgout"),
-      pgFault: g("pgfault"),
-      pgMajFault: g("pgmajfault"),
-      inactiveAnon: g("inactive_anon"),
-      activeAnon: g("active_anon"),
-      inactiveFile: g("inactive_file"),
-      activeFile: g("active_file"),
-      unevictable: g("unevictable"),
-      hierarchicalMemoryLimit: g("hierarchical_memory_limit"),
-      hierarchicalSwapLimit: g("hierarchical_memsw_limit"),
-      totalCache: g("total_cache"),
-      totalRss: g("total_rss"),
-      totalRssHuge: g("total_rss_huge"),
-      totalMappedFile: g("total_mapped_file"),
-      totalDirty: g("total_dirty"),
-      totalWriteback: g("total_writeback"),
-      totalPgPgIn: g("total_pgpgin"),
-      totalPgPgOut: g("total_pgpgout"),
-      totalPgFault: g("total_pgfault"),
-      totalPgMajFault: g("total_pgmajfault"),
-      totalInactiveAnon: g("total_inactive_anon"),
-      totalActiveAnon: g("total_active_anon"),
-      totalInactiveFile: g("total_inactive_file"),
-      totalActiveFile: g("total_active_file"),
-      totalUnevictable: g("total_unevictable"),
+      stat: g,
       usage: entry("memory"),
       swap: entry("memory.memsw"),
       kernel: entry("memory.kmem"),
       kernelTcp: entry("memory.kmem.tcp"),
-    };
+    });
   }
   return metrics;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { StatsContainerResponse } from "../../agent/gen/agent_pb.ts";
+import { type V1MemoryEntry, v1MemoryMetrics } from "../../resource/cgroups/v1_metrics.ts";
 import type { ContainerStats } from "../handler.ts";
 
 type Entry = { major: bigint; minor: bigint; op: string; value: bigint };
@@ -47,50 +48,20 @@ export function agentStatsToMetrics(s: StatsContainerResponse): ContainerStats {
   if (cg?.memoryStats) {
     const m = cg.memoryStats;
     const g = (k: string) => m.stats[k] ?? 0n;
-    const entry = (d: typeof m.usage) => ({
+    const entry = (d: typeof m.usage): V1MemoryEntry => ({
       usage: d?.usage ?? 0n,
       max: d?.maxUsage ?? 0n,
       failcnt: d?.failcnt ?? 0n,
       limit: d?.limit ?? 0n,
     });
-    metrics.memory = {
+    metrics.memory = v1MemoryMetrics({
       cache: m.cache,
-      rss: g("rss"),
-      rssHuge: g("rss_huge"),
-      mappedFile: g("mapped_file"),
-      dirty: g("dirty"),
-      writeback: g("writeback"),
-      pgPgIn: g("pgpgin"),
-      pgPgOut: g("pgpgout"),
-      pgFault: g("pgfault"),
-      pgMajFault: g("pgmajfault"),
-      inactiveAnon: g("inactive_anon"),
-      activeAnon: g("active_anon"),
-      inactiveFile: g("inactive_file"),
-      activeFile: g("active_file"),
-      unevictable: g("unevictable"),
-      hierarchicalMemoryLimit: g("hierarchical_memory_limit"),
-      hierarchicalSwapLimit: g("hierarchical_memsw_limit"),
-      totalCache: g("total_cache"),
-      totalRss: g("total_rss"),
-      totalRssHuge: g("total_rss_huge"),
-      totalMappedFile: g("total_mapped_file"),
-      totalDirty: g("total_dirty"),
-      totalWriteback: g("total_writeback"),
-      totalPgPgIn: g("total_pgpgin"),
-      totalPgPgOut: g("total_pgpgout"),
-      totalPgFault: g("total_pgfault"),
-      totalPgMajFault: g("total_pgmajfault"),
-      totalInactiveAnon: g("total_inactive_anon"),
-      totalActiveAnon: g("total_active_anon"),
-      totalInactiveFile: g("total_inactive_file"),
-      totalActiveFile: g("total_active_file"),
-      totalUnevictable: g("total_unevictable"),
+      stat: g,
       usage: entry(m.usage),
       swap: entry(m.swapUsage),
       kernel: entry(m.kernelUsage),
       kernelTcp: entry(undefined),
-    };
+    });
   }
   if (cg?.blkioStats) {
     const b = cg.blkioStats;
