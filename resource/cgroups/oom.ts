@@ -6,6 +6,7 @@
  * no eventfd interface).
  * @module
  */
+import { exists } from "../../common/fs.ts";
 import { closeFd, eventFd, O, openFd, readFdAsync, writeFd } from "../../ffi/libc.ts";
 import { parseFlatKeyed, parseProcCgroup } from "./stats.ts";
 
@@ -107,13 +108,4 @@ export function watchV2(dir: string, onOom: () => void): OomWatch | undefined {
   // An idle poll must not keep the shim alive on its own.
   Deno.unrefTimer(timer);
   return { close: () => clearInterval(timer) };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

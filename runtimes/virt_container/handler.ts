@@ -18,6 +18,7 @@ import {
   NotFoundError,
   UnimplementedError,
 } from "../../common/errors.ts";
+import { exists } from "../../common/fs.ts";
 import { getLogger } from "../../common/log.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import type { HypervisorConfig } from "../../config/schema.ts";
@@ -755,15 +756,6 @@ export class VirtContainerHandler implements RuntimeHandler {
     }
     await this.#endSandbox();
     this.#sandbox = undefined;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
