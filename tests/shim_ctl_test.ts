@@ -4,36 +4,10 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { busyboxBundle } from "./busybox_bundle.ts";
+import { runShim } from "./command.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-async function ctlRun(bundle: string, id: string, stdin: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      "--config",
-      CONFIG,
-      MAIN,
-      "shim-ctl",
-      "run",
-      "--bundle",
-      bundle,
-      "--id",
-      id,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(stdin));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function ctlRun(bundle: string, id: string, stdin: string) {
+  return runShim(["shim-ctl", "run", "--bundle", bundle, "--id", id], { stdin });
 }
 
 Deno.test("shim-ctl run: stdio attached and the exit code propagated", async () => {

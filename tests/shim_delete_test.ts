@@ -13,20 +13,11 @@ import { DeleteResponseSchema } from "../service/gen/containerd/task/v2/shim_pb.
 import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection_pb.ts";
 import { busyboxBundle } from "./busybox_bundle.ts";
 import { StateStore } from "../persist/mod.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+import { runShim } from "./command.ts";
 
 async function shim(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--config", CONFIG, MAIN, ...args],
-    cwd,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+  const out = await runShim(args, { cwd, env });
+  return { code: out.code, stdout: out.stdoutBytes, stderr: out.stderr };
 }
 
 Deno.test({

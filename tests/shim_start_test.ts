@@ -13,43 +13,20 @@ import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { OptionsSchema } from "../service/gen/containerd/runtimeoptions/v1/api_pb.ts";
 import { socketAddress, socketPath } from "../shim/address.ts";
 import { processExists } from "../ffi/process.ts";
+import { runShim } from "./command.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-async function runStart(bundle: string, id: string, stdin: Uint8Array) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      "--config",
-      CONFIG,
-      MAIN,
-      "-namespace",
-      "rts-test",
-      "-address",
-      `${bundle}/containerd.sock`,
-      "-publish-binary",
-      "/bin/false",
-      "-id",
-      id,
-      "start",
-    ],
-    cwd: bundle,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(stdin);
-  await w.close();
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function runStart(bundle: string, id: string, stdin: Uint8Array) {
+  return runShim([
+    "-namespace",
+    "rts-test",
+    "-address",
+    `${bundle}/containerd.sock`,
+    "-publish-binary",
+    "/bin/false",
+    "-id",
+    id,
+    "start",
+  ], { cwd: bundle, stdin });
 }
 
 // containerd 2.3's BootstrapParams{instance_id=1 "x", namespace=2 "rts-test"} as raw protobuf.

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { runCommand, runShim } from "../command.ts";
+
 const CNI_PATH = "/usr/lib/cni";
 let counter = 0;
 
@@ -24,23 +26,9 @@ export async function run(
   stdin?: string,
   env?: Record<string, string>,
 ) {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env,
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${stderr}${stdout}`);
+  const { code, stdout, stderr } = await runCommand(cmd, args, { stdin, env });
+  if (code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${code}): ${stderr}${stdout}`);
   }
   return stdout;
 }
@@ -157,15 +145,6 @@ export async function cniBridgePod(ifname = "eth0"): Promise<CniPod> {
 
 /** Runs the shim's `shim-ctl net` with `args`; returns exit code, stdout and stderr. */
 export async function shimCtlNet(args: string[]) {
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", main, "shim-ctl", "net", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  const { code, stdout, stderr } = await runShim(["shim-ctl", "net", ...args]);
+  return { code, stdout, stderr };
 }

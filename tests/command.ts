@@ -1,0 +1,67 @@
+/**
+ * Running a command to completion in tests, and running this tree's shim
+ * (`main.ts` under Deno, with the repository's import map) the way a test
+ * invokes the built binary.
+ * @module
+ */
+
+/** How a command ended and what it printed. */
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout as raw bytes (for binary answers such as `delete`'s protobuf). */
+  stdoutBytes: Uint8Array;
+}
+
+/** Where and with what a command runs. */
+export interface CommandOptions {
+  /** Fed to stdin, which is then closed; no stdin (`/dev/null`) when absent. */
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+}
+
+/** Runs `cmd` with `args` to completion and captures its output. */
+export async function runCommand(
+  cmd: string,
+  args: string[],
+  opts: CommandOptions = {},
+): Promise<CommandOutput> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(
+      typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+    );
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/** Runs this tree's shim (`deno run main.ts ARGS...`) to completion. */
+export function runShim(args: string[], opts: CommandOptions = {}): Promise<CommandOutput> {
+  return runCommand(
+    Deno.execPath(),
+    ["run", "-A", "--quiet", "--config", CONFIG, MAIN, ...args],
+    opts,
+  );
+}
