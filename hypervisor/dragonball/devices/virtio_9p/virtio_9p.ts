@@ -1,0 +1,93 @@
+/**
+ * virtio-9p: a host directory shared with the guest over 9P2000.L
+ * (`mount -t 9p -o trans=virtio,version=9p2000.L <tag> <dir>`). One request
+ * queue; each chain holds a request in its readable buffers and room for the
+ * reply in its writable ones. Requests are served synchronously when the
+ * driver notifies; a malformed chain is returned unused and never stops the
+ * VMM.
+ * @module
+ */
+import type { Descriptor } from "../virtio/queue.ts";
+import { readFromChain, writeToChain } from "../virtio/queue.ts";
+import {
+  type ActivateContext,
+  readConfigBytes,
+  VIRTIO_ID,
+  type VirtioDevice,
+} from "../virtio/device.ts";
+import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
+
+/** Feature bit: the config space holds a mount tag. */
+export const VIRTIO_9P_MOUNT_TAG = 0n;
+/** Room for the chains of a full-size message split into pages. */
+const QUEUE_SIZE = 256;
+/** Longest mount tag the Linux driver accepts. */
+const MAX_TAG = 0xffff;
+
+/** A virtio-9p device serving one host directory. */
+export class Virtio9p implements VirtioDevice {
+  readonly deviceType = VIRTIO_ID.P9;
+  readonly features = 1n << VIRTIO_9P_MOUNT_TAG;
+  readonly queueMaxSizes = [QUEUE_SIZE];
+  readonly server: P9Server;
+  readonly #config: Uint8Array;
+  #ctx?: ActivateContext;
+  #closed = false;
+
+  /** Shares `root` under mount tag `tag`. */
+  constructor(readonly tag: string, root: string, opts: P9ServerOptions = {}) {
+    const t = new TextEncoder().encode(tag);
+    if (t.length === 0 || t.length > MAX_TAG) {
+      throw new RangeError(`9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`);
+    }
+    this.server = new P9Server(root, opts);
+    this.#config = new Uint8Array(2 + t.length);
+    new DataView(this.#config.buffer).setUint16(0, t.length, true);
+    this.#config.set(t, 2);
+  }
+
+  readConfig(offset: number, data: Uint8Array): void {
+    readConfigBytes(this.#config, offset, data);
+  }
+
+  writeConfig(): void {}
+
+  activate(ctx: ActivateContext): void {
+    this.#ctx = ctx;
+  }
+
+  notify(_index: number): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    const q = ctx.queues[0];
+    let used = false;
+    for (;;) {
+      const chain = q.pop(ctx.memory);
+      if (!chain) break;
+      const written = chain.error ? 0 : this.#serve(ctx, chain.descriptors);
+      q.addUsed(ctx.memory, chain.head, written);
+      used = true;
+    }
+    if (used) ctx.signalUsed();
+  }
+
+  #serve(ctx: ActivateContext, descs: Descriptor[]): number {
+    const room = descs.reduce((n, d) => n + (d.writable ? d.len : 0), 0);
+    if (room === 0) return 0; // nowhere to put a reply
+    const request = readFromChain(ctx.memory, descs, MAX_MSIZE + 4096);
+    const reply = this.server.handle(request, room);
+    return writeToChain(ctx.memory, descs, reply);
+  }
+
+  reset(): void {
+    this.#ctx = undefined;
+    this.server.reset();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx = undefined;
+    this.server.reset();
+  }
+}
