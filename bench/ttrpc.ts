@@ -26,6 +26,8 @@ interface Stats {
 
 const CALLS_TOTAL = Number(Deno.env.get("TTRPC_BENCH_CALLS") ?? 32000);
 const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 5);
+/** Client counts to measure, e.g. TTRPC_BENCH_CLIENTS=16 for one row group. */
+const CLIENT_COUNTS = (Deno.env.get("TTRPC_BENCH_CLIENTS") ?? "1,16").split(",").map(Number);
 
 function callsPer(conns: number): number {
   return Math.max(100, Math.floor(CALLS_TOTAL / conns));
@@ -129,7 +131,7 @@ export async function run(): Promise<string> {
     ["Go client → Go server", (c) => withGoServer((p) => goClient(p, c))],
     ["**our client** → Go server", (c) => withGoServer((p) => tsClient(p, c))],
   ];
-  for (const conns of [1, 16]) {
+  for (const conns of CLIENT_COUNTS) {
     // Rounds alternate the pairings so that load from other processes hits all of them alike;
     // each pairing reports its median-throughput round.
     const results: Stats[][] = pairings.map(() => []);

@@ -5,8 +5,13 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { getLogger } from "../common/log.ts";
-import { decodeResponse, encodeRequest, type KeyValue } from "./envelope.ts";
-import { encodeFrame, type Frame, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
+import {
+  decodeResponse,
+  encodeRequestFrame,
+  encodeRequestPrefix,
+  type KeyValue,
+} from "./envelope.ts";
+import { type Frame, HEADER_SIZE, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
 import { FrameReader, type OversizedFrame } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { errorFromStatus } from "./status.ts";
@@ -29,13 +34,49 @@ export interface CallOptions {
   metadata?: readonly KeyValue[];
 }
 
-interface PendingCall {
+/** One call waiting for its response; settled once, by whichever comes first. */
+class PendingCall {
   resolve: (payload: Uint8Array) => void;
   reject: (err: ConnectError) => void;
+  /** Deadline timer, only for calls with a deadline. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The caller's signal and its listener, only for calls with a signal. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+
+  constructor(resolve: (payload: Uint8Array) => void, reject: (err: ConnectError) => void) {
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  /** Drops the timer and the abort listener. */
+  release(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener("abort", this.onAbort);
+  }
 }
 
 const MAX_STREAM_ID = 0xffffffff;
 const MAX_TIMER_MS = 0x7fffffff;
+const NO_METADATA: readonly KeyValue[] = [];
+
+/** Encoded service/method fields, reused by every call of a method (bounded: callers may pass any strings). */
+const prefixes = new Map<string, Map<string, Uint8Array>>();
+const MAX_CACHED_SERVICES = 256;
+const MAX_CACHED_METHODS = 1024;
+
+function requestPrefix(service: string, method: string): Uint8Array {
+  const methods = prefixes.get(service);
+  const cached = methods?.get(method);
+  if (cached !== undefined) return cached;
+  const prefix = encodeRequestPrefix(service, method);
+  if (methods === undefined) {
+    if (prefixes.size < MAX_CACHED_SERVICES) prefixes.set(service, new Map([[method, prefix]]));
+  } else if (methods.size < MAX_CACHED_METHODS) {
+    methods.set(method, prefix);
+  }
+  return prefix;
+}
 
 /** A client connection; after it breaks every call rejects with Unavailable. */
 export class ClientConnection {
@@ -70,58 +111,64 @@ export class ClientConnection {
     const timeoutMs = opts.timeoutMs !== undefined && opts.timeoutMs > 0
       ? opts.timeoutMs
       : undefined;
-    const request = encodeRequest({
-      service,
-      method,
-      payload,
-      timeoutNano: timeoutMs === undefined ? 0 : Math.round(timeoutMs * 1e6),
-      metadata: opts.metadata ? [...opts.metadata] : [],
-    });
-    if (request.length > MAX_DATA_LENGTH) {
-      return Promise.reject(
-        new ConnectError(
-          `message length ${request.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
-          Code.ResourceExhausted,
-        ),
-      );
-    }
     const id = this.#nextId;
     if (id > MAX_STREAM_ID) {
       return Promise.reject(
         new ConnectError("ttrpc stream ids exhausted on this connection", Code.ResourceExhausted),
       );
     }
+    const frame = encodeRequestFrame(
+      id,
+      MessageType.Request,
+      requestPrefix(service, method),
+      payload,
+      timeoutMs === undefined ? 0 : Math.round(timeoutMs * 1e6),
+      opts.metadata ?? NO_METADATA,
+    );
+    if (frame.length - HEADER_SIZE > MAX_DATA_LENGTH) {
+      return Promise.reject(
+        new ConnectError(
+          `message length ${
+            frame.length - HEADER_SIZE
+          } exceed maximum message size of ${MAX_DATA_LENGTH}`,
+          Code.ResourceExhausted,
+        ),
+      );
+    }
     this.#nextId += 2;
     return new Promise<Uint8Array>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => finish(() => reject(canceled(opts.signal!)));
-      const finish = (settle: () => void) => {
-        if (!this.#pending.delete(id)) return;
-        if (timer !== undefined) clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
-        settle();
-      };
-      this.#pending.set(id, {
-        resolve: (p) => finish(() => resolve(p)),
-        reject: (e) => finish(() => reject(e)),
-      });
+      const pending = new PendingCall(resolve, reject);
+      this.#pending.set(id, pending);
       if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-        timer = setTimeout(
-          () =>
-            finish(() =>
-              reject(
-                new ConnectError(
-                  `${service}/${method}: context deadline exceeded`,
-                  Code.DeadlineExceeded,
-                ),
-              )
+        pending.timer = setTimeout(() => {
+          if (!this.#settle(id)) return;
+          reject(
+            new ConnectError(
+              `${service}/${method}: context deadline exceeded`,
+              Code.DeadlineExceeded,
             ),
-          timeoutMs,
-        );
+          );
+        }, timeoutMs);
       }
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      this.#writer.write(encodeFrame(id, MessageType.Request, request));
+      const signal = opts.signal;
+      if (signal !== undefined) {
+        pending.signal = signal;
+        pending.onAbort = () => {
+          if (this.#settle(id)) reject(canceled(signal));
+        };
+        signal.addEventListener("abort", pending.onAbort, { once: true });
+      }
+      this.#writer.write(frame);
     });
+  }
+
+  /** Removes a pending call and releases its timer and listener; false if it was already settled. */
+  #settle(id: number): PendingCall | undefined {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(id);
+    pending.release();
+    return pending;
   }
 
   /** Closes the connection; pending calls reject with Unavailable. */
@@ -132,10 +179,12 @@ export class ClientConnection {
   async #readLoop(): Promise<void> {
     let reason = "closed by the peer";
     try {
+      const reader = this.#reader;
       while (!this.#closed) {
-        const frame = await this.#reader.next();
-        if (frame === null) break;
-        this.#onFrame(frame);
+        // Every complete frame of one read is dispatched before reading again.
+        let frame;
+        while (!this.#closed && (frame = reader.poll()) !== undefined) this.#onFrame(frame);
+        if (this.#closed || !await reader.readMore()) break;
       }
     } catch (err) {
       reason = err instanceof Error ? err.message : String(err);
@@ -144,10 +193,8 @@ export class ClientConnection {
   }
 
   #onFrame(frame: Frame | OversizedFrame): void {
-    const pending = this.#pending.get(frame.streamId);
-    if (!pending) return; // Late answer to a cancelled or timed-out call.
     if ("oversized" in frame) {
-      pending.reject(
+      this.#settle(frame.streamId)?.reject(
         new ConnectError(
           `message length ${frame.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
           Code.ResourceExhausted,
@@ -155,7 +202,10 @@ export class ClientConnection {
       );
       return;
     }
-    if (frame.type !== MessageType.Response) return; // Data is never expected on unary calls.
+    // Data is never expected on unary calls; a late answer to a cancelled or timed-out call has no entry.
+    if (frame.type !== MessageType.Response) return;
+    const pending = this.#settle(frame.streamId);
+    if (pending === undefined) return;
     try {
       const res = decodeResponse(frame.data);
       if (res.status && res.status.code !== 0) pending.reject(errorFromStatus(res.status));
@@ -185,7 +235,12 @@ export class ClientConnection {
         reason,
       });
     }
-    for (const p of [...this.#pending.values()]) p.reject(this.#unavailable());
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      p.release();
+      p.reject(this.#unavailable());
+    }
   }
 
   #unavailable(): ConnectError {

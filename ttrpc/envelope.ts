@@ -1,11 +1,12 @@
 /**
  * Codec for the ttRPC envelope messages (ttrpc.Request, ttrpc.Response,
  * ttrpc.KeyValue, google.rpc.Status). They sit on every call, so they are
- * coded by hand with the protobuf wire primitives instead of reflection;
+ * coded by hand, straight into the frame buffer that goes to the socket (one
+ * allocation per frame), instead of with reflection or a generic writer;
  * `envelope_test.ts` checks them against the generated code in `gen/`.
  * @module
  */
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { HEADER_SIZE, writeHeader } from "./frame.ts";
 
 /** One metadata entry; a key with several values appears once per value. */
 export interface KeyValue {
@@ -43,8 +44,18 @@ export interface ResponseEnvelope {
 }
 
 const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-function expectWireType(field: number, got: WireType, want: WireType, message: string): void {
+// Wire types of the protobuf encoding.
+const VARINT = 0;
+const FIXED64 = 1;
+const LENGTH_DELIMITED = 2;
+const START_GROUP = 3;
+const END_GROUP = 4;
+const FIXED32 = 5;
+
+function expectWireType(field: number, got: number, want: number, message: string): void {
   if (got !== want) {
     throw new Error(
       `Cannot decode ${message}: field ${field} has wire type ${got}, expected ${want}`,
@@ -52,28 +63,318 @@ function expectWireType(field: number, got: WireType, want: WireType, message: s
   }
 }
 
-/** Encodes a ttrpc.Request. */
-export function encodeRequest(req: RequestEnvelope): Uint8Array {
-  const w = new BinaryWriter();
-  if (req.service) w.tag(1, WireType.LengthDelimited).string(req.service);
-  if (req.method) w.tag(2, WireType.LengthDelimited).string(req.method);
-  if (req.payload.length) w.tag(3, WireType.LengthDelimited).bytes(req.payload);
-  if (req.timeoutNano) w.tag(4, WireType.Varint).int64(Math.trunc(req.timeoutNano));
-  for (const kv of req.metadata) {
-    w.tag(5, WireType.LengthDelimited).fork();
-    if (kv.key) w.tag(1, WireType.LengthDelimited).string(kv.key);
-    if (kv.value) w.tag(2, WireType.LengthDelimited).string(kv.value);
-    w.join();
+/** Bytes a varint of the non-negative integer `n` takes. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
   }
-  return w.finish();
+  return size;
+}
+
+/** Writes the varint of the non-negative integer `n` at `pos`; returns the position after it. */
+function putVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** A negative int64/int32 is encoded as its 64-bit two's complement: ten bytes. */
+function int64Bytes(n: number): Uint8Array {
+  let v = BigInt.asUintN(64, BigInt(Math.trunc(n)));
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return new Uint8Array(out);
+}
+
+/** Size of field `tag` (< 16, one byte) holding a length-delimited value of `len` bytes. */
+function lengthDelimitedSize(len: number): number {
+  return 1 + varintSize(len) + len;
+}
+
+/** Writes the tag byte, the length and the bytes of a length-delimited field. */
+function putBytes(buf: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
+  buf[pos++] = tag;
+  pos = putVarint(buf, pos, bytes.length);
+  buf.set(bytes, pos);
+  return pos + bytes.length;
 }
 
 /**
- * Decodes a ttrpc.Request; unknown fields are skipped.
+ * The encoded `service` and `method` fields of a ttrpc.Request, which start
+ * every request of that method: encoded once and reused.
+ */
+export function encodeRequestPrefix(service: string, method: string): Uint8Array {
+  const s = encoder.encode(service);
+  const m = encoder.encode(method);
+  const out = new Uint8Array(
+    (s.length ? lengthDelimitedSize(s.length) : 0) + (m.length ? lengthDelimitedSize(m.length) : 0),
+  );
+  let pos = 0;
+  if (s.length) pos = putBytes(out, pos, 0x0a, s);
+  if (m.length) putBytes(out, pos, 0x12, m);
+  return out;
+}
+
+/**
+ * Encodes a whole request frame (header + ttrpc.Request) into one buffer.
+ * `prefix` comes from encodeRequestPrefix. Returns the frame; its data
+ * length is `frame.length - HEADER_SIZE` (the caller checks the limit).
+ */
+export function encodeRequestFrame(
+  streamId: number,
+  type: number,
+  prefix: Uint8Array,
+  payload: Uint8Array,
+  timeoutNano: number,
+  metadata: readonly KeyValue[],
+): Uint8Array {
+  let size = prefix.length;
+  if (payload.length) size += lengthDelimitedSize(payload.length);
+  let timeout: Uint8Array | undefined;
+  if (timeoutNano) {
+    if (timeoutNano > 0) size += 1 + varintSize(Math.trunc(timeoutNano));
+    else {
+      timeout = int64Bytes(timeoutNano);
+      size += 1 + timeout.length;
+    }
+  }
+  let encoded: Uint8Array[] | undefined;
+  if (metadata.length) {
+    encoded = [];
+    for (const kv of metadata) {
+      const k = encoder.encode(kv.key);
+      const v = encoder.encode(kv.value);
+      const inner = (k.length ? lengthDelimitedSize(k.length) : 0) +
+        (v.length ? lengthDelimitedSize(v.length) : 0);
+      encoded.push(k, v);
+      size += lengthDelimitedSize(inner);
+    }
+  }
+  const frame = new Uint8Array(HEADER_SIZE + size);
+  writeHeader(frame, 0, { length: size, streamId, type, flags: 0 });
+  frame.set(prefix, HEADER_SIZE);
+  let pos = HEADER_SIZE + prefix.length;
+  if (payload.length) pos = putBytes(frame, pos, 0x1a, payload);
+  if (timeoutNano) {
+    frame[pos++] = 0x20;
+    if (timeout) {
+      frame.set(timeout, pos);
+      pos += timeout.length;
+    } else pos = putVarint(frame, pos, Math.trunc(timeoutNano));
+  }
+  if (encoded) {
+    for (let i = 0; i < encoded.length; i += 2) {
+      const k = encoded[i];
+      const v = encoded[i + 1];
+      frame[pos++] = 0x2a;
+      pos = putVarint(
+        frame,
+        pos,
+        (k.length ? lengthDelimitedSize(k.length) : 0) +
+          (v.length ? lengthDelimitedSize(v.length) : 0),
+      );
+      if (k.length) pos = putBytes(frame, pos, 0x0a, k);
+      if (v.length) pos = putBytes(frame, pos, 0x12, v);
+    }
+  }
+  return frame;
+}
+
+/** Encodes a ttrpc.Request (without a frame header). */
+export function encodeRequest(req: RequestEnvelope): Uint8Array {
+  return encodeRequestFrame(
+    0,
+    0,
+    encodeRequestPrefix(req.service, req.method),
+    req.payload,
+    req.timeoutNano,
+    req.metadata,
+  ).subarray(HEADER_SIZE);
+}
+
+/** Bytes of the google.rpc.Status message (without its field tag). */
+function statusSize(status: StatusEnvelope, message: Uint8Array, details: Uint8Array[]): number {
+  let size = 0;
+  if (status.code) size += 1 + (status.code > 0 ? varintSize(status.code) : 10);
+  if (message.length) size += lengthDelimitedSize(message.length);
+  for (let i = 0; i < details.length; i += 2) {
+    size += lengthDelimitedSize(anySize(details[i], details[i + 1]));
+  }
+  return size;
+}
+
+function anySize(typeUrl: Uint8Array, value: Uint8Array): number {
+  return (typeUrl.length ? lengthDelimitedSize(typeUrl.length) : 0) +
+    (value.length ? lengthDelimitedSize(value.length) : 0);
+}
+
+/**
+ * Encodes a whole response frame (header + ttrpc.Response) into one buffer.
+ * The status is always written (an OK status is `0a 00`), as Go does.
+ */
+export function encodeResponseFrame(
+  streamId: number,
+  type: number,
+  status: StatusEnvelope | undefined,
+  payload: Uint8Array,
+): Uint8Array {
+  let message = EMPTY;
+  const details: Uint8Array[] = [];
+  let statusLength = 0;
+  if (status) {
+    message = status.message ? encoder.encode(status.message) : EMPTY;
+    for (const d of status.details) details.push(encoder.encode(d.typeUrl), d.value);
+    statusLength = statusSize(status, message, details);
+  }
+  const size = lengthDelimitedSize(statusLength) +
+    (payload.length ? lengthDelimitedSize(payload.length) : 0);
+  const frame = new Uint8Array(HEADER_SIZE + size);
+  writeHeader(frame, 0, { length: size, streamId, type, flags: 0 });
+  let pos = HEADER_SIZE;
+  frame[pos++] = 0x0a;
+  pos = putVarint(frame, pos, statusLength);
+  if (status) {
+    if (status.code) {
+      frame[pos++] = 0x08;
+      if (status.code > 0) pos = putVarint(frame, pos, status.code);
+      else {
+        const code = int64Bytes(status.code);
+        frame.set(code, pos);
+        pos += code.length;
+      }
+    }
+    if (message.length) pos = putBytes(frame, pos, 0x12, message);
+    for (let i = 0; i < details.length; i += 2) {
+      frame[pos++] = 0x1a;
+      pos = putVarint(frame, pos, anySize(details[i], details[i + 1]));
+      if (details[i].length) pos = putBytes(frame, pos, 0x0a, details[i]);
+      if (details[i + 1].length) pos = putBytes(frame, pos, 0x12, details[i + 1]);
+    }
+  }
+  if (payload.length) putBytes(frame, pos, 0x12, payload);
+  return frame;
+}
+
+/** Encodes a ttrpc.Response (without a frame header). */
+export function encodeResponse(res: ResponseEnvelope): Uint8Array {
+  return encodeResponseFrame(0, 0, res.status, res.payload).subarray(HEADER_SIZE);
+}
+
+/** A cursor over protobuf bytes; every read is bounds-checked. */
+class WireReader {
+  buf: Uint8Array;
+  pos: number;
+  end: number;
+
+  constructor(buf: Uint8Array, pos: number, end: number) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /** A varint as a number; 64-bit values beyond 2^49 are read exactly and wrapped to int64. */
+  varint(): number {
+    const buf = this.buf;
+    const start = this.pos;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      if (this.pos >= this.end) throw new Error("premature EOF");
+      const b = buf[this.pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    this.pos = start;
+    return this.#bigVarint();
+  }
+
+  #bigVarint(): number {
+    let result = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error("premature EOF");
+      const b = this.buf[this.pos++];
+      result |= BigInt(b & 0x7f) << BigInt(7 * i);
+      if (b < 0x80) return Number(BigInt.asIntN(64, result));
+    }
+    throw new Error("invalid varint");
+  }
+
+  /** Reads a length prefix and returns where the bytes start (pos moves past them). */
+  lengthDelimited(): number {
+    const len = this.varint();
+    const start = this.pos;
+    if (len < 0 || len > this.end - start) throw new Error("premature EOF");
+    this.pos = start + len;
+    return start;
+  }
+
+  string(): string {
+    const start = this.lengthDelimited();
+    return start === this.pos ? "" : decoder.decode(this.buf.subarray(start, this.pos));
+  }
+
+  bytes(): Uint8Array {
+    const start = this.lengthDelimited();
+    return start === this.pos ? EMPTY : this.buf.subarray(start, this.pos);
+  }
+
+  /** Reads a tag; returns field number * 8 + wire type, as on the wire. */
+  tag(): number {
+    const tag = this.varint();
+    if (tag < 8 || tag > 0xffffffff) throw new Error(`illegal tag: ${tag}`);
+    return tag;
+  }
+
+  skip(wireType: number, field: number): void {
+    switch (wireType) {
+      case VARINT:
+        this.varint();
+        return;
+      case FIXED64:
+        this.#advance(8);
+        return;
+      case LENGTH_DELIMITED:
+        this.lengthDelimited();
+        return;
+      case FIXED32:
+        this.#advance(4);
+        return;
+      case START_GROUP:
+        for (;;) {
+          const tag = this.tag();
+          if ((tag & 7) === END_GROUP) {
+            if (tag >>> 3 !== field) throw new Error("invalid end group tag");
+            return;
+          }
+          this.skip(tag & 7, tag >>> 3);
+        }
+      default:
+        throw new Error(`cant skip wire type ${wireType}`);
+    }
+  }
+
+  #advance(n: number): void {
+    if (n > this.end - this.pos) throw new Error("premature EOF");
+    this.pos += n;
+  }
+}
+
+/**
+ * Decodes a ttrpc.Request; unknown fields are skipped. Byte fields are views of `bytes`.
  * @throws {Error} when the bytes are not a valid ttrpc.Request
  */
 export function decodeRequest(bytes: Uint8Array): RequestEnvelope {
-  const r = new BinaryReader(bytes);
+  const r = new WireReader(bytes, 0, bytes.length);
   const req: RequestEnvelope = {
     service: "",
     method: "",
@@ -81,29 +382,33 @@ export function decodeRequest(bytes: Uint8Array): RequestEnvelope {
     timeoutNano: 0,
     metadata: [],
   };
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wt = tag & 7;
     switch (field) {
       case 1:
-        expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Request");
+        expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Request");
         req.service = r.string();
         break;
       case 2:
-        expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Request");
+        expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Request");
         req.method = r.string();
         break;
       case 3:
-        expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Request");
+        expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Request");
         req.payload = r.bytes();
         break;
       case 4:
-        expectWireType(field, wt, WireType.Varint, "ttrpc.Request");
-        req.timeoutNano = Number(r.int64());
+        expectWireType(field, wt, VARINT, "ttrpc.Request");
+        req.timeoutNano = r.varint();
         break;
-      case 5:
-        expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Request");
-        req.metadata.push(decodeKeyValue(r.bytes()));
+      case 5: {
+        expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Request");
+        const start = r.lengthDelimited();
+        req.metadata.push(decodeKeyValue(new WireReader(bytes, start, r.pos)));
         break;
+      }
       default:
         r.skip(wt, field);
     }
@@ -111,13 +416,14 @@ export function decodeRequest(bytes: Uint8Array): RequestEnvelope {
   return req;
 }
 
-function decodeKeyValue(bytes: Uint8Array): KeyValue {
-  const r = new BinaryReader(bytes);
+function decodeKeyValue(r: WireReader): KeyValue {
   const kv: KeyValue = { key: "", value: "" };
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wt = tag & 7;
     if (field === 1 || field === 2) {
-      expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.KeyValue");
+      expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.KeyValue");
       if (field === 1) kv.key = r.string();
       else kv.value = r.string();
     } else {
@@ -127,40 +433,23 @@ function decodeKeyValue(bytes: Uint8Array): KeyValue {
   return kv;
 }
 
-/** Encodes a ttrpc.Response. The status is always written (an OK status is `0a 00`), as Go does. */
-export function encodeResponse(res: ResponseEnvelope): Uint8Array {
-  const w = new BinaryWriter();
-  const status = res.status;
-  w.tag(1, WireType.LengthDelimited).fork();
-  if (status) {
-    if (status.code) w.tag(1, WireType.Varint).int32(status.code);
-    if (status.message) w.tag(2, WireType.LengthDelimited).string(status.message);
-    for (const d of status.details) {
-      w.tag(3, WireType.LengthDelimited).fork();
-      if (d.typeUrl) w.tag(1, WireType.LengthDelimited).string(d.typeUrl);
-      if (d.value.length) w.tag(2, WireType.LengthDelimited).bytes(d.value);
-      w.join();
-    }
-  }
-  w.join();
-  if (res.payload.length) w.tag(2, WireType.LengthDelimited).bytes(res.payload);
-  return w.finish();
-}
-
 /**
- * Decodes a ttrpc.Response; unknown fields are skipped.
+ * Decodes a ttrpc.Response; unknown fields are skipped. Byte fields are views of `bytes`.
  * @throws {Error} when the bytes are not a valid ttrpc.Response
  */
 export function decodeResponse(bytes: Uint8Array): ResponseEnvelope {
-  const r = new BinaryReader(bytes);
+  const r = new WireReader(bytes, 0, bytes.length);
   const res: ResponseEnvelope = { payload: EMPTY };
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wt = tag & 7;
     if (field === 1) {
-      expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Response");
-      res.status = decodeStatus(r.bytes());
+      expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Response");
+      const start = r.lengthDelimited();
+      res.status = decodeStatus(new WireReader(bytes, start, r.pos));
     } else if (field === 2) {
-      expectWireType(field, wt, WireType.LengthDelimited, "ttrpc.Response");
+      expectWireType(field, wt, LENGTH_DELIMITED, "ttrpc.Response");
       res.payload = r.bytes();
     } else {
       r.skip(wt, field);
@@ -169,20 +458,22 @@ export function decodeResponse(bytes: Uint8Array): ResponseEnvelope {
   return res;
 }
 
-function decodeStatus(bytes: Uint8Array): StatusEnvelope {
-  const r = new BinaryReader(bytes);
+function decodeStatus(r: WireReader): StatusEnvelope {
   const st: StatusEnvelope = { code: 0, message: "", details: [] };
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wt = tag & 7;
     if (field === 1) {
-      expectWireType(field, wt, WireType.Varint, "google.rpc.Status");
-      st.code = r.int32();
+      expectWireType(field, wt, VARINT, "google.rpc.Status");
+      st.code = r.varint() | 0;
     } else if (field === 2) {
-      expectWireType(field, wt, WireType.LengthDelimited, "google.rpc.Status");
+      expectWireType(field, wt, LENGTH_DELIMITED, "google.rpc.Status");
       st.message = r.string();
     } else if (field === 3) {
-      expectWireType(field, wt, WireType.LengthDelimited, "google.rpc.Status");
-      st.details.push(decodeAny(r.bytes()));
+      expectWireType(field, wt, LENGTH_DELIMITED, "google.rpc.Status");
+      const start = r.lengthDelimited();
+      st.details.push(decodeAny(new WireReader(r.buf, start, r.pos)));
     } else {
       r.skip(wt, field);
     }
@@ -190,13 +481,14 @@ function decodeStatus(bytes: Uint8Array): StatusEnvelope {
   return st;
 }
 
-function decodeAny(bytes: Uint8Array): AnyEnvelope {
-  const r = new BinaryReader(bytes);
+function decodeAny(r: WireReader): AnyEnvelope {
   const any: AnyEnvelope = { typeUrl: "", value: EMPTY };
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wt = tag & 7;
     if (field === 1 || field === 2) {
-      expectWireType(field, wt, WireType.LengthDelimited, "google.protobuf.Any");
+      expectWireType(field, wt, LENGTH_DELIMITED, "google.protobuf.Any");
       if (field === 1) any.typeUrl = r.string();
       else any.value = r.bytes();
     } else {

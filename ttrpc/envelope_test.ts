@@ -1,6 +1,15 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from "./envelope.ts";
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeRequestFrame,
+  encodeRequestPrefix,
+  encodeResponse,
+  encodeResponseFrame,
+} from "./envelope.ts";
+import { HEADER_SIZE, readHeader } from "./frame.ts";
 import { RequestSchema, ResponseSchema } from "./gen/ttrpc/request_pb.ts";
 
 Deno.test("encodeRequest() produces the worked Connect request bytes", () => {
@@ -73,4 +82,52 @@ Deno.test("decodeRequest() rejects truncated bytes and wrong wire types, skips u
   assertThrows(() => decodeRequest(new Uint8Array([0x08, 1])), Error, "field 1 has wire type 0");
   assertThrows(() => decodeRequest(new Uint8Array([0x07])));
   assertEquals(decodeRequest(new Uint8Array([0x30, 5, 0x12, 1, 0x4d])).method, "M");
+});
+
+Deno.test("encodeRequestFrame() writes header and envelope in one buffer, negative int64 as ten bytes", () => {
+  const frame = encodeRequestFrame(
+    7,
+    1,
+    encodeRequestPrefix("s", "m"),
+    new Uint8Array([9]),
+    -1,
+    [{ key: "k", value: "vé" }],
+  );
+  assertEquals(readHeader(frame), {
+    length: frame.length - HEADER_SIZE,
+    streamId: 7,
+    type: 1,
+    flags: 0,
+  });
+  const gen = fromBinary(RequestSchema, frame.subarray(HEADER_SIZE));
+  assertEquals([gen.service, gen.method, [...gen.payload], gen.timeoutNano], ["s", "m", [9], -1n]);
+  assertEquals(gen.metadata.map((kv) => [kv.key, kv.value]), [["k", "vé"]]);
+  assertEquals(decodeRequest(frame.subarray(HEADER_SIZE)).timeoutNano, -1);
+  // Varints past 2^49 take the exact path.
+  const far = create(RequestSchema, { service: "s", timeoutNano: 2n ** 52n + 3n });
+  assertEquals(decodeRequest(toBinary(RequestSchema, far)).timeoutNano, 2 ** 52 + 3);
+});
+
+Deno.test("encodeResponseFrame() matches the generated ttrpc.Response, details and negative codes included", () => {
+  const status = {
+    code: -2,
+    message: "bad",
+    details: [{ typeUrl: "t/u", value: new Uint8Array([1, 2]) }, {
+      typeUrl: "",
+      value: new Uint8Array(0),
+    }],
+  };
+  const frame = encodeResponseFrame(3, 2, status, new Uint8Array([5]));
+  assertEquals(readHeader(frame), {
+    length: frame.length - HEADER_SIZE,
+    streamId: 3,
+    type: 2,
+    flags: 0,
+  });
+  const want = toBinary(
+    ResponseSchema,
+    create(ResponseSchema, { status, payload: new Uint8Array([5]) }),
+  );
+  assertEquals([...frame.subarray(HEADER_SIZE)], [...want]);
+  assertEquals(decodeResponse(want).status, status);
 });

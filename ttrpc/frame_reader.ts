@@ -1,5 +1,8 @@
 /**
- * Reassembles ttRPC frames from a byte stream. The declared length is checked
+ * Reassembles ttRPC frames from a byte stream. Each read takes as many bytes
+ * as the socket has (up to the buffer size), and every complete frame in
+ * them is handed out synchronously by `poll()`, so a burst of frames costs
+ * one read and no extra promise per frame. The declared length is checked
  * before anything is buffered: an oversized frame's data is read and dropped
  * (as Go ttrpc does), so the stream stays in sync and the caller can answer
  * on that stream id.
@@ -27,12 +30,15 @@ export class TruncatedFrameError extends Error {
 
 const INITIAL_BUFFER = 64 * 1024;
 
-/** Incremental frame parser over a ByteReader. Not safe for concurrent `next()` calls. */
+/** Incremental frame parser over a ByteReader. Not safe for concurrent reads. */
 export class FrameReader {
   #source: ByteReader;
   #buf = new Uint8Array(INITIAL_BUFFER);
   #start = 0;
   #end = 0;
+  /** Header of an oversized frame whose data is being dropped. */
+  #oversized: FrameHeader | undefined;
+  #discardLeft = 0;
 
   constructor(source: ByteReader) {
     this.#source = source;
@@ -43,65 +49,102 @@ export class FrameReader {
    * @throws {TruncatedFrameError} when the stream ends inside a frame
    */
   async next(): Promise<Frame | OversizedFrame | null> {
-    if (!await this.#fill(HEADER_SIZE, true)) return null;
-    const header = readHeader(this.#buf, this.#start);
-    this.#start += HEADER_SIZE;
-    if (header.length > MAX_DATA_LENGTH) {
-      await this.#discard(header.length);
+    for (;;) {
+      const frame = this.poll();
+      if (frame !== undefined) return frame;
+      if (!await this.readMore()) return null;
+    }
+  }
+
+  /** Returns the next frame if it is already buffered, else undefined (call `readMore()`). */
+  poll(): Frame | OversizedFrame | undefined {
+    if (this.#oversized !== undefined) {
+      const dropped = Math.min(this.#discardLeft, this.#end - this.#start);
+      this.#start += dropped;
+      this.#discardLeft -= dropped;
+      this.#consumed();
+      if (this.#discardLeft > 0) return undefined;
+      const header = this.#oversized;
+      this.#oversized = undefined;
       return { ...header, oversized: true };
     }
-    await this.#fill(header.length, false);
-    const data = this.#buf.slice(this.#start, this.#start + header.length);
-    this.#start += header.length;
+    const buffered = this.#end - this.#start;
+    if (buffered < HEADER_SIZE) return undefined;
+    const header = readHeader(this.#buf, this.#start);
+    if (header.length > MAX_DATA_LENGTH) {
+      this.#start += HEADER_SIZE;
+      this.#oversized = header;
+      this.#discardLeft = header.length;
+      return this.poll();
+    }
+    if (buffered < HEADER_SIZE + header.length) return undefined;
+    const from = this.#start + HEADER_SIZE;
+    // A copy: the buffer is reused by later reads while handlers still hold their data.
+    const data = this.#buf.slice(from, from + header.length);
+    this.#start = from + header.length;
+    this.#consumed();
+    return {
+      length: header.length,
+      streamId: header.streamId,
+      type: header.type,
+      flags: header.flags,
+      data,
+    };
+  }
+
+  /**
+   * Reads more bytes from the source; false at a clean end of stream (no partial frame buffered).
+   * @throws {TruncatedFrameError} when the stream ends inside a frame
+   */
+  async readMore(): Promise<boolean> {
+    this.#makeRoom();
+    const buf = this.#buf;
+    const got = await this.#source.read(this.#end === 0 ? buf : buf.subarray(this.#end));
+    if (got === null) {
+      if (this.#oversized !== undefined) {
+        throw new TruncatedFrameError(
+          `Cannot discard oversized ttrpc frame: stream ended with ${this.#discardLeft} of ${this.#oversized.length} bytes left`,
+        );
+      }
+      const buffered = this.#end - this.#start;
+      if (buffered === 0) return false;
+      // As before: a short header counts header bytes, a short body counts data bytes.
+      const [have, expected] = buffered < HEADER_SIZE
+        ? [buffered, HEADER_SIZE]
+        : [buffered - HEADER_SIZE, readHeader(this.#buf, this.#start).length];
+      throw new TruncatedFrameError(
+        `Cannot read ttrpc frame: stream ended after ${have} of ${expected} expected bytes`,
+      );
+    }
+    this.#end += got;
+    return true;
+  }
+
+  /** Resets the buffer once everything in it is consumed. */
+  #consumed(): void {
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
       // Give back the memory of a large frame once it is consumed.
       if (this.#buf.length > INITIAL_BUFFER) this.#buf = new Uint8Array(INITIAL_BUFFER);
     }
-    return { ...header, data };
   }
 
-  /** Ensures `n` buffered bytes; false only for a clean EOF with nothing buffered when allowed. */
-  async #fill(n: number, eofAtBoundaryOk: boolean): Promise<boolean> {
-    if (this.#end - this.#start >= n) return true;
-    if (this.#buf.length - this.#start < n) {
-      // Compact in place when the frame fits, else grow to exactly the frame size.
-      const next = n <= this.#buf.length ? this.#buf : new Uint8Array(n);
-      next.set(this.#buf.subarray(this.#start, this.#end), 0);
-      this.#end -= this.#start;
-      this.#start = 0;
-      this.#buf = next;
+  /** Ensures free space after #end, big enough for the frame being assembled. */
+  #makeRoom(): void {
+    if (this.#oversized !== undefined) {
+      this.#start = this.#end = 0; // Nothing buffered is kept while discarding.
+      return;
     }
-    while (this.#end - this.#start < n) {
-      const got = await this.#source.read(this.#buf.subarray(this.#end));
-      if (got === null) {
-        if (eofAtBoundaryOk && this.#end === this.#start) return false;
-        throw new TruncatedFrameError(
-          `Cannot read ttrpc frame: stream ended after ${
-            this.#end - this.#start
-          } of ${n} expected bytes`,
-        );
-      }
-      this.#end += got;
-    }
-    return true;
-  }
-
-  async #discard(length: number): Promise<void> {
-    let remaining = length;
-    const buffered = Math.min(remaining, this.#end - this.#start);
-    this.#start += buffered;
-    remaining -= buffered;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-    while (remaining > 0) {
-      const chunk = this.#buf.subarray(0, Math.min(this.#buf.length, remaining));
-      const got = await this.#source.read(chunk);
-      if (got === null) {
-        throw new TruncatedFrameError(
-          `Cannot discard oversized ttrpc frame: stream ended with ${remaining} of ${length} bytes left`,
-        );
-      }
-      remaining -= got;
-    }
+    const buffered = this.#end - this.#start;
+    let need = HEADER_SIZE;
+    if (buffered >= HEADER_SIZE) need = HEADER_SIZE + readHeader(this.#buf, this.#start).length;
+    if (this.#end < this.#buf.length && this.#buf.length - this.#start >= need) return;
+    // Compact in place when the frame fits, else grow to exactly the frame size.
+    const next = need <= this.#buf.length ? this.#buf : new Uint8Array(need);
+    if (next === this.#buf) this.#buf.copyWithin(0, this.#start, this.#end);
+    else next.set(this.#buf.subarray(this.#start, this.#end), 0);
+    this.#end = buffered;
+    this.#start = 0;
+    this.#buf = next;
   }
 }

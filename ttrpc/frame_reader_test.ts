@@ -93,3 +93,20 @@ Deno.test("FrameReader rejects a stream that ends inside a header or inside data
     "stream ended after 15 of 20 expected bytes",
   );
 });
+
+Deno.test("FrameReader hands out every frame of one read without reading again", async () => {
+  const bytes = concat(
+    encodeFrame(1, MessageType.Request, new Uint8Array([1])),
+    encodeFrame(3, MessageType.Request, new Uint8Array([2, 2])),
+    encodeFrame(5, MessageType.Request, new Uint8Array([3])).subarray(0, 4),
+  );
+  let reads = 0;
+  const source = chunked(bytes, [bytes.length]);
+  const reader = new FrameReader({ read: (p) => (reads++, source.read(p)) });
+  assertEquals(reader.poll(), undefined);
+  assert(await reader.readMore());
+  const ids = [];
+  for (let f = reader.poll(); f !== undefined; f = reader.poll()) ids.push(f.streamId);
+  assertEquals([ids, reads], [[1, 3], 1]);
+  await assertRejects(() => reader.readMore(), TruncatedFrameError, "after 4 of 10 expected bytes");
+});

@@ -43,16 +43,16 @@ export class FrameWriter {
   async #flush(): Promise<void> {
     this.#flushing = true;
     while (this.#queue.length > 0 && !this.#failed) {
-      let size = 0;
-      let count = 0;
-      while (count < this.#queue.length && (count === 0 || size < COALESCE_LIMIT)) {
-        size += this.#queue[count].length;
-        count++;
-      }
       let buf: Uint8Array;
-      if (count === 1) {
-        buf = this.#queue.shift()!;
+      if (this.#queue.length === 1) {
+        buf = this.#queue.pop()!;
       } else {
+        let size = 0;
+        let count = 0;
+        while (count < this.#queue.length && (count === 0 || size < COALESCE_LIMIT)) {
+          size += this.#queue[count].length;
+          count++;
+        }
         buf = new Uint8Array(size);
         let off = 0;
         for (const frame of this.#queue.splice(0, count)) {
@@ -61,7 +61,8 @@ export class FrameWriter {
         }
       }
       try {
-        let off = 0;
+        // A socket usually takes the whole buffer at once: no view is made then.
+        let off = await this.#sink.write(buf);
         while (off < buf.length) off += await this.#sink.write(buf.subarray(off));
       } catch (err) {
         this.#failed = true;
@@ -70,6 +71,6 @@ export class FrameWriter {
       }
     }
     this.#flushing = false;
-    for (const resolve of this.#idle.splice(0)) resolve();
+    if (this.#idle.length > 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
   }
 }

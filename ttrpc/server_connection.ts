@@ -8,8 +8,8 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { getLogger } from "../common/log.ts";
-import { decodeRequest, encodeResponse, type RequestEnvelope } from "./envelope.ts";
-import { encodeFrame, type Frame, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
+import { decodeRequest, encodeResponseFrame, type RequestEnvelope } from "./envelope.ts";
+import { type Frame, HEADER_SIZE, MAX_DATA_LENGTH, MessageType } from "./frame.ts";
 import { FrameReader, type OversizedFrame } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { CallCancellation, TtrpcHandlerContext } from "./handler_context.ts";
@@ -33,6 +33,8 @@ export interface MethodEntry {
 
 /** Registered methods: service full name -> method name -> entry (undefined when not implemented). */
 export type ServiceTable = Map<string, Map<string, MethodEntry | undefined>>;
+
+const EMPTY = new Uint8Array(0);
 
 const COMPLETED = new ConnectError("ttrpc call completed", Code.Canceled);
 
@@ -79,10 +81,12 @@ export class ServerConnection {
   /** Runs the read loop; resolves when the connection is finished (never rejects). */
   async serve(): Promise<void> {
     try {
+      const reader = this.#reader;
       while (!this.#closed) {
-        const frame = await this.#reader.next();
-        if (frame === null) break;
-        this.#onFrame(frame);
+        // Every complete frame of one read is dispatched before reading again.
+        let frame;
+        while (!this.#closed && (frame = reader.poll()) !== undefined) this.#onFrame(frame);
+        if (this.#closed || !await reader.readMore()) break;
       }
     } catch (err) {
       // A broken frame or a socket error ends this connection only.
@@ -201,23 +205,24 @@ export class ServerConnection {
           Code.ResourceExhausted,
         );
       }
-      response = encodeResponse({ status: undefined, payload });
+      response = encodeResponseFrame(id, MessageType.Response, undefined, payload);
     } catch (err) {
-      response = encodeResponse({ status: statusFromError(err), payload: new Uint8Array(0) });
-      if (response.length > MAX_DATA_LENGTH) {
+      const status = statusFromError(err);
+      response = encodeResponseFrame(id, MessageType.Response, status, EMPTY);
+      if (response.length - HEADER_SIZE > MAX_DATA_LENGTH) {
         // Only an error message of megabytes gets here; keep the code, drop the text.
-        const status = statusFromError(err);
-        response = encodeResponse({
-          status: { code: status.code, message: "error message too long to send", details: [] },
-          payload: new Uint8Array(0),
-        });
+        response = encodeResponseFrame(id, MessageType.Response, {
+          code: status.code,
+          message: "error message too long to send",
+          details: [],
+        }, EMPTY);
       }
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
     if (this.#closed) return;
     this.#active.delete(id);
-    this.#write(encodeFrame(id, MessageType.Response, response));
+    this.#write(response);
     // connect's contract: the signal also fires when the call completes.
     cancellation.abort(COMPLETED);
     if (this.#draining && this.#active.size === 0) {
@@ -241,11 +246,9 @@ export class ServerConnection {
   }
 
   #sendStatus(id: number, code: Code, message: string): void {
-    const response = encodeResponse({
-      status: { code, message, details: [] },
-      payload: new Uint8Array(0),
-    });
-    this.#write(encodeFrame(id, MessageType.Response, response));
+    this.#write(
+      encodeResponseFrame(id, MessageType.Response, { code, message, details: [] }, EMPTY),
+    );
   }
 
   #write(frame: Uint8Array): void {

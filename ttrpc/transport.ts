@@ -8,6 +8,7 @@ import {
   type DescMessage,
   type DescMethodStreaming,
   type DescMethodUnary,
+  type DescService,
   fromBinary,
   type MessageInitShape,
   toBinary,
@@ -38,6 +39,28 @@ export interface TtrpcTransportOptions {
 export interface TtrpcTransport extends Transport {
   /** Closes the current connection; with a factory, the next call reconnects. */
   close(): void;
+}
+
+/** ttRPC responses carry no headers; the Headers objects are only made if asked for. */
+class TtrpcUnaryResponse {
+  readonly stream = false;
+  readonly service: DescService;
+  readonly method: DescMethodUnary;
+  readonly message: unknown;
+
+  constructor(method: DescMethodUnary, message: unknown) {
+    this.service = method.parent;
+    this.method = method;
+    this.message = message;
+  }
+
+  get header(): Headers {
+    return new Headers();
+  }
+
+  get trailer(): Headers {
+    return new Headers();
+  }
 }
 
 /**
@@ -94,9 +117,12 @@ export function createTtrpcTransport(
       input: MessageInitShape<I>,
     ): Promise<UnaryResponse<I, O>> {
       const payload = toBinary(method.input, create(method.input, input));
-      const extra = headersToMetadata(header);
-      const metadata = extra.length ? [...baseMetadata, ...extra] : baseMetadata;
-      const c = await connection();
+      let metadata = baseMetadata;
+      if (header !== undefined) {
+        const extra = headersToMetadata(header);
+        if (extra.length) metadata = [...baseMetadata, ...extra];
+      }
+      const c = current !== undefined && !current.closed ? current : await connection();
       const out = await c.call(method.parent.typeName, method.name, payload, {
         timeoutMs: timeoutMs ?? opts.defaultTimeoutMs,
         signal,
@@ -113,19 +139,7 @@ export function createTtrpcTransport(
           Code.Internal,
         );
       }
-      // ttRPC responses carry no headers; the Headers objects are only made if asked for.
-      return {
-        stream: false,
-        service: method.parent,
-        method,
-        get header() {
-          return new Headers();
-        },
-        message,
-        get trailer() {
-          return new Headers();
-        },
-      };
+      return new TtrpcUnaryResponse(method, message) as UnaryResponse<I, O>;
     },
 
     stream<I extends DescMessage, O extends DescMessage>(
