@@ -27,7 +27,8 @@ import type {
 import { ContainerTable, deleteEvent, exitEvent } from "../containers.ts";
 import { stdioOf, TaskProcess } from "../process.ts";
 import { Reaper } from "../reaper.ts";
-import { ConsoleIo, parseStdioUri, PipeIo, type ProcessIo } from "./process_io.ts";
+import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
+import { parseStdioUri } from "../stdio_uri.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { StateStore } from "../../persist/mod.ts";

@@ -10,27 +10,11 @@ import { UnimplementedError } from "../../common/errors.ts";
 import { closeFd, readFdAsync } from "../../ffi/libc.ts";
 import { openFifoWriterNow, setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
 import type { StdioPaths } from "../handler.ts";
+import { openStdioOutput as openOutput, parseStdioUri } from "../stdio_uri.ts";
 import type { InheritedPipes } from "./oci_runtime.ts";
 
 /** How long an exit waits for the output copies to drain (a leftover child may hold the pipe). */
 export const DRAIN_TIMEOUT_MS = 2000;
-
-/** Opens a stdio destination: a FIFO or file path (`fifo://`, `file://` accepted). */
-async function openOutput(uri: string): Promise<Deno.FsFile> {
-  const { kind, path } = parseStdioUri(uri);
-  if (kind === "file") return await Deno.open(path, { write: true, create: true, append: true });
-  return await Deno.open(path, { read: true, write: true });
-}
-
-/** Splits a containerd stdio URI into its kind and path. */
-export function parseStdioUri(uri: string): { kind: "fifo" | "file"; path: string } {
-  if (uri.startsWith("binary://")) {
-    throw new UnimplementedError(`stdio ${uri}: logging binaries (binary://) are not supported`);
-  }
-  if (uri.startsWith("file://")) return { kind: "file", path: uri.slice(7) };
-  if (uri.startsWith("fifo://")) return { kind: "fifo", path: uri.slice(7) };
-  return { kind: "fifo", path: uri };
-}
 
 /** The stdio plumbing of one process. */
 export interface ProcessIo {

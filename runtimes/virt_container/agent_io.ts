@@ -8,7 +8,7 @@
  */
 import { getLogger } from "../../common/log.ts";
 import type { StdioPaths } from "../handler.ts";
-import { parseStdioUri } from "../linux_container/process_io.ts";
+import { openStdioOutput as openOutput, parseStdioUri } from "../stdio_uri.ts";
 import { type AgentApi, NO_DEADLINE } from "./agent_api.ts";
 
 const log = getLogger("runtimes.virt_container.io");
@@ -17,12 +17,6 @@ const log = getLogger("runtimes.virt_container.io");
 export const READ_CHUNK = 32 * 1024;
 /** How long an exit waits for output to drain. */
 export const DRAIN_TIMEOUT_MS = 5000;
-
-async function openOutput(uri: string): Promise<Deno.FsFile> {
-  const { kind, path } = parseStdioUri(uri);
-  if (kind === "file") return await Deno.open(path, { write: true, create: true, append: true });
-  return await Deno.open(path, { read: true, write: true });
-}
 
 async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
   let off = 0;
