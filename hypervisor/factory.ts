@@ -12,14 +12,16 @@ import { hostResources as qemuHost, qemuOptionsFromConfig } from "./qemu/options
 import { CloudHypervisor } from "./cloud_hypervisor/cloud_hypervisor.ts";
 import { chOptionsFromConfig } from "./cloud_hypervisor/options.ts";
 import { Qemu } from "./qemu/qemu.ts";
+// Importing the built-in VMM is free: its FFI libraries open on first use.
+import { dragonballFromConfig } from "./dragonball/driver.ts";
 
 /** Options of {@link createHypervisor}. */
 export interface CreateHypervisorOptions {
   /** Base of the per-sandbox directories (default `/run/kata`). */
   runRoot?: string;
   /**
-   * Builds the built-in VMM's driver (hypervisor/dragonball/, owned by its
-   * own module) when `name` is `dragonball`.
+   * Builds the built-in VMM's driver when `name` is `dragonball` (default:
+   * `dragonballFromConfig` of hypervisor/dragonball/driver.ts).
    */
   dragonball?: (config: HypervisorConfig, runRoot: string) => Hypervisor;
 }
@@ -45,10 +47,7 @@ export function createHypervisor(
     case "clh":
       return new CloudHypervisor(chOptionsFromConfig(config, qemuHost(), runRoot));
     case "dragonball":
-      if (opts.dragonball) return opts.dragonball(config, runRoot);
-      throw new UnimplementedError(
-        "Hypervisor dragonball is not supported here: no built-in VMM driver was given",
-      );
+      return (opts.dragonball ?? dragonballFromConfig)(config, runRoot);
   }
   const why = UNSUPPORTED[name];
   throw new UnimplementedError(

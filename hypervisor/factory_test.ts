@@ -31,14 +31,20 @@ Deno.test("factory builds QEMU, Firecracker and Cloud Hypervisor from the shippe
   ]);
 });
 
+Deno.test("factory builds the built-in VMM from the shipped dragonball configuration", async () => {
+  const db = await loadConfig({ path: shipped("configuration-dragonball.toml"), host: HOST });
+  const d = createHypervisor(db.hypervisorName!, db.hypervisor!, { runRoot: "/tmp/x" });
+  assertEquals([d.kind, d.state(), d.capabilities().fsSharing, d.capabilities().hybridVsock], [
+    "dragonball",
+    "not_ready",
+    true,
+    true,
+  ]);
+});
+
 Deno.test("factory refuses unsupported hypervisors clearly", async () => {
   const q = await loadConfig({ path: shipped("configuration-qemu.toml"), host: HOST });
   assertThrows(() => createHypervisor("remote", q.hypervisor!), UnimplementedError, "peer pods");
-  assertThrows(
-    () => createHypervisor("dragonball", q.hypervisor!),
-    UnimplementedError,
-    "built-in VMM",
-  );
   assertThrows(
     () => createHypervisor("xen", q.hypervisor!),
     UnimplementedError,

@@ -3,7 +3,9 @@
  * "dragonball"): the VM runs inside the shim process, so there is no VMM
  * process to spawn or API socket to talk to. Devices are collected before
  * boot (no hotplug); the agent is reached over hybrid vsock at
- * `<run dir>/kata.hvsock`.
+ * `<run dir>/kata.hvsock`. Host directories are shared over virtio-9p
+ * (the VMM serves them itself; virtio-fs would need virtiofsd's vhost-user
+ * socket, which this VMM does not speak).
  * @module
  */
 import type { HypervisorConfig } from "../../config/schema.ts";
@@ -25,6 +27,7 @@ import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import { VirtioNet } from "./devices/virtio_net/net.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
+import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
 import { mapImageFile } from "./image_file.ts";
 
 const log = getLogger("dragonball");
@@ -117,7 +120,7 @@ export class Dragonball implements Hypervisor {
       blockDevice: true,
       blockHotplug: false,
       netHotplug: false,
-      fsSharing: false,
+      fsSharing: true,
       hybridVsock: true,
       memoryProbe: false,
     };
@@ -174,6 +177,17 @@ export class Dragonball implements Hypervisor {
         }
         this.#pending.push(d);
         return Promise.resolve(d);
+      case "share_fs":
+        if (d.fsType !== "virtio-9p") {
+          return Promise.reject(
+            new UnimplementedError(
+              `The built-in VMM shares files over virtio-9p only, not ${d.fsType} ` +
+                `(set shared_fs = "virtio-9p")`,
+            ),
+          );
+        }
+        this.#pending.push(d);
+        return Promise.resolve(d);
       case "vsock":
         this.#guestCid = d.guestCid;
         return Promise.resolve({ ...d, udsPath: this.#hvsock });
@@ -205,6 +219,8 @@ export class Dragonball implements Hypervisor {
           out.push(VirtioBlock.open(d.path, { readOnly: d.readOnly, id: d.id }));
         } else if (d.kind === "network") {
           out.push(VirtioNet.open(d.tapName, { netns: this.#netns ?? "", mac: d.guestMac }));
+        } else if (d.kind === "share_fs") {
+          out.push(new Virtio9p(d.mountTag, d.hostPath));
         }
       }
       out.push(await VirtioVsock.listen(this.#hvsock, this.#guestCid));

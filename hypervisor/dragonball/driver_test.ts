@@ -36,7 +36,16 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     await assertRejects(
       () => d.addDevice({ kind: "share_fs", fsType: "virtio-fs", mountTag: "t", hostPath: "/" }),
       UnimplementedError,
+      "virtio-9p only",
     );
+    const share = {
+      kind: "share_fs",
+      fsType: "virtio-9p",
+      mountTag: "kataShared",
+      hostPath: root,
+    } as const;
+    assertEquals(await d.addDevice(share), share);
+    assert(d.capabilities().fsSharing, "the built-in VMM shares files");
     await assertRejects(() => d.pauseVm(), UnimplementedError);
     // Booting fails (the kernel does not exist) without leaving the hvsock behind.
     await assertRejects(() => d.startVm(1000));
