@@ -5,7 +5,7 @@
  * the caller owns and closes with `closeFd`.
  * @module
  */
-import { check, closeFd, cstr, errno, SysError } from "./libc.ts";
+import { check, closeFd, cstr, errno, lazyLibc, SysError } from "./libc.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -23,11 +23,7 @@ const symbols = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", symbols);
-  return lib.symbols;
-}
+const sym = lazyLibc(symbols);
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;

@@ -29,13 +29,19 @@ const symbols = {
   poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+/**
+ * Binds `symbols` of libc for an `ffi/` module, lazily: libc is opened on the
+ * first call of the returned function (so importing is free), once.
+ */
+export function lazyLibc<const S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] {
+  let lib: Deno.DynamicLibrary<S> | undefined;
+  return () => (lib ??= Deno.dlopen(LIBC_PATH, symbols)).symbols;
+}
 
 /** The lazily opened libc handle (opened on first use so importing is free). */
-export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen(LIBC_PATH, symbols);
-  return lib.symbols;
-}
+export const libc: () => Deno.DynamicLibrary<typeof symbols>["symbols"] = lazyLibc(symbols);
 
 /** Reads the calling thread's errno. Call it right after the failing call. */
 export function errno(): number {

@@ -3,18 +3,14 @@
  * options (`["ro", "rbind", "lowerdir=..."]`) into flags and a data string.
  * @module
  */
-import { check, cstr } from "./libc.ts";
+import { check, cstr, lazyLibc } from "./libc.ts";
 
 const symbols = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", symbols);
-  return lib.symbols;
-}
+const sym = lazyLibc(symbols);
 
 /** mount(2) flag bits. */
 export const MS = {

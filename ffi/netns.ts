@@ -6,17 +6,13 @@
  * in a pod's netns without subprocesses.
  * @module
  */
-import { check, closeFd, O, openFd } from "./libc.ts";
+import { check, closeFd, lazyLibc, O, openFd } from "./libc.ts";
 
 const symbols = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", symbols);
-  return lib.symbols;
-}
+const sym = lazyLibc(symbols);
 
 const CLONE_NEWNET = 0x40000000;
 

@@ -4,7 +4,7 @@
  * signal to a pid, and pipes whose ends stay private to this process.
  * @module
  */
-import { check, errno, SysError } from "./libc.ts";
+import { check, errno, lazyLibc, SysError } from "./libc.ts";
 
 const symbols = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
@@ -14,11 +14,7 @@ const symbols = {
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", symbols);
-  return lib.symbols;
-}
+const sym = lazyLibc(symbols);
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;

@@ -5,7 +5,7 @@
  * them and closes them with `closeFd`.
  * @module
  */
-import { check, errno, SysError } from "./libc.ts";
+import { check, errno, lazyLibc, SysError } from "./libc.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -15,11 +15,7 @@ const symbols = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", symbols);
-  return lib.symbols;
-}
+const sym = lazyLibc(symbols);
 
 /** Address families, socket types and protocols used by the project. */
 export const AF = { UNSPEC: 0, INET: 2, NETLINK: 16, INET6: 10 } as const;
