@@ -7,7 +7,7 @@
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../common/errors.ts";
 import type { ExecRequest, ExitStatus, ProcessStatus } from "./handler.ts";
 import type { TaskEvent } from "./events.ts";
-import type { TaskProcess } from "./process.ts";
+import { type ProcessStdioIo, stdioOf, TaskProcess } from "./process.ts";
 
 /** The task event of one topic. */
 type EventOf<T extends TaskEvent["topic"]> = Extract<TaskEvent, { topic: T }>;
@@ -21,7 +21,7 @@ export interface TaskContainer<P extends TaskProcess> {
 }
 
 /** The containers of one handler, by id. */
-export class ContainerTable<P extends TaskProcess, C extends TaskContainer<P>> {
+export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<TaskProcess<Io>>> {
   readonly #containers = new Map<string, C>();
 
   /** The container `id`; NotFoundError if there is none. */
@@ -32,7 +32,7 @@ export class ContainerTable<P extends TaskProcess, C extends TaskContainer<P>> {
   }
 
   /** The init (`execId` "") or an exec process; NotFoundError if there is none. */
-  process(containerId: string, execId: string): P {
+  process(containerId: string, execId: string): TaskProcess<Io> {
     const c = this.get(containerId);
     if (!execId) return c.init;
     const p = c.execs.get(execId);
@@ -81,11 +81,11 @@ export class ContainerTable<P extends TaskProcess, C extends TaskContainer<P>> {
   }
 
   /**
-   * Adds the exec of `req` in `created` (the `Exec` rpc), built by `make`;
+   * Adds the exec of `req` in `created` (the `Exec` rpc);
    * the container must exist and allow execs, and the exec id be new.
    * Returns the event to emit.
    */
-  addExec(req: ExecRequest, make: (req: ExecRequest) => P): EventOf<"/tasks/exec-added"> {
+  addExec(req: ExecRequest): EventOf<"/tasks/exec-added"> {
     const c = this.get(req.containerId);
     if (!req.execId) throw new InvalidArgumentError("cannot exec without an exec id");
     if (c.execs.has(req.execId)) {
@@ -94,7 +94,10 @@ export class ContainerTable<P extends TaskProcess, C extends TaskContainer<P>> {
       );
     }
     c.init.lifecycle.require("exec");
-    c.execs.set(req.execId, make(req));
+    c.execs.set(
+      req.execId,
+      new TaskProcess<Io>(req.containerId, req.execId, stdioOf(req), req.process),
+    );
     return { topic: "/tasks/exec-added", containerId: req.containerId, execId: req.execId };
   }
 
@@ -118,7 +121,7 @@ export class ContainerTable<P extends TaskProcess, C extends TaskContainer<P>> {
    * Deletes a stopped or never started exec of `c` (the `Delete` rpc for an
    * exec): closes its stdio and forgets it. Returns its exit.
    */
-  deleteExec(c: C, p: P): ExitStatus {
+  deleteExec(c: C, p: TaskProcess<Io>): ExitStatus {
     p.io?.close();
     p.lifecycle.moveTo("deleted");
     c.execs.delete(p.execId);

@@ -8,8 +8,8 @@ type Io = { drained(): Promise<void>; close(): void; closed: boolean };
 type P = TaskProcess<Io>;
 const stdio = { stdin: "", stdout: "/tmp/o", stderr: "", terminal: false };
 
-function table(): { t: ContainerTable<P, TaskContainer<P>>; c: TaskContainer<P> } {
-  const t = new ContainerTable<P, TaskContainer<P>>();
+function table(): { t: ContainerTable<Io, TaskContainer<P>>; c: TaskContainer<P> } {
+  const t = new ContainerTable<Io, TaskContainer<P>>();
   const c = {
     id: "c1",
     bundle: "/b",
@@ -45,26 +45,26 @@ Deno.test("ContainerTable.checkNew refuses an empty or taken id", () => {
 
 Deno.test("ContainerTable.addExec checks the request and the init's state", () => {
   const { t, c } = table();
-  assertThrows(() => t.addExec(exec("e1", "c9"), () => c.init), NotFoundError);
-  assertThrows(() => t.addExec(exec(""), () => c.init), InvalidArgumentError, "exec id");
+  assertThrows(() => t.addExec(exec("e1", "c9")), NotFoundError);
+  assertThrows(() => t.addExec(exec("")), InvalidArgumentError, "exec id");
   // The init is only created: no exec yet.
-  assertThrows(() => t.addExec(exec("e1"), () => c.init), Error, "cannot exec in");
+  assertThrows(() => t.addExec(exec("e1")), Error, "cannot exec in");
   c.init.lifecycle.moveTo("running");
-  const made = (r: ExecRequest) => new TaskProcess<Io>(r.containerId, r.execId, stdio, r.process);
-  assertEquals(t.addExec(exec("e1"), made), {
+  assertEquals(t.addExec(exec("e1")), {
     topic: "/tasks/exec-added",
     containerId: "c1",
     execId: "e1",
   });
-  assertEquals(t.process("c1", "e1").spec, { args: ["sh"] });
-  assertThrows(() => t.addExec(exec("e1"), made), AlreadyExistsError, "exists already");
+  const e = t.process("c1", "e1");
+  assertEquals([e.spec, e.stdio, e.lifecycle.state], [{ args: ["sh"] }, stdio, "created"]);
+  assertThrows(() => t.addExec(exec("e1")), AlreadyExistsError, "exists already");
 });
 
 Deno.test("ContainerTable.status and deleteExec answer for a process", () => {
   const { t, c } = table();
   c.init.lifecycle.moveTo("running");
   c.init.pid = 10;
-  t.addExec(exec("e1"), (r) => new TaskProcess<Io>(r.containerId, r.execId, stdio));
+  t.addExec(exec("e1"));
   const e = t.process("c1", "e1");
   let closed = false;
   e.io = { drained: () => Promise.resolve(), close: () => (closed = true), closed: false };

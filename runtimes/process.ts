@@ -4,6 +4,7 @@
  * the runtime (`Io`), and the exit with its waiters.
  * @module
  */
+import { FailedPreconditionError } from "../common/errors.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { ExitStatus, StdioPaths } from "./handler.ts";
 
@@ -62,6 +63,26 @@ export class TaskProcess<Io extends ProcessStdioIo = ProcessStdioIo> {
     if (s !== "stopped" && s !== "deleted") this.lifecycle.moveTo("stopped");
     this.#resolveExit(exit);
     return true;
+  }
+
+  /** Throws unless the process may be signalled now; an exec must have been started. */
+  requireSignal(): void {
+    this.lifecycle.require("kill");
+    if (this.execId && this.lifecycle.state === "created") {
+      throw new FailedPreconditionError(
+        `cannot signal exec "${this.execId}" of container "${this.containerId}": it was not started`,
+      );
+    }
+  }
+
+  /** Throws unless the terminal of the process may be resized now (it needs one). */
+  requireResize(): void {
+    this.lifecycle.require("resize");
+    if (!this.stdio.terminal) {
+      throw new FailedPreconditionError(
+        `cannot resize the terminal of ${this.lifecycle.what}: it has no terminal`,
+      );
+    }
   }
 
   /** The exit, or a zero status now for a process that never ran (delete of a created one). */

@@ -1,4 +1,5 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
+import { FailedPreconditionError, NotFoundError } from "../common/errors.ts";
 import { stdioOf, TaskProcess } from "./process.ts";
 
 const noIo = { drained: () => Promise.resolve(), close: () => {} };
@@ -36,4 +37,31 @@ Deno.test("TaskProcess.exitOrNone is a zero status with the pid before any exit"
 
 Deno.test("stdioOf keeps only the stdio fields of a request", () => {
   assertEquals(stdioOf({ ...stdio, id: "c1", bundle: "/b" } as typeof stdio), stdio);
+});
+
+Deno.test("TaskProcess.requireSignal: an exec must have started, a finished process is gone", () => {
+  const init = new TaskProcess<typeof noIo>("c1", "", stdio);
+  init.requireSignal(); // a created init may be killed (its runtime process waits)
+  const e = new TaskProcess<typeof noIo>("c1", "e1", stdio);
+  assertThrows(
+    () => e.requireSignal(),
+    FailedPreconditionError,
+    'cannot signal exec "e1" of container "c1": it was not started',
+  );
+  e.lifecycle.moveTo("running");
+  e.requireSignal();
+  e.setExited({ pid: 1, exitStatus: 0, exitedAt: new Date() });
+  assertThrows(() => e.requireSignal(), NotFoundError, "already finished");
+});
+
+Deno.test("TaskProcess.requireResize needs a terminal and a live process", () => {
+  assertThrows(
+    () => new TaskProcess<typeof noIo>("c1", "e1", stdio).requireResize(),
+    FailedPreconditionError,
+    'cannot resize the terminal of exec "e1" of container "c1": it has no terminal',
+  );
+  const t = new TaskProcess<typeof noIo>("c1", "", { ...stdio, terminal: true });
+  t.requireResize();
+  t.setExited({ pid: 1, exitStatus: 0, exitedAt: new Date() });
+  assertThrows(() => t.requireResize(), FailedPreconditionError, "it is stopped");
 });

@@ -70,7 +70,7 @@ class Container {
 
 /** Runs containers on the host through an OCI runtime binary. */
 export class LinuxContainerHandler implements RuntimeHandler {
-  readonly #containers = new ContainerTable<ContainerProcess, Container>();
+  readonly #containers = new ContainerTable<ProcessIo, Container>();
   readonly #runtime: string;
   readonly #store: StateStore;
   readonly #runtimeRoot: string | undefined;
@@ -245,27 +245,17 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   exec(req: ExecRequest): Promise<void> {
-    this.#events(
-      this.#containers.addExec(
-        req,
-        (r) => new TaskProcess<ProcessIo>(r.containerId, r.execId, stdioOf(r), r.process),
-      ),
-    );
+    this.#events(this.#containers.addExec(req));
     return Promise.resolve();
   }
 
   async kill(containerId: string, execId: string, signal: number, all: boolean): Promise<void> {
     const c = this.#container(containerId);
     const p = this.#process(containerId, execId);
-    p.lifecycle.require("kill");
+    p.requireSignal();
     if (!execId) {
       await c.runtime.kill(containerId, signal, all);
       return;
-    }
-    if (p.lifecycle.state === "created") {
-      throw new FailedPreconditionError(
-        `cannot signal exec "${execId}" of container "${containerId}": it was not started`,
-      );
     }
     if (!sendSignal(p.pid, signal)) {
       throw new NotFoundError(
@@ -330,12 +320,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
 
   resizePty(containerId: string, execId: string, width: number, height: number): Promise<void> {
     const p = this.#process(containerId, execId);
-    p.lifecycle.require("resize");
-    if (!p.stdio.terminal) {
-      throw new FailedPreconditionError(
-        `cannot resize the terminal of ${p.lifecycle.what}: it has no terminal`,
-      );
-    }
+    p.requireResize();
     p.io?.resize(width, height);
     return Promise.resolve();
   }

@@ -184,7 +184,7 @@ export class VirtContainerHandler implements RuntimeHandler {
   readonly #o: VirtContainerOptions;
   readonly #events: EventSink;
   readonly #store: StateStore;
-  readonly #containers = new ContainerTable<VirtProcess, VirtContainer>();
+  readonly #containers = new ContainerTable<AgentIo, VirtContainer>();
   #sandbox: VirtSandbox | undefined;
   #config: LoadedConfig;
   #vmDead = false;
@@ -508,23 +508,13 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   exec(req: ExecRequest): Promise<void> {
-    this.#events(
-      this.#containers.addExec(
-        req,
-        (r) => new TaskProcess<AgentIo>(r.containerId, r.execId, stdioOf(r), r.process),
-      ),
-    );
+    this.#events(this.#containers.addExec(req));
     return Promise.resolve();
   }
 
   async kill(containerId: string, execId: string, signal: number, all: boolean): Promise<void> {
     const p = this.#process(containerId, execId);
-    p.lifecycle.require("kill");
-    if (execId && p.lifecycle.state === "created") {
-      throw new FailedPreconditionError(
-        `cannot signal exec "${execId}" of container "${containerId}": it was not started`,
-      );
-    }
+    p.requireSignal();
     if (this.#vmDead) {
       throw new NotFoundError(`cannot signal ${p.lifecycle.what}: its VM is gone`);
     }
@@ -598,12 +588,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     height: number,
   ): Promise<void> {
     const p = this.#process(containerId, execId);
-    p.lifecycle.require("resize");
-    if (!p.stdio.terminal) {
-      throw new FailedPreconditionError(
-        `cannot resize the terminal of ${p.lifecycle.what}: it has no terminal`,
-      );
-    }
+    p.requireResize();
     if (p.lifecycle.state === "created" && execId) return; // no guest process yet
     await this.#agent(`resize the terminal of ${p.lifecycle.what}`).ttyWinResize({
       containerId,
