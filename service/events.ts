@@ -43,9 +43,19 @@ export function packEvent<D extends DescMessage>(schema: D, init: MessageInitSha
   });
 }
 
+/** The fields TaskExit and TaskDelete share: who ended, and how. */
+function exitFields(e: Extract<TaskEvent, { topic: "/tasks/exit" | "/tasks/delete" }>) {
+  return {
+    containerId: e.containerId,
+    id: e.id,
+    pid: e.pid,
+    exitStatus: e.exitStatus,
+    exitedAt: timestampFromDate(e.exitedAt),
+  };
+}
+
 /** Converts a runtime event into the containerd event message it stands for. */
 export function encodeEvent(e: TaskEvent): Any {
-  const ts = (d: Date) => timestampFromDate(d);
   switch (e.topic) {
     case "/tasks/create":
       return packEvent(TaskCreateSchema, {
@@ -63,21 +73,9 @@ export function encodeEvent(e: TaskEvent): Any {
     case "/tasks/start":
       return packEvent(TaskStartSchema, { containerId: e.containerId, pid: e.pid });
     case "/tasks/exit":
-      return packEvent(TaskExitSchema, {
-        containerId: e.containerId,
-        id: e.id,
-        pid: e.pid,
-        exitStatus: e.exitStatus,
-        exitedAt: ts(e.exitedAt),
-      });
+      return packEvent(TaskExitSchema, exitFields(e));
     case "/tasks/delete":
-      return packEvent(TaskDeleteSchema, {
-        containerId: e.containerId,
-        id: e.id,
-        pid: e.pid,
-        exitStatus: e.exitStatus,
-        exitedAt: ts(e.exitedAt),
-      });
+      return packEvent(TaskDeleteSchema, exitFields(e));
     case "/tasks/exec-added":
       return packEvent(TaskExecAddedSchema, { containerId: e.containerId, execId: e.execId });
     case "/tasks/exec-started":

@@ -2,7 +2,11 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { TtrpcServer } from "../ttrpc/mod.ts";
 import { type Envelope, Events } from "./gen/containerd/services/events/ttrpc/v1/events_pb.ts";
-import { TaskExitSchema, TaskStartSchema } from "./gen/containerd/events/task_pb.ts";
+import {
+  TaskDeleteSchema,
+  TaskExitSchema,
+  TaskStartSchema,
+} from "./gen/containerd/events/task_pb.ts";
 import { encodeEvent, EventPublisher } from "./events.ts";
 
 Deno.test("events: type URLs are containerd's bare names", () => {
@@ -19,6 +23,18 @@ Deno.test("events: type URLs are containerd's bare names", () => {
   const m = fromBinary(TaskExitSchema, exit.value);
   assertEquals([m.containerId, m.id, m.pid, m.exitStatus], ["c1", "c1", 42, 137]);
   assertEquals(m.exitedAt?.seconds, BigInt(at.getTime() / 1000));
+  const del = encodeEvent({
+    topic: "/tasks/delete",
+    containerId: "c1",
+    id: "",
+    pid: 42,
+    exitStatus: 137,
+    exitedAt: at,
+  });
+  assertEquals(del.typeUrl, "containerd.events.TaskDelete");
+  const d = fromBinary(TaskDeleteSchema, del.value);
+  assertEquals([d.containerId, d.id, d.pid, d.exitStatus], ["c1", "", 42, 137]);
+  assertEquals(d.exitedAt?.seconds, BigInt(at.getTime() / 1000));
   assertEquals(
     encodeEvent({ topic: "/tasks/start", containerId: "c1", pid: 7 }).typeUrl,
     "containerd.events.TaskStart",
