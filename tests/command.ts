@@ -54,6 +54,22 @@ export async function runCommand(
   };
 }
 
+/**
+ * Runs `cmd` with `args` to completion and returns its stdout; when it fails,
+ * throws an error naming the command, its exit code and what it printed.
+ */
+export async function runChecked(
+  cmd: string,
+  args: string[],
+  opts: CommandOptions = {},
+): Promise<string> {
+  const { code, stdout, stderr } = await runCommand(cmd, args, opts);
+  if (code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${code}): ${stderr}${stdout}`);
+  }
+  return stdout;
+}
+
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 

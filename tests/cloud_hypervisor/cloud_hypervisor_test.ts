@@ -5,6 +5,7 @@
  * a VM, 204 cold-add vs 200 + PciDeviceInfo hotplug, 409 duplicate ids,
  * virtio-fs needs shared memory, integer sizes).
  */
+import { runChecked } from "../command.ts";
 import { assertEquals, assertRejects } from "../assert.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
@@ -18,12 +19,8 @@ import { cleanupFromState } from "../../hypervisor/cleanup_state.ts";
 
 const FAKE_CH = new URL("./fake-cloud-hypervisor", import.meta.url).pathname;
 
-async function sh(cmd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
+/** Runs a command; throws with its output when it fails. */
+const sh = (cmd: string, ...args: string[]) => runChecked(cmd, args);
 
 async function setup() {
   const dir = await Deno.makeTempDir({ prefix: "rtts-ch-" });

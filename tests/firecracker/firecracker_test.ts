@@ -5,6 +5,7 @@
  * (pre-boot-only resources, integer fields, required fields, state machine),
  * so ordering mistakes fail the way they would against the real VMM.
  */
+import { runChecked } from "../command.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../assert.ts";
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
@@ -77,14 +78,8 @@ const nic = (id: string, tapName: string) => ({
   queues: 1,
 });
 
-async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
-}
+/** Runs a command and returns its stdout; throws with its output when it fails. */
+const sh = (cmd: string, ...args: string[]) => runChecked(cmd, args);
 
 Deno.test("fake firecracker: full sandbox sequence, NICs sent only at boot before InstanceStart", async () => {
   const t = await setup();

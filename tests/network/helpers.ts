@@ -7,7 +7,7 @@
  * @module
  */
 
-import { runCommand, runShim } from "../command.ts";
+import { runChecked, runShim } from "../command.ts";
 
 const CNI_PATH = "/usr/lib/cni";
 let counter = 0;
@@ -20,17 +20,13 @@ export function uniqueTag(): string {
 }
 
 /** Runs a command; throws with its stderr when it fails. */
-export async function run(
+export function run(
   cmd: string,
   args: string[],
   stdin?: string,
   env?: Record<string, string>,
-) {
-  const { code, stdout, stderr } = await runCommand(cmd, args, { stdin, env });
-  if (code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${code}): ${stderr}${stdout}`);
-  }
-  return stdout;
+): Promise<string> {
+  return runChecked(cmd, args, { stdin, env });
 }
 
 /** `ip ARGS...` (tests only; the product never runs ip). */

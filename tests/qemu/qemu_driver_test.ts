@@ -5,6 +5,7 @@
  * that halts: it proves QEMU runs our command line, not that a guest boots
  * (real guests run in the VM group).
  */
+import { runChecked } from "../command.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
@@ -22,13 +23,8 @@ function multibootStub(): Uint8Array {
   return b;
 }
 
-async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
+/** Runs a command and returns its stdout; throws with its output when it fails. */
+const sh = (cmd: string, ...args: string[]) => runChecked(cmd, args);
 
 const SECTION: QemuConfigSection = {
   path: "qemu-system-x86_64",
