@@ -46,7 +46,6 @@ export class TtrpcHandlerContext implements HandlerContext {
   readonly service: DescService;
   readonly requestMethod = "POST";
   readonly protocolName = "ttrpc";
-  readonly url: string;
   #cancellation: CallCancellation;
   #deadline: number | undefined;
   #metadata: readonly KeyValue[];
@@ -64,14 +63,24 @@ export class TtrpcHandlerContext implements HandlerContext {
     this.method = method;
     this.service = method.parent;
     this.#cancellation = cancellation;
-    this.url = `/${method.parent.typeName}/${method.name}`;
     this.#deadline = deadline;
     this.#metadata = metadata;
   }
 
+  /** The call's path, as connect would have it; made only when asked for. */
+  get url(): string {
+    return `/${this.method.parent.typeName}/${this.method.name}`;
+  }
+
   /** Milliseconds left before the client's deadline; undefined without one. */
-  timeoutMs = (): number | undefined =>
-    this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+  timeoutMs(): number | undefined {
+    return this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+  }
+
+  /** The raw request metadata (also in `values` under metadataKey). */
+  get metadata(): readonly KeyValue[] {
+    return this.#metadata;
+  }
 
   get signal(): AbortSignal {
     return this.#cancellation.signal;

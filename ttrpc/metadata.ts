@@ -15,12 +15,16 @@ export const metadataKey = createContextKey<readonly KeyValue[]>([], {
 
 /** Returns the raw metadata entries of the request a handler is serving. */
 export function requestMetadata(ctx: HandlerContext): readonly KeyValue[] {
-  return ctx.values.get(metadataKey);
+  // Our own context has it at hand; asking `values` would build a ContextValues per call.
+  const direct = (ctx as { metadata?: readonly KeyValue[] }).metadata;
+  return Array.isArray(direct) ? direct : ctx.values.get(metadataKey);
 }
 
 /** Returns every value of `key` (exact match) in the request's raw metadata. */
 export function metadataValues(ctx: HandlerContext, key: string): string[] {
-  return requestMetadata(ctx).filter((kv) => kv.key === key).map((kv) => kv.value);
+  const values: string[] = [];
+  for (const kv of requestMetadata(ctx)) if (kv.key === key) values.push(kv.value);
+  return values;
 }
 
 /** Builds a Headers view of metadata, skipping entries that are not valid HTTP header names or values. */
