@@ -1,13 +1,12 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { install, LAYOUT } from "../scripts/install.ts";
+import { runCommand } from "./command.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SHIM = `${ROOT}/dist/containerd-shim-kata-v2`;
 
-async function run(cmd: string, args: string[]) {
-  const out = await new Deno.Command(cmd, { args, cwd: ROOT, env: { NO_COLOR: "1" } }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function run(cmd: string, args: string[]) {
+  return runCommand(cmd, args, { cwd: ROOT, env: { NO_COLOR: "1" } });
 }
 
 Deno.test("deno task build makes an executable shim that reports its build mode honestly", async () => {

@@ -4,20 +4,13 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { cgroupVersion } from "../config/host_check.ts";
+import { runShim } from "./command.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const UPSTREAM = new URL("../../shared/reference/upstream-configs/", import.meta.url).pathname;
 
-async function shim(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: ROOT,
-    env: { KATA_CONF_FILE: "" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function shim(...args: string[]) {
+  return runShim(args, { cwd: ROOT, env: { KATA_CONF_FILE: "" } });
 }
 
 async function withFile(text: string, fn: (file: string) => Promise<void>) {
