@@ -78,6 +78,22 @@ function artifactHint(what: string): string {
   return "install the Kata guest artifacts (kernel, image, firmware) or point the key at them";
 }
 
+/**
+ * Whether the CPU flags show hardware virtualization (`vmx` or `svm`). A
+ * `/dev/kvm` node alone is not enough: some VMs expose the node without
+ * nested virtualization behind it, and QEMU then aborts or hangs.
+ */
+export function cpuVirtualization(root = ""): "vmx" | "svm" | undefined {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`${root}/proc/cpuinfo`);
+  } catch {
+    return undefined;
+  }
+  const flags = text.match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+  return flags.includes("vmx") ? "vmx" : flags.includes("svm") ? "svm" : undefined;
+}
+
 /** Checks the host against `loaded`. Nothing here changes the host. */
 export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): HostCheckItem[] {
   const root = opts.root ?? "";
@@ -102,6 +118,14 @@ export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): Ho
       hint: ok ? undefined : DEVICE_HINTS[dev],
     });
   }
+  const virt = cpuVirtualization(root);
+  items.push({
+    name: "hardware virtualization (vmx/svm CPU flag)",
+    ok: virt !== undefined,
+    required: local,
+    detail: virt ?? "no vmx or svm flag in /proc/cpuinfo",
+    hint: virt ? undefined : DEVICE_HINTS["/dev/kvm"],
+  });
   for (const n of namedPaths(loaded.config)) {
     const ok = n.path.startsWith("/") && exists(n.path);
     items.push({

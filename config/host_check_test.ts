@@ -83,3 +83,21 @@ Deno.test("checkHost: a device node that cannot be opened counts as missing", as
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("check requires a vmx or svm CPU flag besides the /dev/kvm node", async () => {
+  const root = await fakeRoot(["/sys/fs/cgroup/cgroup.controllers"]);
+  try {
+    const loaded = await loadConfig({ path: `${HERE}configuration-qemu.toml`, host: HOST });
+    const name = "hardware virtualization (vmx/svm CPU flag)";
+    await Deno.mkdir(`${root}/proc`);
+    await Deno.writeTextFile(`${root}/proc/cpuinfo`, "processor\t: 0\nflags\t\t: fpu sse2 lm\n");
+    const missing = checkHost(loaded, { root }).find((i) => i.name === name);
+    assertEquals([missing?.ok, missing?.required], [false, true]);
+    assert(missing?.hint?.includes("nested virtualization"));
+    await Deno.writeTextFile(`${root}/proc/cpuinfo`, "processor\t: 0\nflags\t\t: fpu svm lm\n");
+    const present = checkHost(loaded, { root }).find((i) => i.name === name);
+    assertEquals([present?.ok, present?.detail], [true, "svm"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
