@@ -11,6 +11,7 @@ import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
 import { VirtioNet } from "./devices/virtio_net/net.ts";
+import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
 import { mapImageFile } from "./image_file.ts";
 
 /** Flags of the `vmm` action. */
@@ -25,6 +26,7 @@ export const VMM_FLAGS = {
   memory: { kind: "int", usage: "guest memory in MiB", default: 256 },
   vcpus: { kind: "int", usage: "number of vCPUs", default: 1 },
   drive: { kind: "list", usage: "virtio-blk disk FILE[,ro] (repeatable)" },
+  share: { kind: "list", usage: "virtio-9p share TAG=DIR[,ro] (repeatable)" },
   net: { kind: "string", usage: "virtio-net on this existing tap device" },
   netns: { kind: "string", usage: "network namespace path holding the --net tap" },
   mac: { kind: "string", usage: "guest MAC address for --net (default: random)" },
@@ -50,9 +52,30 @@ export function parseDrive(value: string): { path: string; readOnly: boolean } {
   return { path, readOnly };
 }
 
+/** Parses a `--share` value: `TAG=DIR` or `TAG=DIR,ro`. */
+export function parseShare(value: string): { tag: string; dir: string; readOnly: boolean } {
+  const eq = value.indexOf("=");
+  const tag = eq > 0 ? value.slice(0, eq) : "";
+  const [dir, ...opts] = value.slice(eq + 1).split(",");
+  if (!tag || !dir) {
+    throw new InvalidArgumentError(`share ${JSON.stringify(value)} is not TAG=DIR[,ro]`);
+  }
+  let readOnly = false;
+  for (const opt of opts) {
+    if (opt === "ro") readOnly = true;
+    else if (opt !== "rw") {
+      throw new InvalidArgumentError(
+        `share option ${JSON.stringify(opt)} is not supported (ro or rw)`,
+      );
+    }
+  }
+  return { tag, dir, readOnly };
+}
+
 /** Opens the devices the flags ask for; closes what it opened if one fails. */
 async function openDevices(values: {
   drive: string[];
+  share: string[];
   net: string;
   netns: string;
   mac: string;
@@ -64,6 +87,10 @@ async function openDevices(values: {
     for (const d of values.drive) {
       const { path, readOnly } = parseDrive(d);
       devices.push(VirtioBlock.open(path, { readOnly }));
+    }
+    for (const s of values.share) {
+      const { tag, dir, readOnly } = parseShare(s);
+      devices.push(new Virtio9p(tag, dir, { readOnly }));
     }
     if (values.net) {
       devices.push(

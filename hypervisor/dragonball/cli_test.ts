@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
-import { parseDrive, vmmCommand } from "./cli.ts";
+import { parseDrive, parseShare, vmmCommand } from "./cli.ts";
 
 Deno.test("vmm: --drive values", () => {
   assertEquals(parseDrive("/d.img"), { path: "/d.img", readOnly: false });
@@ -61,4 +61,16 @@ Deno.test("vmm -h prints the flags and succeeds", async () => {
     console.log = log;
   }
   assertEquals(text.includes("-vsock-uds"), true);
+});
+
+Deno.test("vmm --share parses TAG=DIR[,ro] and refuses the rest", () => {
+  assertEquals(parseShare("kataShared=/srv/x"), {
+    tag: "kataShared",
+    dir: "/srv/x",
+    readOnly: false,
+  });
+  assertEquals(parseShare("t=/d,ro").readOnly, true);
+  assertThrows(() => parseShare("=/d"), InvalidArgumentError, "TAG=DIR");
+  assertThrows(() => parseShare("tag"), InvalidArgumentError, "TAG=DIR");
+  assertThrows(() => parseShare("t=/d,cache"), InvalidArgumentError, "cache");
 });

@@ -163,7 +163,8 @@ export class P9Server {
       case P9.Tgetattr: {
         const f = this.#fid(r.u32("fid"));
         r.u64("request_mask");
-        return writeAttr(reply(), this.#lstat(f.parts)).finish();
+        // An open file answers through its handle: it may be unlinked already.
+        return writeAttr(reply(), f.file ? f.file.statSync() : this.#lstat(f.parts)).finish();
       }
       case P9.Tsetattr:
         this.#setattr(r);
@@ -417,7 +418,8 @@ export class P9Server {
     const size = r.num("size");
     const atime = r.num("atime_sec") * 1000 + Math.floor(r.num("atime_nsec") / 1e6);
     const mtime = r.num("mtime_sec") * 1000 + Math.floor(r.num("mtime_nsec") / 1e6);
-    if (!(valid & 0x1ff)) return; // e.g. a ctime-only update: nothing to do on the host
+    // CTIME alone (0x40) changes nothing the host does not update itself.
+    if (!(valid & 0x1bf)) return;
     this.#writable();
     this.#noSymlink(f.parts);
     const path = this.#host(f.parts);

@@ -151,33 +151,39 @@ export class Writer {
   }
 
   u8(v: number): this {
-    this.#dv.setUint8(this.#room(1), v);
+    const at = this.#room(1); // #room may replace the buffer: take the offset first
+    this.#dv.setUint8(at, v);
     return this;
   }
   u16(v: number): this {
-    this.#dv.setUint16(this.#room(2), v, true);
+    const at = this.#room(2);
+    this.#dv.setUint16(at, v, true);
     return this;
   }
   u32(v: number): this {
-    this.#dv.setUint32(this.#room(4), v >>> 0, true);
+    const at = this.#room(4);
+    this.#dv.setUint32(at, v >>> 0, true);
     return this;
   }
   u64(v: number | bigint): this {
-    this.#dv.setBigUint64(this.#room(8), BigInt.asUintN(64, BigInt(v)), true);
+    const at = this.#room(8);
+    this.#dv.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
     return this;
   }
   str(s: string): this {
     const b = enc.encode(s);
     if (b.length > 0xffff) throw new WireError("string is longer than 65535 bytes");
     this.u16(b.length);
-    this.#buf.set(b, this.#room(b.length));
+    const at = this.#room(b.length);
+    this.#buf.set(b, at);
     return this;
   }
   qid(q: Qid): this {
     return this.u8(q.type).u32(q.version).u64(q.path);
   }
   bytes(b: Uint8Array): this {
-    this.#buf.set(b, this.#room(b.length));
+    const at = this.#room(b.length);
+    this.#buf.set(b, at);
     return this;
   }
   /** Bytes written so far. */

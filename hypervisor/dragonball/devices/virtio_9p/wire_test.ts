@@ -41,3 +41,14 @@ Deno.test("9p Rlerror carries the errno; dirent size counts every field", () => 
   assertEquals(r.u32(), 2);
   assertEquals(direntSize("ab"), 13 + 8 + 1 + 2 + 2);
 });
+
+Deno.test("9p writer grows past its first buffer for large data and strings", () => {
+  const data = new Uint8Array(100_000).fill(7);
+  const name = "n".repeat(1000);
+  const msg = new Writer(P9.Tread + 1, 3).u32(data.length).bytes(data).str(name).finish();
+  const r = new Reader(msg);
+  assertEquals(readHeader(r).size, 7 + 4 + 100_000 + 2 + 1000);
+  assertEquals(r.u32(), 100_000);
+  assertEquals(r.bytesOf(100_000).every((b) => b === 7), true);
+  assertEquals(r.str(), name);
+});
