@@ -5,7 +5,7 @@
  * @module
  */
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../common/errors.ts";
-import type { ExecRequest, ExitStatus, ProcessStatus } from "./handler.ts";
+import type { CreateContainerRequest, ExecRequest, ExitStatus, ProcessStatus } from "./handler.ts";
 import type { TaskEvent } from "./events.ts";
 import { type ProcessStdioIo, stdioOf, TaskProcess } from "./process.ts";
 
@@ -101,6 +101,34 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
     return { topic: "/tasks/exec-added", containerId: req.containerId, execId: req.execId };
   }
 
+  /**
+   * Pauses container `containerId` (the `Pause` rpc): checks its init allows
+   * it, runs `pause` (the runtime's part), then records the state. Returns
+   * the event to emit.
+   */
+  async pause(
+    containerId: string,
+    pause: (c: C) => Promise<unknown>,
+  ): Promise<EventOf<"/tasks/paused">> {
+    const c = this.get(containerId);
+    c.init.lifecycle.require("pause");
+    await pause(c);
+    c.init.lifecycle.moveTo("paused");
+    return { topic: "/tasks/paused", containerId };
+  }
+
+  /** Resumes container `containerId` (the `Resume` rpc), as {@link pause} does. */
+  async resume(
+    containerId: string,
+    resume: (c: C) => Promise<unknown>,
+  ): Promise<EventOf<"/tasks/resumed">> {
+    const c = this.get(containerId);
+    c.init.lifecycle.require("resume");
+    await resume(c);
+    c.init.lifecycle.moveTo("running");
+    return { topic: "/tasks/resumed", containerId };
+  }
+
   /** The `State` answer for a process. */
   status(containerId: string, execId: string): ProcessStatus {
     const c = this.get(containerId);
@@ -127,6 +155,21 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
     c.execs.delete(p.execId);
     return p.exitOrNone();
   }
+}
+
+/** The `/tasks/create` event of a created container whose init is `init`. */
+export function createEvent(
+  req: CreateContainerRequest,
+  init: TaskProcess,
+): EventOf<"/tasks/create"> {
+  return {
+    topic: "/tasks/create",
+    containerId: req.id,
+    bundle: req.bundle,
+    rootfs: req.rootfs,
+    io: init.stdio,
+    pid: init.pid,
+  };
 }
 
 /** The `/tasks/exit` event of `p`, a process of container `containerId`. */

@@ -1,6 +1,17 @@
-import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../common/errors.ts";
-import { ContainerTable, deleteEvent, exitEvent, type TaskContainer } from "./containers.ts";
+import { assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "../common/errors.ts";
+import {
+  ContainerTable,
+  createEvent,
+  deleteEvent,
+  exitEvent,
+  type TaskContainer,
+} from "./containers.ts";
 import type { ExecRequest } from "./handler.ts";
 import { TaskProcess } from "./process.ts";
 
@@ -103,5 +114,46 @@ Deno.test("exit and delete events carry the ids containerd expects", () => {
     containerId: "c1",
     id: "",
     ...exit,
+  });
+});
+
+Deno.test("ContainerTable.pause/resume run the runtime's part between the check and the move", async () => {
+  const { t, c } = table();
+  const calls: string[] = [];
+  await assertRejects(
+    () => t.pause("c1", () => Promise.resolve(calls.push("pause"))),
+    FailedPreconditionError,
+    'cannot pause container "c1": it is created',
+  );
+  c.init.lifecycle.moveTo("running");
+  await assertRejects(
+    () => t.pause("c1", () => Promise.reject(new Error("agent is gone"))),
+    Error,
+    "agent is gone",
+  );
+  assertEquals(c.init.lifecycle.state, "running", "a failed pause leaves the state");
+  assertEquals(
+    await t.pause("c1", (x) => Promise.resolve(calls.push(`pause ${x.id}`))),
+    { topic: "/tasks/paused", containerId: "c1" },
+  );
+  assertEquals(c.init.lifecycle.state, "paused");
+  assertEquals(
+    await t.resume("c1", (x) => Promise.resolve(calls.push(`resume ${x.id}`))),
+    { topic: "/tasks/resumed", containerId: "c1" },
+  );
+  assertEquals([calls, c.init.lifecycle.state], [["pause c1", "resume c1"], "running"]);
+});
+
+Deno.test("the create event names the container, its bundle, rootfs, stdio and init pid", () => {
+  const init = new TaskProcess<Io>("c1", "", stdio);
+  init.pid = 12;
+  const rootfs = [{ type: "bind", source: "/s", target: "", options: ["rbind"] }];
+  assertEquals(createEvent({ id: "c1", bundle: "/b", rootfs, ...stdio }, init), {
+    topic: "/tasks/create",
+    containerId: "c1",
+    bundle: "/b",
+    rootfs,
+    io: stdio,
+    pid: 12,
   });
 });

@@ -24,7 +24,7 @@ import type {
   ProcessStatus,
   RuntimeHandler,
 } from "../handler.ts";
-import { ContainerTable, deleteEvent, exitEvent } from "../containers.ts";
+import { ContainerTable, createEvent, deleteEvent, exitEvent } from "../containers.ts";
 import { stdioOf, TaskProcess } from "../process.ts";
 import { Reaper } from "../reaper.ts";
 import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
@@ -132,14 +132,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     }
     const c = this.#containers.get(req.id);
     c.oom = watchOom(init.pid, () => this.#events({ topic: "/tasks/oom", containerId: req.id }));
-    this.#events({
-      topic: "/tasks/create",
-      containerId: req.id,
-      bundle: req.bundle,
-      rootfs: req.rootfs,
-      io: init.stdio,
-      pid: init.pid,
-    });
+    this.#events(createEvent(req, init));
     return init.pid;
   }
 
@@ -281,19 +274,11 @@ export class LinuxContainerHandler implements RuntimeHandler {
   }
 
   async pause(containerId: string): Promise<void> {
-    const c = this.#container(containerId);
-    c.init.lifecycle.require("pause");
-    await c.runtime.pause(containerId);
-    c.init.lifecycle.moveTo("paused");
-    this.#events({ topic: "/tasks/paused", containerId });
+    this.#events(await this.#containers.pause(containerId, (c) => c.runtime.pause(containerId)));
   }
 
   async resume(containerId: string): Promise<void> {
-    const c = this.#container(containerId);
-    c.init.lifecycle.require("resume");
-    await c.runtime.resume(containerId);
-    c.init.lifecycle.moveTo("running");
-    this.#events({ topic: "/tasks/resumed", containerId });
+    this.#events(await this.#containers.resume(containerId, (c) => c.runtime.resume(containerId)));
   }
 
   async update(containerId: string, resources: Record<string, unknown>): Promise<void> {

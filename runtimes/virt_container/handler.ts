@@ -54,7 +54,7 @@ import type {
   ProcessStatus,
   RuntimeHandler,
 } from "../handler.ts";
-import { ContainerTable, deleteEvent, exitEvent } from "../containers.ts";
+import { ContainerTable, createEvent, deleteEvent, exitEvent } from "../containers.ts";
 import { stdioOf, TaskProcess } from "../process.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
@@ -419,14 +419,7 @@ export class VirtContainerHandler implements RuntimeHandler {
       throw e;
     }
     this.#containers.add(c);
-    this.#events({
-      topic: "/tasks/create",
-      containerId: req.id,
-      bundle: req.bundle,
-      rootfs: req.rootfs,
-      io: init.stdio,
-      pid: init.pid,
-    });
+    this.#events(createEvent(req, init));
     await this.#save();
     return init.pid;
   }
@@ -543,20 +536,22 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   async pause(containerId: string): Promise<void> {
-    const c = this.#container(containerId);
-    c.init.lifecycle.require("pause");
-    await this.#agent(`pause container "${containerId}"`).pauseContainer({ containerId });
-    c.init.lifecycle.moveTo("paused");
-    this.#events({ topic: "/tasks/paused", containerId });
+    this.#events(
+      await this.#containers.pause(
+        containerId,
+        () => this.#agent(`pause container "${containerId}"`).pauseContainer({ containerId }),
+      ),
+    );
     await this.#save();
   }
 
   async resume(containerId: string): Promise<void> {
-    const c = this.#container(containerId);
-    c.init.lifecycle.require("resume");
-    await this.#agent(`resume container "${containerId}"`).resumeContainer({ containerId });
-    c.init.lifecycle.moveTo("running");
-    this.#events({ topic: "/tasks/resumed", containerId });
+    this.#events(
+      await this.#containers.resume(
+        containerId,
+        () => this.#agent(`resume container "${containerId}"`).resumeContainer({ containerId }),
+      ),
+    );
     await this.#save();
   }
 
