@@ -7,6 +7,7 @@
  * @module
  */
 import { HEADER_SIZE, writeHeader } from "./frame.ts";
+import { allocBytes } from "./slab.ts";
 
 /** One metadata entry; a key with several values appears once per value. */
 export interface KeyValue {
@@ -159,7 +160,7 @@ export function encodeRequestFrame(
       size += lengthDelimitedSize(inner);
     }
   }
-  const frame = new Uint8Array(HEADER_SIZE + size);
+  const frame = allocBytes(HEADER_SIZE + size);
   writeHeader(frame, 0, { length: size, streamId, type, flags: 0 });
   frame.set(prefix, HEADER_SIZE);
   let pos = HEADER_SIZE + prefix.length;
@@ -237,7 +238,7 @@ export function encodeResponseFrame(
   }
   const size = lengthDelimitedSize(statusLength) +
     (payload.length ? lengthDelimitedSize(payload.length) : 0);
-  const frame = new Uint8Array(HEADER_SIZE + size);
+  const frame = allocBytes(HEADER_SIZE + size);
   writeHeader(frame, 0, { length: size, streamId, type, flags: 0 });
   let pos = HEADER_SIZE;
   frame[pos++] = 0x0a;

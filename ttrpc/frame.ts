@@ -36,7 +36,7 @@ export interface FrameHeader {
   flags: number;
 }
 
-/** One received frame; `data` is owned by the receiver (a copy, not a view of a shared buffer). */
+/** One received frame; `data` is owned by the receiver (a copy, never reused by the reader). */
 export interface Frame extends FrameHeader {
   data: Uint8Array;
 }

@@ -8,6 +8,7 @@
  * on that stream id.
  * @module
  */
+import { copyBytes } from "./slab.ts";
 import { type Frame, type FrameHeader, HEADER_SIZE, MAX_DATA_LENGTH, readHeader } from "./frame.ts";
 
 /** The minimal reading side of a connection (Deno.Conn satisfies it). */
@@ -80,7 +81,7 @@ export class FrameReader {
     if (buffered < HEADER_SIZE + header.length) return undefined;
     const from = this.#start + HEADER_SIZE;
     // A copy: the buffer is reused by later reads while handlers still hold their data.
-    const data = this.#buf.slice(from, from + header.length);
+    const data = copyBytes(this.#buf, from, from + header.length);
     this.#start = from + header.length;
     this.#consumed();
     return {
