@@ -72,6 +72,8 @@ const GUEST_MODULES = [
   "virtio_blk",
   "virtio_net",
   "vmw_vsock_virtio_transport",
+  "9pnet_virtio",
+  "9p",
 ];
 
 /** The C source of a tiny static vsock echo server for the guest (busybox has none). */
@@ -144,6 +146,23 @@ if grep -q vmmtest.vsock=1 /proc/cmdline; then
   timeout 60 /bin/vsock-echo 1024 once
   /bin/vsock-echo client 1025 hello-from-guest
 fi
+if grep -q vmmtest.9p=1 /proc/cmdline; then
+  if mount -t 9p -o trans=virtio,version=9p2000.L,msize=131072 kataShared /mnt; then
+    echo "VMM-9P-READ=$(cat /mnt/from-host.txt)"
+    echo "written-by-guest" >/mnt/from-guest.txt
+    echo "VMM-9P-LS=$(ls /mnt | tr '\\n' ',')"
+    mkdir /mnt/guest-dir && echo x >/mnt/guest-dir/f && echo "VMM-9P-MKDIR=$(ls /mnt/guest-dir)"
+    rm /mnt/guest-dir/f && rmdir /mnt/guest-dir && [ ! -e /mnt/guest-dir ] && echo "VMM-9P-RMDIR=ok"
+    dd if=/dev/zero of=/mnt/big bs=65536 count=16 2>/dev/null
+    echo "VMM-9P-BIG=$(wc -c </mnt/big | tr -d ' ')"
+    ln -s from-host.txt /mnt/link && echo "VMM-9P-LINK=$(cat /mnt/link)"
+    sync
+    umount /mnt && echo "VMM-9P-UMOUNT=ok"
+  else
+    echo "VMM-9P-MOUNT=fail"
+    dmesg | tail -20
+  fi
+fi
 hold=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^vmmtest.hold=//p')
 if [ -n "$hold" ]; then sleep "$hold"; fi
 echo "VMM-GUEST-DONE"
@@ -154,7 +173,7 @@ reboot -f
 /** Builds (once per content) an initrd with busybox, the modules and `init`. */
 export async function testInitrd(init = TEST_INIT): Promise<string> {
   const k = await kernelAssets();
-  const stamp = await sh(`(echo "${k.version}"; cat <<'INIT_EOF'
+  const stamp = await sh(`(echo "${k.version} ${GUEST_MODULES.join(" ")}"; cat <<'INIT_EOF'
 ${init}
 INIT_EOF
 echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);

@@ -6,7 +6,8 @@
  *     marker, virtio-net on a tap in a test netns (the guest pings the tap's
  *     address), hybrid vsock both ways (host → guest echo on port 1024 through
  *     `CONNECT`, guest → host on port 1025 through `<uds>_1025`);
- *  2. bzImage (64-bit Linux boot protocol), 1 vCPU.
+ *  2. bzImage (64-bit Linux boot protocol), 1 vCPU, a virtio-9p share the
+ *     guest mounts (9P2000.L): reads, writes, lists, mkdir/rmdir, symlink.
  * Each boot runs the real `containerd-shim-kata-v2 vmm` command line and must
  * end with exit code 0 when the guest powers off (ACPI S5, boot 1) or
  * reboots (i8042 reset, boot 2).
@@ -147,22 +148,47 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
   }
 });
 
-Deno.test("vmm boots a bzImage through the 64-bit boot protocol", async () => {
+Deno.test("vmm boots a bzImage through the 64-bit boot protocol and shares a directory over 9p", async () => {
   await ensureKvm();
   const k = await kernelAssets();
-  const result = await boot([
-    "--kernel",
-    k.bzImage,
-    "--initrd",
-    await testInitrd(),
-    "--memory",
-    "256",
-    "--cmdline",
-    CMDLINE,
-  ]);
-  assertStringIncludes(result.output, "VMM-GUEST-INIT");
-  assertStringIncludes(result.output, "VMM-NPROC=1");
-  assertStringIncludes(result.output, "VMM-GUEST-DONE");
-  assertStringIncludes(result.output, "vmm: guest rebooted"); // through the i8042 reset line
-  assertEquals(result.code, 0, result.output);
+  const share = await Deno.makeTempDir({ prefix: "vmm-9p-" });
+  try {
+    Deno.writeTextFileSync(`${share}/from-host.txt`, "hello-from-host");
+    Deno.mkdirSync(`${share}/host-dir`);
+    const result = await boot([
+      "--kernel",
+      k.bzImage,
+      "--initrd",
+      await testInitrd(),
+      "--memory",
+      "256",
+      "--share",
+      `kataShared=${share}`,
+      "--cmdline",
+      `${CMDLINE} vmmtest.9p=1`,
+    ]);
+    const out = result.output;
+    assertStringIncludes(out, "VMM-GUEST-INIT");
+    assertStringIncludes(out, "VMM-NPROC=1");
+    assertStringIncludes(out, "VMM-9P-READ=hello-from-host");
+    assertStringIncludes(out, "VMM-9P-LS=from-guest.txt,from-host.txt,host-dir,");
+    assertStringIncludes(out, "VMM-9P-MKDIR=f");
+    assertStringIncludes(out, "VMM-9P-RMDIR=ok");
+    assertStringIncludes(out, "VMM-9P-BIG=1048576");
+    assertStringIncludes(out, "VMM-9P-LINK=hello-from-host");
+    assertStringIncludes(out, "VMM-9P-UMOUNT=ok");
+    assertEquals(Deno.readTextFileSync(`${share}/from-guest.txt`), "written-by-guest\n");
+    assertEquals(Deno.statSync(`${share}/big`).size, 1048576);
+    assertEquals(Deno.readLinkSync(`${share}/link`), "from-host.txt");
+    assertEquals(
+      [...Deno.readDirSync(share)].map((e) => e.name).sort(),
+      ["big", "from-guest.txt", "from-host.txt", "host-dir", "link"],
+      "the guest's directory is gone",
+    );
+    assertStringIncludes(out, "VMM-GUEST-DONE");
+    assertStringIncludes(out, "vmm: guest rebooted"); // through the i8042 reset line
+    assertEquals(result.code, 0, out);
+  } finally {
+    await Deno.remove(share, { recursive: true });
+  }
 });
