@@ -8,9 +8,10 @@
  */
 import { UnimplementedError } from "../../common/errors.ts";
 import { closeFd, readFdAsync } from "../../ffi/libc.ts";
-import { openFifoWriterNow, setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
+import { setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
 import type { StdioPaths } from "../handler.ts";
-import { openStdioOutput as openOutput, parseStdioUri } from "../stdio_uri.ts";
+import { openStdioOutput as openOutput } from "../stdio_uri.ts";
+import { StdinCopy } from "../stdin_copy.ts";
 import type { InheritedPipes } from "./oci_runtime.ts";
 
 /** How long an exit waits for the output copies to drain (a leftover child may hold the pipe). */
@@ -26,54 +27,6 @@ export interface ProcessIo {
   resize(width: number, height: number): void;
   /** Stops every copy and releases every fd. */
   close(): void;
-}
-
-/** A stdin copy that can be cut off before or after the FIFO opens. */
-class StdinCopy {
-  #file: Deno.FsFile | undefined;
-  #closed = false;
-  readonly #path: string;
-
-  constructor(path: string, sink: (data: Uint8Array) => Promise<void>, onEnd: () => void) {
-    const fifo = parseStdioUri(path).path;
-    this.#path = fifo;
-    (async () => {
-      try {
-        const f = await Deno.open(fifo, { read: true });
-        if (this.#closed) {
-          f.close();
-          return;
-        }
-        this.#file = f;
-        const buf = new Uint8Array(32 * 1024);
-        for (;;) {
-          const n = await f.read(buf);
-          if (n === null || this.#closed) break;
-          await sink(buf.slice(0, n));
-        }
-      } catch {
-        // the FIFO or the process went away: stdin simply ends
-      } finally {
-        this.close();
-        onEnd();
-      }
-    })();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#file?.close();
-    } catch {
-      // closed by the copy loop
-    }
-    if (!this.#file) {
-      // Still waiting in open(): a writer of our own lets it return (never blocks).
-      const fd = openFifoWriterNow(this.#path);
-      if (fd >= 0) closeFd(fd);
-    }
-  }
 }
 
 /** Stdio through the pipes the process inherited from the runtime command. */

@@ -8,7 +8,8 @@
  */
 import { getLogger } from "../../common/log.ts";
 import type { StdioPaths } from "../handler.ts";
-import { openStdioOutput as openOutput, parseStdioUri } from "../stdio_uri.ts";
+import { StdinCopy } from "../stdin_copy.ts";
+import { openStdioOutput as openOutput } from "../stdio_uri.ts";
 import { type AgentApi, NO_DEADLINE } from "./agent_api.ts";
 
 const log = getLogger("runtimes.virt_container.io");
@@ -27,11 +28,8 @@ async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
 export class AgentIo {
   readonly #copies: Promise<void>[] = [];
   readonly #files: Deno.FsFile[] = [];
-  #stdinFile: Deno.FsFile | undefined;
-  #stdinPath = "";
+  #stdin: StdinCopy | undefined;
   #stdinClosed = false;
-  /** Set once the stdin FIFO's open returned (no unblocking writer needed after that). */
-  #stdinOpened = false;
   #closed = false;
 
   private constructor(
@@ -94,43 +92,28 @@ export class AgentIo {
   }
 
   #startStdin(uri: string): void {
-    const path = parseStdioUri(uri).path;
-    this.#stdinPath = path;
-    (async () => {
-      try {
-        const f = await Deno.open(path, { read: true });
-        this.#stdinOpened = true;
-        if (this.#stdinClosed) {
-          f.close();
-          return;
-        }
-        this.#stdinFile = f;
-        const buf = new Uint8Array(READ_CHUNK);
-        for (;;) {
-          const n = await f.read(buf);
-          if (n === null || this.#stdinClosed) break;
-          let off = 0;
-          while (off < n) {
-            const w = await this.agent.writeStdin({
-              containerId: this.containerId,
-              execId: this.execId,
-              data: buf.slice(off, n),
-            }, NO_DEADLINE);
-            off += w.len || n - off;
-          }
-        }
-      } catch {
-        // the FIFO or the process went away: stdin ends
-      }
-      await this.closeStdin();
-    })();
+    // When the copy ends (EOF, or the FIFO or the process went away), the guest's stdin closes.
+    this.#stdin = new StdinCopy(uri, (data) => this.#writeStdin(data), () => this.closeStdin());
+  }
+
+  /** Writes `data` to the process's stdin in the guest (the agent may take it in parts). */
+  async #writeStdin(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const w = await this.agent.writeStdin({
+        containerId: this.containerId,
+        execId: this.execId,
+        data: data.slice(off),
+      }, NO_DEADLINE);
+      off += w.len || data.length - off;
+    }
   }
 
   /** Closes the process's stdin in the guest (once). */
   async closeStdin(): Promise<void> {
     if (this.#stdinClosed) return;
     this.#stdinClosed = true;
-    this.#releaseStdin();
+    this.#stdin?.close();
     if (this.#closed) return;
     await this.agent.closeStdin({ containerId: this.containerId, execId: this.execId })
       .catch((e) =>
@@ -140,20 +123,6 @@ export class AgentIo {
           e: String(e),
         })
       );
-  }
-
-  #releaseStdin(): void {
-    if (this.#stdinFile) {
-      try {
-        this.#stdinFile.close();
-      } catch { /* closed */ }
-      this.#stdinFile = undefined;
-    } else if (this.#stdinPath && !this.#stdinOpened) {
-      // Still waiting in open(): a writer of our own lets it return.
-      try {
-        Deno.openSync(this.#stdinPath, { write: true }).close();
-      } catch { /* nobody waits */ }
-    }
   }
 
   /** Resolves when the output reached containerd, or after {@link DRAIN_TIMEOUT_MS}. */
@@ -171,7 +140,7 @@ export class AgentIo {
     if (this.#closed) return;
     this.#closed = true;
     this.#stdinClosed = true;
-    this.#releaseStdin();
+    this.#stdin?.close();
     for (const f of this.#files) {
       try {
         f.close();

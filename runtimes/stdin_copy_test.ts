@@ -1,0 +1,46 @@
+import { assertEquals } from "../tests/assert.ts";
+import { StdinCopy } from "./stdin_copy.ts";
+
+function mkfifo(path: string): void {
+  const out = new Deno.Command("mkfifo", { args: [path] }).outputSync();
+  assertEquals(out.code, 0, `mkfifo ${path}`);
+}
+
+Deno.test("stdin copy: what containerd writes reaches the sink, then EOF ends it", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    mkfifo(`${dir}/in`);
+    const got: string[] = [];
+    const ended = Promise.withResolvers<void>();
+    new StdinCopy(`fifo://${dir}/in`, (d) => {
+      got.push(new TextDecoder().decode(d));
+      return Promise.resolve();
+    }, ended.resolve);
+    const w = await Deno.open(`${dir}/in`, { write: true });
+    await w.write(new TextEncoder().encode("typed"));
+    w.close();
+    await ended.promise;
+    assertEquals(got.join(""), "typed");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("stdin copy: closed before containerd opens the FIFO, it ends without a writer", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    mkfifo(`${dir}/in`);
+    let ends = 0;
+    const ended = Promise.withResolvers<void>();
+    const copy = new StdinCopy(`${dir}/in`, () => Promise.resolve(), () => {
+      ends++;
+      ended.resolve();
+    });
+    copy.close();
+    copy.close();
+    await ended.promise;
+    assertEquals(ends, 1);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
