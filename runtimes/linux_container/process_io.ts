@@ -7,6 +7,7 @@
  * @module
  */
 import { UnimplementedError } from "../../common/errors.ts";
+import { settleWithin } from "../../common/time.ts";
 import { closeFd, readFdAsync } from "../../ffi/libc.ts";
 import { setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
 import type { StdioPaths } from "../handler.ts";
@@ -73,7 +74,7 @@ export class PipeIo implements ProcessIo {
   }
 
   drained(): Promise<void> {
-    return drainWithin(Promise.all(this.#copies).then(() => {}));
+    return settleWithin(Promise.all(this.#copies), DRAIN_TIMEOUT_MS);
   }
 
   closeStdin(): void {
@@ -156,7 +157,7 @@ export class ConsoleIo implements ProcessIo {
   }
 
   drained(): Promise<void> {
-    return drainWithin(this.#copy);
+    return settleWithin(this.#copy, DRAIN_TIMEOUT_MS);
   }
 
   closeStdin(): void {
@@ -180,10 +181,4 @@ export class ConsoleIo implements ProcessIo {
       }
     }
   }
-}
-
-function drainWithin(p: Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)));
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }

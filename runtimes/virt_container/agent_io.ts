@@ -7,6 +7,7 @@
  * @module
  */
 import { getLogger } from "../../common/log.ts";
+import { settleWithin } from "../../common/time.ts";
 import type { StdioPaths } from "../handler.ts";
 import { StdinCopy } from "../stdin_copy.ts";
 import { openStdioOutput as openOutput } from "../stdio_uri.ts";
@@ -126,13 +127,8 @@ export class AgentIo {
   }
 
   /** Resolves when the output reached containerd, or after {@link DRAIN_TIMEOUT_MS}. */
-  async drained(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(this.#copies),
-      new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+  drained(): Promise<void> {
+    return settleWithin(Promise.all(this.#copies), DRAIN_TIMEOUT_MS);
   }
 
   /** Stops everything and closes every file. */

@@ -1,0 +1,16 @@
+import { assertEquals, assertRejects } from "../tests/assert.ts";
+import { settleWithin } from "./time.ts";
+
+Deno.test("settleWithin: resolves with the promise, or when the bound passes first", async () => {
+  const order: string[] = [];
+  await settleWithin(Promise.resolve(1).then(() => order.push("settled")), 60_000);
+  // A promise that never settles: the bound ends the wait (and its timer is cleared, or the
+  // test's sanitizer would fail).
+  await settleWithin(new Promise(() => {}), 10).then(() => order.push("bound"));
+  assertEquals(order, ["settled", "bound"]);
+  await assertRejects(
+    () => settleWithin(Promise.reject(new Error("copy failed")), 60_000),
+    Error,
+    "copy failed",
+  );
+});
