@@ -61,6 +61,49 @@ export async function acceptUnix(listenFd: number): Promise<number> {
   return fd;
 }
 
+/**
+ * The console-socket handshake of an OCI runtime (`--console-socket`):
+ * listens at `socketPath`, runs `run` (the runtime command), and returns the
+ * pty master the runtime sent; the caller owns it. When `run` throws, a
+ * still-waiting accept is released with a connection of our own and a master
+ * sent before the failure is closed, then the error is rethrown. The socket
+ * is closed and its file removed on every path.
+ */
+export async function receiveConsoleMaster(
+  socketPath: string,
+  run: () => Promise<unknown>,
+): Promise<number> {
+  const listenFd = listenUnix(socketPath);
+  try {
+    const master = (async () => {
+      const conn = await acceptUnix(listenFd);
+      try {
+        return await receiveFd(conn);
+      } finally {
+        closeFd(conn);
+      }
+    })();
+    // Handled below on every path; this only keeps a failure from going unobserved.
+    master.catch(() => {});
+    try {
+      await run();
+    } catch (e) {
+      await Deno.connect({ transport: "unix", path: socketPath }).then((s) => s.close())
+        .catch(() => {});
+      await master.then((fd) => closeFd(fd), () => {});
+      throw e;
+    }
+    return await master;
+  } finally {
+    closeFd(listenFd);
+    try {
+      Deno.removeSync(socketPath);
+    } catch {
+      // already gone: nothing left behind
+    }
+  }
+}
+
 /** Receives one message carrying one fd (SCM_RIGHTS) on `connFd`; returns the fd. */
 export async function receiveFd(connFd: number): Promise<number> {
   const data = new Uint8Array(4096);

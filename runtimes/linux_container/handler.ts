@@ -9,8 +9,7 @@
  */
 import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import { closeFd } from "../../ffi/libc.ts";
-import { acceptUnix, listenUnix, receiveFd } from "../../ffi/fdpass.ts";
+import { receiveConsoleMaster } from "../../ffi/fdpass.ts";
 import { sendSignal } from "../../ffi/process.ts";
 import { readProcessMetrics } from "../../resource/cgroups/stats.ts";
 import { type OomWatch, watchOom } from "../../resource/cgroups/oom.ts";
@@ -150,35 +149,13 @@ export class LinuxContainerHandler implements RuntimeHandler {
     const pidFile = `${c.dir}/${tag}.pid`;
     let io: ProcessIo;
     if (p.stdio.terminal) {
-      const socketPath = `${c.dir}/${tag}.console.sock`;
-      const listenFd = listenUnix(socketPath);
-      try {
-        const master = (async () => {
-          const conn = await acceptUnix(listenFd);
-          try {
-            return await receiveFd(conn);
-          } finally {
-            closeFd(conn);
-          }
-        })();
-        // Handled below on every path; this only keeps a failure from going unobserved.
-        master.catch(() => {});
-        const none: ProcessStdio = { stdin: "null", stdout: "null", stderr: "null" };
-        try {
-          await command({ pidFile, consoleSocket: socketPath, stdio: none });
-        } catch (e) {
-          // Unblock a still-waiting accept with a connection of our own, and close a
-          // pty master the runtime may have sent before failing.
-          await Deno.connect({ transport: "unix", path: socketPath }).then((s) => s.close())
-            .catch(() => {});
-          await master.then((fd) => closeFd(fd), () => {});
-          throw e;
-        }
-        io = await ConsoleIo.open(await master, p.stdio);
-      } finally {
-        closeFd(listenFd);
-        Deno.removeSync(socketPath);
-      }
+      const consoleSocket = `${c.dir}/${tag}.console.sock`;
+      const none: ProcessStdio = { stdin: "null", stdout: "null", stderr: "null" };
+      const master = await receiveConsoleMaster(
+        consoleSocket,
+        () => command({ pidFile, consoleSocket, stdio: none }),
+      );
+      io = await ConsoleIo.open(master, p.stdio);
     } else {
       const stdio: ProcessStdio = {
         stdin: p.stdio.stdin ? "piped" : "null",
