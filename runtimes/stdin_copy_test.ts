@@ -1,10 +1,6 @@
 import { assertEquals } from "../tests/assert.ts";
+import { mkfifo } from "../tests/fifo.ts";
 import { StdinCopy } from "./stdin_copy.ts";
-
-function mkfifo(path: string): void {
-  const out = new Deno.Command("mkfifo", { args: [path] }).outputSync();
-  assertEquals(out.code, 0, `mkfifo ${path}`);
-}
 
 Deno.test("stdin copy: what containerd writes reaches the sink, then EOF ends it", async () => {
   const dir = Deno.makeTempDirSync();

@@ -1,13 +1,9 @@
+import { mkfifo } from "../../tests/fifo.ts";
 import { create } from "@bufbuild/protobuf";
 import { assertEquals } from "../../tests/assert.ts";
 import { ReadStreamResponseSchema, WriteStreamResponseSchema } from "../../agent/gen/agent_pb.ts";
 import { CallLog, RecordingAgent } from "../../tests/virt_container/doubles.ts";
 import { AgentIo } from "./agent_io.ts";
-
-function mkfifo(path: string): void {
-  const out = new Deno.Command("mkfifo", { args: [path] }).outputSync();
-  if (!out.success) throw new Error(`mkfifo ${path} failed`);
-}
 
 Deno.test("stdio through the agent with real FIFOs: output copied, stdin written then closed at EOF (recording agent double)", async () => {
   const dir = Deno.makeTempDirSync();
