@@ -6,6 +6,11 @@
  *   test Task service (State), both driven by the same Go client.
  * - Clients: our connect Transport vs Go's ttrpc client, both against the Go server.
  *
+ * Besides latency and throughput, each row gives the CPU time per call of the
+ * server process and of the client process (all threads, warm-up calls
+ * included on both sides alike): unlike throughput, it hardly depends on the
+ * load other processes put on the host.
+ *
  * `run()` returns the markdown table and writes bench/results/ttrpc.md.
  * @module
  */
@@ -14,7 +19,7 @@ import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { createTtrpcTransport } from "../ttrpc/transport.ts";
 import { connectUnix } from "../ttrpc/transport/unix.ts";
-import { runGoClient, startGoServer } from "../tests/interop/go_peer.ts";
+import { goPeerBinary, startGoServer } from "../tests/interop/go_peer.ts";
 import { testTaskService } from "../tests/interop/task_service.ts";
 
 interface Stats {
@@ -22,7 +27,17 @@ interface Stats {
   p50Us: number;
   p99Us: number;
   perSecond: number;
+  /** CPU seconds the client process spent, warm-up included. */
+  clientCpuS: number;
 }
+
+interface Row extends Stats {
+  serverCpuUsPerCall: number;
+  clientCpuUsPerCall: number;
+}
+
+/** Warm-up calls per connection, in the Go peer and in our client alike. */
+const WARMUP_CALLS = 200;
 
 const CALLS_TOTAL = Number(Deno.env.get("TTRPC_BENCH_CALLS") ?? 32000);
 const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 5);
@@ -33,13 +48,47 @@ function callsPer(conns: number): number {
   return Math.max(100, Math.floor(CALLS_TOTAL / conns));
 }
 
+/** CPU seconds (all threads) a live process has used so far, from /proc/PID/task/x/schedstat. */
+async function processCpuS(pid: number): Promise<number> {
+  let ns = 0;
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(
+        (await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`)).split(" ")[0],
+      );
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return ns / 1e9;
+}
+
+/**
+ * Runs the Go peer's bench client. A shell runs it and prints its own
+ * children's CPU time (cutime + cstime of /proc/self/stat) afterwards, which
+ * is the Go client's CPU time (clock-tick resolution).
+ */
 async function goClient(path: string, conns: number): Promise<Stats> {
-  return await runGoClient([
-    "bench",
-    path,
-    String(conns),
-    String(callsPer(conns)),
-  ]) as unknown as Stats;
+  const bin = await goPeerBinary();
+  const { code, stdout, stderr } = await new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      '"$0" "$@" && echo "cpu $(cut -d" " -f16,17 /proc/$$/stat) $(getconf CLK_TCK)" >&2',
+      bin,
+      "bench",
+      path,
+      String(conns),
+      String(callsPer(conns)),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  if (code !== 0) throw new Error(`ttrpc_peer bench failed (exit ${code}): ${err}`);
+  const cpu = err.match(/^cpu (\d+) (\d+) (\d+)$/m);
+  if (!cpu) throw new Error(`ttrpc_peer bench: no CPU time reported: ${err}`);
+  const stats = JSON.parse(new TextDecoder().decode(stdout));
+  return { ...stats, clientCpuS: (Number(cpu[1]) + Number(cpu[2])) / Number(cpu[3]) };
 }
 
 /** Our client: `conns` transports, each making its calls back to back. */
@@ -49,8 +98,9 @@ async function tsClient(path: string, conns: number): Promise<Stats> {
     Array.from({ length: conns }, async () => createTtrpcTransport(await connectUnix(path))),
   );
   try {
+    const cpuStart = await processCpuS(Deno.pid);
     const clients = transports.map((t) => createClient(Task, t));
-    for (const c of clients) for (let i = 0; i < 200; i++) await c.state({ id: "warm" });
+    for (const c of clients) for (let i = 0; i < WARMUP_CALLS; i++) await c.state({ id: "warm" });
     const latencies: number[] = [];
     const start = performance.now();
     await Promise.all(clients.map(async (c) => {
@@ -61,12 +111,14 @@ async function tsClient(path: string, conns: number): Promise<Stats> {
       }
     }));
     const elapsed = performance.now() - start;
+    const clientCpuS = await processCpuS(Deno.pid) - cpuStart;
     latencies.sort((a, b) => a - b);
     return {
       calls: latencies.length,
       p50Us: latencies[Math.floor(latencies.length / 2)] * 1000,
       p99Us: latencies[Math.floor(latencies.length * 99 / 100)] * 1000,
       perSecond: latencies.length / (elapsed / 1000),
+      clientCpuS,
     };
   } finally {
     for (const t of transports) t.close();
@@ -82,7 +134,7 @@ async function serveForever(path: string): Promise<void> {
 }
 
 /** Runs our server in its own Deno process, as the Go server runs in its own. */
-async function withTsServer<T>(fn: (path: string) => Promise<T>): Promise<T> {
+async function withTsServer<T>(fn: (path: string, pid: number) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "bench-ttrpc-" });
   const path = `${dir}/ts.sock`;
   const child = new Deno.Command(Deno.execPath(), {
@@ -99,7 +151,7 @@ async function withTsServer<T>(fn: (path: string) => Promise<T>): Promise<T> {
       seen += new TextDecoder().decode(value);
     }
     reader.releaseLock();
-    return await fn(path);
+    return await fn(path, child.pid);
   } finally {
     child.kill("SIGTERM");
     await child.stdout.cancel().catch(() => {});
@@ -108,40 +160,63 @@ async function withTsServer<T>(fn: (path: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function withGoServer<T>(fn: (path: string) => Promise<T>): Promise<T> {
+async function withGoServer<T>(fn: (path: string, pid: number) => Promise<T>): Promise<T> {
   const go = await startGoServer();
   try {
-    return await fn(go.path);
+    return await fn(go.path, go.pid);
   } finally {
     await go.stop();
   }
 }
 
-function row(what: string, conns: number, s: Stats): string {
+/** Runs one client pass against the server `pid` on `path`, adding both sides' CPU per call. */
+async function measured(
+  path: string,
+  pid: number,
+  conns: number,
+  client: (path: string, conns: number) => Promise<Stats>,
+): Promise<Row> {
+  const before = await processCpuS(pid);
+  const stats = await client(path, conns);
+  const serverCpuS = await processCpuS(pid) - before;
+  const allCalls = stats.calls + conns * WARMUP_CALLS;
+  return {
+    ...stats,
+    serverCpuUsPerCall: serverCpuS * 1e6 / allCalls,
+    clientCpuUsPerCall: stats.clientCpuS * 1e6 / allCalls,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function row(what: string, conns: number, rounds: Row[]): string {
+  // Latency and throughput from the median-throughput round; CPU per call: the median of each side.
+  const s = [...rounds].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(rounds.length / 2)];
+  const server = median(rounds.map((r) => r.serverCpuUsPerCall));
+  const client = median(rounds.map((r) => r.clientCpuUsPerCall));
   return `| ${what} | ${conns} | ${s.calls} | ${s.p50Us.toFixed(1)} | ${s.p99Us.toFixed(1)} | ${
     Math.round(s.perSecond)
-  } |`;
+  } | ${server.toFixed(1)} | ${client.toFixed(1)} |`;
 }
 
 /** Runs the benchmark and returns a markdown table (also written to bench/results/ttrpc.md). */
 export async function run(): Promise<string> {
   const rows: string[] = [];
-  const pairings: [string, (conns: number) => Promise<Stats>][] = [
-    ["Go client → **our server**", (c) => withTsServer((p) => goClient(p, c))],
-    ["Go client → Go server", (c) => withGoServer((p) => goClient(p, c))],
-    ["**our client** → Go server", (c) => withGoServer((p) => tsClient(p, c))],
+  const pairings: [string, (conns: number) => Promise<Row>][] = [
+    ["Go client → **our server**", (c) => withTsServer((p, pid) => measured(p, pid, c, goClient))],
+    ["Go client → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, goClient))],
+    ["**our client** → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, tsClient))],
   ];
   for (const conns of CLIENT_COUNTS) {
-    // Rounds alternate the pairings so that load from other processes hits all of them alike;
-    // each pairing reports its median-throughput round.
-    const results: Stats[][] = pairings.map(() => []);
+    // Rounds alternate the pairings so that load from other processes hits all of them alike.
+    const results: Row[][] = pairings.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, [, measure]] of pairings.entries()) results[i].push(await measure(conns));
     }
-    for (const [i, [name]] of pairings.entries()) {
-      const sorted = results[i].sort((a, b) => a.perSecond - b.perSecond);
-      rows.push(row(name, conns, sorted[Math.floor(sorted.length / 2)]));
-    }
+    for (const [i, [name]] of pairings.entries()) rows.push(row(name, conns, results[i]));
   }
   const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
   const table = [
@@ -149,12 +224,12 @@ export async function run(): Promise<string> {
     "",
     `Host: ${navigator.hardwareConcurrency} CPUs (${cpu}), Deno ${Deno.version.deno}, Go ttrpc 1.1.1 (Debian). ` +
     `Each client is one connection making calls back to back; latency is per call. Servers run in their own process; ` +
-    `each row is the median-throughput of ${ROUNDS} alternating rounds. Load average at the end: ${
-      Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
-    }.`,
+    `each row is the median-throughput of ${ROUNDS} alternating rounds; the CPU columns are medians of the ` +
+    `CPU time per call (all threads, warm-up calls included) of the server and of the client process. ` +
+    `Load average at the end: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}.`,
     "",
-    "| pairing | clients | calls | p50 µs | p99 µs | calls/s |",
-    "|---|---|---|---|---|---|",
+    "| pairing | clients | calls | p50 µs | p99 µs | calls/s | server CPU µs/call | client CPU µs/call |",
+    "|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
   ].join("\n");

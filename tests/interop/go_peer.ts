@@ -61,6 +61,8 @@ export async function goPeerBinary(): Promise<string> {
 /** A Go ttrpc server running the test Task service. */
 export interface GoServer {
   path: string;
+  /** Process id of the server (the benchmark reads its CPU time). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startGoServer(): Promise<GoServer> {
   reader.releaseLock();
   return {
     path,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.stdout.cancel();
