@@ -4,7 +4,8 @@
  * `hypervisor_name = "dragonball"` (the shipped configuration-dragonball.toml
  * with a drop-in pointing at the guest from scripts/build-guest). The VM runs
  * inside the shim process; the container rootfs reaches the guest over the
- * VMM's own virtio-9p device and the agent over hybrid vsock. The container
+ * VMM's own virtio-9p device (the shipped `shared_fs = "inline-virtio-fs"`
+ * falls back to virtio-9p: no virtiofsd is configured for dragonball) and the agent over hybrid vsock. The container
  * prints the kernel's boot id, which must differ from the host's; then the
  * leak check (shim, mounts, FIFOs, /run/kata/<id>, bundle).
  *
@@ -30,8 +31,6 @@ async function testConfig(dir: string): Promise<string> {
       'image = ""',
       `initrd = "${GUEST}/kata-containers-initrd.img"`,
       "default_memory = 1024",
-      // The built-in VMM serves the share itself over virtio-9p.
-      'shared_fs = "virtio-9p"',
       'kernel_params = ""',
       "",
       "[agent.kata]",
