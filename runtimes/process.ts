@@ -50,6 +50,20 @@ export class TaskProcess<Io extends ProcessStdioIo = ProcessStdioIo> {
     return this.#exited;
   }
 
+  /**
+   * Runs `start` (the Start rpc's work) with {@link started} pending until it
+   * settles, so an exit that races the start is reported after the start event.
+   */
+  async starting<T>(start: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    this.started = new Promise((r) => (release = r));
+    try {
+      return await start();
+    } finally {
+      release();
+    }
+  }
+
   /** Whether the exit was recorded. */
   get exited(): boolean {
     return this.exit !== undefined;

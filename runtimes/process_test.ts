@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import { FailedPreconditionError, NotFoundError } from "../common/errors.ts";
 import { stdioOf, TaskProcess } from "./process.ts";
 
@@ -64,4 +64,22 @@ Deno.test("TaskProcess.requireResize needs a terminal and a live process", () =>
   t.requireResize();
   t.setExited({ pid: 1, exitStatus: 0, exitedAt: new Date() });
   assertThrows(() => t.requireResize(), FailedPreconditionError, "it is stopped");
+});
+
+Deno.test("TaskProcess.starting holds `started` until the start settled, success or not", async () => {
+  const p = new TaskProcess<typeof noIo>("c1", "", stdio);
+  const order: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  const run = p.starting(async () => {
+    await gate.promise;
+    order.push("start event");
+    return 7;
+  });
+  const waiter = p.started.then(() => order.push("exit may follow"));
+  gate.resolve();
+  assertEquals(await run, 7);
+  await waiter;
+  assertEquals(order, ["start event", "exit may follow"]);
+  await assertRejects(() => p.starting(() => Promise.reject(new Error("runc start failed"))));
+  await p.started; // released after a failed start too
 });

@@ -189,9 +189,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     const c = this.#container(containerId);
     const p = this.#process(containerId, execId);
     p.lifecycle.require("start");
-    let release!: () => void;
-    p.started = new Promise((r) => (release = r));
-    try {
+    return await p.starting(async () => {
       if (!execId) {
         await c.runtime.start(containerId);
         p.lifecycle.moveTo("running");
@@ -209,9 +207,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
         this.#events({ topic: "/tasks/exec-started", containerId, execId, pid: p.pid });
       }
       return p.pid;
-    } finally {
-      release();
-    }
+    });
   }
 
   exec(req: ExecRequest): Promise<void> {

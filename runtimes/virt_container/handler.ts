@@ -471,9 +471,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     const p = this.#process(containerId, execId);
     p.lifecycle.require("start");
     const agent = this.#agent(`start ${p.lifecycle.what}`);
-    let release!: () => void;
-    p.started = new Promise((r) => (release = r));
-    try {
+    return await p.starting(async () => {
       if (!execId) {
         await agent.startContainer({ containerId });
         p.lifecycle.moveTo("running");
@@ -495,9 +493,7 @@ export class VirtContainerHandler implements RuntimeHandler {
       }
       await this.#save();
       return p.pid;
-    } finally {
-      release();
-    }
+    });
   }
 
   exec(req: ExecRequest): Promise<void> {
