@@ -193,7 +193,9 @@ export class ServerConnection {
         else if (ms <= MAX_TIMER_MS) timer = setTimeout(expire, ms);
       }
       const ctx = new TtrpcHandlerContext(entry.method, cancellation, deadline, req.metadata);
-      const out = await entry.handler(request, ctx);
+      let out = entry.handler(request, ctx);
+      // A handler that answers synchronously is not awaited: its response goes out in this turn.
+      if (isPromiseLike(out)) out = await out;
       // Handlers may return a plain init object, as connect allows.
       const payload = toBinary(entry.method.output, asMessage(entry.method, out));
       // Checked before building the envelope: Go refuses to send such a frame and answers with this status.
@@ -260,6 +262,10 @@ export class ServerConnection {
 function asMessage(method: DescMethod, out: unknown): any {
   // deno-lint-ignore no-explicit-any
   return create(method.output, out as any);
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function messageOf(err: unknown): string {
