@@ -6,7 +6,8 @@
  * inside the shim process; the container rootfs reaches the guest over the
  * VMM's own virtio-9p device (the shipped `shared_fs = "inline-virtio-fs"`
  * falls back to virtio-9p: no virtiofsd is configured for dragonball) and the agent over hybrid vsock. The container
- * prints the kernel's boot id, which must differ from the host's; then the
+ * prints the kernel's boot id, which must differ from the host's, and reads
+ * back a file it wrote to its rootfs; then the
  * leak check (shim, mounts, FIFOs, /run/kata/<id>, bundle).
  *
  * Needs /dev/kvm: scripts/test-vm runs it inside scripts/testhost where this
@@ -71,13 +72,16 @@ Deno.test({
         config,
         IMAGE,
         "db1",
-        "cat",
-        "/proc/sys/kernel/random/boot_id",
+        "sh",
+        "-c",
+        // The rootfs is the host's overlay served over 9p: a write must read back.
+        "cat /proc/sys/kernel/random/boot_id; echo written-in-guest >/rootfs-write; cat /rootfs-write",
       );
       if (r.code !== 0) console.error((await c.log()).slice(-12000));
       assertEquals(r.code, 0, `ctr run failed: ${r.stdout}${r.stderr}`);
-      const guestBoot = r.stdout.trim();
+      const [guestBoot, written] = r.stdout.trim().split(/\r?\n/);
       assertMatch(guestBoot, /^[0-9a-f-]{36}$/);
+      assertEquals(written, "written-in-guest");
       assert(guestBoot !== hostBoot, "the container saw the host's kernel: it did not run in a VM");
       await c.assertNoLeaks("db1");
     } finally {
