@@ -17,6 +17,7 @@
  * @module
  */
 import { mknod, statfs } from "../../../../ffi/fs.ts";
+import { getLogger } from "../../../../common/log.ts";
 import { E, errnoOf, P9Error } from "./errno.ts";
 import {
   direntSize,
@@ -30,6 +31,8 @@ import {
   WireError,
   Writer,
 } from "./wire.ts";
+
+const log = getLogger("dragonball.9p");
 
 /** Largest message size the server agrees to. */
 export const MAX_MSIZE = 512 * 1024;
@@ -128,8 +131,14 @@ export class P9Server {
       const body = new Reader(request.subarray(HEADER_SIZE, h.size));
       return this.#dispatch(h.type, tag, body, Math.min(maxReply, this.#msize));
     } catch (e) {
-      if (e instanceof WireError) return lerror(tag, E.EPROTO);
-      return lerror(tag, errnoOf(e));
+      // Failures are routine (a walk to a missing name): debug level only.
+      const errno = e instanceof WireError ? E.EPROTO : errnoOf(e);
+      log.debug("9p request type {type} failed with errno {errno}: {error}", {
+        type: request[4],
+        errno,
+        error: String(e),
+      });
+      return lerror(tag, errno);
     }
   }
 
