@@ -21,3 +21,11 @@ npm_deps() {
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# kvm_usable: true where VMs can run directly: /dev/kvm and /dev/vhost-vsock
+# exist and the CPU shows hardware virtualization. A VM may expose /dev/kvm
+# without nested virtualization behind it (QEMU then aborts or hangs), so the
+# node alone is not enough. Elsewhere VM work goes through scripts/testhost.
+kvm_usable() {
+  [ -c /dev/kvm ] && [ -c /dev/vhost-vsock ] && grep -qw -E 'svm|vmx' /proc/cpuinfo
+}
