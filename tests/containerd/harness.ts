@@ -158,9 +158,22 @@ export class Containerd {
         "",
       ].join("\n"),
     );
-    await c.#launch();
-    const tar = await busyboxImageTar();
-    await c.ctrMust("image", "import", "--base-name", "example.local/busybox", tar);
+    try {
+      await c.#launch();
+      const tar = await busyboxImageTar();
+      await c.ctrMust("image", "import", "--base-name", "example.local/busybox", tar);
+    } catch (err) {
+      // Nothing of a containerd that never came up is left behind.
+      try {
+        c.#proc?.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await c.#proc?.status;
+      c.#proc = undefined;
+      await c.stop().catch(() => {});
+      throw err;
+    }
     c.#fifosBefore = await listDir(FIFO_DIR);
     return c;
   }
@@ -178,7 +191,10 @@ export class Containerd {
       stdout: "null",
       stderr: "null",
     }).spawn();
+    let exited = false;
+    this.#proc.status.then(() => exited = true);
     for (let i = 0; i < 200; i++) {
+      if (exited) throw new Error(`containerd exited at start; see ${this.dir}/containerd.log`);
       const r = await run("ctr", ["-a", this.address, "version"]);
       if (r.code === 0) return;
       await new Promise((r) => setTimeout(r, 50));

@@ -93,13 +93,13 @@ Deno.test({
         throw new Error(`Guest artifact ${GUEST}/${f} is missing: run scripts/build-guest`);
       });
     }
-    const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
     // Under nested emulation Deno alone starts in seconds: give the shim's
     // `start` (and containerd's wait for it) room, as a slow host would.
     const c = await Containerd.start({
       extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
       shimEnv: { KATA_SHIM_READY_TIMEOUT_MS: "55000" },
     });
+    const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
     try {
       const config = await testConfig(cfgDir);
       // `ctr run FLAGS` of busybox through our shim with the test configuration.
