@@ -8,41 +8,16 @@
  * @module
  */
 import { Containerd, IMAGE } from "../tests/containerd/harness.ts";
+import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "../tests/vm/guest_config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const GUEST = `${ROOT}/.cache/guest`;
-
-async function configWithGuest(dir: string): Promise<string> {
-  const file = `${dir}/configuration-dragonball.toml`;
-  await Deno.copyFile(`${ROOT}/config/configuration-dragonball.toml`, file);
-  await Deno.mkdir(`${dir}/config.d`);
-  await Deno.writeTextFile(
-    `${dir}/config.d/50-built-guest.toml`,
-    [
-      "[hypervisor.dragonball]",
-      `kernel = "${GUEST}/vmlinux"`,
-      'image = ""',
-      `initrd = "${GUEST}/kata-containers-initrd.img"`,
-      "default_memory = 1024",
-      "",
-      "[agent.kata]",
-      // Under nested software emulation a guest needs tens of seconds to boot.
-      "reconnect_timeout_ms = 240000",
-      "",
-    ].join("\n"),
-  );
-  return file;
-}
 
 async function main(): Promise<number> {
   Deno.env.set("RTS_TEST_SHIM", `${ROOT}/dist/containerd-shim-kata-v2`);
   const dir = await Deno.makeTempDir({ prefix: "rts-main-job-vm-" });
-  const c = await Containerd.start({
-    extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
-    shimEnv: { KATA_SHIM_READY_TIMEOUT_MS: "55000" },
-  });
+  const c = await Containerd.start(SLOW_VM_CONTAINERD);
   try {
-    const config = await configWithGuest(dir);
+    const config = await configWithBuiltGuest("dragonball", dir);
     const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
     const script = "echo hello from a VM; uname -r; cat /proc/sys/kernel/random/boot_id";
     console.log(

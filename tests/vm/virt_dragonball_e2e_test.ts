@@ -15,34 +15,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-const GUEST = `${ROOT}/.cache/guest`;
-
-/** A copy of the shipped dragonball configuration with a drop-in for the built guest. */
-async function testConfig(dir: string): Promise<string> {
-  const file = `${dir}/configuration-dragonball.toml`;
-  await Deno.copyFile(`${ROOT}/config/configuration-dragonball.toml`, file);
-  await Deno.mkdir(`${dir}/config.d`);
-  await Deno.writeTextFile(
-    `${dir}/config.d/50-test-guest.toml`,
-    [
-      "[hypervisor.dragonball]",
-      `kernel = "${GUEST}/vmlinux"`,
-      'image = ""',
-      `initrd = "${GUEST}/kata-containers-initrd.img"`,
-      "default_memory = 1024",
-      'kernel_params = ""',
-      "",
-      "[agent.kata]",
-      // A nested guest under software emulation boots in tens of seconds.
-      "dial_timeout_ms = 100",
-      "reconnect_timeout_ms = 240000",
-      "",
-    ].join("\n"),
-  );
-  return file;
-}
+import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 
 Deno.test({
   name: "ctr run through the VirtContainer runtime on the built-in VMM: the container runs in a VM",
@@ -50,18 +23,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    for (const f of ["vmlinux", "kata-containers-initrd.img"]) {
-      await Deno.stat(`${GUEST}/${f}`).catch(() => {
-        throw new Error(`Guest artifact ${GUEST}/${f} is missing: run scripts/build-guest`);
-      });
-    }
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-db-cfg-" });
-    const c = await Containerd.start({
-      extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
-      shimEnv: { KATA_SHIM_READY_TIMEOUT_MS: "55000" },
-    });
+    const c = await Containerd.start(SLOW_VM_CONTAINERD);
     try {
-      const config = await testConfig(cfgDir);
+      const config = await configWithBuiltGuest("dragonball", cfgDir, ['kernel_params = ""']);
       const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
       const r = await c.ctr(
         "run",

@@ -16,9 +16,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-const GUEST = `${ROOT}/.cache/guest`;
+import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 
 /** Runs shell lines; throws with the output when one fails. */
 async function sh(...lines: string[]): Promise<void> {
@@ -27,30 +25,6 @@ async function sh(...lines: string[]): Promise<void> {
     const t = new TextDecoder();
     throw new Error(`${lines.join("; ")}: ${t.decode(out.stdout)}${t.decode(out.stderr)}`);
   }
-}
-
-/** A copy of the shipped QEMU configuration with a drop-in pointing at the built guest. */
-async function testConfig(dir: string): Promise<string> {
-  const file = `${dir}/configuration-qemu.toml`;
-  await Deno.copyFile(`${ROOT}/config/configuration-qemu.toml`, file);
-  await Deno.mkdir(`${dir}/config.d`);
-  await Deno.writeTextFile(
-    `${dir}/config.d/50-test-guest.toml`,
-    [
-      "[hypervisor.qemu]",
-      `kernel = "${GUEST}/vmlinux"`,
-      'image = ""',
-      `initrd = "${GUEST}/kata-containers-initrd.img"`,
-      "default_memory = 1024",
-      "",
-      "[agent.kata]",
-      // A nested guest under software emulation boots in tens of seconds.
-      "dial_timeout_ms = 100",
-      "reconnect_timeout_ms = 240000",
-      "",
-    ].join("\n"),
-  );
-  return file;
 }
 
 /** Entry names of `dir`; none when it does not exist. */
@@ -88,20 +62,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    for (const f of ["vmlinux", "kata-containers-initrd.img"]) {
-      await Deno.stat(`${GUEST}/${f}`).catch(() => {
-        throw new Error(`Guest artifact ${GUEST}/${f} is missing: run scripts/build-guest`);
-      });
-    }
     // Under nested emulation Deno alone starts in seconds: give the shim's
     // `start` (and containerd's wait for it) room, as a slow host would.
-    const c = await Containerd.start({
-      extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
-      shimEnv: { KATA_SHIM_READY_TIMEOUT_MS: "55000" },
-    });
+    const c = await Containerd.start(SLOW_VM_CONTAINERD);
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
     try {
-      const config = await testConfig(cfgDir);
+      const config = await configWithBuiltGuest("qemu", cfgDir);
       // `ctr run FLAGS` of busybox through our shim with the test configuration.
       const run = (flags: string[], id: string, ...cmd: string[]) =>
         c.ctr(
