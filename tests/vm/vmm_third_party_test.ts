@@ -15,11 +15,10 @@
  * VMM is killed once every marker has shown up.
  */
 import { assertStringIncludes } from "../assert.ts";
+import { installerAssets } from "./installer_assets.ts";
 import { ensureKvm } from "./vmm_assets.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-const DI = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64";
-const CACHE = `${ROOT}/.cache/vmm/d-i`;
 const BOOT_TIMEOUT_MS = 300_000;
 
 /** Serial-console lines that prove the boot, in the order they appear. */
@@ -36,54 +35,6 @@ const MARKERS = [
  */
 const DI_MARKER = /Entering low memory mode|Select a language|Choose language/;
 
-async function sh(script: string): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: ["-euo", "pipefail", "-c", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `d-i asset script failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
-/**
- * Debian's netboot kernel and an initrd made of d-i's `initrd.gz` followed by
- * a cpio with Debian's `virtio_blk.ko` for that kernel, built once and cached.
- */
-async function installerAssets(): Promise<{ kernel: string; initrd: string }> {
-  const initrd = `${CACHE}/initrd-virtio-blk.gz`;
-  try {
-    Deno.statSync(initrd);
-  } catch {
-    await sh(`
-      test -f "${DI}/linux" -a -f "${DI}/initrd.gz" || {
-        echo "d-i netboot images missing: apt-get install debian-installer-12-netboot-amd64" >&2
-        exit 1
-      }
-      t="${CACHE}.tmp" && rm -rf "$t" && mkdir -p "$t/dl" "$t/tree"
-      (cd "$t/tree" && zcat "${DI}/initrd.gz" | cpio -id --quiet 'lib/modules/*')
-      ver=$(ls "$t/tree/lib/modules" | head -1)
-      (cd "$t/dl" && { apt-get download "linux-image-$ver" >/dev/null 2>&1 ||
-        { apt-get update -qq && apt-get download "linux-image-$ver" >/dev/null; }; })
-      dpkg-deb --fsys-tarfile "$t"/dl/linux-image-*.deb |
-        tar -x -C "$t/dl" --wildcards "./lib/modules/$ver/kernel/drivers/block/virtio_blk.ko*"
-      mkdir -p "$t/tree/lib/modules/$ver/kernel/drivers/block"
-      cp "$t"/dl/lib/modules/$ver/kernel/drivers/block/virtio_blk.ko* \\
-        "$t/tree/lib/modules/$ver/kernel/drivers/block/"
-      depmod -b "$t/tree" "$ver"
-      (cd "$t/tree" && find "lib/modules/$ver/kernel/drivers/block" lib/modules/$ver/modules.* |
-        cpio -o -H newc --quiet | gzip -9) >"$t/virtio-blk.cpio.gz"
-      cat "${DI}/initrd.gz" "$t/virtio-blk.cpio.gz" >"$t/initrd-virtio-blk.gz"
-      mkdir -p "${CACHE}" && mv "$t/initrd-virtio-blk.gz" "${initrd}" && rm -rf "$t"
-    `);
-  }
-  return { kernel: `${DI}/linux`, initrd };
-}
-
 /** A 4 MiB disk image with one MBR partition (sectors 2048..8191) and `marker` in it. */
 function partitionedDisk(path: string, marker: string): void {
   const data = new Uint8Array(4 * 1024 * 1024);
@@ -98,7 +49,7 @@ function partitionedDisk(path: string, marker: string): void {
 }
 
 Deno.test("vmm boots Debian's installer kernel and initrd with 2 vCPUs and a virtio-blk disk", async () => {
-  const assets = await installerAssets(); // before ensureKvm: may need apt on the outer host
+  const assets = await installerAssets(); // prebuilt on the outer host by scripts/test-vm
   await ensureKvm();
   const dir = await Deno.makeTempDir({ prefix: "vmm-d-i-" });
   try {
