@@ -10,6 +10,9 @@ import { parseStdioUri } from "./stdio_uri.ts";
 
 /** Bytes read from the stdin FIFO per read call. */
 const STDIN_CHUNK = 32 * 1024;
+/** How often, and how many times, close() tries to release an open still on its way. */
+const RELEASE_RETRY_MS = 10;
+const RELEASE_ATTEMPTS = 1000;
 
 /**
  * Copies a process's stdin from containerd's FIFO into `sink` until EOF or
@@ -20,6 +23,8 @@ const STDIN_CHUNK = 32 * 1024;
 export class StdinCopy {
   #file: Deno.FsFile | undefined;
   #closed = false;
+  /** True while the FIFO's open(2) has not returned. */
+  #opening = true;
   readonly #path: string;
 
   constructor(path: string, sink: (data: Uint8Array) => Promise<void>, onEnd: () => void) {
@@ -27,7 +32,12 @@ export class StdinCopy {
     this.#path = fifo;
     (async () => {
       try {
-        const f = await Deno.open(fifo, { read: true });
+        let f: Deno.FsFile;
+        try {
+          f = await Deno.open(fifo, { read: true });
+        } finally {
+          this.#opening = false;
+        }
         if (this.#closed) {
           f.close();
           return;
@@ -57,10 +67,24 @@ export class StdinCopy {
     } catch {
       // closed by the copy loop
     }
-    if (!this.#file) {
-      // Still waiting in open(): a writer of our own lets it return (never blocks).
-      const fd = openFifoWriterNow(this.#path);
-      if (fd >= 0) closeFd(fd);
+    if (!this.#file) this.#releasePendingOpen(RELEASE_ATTEMPTS);
+  }
+
+  /**
+   * A copy still waiting in open(2) returns once a writer opens the FIFO, so
+   * open and close one of our own (non-blocking). The reader's open runs on
+   * another thread and may not have reached the kernel yet: then there is no
+   * reader, the writer's open fails (ENXIO), and it is tried again shortly.
+   */
+  #releasePendingOpen(attempts: number): void {
+    if (!this.#opening) return;
+    const fd = openFifoWriterNow(this.#path);
+    if (fd >= 0) {
+      closeFd(fd);
+      return;
+    }
+    if (attempts > 1) {
+      setTimeout(() => this.#releasePendingOpen(attempts - 1), RELEASE_RETRY_MS);
     }
   }
 }
