@@ -8,6 +8,7 @@
 import { HelpRequested, usage } from "./shim/flags.ts";
 import { type Invocation, parseInvocation, SHIM_FLAGS } from "./shim/options.ts";
 import { BINARY_NAME, versionText } from "./shim/version.ts";
+import { writeAll } from "./common/io.ts";
 
 const ACTIONS = ["start", "delete", "env", "check", "shim-ctl", "vmm"];
 
@@ -56,11 +57,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function helpText(): string {
   return `Usage: ${BINARY_NAME} [flags] [${ACTIONS.join("|")}] [args]\n${usage(SHIM_FLAGS)}`;
-}
-
-async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
-  let off = 0;
-  while (off < data.length) off += await w.write(data.subarray(off));
 }
 
 /** Runs {@link main} with the process's arguments and exits with its code. */

@@ -6,6 +6,7 @@
  */
 import type { LoadedConfig } from "./load.ts";
 import { namedPaths } from "./paths.ts";
+import { exists } from "../common/fs.ts";
 
 /** One checked item. */
 export interface HostCheckItem {
@@ -26,15 +27,6 @@ export type CgroupVersion = "v2" | "hybrid" | "v1" | "none";
 /** Where to look; `root` prefixes /dev and /sys paths (tests point it at a fake tree). */
 export interface HostCheckOptions {
   root?: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Why `path` cannot be opened read-write (a node that exists but is unusable counts as absent). */

@@ -8,6 +8,7 @@
 import { FailedPreconditionError } from "../common/errors.ts";
 import type { KataConfig } from "./schema.ts";
 import type { Sources } from "./sources.ts";
+import { exists } from "../common/fs.ts";
 
 /** One file the configuration names that this host lacks. */
 export interface PathFinding {
@@ -48,15 +49,6 @@ export function findExecutable(name: string, pathEnv = Deno.env.get("PATH") ?? D
     }
   }
   return undefined;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

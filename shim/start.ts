@@ -11,6 +11,7 @@ import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
+import { writeAll } from "../common/io.ts";
 
 /**
  * Default wait for the server to listen: within containerd's default shim
@@ -58,7 +59,7 @@ export async function start(inv: Invocation): Promise<number> {
     await Deno.writeTextFile(`${bundle}/shim.pid`, String(pid));
   }
   await Deno.writeTextFile(`${bundle}/address`, address);
-  await writeAll(new TextEncoder().encode(address));
+  await writeAll(Deno.stdout, new TextEncoder().encode(address));
   return 0;
 }
 
@@ -124,9 +125,4 @@ async function accepts(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function writeAll(data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await Deno.stdout.write(data.subarray(off));
 }

@@ -11,6 +11,7 @@ import { Echo, EchoMessageSchema } from "./gen/ttrpc/testing/echo_pb.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { createTtrpcTransport } from "./transport.ts";
 import { connectUnix } from "./transport/unix.ts";
+import { writeAll } from "../common/io.ts";
 
 /** xorshift32: reproducible randomness; the seed is printed for replay. */
 function prng(seed: number) {
@@ -120,10 +121,6 @@ function badFrame(r: Rand, id: number, breakFraming: boolean): Uint8Array {
     default: // oversized declared length (only the header is sent)
       return header(MAX_DATA_LENGTH + 1 + r.int(1 << 30), id, r.int(4), 0);
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
 }
 
 /**

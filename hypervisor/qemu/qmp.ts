@@ -7,6 +7,7 @@
  */
 import { DeadlineExceededError, RuntimeError, UnavailableError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { writeAll } from "../../common/io.ts";
 
 const log = getLogger("hypervisor.qemu.qmp");
 
@@ -333,10 +334,6 @@ async function* readLines(conn: Deno.Conn): AsyncGenerator<string> {
     for (const p of parts) if (p.trim()) yield p.trim();
   }
   if (rest.trim()) yield rest.trim();
-}
-
-async function writeAll(conn: Deno.Conn, b: Uint8Array): Promise<void> {
-  for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -12,6 +12,7 @@ import type { StdioPaths } from "../handler.ts";
 import { StdinCopy } from "../stdin_copy.ts";
 import { openStdioOutput as openOutput } from "../stdio_uri.ts";
 import { type AgentApi, NO_DEADLINE } from "./agent_api.ts";
+import { writeAll } from "../../common/io.ts";
 
 const log = getLogger("runtimes.virt_container.io");
 
@@ -19,11 +20,6 @@ const log = getLogger("runtimes.virt_container.io");
 export const READ_CHUNK = 32 * 1024;
 /** How long an exit waits for output to drain. */
 export const DRAIN_TIMEOUT_MS = 5000;
-
-async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await f.write(data.subarray(off));
-}
 
 /** The agent-side stdio of one process. */
 export class AgentIo {

@@ -5,6 +5,7 @@
  * `.cache/vmm/`.
  * @module
  */
+import { exists } from "../../common/fs.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const TESTHOST_KERNEL = `${ROOT}/.cache/testhost/kernel`;
@@ -22,15 +23,6 @@ async function sh(script: string): Promise<string> {
     throw new Error(`asset script failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
   }
   return text;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Paths of Debian's kernel: bzImage, vmlinux, module tree and version. */

@@ -7,6 +7,7 @@
  */
 import { UnavailableError } from "../../common/errors.ts";
 import { type DialOptions, retryUntil } from "./retry.ts";
+import { writeAll } from "../../common/io.ts";
 
 /** Longest acknowledgement line accepted ("OK " + a u32 + "\n" is at most 14 bytes). */
 const MAX_ACK_LINE = 32;
@@ -67,10 +68,6 @@ async function handshake(udsPath: string, port: number, remainingMs: number) {
     }
     throw err;
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
 }
 
 /** Reads one LF-terminated line, one byte per read, so nothing after the LF is consumed. */

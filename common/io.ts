@@ -1,0 +1,15 @@
+/**
+ * Writing a whole buffer to a Deno writer (a connection, a file, stdout),
+ * which may accept only part of it per call.
+ * @module
+ */
+
+/** Anything with Deno's `write(p): Promise<number>` (bytes written). */
+export interface PartialWriter {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Writes all of `data` to `w`, calling `write` until every byte went out. */
+export async function writeAll(w: PartialWriter, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length;) off += await w.write(data.subarray(off));
+}
