@@ -14,7 +14,7 @@ import {
   UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
+import type { Device } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
 import type {
   AgentSocket,
@@ -26,14 +26,9 @@ import type {
   VmExit,
   VmState,
 } from "../hypervisor.ts";
-import {
-  FIRST_PORT_SLOT,
-  netdevArg,
-  qemuCommandLine,
-  qemuId,
-  type QemuOptions,
-  virtioNetProps,
-} from "./options.ts";
+import { qemuCommandLine, type QemuOptions } from "./options.ts";
+import { QemuHotplug, type Tracked } from "./hotplug.ts";
+import { QemuResizer } from "./resize.ts";
 import { VmmProcess } from "../vmm_process.ts";
 import { QmpClient } from "./qmp.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
@@ -41,8 +36,6 @@ import { allocateVsockCid } from "./vsock_cid.ts";
 const log = getLogger("hypervisor.qemu");
 const AGENT_PORT = 1024;
 const QUIT_GRACE_MS = 2000;
-
-type Tracked = Device & { id: string; guestPath?: string };
 
 /** Things the driver needs from the host, replaceable in tests. */
 export interface QemuHostDeps {
@@ -72,22 +65,15 @@ export class Qemu implements Hypervisor {
   #qmp: QmpClient | null = null;
   /** Every device the VM has (cold and hot), by id. */
   readonly #devices = new Map<string, Tracked>();
-  /** Root-port index → hotplugged device id. */
-  readonly #ports = new Map<number, string>();
-  /** SCSI LUNs in use. */
-  readonly #luns = new Set<number>();
-  /** Hotplugged vCPU device ids, in plug order. */
-  readonly #hotCpus: string[] = [];
-  #vcpus: number;
-  #memoryMib: number;
-  #dimms = 0;
+  readonly #hotplug: QemuHotplug;
+  readonly #resizer: QemuResizer;
 
   constructor(options: QemuOptions, deps: QemuHostDeps = {}, knobs: QemuTestKnobs = {}) {
     this.#o = options;
     this.#deps = deps;
     this.#knobs = knobs;
-    this.#vcpus = options.vcpus;
-    this.#memoryMib = options.memoryMib;
+    this.#hotplug = new QemuHotplug(options);
+    this.#resizer = new QemuResizer(options);
   }
 
   state(): VmState {
@@ -102,6 +88,7 @@ export class Qemu implements Hypervisor {
       fsSharing: true,
       hybridVsock: false,
       memoryProbe: false,
+      agentBlockDriver: this.#o.blockDeviceDriver === "virtio-scsi" ? "scsi" : "blk",
     };
   }
 
@@ -268,7 +255,8 @@ export class Qemu implements Hypervisor {
       this.#devices.set(id, { ...d, id });
       return { ...d, id };
     }
-    const added = await this.#hotplug({ ...d, id });
+    const qmp = this.#needQmp("hotplug into");
+    const added = await this.#hotplug.plug(qmp, { ...d, id }, this.#devices.values());
     this.#devices.set(id, added);
     return added;
   }
@@ -281,26 +269,7 @@ export class Qemu implements Hypervisor {
       this.#devices.delete(id);
       return;
     }
-    const qmp = this.#needQmp("remove a device from");
-    switch (dev.kind) {
-      case "network":
-        await qmp.deviceDel(qemuId("nic", id));
-        await qmp.netdevDel(qemuId("net", id));
-        break;
-      case "block":
-        await qmp.deviceDel(qemuId("blk", id));
-        // Hotplugged drives have a blockdev node to drop; -drive ones go with the device.
-        if (this.#hotNodes.delete(id)) await qmp.blockdevDel(qemuId("node", id));
-        break;
-      default:
-        throw new UnimplementedError(
-          `Cannot remove ${dev.kind} device "${id}" from a running QEMU VM`,
-        );
-    }
-    for (const [port, owner] of this.#ports) if (owner === id) this.#ports.delete(port);
-    if (dev.kind === "block" && dev.guestPath?.startsWith("0:")) {
-      this.#luns.delete(Number(dev.guestPath.slice(2)));
-    }
+    await this.#hotplug.unplug(this.#needQmp("remove a device from"), dev);
     this.#devices.delete(id);
   }
 
@@ -313,76 +282,17 @@ export class Qemu implements Hypervisor {
   /** Hotplugs or unplugs vCPUs through `query-hotpluggable-cpus` / `device_add`. */
   async resizeVcpu(n: number): Promise<VcpuResize> {
     const qmp = this.#needQmp("resize vCPUs of");
-    if (!Number.isInteger(n) || n < 1 || n > this.#o.maxVcpus) {
-      throw new InvalidArgumentError(
-        `Cannot resize QEMU VM "${this.#id}" to ${n} vCPUs: allowed 1..${this.#o.maxVcpus}`,
-      );
-    }
-    const old = this.#vcpus;
-    if (n > old) {
-      const slots = await qmp.execute<HotpluggableCpu[]>("query-hotpluggable-cpus");
-      const free = slots.filter((s) => !s["qom-path"]).sort((a, b) =>
-        (a.props["socket-id"] ?? 0) - (b.props["socket-id"] ?? 0)
-      );
-      for (const s of free.slice(0, n - old)) {
-        const id = `cpu-${s.props["socket-id"] ?? 0}-${s.props["core-id"] ?? 0}-${
-          s.props["thread-id"] ?? 0
-        }`;
-        await qmp.deviceAdd({ driver: s.type, id, ...s.props });
-        this.#hotCpus.push(id);
-        this.#vcpus++;
-      }
-    } else {
-      while (this.#vcpus > n) {
-        const id = this.#hotCpus.at(-1);
-        if (!id) {
-          throw new UnimplementedError(
-            `Cannot remove boot vCPUs of QEMU VM "${this.#id}": only hotplugged vCPUs can go`,
-          );
-        }
-        await qmp.deviceDel(id);
-        this.#hotCpus.pop();
-        this.#vcpus--;
-      }
-    }
-    return { old, new: this.#vcpus };
+    return await this.#resizer.resizeVcpu(qmp, this.#id, n);
   }
 
   /** Grows guest memory by plugging a DIMM; shrinking is not supported. */
   async resizeMemory(mib: number): Promise<number> {
     const qmp = this.#needQmp("resize memory of");
-    if (mib < this.#memoryMib) {
-      throw new UnimplementedError(
-        `Cannot shrink QEMU VM "${this.#id}" memory to ${mib} MiB: memory unplug is not supported`,
-      );
-    }
-    if (mib > this.#o.maxMemoryMib) {
-      throw new InvalidArgumentError(
-        `Cannot grow QEMU VM "${this.#id}" memory to ${mib} MiB: the maximum is ${this.#o.maxMemoryMib} MiB`,
-      );
-    }
-    const grow = mib - this.#memoryMib;
-    if (grow === 0) return mib;
-    const n = this.#dimms++;
     // With virtio-fs the daemon maps guest RAM: new memory must be shared like the boot RAM.
     const shared = [...this.#devices.values()].some((d) =>
       d.kind === "share_fs" && d.fsType === "virtio-fs"
     );
-    await qmp.execute(
-      "object-add",
-      shared
-        ? {
-          "qom-type": "memory-backend-file",
-          id: `mem${n}`,
-          size: grow * 1024 * 1024,
-          "mem-path": "/dev/shm",
-          share: true,
-        }
-        : { "qom-type": "memory-backend-ram", id: `mem${n}`, size: grow * 1024 * 1024 },
-    );
-    await qmp.deviceAdd({ driver: "pc-dimm", id: `dimm${n}`, memdev: `mem${n}` });
-    this.#memoryMib = mib;
-    return mib;
+    return await this.#resizer.resizeMemory(qmp, this.#id, mib, shared);
   }
 
   async cleanup(): Promise<void> {
@@ -412,8 +322,6 @@ export class Qemu implements Hypervisor {
 
   // ---- internals ----
 
-  readonly #hotNodes = new Set<string>();
-
   #qmpSocket(): string {
     return `${this.#dir}/qmp.sock`;
   }
@@ -425,110 +333,6 @@ export class Qemu implements Hypervisor {
       );
     }
     return this.#qmp;
-  }
-
-  #freePort(id: string): number {
-    for (let i = 0; i < this.#o.hotplugPorts; i++) {
-      if (!this.#ports.has(i)) {
-        this.#ports.set(i, id);
-        return i;
-      }
-    }
-    throw new UnavailableError(
-      `Cannot hotplug device "${id}": all ${this.#o.hotplugPorts} PCIe root ports are in use ` +
-        `(raise pcie_root_port)`,
-    );
-  }
-
-  async #hotplug(d: Tracked): Promise<Tracked> {
-    const qmp = this.#needQmp("hotplug into");
-    const pciPath = (port: number) =>
-      `${(FIRST_PORT_SLOT + port).toString(16).padStart(2, "0")}/00`;
-    switch (d.kind) {
-      case "network": {
-        const n = d as NetworkDevice & { id: string };
-        const port = this.#freePort(n.id);
-        try {
-          await qmp.netdevAddTap({
-            id: qemuId("net", n.id),
-            ifname: n.tapName,
-            vhost: n.vhost ?? !this.#o.disableVhostNet,
-            queues: n.queues,
-          });
-          try {
-            await qmp.deviceAdd({ ...virtioNetProps(n), bus: `rp${port}` });
-          } catch (e) {
-            await qmp.netdevDel(qemuId("net", n.id)).catch(() => {});
-            throw e;
-          }
-        } catch (e) {
-          this.#ports.delete(port);
-          throw e;
-        }
-        log.debug("hotplugged NIC {id}: {netdev}", { id: n.id, netdev: netdevArg(this.#o, n) });
-        return { ...n, guestPath: pciPath(port) };
-      }
-      case "block": {
-        const b = d as BlockDevice & { id: string };
-        const node = qemuId("node", b.id);
-        await qmp.blockdevAddFile({
-          nodeName: node,
-          filename: b.path,
-          readOnly: b.readOnly,
-          aio: this.#o.blockAio,
-          cache: this.#o.blockCache,
-        });
-        this.#hotNodes.add(b.id);
-        try {
-          if (this.#o.blockDeviceDriver === "virtio-scsi") {
-            let lun = 0;
-            while (this.#luns.has(lun) || this.#coldLun(lun)) lun++;
-            await qmp.deviceAdd({
-              driver: "scsi-hd",
-              id: qemuId("blk", b.id),
-              drive: node,
-              bus: "scsi0.0",
-              channel: 0,
-              "scsi-id": 0,
-              lun,
-            });
-            this.#luns.add(lun);
-            return { ...b, guestPath: `0:${lun}` };
-          }
-          const port = this.#freePort(b.id);
-          try {
-            await qmp.deviceAdd({
-              driver: "virtio-blk-pci",
-              id: qemuId("blk", b.id),
-              drive: node,
-              bus: `rp${port}`,
-            });
-          } catch (e) {
-            this.#ports.delete(port);
-            throw e;
-          }
-          return { ...b, guestPath: pciPath(port) };
-        } catch (e) {
-          this.#hotNodes.delete(b.id);
-          await qmp.blockdevDel(node).catch(() => {});
-          throw e;
-        }
-      }
-      case "share_fs":
-        throw new UnimplementedError(
-          `Cannot add shared file system "${d.mountTag}" to a running QEMU VM: ` +
-            `9p cannot be hotplugged and virtio-fs needs shared memory from boot`,
-        );
-      default:
-        throw new UnimplementedError(`Cannot hotplug ${d.kind} device "${d.id}" into QEMU`);
-    }
-  }
-
-  #coldLun(lun: number): boolean {
-    for (const d of this.#devices.values()) {
-      if (d.kind === "block" && d.guestPath === `0:${lun}`) return true;
-    }
-    return false;
   }
 
   #spawn(args: string[]): void {
@@ -545,13 +349,6 @@ export class Qemu implements Hypervisor {
       if (this.#state !== "not_ready") this.#state = "stopped";
     });
   }
-}
-
-interface HotpluggableCpu {
-  type: string;
-  "vcpus-count": number;
-  props: Record<string, number>;
-  "qom-path"?: string;
 }
 
 /** Removes the vhost-vsock device from an argv (hosts without /dev/vhost-vsock, tests only). */
