@@ -15,6 +15,7 @@ import {
   VIRTIO_ID,
   type VirtioDevice,
 } from "../virtio/device.ts";
+import { drainQueue, writableRoom } from "../virtio/drain.ts";
 import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
 
 /** Feature bit: the config space holds a mount tag. */
@@ -59,20 +60,11 @@ export class Virtio9p implements VirtioDevice {
   notify(_index: number): void {
     const ctx = this.#ctx;
     if (!ctx || this.#closed) return;
-    const q = ctx.queues[0];
-    let used = false;
-    for (;;) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) break;
-      const written = chain.error ? 0 : this.#serve(ctx, chain.descriptors);
-      q.addUsed(ctx.memory, chain.head, written);
-      used = true;
-    }
-    if (used) ctx.signalUsed();
+    drainQueue(ctx, 0, (descs) => this.#serve(ctx, descs));
   }
 
   #serve(ctx: ActivateContext, descs: Descriptor[]): number {
-    const room = descs.reduce((n, d) => n + (d.writable ? d.len : 0), 0);
+    const room = writableRoom(descs);
     if (room === 0) return 0; // nowhere to put a reply
     const request = readFromChain(ctx.memory, descs, MAX_MSIZE + 4096);
     const reply = this.server.handle(request, room);

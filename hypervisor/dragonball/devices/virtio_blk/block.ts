@@ -13,6 +13,7 @@ import {
   VIRTIO_ID,
   type VirtioDevice,
 } from "../virtio/device.ts";
+import { drainQueue } from "../virtio/drain.ts";
 
 const SECTOR = 512;
 const QUEUE_SIZE = 256;
@@ -83,16 +84,7 @@ export class VirtioBlock implements VirtioDevice {
   notify(_index: number): void {
     const ctx = this.#ctx;
     if (!ctx || this.#closed) return;
-    const q = ctx.queues[0];
-    let used = false;
-    for (;;) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) break;
-      const written = chain.error ? -1 : this.#serve(ctx.memory, chain.descriptors);
-      q.addUsed(ctx.memory, chain.head, Math.max(written, 0));
-      used = true;
-    }
-    if (used) ctx.signalUsed();
+    drainQueue(ctx, 0, (descs) => Math.max(this.#serve(ctx.memory, descs), 0));
   }
 
   /** Serves one request; returns the bytes written to guest memory. */

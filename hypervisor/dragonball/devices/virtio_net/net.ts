@@ -15,6 +15,7 @@ import {
 import { pollReadable } from "../../../../ffi/libc.ts";
 import { getLogger } from "../../../../common/log.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
+import { drainQueue, writableRoom } from "../virtio/drain.ts";
 import {
   type ActivateContext,
   readConfigBytes,
@@ -104,26 +105,16 @@ export class VirtioNet implements VirtioDevice {
   #drainTx(): void {
     const ctx = this.#ctx;
     if (!ctx || this.#closed) return;
-    const q = ctx.queues[TX];
-    let used = false;
-    for (;;) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) break;
-      used = true;
-      q.addUsed(ctx.memory, chain.head, 0);
-      if (chain.error) {
-        log.warn("net tx: {error}", { error: chain.error.message });
-        continue;
-      }
-      const frame = readFromChain(ctx.memory, chain.descriptors, MAX_FRAME);
-      if (frame.length <= NET_HDR_SIZE) continue;
+    drainQueue(ctx, TX, (descs) => {
+      const frame = readFromChain(ctx.memory, descs, MAX_FRAME);
+      if (frame.length <= NET_HDR_SIZE) return 0;
       try {
         writeFrame(this.#fds[0], frame);
       } catch (e) {
         log.warn("net tx: {error}", { error: String(e) }); // dropped, as a NIC drops
       }
-    }
-    if (used) ctx.signalUsed();
+      return 0;
+    }, { onError: (e) => log.warn("net tx: {error}", { error: e.message }) });
   }
 
   /** Puts the held frame into a receive buffer; false when none is free. */
@@ -131,22 +122,11 @@ export class VirtioNet implements VirtioDevice {
     const ctx = this.#ctx;
     const frame = this.#pending;
     if (!ctx || !frame) return true;
-    const q = ctx.queues[RX];
-    for (;;) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) return false;
-      if (chain.error) {
-        q.addUsed(ctx.memory, chain.head, 0);
-        ctx.signalUsed();
-        continue;
-      }
-      const room = chain.descriptors.filter((d) => d.writable).reduce((n, d) => n + d.len, 0);
-      const n = room >= frame.length ? writeToChain(ctx.memory, chain.descriptors, frame) : 0;
-      q.addUsed(ctx.memory, chain.head, n);
-      ctx.signalUsed();
-      this.#pending = undefined;
-      return true;
-    }
+    const ranOut = drainQueue(ctx, RX, (descs) => {
+      this.#pending = undefined; // delivered, or dropped when it does not fit
+      return writableRoom(descs) >= frame.length ? writeToChain(ctx.memory, descs, frame) : 0;
+    }, { while: () => this.#pending !== undefined });
+    return !ranOut;
   }
 
   async #rxLoop(): Promise<void> {

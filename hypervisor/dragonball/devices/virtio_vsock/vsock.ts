@@ -10,6 +10,7 @@
 import { getLogger } from "../../../../common/log.ts";
 import type { GuestMemory } from "../../memory.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
+import { drainQueue, writableRoom } from "../virtio/drain.ts";
 import {
   type ActivateContext,
   readConfigBytes,
@@ -133,27 +134,17 @@ export class VirtioVsock implements VirtioDevice {
   #drainTx(): void {
     const ctx = this.#ctx;
     if (!ctx) return;
-    const q = ctx.queues[TX];
-    let used = false;
-    for (;;) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) break;
-      used = true;
-      q.addUsed(ctx.memory, chain.head, 0);
-      if (chain.error) {
-        log.warn("vsock tx: {error}", { error: chain.error.message });
-        continue;
-      }
-      const bytes = readFromChain(ctx.memory, chain.descriptors, MAX_TX_PACKET);
-      if (bytes.length < HEADER_SIZE) continue;
+    drainQueue(ctx, TX, (descs) => {
+      const bytes = readFromChain(ctx.memory, descs, MAX_TX_PACKET);
+      if (bytes.length < HEADER_SIZE) return 0;
       const h = decodeHeader(bytes);
       const payload = bytes.subarray(
         HEADER_SIZE,
         HEADER_SIZE + Math.min(h.len, bytes.length - HEADER_SIZE),
       );
       this.#fromGuest(h, payload);
-    }
-    if (used) ctx.signalUsed();
+      return 0;
+    }, { onError: (e) => log.warn("vsock tx: {error}", { error: e.message }) });
   }
 
   #fromGuest(h: VsockHeader, payload: Uint8Array): void {
@@ -369,32 +360,18 @@ export class VirtioVsock implements VirtioDevice {
   #flushRx(): void {
     const ctx = this.#ctx;
     if (!ctx) return;
-    const q = ctx.queues[RX];
-    let used = false;
-    while (this.#rxPending.length > 0) {
-      const chain = q.pop(ctx.memory);
-      if (!chain) break;
-      used = true;
-      if (chain.error) {
-        q.addUsed(ctx.memory, chain.head, 0);
-        continue;
-      }
-      const packet = this.#rxPending[0];
-      const room = chain.descriptors.filter((d) => d.writable).reduce((n, d) => n + d.len, 0);
+    drainQueue(ctx, RX, (descs) => {
+      const packet = this.#rxPending.shift()!;
+      const room = writableRoom(descs);
       if (room < packet.length) {
         log.warn("vsock rx buffer of {room} bytes is too small for {len}", {
           room,
           len: packet.length,
         });
-        q.addUsed(ctx.memory, chain.head, 0);
-        this.#rxPending.shift();
-        continue;
+        return 0;
       }
-      const written = writeToChain(ctx.memory, chain.descriptors, packet);
-      q.addUsed(ctx.memory, chain.head, written);
-      this.#rxPending.shift();
-    }
-    if (used) ctx.signalUsed();
+      return writeToChain(ctx.memory, descs, packet);
+    }, { while: () => this.#rxPending.length > 0 });
   }
 
   #drop(c: Connection): void {
