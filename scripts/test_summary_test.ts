@@ -1,0 +1,77 @@
+import { assertEquals, assertStringIncludes } from "../tests/assert.ts";
+import { parseSteps, type StepRecord, summarizeStep, total } from "./test_summary.ts";
+
+const test = (rc: number, name = "deno task test"): StepRecord => ({
+  kind: "test",
+  name,
+  rc,
+  seconds: 10,
+  log: "unused",
+});
+
+Deno.test("a green deno test step counts its passed and ignored tests", () => {
+  const log =
+    "a ... ok (1ms)\n\x1b[32mok\x1b[0m | 2 passed (1 step) | 0 failed | 1 ignored (16ms)\n";
+  const r = summarizeStep(test(0), log);
+  assertEquals([r.passed, r.failed, r.ignored, r.problem], [2, 0, 1, ""]);
+});
+
+Deno.test("a failing step counts its failures from the summary", () => {
+  const r = summarizeStep(test(1), "FAILED | 2 passed (1 step) | 1 failed | 1 ignored (425ms)\n");
+  assertEquals([r.passed, r.failed, r.ignored, r.problem], [2, 1, 1, ""]);
+});
+
+Deno.test("a step that ended without a summary line counts as one failed and says so", () => {
+  const log = "running 3 tests from ./tests/vm/x_test.ts\nboots ... ok (30s)\n" +
+    "testhost: the test host ended without an exit code (qemu exit 0); console tail:\n";
+  const r = summarizeStep(test(125, "deno task test:vm"), log);
+  assertEquals([r.passed, r.failed], [0, 1]);
+  assertStringIncludes(r.line, "deno task test:vm");
+  assertStringIncludes(r.problem, "crashed: no deno summary line");
+  assertStringIncludes(r.problem, "the test host failed (rc 125)");
+  assertStringIncludes(r.problem, "1 tests had reported ok");
+});
+
+Deno.test("a step killed by its time limit is named as timed out", () => {
+  const r = summarizeStep(test(124), "a ... ok (1ms)\n");
+  assertEquals(r.failed, 1);
+  assertStringIncludes(r.problem, "timed out: no deno summary line");
+  assertStringIncludes(summarizeStep(test(137), "").problem, "killed: no deno summary line");
+});
+
+Deno.test("a non-zero exit after a green (nested) summary still counts as a failure", () => {
+  const r = summarizeStep(test(137), "ok | 5 passed | 0 failed (1s)\n");
+  assertEquals([r.passed, r.failed], [5, 1]);
+  assertStringIncludes(r.problem, "killed (SIGKILL, rc 137)");
+});
+
+Deno.test("the last summary of a step counts, not a nested one", () => {
+  const log =
+    "ok | 1 passed | 0 failed (1s)\nouter ... ok\nok | 7 passed | 0 failed | 2 ignored (9s)\n";
+  const r = summarizeStep(test(0), log);
+  assertEquals([r.passed, r.ignored], [7, 2]);
+});
+
+Deno.test("a failed check step counts as one failed", () => {
+  const r = summarizeStep({ ...test(1, "deno task check"), kind: "check" }, "error: lint\n");
+  assertEquals([r.passed, r.failed], [0, 1]);
+  assertStringIncludes(r.line, "deno task check: 0 passed, 1 failed");
+});
+
+Deno.test("totals agree with the exit code: any bad step makes failed non-zero", () => {
+  const results = [
+    summarizeStep(test(0), "ok | 550 passed | 0 failed | 3 ignored (1s)\n"),
+    summarizeStep(test(125, "vm"), "nothing\n"),
+  ];
+  assertEquals(total(results), { passed: 550, failed: 1, ignored: 3 });
+});
+
+Deno.test("the step file parses kind, rc, seconds, log and name", () => {
+  assertEquals(parseSteps("test\t124\t1800\t/tmp/l/3.log\tdeno task test:vm\n"), [{
+    kind: "test",
+    rc: 124,
+    seconds: 1800,
+    log: "/tmp/l/3.log",
+    name: "deno task test:vm",
+  }]);
+});
