@@ -49,6 +49,13 @@ export async function install(destdir: string, defaultHypervisor: string): Promi
       await Deno.copyFile(`${dist}/${f}`, `${lib}/${f}`);
       written.push(`${lib}/${f}`);
     }
+    // The bundle's chunks (code splitting: each action loads only its own).
+    await Deno.remove(`${lib}/js`, { recursive: true }).catch(() => {});
+    await Deno.mkdir(`${lib}/js`);
+    for await (const e of Deno.readDir(`${dist}/js`)) {
+      await Deno.copyFile(`${dist}/js/${e.name}`, `${lib}/js/${e.name}`);
+      written.push(`${lib}/js/${e.name}`);
+    }
     await replaceLink(`${LAYOUT.lib}/${NAME}`, `${bin}/${NAME}`);
   } else {
     await Deno.remove(`${bin}/${NAME}`).catch(() => {});
