@@ -20,3 +20,12 @@ export {
   STATE_VERSION,
 } from "./state.ts";
 export type { ContainerState, ExecState, SandboxState, SandboxStateInput } from "./state.ts";
+export { mountsUnder, removeTree, removeTreeSafely, unmountTree } from "./remove_tree.ts";
+export {
+  identify,
+  isProcessIdentity,
+  isSameProcess,
+  killIdentified,
+  processStartTime,
+} from "./process_identity.ts";
+export type { KillOutcome, ProcessIdentity } from "./process_identity.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../common/errors.ts";
+import { removeTree } from "./remove_tree.ts";
 import {
   type SandboxState,
   type SandboxStateInput,
@@ -168,13 +169,13 @@ export class StateStore {
     return ids.sort();
   }
 
-  /** Deletes the sandbox's directory and everything in it; a missing one is fine. */
-  async remove(sandboxId: string): Promise<void> {
-    try {
-      await Deno.remove(this.dirOf(sandboxId), { recursive: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+  /**
+   * Deletes the sandbox's directory and everything in it; a missing one is
+   * fine. Mounts below it are unmounted first; while one stays, nothing is
+   * removed (see remove_tree.ts).
+   */
+  remove(sandboxId: string): Promise<void> {
+    return removeTree(this.dirOf(sandboxId));
   }
 }
 

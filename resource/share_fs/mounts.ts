@@ -5,29 +5,19 @@
  * never deletes a container's files through a forgotten mount.
  * @module
  */
-import { FailedPreconditionError } from "../../common/errors.ts";
 import { isMountPoint, MNT_DETACH, unmount } from "../../ffi/mount.ts";
 
-/** Decodes the octal escapes mountinfo uses for spaces and the like. */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
+// The one mount-aware recursive removal lives in persist/ (every layer uses it).
+export { mountsUnder, removeTreeSafely } from "../../persist/remove_tree.ts";
 
-/** Mount points at or under `dir`, deepest first. */
-export function mountsUnder(dir: string, mountinfo?: string): string[] {
-  const text = mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo");
-  const base = dir.replace(/\/+$/, "");
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const f = line.split(" ");
-    if (f.length < 5) continue;
-    const mp = unescape(f[4]);
-    if (mp === base || mp.startsWith(base + "/")) out.push(mp);
-  }
-  return [...new Set(out)].sort((a, b) => b.length - a.length);
-}
-
-/** Unmounts everything stacked on `target` (lazily when busy). */
+/**
+ * Unmounts everything stacked on `target` (lazily when busy). Callers follow
+ * it only with non-recursive removals (rmdir, unlink of the mount point), which
+ * fail rather than delete through anything still attached; a lazy detach lets a
+ * container go while the VM's file server still holds its mount, and the data
+ * stays out of reach of any removal. Recursive removal uses removeTreeSafely,
+ * which never detaches lazily.
+ */
 export function unmountAll(target: string): void {
   for (let i = 0; i < 32 && isMountPoint(target); i++) {
     try {
@@ -35,25 +25,6 @@ export function unmountAll(target: string): void {
     } catch {
       unmount(target, MNT_DETACH);
     }
-  }
-}
-
-/**
- * Unmounts every mount under `dir`, then removes the tree. Refuses (and
- * removes nothing) when a mount is still there afterwards.
- */
-export function removeTreeSafely(dir: string): void {
-  for (const mp of mountsUnder(dir)) unmountAll(mp);
-  const left = mountsUnder(dir);
-  if (left.length > 0) {
-    throw new FailedPreconditionError(
-      `Cannot remove ${dir}: ${left[0]} is still mounted`,
-    );
-  }
-  try {
-    Deno.removeSync(dir, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
 
