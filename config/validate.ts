@@ -22,7 +22,8 @@ export const BLOCK_DRIVERS = [
 /** Accepted `internetworking_model` values ("" means the default, tcfilter). */
 export const INTERNETWORKING_MODELS = ["", "tcfilter", "macvtap", "none", "l3forwarding"] as const;
 const BLOCK_AIO = ["io_uring", "native", "threads"];
-const SHARED_FS = ["virtio-fs", "inline-virtio-fs", "virtio-fs-nydus", "none"];
+// virtio-9p is not upstream runtime-rs (it is Kata's Go runtime); QEMU and the built-in VMM serve it.
+const SHARED_FS = ["virtio-fs", "virtio-9p", "inline-virtio-fs", "virtio-fs-nydus", "none"];
 const VIRTIO_FS_CACHE = ["never", "auto", "always"];
 const COLD_PLUG_VFIO = ["", "no-port", "root-port", "switch-port", "bridge-port"];
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "critical"];

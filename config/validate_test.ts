@@ -146,10 +146,10 @@ const RULES: Rule[] = [
   },
   {
     rule: "shared_fs must be a known type",
-    hvKeys: { shared_fs: "virtio-9p" },
+    hvKeys: { shared_fs: "virtio-nfs" },
     section: "hypervisor.qemu",
     key: "shared_fs",
-    reason: '"virtio-9p" is not one of',
+    reason: '"virtio-nfs" is not one of',
   },
   {
     rule: "virtio_fs_cache must be never, auto or always",

@@ -1,19 +1,17 @@
 /**
  * The sandbox's shared file system: the host directory of {@link SharedLayout}
- * given to the VM as virtio-9p (QEMU, the built-in VMM) or virtio-fs (through
- * a `virtiofsd` daemon, when the config asks for it and the daemon exists),
- * or nothing at all for VMMs without file sharing (Firecracker), where
+ * given to the VM as virtio-fs (through the configured `virtiofsd`, see
+ * virtiofsd.ts) or virtio-9p (QEMU, the built-in VMM), exactly as `shared_fs`
+ * says, or nothing at all for VMMs without file sharing (Firecracker), where
  * rootfs goes as a block device and volumes are copied with CopyFile.
  * {@link ShareFs.detach} undoes exactly what {@link ShareFs.attach} did.
  * @module
  */
-import { FailedPreconditionError, UnavailableError } from "../../common/errors.ts";
-import { getLogger } from "../../common/log.ts";
+import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
 import type { Device } from "../../hypervisor/device.ts";
 import { GUEST_SHARED_DIR, KATA_SHARED_TAG, type SharedLayout } from "./layout.ts";
 import { removeTreeSafely } from "./mounts.ts";
-
-const log = getLogger("resource.share_fs");
+import { type ProcessIdentity, Virtiofsd } from "./virtiofsd.ts";
 
 /** How files reach the guest. */
 export type ShareFsKind = "virtio-9p" | "virtio-fs" | "none";
@@ -43,29 +41,34 @@ export interface DeviceAttacher {
 }
 
 /**
- * Picks the sharing kind: none when the VMM cannot share or the config says
- * `none`; virtio-fs when asked for and `virtiofsd` is present; otherwise 9p.
+ * Picks the sharing kind from `shared_fs`, as configured: none when the VMM
+ * cannot share or the config says `none`; virtio-fs for `virtio-fs` (its
+ * daemon is checked when the share starts, and a missing one is an error,
+ * never a quiet switch to 9p); 9p only for `virtio-9p`. Kinds this project
+ * does not implement fail naming the value.
  */
-export function chooseShareFs(
-  configured: string,
-  fsSharing: boolean,
-  virtiofsdPresent: boolean,
-): ShareFsKind {
+export function chooseShareFs(configured: string, fsSharing: boolean): ShareFsKind {
   if (!fsSharing || configured === "none") return "none";
-  if ((configured === "virtio-fs" || configured === "inline-virtio-fs") && virtiofsdPresent) {
-    return "virtio-fs";
+  switch (configured) {
+    case "virtio-fs":
+      return "virtio-fs";
+    case "virtio-9p":
+      return "virtio-9p";
+    case "inline-virtio-fs":
+      throw new UnimplementedError(
+        'shared_fs = "inline-virtio-fs" is not supported: the built-in VMM serves files ' +
+          'over virtio-9p (set shared_fs = "virtio-9p")',
+      );
+    default:
+      throw new UnimplementedError(`shared_fs = "${configured}" is not supported`);
   }
-  if (configured === "virtio-fs" || configured === "inline-virtio-fs") {
-    log.warn(`shared_fs = "${configured}" asked for but virtiofsd is missing; using virtio-9p`);
-  }
-  return "virtio-9p";
 }
 
 /** Options of {@link ShareFs}. */
 export interface ShareFsOptions {
   /** The `virtiofsd` executable (virtio-fs only). */
   virtiofsd?: string;
-  /** `virtio_fs_cache` (`auto`, `always`, `never`). */
+  /** `virtio_fs_cache` (`auto`, `always`, `never`; default never, as upstream). */
   cache?: string;
   /** `virtio_fs_extra_args`. */
   extraArgs?: string[];
@@ -78,7 +81,7 @@ export interface ShareFsOptions {
 /** The shared file system of one sandbox. */
 export class ShareFs {
   #attached = false;
-  #daemon: Deno.ChildProcess | null = null;
+  #daemon: Virtiofsd | null = null;
 
   constructor(
     readonly layout: SharedLayout,
@@ -136,48 +139,29 @@ export class ShareFs {
 
   async #startDaemon(): Promise<void> {
     const bin = this.opts.virtiofsd;
-    if (!bin) throw new FailedPreconditionError("Cannot start virtio-fs: no virtiofsd configured");
-    await Deno.remove(this.socketPath).catch(() => {});
-    const args = [
-      `--socket-path=${this.socketPath}`,
-      `--shared-dir=${this.layout.hostDir}`,
-      `--cache=${this.opts.cache || "auto"}`,
-      "--sandbox=none",
-      "--announce-submounts",
-      ...(this.opts.extraArgs ?? []),
-    ];
-    log.debug("starting {bin} {args}", { bin, args: args.join(" ") });
-    this.#daemon = new Deno.Command(bin, { args, stdin: "null", stdout: "null", stderr: "piped" })
-      .spawn();
-    const status = this.#daemon.status;
-    const deadline = Date.now() + (this.opts.daemonTimeoutMs ?? 5000);
-    let exited = false;
-    status.then(() => (exited = true));
-    while (Date.now() < deadline && !exited) {
-      try {
-        if (Deno.statSync(this.socketPath).isSocket) return;
-      } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 10));
+    if (!bin) {
+      throw new FailedPreconditionError(
+        'Cannot share files with virtio-fs: virtio_fs_daemon is not set (or set shared_fs = "virtio-9p")',
+      );
     }
-    const err = exited ? new TextDecoder().decode((await this.#daemon.output()).stderr) : "";
-    await this.#stopDaemon();
-    throw new UnavailableError(
-      `virtiofsd for ${this.layout.hostDir} did not come up${
-        exited ? `: ${err.trim()}` : " in time"
-      }`,
-    );
+    this.#daemon = await Virtiofsd.start(bin, {
+      socketPath: this.socketPath,
+      sharedDir: this.layout.hostDir,
+      cache: this.opts.cache || "never",
+      extraArgs: this.opts.extraArgs ?? [],
+    }, this.opts.daemonTimeoutMs);
+  }
+
+  /** The running virtiofsd's pid, start time and executable (virtio-fs only), for saved state. */
+  get daemonIdentity(): ProcessIdentity | null {
+    return this.#daemon?.identity ?? null;
   }
 
   async #stopDaemon(): Promise<void> {
     const d = this.#daemon;
     if (!d) return;
     this.#daemon = null;
-    try {
-      d.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await d.status;
-    await d.stderr.cancel().catch(() => {});
-    await Deno.remove(this.socketPath).catch(() => {});
+    await d.stop();
   }
 
   /** The storages CreateSandbox needs to mount the share in the guest (none when not shared). */

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "../../tests/assert.ts";
 import type { Device } from "../../hypervisor/device.ts";
 import { mount } from "../../ffi/mount.ts";
 import { checkId, SharedLayout } from "./layout.ts";
@@ -18,13 +24,17 @@ Deno.test("shared layout plans host and guest paths of rootfs and volumes", () =
   assertThrows(() => checkId("a/b"), Error, "not a safe name");
 });
 
-Deno.test("share fs choice: none without sharing, virtio-fs only with virtiofsd, else 9p", () => {
-  assertEquals(chooseShareFs("virtio-fs", false, true), "none");
-  assertEquals(chooseShareFs("none", true, true), "none");
-  assertEquals(chooseShareFs("virtio-fs", true, true), "virtio-fs");
-  assertEquals(chooseShareFs("virtio-fs", true, false), "virtio-9p");
-  assertEquals(chooseShareFs("virtio-9p", true, true), "virtio-9p");
-  assertEquals(chooseShareFs("", true, false), "virtio-9p");
+Deno.test("share fs choice follows shared_fs: no quiet switch to 9p, unsupported kinds fail", () => {
+  assertEquals(chooseShareFs("virtio-fs", false), "none");
+  assertEquals(chooseShareFs("none", true), "none");
+  assertEquals(chooseShareFs("virtio-fs", true), "virtio-fs");
+  assertEquals(chooseShareFs("virtio-9p", true), "virtio-9p");
+  assertThrows(() => chooseShareFs("inline-virtio-fs", true), Error, 'set shared_fs = "virtio-9p"');
+  assertThrows(
+    () => chooseShareFs("virtio-fs-nydus", true),
+    Error,
+    '"virtio-fs-nydus" is not supported',
+  );
 });
 
 Deno.test("9p share: attach gives a 9p device and a guest storage; detach removes the dir", async () => {
@@ -80,20 +90,38 @@ Deno.test("no share: nothing is attached and no storage is sent", async () => {
   await share.detach();
 });
 
-Deno.test("virtio-fs with a virtiofsd that dies at once fails clearly and cleans up", async () => {
+Deno.test("virtio-fs with a missing daemon fails naming it and leaves nothing behind", async () => {
   const root = Deno.makeTempDirSync();
   try {
     const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-fs", {
-      virtiofsd: "/bin/false",
-      daemonTimeoutMs: 2000,
+      virtiofsd: `${root}/no-such-virtiofsd`,
     });
-    let msg = "";
-    try {
-      await share.attach({ attach: () => Promise.resolve() });
-    } catch (e) {
-      msg = (e as Error).message;
-    }
-    assert(msg.includes("virtiofsd") && msg.includes("did not come up"), msg);
+    const added: Device[] = [];
+    const e = await assertRejects(() =>
+      share.attach({ attach: (d) => Promise.resolve(added.push(d)) })
+    );
+    assertStringIncludes((e as Error).message, `${root}/no-such-virtiofsd`);
+    assertEquals(added, [], "no device given to the VM");
+    assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("virtio-fs with a daemon that exits at once fails with its name and exit", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    // A "virtiofsd" that claims the C daemon's options in --help, then fails.
+    const fake = `${root}/virtiofsd`;
+    Deno.writeTextFileSync(
+      fake,
+      '#!/bin/sh\n[ "$1" = --help ] && { echo "-o source=PATH"; exit 0; }\necho "fuse: bad mount" >&2; exit 3\n',
+    );
+    Deno.chmodSync(fake, 0o755);
+    const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-fs", { virtiofsd: fake });
+    const e = await assertRejects(() => share.attach({ attach: () => Promise.resolve() }));
+    const msg = (e as Error).message;
+    assert(msg.includes(fake) && msg.includes("code 3") && msg.includes("bad mount"), msg);
     assertThrows(() => Deno.statSync(`${root}/sb/shared`));
   } finally {
     Deno.removeSync(root, { recursive: true });
