@@ -55,8 +55,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One line per action, for `-h`. */
+const ACTION_HELP: Record<string, string> = {
+  "(none)": "serve the shim's task API on --socket (what containerd starts)",
+  start: "start a shim for --id (or reuse the pod's) and print its socket address",
+  delete: "clean up the task --id after its shim died; prints a DeleteResponse",
+  env: "print the resolved configuration as JSON (env --help)",
+  check: "report what the host offers for a configuration (check --help)",
+  "shim-ctl":
+    "drive the runtime without containerd: run, net, metrics, direct-volume (shim-ctl --help)",
+  vmm: "run the built-in VMM on its own (vmm --help)",
+};
+
 function helpText(): string {
-  return `Usage: ${BINARY_NAME} [flags] [${ACTIONS.join("|")}] [args]\n${usage(SHIM_FLAGS)}`;
+  const actions = Object.entries(ACTION_HELP).map(([a, h]) => `  ${a.padEnd(10)}${h}`);
+  return `Usage: ${BINARY_NAME} [flags] [${ACTIONS.join("|")}] [args]\n\nActions:\n${
+    actions.join("\n")
+  }\n\nFlags:\n${usage(SHIM_FLAGS)}`;
 }
 
 /** Runs {@link main} with the process's arguments and exits with its code. */
