@@ -86,6 +86,7 @@ const NO_HOTPLUG: Capabilities = {
   fsSharing: false,
   hybridVsock: true,
   memoryProbe: false,
+  agentBlockDriver: "blk",
 };
 const nic = (id?: string): Device => ({
   kind: "network",

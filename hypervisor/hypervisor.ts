@@ -58,7 +58,16 @@ export interface Capabilities {
   hybridVsock: boolean;
   /** The guest needs memory probing after a memory resize. */
   memoryProbe: boolean;
+  /**
+   * The agent's name for the driver of this VM's disks (`Storage.driver`:
+   * `blk` for virtio-blk-pci, `scsi` for virtio-scsi, `mmioblk` for
+   * virtio-mmio); null where the driver cannot tell the agent about disks.
+   */
+  agentBlockDriver: AgentBlockDriver | null;
 }
+
+/** The agent's block storage drivers (runtime-rs's `KATA_BLK_DEV_TYPE` and friends). */
+export type AgentBlockDriver = "blk" | "scsi" | "mmioblk";
 
 /** How the VM ended. `code` is the VMM's exit status; `signal` names a killing signal. */
 export interface VmExit {

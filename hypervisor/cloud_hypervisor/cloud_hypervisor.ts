@@ -68,6 +68,8 @@ export class CloudHypervisor implements Hypervisor {
       fsSharing: this.#o.sharedMemory,
       hybridVsock: true,
       memoryProbe: false,
+      // Not wired yet: the driver has no block-device path the agent could be told about.
+      agentBlockDriver: null,
     };
   }
 

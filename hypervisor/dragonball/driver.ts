@@ -123,6 +123,7 @@ export class Dragonball implements Hypervisor {
       fsSharing: true,
       hybridVsock: true,
       memoryProbe: false,
+      agentBlockDriver: "mmioblk",
     };
   }
 

@@ -86,6 +86,7 @@ export class Firecracker implements Hypervisor {
       fsSharing: false,
       hybridVsock: true,
       memoryProbe: false,
+      agentBlockDriver: "mmioblk",
     };
   }
 

@@ -12,12 +12,9 @@ import {
   RecordingHypervisor,
 } from "../../tests/virt_container/doubles.ts";
 import type { TaskEvent } from "../events.ts";
-import {
-  CRI_CONTAINER_TYPE,
-  CRI_SANDBOX_ID,
-  VirtContainerHandler,
-  VM_DEATH_EXIT_STATUS,
-} from "./handler.ts";
+import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from "./cri.ts";
+import { VM_DEATH_EXIT_STATUS } from "./exit_wait.ts";
+import { VirtContainerHandler } from "./handler.ts";
 
 interface Rig {
   root: string;
@@ -293,8 +290,10 @@ Deno.test("a CreateContainer the agent refuses ends the new sandbox and leaves n
 
 Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", async () => {
   const r = await rig();
+  const cfg: LoadedConfig = structuredClone(config!);
+  cfg.hypervisor!.shared_fs = "virtio-9p"; // no virtiofsd needed before the dial fails
   const h = new VirtContainerHandler({
-    config: structuredClone(config!),
+    config: cfg,
     dialAgent: () => Promise.reject(new Error("no agent listening")),
     store: new StateStore({ root: `${r.root}/run` }),
     hypervisorFactory: () => new RecordingHypervisor(r.log),

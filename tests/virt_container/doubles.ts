@@ -135,6 +135,8 @@ export class RecordingHypervisor implements Hypervisor {
       fsSharing: true,
       hybridVsock: false,
       memoryProbe: false,
+      // What QEMU says for the test configuration's block_device_driver = "virtio-scsi".
+      agentBlockDriver: "scsi",
       ...this.caps,
     };
   }

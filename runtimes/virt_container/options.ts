@@ -1,0 +1,42 @@
+/**
+ * Options of the VirtContainer runtime's handler: the configuration, how the
+ * agent is dialled, and the factories tests replace.
+ * @module
+ */
+import type { LoadedConfig } from "../../config/load.ts";
+import type { HypervisorConfig } from "../../config/schema.ts";
+import type { Hypervisor } from "../../hypervisor/hypervisor.ts";
+import type { StateStore } from "../../persist/state_store.ts";
+import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
+import type { EventSink } from "../handler.ts";
+import type { AgentDialer } from "./agent_api.ts";
+import type { OciHook, OciState } from "./hooks.ts";
+import type { SandboxNetwork, StartStep } from "./sandbox.ts";
+
+/** Options of the VirtContainer handler. */
+export interface VirtContainerOptions {
+  /** The loaded configuration (`[runtime] name = "virt_container"`). */
+  config: LoadedConfig;
+  /** Connects to the agent of a started VM. */
+  dialAgent: AgentDialer;
+  /** Receives task events in order. */
+  events?: EventSink;
+  /** Reloads the configuration with the sandbox's annotations applied (none: `config` as is). */
+  reloadWithAnnotations?: (annotations: Record<string, string>) => Promise<LoadedConfig>;
+  /** State store (default root `/run/kata` or `KATA_PERSIST_ROOT`). */
+  store?: StateStore;
+  /** Builds the VM driver (default `hypervisor/factory.ts`'s createHypervisor). */
+  hypervisorFactory?: (name: string, config: HypervisorConfig, runRoot: string) => Hypervisor;
+  /** Builds the pod network of a netns (default: `resource/network`'s NetworkResource). */
+  networkFactory?: (netns: string, config: LoadedConfig) => SandboxNetwork;
+  /** Builds the sandbox cgroup (default: a real one; `null` to skip). */
+  cgroupFactory?: (path: string) => SandboxCgroup | null;
+  /** Runs OCI hooks (tests record). */
+  runHooks?: (hooks: readonly OciHook[], state: OciState, kind: string) => Promise<void>;
+  /** Sleep used by retries (tests pass an instant one). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Observes each sandbox start step (tests). */
+  onStep?: (step: StartStep) => void;
+  /** Tells block devices apart (tests). */
+  isBlockDevice?: (path: string) => boolean;
+}
