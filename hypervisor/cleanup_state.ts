@@ -1,91 +1,95 @@
 /**
  * Cleans up after a VM from its saved state alone, for when the driver
  * object is gone (`shim delete` after a crashed shim, or a restarted shim):
- * kills the VMM if that pid is still the same VMM, and removes the files and
- * jail mounts the driver made.
+ * kills the VMM only when its recorded identity (pid + start time +
+ * executable) still matches, then removes the files and jail mounts the
+ * driver listed as its own, through the mount-aware removal (unmount, prove,
+ * remove; nothing removed while a mount stays). An in-process VMM (the
+ * built-in one) records no VMM pid: the shim was the VMM, and a dead shim
+ * left nothing to kill.
  * @module
  */
+import { FailedPreconditionError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
+import {
+  isSameProcess,
+  killIdentified,
+  type ProcessIdentity,
+  processStartTime,
+} from "../persist/process_identity.ts";
+import { removeTreeSafely } from "../persist/remove_tree.ts";
 import type { HypervisorState } from "./hypervisor.ts";
+
+export { processStartTime };
 
 const log = getLogger("hypervisor.cleanup");
 
-/** The start time of `pid` (clock ticks since boot, /proc/<pid>/stat field 22); null if gone. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Whether process `pid` is still the VMM described by `state`: same start
- * time when the state recorded one (pids get reused), else its argv names the
- * API socket.
+ * The recorded identity of the VMM in `state`, or null when the state does
+ * not prove one (no pid, or a pid without start time and executable: older
+ * files and the built-in VMM).
  */
-export async function isSameVmm(pid: number, state: HypervisorState): Promise<boolean> {
-  if (typeof state.pid_start === "string") {
-    if (processStartTime(pid) !== state.pid_start) return false;
-    // A killed child stays a zombie until reaped: it is not running any more.
-    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-    return !/^State:\s+Z/m.test(status);
-  }
-  let cmdline: string;
-  try {
-    cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-  } catch {
-    return false;
-  }
-  const argv = cmdline.split("\0");
-  return argv.some((a) => a.includes(state.api_socket));
+export function vmmIdentity(state: HypervisorState): ProcessIdentity | null {
+  const { pid, pid_start: start, pid_exe: exe } = state;
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) return null;
+  if (typeof start !== "string" || !/^\d+$/.test(start)) return null;
+  if (typeof exe !== "string" || !exe.startsWith("/")) return null;
+  return { pid, start_time: start, exe };
 }
 
 /**
- * Kills the VMM of `state` (when still running) and removes what the driver
- * listed as its own (`owned_paths`, then `owned_empty_dirs` when empty);
- * a jailed VM's mounts below `vm_path` are unmounted first. Safe to call
- * twice; never touches a pid that is not this VMM.
+ * Whether process `pid` is still the VMM described by `state`: pid, start
+ * time and executable all match what the driver recorded, and it has not
+ * exited. A state that records no full identity never matches.
+ */
+export function isSameVmm(pid: number, state: HypervisorState): Promise<boolean> {
+  const id = vmmIdentity(state);
+  return Promise.resolve(id !== null && id.pid === pid && isSameProcess(id));
+}
+
+/** Every path in `v` that is an absolute path string (state.json is untrusted input). */
+function paths(v: unknown): string[] {
+  return Array.isArray(v)
+    ? v.filter((p): p is string => typeof p === "string" && p.startsWith("/"))
+    : [];
+}
+
+/**
+ * Kills the VMM of `state` (only when its identity is proven) and removes
+ * what the driver listed as its own (`owned_paths` through the mount-aware
+ * removal, then `owned_empty_dirs` when empty). A pid that is not proven to
+ * be this VMM is never signalled. Throws, before removing anything, when the
+ * VMM survives SIGKILL; throws naming the mount when one stays. Safe to call
+ * twice.
  */
 export async function cleanupFromState(state: HypervisorState): Promise<void> {
-  if (state.pid && await isSameVmm(state.pid, state)) {
-    log.info("killing leftover {type} VMM pid {pid}", {
+  const id = vmmIdentity(state);
+  if (id) {
+    const outcome = await killIdentified(id, "SIGKILL", 5000);
+    log.info("leftover {type} VMM pid {pid}: {outcome}", {
       type: state.hypervisor_type,
-      pid: state.pid,
+      pid: id.pid,
+      outcome,
     });
-    try {
-      Deno.kill(state.pid, "SIGKILL");
-    } catch { /* exited meanwhile */ }
-    for (let i = 0; i < 200 && await isSameVmm(state.pid, state); i++) {
-      await new Promise((r) => setTimeout(r, 10));
+    if (outcome === "killed" && isSameProcess(id)) {
+      throw new FailedPreconditionError(
+        `${state.hypervisor_type} VMM pid ${id.pid} still runs after SIGKILL; nothing was removed`,
+      );
+    }
+  } else if (typeof state.pid === "number" && state.pid > 0 && state.pid !== Deno.pid) {
+    // Recorded without a full identity: whoever holds that pid now is left alone.
+    if (processStartTime(state.pid) !== null) {
+      log.warn("pid {pid} recorded for the {type} VMM is not proven to be it; not killed", {
+        pid: state.pid,
+        type: state.hypervisor_type,
+      });
     }
   }
   const owned = Array.isArray(state.owned_paths)
-    ? (state.owned_paths as string[])
-    : [state.jailed ? state.vm_path : state.run_dir].filter(Boolean);
-  if (state.jailed && state.vm_path) {
-    const root = state.vm_path;
-    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .map((l) => l.split(" ")[4])
-      .filter((m) => m && (m === root || m.startsWith(root + "/")))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) {
-      const out = await new Deno.Command("umount", { args: [m], stderr: "piped" }).output();
-      if (!out.success) {
-        log.warn("cannot unmount {m}: {err}", {
-          m,
-          err: new TextDecoder().decode(out.stderr).trim(),
-        });
-      }
-    }
-  }
-  for (const path of owned) {
-    await Deno.remove(path, { recursive: true }).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-  }
-  for (const dir of (state.owned_empty_dirs as string[] | undefined) ?? []) {
+    ? paths(state.owned_paths)
+    : paths([state.jailed ? state.vm_path : state.run_dir]);
+  for (const path of owned) removeTreeSafely(path);
+  for (const dir of paths(state.owned_empty_dirs)) {
     await Deno.remove(dir).catch(() => {/* not empty: not only ours */});
   }
 }

@@ -1,5 +1,6 @@
 import { assertEquals } from "../tests/assert.ts";
-import { cleanupFromState, isSameVmm, processStartTime } from "./cleanup_state.ts";
+import { identify } from "../persist/process_identity.ts";
+import { cleanupFromState, isSameVmm, processStartTime, vmmIdentity } from "./cleanup_state.ts";
 import type { HypervisorState } from "./hypervisor.ts";
 
 function stateOf(pid: number, dir: string, over: Partial<HypervisorState> = {}): HypervisorState {
@@ -7,6 +8,7 @@ function stateOf(pid: number, dir: string, over: Partial<HypervisorState> = {}):
     hypervisor_type: "qemu",
     pid,
     pid_start: processStartTime(pid),
+    pid_exe: identify(pid)?.exe ?? null,
     uuid: "",
     api_socket: `${dir}/qmp.sock`,
     id: "x",
@@ -47,8 +49,23 @@ Deno.test("cleanupFromState never kills a process that merely reuses the pid", a
     assertEquals(await isSameVmm(other.pid, state), false);
     await cleanupFromState(state);
     assertEquals(processStartTime(other.pid) !== null, true);
-    // Without a start time the argv must name the API socket.
-    assertEquals(await isSameVmm(other.pid, { ...state, pid_start: undefined }), false);
+    // Same pid and start time, another executable: not the VMM either.
+    const real = stateOf(other.pid, dir, { pid_exe: "/usr/bin/qemu-system-x86_64" });
+    assertEquals(await isSameVmm(other.pid, real), false);
+    await cleanupFromState(real);
+    // No start time, or the built-in VMM's empty API socket: nothing is proven, nothing killed.
+    for (
+      const s of [
+        { ...state, pid_start: undefined },
+        { ...stateOf(other.pid, dir), pid_start: null, api_socket: "" },
+        { ...stateOf(other.pid, dir), pid_exe: undefined, api_socket: "" },
+      ]
+    ) {
+      assertEquals(vmmIdentity(s), null);
+      assertEquals(await isSameVmm(other.pid, s), false);
+      await cleanupFromState(s);
+    }
+    assertEquals(processStartTime(other.pid) !== null, true, "the unrelated process survives");
   } finally {
     other.kill("SIGKILL");
     await other.status;

@@ -7,7 +7,7 @@
  */
 import { UnavailableError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
-import { processStartTime } from "./cleanup_state.ts";
+import { identify, type ProcessIdentity, processStartTime } from "../persist/process_identity.ts";
 import type { VmExit } from "./hypervisor.ts";
 
 const TAIL_LINES = 20;
@@ -77,6 +77,17 @@ export class VmmProcess {
     const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
       .spawn();
     return new VmmProcess(child, o);
+  }
+
+  /**
+   * The VMM's identity now (pid + start time + executable), for state.json;
+   * null once it has exited. Read after start, not at spawn: until `nsenter`
+   * has exec'd the VMM, the executable is still nsenter's.
+   */
+  identity(): ProcessIdentity | null {
+    if (this.#exited) return null;
+    const id = identify(this.pid);
+    return id && id.start_time === this.startTime ? id : null;
   }
 
   /** Whether the process has exited. */

@@ -314,13 +314,20 @@ export class Dragonball implements Hypervisor {
 
   async cleanup(): Promise<void> {
     await this.stopVm();
-    if (this.#runDir) await Deno.remove(this.#runDir, { recursive: true }).catch(() => {});
+    // The run dir is the sandbox directory (state.json, shared/ with its bind
+    // mounts): remove only the socket made here, and the dir only when empty.
+    // The sandbox removes the rest through the mount-aware removal.
+    if (!this.#runDir) return;
+    await Deno.remove(this.#hvsock).catch(() => {/* gone already */});
+    await Deno.remove(this.#runDir).catch(() => {/* not empty: not only ours */});
   }
 
   saveState(): HypervisorState {
     return {
       hypervisor_type: "dragonball",
-      pid: this.#state === "running" ? Deno.pid : null,
+      // The shim is the VMM: there is no separate VMM process to record or kill,
+      // and a dead shim left nothing running.
+      pid: null,
       uuid: "",
       api_socket: "",
       id: this.#id,
@@ -329,7 +336,8 @@ export class Dragonball implements Hypervisor {
       jailer_root: "",
       netns: this.#netns,
       run_dir: this.#runDir,
-      owned_paths: this.#runDir ? [this.#runDir] : [],
+      owned_paths: this.#runDir ? [this.#hvsock] : [],
+      owned_empty_dirs: this.#runDir ? [this.#runDir] : [],
       config: this.#o,
     };
   }

@@ -51,6 +51,15 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     await assertRejects(() => d.startVm(1000));
     assertEquals(d.pids(), []);
     assertEquals(d.saveState().run_dir, `${root}/sb1`);
+    // The shim is the VMM: no VMM pid to kill later, and only its own socket is
+    // owned (the run dir is the sandbox dir; it goes only when empty).
+    assertEquals(d.saveState().pid, null);
+    assertEquals(d.saveState().owned_paths, [`${root}/sb1/kata.hvsock`]);
+    assertEquals(d.saveState().owned_empty_dirs, [`${root}/sb1`]);
+    Deno.writeTextFileSync(`${root}/sb1/state.json`, "{}");
+    await d.cleanup();
+    assertEquals(Deno.readTextFileSync(`${root}/sb1/state.json`), "{}", "others' files stay");
+    Deno.removeSync(`${root}/sb1/state.json`);
   } finally {
     await d.cleanup();
     assertEquals([...Deno.readDirSync(root)].length, 0);

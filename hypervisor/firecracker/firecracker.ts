@@ -39,6 +39,7 @@ import {
   firecrackerPaths,
   PLACEHOLDER_DRIVES,
 } from "./options.ts";
+import { removeTree } from "../../persist/remove_tree.ts";
 
 const log = getLogger("hypervisor.firecracker");
 
@@ -327,11 +328,12 @@ export class Firecracker implements Hypervisor {
     if (!p) return;
     for (const target of this.#jailMounts.splice(0).reverse()) await unmount(target);
     if (p.jailed) {
-      await Deno.remove(p.vmPath, { recursive: true }).catch(ignoreNotFound);
+      // The jail holds bind mounts: unmount, prove, then remove (never through a mount).
+      await removeTree(p.vmPath);
       return;
     }
     // vmPath is the sandbox directory shared with state.json: remove only our files.
-    await Deno.remove(p.runDir, { recursive: true }).catch(ignoreNotFound);
+    await removeTree(p.runDir);
     await removeIfExists(p.hvsock);
     for (let i = 1; i <= PLACEHOLDER_DRIVES; i++) await removeIfExists(`${p.rootDir}/drive${i}`);
     await Deno.remove(p.rootDir).catch(() => {/* not empty: someone else's files */});
@@ -343,6 +345,8 @@ export class Firecracker implements Hypervisor {
       hypervisor_type: "firecracker",
       pid: this.#proc?.pid ?? null,
       pid_start: this.#proc?.startTime ?? null,
+      // With the start time, proves the pid is still this VMM before a later kill.
+      pid_exe: this.#proc?.identity()?.exe ?? null,
       uuid: "",
       api_socket: p.apiSocket,
       id: this.#id,
