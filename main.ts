@@ -5,7 +5,7 @@
  * memory matter for a shim started once per pod).
  * @module
  */
-import { HelpRequested, usage } from "./shim/flags.ts";
+import { HelpRequested, usage } from "./common/flags.ts";
 import { type Invocation, parseInvocation, SHIM_FLAGS } from "./shim/options.ts";
 import { BINARY_NAME, versionText } from "./shim/version.ts";
 import { writeAll } from "./common/io.ts";

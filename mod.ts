@@ -3,7 +3,7 @@
  * @module
  */
 export * from "./common/errors.ts";
-export { type FlagSet, type FlagSpec, parseFlags } from "./shim/flags.ts";
+export { type FlagSet, type FlagSpec, parseFlags } from "./common/flags.ts";
 export { type Invocation, parseInvocation } from "./shim/options.ts";
 export { buildInfo, VERSION } from "./shim/version.ts";
 export * as config from "./config/mod.ts";

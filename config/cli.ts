@@ -7,7 +7,7 @@
  *   configuration; exit 0 only when every required item exists.
  * @module
  */
-import { HelpRequested, parseFlags, usage } from "../shim/flags.ts";
+import { HelpRequested, parseFlags, usage } from "../common/flags.ts";
 import { checkHost } from "./host_check.ts";
 import { configToJson } from "./json.ts";
 import { loadConfig } from "./load.ts";

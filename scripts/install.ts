@@ -9,7 +9,7 @@
  * Run `deno task build` first.
  * @module
  */
-import { parseFlags } from "../shim/flags.ts";
+import { parseFlags } from "../common/flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const NAME = "containerd-shim-kata-v2";

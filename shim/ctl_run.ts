@@ -5,7 +5,7 @@
  * code as ours. A debugging aid like runtime-rs's shim-ctl.
  * @module
  */
-import { parseFlags } from "./flags.ts";
+import { parseFlags } from "../common/flags.ts";
 
 const FLAGS = {
   bundle: { kind: "string", usage: "OCI bundle directory (holds config.json and rootfs/)" },

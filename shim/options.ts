@@ -3,7 +3,7 @@
  * follows them.
  * @module
  */
-import { type FlagValues, parseFlags } from "./flags.ts";
+import { type FlagValues, parseFlags } from "../common/flags.ts";
 
 /** The shim's top-level flags, as the Go shim library declares them. */
 export const SHIM_FLAGS = {

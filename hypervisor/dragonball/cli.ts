@@ -4,7 +4,7 @@
  * guest shuts down (reboot or power-off request) or non-zero on failure.
  * @module
  */
-import { HelpRequested, parseFlags, usage } from "../../shim/flags.ts";
+import { HelpRequested, parseFlags, usage } from "../../common/flags.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import { Vm, type VmConfig } from "./vm.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";

@@ -5,7 +5,7 @@
  * prints it; `detach` removes exactly what the record lists.
  * @module
  */
-import { HelpRequested, parseFlags, usage } from "../../shim/flags.ts";
+import { HelpRequested, parseFlags, usage } from "../../common/flags.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 import { agentInterface, agentRoutes } from "./agent_info.ts";

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { HelpRequested, parseFlags } from "./flags.ts";
+import { HelpRequested } from "../common/flags.ts";
 import { parseInvocation } from "./options.ts";
 import { InvalidArgumentError } from "../common/errors.ts";
 
@@ -82,18 +82,4 @@ Deno.test("unknown flags and missing values are usage errors naming the flag", (
   assertThrows(() => parseInvocation(["-debug=maybe"]), InvalidArgumentError, "-debug");
   assertThrows(() => parseInvocation(["---id", "x"]), InvalidArgumentError, "bad flag syntax");
   assertThrows(() => parseInvocation(["-h"]), HelpRequested);
-});
-
-Deno.test("int and list flags", () => {
-  const spec = {
-    memory: { kind: "int", usage: "MiB", default: 128 },
-    drive: { kind: "list", usage: "disk" },
-  } as const;
-  const p = parseFlags(["--drive", "a", "-drive=b,ro", "-memory", "256", "x"], spec);
-  assertEquals(p.values.memory, 256);
-  assertEquals(p.values.drive, ["a", "b,ro"]);
-  assertEquals(p.rest, ["x"]);
-  assertEquals([...p.given].sort(), ["drive", "memory"]);
-  assertThrows(() => parseFlags(["-memory", "lots"], spec), InvalidArgumentError, "-memory");
-  assertEquals(parseFlags([], spec).values.memory, 128);
 });

@@ -5,7 +5,7 @@
  * the first non-flag argument or at `--`.
  * @module
  */
-import { InvalidArgumentError } from "../common/errors.ts";
+import { InvalidArgumentError } from "./errors.ts";
 
 /** Declaration of one flag. */
 export type FlagSpec =
