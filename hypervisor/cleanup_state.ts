@@ -55,14 +55,11 @@ function paths(v: unknown): string[] {
 }
 
 /**
- * Kills the VMM of `state` (only when its identity is proven) and removes
- * what the driver listed as its own (`owned_paths` through the mount-aware
- * removal, then `owned_empty_dirs` when empty). A pid that is not proven to
- * be this VMM is never signalled. Throws, before removing anything, when the
- * VMM survives SIGKILL; throws naming the mount when one stays. Safe to call
- * twice.
+ * Kills the VMM of `state`, only when its identity is proven (a pid held by
+ * any other process is never signalled). Throws when the VMM survives
+ * SIGKILL: nothing may be removed then.
  */
-export async function cleanupFromState(state: HypervisorState): Promise<void> {
+export async function killVmmFromState(state: HypervisorState): Promise<void> {
   const id = vmmIdentity(state);
   if (id) {
     const outcome = await killIdentified(id, "SIGKILL", 5000);
@@ -85,11 +82,33 @@ export async function cleanupFromState(state: HypervisorState): Promise<void> {
       });
     }
   }
-  const owned = Array.isArray(state.owned_paths)
+}
+
+/** The paths the driver listed as its own (`owned_paths`, or its run/jail dir in older files). */
+export function ownedPaths(state: HypervisorState): string[] {
+  return Array.isArray(state.owned_paths)
     ? paths(state.owned_paths)
     : paths([state.jailed ? state.vm_path : state.run_dir]);
-  for (const path of owned) removeTreeSafely(path);
+}
+
+/**
+ * Removes what the driver listed as its own: `owned_paths` through the
+ * mount-aware removal (throws naming a mount that stays), then
+ * `owned_empty_dirs` when empty. Call after {@link killVmmFromState}.
+ */
+export async function removeOwnedFromState(state: HypervisorState): Promise<void> {
+  for (const path of ownedPaths(state)) removeTreeSafely(path);
   for (const dir of paths(state.owned_empty_dirs)) {
     await Deno.remove(dir).catch(() => {/* not empty: not only ours */});
   }
+}
+
+/**
+ * Kills the VMM of `state` (only when its identity is proven) and removes
+ * what the driver listed as its own ({@link killVmmFromState}, then
+ * {@link removeOwnedFromState}). Safe to call twice.
+ */
+export async function cleanupFromState(state: HypervisorState): Promise<void> {
+  await killVmmFromState(state);
+  await removeOwnedFromState(state);
 }

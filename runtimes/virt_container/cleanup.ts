@@ -1,30 +1,55 @@
 /**
  * Clean-up of a VM sandbox whose shim is gone (`shim delete` after a
- * crash), from its state.json alone: the VMM killed (only if that pid is
- * still the same VMM) and its files removed, everything mounted under the
- * shared directory unmounted, the sandbox cgroup removed, and the sandbox
- * directory removed only once nothing is mounted in it. Safe to run twice.
- * Network plumbing lives in the pod netns and goes with it; it is not
- * persisted here.
+ * crash, a stale sandbox found at start), from its state.json alone, in the
+ * one clean-up order every path uses:
+ *
+ *  1. the VMM killed, only if its recorded identity (pid + start time +
+ *     executable) still matches; the built-in VMM recorded none (the dead
+ *     shim was the VMM);
+ *  2. everything mounted under the sandbox directory (and a jail outside it)
+ *     unmounted deepest first, and mountinfo read again to prove none is left:
+ *     when one stays, the clean-up stops here, removes nothing and names it;
+ *  3. the driver's files, the shared directory, the sandbox cgroup, and last
+ *     the sandbox directory with state.json.
+ *
+ * Safe to run twice. Network plumbing lives in the pod netns and goes with
+ * it; it is not persisted here.
  * @module
  */
 import { getLogger } from "../../common/log.ts";
-import { cleanupFromState } from "../../hypervisor/cleanup_state.ts";
+import {
+  killVmmFromState,
+  ownedPaths,
+  removeOwnedFromState,
+} from "../../hypervisor/cleanup_state.ts";
 import type { HypervisorState } from "../../hypervisor/hypervisor.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
-import { removeTreeSafely } from "../../resource/share_fs/mounts.ts";
+import { removeTreeSafely, unmountTree } from "../../persist/remove_tree.ts";
 
 const log = getLogger("runtimes.virt_container.cleanup");
 
 /** Undoes everything the VirtContainer runtime made for the sandbox in `state`. */
 export async function cleanupVirtSandbox(store: StateStore, state: SandboxState): Promise<void> {
   const dir = store.dirOf(state.sandbox_id);
-  if (state.hypervisor) await cleanupFromState(state.hypervisor as unknown as HypervisorState);
+  const hv = state.hypervisor as unknown as HypervisorState | null;
+  // 1. The VMM first: while it runs it may hold the shared mounts.
+  if (hv) await killVmmFromState(hv);
+  // 2. Unmount and prove, before anything is removed (throws naming a mount that stays).
+  unmountTree(dir);
+  for (const p of hv ? ownedPaths(hv) : []) unmountTree(p);
+  // 3. Files, cgroup, state.
+  if (hv) await removeOwnedFromState(hv);
   const share = state.resources.share_fs as { host_dir?: string } | undefined;
   if (share?.host_dir && share.host_dir.startsWith(dir + "/")) removeTreeSafely(share.host_dir);
-  const cg = state.resources.cgroup as { dirs?: string[] } | undefined;
-  for (const d of cg?.dirs ?? []) {
-    if (!d.startsWith("/sys/fs/cgroup/")) continue;
+  removeCgroups(state);
+  removeTreeSafely(dir);
+}
+
+function removeCgroups(state: SandboxState): void {
+  const cg = state.resources.cgroup as { dirs?: unknown } | undefined;
+  const dirs = Array.isArray(cg?.dirs) ? cg.dirs : [];
+  for (const d of dirs) {
+    if (typeof d !== "string" || !d.startsWith("/sys/fs/cgroup/") || d.includes("/../")) continue;
     const root = d.split("/").slice(0, 5).join("/");
     try {
       for (const pid of Deno.readTextFileSync(`${d}/cgroup.procs`).split("\n").filter(Boolean)) {
@@ -37,5 +62,4 @@ export async function cleanupVirtSandbox(store: StateStore, state: SandboxState)
       }
     }
   }
-  removeTreeSafely(dir);
 }

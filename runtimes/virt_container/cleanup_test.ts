@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { mount } from "../../ffi/mount.ts";
-import { processStartTime } from "../../hypervisor/cleanup_state.ts";
+import { identify, processStartTime } from "../../persist/process_identity.ts";
 import { StateStore } from "../../persist/state_store.ts";
 import { mountsUnder } from "../../resource/share_fs/mounts.ts";
 import { cleanupVirtSandbox } from "./cleanup.ts";
@@ -23,6 +23,7 @@ Deno.test("cleanup after a lost shim: VMM killed, shared mounts undone, sandbox 
         hypervisor_type: "qemu",
         pid: vmm.pid,
         pid_start: processStartTime(vmm.pid),
+        pid_exe: identify(vmm.pid)?.exe,
         uuid: "",
         api_socket: `${dir}/qemu/qmp.sock`,
         id: "sb1",
