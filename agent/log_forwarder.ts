@@ -22,6 +22,24 @@ export interface LogForwarder {
 
 type Level = "debug" | "info" | "warn" | "error";
 
+/** Longest line forwarded whole (characters); longer ones are cut. */
+export const MAX_LINE_CHARS = 16384;
+
+/** Control characters (but tab) become U+FFFD: guest garbage must not forge log records. */
+export function cleanLine(line: string): string {
+  // deno-lint-ignore no-control-regex
+  return line.replace(/\r$/, "").replace(/[\x00-\x08\x0a-\x1f\x7f]/g, "\ufffd");
+}
+
+/**
+ * A sink into the shim's log that tags each guest line with its sandbox id,
+ * at the level the line carries.
+ */
+export function sandboxLogSink(sandboxId: string): (line: string, level: Level) => void {
+  return (line, level) =>
+    log[level]("sandbox {sandbox}: guest: {line}", { sandbox: sandboxId, line });
+}
+
 /** The level of one agent line (`level=...` logfmt or kata-agent's JSON `"level":"..."`). */
 export function lineLevel(line: string): Level {
   const m = line.match(/\blevel=(\w+)/) ?? line.match(/"level"\s*:\s*"(\w+)"/);
@@ -48,8 +66,16 @@ export function lineLevel(line: string): Level {
 export function forwardAgentLogs(
   agent: SocketAddress,
   sink: (line: string, level: Level) => void = (line, level) => log[level]("{line}", { line }),
-  opts: { retryIntervalMs?: number } = {},
+  opts: { retryIntervalMs?: number; maxLineChars?: number } = {},
 ): LogForwarder {
+  const max = opts.maxLineChars ?? MAX_LINE_CHARS;
+  // A line longer than the limit is cut (and the rest of it dropped up to its newline),
+  // so a guest that never writes a newline cannot grow the shim's memory.
+  let skipping = false;
+  const emit = (raw: string) => {
+    const line = cleanLine(raw);
+    if (line) sink(line, lineLevel(line));
+  };
   const addr: SocketAddress = agent.kind === "unix" ? agent : { ...agent, port: AGENT_LOG_PORT };
   let closed = false;
   let conn: Deno.Conn | undefined;
@@ -69,7 +95,13 @@ export function forwardAgentLogs(
           while ((nl = pending.indexOf("\n")) >= 0) {
             const line = pending.slice(0, nl);
             pending = pending.slice(nl + 1);
-            if (line) sink(line, lineLevel(line));
+            if (skipping) skipping = false;
+            else emit(line);
+          }
+          if (pending.length > max) {
+            if (!skipping) emit(pending.slice(0, max) + " [line truncated]");
+            skipping = true;
+            pending = "";
           }
         }
       } catch {

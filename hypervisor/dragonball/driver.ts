@@ -142,6 +142,11 @@ export class Dragonball implements Hypervisor {
     return this.#state === "running" ? [Deno.pid] : [];
   }
 
+  /** vCPU exits by kind since boot (the management socket's `kata_hypervisor_vcpu_exits_total`). */
+  vmmCounters(): Record<string, number> {
+    return Object.fromEntries(this.#vm?.exitCounts ?? []);
+  }
+
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
     if (this.#state !== "not_ready") {
       throw new FailedPreconditionError(

@@ -42,6 +42,9 @@ export type AgentApi =
     | "resumeContainer"
     | "copyFile"
     | "getOOMEvent"
+    | "getMetrics"
+    | "getVolumeStats"
+    | "resizeVolume"
   >
   & {
     /** `grpc.Health/Check`. */
@@ -93,6 +96,9 @@ export function agentApiFromTransport(transport: TtrpcTransport): AgentApi {
     resumeContainer: a.resumeContainer,
     copyFile: a.copyFile,
     getOOMEvent: a.getOOMEvent,
+    getMetrics: a.getMetrics,
+    getVolumeStats: a.getVolumeStats,
+    resizeVolume: a.resizeVolume,
     check: h.check,
     close: () => transport.close(),
   };

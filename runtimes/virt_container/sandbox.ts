@@ -13,6 +13,8 @@
  *  6. `oci_hooks`       — OCI prestart + createRuntime hooks, pid = VMM pid;
  *  7. `rescan_network`  — only after hooks ran: links they made become NICs;
  *  8. `boot_vm`         — queued NICs flushed, then the guest boots;
+ *     `sandbox_services` — guest log forwarder and management socket
+ *                         (`shim-monitor.sock`), stopped before the VM;
  *  9. `connect_agent`   — dial (vsock / hybrid vsock) with `[agent.kata]`
  *                         dial and reconnect timeouts;
  * 10. `setup_network`   — UpdateInterface (retrying only "Link not found"),
@@ -37,7 +39,7 @@ import {
   toProtoInterface,
   toProtoNeighbour,
   toProtoRoute,
-} from "../../resource/network/agent_convert.ts";
+} from "./agent_convert.ts";
 import type {
   AgentARPNeighbor,
   AgentInterface,
@@ -63,6 +65,7 @@ export const START_STEPS = [
   "oci_hooks",
   "rescan_network",
   "boot_vm",
+  "sandbox_services",
   "connect_agent",
   "setup_network",
   "create_sandbox",
@@ -121,6 +124,15 @@ export interface SandboxParts {
   sleep?: (ms: number) => Promise<void>;
   /** Observes each step as it completes (tests record the order). */
   onStep?: (step: StartStep) => void;
+  /** Run from boot to the sandbox's end: guest log forwarder, management socket. */
+  services?: SandboxService[];
+}
+
+/** Something that runs beside a booted sandbox until it ends (started in `sandbox_services`). */
+export interface SandboxService {
+  readonly name: string;
+  start(sandbox: VirtSandbox): Promise<void> | void;
+  stop(): Promise<void> | void;
 }
 
 /** Callbacks from a running sandbox to its runtime. */
@@ -246,6 +258,12 @@ export class VirtSandbox {
       await this.#step("boot_vm", async () => {
         if (p.network) await p.network.flushQueued(sink);
         await this.devices.boot();
+      });
+      await this.#step("sandbox_services", async () => {
+        for (const svc of p.services ?? []) {
+          await svc.start(this);
+          this.#undo.push({ step: `service ${svc.name}`, fn: () => svc.stop() });
+        }
       });
       await this.#step("connect_agent", async () => {
         this.#agent = await p.dialAgent(hv.agentSocket(), {

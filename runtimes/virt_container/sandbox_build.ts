@@ -25,6 +25,7 @@ import { chooseShareFs, ShareFs } from "../../resource/share_fs/share_fs.ts";
 import type { VirtContainerOptions } from "./options.ts";
 import { type SandboxEvents, type SandboxNetwork, VirtSandbox } from "./sandbox.ts";
 import { dnsOf, netnsOf } from "./spec.ts";
+import { guestLogService, monitorService } from "./sandbox_services.ts";
 
 const log = getLogger("runtimes.virt_container");
 
@@ -112,6 +113,10 @@ export function buildSandbox(
     runHooks: o.runHooks,
     sleep: o.sleep,
     onStep: o.onStep,
+    services: [
+      guestLogService(),
+      monitorService({ hypervisorName: cfg.hypervisorName, memoryMib: hvConfig.default_memory }),
+    ],
   }, events);
 }
 

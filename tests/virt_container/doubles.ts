@@ -11,6 +11,7 @@ import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import {
   GuestDetailsResponseSchema,
+  MetricsSchema,
   OOMEventSchema,
   ReadStreamResponseSchema,
   RoutesSchema,
@@ -18,6 +19,7 @@ import {
   WaitProcessResponseSchema,
   WriteStreamResponseSchema,
 } from "../../agent/gen/agent_pb.ts";
+import { VolumeStatsResponseSchema } from "../../agent/gen/csi_pb.ts";
 import { HealthCheckResponseSchema } from "../../agent/gen/health_pb.ts";
 import { InterfaceSchema } from "../../agent/gen/types_pb.ts";
 import type { Device, NetworkDevice } from "../../hypervisor/device.ts";
@@ -233,6 +235,9 @@ export class RecordingAgent {
       copyFile: call("copyFile", empty),
       // The OOM watcher long-polls: it is left pending, like an agent with no OOM to report.
       getOOMEvent: () => never<ReturnType<typeof create<typeof OOMEventSchema>>>(),
+      getMetrics: call("getMetrics", () => create(MetricsSchema)),
+      getVolumeStats: call("getVolumeStats", () => create(VolumeStatsResponseSchema)),
+      resizeVolume: call("resizeVolume", empty),
       check: call("check", () => create(HealthCheckResponseSchema, { status: 1 })),
       close: () => {
         this.log.record("agent.close");
