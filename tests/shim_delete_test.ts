@@ -12,7 +12,7 @@ import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
 import { DeleteResponseSchema } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection_pb.ts";
 import { busyboxBundle } from "./busybox_bundle.ts";
-import { StateStore } from "../persist/mod.ts";
+import { identify, mountsUnder, processStartTime, StateStore } from "../persist/mod.ts";
 import { runShim } from "./command.ts";
 
 async function shim(args: string[], cwd: string, env: Record<string, string> = {}) {
@@ -161,4 +161,161 @@ Deno.test("shim -info: a binary RuntimeInfo", async () => {
   assertEquals(info.name, "io.containerd.kata.v2");
   assert(info.version?.version, "no version");
   assertEquals(info.annotations["containerd.io/runtime-allow-mounts"], "mkdir/*,format/*,erofs");
+});
+
+/** A host directory with marker files and a nested dir, as a container's bind-mounted volume. */
+async function hostDirWithMarkers(): Promise<string> {
+  const src = await Deno.makeTempDir({ prefix: "rts-del-data-" });
+  await Deno.writeTextFile(`${src}/marker`, "precious");
+  await Deno.mkdir(`${src}/nested/deeper`, { recursive: true });
+  await Deno.writeTextFile(`${src}/nested/deeper/marker2`, "also precious");
+  return src;
+}
+
+async function assertMarkers(src: string): Promise<void> {
+  assertEquals(await Deno.readTextFile(`${src}/marker`), "precious");
+  assertEquals(await Deno.readTextFile(`${src}/nested/deeper/marker2`), "also precious");
+}
+
+function alive(pid: number): boolean {
+  return processStartTime(pid) !== null;
+}
+
+/** The hypervisor part of state.json as the built-in VMM wrote it before issue 11. */
+function oldBuiltInVmmState(dir: string, pid: number): Record<string, unknown> {
+  return {
+    hypervisor_type: "dragonball",
+    pid,
+    uuid: "",
+    api_socket: "",
+    id: "vm1",
+    vm_path: "",
+    jailed: false,
+    jailer_root: "",
+    netns: null,
+    run_dir: dir,
+    owned_paths: [dir],
+  };
+}
+
+Deno.test("shim delete: a recorded VMM pid now held by an unrelated process survives; the bind-mounted host dir keeps its files", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
+  const src = await hostDirWithMarkers();
+  const dir = `${root}/vm1`;
+  const stranger = new Deno.Command("sleep", { args: ["120"] }).spawn();
+  try {
+    await bindMount(src, `${dir}/shared/c1/vol`);
+    // The old built-in VMM record (empty api_socket, no start time) and a QEMU
+    // record whose start time is not the stranger's: neither may kill it.
+    for (
+      const hypervisor of [
+        oldBuiltInVmmState(dir, stranger.pid),
+        {
+          ...oldBuiltInVmmState(dir, stranger.pid),
+          hypervisor_type: "qemu",
+          pid_start: String(Number(processStartTime(stranger.pid)) + 7),
+          pid_exe: identify(stranger.pid)!.exe,
+          api_socket: `${dir}/qemu/qmp.sock`,
+          owned_paths: [`${dir}/qemu`],
+        },
+      ]
+    ) {
+      if (!(await Deno.stat(`${dir}/shared/c1/vol/marker`).then(() => true, () => false))) {
+        await bindMount(src, `${dir}/shared/c1/vol`);
+      }
+      await new StateStore({ root }).save({
+        sandbox_id: "vm1",
+        runtime: "virt_container",
+        hypervisor,
+        resources: { share_fs: { host_dir: `${dir}/shared` } },
+      });
+      const r = await shim(["-id", "vm1", "-bundle", root, "delete"], root, {
+        KATA_PERSIST_ROOT: root,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
+      assert(
+        alive(stranger.pid),
+        `the unrelated process was killed (${hypervisor.hypervisor_type})`,
+      );
+      await assertMarkers(src);
+      assertEquals(mountsUnder(root), []);
+      assert(await Deno.stat(dir).then(() => false, () => true), "sandbox dir left");
+    }
+  } finally {
+    stranger.kill("SIGKILL");
+    await stranger.status;
+    await umountQuiet(`${dir}/shared/c1/vol`);
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(src, { recursive: true });
+  }
+});
+
+Deno.test("shim delete: a mount that cannot be unmounted stops the clean-up; data and state survive, the error names the mount", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
+  const src = await hostDirWithMarkers();
+  const dir = `${root}/vm1`;
+  const mp = `${dir}/shared/c1/vol`;
+  let holder: Deno.ChildProcess | undefined;
+  try {
+    await bindMount(src, mp);
+    holder = new Deno.Command("sleep", { args: ["120"], cwd: `${mp}/nested` }).spawn();
+    await new StateStore({ root }).save({
+      sandbox_id: "vm1",
+      runtime: "virt_container",
+      hypervisor: oldBuiltInVmmState(dir, 0),
+      resources: { share_fs: { host_dir: `${dir}/shared` } },
+    });
+    const r = await shim(["-id", "vm1", "-bundle", root, "delete"], root, {
+      KATA_PERSIST_ROOT: root,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
+    assertStringIncludes(r.stderr, `${mp} is still mounted`);
+    await assertMarkers(src);
+    assert(await Deno.stat(`${dir}/state.json`).then(() => true, () => false), "state removed");
+    assertEquals(mountsUnder(root), [mp]);
+  } finally {
+    holder?.kill("SIGKILL");
+    await holder?.status;
+    await umountQuiet(mp);
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(src, { recursive: true });
+  }
+});
+
+Deno.test("shim delete: a corrupt or unknown-version state.json is reported; nothing is killed or removed", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
+  const src = await hostDirWithMarkers();
+  const dir = `${root}/vm1`;
+  const mp = `${dir}/shared/c1/vol`;
+  const stranger = new Deno.Command("sleep", { args: ["120"] }).spawn();
+  try {
+    await bindMount(src, mp);
+    const valid = JSON.stringify({
+      version: 99,
+      sandbox_id: "vm1",
+      runtime: "virt_container",
+      hypervisor: { ...oldBuiltInVmmState(dir, stranger.pid), pid_start: "1" },
+    });
+    for (const text of ["{not json", valid]) {
+      await Deno.writeTextFile(`${dir}/state.json`, text);
+      const r = await shim(["-id", "vm1", "-bundle", root, "delete"], root, {
+        KATA_PERSIST_ROOT: root,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
+      assertStringIncludes(r.stderr, "state.json");
+      assert(alive(stranger.pid), "a process the state cannot identify was killed");
+      await assertMarkers(src);
+      assertEquals(await Deno.readTextFile(`${dir}/state.json`), text, "the state is kept");
+      assertEquals(mountsUnder(root), [mp], "the mount is left for an operator");
+    }
+  } finally {
+    stranger.kill("SIGKILL");
+    await stranger.status;
+    await umountQuiet(mp);
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(src, { recursive: true });
+  }
 });
