@@ -20,7 +20,7 @@ import type {
   AgentInterface,
   AgentIPAddress,
   AgentRoute,
-} from "./agent_types.ts";
+} from "../../resource/network/agent_types.ts";
 
 function ipAddress(a: AgentIPAddress): IPAddress {
   return create(IPAddressSchema, { family: a.family, address: a.address, mask: a.mask });
