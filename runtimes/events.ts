@@ -4,7 +4,7 @@
  * messages; the order they are emitted in is the order containerd sees.
  * @module
  */
-import type { MountSpec, StdioPaths } from "./handler.ts";
+import type { MountSpec, StdioPaths } from "./task_io.ts";
 
 /** One task event; `topic` is containerd's topic for it. */
 export type TaskEvent =

@@ -8,24 +8,9 @@
  */
 import type { ProcessState } from "./lifecycle.ts";
 import type { TaskEvent } from "./events.ts";
+import type { MountSpec, StdioPaths } from "./task_io.ts";
 
-export type { ProcessState };
-
-/** A mount as containerd describes it (`containerd.types.Mount`). */
-export interface MountSpec {
-  type: string;
-  source: string;
-  target: string;
-  options: string[];
-}
-
-/** The stdio of a process: FIFO paths (or "" for none) and the terminal flag. */
-export interface StdioPaths {
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  terminal: boolean;
-}
+export type { MountSpec, ProcessState, StdioPaths };
 
 /** What `Create` asks for. */
 export interface CreateContainerRequest extends StdioPaths {
