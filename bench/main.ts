@@ -12,6 +12,7 @@ export const BENCHMARKS: Record<string, { module: string; peer: string }> = {
   shim: { module: "./shim.ts", peer: "containerd-shim-runc-v2" },
   vmm: { module: "./vmm.ts", peer: "QEMU -accel kvm (inside the test host)" },
   net: { module: "./net.ts", peer: "iproute2 ip/tc" },
+  "guest-boot": { module: "./guest_boot.ts", peer: "none (the VM group's agent test measures it)" },
 };
 
 const RESULTS = new URL("./results/", import.meta.url).pathname;

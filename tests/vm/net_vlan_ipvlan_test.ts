@@ -12,6 +12,7 @@ import { createEndpoint } from "../../resource/network/create_endpoint.ts";
 import { scanNetns } from "../../resource/network/scan.ts";
 import { Netns } from "../network/helpers.ts";
 import { arpRequest, parseArpReply, waitFrame } from "../network/frames.ts";
+import { vmTest, type VmTestContext } from "./deadline.ts";
 
 /**
  * A pod namespace holding `lower` (one end of a veth, no address) with the
@@ -37,7 +38,15 @@ async function withPair(
 }
 
 /** Scans, plumbs (asking for macvtap), checks tcfilter was used, ARPs `peerIp` through the tap. */
-async function checkEndpoint(pod: Netns, link: string, kind: string, ip: string, peerIp: string) {
+async function checkEndpoint(
+  ctx: VmTestContext,
+  pod: Netns,
+  link: string,
+  kind: string,
+  ip: string,
+  peerIp: string,
+) {
+  ctx.step(`the scan and plumbing of ${link}`);
   const found = scanNetns(pod.path);
   assertEquals(found.map((s) => [s.link.name, s.type]), [[link, kind]], "lower0 has no address");
   const ep = createEndpoint(pod.path, found[0], "macvtap", 1);
@@ -47,6 +56,7 @@ async function checkEndpoint(pod: Netns, link: string, kind: string, ip: string,
     assertEquals([dev.tapName, dev.guestMac], ["tap0_kata", found[0].link.mac]);
     const fds = openTap(pod.path, dev.tapName, 1, { nonblocking: true });
     try {
+      ctx.step(`an ARP reply from ${peerIp} through ${dev.tapName} (${kind})`);
       const reply = await waitFrame(
         fds,
         readFrame,
@@ -65,11 +75,16 @@ async function checkEndpoint(pod: Netns, link: string, kind: string, ip: string,
   } finally {
     ep.unplumb();
   }
+  ctx.step(`the unplumbing check of ${link}`);
   assertEquals(await pod.linkNames(), ["lo", "lower0", link].sort());
   assertEquals((await pod.qdiscs()).filter((q) => q.endsWith(":ingress")), []);
 }
 
-Deno.test("a vlan pod link is a vlan endpoint on tcfilter with traffic both ways", async () => {
+vmTest({
+  name: "a vlan pod link is a vlan endpoint on tcfilter with traffic both ways",
+  deadlineMs: 120_000,
+}, async (ctx) => {
+  ctx.step("the veth pair in two namespaces");
   await withPair(async (host, pod) => {
     await host.ip("link", "add", "link", "peer0", "name", "peer0.5", "type", "vlan", "id", "5");
     await host.ip("addr", "add", "10.81.0.1/24", "dev", "peer0.5");
@@ -77,16 +92,20 @@ Deno.test("a vlan pod link is a vlan endpoint on tcfilter with traffic both ways
     await pod.ip("link", "add", "link", "lower0", "name", "vl5", "type", "vlan", "id", "5");
     await pod.ip("addr", "add", "10.81.0.2/24", "dev", "vl5");
     await pod.ip("link", "set", "vl5", "up");
-    await checkEndpoint(pod, "vl5", "vlan", "10.81.0.2", "10.81.0.1");
+    await checkEndpoint(ctx, pod, "vl5", "vlan", "10.81.0.2", "10.81.0.1");
   });
 });
 
-Deno.test("an ipvlan pod link is an ipvlan endpoint on tcfilter with traffic both ways", async () => {
+vmTest({
+  name: "an ipvlan pod link is an ipvlan endpoint on tcfilter with traffic both ways",
+  deadlineMs: 120_000,
+}, async (ctx) => {
+  ctx.step("the veth pair in two namespaces");
   await withPair(async (host, pod) => {
     await host.ip("addr", "add", "10.82.0.1/24", "dev", "peer0");
     await pod.ip("link", "add", "link", "lower0", "name", "iv0", "type", "ipvlan", "mode", "l2");
     await pod.ip("addr", "add", "10.82.0.2/24", "dev", "iv0");
     await pod.ip("link", "set", "iv0", "up");
-    await checkEndpoint(pod, "iv0", "ipvlan", "10.82.0.2", "10.82.0.1");
+    await checkEndpoint(ctx, pod, "iv0", "ipvlan", "10.82.0.2", "10.82.0.1");
   });
 });

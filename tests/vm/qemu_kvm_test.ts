@@ -13,6 +13,7 @@ import { formatRecord, setupLogging } from "../../common/log.ts";
 import { qemuOptionsFromConfig } from "../../hypervisor/qemu/options.ts";
 import { Qemu } from "../../hypervisor/qemu/qemu.ts";
 import { kernelAssets } from "./vmm_assets.ts";
+import { vmTest } from "./deadline.ts";
 
 const MODULES = [
   "virtio_pci",
@@ -116,11 +117,13 @@ const hasKvm = (() => {
   }
 })();
 
-Deno.test({
+vmTest({
   name:
     "QEMU driver under KVM: vhost-vsock CID reachable, cold + hotplugged vhost-net NICs seen by the guest, console in the log",
   ignore: !hasKvm,
-  fn: async () => {
+  deadlineMs: 300_000,
+}, async (ctx) => {
+  {
     const dir = await Deno.makeTempDir({ prefix: "rtts-qkvm-" });
     const ns = `rtts-qk-${Math.floor(Math.random() * 1e9)}`;
     const lines: string[] = [];
@@ -135,10 +138,12 @@ Deno.test({
         }
       },
     });
+    ctx.evidence("guest console and QEMU stderr (shim log lines)", () => lines.join(""));
     const waitFor = async (marker: string, ms: number, from = 0) => {
+      ctx.step(`the guest console to print ${marker} (bound ${ms / 1000} s)`);
       const until = Date.now() + ms;
       while (!lines.slice(from).some((l) => l.includes(marker))) {
-        if (Date.now() > until) {
+        if (Date.now() > until || ctx.signal.aborted) {
           throw new Error(`guest never printed ${marker}; console:\n${lines.join("")}`);
         }
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -150,6 +155,7 @@ Deno.test({
       }
       return lines.slice(from).filter((l) => l.includes(marker)).at(-1)!;
     };
+    ctx.step("the kernel assets and the test initrd (gcc, cpio)");
     const k = await kernelAssets();
     const initrd = await buildInitrd(dir);
     await sh(
@@ -187,7 +193,16 @@ Deno.test({
     );
     const qemu = new Qemu(o);
     let pid = 0;
+    // Killing QEMU ends every wait on it; the finally then cleans up.
+    ctx.onDeadline(() => {
+      for (const p of qemu.pids()) {
+        try {
+          Deno.kill(p, "SIGKILL");
+        } catch { /* gone */ }
+      }
+    });
     try {
+      ctx.step("prepareVm, the cold NIC and the 9p share");
       await qemu.prepareVm({ id: "kvm1", netnsPath: `/run/netns/${ns}` });
       await qemu.addDevice({
         kind: "network",
@@ -203,6 +218,7 @@ Deno.test({
         mountTag: "kataShared",
         hostPath: `${dir}/share`,
       });
+      ctx.step("startVm (QMP up)");
       await qemu.startVm(60_000);
       pid = qemu.pids()[0];
       const sock = qemu.agentSocket();
@@ -213,6 +229,7 @@ Deno.test({
 
       // The host reaches the guest at the allocated CID (a separate Deno: vsock is unstable API).
       const cid = sock.kind === "vsock" ? sock.cid : 0;
+      ctx.step(`a vsock echo from the guest at cid ${cid} port 1024`);
       const echo = await new Deno.Command(Deno.execPath(), {
         args: [
           "eval",
@@ -224,6 +241,7 @@ Deno.test({
         ],
         stdout: "piped",
         stderr: "piped",
+        signal: ctx.signal,
       }).output();
       assertEquals(
         new TextDecoder().decode(echo.stdout).trim(),
@@ -232,6 +250,7 @@ Deno.test({
       );
 
       // Hotplug a second NIC (vhost-net, PCIe root port): the guest sees eth1 appear.
+      ctx.step("the NIC hotplug (QMP device_add)");
       const hot = await qemu.addDevice({
         kind: "network",
         tapName: "tap1_kata",
@@ -244,6 +263,7 @@ Deno.test({
 
       // Hotplug a disk: the guest sees vda; unplug waits for the guest to release it.
       await Deno.writeFile(`${dir}/disk.img`, new Uint8Array(1 << 20));
+      ctx.step("the disk hotplug (QMP)");
       const disk = await qemu.addDevice({
         kind: "block",
         id: "d1",
@@ -253,14 +273,17 @@ Deno.test({
       assertEquals((disk as { guestPath?: string }).guestPath, "11/00");
       await waitFor("QEMU-GUEST-BLK=vda", 30_000);
       const mark = lines.length;
+      ctx.step("the disk unplug (DEVICE_DELETED)");
       await qemu.removeDevice(disk);
       await waitFor("QEMU-GUEST-BLK=.", 30_000, mark);
 
+      ctx.step("pause, resume, stop and the VMM's exit");
       await qemu.pauseVm();
       await qemu.resumeVm();
       await qemu.stopVm();
       assertEquals(await qemu.waitVm(), { code: 0, signal: null });
     } finally {
+      ctx.step("the driver's clean-up");
       await qemu.cleanup();
       await sh(`ip netns del ${ns}`);
       await setupLogging({ level: "warning" });
@@ -269,5 +292,5 @@ Deno.test({
     assertEquals(await Deno.stat(`/proc/${pid}`).then(() => true, () => false), false);
     assertEquals([...Deno.readDirSync(`${dir}/kvm1`)], []);
     await Deno.remove(dir, { recursive: true });
-  },
+  }
 });

@@ -16,18 +16,24 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { killClients, vmTest } from "./deadline.ts";
 
-Deno.test({
+vmTest({
   name: "ctr run through the VirtContainer runtime on the built-in VMM: the container runs in a VM",
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
+  deadlineMs: 480_000,
+}, async (ctx) => {
+  {
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-db-cfg-" });
+    ctx.step("containerd to start");
     const c = await Containerd.start(SLOW_VM_CONTAINERD);
+    ctx.evidence("containerd log (with the shim's and the guest console's lines)", () => c.log());
+    // A hung `ctr` client is killed: the body's finally then stops containerd's tasks.
+    ctx.onDeadline(() => killClients("ctr", c.address));
     try {
       const config = await configWithBuiltGuest("dragonball", cfgDir, ['kernel_params = ""']);
       const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
+      ctx.step("`ctr run --rm db1` (VM boot, agent, container) to end");
       const r = await c.ctr(
         "run",
         "--rm",
@@ -48,10 +54,12 @@ Deno.test({
       assertMatch(guestBoot, /^[0-9a-f-]{36}$/);
       assertEquals(written, "written-in-guest");
       assert(guestBoot !== hostBoot, "the container saw the host's kernel: it did not run in a VM");
+      ctx.step("the leak check of db1");
       await c.assertNoLeaks("db1");
     } finally {
+      ctx.step("containerd's clean-up");
       await c.stop();
       await Deno.remove(cfgDir, { recursive: true });
     }
-  },
+  }
 });

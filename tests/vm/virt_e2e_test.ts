@@ -17,6 +17,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { killClients, vmTest } from "./deadline.ts";
 
 /** Runs shell lines; throws with the output when one fails. */
 async function sh(...lines: string[]): Promise<void> {
@@ -55,16 +56,20 @@ async function assertHostClean(): Promise<void> {
   assertEquals(await names("/run/kata"), [], "/run/kata entries left");
 }
 
-Deno.test({
+vmTest({
   name:
     "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; pod network; exec exit code, kill; no leaks",
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
+  deadlineMs: 540_000,
+}, async (ctx) => {
+  {
     // Under nested emulation Deno alone starts in seconds: give the shim's
     // `start` (and containerd's wait for it) room, as a slow host would.
+    ctx.step("containerd to start");
     const c = await Containerd.start(SLOW_VM_CONTAINERD);
+    ctx.evidence("containerd log (with the shim's and the guest console's lines)", () => c.log());
+    // A hung `ctr` client is killed: the body's finally then stops containerd's tasks.
+    ctx.onDeadline(() => killClients("ctr", c.address));
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
     try {
       const config = await configWithBuiltGuest("qemu", cfgDir);
@@ -95,6 +100,7 @@ Deno.test({
         "ip -n rts-virt-peer addr add 10.77.0.1/24 dev peer0; ip -n rts-virt-peer link set peer0 up",
       );
       try {
+        ctx.step("`ctr run --rm vm1` in the pod network (VM boot, agent, ping) to end");
         const p = await run(
           ["--rm", "--with-ns", "network:/var/run/netns/rts-virt-pod"],
           "vm1",
@@ -119,8 +125,10 @@ Deno.test({
 
       // A detached container: an exec right after the start (stdout and exit code
       // through the agent), then kill.
+      ctx.step("`ctr run -d vm2` to start the container");
       const d = await run(["-d"], "vm2", "sleep", "600");
       assertEquals(d.code, 0, `ctr run -d failed: ${d.stdout}${d.stderr}`);
+      ctx.step("`ctr task exec e1` in vm2 to end");
       const e = await c.ctr(
         "task",
         "exec",
@@ -133,6 +141,7 @@ Deno.test({
       );
       assertEquals(e.code, 7, `exec exit code: ${e.stdout}${e.stderr}`);
       assertEquals(e.stdout.trim(), "out");
+      ctx.step("vm2 to stop after SIGKILL");
       await c.ctrMust("task", "kill", "-s", "SIGKILL", "vm2");
       let listed = "";
       for (let i = 0; i < 200; i++) {
@@ -145,9 +154,11 @@ Deno.test({
       await c.ctrMust("container", "rm", "vm2");
       await c.assertNoLeaks("vm2");
     } finally {
+      ctx.step("containerd's clean-up");
       await c.stop();
       await Deno.remove(cfgDir, { recursive: true });
     }
+    ctx.step("the host clean-up check");
     await assertHostClean();
-  },
+  }
 });

@@ -9,9 +9,15 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Dragonball, dragonballOptionsFromConfig } from "../../hypervisor/dragonball/driver.ts";
 import { ensureKvm, kernelAssets, markerDisk, testInitrd } from "./vmm_assets.ts";
+import { vmTest } from "./deadline.ts";
 
-async function connectAgent(path: string, port: number, attempts = 600): Promise<Deno.UnixConn> {
-  for (let i = 0; i < attempts; i++) {
+async function connectAgent(
+  path: string,
+  port: number,
+  signal: AbortSignal,
+  attempts = 600,
+): Promise<Deno.UnixConn> {
+  for (let i = 0; i < attempts && !signal.aborted; i++) {
     try {
       const conn = await Deno.connect({ transport: "unix", path });
       await conn.write(new TextEncoder().encode(`CONNECT ${port}\n`));
@@ -28,7 +34,11 @@ async function connectAgent(path: string, port: number, attempts = 600): Promise
   throw new Error(`the guest never accepted on vsock port ${port}`);
 }
 
-Deno.test("dragonball driver: boot, agent socket over hybrid vsock, stop, cleanup", async () => {
+vmTest({
+  name: "dragonball driver: boot, agent socket over hybrid vsock, stop, cleanup",
+  deadlineMs: 240_000,
+}, async (ctx) => {
+  ctx.step("KVM modules and the guest assets");
   await ensureKvm();
   const k = await kernelAssets();
   const root = await Deno.makeTempDir({ prefix: "vmm-driver-" });
@@ -41,22 +51,28 @@ Deno.test("dragonball driver: boot, agent socket over hybrid vsock, stop, cleanu
     default_vcpus: 1,
     default_memory: 256,
   }, `${root}/run`));
+  // The VM runs in this process: stopping it is what ends its vCPU threads.
+  ctx.onDeadline(() => d.stopVm().catch(() => {}));
   try {
+    ctx.step("prepareVm and the devices");
     await d.prepareVm({ id: "sandbox-1" });
     const blk = await d.addDevice({ kind: "block", path: disk, readOnly: true });
     assertEquals(blk.kind === "block" && blk.guestPath, "/dev/vda");
     await d.addDevice({ kind: "vsock", guestCid: 3 });
+    ctx.step("startVm (the guest boots)");
     await d.startVm(120_000);
     assertEquals(d.state(), "running");
     assertEquals(d.pids(), [Deno.pid]);
     const sock = d.agentSocket();
     assert(sock.kind === "hvsock");
-    const conn = await connectAgent(sock.path, sock.port);
+    ctx.step(`the guest's echo server on vsock port ${sock.port} through ${sock.path}`);
+    const conn = await connectAgent(sock.path, sock.port, ctx.signal);
     await conn.write(new TextEncoder().encode("agent-hello"));
     const buf = new Uint8Array(64);
     const n = await conn.read(buf);
     assertEquals(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "agent-hello");
     conn.close();
+    ctx.step("stopVm and waitVm");
     await d.stopVm();
     assertEquals(await d.waitVm(), { code: 0, signal: null });
     assertEquals(d.state(), "stopped");

@@ -14,6 +14,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { ensureKvm, kernelAssets, markerDisk, tapInNetns, testInitrd } from "./vmm_assets.ts";
+import { vmTest, type VmTestContext } from "./deadline.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const BOOT_TIMEOUT_MS = 240_000;
@@ -25,7 +26,11 @@ interface Boot {
 }
 
 /** Runs `vmm` with `args`, calling `onOutput` with the output so far as it grows. */
-async function boot(args: string[], onOutput?: (out: string) => void): Promise<Boot> {
+async function boot(
+  ctx: VmTestContext,
+  args: string[],
+  onOutput?: (out: string) => void,
+): Promise<Boot> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}/main.ts`, "vmm", ...args],
     stdout: "piped",
@@ -33,6 +38,13 @@ async function boot(args: string[], onOutput?: (out: string) => void): Promise<B
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), BOOT_TIMEOUT_MS);
   let output = "";
+  ctx.step("the VMM's guest to run its checks and end (serial console on stdout)");
+  ctx.evidence("VMM serial console", () => output);
+  ctx.onDeadline(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  });
   const dec = new TextDecoder();
   const errText = new Response(child.stderr).text();
   for await (const chunk of child.stdout) {
@@ -68,13 +80,18 @@ async function readAll(conn: Deno.Conn): Promise<string> {
   }
 }
 
-Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vsock", async () => {
+vmTest({
+  name: "vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vsock",
+  deadlineMs: 300_000,
+}, async (ctx) => {
+  ctx.step("KVM modules and the guest assets");
   await ensureKvm();
   const k = await kernelAssets();
   const initrd = await testInitrd();
   const dir = await Deno.makeTempDir({ prefix: "vmm-test-" });
   const uds = `${dir}/vsock.sock`;
   const guestListener = Deno.listen({ transport: "unix", path: `${uds}_1025` });
+  ctx.onDeadline(() => guestListener.close());
   const guestConnections = (async () => {
     const conn = await guestListener.accept();
     const got = await readAll(conn).catch(() => "");
@@ -88,7 +105,7 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
   const netns = await tapInNetns("vmmtap0", "10.77.0.1/24");
   try {
     markerDisk(`${dir}/disk.img`, "VMM-DISK-MARKER-42");
-    const result = await boot([
+    const result = await boot(ctx, [
       "--kernel",
       k.vmlinux,
       "--initrd",
@@ -148,14 +165,18 @@ Deno.test("vmm boots vmlinux with 2 vCPUs, virtio-blk, virtio-net and hybrid vso
   }
 });
 
-Deno.test("vmm boots a bzImage through the 64-bit boot protocol and shares a directory over 9p", async () => {
+vmTest({
+  name: "vmm boots a bzImage through the 64-bit boot protocol and shares a directory over 9p",
+  deadlineMs: 300_000,
+}, async (ctx) => {
+  ctx.step("KVM modules and the guest assets");
   await ensureKvm();
   const k = await kernelAssets();
   const share = await Deno.makeTempDir({ prefix: "vmm-9p-" });
   try {
     Deno.writeTextFileSync(`${share}/from-host.txt`, "hello-from-host");
     Deno.mkdirSync(`${share}/host-dir`);
-    const result = await boot([
+    const result = await boot(ctx, [
       "--kernel",
       k.bzImage,
       "--initrd",

@@ -17,6 +17,7 @@
 import { assertStringIncludes } from "../assert.ts";
 import { installerAssets } from "./installer_assets.ts";
 import { ensureKvm } from "./vmm_assets.ts";
+import { vmTest } from "./deadline.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const BOOT_TIMEOUT_MS = 300_000;
@@ -48,7 +49,11 @@ function partitionedDisk(path: string, marker: string): void {
   Deno.writeFileSync(path, data);
 }
 
-Deno.test("vmm boots Debian's installer kernel and initrd with 2 vCPUs and a virtio-blk disk", async () => {
+vmTest({
+  name: "vmm boots Debian's installer kernel and initrd with 2 vCPUs and a virtio-blk disk",
+  deadlineMs: 420_000,
+}, async (ctx) => {
+  ctx.step("the installer assets and KVM modules");
   const assets = await installerAssets(); // prebuilt on the outer host by scripts/test-vm
   await ensureKvm();
   const dir = await Deno.makeTempDir({ prefix: "vmm-d-i-" });
@@ -82,10 +87,21 @@ Deno.test("vmm boots Debian's installer kernel and initrd with 2 vCPUs and a vir
     const dec = new TextDecoder();
     let output = "";
     let killed = false;
+    ctx.evidence("VMM serial console", () => output);
+    ctx.onDeadline(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+    });
+    const waiting = () => {
+      const missing = MARKERS.filter((m) => !output.includes(m));
+      if (!DI_MARKER.test(output)) missing.push(`d-i's first question (${DI_MARKER.source})`);
+      return missing;
+    };
+    ctx.step(`the console to show: ${waiting().join("; ")}`);
     for await (const chunk of child.stdout) {
       output += dec.decode(chunk, { stream: true });
-      // Kept as it grows, for diagnosis of slow or failed runs (git-ignored).
-      await Deno.writeTextFile(`${ROOT}/.cache/vmm/last-d-i-boot.log`, output).catch(() => {});
+      ctx.step(`the console to show: ${waiting().join("; ")}`);
       if (!killed && MARKERS.every((m) => output.includes(m)) && DI_MARKER.test(output)) {
         killed = true; // d-i waits for an answer forever: stop the VMM here
         child.kill("SIGKILL");
