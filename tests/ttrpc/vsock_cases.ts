@@ -1,15 +1,15 @@
-// AF_VSOCK test cases, run by vsock_test.ts in a child `deno test --unstable-vsock`
+// AF_VSOCK test cases of ttrpc/transport/vsock.ts, run by its vsock_test.ts in a child `deno test --unstable-vsock`
 // (without that flag Deno exits the whole process on the first vsock call).
 // The round trip also needs the vsock_loopback kernel module (CID 1), which
 // this development host lacks: it is then ignored with the reason in its name.
 import { createClient } from "@connectrpc/connect";
-import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { UnavailableError } from "../../common/errors.ts";
-import { echoImpl } from "../echo_testing.ts";
-import { Echo } from "../gen/ttrpc/testing/echo_pb.ts";
-import { TtrpcServer } from "../server.ts";
-import { createTtrpcTransport } from "../transport.ts";
-import { connectVsock, listenVsock, VMADDR_CID_ANY } from "./vsock.ts";
+import { echoImpl } from "../../ttrpc/echo_testing.ts";
+import { Echo } from "../../ttrpc/gen/ttrpc/testing/echo_pb.ts";
+import { TtrpcServer } from "../../ttrpc/server.ts";
+import { createTtrpcTransport } from "../../ttrpc/transport.ts";
+import { connectVsock, listenVsock, VMADDR_CID_ANY } from "../../ttrpc/transport/vsock.ts";
 
 const PORT = 40000 + Math.floor(Math.random() * 20000);
 
