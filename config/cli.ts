@@ -34,8 +34,11 @@ function parseOrReport<F extends typeof ENV_FLAGS | typeof CHECK_FLAGS>(
     }
     return parsed.values;
   } catch (e) {
-    if (e instanceof HelpRequested) console.error(`usage of ${cmd}:\n${e.message}`);
-    else console.error(`${cmd}: ${(e as Error).message}\n${usage(spec)}`);
+    if (e instanceof HelpRequested) {
+      console.log(`Usage: containerd-shim-kata-v2 ${cmd} [flags]\n${e.message}`);
+      return "help" as const;
+    }
+    console.error(`${cmd}: ${(e as Error).message}\n${usage(spec)}`);
     return undefined;
   }
 }
@@ -43,6 +46,7 @@ function parseOrReport<F extends typeof ENV_FLAGS | typeof CHECK_FLAGS>(
 /** `env`: prints the resolved configuration as JSON. Returns the exit code. */
 export async function envCommand(args: string[]): Promise<number> {
   const flags = parseOrReport("env", args, ENV_FLAGS);
+  if (flags === "help") return 0;
   if (!flags) return 2;
   try {
     const loaded = await loadConfig({ path: flags.config || undefined });
@@ -67,6 +71,7 @@ export async function envCommand(args: string[]): Promise<number> {
 /** `check`: reports the host's devices, binaries, guest artifacts and cgroup version. */
 export async function checkCommand(args: string[]): Promise<number> {
   const flags = parseOrReport("check", args, CHECK_FLAGS);
+  if (flags === "help") return 0;
   if (!flags) return 2;
   let items;
   let file;

@@ -5,7 +5,7 @@
  * code as ours. A debugging aid like runtime-rs's shim-ctl.
  * @module
  */
-import { parseFlags } from "../common/flags.ts";
+import { HelpRequested, parseFlags } from "../common/flags.ts";
 
 const FLAGS = {
   bundle: { kind: "string", usage: "OCI bundle directory (holds config.json and rootfs/)" },
@@ -16,7 +16,14 @@ const FLAGS = {
 
 /** Runs the bundle; returns the container's exit status. */
 export async function ctlRun(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, FLAGS);
+  let values;
+  try {
+    values = parseFlags(args, FLAGS).values;
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    console.log(`Usage: containerd-shim-kata-v2 shim-ctl run --bundle DIR [flags]\n${e.message}`);
+    return 0;
+  }
   if (!values.bundle) {
     console.error("shim-ctl run: --bundle is required");
     return 2;

@@ -34,6 +34,14 @@ const SUBCOMMANDS = ["scan", "attach", "detach"];
 /** Runs `shim-ctl net <sub> [flags]`; returns the exit code. */
 export async function netCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === undefined || sub === "-h" || sub === "-help" || sub === "--help") {
+    console.log(
+      `Usage: containerd-shim-kata-v2 shim-ctl net ${SUBCOMMANDS.join("|")} [flags]\n${
+        usage(FLAGS)
+      }`,
+    );
+    return 0;
+  }
   if (!SUBCOMMANDS.includes(sub)) {
     console.error(
       `shim-ctl net: unknown subcommand ${JSON.stringify(sub ?? "")} (expected one of ${
