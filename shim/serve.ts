@@ -1,5 +1,6 @@
 /**
- * The long-running shim server: binds the socket `start` chose, serves
+ * The long-running shim server: serves the socket `start` bound and handed
+ * over (or binds it when run by hand), serves
  * `containerd.task.v2.Task` over ttRPC, logs to the bundle's `log` FIFO,
  * reaps its containers' processes as child subreaper, and exits after a
  * Shutdown once no container is left. SIGTERM is ignored, like runtime-rs
@@ -11,6 +12,9 @@ import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
 import { closeFd, O, openFd } from "../ffi/libc.ts";
+import { setCloseOnExec } from "../ffi/inherit.ts";
+import { LISTEN_FD_ENV } from "./start.ts";
+import type { ConnListener } from "../ttrpc/server.ts";
 
 const EVENT_FLUSH_MS = 5000;
 
@@ -22,17 +26,7 @@ export async function serve(inv: Invocation): Promise<number> {
     throw new InvalidArgumentError("serve: -id and -namespace are required");
   }
   const bundle = f.bundle || Deno.cwd();
-  // Listen first, before loading anything: containerd's connection and first request
-  // wait in the socket's backlog while the service code loads, so `start` answers sooner.
   const path = socketPath(f.socket);
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-  let listener: Deno.UnixListener;
-  try {
-    listener = Deno.listen({ transport: "unix", path });
-  } catch {
-    // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
-    listener = await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
-  }
   const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
   await setupLogging({
     level: f.debug ? "debug" : "info",
@@ -40,15 +34,30 @@ export async function serve(inv: Invocation): Promise<number> {
     properties: { sandbox: f.id },
   });
   const log = getLogger("shim");
-  const { TtrpcServer } = await import("../ttrpc/mod.ts");
-  const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise.all([
-    import("../ffi/process.ts"),
-    import("../runtimes/reaper.ts"),
-    import("../service/events.ts"),
-    import("../service/task_service.ts"),
-    import("../service/gen/containerd/task/v2/shim_pb.ts"),
-  ]);
-  setChildSubreaper(true);
+  let loaded;
+  try {
+    // containerd's connection and first request wait in the socket's backlog meanwhile.
+    const listener = await adoptOrListen(path);
+    const { TtrpcServer } = await import("../ttrpc/mod.ts");
+    const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise
+      .all([
+        import("../ffi/process.ts"),
+        import("../runtimes/reaper.ts"),
+        import("../service/events.ts"),
+        import("../service/task_service.ts"),
+        import("../service/gen/containerd/task/v2/shim_pb.ts"),
+      ]);
+    setChildSubreaper(true);
+    loaded = { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen };
+  } catch (e) {
+    // The log FIFO is how containerd learns why its request failed (the server's exit
+    // closes the socket `start` handed over, so that request fails at once).
+    log.error("shim server start-up failed: {error}", {
+      error: e instanceof Error ? e.message : String(e),
+    });
+    throw e;
+  }
+  const { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen } = loaded;
   Deno.addSignalListener(
     "SIGTERM",
     () => log.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
@@ -87,6 +96,33 @@ export async function serve(inv: Invocation): Promise<number> {
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
   log.info("shim exits");
   Deno.exit(0);
+}
+
+/**
+ * The listening socket: the one `start` bound and handed over (its fd in
+ * `KATA_SHIM_LISTEN_FD`), else (the server run by hand) a fresh one at `path`.
+ */
+async function adoptOrListen(path: string): Promise<ConnListener> {
+  const inherited = Deno.env.get(LISTEN_FD_ENV);
+  if (inherited) {
+    // Neither the fd nor its number may reach the processes this server spawns.
+    Deno.env.delete(LISTEN_FD_ENV);
+    const fd = Number(inherited);
+    if (!Number.isInteger(fd) || fd < 3) {
+      throw new InvalidArgumentError(
+        `serve: ${LISTEN_FD_ENV} must be an fd number, not "${inherited}"`,
+      );
+    }
+    setCloseOnExec(fd, true);
+    return (await import("../ttrpc/transport/inherited.ts")).listenInheritedFd(fd);
+  }
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  try {
+    return Deno.listen({ transport: "unix", path });
+  } catch {
+    // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
+    return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+  }
 }
 
 function openLogSink<S>(path: string, writerSink: (w: Deno.FsFile | typeof Deno.stderr) => S): S {

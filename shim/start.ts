@@ -1,10 +1,17 @@
 /**
  * `start`: containerd's request for a shim address. For a pod's containers
  * the sandbox's shim is reused (its address is computed, nothing is
- * spawned); otherwise a detached server is spawned (new session, no
- * inherited stdio, since containerd waits for every holder of its pipe),
- * `start` waits until it accepts connections, writes `<bundle>/address` and
- * `<bundle>/shim.pid`, and prints the address with no newline.
+ * spawned); otherwise `start` binds the shim's socket itself and hands the
+ * listening fd to a detached server it spawns (new session, no inherited
+ * stdio, since containerd waits for every holder of its pipe) — the Go
+ * shims' pattern. `start` returns at once: containerd's connection and first
+ * request wait in the socket's backlog while the server starts, so the
+ * server's start-up is off containerd's critical path. A server that dies
+ * at start-up closes the last holder of the socket, so containerd's pending
+ * request fails at once (connection reset) instead of waiting; the server
+ * logs its error to the bundle's log FIFO, which containerd copies to its
+ * own log. `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
+ * prints the address with no newline.
  * @module
  */
 import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
@@ -12,32 +19,11 @@ import type { Invocation } from "./options.ts";
 import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
 import { writeAll } from "../common/io.ts";
+import { closeFd } from "../ffi/libc.ts";
+import { listenUnixInheritable } from "../ffi/inherit.ts";
 
-/**
- * Default wait for the server to listen: within containerd's default shim
- * load timeout (5 s, `io.containerd.timeout.shim.load`), leaving it time to
- * read our answer.
- */
-export const DEFAULT_READY_TIMEOUT_MS = 4500;
-
-/** Environment variable that overrides the readiness wait (milliseconds). */
-export const READY_TIMEOUT_ENV = "KATA_SHIM_READY_TIMEOUT_MS";
-
-/**
- * The readiness wait: `KATA_SHIM_READY_TIMEOUT_MS` when set (for slow hosts,
- * e.g. nested emulation, together with a raised containerd shim load
- * timeout), else {@link DEFAULT_READY_TIMEOUT_MS}.
- * @throws {InvalidArgumentError} when the variable is not a positive integer
- */
-export function readyTimeoutMs(value = Deno.env.get(READY_TIMEOUT_ENV)): number {
-  if (value === undefined || value === "") return DEFAULT_READY_TIMEOUT_MS;
-  if (!/^\d+$/.test(value) || Number(value) <= 0) {
-    throw new InvalidArgumentError(
-      `start: ${READY_TIMEOUT_ENV} must be a positive number of milliseconds, not "${value}"`,
-    );
-  }
-  return Number(value);
-}
+/** Environment variable naming the inherited listening fd the server adopts. */
+export const LISTEN_FD_ENV = "KATA_SHIM_LISTEN_FD";
 
 /** Runs `start`; returns the exit code. */
 export async function start(inv: Invocation): Promise<number> {
@@ -69,53 +55,47 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
   if (await accepts(path)) {
     throw new UnavailableError(`start: a shim already serves ${address}`);
   }
-  const timeoutMs = readyTimeoutMs();
-  const self = selfCommand();
-  const args = [
-    ...self.args,
-    "-namespace",
-    f.namespace,
-    "-address",
-    f.address,
-    "-publish-binary",
-    f["publish-binary"],
-    "-id",
-    f.id,
-    "-socket",
-    address,
-    "-bundle",
-    bundle,
-    ...(f.debug ? ["-debug"] : []),
-  ];
-  const child = new Deno.Command(self.program, {
-    args,
-    cwd: bundle,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  child.unref();
-  let exited: Deno.CommandStatus | undefined;
-  child.status.then((s) => (exited = s));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited) {
-      throw new UnavailableError(
-        `start: the shim server exited with status ${exited.code} before listening on ${address} (see <bundle>/log)`,
-      );
-    }
-    if (await accepts(path)) return child.pid;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  // Nothing answers there (checked above): a stale socket of a dead shim.
+  await Deno.remove(path).catch(() => {});
+  const fd = listenUnixInheritable(path);
   try {
-    child.kill("SIGKILL");
-  } catch {
-    // already gone
+    const self = selfCommand();
+    const args = [
+      ...self.args,
+      "-namespace",
+      f.namespace,
+      "-address",
+      f.address,
+      "-publish-binary",
+      f["publish-binary"],
+      "-id",
+      f.id,
+      "-socket",
+      address,
+      "-bundle",
+      bundle,
+      ...(f.debug ? ["-debug"] : []),
+    ];
+    const child = new Deno.Command(self.program, {
+      args,
+      cwd: bundle,
+      env: { [LISTEN_FD_ENV]: String(fd) },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    child.unref();
+    return child.pid;
+  } catch (e) {
+    await Deno.remove(path).catch(() => {});
+    throw e;
+  } finally {
+    // The server holds the socket now; ours must go, or a dead server would leave
+    // containerd's connection waiting on a socket that nobody serves.
+    closeFd(fd);
   }
-  throw new UnavailableError(
-    `start: the shim server did not listen on ${address} within ${timeoutMs} ms`,
-  );
 }
 
 async function accepts(path: string): Promise<boolean> {

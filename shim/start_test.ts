@@ -1,16 +1,16 @@
-import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { assertRejects } from "../tests/assert.ts";
 import { InvalidArgumentError } from "../common/errors.ts";
-import { DEFAULT_READY_TIMEOUT_MS, readyTimeoutMs } from "./start.ts";
+import { start } from "./start.ts";
+import type { Invocation } from "./options.ts";
 
-Deno.test("ready timeout: the default stays within containerd's 5 s shim load timeout", () => {
-  assertEquals(readyTimeoutMs(undefined), DEFAULT_READY_TIMEOUT_MS);
-  assertEquals(readyTimeoutMs(""), DEFAULT_READY_TIMEOUT_MS);
-  assertEquals(DEFAULT_READY_TIMEOUT_MS < 5000, true);
-});
+function invocation(flags: Partial<Invocation["flags"]>): Invocation {
+  return { flags: { ...flags } as Invocation["flags"], action: "start", args: [] };
+}
 
-Deno.test("ready timeout: KATA_SHIM_READY_TIMEOUT_MS overrides it; bad values are refused", () => {
-  assertEquals(readyTimeoutMs("55000"), 55000);
-  for (const bad of ["0", "-1", "1.5", "ten", "10s"]) {
-    assertThrows(() => readyTimeoutMs(bad), InvalidArgumentError, "KATA_SHIM_READY_TIMEOUT_MS");
+Deno.test("start: -id, -namespace and -address are required", async () => {
+  const full = { id: "x", namespace: "ns", address: "/run/containerd/containerd.sock" };
+  for (const missing of ["id", "namespace", "address"] as const) {
+    const flags = { ...full, [missing]: "" };
+    await assertRejects(() => start(invocation(flags)), InvalidArgumentError, `-${missing}`);
   }
 });

@@ -124,3 +124,68 @@ async function assertGone(path: string): Promise<void> {
   const exists = await Deno.lstat(path).then(() => true, () => false);
   assert(!exists, `${path} exists`);
 }
+
+Deno.test({
+  name: "shim start: a server that dies before serving fails the pending request at once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "rts-start-" });
+    try {
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ociVersion: "1.0.2" }));
+      const r = await runStart(dir, "dies-early", new Uint8Array());
+      assertEquals(r.code, 0, r.stderr);
+      // start returned without waiting for the server: kill it, as a start-up crash would.
+      const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
+      Deno.kill(pid, "SIGKILL");
+      const transport = createTtrpcTransport(() => connectUnix(socketPath(r.stdout)), {
+        metadata: [{ key: "containerd-namespace-ttrpc", value: "rts-test" }],
+      });
+      try {
+        const client = createClient(Task, transport);
+        // The socket's only holder died: the request fails (reset or refused), it must not
+        // wait. The guard below only turns a hang into a failure; it measures nothing.
+        let guard: number | undefined;
+        const outcome = await Promise.race([
+          client.connect({ id: "dies-early" }).then(() => "answered", () => "failed"),
+          new Promise<string>((res) => guard = setTimeout(() => res("hung"), 20_000)),
+        ]);
+        clearTimeout(guard);
+        assertEquals(outcome, "failed");
+      } finally {
+        transport.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("shim serve: a start-up failure is written to the bundle's log", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-serve-" });
+  try {
+    // A regular file stands in for containerd's log FIFO.
+    await Deno.writeTextFile(`${dir}/log`, "");
+    const r = await runShim([
+      "-namespace",
+      "rts-test",
+      "-address",
+      `${dir}/containerd.sock`,
+      "-publish-binary",
+      "/bin/false",
+      "-id",
+      "bad-fd",
+      "-socket",
+      `unix://${dir}/s.sock`,
+      "-bundle",
+      dir,
+    ], { cwd: dir, env: { KATA_SHIM_LISTEN_FD: "not-a-number" } });
+    assertEquals(r.code, 1);
+    const log = await Deno.readTextFile(`${dir}/log`);
+    assert(log.includes("shim server start-up failed"), log);
+    assert(log.includes("KATA_SHIM_LISTEN_FD must be an fd number"), log);
+    assert(log.includes("not-a-number"), log);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
