@@ -4,12 +4,8 @@
  * the per-device configs).
  * @module
  */
-import {
-  type ConfigTable,
-  refuseUnsupportedKeys,
-  UNSUPPORTED_EVERYWHERE,
-} from "../unsupported_keys.ts";
-import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
+import { checkBootFiles, refuseKey, vmSizing } from "../options_check.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
 
@@ -71,29 +67,9 @@ export function chOptionsFromConfig(
   host: { cpus: number; memoryMib: number },
   runRoot = "/run/kata",
 ): ChOptions {
-  const bad = (key: string, reason: string): never => {
-    throw new ConfigError(`Invalid [hypervisor.clh] ${key}: ${reason}`);
-  };
-  refuseUnsupportedKeys(
-    c as unknown as ConfigTable,
-    "clh",
-    "Cloud Hypervisor",
-    UNSUPPORTED_EVERYWHERE,
-  );
-  if (!c.path) bad("path", "empty");
-  if (!c.kernel) bad("kernel", "empty");
-  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
-  if (c.image && c.initrd) bad("initrd", "image and initrd are both set");
-  const vcpus = Math.ceil(c.default_vcpus || 1);
-  const maxVcpus = c.default_maxvcpus > 0 ? Math.min(c.default_maxvcpus, host.cpus) : host.cpus;
-  if (vcpus > maxVcpus) bad("default_vcpus", `${vcpus} exceeds the maximum ${maxVcpus}`);
-  const memoryMib = c.default_memory || 2048;
-  const maxMemoryMib = c.default_maxmemory > 0
-    ? Math.min(c.default_maxmemory, host.memoryMib)
-    : host.memoryMib;
-  if (memoryMib > maxMemoryMib) {
-    bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
-  }
+  const bad = refuseKey("clh");
+  checkBootFiles(c, "clh", "Cloud Hypervisor", { oneOfImageInitrd: true });
+  const { vcpus, maxVcpus, memoryMib, maxMemoryMib } = vmSizing(c, host, bad);
   const sharedFs = c.shared_fs || "virtio-fs";
   if (sharedFs !== "virtio-fs" && sharedFs !== "none") {
     bad(

@@ -11,6 +11,8 @@
 import type { HypervisorConfig } from "../../config/schema.ts";
 import { ConfigError, FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { AGENT_PORT } from "../../common/agent_port.ts";
+import { BOOTS_IN_START, VmLifecycle } from "../vm_lifecycle.ts";
 import type { Device } from "../device.ts";
 import type {
   AgentSocket,
@@ -33,8 +35,6 @@ import { mapImageFile } from "./image_file.ts";
 const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
 
-/** The agent's vsock port. */
-export const AGENT_PORT = 1024;
 const DEFAULT_CID = 3;
 
 /** Driver options (from `[hypervisor.dragonball]`). */
@@ -97,8 +97,8 @@ export function dragonballBootArgs(o: DragonballOptions): string {
 export class Dragonball implements Hypervisor {
   readonly kind = "dragonball" as const;
   readonly #o: DragonballOptions;
-  #state: VmState = "not_ready";
-  #id = "";
+  /** Devices are collected before start only: the VMM has no hotplug. */
+  readonly #life = new VmLifecycle("built-in", { ...BOOTS_IN_START, attach: ["prepared"] });
   #netns: string | null = null;
   #runDir = "";
   #vm?: Vm;
@@ -112,7 +112,7 @@ export class Dragonball implements Hypervisor {
   }
 
   state(): VmState {
-    return this.#state;
+    return this.#life.state;
   }
 
   capabilities(): Capabilities {
@@ -139,7 +139,7 @@ export class Dragonball implements Hypervisor {
   }
 
   pids(): number[] {
-    return this.#state === "running" ? [Deno.pid] : [];
+    return this.#life.state === "running" ? [Deno.pid] : [];
   }
 
   /** vCPU exits by kind since boot (the management socket's `kata_hypervisor_vcpu_exits_total`). */
@@ -148,20 +148,16 @@ export class Dragonball implements Hypervisor {
   }
 
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
-    if (this.#state !== "not_ready") {
-      throw new FailedPreconditionError(
-        `Cannot prepare built-in VM "${opts.id}": already prepared`,
-      );
-    }
-    this.#id = opts.id;
+    this.#life.require("prepare", "prepare", opts.id);
+    this.#life.id = opts.id;
     this.#netns = opts.netnsPath ?? null;
     this.#runDir = `${this.#o.runRoot}/${opts.id}`;
     await Deno.mkdir(this.#runDir, { recursive: true, mode: 0o750 });
-    this.#state = "prepared";
+    this.#life.moveTo("prepared");
   }
 
   addDevice(d: Device): Promise<Device> {
-    if (this.#state !== "prepared") {
+    if (!this.#life.allows("attach")) {
       return Promise.reject(
         new UnimplementedError(
           `The built-in VMM cannot add a ${d.kind} device after boot (no hotplug)`,
@@ -238,11 +234,7 @@ export class Dragonball implements Hypervisor {
   }
 
   async startVm(_timeoutMs: number): Promise<void> {
-    if (this.#state !== "prepared") {
-      throw new FailedPreconditionError(
-        `Cannot start built-in VM "${this.#id}": it is ${this.#state}`,
-      );
-    }
+    this.#life.require("start");
     const o = this.#o;
     const kernel = mapImageFile("kernel", o.kernel);
     const initrd = o.initrd ? mapImageFile("initrd", o.initrd) : undefined;
@@ -273,11 +265,11 @@ export class Dragonball implements Hypervisor {
       throw e;
     }
     this.#vm = vm;
-    this.#state = "running";
+    this.#life.moveTo("running");
     this.#exit = vm.wait().then((exit) => {
-      this.#state = "stopped";
+      this.#life.moveTo("stopped");
       if (exit.kind === "failed") {
-        log.warn("built-in VM {id} failed: {reason}", { id: this.#id, reason: exit.reason });
+        log.warn("built-in VM {id} failed: {reason}", { id: this.#life.id, reason: exit.reason });
       }
       return { code: exit.kind === "failed" ? 1 : 0, signal: null };
     });
@@ -289,7 +281,7 @@ export class Dragonball implements Hypervisor {
 
   async stopVm(): Promise<void> {
     if (this.#vm) await this.#vm.stop();
-    this.#state = "stopped";
+    this.#life.moveTo("stopped");
   }
 
   waitVm(): Promise<DriverExit> {
@@ -335,7 +327,7 @@ export class Dragonball implements Hypervisor {
       pid: null,
       uuid: "",
       api_socket: "",
-      id: this.#id,
+      id: this.#life.id,
       vm_path: "",
       jailed: false,
       jailer_root: "",

@@ -16,21 +16,17 @@ import {
   UnavailableError,
   UnimplementedError,
 } from "../../common/errors.ts";
+import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
 import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
-import type {
-  AgentSocket,
-  Capabilities,
-  Hypervisor,
-  HypervisorState,
-  PrepareVmOptions,
-  VcpuResize,
-  VmExit,
-  VmState,
-} from "../hypervisor.ts";
+import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
+import type { PrepareVmOptions, VcpuResize, VmExit, VmState } from "../hypervisor.ts";
+import { BOOTS_IN_BOOT, VmLifecycle } from "../vm_lifecycle.ts";
 import { VmmProcess } from "../vmm_process.ts";
 import { FirecrackerApi, toFcRateLimiter } from "./api.ts";
+import { DriveSlots, type DriveTarget, pointDrive } from "./drive_slots.ts";
+import { FirecrackerJail } from "./jail.ts";
 import {
   firecrackerBootArgs,
   firecrackerLaunch,
@@ -45,25 +41,20 @@ const log = getLogger("hypervisor.firecracker");
 
 /** Guest CID Kata uses for every Firecracker VM (the socket path tells VMs apart). */
 export const FC_GUEST_CID = 3;
-/** Kata agent port. */
-export const AGENT_PORT = 1024;
 
 /** Firecracker behind the {@link Hypervisor} interface. */
 export class Firecracker implements Hypervisor {
   readonly kind = "firecracker" as const;
   readonly #o: FirecrackerOptions;
-  #state: VmState = "not_ready";
-  #id = "";
+  readonly #vm = new VmLifecycle("Firecracker", BOOTS_IN_BOOT);
   #netns: string | null = null;
   #paths: FirecrackerPaths | null = null;
   #api: FirecrackerApi | null = null;
   #proc: VmmProcess | null = null;
   /** NICs waiting for boot, by device id, in add order. */
   readonly #pendingNics = new Map<string, NetworkDevice & { id: string }>();
-  /** Placeholder slot (1..5) → the block device using it. */
-  readonly #slots = new Map<number, BlockDevice & { id: string }>();
-  /** Files bind-mounted into the jail, unmounted on cleanup. */
-  readonly #jailMounts: string[] = [];
+  readonly #slots = new DriveSlots();
+  #jail: FirecrackerJail | null = null;
 
   constructor(options: FirecrackerOptions) {
     if (options.networkQueues > 1) {
@@ -76,7 +67,7 @@ export class Firecracker implements Hypervisor {
   }
 
   state(): VmState {
-    return this.#state;
+    return this.#vm.state;
   }
 
   capabilities(): Capabilities {
@@ -100,16 +91,13 @@ export class Firecracker implements Hypervisor {
   }
 
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
-    if (this.#state !== "not_ready") {
-      throw new FailedPreconditionError(
-        `Cannot prepare Firecracker VM "${opts.id}": already prepared`,
-      );
-    }
+    this.#vm.require("prepare", "prepare", opts.id);
     const o = this.#o;
     const paths = firecrackerPaths(o, opts.id);
-    this.#id = opts.id;
+    this.#vm.id = opts.id;
     this.#netns = opts.netnsPath ?? null;
     this.#paths = paths;
+    const jail = this.#jail = new FirecrackerJail(paths);
     await Deno.mkdir(paths.runDir, { recursive: true, mode: 0o750 });
     await Deno.mkdir(paths.rootDir, { recursive: true, mode: 0o750 });
     // A stale socket from an earlier run would make the VMM fail to bind.
@@ -118,9 +106,9 @@ export class Firecracker implements Hypervisor {
     for (let i = 1; i <= PLACEHOLDER_DRIVES; i++) {
       await Deno.writeFile(`${paths.rootDir}/drive${i}`, new Uint8Array());
     }
-    const kernel = await this.#intoJail(o.kernel, "vmlinux");
-    const image = o.image ? await this.#intoJail(o.image, "rootfs") : "";
-    const initrd = o.initrd ? await this.#intoJail(o.initrd, "initrd") : "";
+    const kernel = await jail.bringIn(o.kernel, "vmlinux");
+    const image = o.image ? await jail.bringIn(o.image, "rootfs") : "";
+    const initrd = o.initrd ? await jail.bringIn(o.initrd, "initrd") : "";
 
     this.#spawn(firecrackerLaunch(o, opts.id, paths, this.#netns ?? undefined));
     this.#api = new FirecrackerApi(paths.apiSocket, { connectAttempts: o.apiConnectAttempts });
@@ -146,7 +134,7 @@ export class Firecracker implements Hypervisor {
       for (let i = 1; i <= PLACEHOLDER_DRIVES; i++) {
         await this.#whileAlive(this.#api.putDrive({
           drive_id: `drive${i}`,
-          path_on_host: this.#vmmPath(`${paths.rootDir}/drive${i}`),
+          path_on_host: jail.vmmPath(`${paths.rootDir}/drive${i}`),
           is_root_device: false,
           is_read_only: false,
         }));
@@ -163,35 +151,27 @@ export class Firecracker implements Hypervisor {
       await this.stopVm();
       throw e;
     }
-    this.#state = "prepared";
+    this.#vm.moveTo("prepared");
     log.info("Firecracker VM {id} prepared (pid {pid})", { id: opts.id, pid: this.#proc?.pid });
   }
 
   /** Nothing to start: the VMM runs since prepare, and the guest boots in {@link bootVm}. */
   startVm(_timeoutMs: number): Promise<void> {
-    if (this.#state !== "prepared") {
-      return Promise.reject(
-        new FailedPreconditionError(
-          `Cannot start Firecracker VM "${this.#id}": it is ${this.#state}, not prepared`,
-        ),
-      );
+    try {
+      this.#vm.require("start");
+      if (this.#proc?.exited) {
+        throw new UnavailableError(`${this.#vm.what} exited: ${this.#proc.tail()}`);
+      }
+      this.#vm.moveTo("started");
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (this.#proc?.exited) {
-      return Promise.reject(
-        new UnavailableError(`Firecracker VM "${this.#id}" exited: ${this.#proc.tail()}`),
-      );
-    }
-    this.#state = "started";
     return Promise.resolve();
   }
 
   /** Sends the queued NICs, then `InstanceStart`. */
   async bootVm(): Promise<void> {
-    if (this.#state !== "started") {
-      throw new FailedPreconditionError(
-        `Cannot boot Firecracker VM "${this.#id}": it is ${this.#state}, not started`,
-      );
-    }
+    this.#vm.require("boot");
     const api = this.#api!;
     for (const nic of this.#pendingNics.values()) {
       await this.#whileAlive(api.putNetworkInterface({
@@ -204,31 +184,31 @@ export class Firecracker implements Hypervisor {
     }
     this.#pendingNics.clear();
     await this.#whileAlive(api.action("InstanceStart"));
-    this.#state = "running";
-    log.info("Firecracker VM {id} booted", { id: this.#id });
+    this.#vm.moveTo("running");
+    log.info("Firecracker VM {id} booted", { id: this.#vm.id });
   }
 
   async stopVm(): Promise<void> {
     if (this.#proc) await this.#proc.kill();
-    if (this.#state !== "not_ready") this.#state = "stopped";
+    this.#vm.stopped();
   }
 
   waitVm(): Promise<VmExit> {
     if (!this.#proc) {
       return Promise.reject(
-        new FailedPreconditionError(`Cannot wait for Firecracker VM "${this.#id}": not started`),
+        new FailedPreconditionError(`Cannot wait for ${this.#vm.what}: not started`),
       );
     }
     return this.#proc.exit;
   }
 
   async pauseVm(): Promise<void> {
-    this.#needRunning("pause");
+    this.#vm.require("operate", "pause");
     await this.#api!.setVmState("Paused");
   }
 
   async resumeVm(): Promise<void> {
-    this.#needRunning("resume");
+    this.#vm.require("operate", "resume");
     await this.#api!.setVmState("Resumed");
   }
 
@@ -236,11 +216,7 @@ export class Firecracker implements Hypervisor {
     validateDevice(d);
     refuseTapFds(d, "Firecracker");
     const id = implicitDeviceId(d) ?? newDeviceId();
-    if (this.#state === "not_ready" || this.#state === "stopped") {
-      throw new FailedPreconditionError(
-        `Cannot add ${d.kind} device "${id}" to Firecracker VM "${this.#id}": it is ${this.#state}`,
-      );
-    }
+    this.#vm.require("attach", `add ${d.kind} device "${id}" to`);
     switch (d.kind) {
       case "network":
         return this.#addNic({ ...d, id });
@@ -266,10 +242,10 @@ export class Firecracker implements Hypervisor {
 
   async removeDevice(d: Device): Promise<void> {
     const id = implicitDeviceId(d) ?? "";
-    if (this.#state === "stopped" || this.#state === "not_ready") {
+    if (this.#vm.state === "stopped" || this.#vm.state === "not_ready") {
       // The VM is gone: nothing of the device is left in it.
       this.#pendingNics.delete(id);
-      for (const [slot, b] of this.#slots) if (b.id === id) this.#slots.delete(slot);
+      this.#slots.release(id);
       return;
     }
     if (d.kind === "network") {
@@ -279,9 +255,13 @@ export class Firecracker implements Hypervisor {
       );
     }
     if (d.kind === "block") {
-      const slot = this.#slotOf(id);
-      await this.#pointDrive(slot, `${this.#paths!.rootDir}/drive${slot}`, false, undefined);
-      this.#slots.delete(slot);
+      const slot = this.#slots.slotOf(id, this.#vm.what);
+      await this.#pointDrive(slot, {
+        hostPath: `${this.#paths!.rootDir}/drive${slot}`,
+        readOnly: false,
+        limiter: undefined,
+      });
+      this.#slots.release(id);
       return;
     }
     throw new UnimplementedError(`Cannot remove ${d.kind} device "${id}" from Firecracker`);
@@ -291,8 +271,12 @@ export class Firecracker implements Hypervisor {
     validateDevice(d);
     const id = implicitDeviceId(d) ?? "";
     if (d.kind === "block") {
-      const slot = this.#slotOf(id);
-      await this.#pointDrive(slot, d.path, d.readOnly, d.rateLimiter ?? this.#o.diskRateLimiter);
+      const slot = this.#slots.slotOf(id, this.#vm.what);
+      await this.#pointDrive(slot, {
+        hostPath: d.path,
+        readOnly: d.readOnly,
+        limiter: d.rateLimiter ?? this.#o.diskRateLimiter,
+      });
       this.#slots.set(slot, { ...d, id, index: slot });
       return;
     }
@@ -301,7 +285,7 @@ export class Firecracker implements Hypervisor {
         this.#pendingNics.set(id, { ...d, id });
         return;
       }
-      if (this.#state !== "running") throw new NotFoundError(`Network device "${id}" not found`);
+      if (this.#vm.state !== "running") throw new NotFoundError(`Network device "${id}" not found`);
       await this.#api!.patchNetworkInterface({ iface_id: id, ...rateLimiters(d, this.#o) });
       return;
     }
@@ -326,7 +310,7 @@ export class Firecracker implements Hypervisor {
     await this.stopVm();
     const p = this.#paths;
     if (!p) return;
-    for (const target of this.#jailMounts.splice(0).reverse()) await unmount(target);
+    await this.#jail?.unmountAll();
     if (p.jailed) {
       // The jail holds bind mounts: unmount, prove, then remove (never through a mount).
       await removeTree(p.vmPath);
@@ -349,7 +333,7 @@ export class Firecracker implements Hypervisor {
       pid_exe: this.#proc?.identity()?.exe ?? null,
       uuid: "",
       api_socket: p.apiSocket,
-      id: this.#id,
+      id: this.#vm.id,
       vm_path: p.vmPath,
       jailed: p.jailed,
       jailer_root: p.jailed ? this.#o.runRoot : "",
@@ -374,14 +358,6 @@ export class Firecracker implements Hypervisor {
     return this.#paths;
   }
 
-  #needRunning(op: string): void {
-    if (this.#state !== "running") {
-      throw new FailedPreconditionError(
-        `Cannot ${op} Firecracker VM "${this.#id}": it is ${this.#state}, not running`,
-      );
-    }
-  }
-
   #addNic(nic: NetworkDevice & { id: string }): NetworkDevice {
     if (nic.queues > 1) {
       throw new InvalidArgumentError(
@@ -389,10 +365,10 @@ export class Firecracker implements Hypervisor {
           `Firecracker opens taps single-queue, set network_queues = 1`,
       );
     }
-    if (this.#state === "running") {
+    if (this.#vm.state === "running") {
       throw new FailedPreconditionError(
-        `Cannot add network device "${nic.id}" (tap ${nic.tapName}) to Firecracker VM ` +
-          `"${this.#id}": it is already booted and Firecracker has no network hotplug`,
+        `Cannot add network device "${nic.id}" (tap ${nic.tapName}) to ${this.#vm.what}: ` +
+          `it is already booted and Firecracker has no network hotplug`,
       );
     }
     if (this.#pendingNics.has(nic.id)) {
@@ -412,115 +388,33 @@ export class Firecracker implements Hypervisor {
       }
       return { ...d, index: 0, guestPath: "/dev/vda" };
     }
-    let slot = d.index;
-    if (slot !== undefined) {
-      if (slot > PLACEHOLDER_DRIVES) {
-        throw new InvalidArgumentError(
-          `Cannot add block device "${d.id}" at index ${slot}: Firecracker has ${PLACEHOLDER_DRIVES} drive slots`,
-        );
-      }
-      if (this.#slots.has(slot)) {
-        throw new InvalidArgumentError(`Cannot add block device "${d.id}": drive${slot} is in use`);
-      }
-    } else {
-      for (let i = 1; i <= PLACEHOLDER_DRIVES && slot === undefined; i++) {
-        if (!this.#slots.has(i)) slot = i;
-      }
-      if (slot === undefined) {
-        throw new UnavailableError(
-          `Cannot add block device "${d.id}": all ${PLACEHOLDER_DRIVES} Firecracker drive slots are in use`,
-        );
-      }
-    }
-    await this.#pointDrive(slot, d.path, d.readOnly, d.rateLimiter ?? this.#o.diskRateLimiter);
-    const added = { ...d, index: slot, guestPath: `/dev/vd${String.fromCharCode(97 + slot)}` };
+    const slot = this.#slots.pick(d);
+    await this.#pointDrive(slot, {
+      hostPath: d.path,
+      readOnly: d.readOnly,
+      limiter: d.rateLimiter ?? this.#o.diskRateLimiter,
+    });
+    const added = { ...d, index: slot, guestPath: DriveSlots.guestPath(slot) };
     this.#slots.set(slot, added);
     return added;
   }
 
-  /** Points placeholder drive N at a file: PUT before boot, PATCH after. */
-  async #pointDrive(
-    slot: number,
-    hostPath: string,
-    readOnly: boolean,
-    limiter: BlockDevice["rateLimiter"],
-  ): Promise<void> {
-    const paths = this.#paths!;
-    let path = hostPath;
-    if (paths.jailed) {
-      // The VMM sees only the jail: bind the file over the placeholder.
-      const target = `${paths.rootDir}/drive${slot}`;
-      if (this.#jailMounts.includes(target)) {
-        await unmount(target);
-        this.#jailMounts.splice(this.#jailMounts.indexOf(target), 1);
-      }
-      if (hostPath !== target) await this.#bind(hostPath, target);
-      path = `drive${slot}`;
-    }
-    const rate_limiter = toFcRateLimiter(limiter);
-    const driveId = `drive${slot}`;
-    if (this.#state === "running") {
-      await this.#api!.patchDrive({ drive_id: driveId, path_on_host: path, rate_limiter });
-    } else {
-      await this.#api!.putDrive({
-        drive_id: driveId,
-        path_on_host: path,
-        is_root_device: false,
-        is_read_only: readOnly,
-        ...(rate_limiter ? { rate_limiter } : {}),
-      });
-    }
-  }
-
-  #slotOf(id: string): number {
-    for (const [slot, d] of this.#slots) if (d.id === id) return slot;
-    throw new NotFoundError(`Block device "${id}" not found on Firecracker VM "${this.#id}"`);
-  }
-
-  /** Path of a host file as the VMM sees it (relative to the jail when jailed). */
-  #vmmPath(hostPath: string): string {
-    const p = this.#paths!;
-    return p.jailed ? hostPath.slice(p.rootDir.length + 1) : hostPath;
-  }
-
-  /** Makes a host file visible to the VMM: itself, or bind-mounted into the jail as `name`. */
-  async #intoJail(hostPath: string, name: string): Promise<string> {
-    const p = this.#paths!;
-    if (!p.jailed) return hostPath;
-    const target = `${p.rootDir}/${name}`;
-    await Deno.writeFile(target, new Uint8Array());
-    await this.#bind(hostPath, target);
-    return name;
-  }
-
-  async #bind(src: string, target: string): Promise<void> {
-    await Deno.writeFile(target, new Uint8Array(), { create: true, append: true });
-    const out = await new Deno.Command("mount", {
-      args: ["--bind", src, target],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new UnavailableError(
-        `Cannot bind ${src} into the Firecracker jail: ${
-          new TextDecoder().decode(out.stderr).trim()
-        }`,
-      );
-    }
-    this.#jailMounts.push(target);
+  /** Points placeholder drive `slot` at a file: PUT before boot, PATCH after. */
+  #pointDrive(slot: number, t: DriveTarget): Promise<void> {
+    return pointDrive(this.#api!, this.#jail!, slot, t, this.#vm.state === "running");
   }
 
   #spawn(launch: { cmd: string; args: string[] }): void {
     const proc = VmmProcess.spawn({ ...launch, log, name: "Firecracker", stdoutIs: "output" });
     this.#proc = proc;
     proc.exit.then(() => {
-      if (this.#state !== "not_ready") this.#state = "stopped";
+      this.#vm.stopped();
     });
   }
 
   /** Runs an API call, failing at once (with the VMM's last words) if the VMM exits first. */
   #whileAlive<T>(p: Promise<T>): Promise<T> {
-    return this.#proc!.whileAlive(p, `sandbox "${this.#id}"`);
+    return this.#proc!.whileAlive(p, `sandbox "${this.#vm.id}"`);
   }
 }
 
@@ -536,14 +430,4 @@ async function removeIfExists(path: string): Promise<void> {
 
 function ignoreNotFound(e: unknown): void {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
-}
-
-async function unmount(target: string): Promise<void> {
-  const out = await new Deno.Command("umount", { args: [target], stderr: "piped" }).output();
-  if (!out.success) {
-    log.warn("cannot unmount {target}: {err}", {
-      target,
-      err: new TextDecoder().decode(out.stderr).trim(),
-    });
-  }
 }

@@ -4,12 +4,8 @@
  * command line and the launch argv (plain or jailed), which are pure.
  * @module
  */
-import {
-  type ConfigTable,
-  refuseUnsupportedKeys,
-  UNSUPPORTED_EVERYWHERE,
-} from "../unsupported_keys.ts";
-import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
+import { checkBootFiles, refuseKey } from "../options_check.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { RateLimiter } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
 
@@ -78,18 +74,8 @@ export function firecrackerOptionsFromConfig(
   c: FirecrackerConfigSection,
   runRoot = "/run/kata",
 ): FirecrackerOptions {
-  const bad = (key: string, reason: string) => {
-    throw new ConfigError(`Invalid [hypervisor.firecracker] ${key}: ${reason}`);
-  };
-  refuseUnsupportedKeys(
-    c as unknown as ConfigTable,
-    "firecracker",
-    "Firecracker",
-    UNSUPPORTED_EVERYWHERE,
-  );
-  if (!c.path) bad("path", "empty");
-  if (!c.kernel) bad("kernel", "empty");
-  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
+  const bad = refuseKey("firecracker");
+  checkBootFiles(c, "firecracker", "Firecracker");
   const vcpus = Math.ceil(c.default_vcpus || 1);
   if (vcpus < 1 || vcpus > MAX_FIRECRACKER_VCPUS) {
     bad("default_vcpus", `${c.default_vcpus} is outside 1..${MAX_FIRECRACKER_VCPUS}`);

@@ -7,14 +7,15 @@
  */
 import { UnavailableError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
+import type { BlockDevice, NetworkDevice } from "../device.ts";
+import type { PlacedDevice } from "../external_vmm.ts";
 import { FIRST_PORT_SLOT, netdevArg, qemuId, type QemuOptions, virtioNetProps } from "./options.ts";
 import type { QmpClient } from "./qmp.ts";
 
 const log = getLogger("hypervisor.qemu");
 
 /** A device the QEMU driver knows, with its id and (once placed) its guest path. */
-export type Tracked = Device & { id: string; guestPath?: string };
+export type Tracked = PlacedDevice;
 
 /** Hotplug state of one QEMU VM: which root ports, LUNs and blockdev nodes are in use. */
 export class QemuHotplug {

@@ -4,13 +4,9 @@
  * cold-plugged device).
  * @module
  */
-import {
-  type ConfigTable,
-  refuseUnsupportedKeys,
-  UNSUPPORTED_EVERYWHERE,
-  UNSUPPORTED_QEMU,
-} from "../unsupported_keys.ts";
-import { ConfigError, InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import { UNSUPPORTED_QEMU } from "../unsupported_keys.ts";
+import { checkBootFiles, refuseKey, vmSizing } from "../options_check.ts";
+import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 
 /** Options of the QEMU driver. */
@@ -98,27 +94,9 @@ export function qemuOptionsFromConfig(
   host: { cpus: number; memoryMib: number } = hostResources(),
   runRoot = "/run/kata",
 ): QemuOptions {
-  const bad = (key: string, reason: string): never => {
-    throw new ConfigError(`Invalid [hypervisor.qemu] ${key}: ${reason}`);
-  };
-  refuseUnsupportedKeys(c as unknown as ConfigTable, "qemu", "QEMU", [
-    ...UNSUPPORTED_EVERYWHERE,
-    ...UNSUPPORTED_QEMU,
-  ]);
-  if (!c.path) bad("path", "empty");
-  if (!c.kernel) bad("kernel", "empty");
-  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
-  if (c.image && c.initrd) bad("initrd", "image and initrd are both set");
-  const vcpus = Math.ceil(c.default_vcpus || 1);
-  const maxVcpus = c.default_maxvcpus > 0 ? Math.min(c.default_maxvcpus, host.cpus) : host.cpus;
-  if (vcpus > maxVcpus) bad("default_vcpus", `${vcpus} exceeds the maximum ${maxVcpus}`);
-  const memoryMib = c.default_memory || 2048;
-  const maxMemoryMib = c.default_maxmemory > 0
-    ? Math.min(c.default_maxmemory, host.memoryMib)
-    : host.memoryMib;
-  if (memoryMib > maxMemoryMib) {
-    bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
-  }
+  const bad = refuseKey("qemu");
+  checkBootFiles(c, "qemu", "QEMU", { oneOfImageInitrd: true, extraUnsupported: UNSUPPORTED_QEMU });
+  const { vcpus, maxVcpus, memoryMib, maxMemoryMib } = vmSizing(c, host, bad);
   const rootfsDriver = c.vm_rootfs_driver || "virtio-pmem";
   const vmRootfsDriver = rootfsDriver === "virtio-blk" ? "virtio-blk-pci" : rootfsDriver;
   if (vmRootfsDriver !== "virtio-pmem" && vmRootfsDriver !== "virtio-blk-pci") {

@@ -2,20 +2,17 @@
  * The QEMU driver: devices added before start go on the command line; QEMU is
  * spawned in `startVm` (inside the pod netns through `nsenter`, since Deno
  * cannot setns between fork and exec) and boots at once, so `bootVm` is a
- * no-op; later devices are hotplugged through QMP onto PCIe root ports. The
- * serial console (QEMU's stdout) goes to the shim log.
+ * no-op; later devices are hotplugged through QMP onto PCIe root ports
+ * (hotplug.ts), vCPUs and memory resized through QMP (resize.ts). The serial
+ * console (QEMU's stdout) goes to the shim log.
  * @module
  */
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  UnavailableError,
-  UnimplementedError,
-} from "../../common/errors.ts";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../common/errors.ts";
+import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
+import { implicitDeviceId } from "../device.ts";
 import type { Device } from "../device.ts";
-import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
+import { ExternalVmm } from "../external_vmm.ts";
 import type {
   AgentSocket,
   Capabilities,
@@ -23,18 +20,14 @@ import type {
   HypervisorState,
   PrepareVmOptions,
   VcpuResize,
-  VmExit,
-  VmState,
 } from "../hypervisor.ts";
 import { qemuCommandLine, type QemuOptions } from "./options.ts";
-import { QemuHotplug, type Tracked } from "./hotplug.ts";
+import { QemuHotplug } from "./hotplug.ts";
 import { QemuResizer } from "./resize.ts";
-import { VmmProcess } from "../vmm_process.ts";
 import { QmpClient } from "./qmp.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
 
 const log = getLogger("hypervisor.qemu");
-const AGENT_PORT = 1024;
 const QUIT_GRACE_MS = 2000;
 
 /** Things the driver needs from the host, replaceable in tests. */
@@ -50,34 +43,30 @@ export interface QemuTestKnobs {
 }
 
 /** QEMU behind the {@link Hypervisor} interface. */
-export class Qemu implements Hypervisor {
-  readonly kind = "qemu" as const;
+export class Qemu extends ExternalVmm implements Hypervisor {
+  declare readonly kind: "qemu";
   readonly #o: QemuOptions;
   readonly #deps: QemuHostDeps;
   readonly #knobs: QemuTestKnobs;
-  #state: VmState = "not_ready";
-  #id = "";
-  #netns: string | null = null;
-  #vmPath = "";
-  #dir = "";
   #cid = 0;
-  #proc: VmmProcess | null = null;
   #qmp: QmpClient | null = null;
-  /** Every device the VM has (cold and hot), by id. */
-  readonly #devices = new Map<string, Tracked>();
   readonly #hotplug: QemuHotplug;
   readonly #resizer: QemuResizer;
 
   constructor(options: QemuOptions, deps: QemuHostDeps = {}, knobs: QemuTestKnobs = {}) {
+    super({
+      kind: "qemu",
+      vmm: "QEMU",
+      runRoot: options.runRoot,
+      subdir: "qemu",
+      disableBlockDeviceUse: options.disableBlockDeviceUse,
+      log,
+    });
     this.#o = options;
     this.#deps = deps;
     this.#knobs = knobs;
     this.#hotplug = new QemuHotplug(options);
     this.#resizer = new QemuResizer(options);
-  }
-
-  state(): VmState {
-    return this.#state;
   }
 
   capabilities(): Capabilities {
@@ -94,55 +83,36 @@ export class Qemu implements Hypervisor {
 
   agentSocket(): AgentSocket {
     if (!this.#cid) {
-      throw new FailedPreconditionError(`QEMU VM "${this.#id}" has no vsock agent socket`);
+      throw new FailedPreconditionError(`${this.vm.what} has no vsock agent socket`);
     }
     return { kind: "vsock", cid: this.#cid, port: AGENT_PORT };
   }
 
-  pids(): number[] {
-    return this.#proc && !this.#proc.exited ? [this.#proc.pid] : [];
-  }
-
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
-    if (this.#state !== "not_ready") {
-      throw new FailedPreconditionError(`Cannot prepare QEMU VM "${opts.id}": already prepared`);
-    }
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(opts.id) || opts.id.length > 64) {
-      throw new InvalidArgumentError(`Invalid sandbox id ${JSON.stringify(opts.id)} for QEMU`);
-    }
-    this.#id = opts.id;
-    this.#netns = opts.netnsPath ?? null;
-    this.#vmPath = `${this.#o.runRoot}/${opts.id}`;
-    this.#dir = `${this.#vmPath}/qemu`;
-    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o750 });
+    await this.prepareDir(opts);
     await Deno.remove(this.#qmpSocket()).catch(() => {});
     if (!this.#knobs.noVhostVsock) this.#cid = (this.#deps.allocateCid ?? allocateVsockCid)();
-    this.#state = "prepared";
+    this.vm.moveTo("prepared");
   }
 
   /** Spawns QEMU with the cold devices and waits for QMP; the guest boots now. */
   async startVm(timeoutMs: number): Promise<void> {
-    if (this.#state !== "prepared") {
-      throw new FailedPreconditionError(
-        `Cannot start QEMU VM "${this.#id}": it is ${this.#state}, not prepared`,
-      );
-    }
+    this.vm.require("start");
     const o = this.#o;
     const imageSize = o.image && o.vmRootfsDriver === "virtio-pmem"
       ? (await Deno.stat(o.image)).size
       : 0;
     const { args, placements } = qemuCommandLine(o, {
-      id: this.#id,
+      id: this.vm.id,
       qmpSocket: this.#qmpSocket(),
       vsockCid: this.#cid,
       imageSize,
-      devices: [...this.#devices.values()],
+      devices: [...this.devices.values()],
     });
     const finalArgs = this.#knobs.noVhostVsock ? dropVhostVsock(args) : args;
-    for (const [id, p] of placements) this.#devices.get(id)!.guestPath = p.guestPath;
-    this.#spawn(finalArgs);
-    const proc = this.#proc!;
-    const what = `sandbox "${this.#id}"`;
+    for (const [id, p] of placements) this.devices.get(id)!.guestPath = p.guestPath;
+    const proc = this.spawnVmm(o.path, finalArgs);
+    const what = `sandbox "${this.vm.id}"`;
     try {
       this.#qmp = await QmpClient.connect(this.#qmpSocket(), {
         timeoutMs,
@@ -153,7 +123,7 @@ export class Qemu implements Hypervisor {
       this.#qmp.onEvent((e) => {
         if (e.event === "SHUTDOWN" || e.event === "GUEST_PANICKED") {
           log.info("QEMU of {id}: {event} {data}", {
-            id: this.#id,
+            id: this.vm.id,
             event: e.event,
             data: JSON.stringify(e.data ?? {}),
           });
@@ -161,7 +131,7 @@ export class Qemu implements Hypervisor {
       });
       const st = await this.#qmp.queryStatus();
       if (!st.running) {
-        throw new UnavailableError(`QEMU VM "${this.#id}" did not start running: ${st.status}`);
+        throw new UnavailableError(`${this.vm.what} did not start running: ${st.status}`);
       }
     } catch (e) {
       // If QEMU died on its own, its stderr says why better than the socket error.
@@ -177,46 +147,37 @@ export class Qemu implements Hypervisor {
       }
       throw e;
     }
-    this.#state = "running";
-    log.info("QEMU VM {id} started (pid {pid})", { id: this.#id, pid: proc.pid });
+    this.vm.moveTo("running");
+    log.info("QEMU VM {id} started (pid {pid})", { id: this.vm.id, pid: proc.pid });
   }
 
   /** QEMU boots in {@link startVm}; nothing is left to do. */
   bootVm(): Promise<void> {
-    if (this.#state !== "running") {
-      return Promise.reject(
-        new FailedPreconditionError(`Cannot boot QEMU VM "${this.#id}": it is ${this.#state}`),
-      );
+    try {
+      this.vm.require("boot");
+    } catch (e) {
+      return Promise.reject(e);
     }
     return Promise.resolve();
   }
 
   async stopVm(): Promise<void> {
-    if (this.#proc && !this.#proc.exited) {
+    if (this.proc && !this.proc.exited) {
       if (this.#qmp) {
         // Ask politely first so QEMU flushes its files; kill if it does not go.
         const quit = this.#qmp.quit().catch(() => {});
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
-          Promise.all([quit, this.#proc.exit]),
+          Promise.all([quit, this.proc.exit]),
           new Promise((r) => timer = setTimeout(r, QUIT_GRACE_MS)),
         ]);
         clearTimeout(timer);
       }
     }
-    if (this.#proc) await this.#proc.kill();
+    if (this.proc) await this.proc.kill();
     this.#qmp?.close();
     this.#qmp = null;
-    if (this.#state !== "not_ready") this.#state = "stopped";
-  }
-
-  waitVm(): Promise<VmExit> {
-    if (!this.#proc) {
-      return Promise.reject(
-        new FailedPreconditionError(`Cannot wait for QEMU VM "${this.#id}": not started`),
-      );
-    }
-    return this.#proc.exit;
+    this.vm.stopped();
   }
 
   async pauseVm(): Promise<void> {
@@ -228,126 +189,63 @@ export class Qemu implements Hypervisor {
   }
 
   async addDevice(d: Device): Promise<Device> {
-    validateDevice(d);
-    refuseTapFds(d, "QEMU");
-    const id = implicitDeviceId(d) ?? newDeviceId();
-    if (this.#state === "not_ready" || this.#state === "stopped") {
-      throw new FailedPreconditionError(
-        `Cannot add ${d.kind} device "${id}" to QEMU VM "${this.#id}": it is ${this.#state}`,
-      );
-    }
-    if (this.#devices.has(id)) {
-      throw new InvalidArgumentError(`Cannot add ${d.kind} device "${id}": id already in use`);
-    }
-    if (d.kind === "vfio") {
-      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
-    }
+    const dev = this.admit(d);
     if (d.kind === "vsock") {
       // The vhost-vsock device is part of every VM; report the CID it has.
       return { ...d, guestCid: this.#cid };
     }
-    if (d.kind === "block" && this.#o.disableBlockDeviceUse) {
-      throw new FailedPreconditionError(
-        `Cannot add block device "${id}": disable_block_device_use is set`,
-      );
-    }
-    if (this.#state === "prepared") {
-      this.#devices.set(id, { ...d, id });
-      return { ...d, id };
+    if (this.vm.state === "prepared") {
+      this.devices.set(dev.id, dev);
+      return dev;
     }
     const qmp = this.#needQmp("hotplug into");
-    const added = await this.#hotplug.plug(qmp, { ...d, id }, this.#devices.values());
-    this.#devices.set(id, added);
+    const added = await this.#hotplug.plug(qmp, dev, this.devices.values());
+    this.devices.set(dev.id, added);
     return added;
   }
 
   async removeDevice(d: Device): Promise<void> {
     const id = implicitDeviceId(d) ?? "";
-    const dev = this.#devices.get(id);
-    if (!dev) throw new NotFoundError(`Device "${id}" not found on QEMU VM "${this.#id}"`);
-    if (this.#state === "prepared" || this.#state === "stopped") {
-      this.#devices.delete(id);
+    const dev = this.devices.get(id);
+    if (!dev) throw new NotFoundError(`Device "${id}" not found on ${this.vm.what}`);
+    if (this.vm.state === "prepared" || this.vm.state === "stopped") {
+      this.devices.delete(id);
       return;
     }
     await this.#hotplug.unplug(this.#needQmp("remove a device from"), dev);
-    this.#devices.delete(id);
-  }
-
-  updateDevice(d: Device): Promise<void> {
-    return Promise.reject(
-      new UnimplementedError(`Cannot update ${d.kind} device "${d.id ?? ""}" in place on QEMU`),
-    );
+    this.devices.delete(id);
   }
 
   /** Hotplugs or unplugs vCPUs through `query-hotpluggable-cpus` / `device_add`. */
   async resizeVcpu(n: number): Promise<VcpuResize> {
     const qmp = this.#needQmp("resize vCPUs of");
-    return await this.#resizer.resizeVcpu(qmp, this.#id, n);
+    return await this.#resizer.resizeVcpu(qmp, this.vm.id, n);
   }
 
   /** Grows guest memory by plugging a DIMM; shrinking is not supported. */
   async resizeMemory(mib: number): Promise<number> {
     const qmp = this.#needQmp("resize memory of");
     // With virtio-fs the daemon maps guest RAM: new memory must be shared like the boot RAM.
-    const shared = [...this.#devices.values()].some((d) =>
+    const shared = [...this.devices.values()].some((d) =>
       d.kind === "share_fs" && d.fsType === "virtio-fs"
     );
-    return await this.#resizer.resizeMemory(qmp, this.#id, mib, shared);
-  }
-
-  async cleanup(): Promise<void> {
-    await this.stopVm();
-    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    return await this.#resizer.resizeMemory(qmp, this.vm.id, mib, shared);
   }
 
   saveState(): HypervisorState {
-    if (!this.#dir) throw new FailedPreconditionError("QEMU VM has no state before prepareVm");
-    return {
-      hypervisor_type: "qemu",
-      pid: this.#proc?.pid ?? null,
-      pid_start: this.#proc?.startTime ?? null,
-      uuid: "",
-      api_socket: this.#qmpSocket(),
-      id: this.#id,
-      vm_path: this.#vmPath,
-      jailed: false,
-      jailer_root: "",
-      netns: this.#netns,
-      run_dir: this.#dir,
-      owned_paths: [this.#dir],
-      vsock_cid: this.#cid,
-      config: this.#o,
-    };
+    return this.savedState(this.#qmpSocket(), { vsock_cid: this.#cid, config: this.#o });
   }
 
   // ---- internals ----
 
   #qmpSocket(): string {
-    return `${this.#dir}/qmp.sock`;
+    return `${this.dir}/qmp.sock`;
   }
 
   #needQmp(op: string): QmpClient {
-    if (this.#state !== "running" || !this.#qmp) {
-      throw new FailedPreconditionError(
-        `Cannot ${op} QEMU VM "${this.#id}": it is ${this.#state}, not running`,
-      );
-    }
+    this.vm.require("operate", op);
+    if (!this.#qmp) throw new FailedPreconditionError(`Cannot ${op} ${this.vm.what}: no QMP`);
     return this.#qmp;
-  }
-
-  #spawn(args: string[]): void {
-    const proc = VmmProcess.spawn({
-      cmd: this.#o.path,
-      args,
-      netnsPath: this.#netns ?? undefined,
-      log,
-      name: "QEMU",
-      stdoutIs: "console",
-    });
-    this.#proc = proc;
-    proc.exit.then(() => {
-      if (this.#state !== "not_ready") this.#state = "stopped";
-    });
   }
 }
 

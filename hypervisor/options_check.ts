@@ -1,0 +1,102 @@
+/**
+ * The config-to-options checks every driver's `options.ts` makes: refuse
+ * keys the driver cannot honour, insist on a VMM path, a kernel and an image
+ * or initrd, and size the VM (vCPUs and memory within their ceilings). One
+ * message shape for all: `Invalid [hypervisor.<section>] <key>: <reason>`.
+ * @module
+ */
+import { ConfigError, InvalidArgumentError } from "../common/errors.ts";
+import {
+  type ConfigTable,
+  refuseUnsupportedKeys,
+  UNSUPPORTED_EVERYWHERE,
+} from "./unsupported_keys.ts";
+
+/** Throws the ConfigError for key `key` of the section. */
+export type RefuseKey = (key: string, reason: string) => never;
+
+/** The keys every driver's section has in common. */
+export interface BootFilesSection {
+  path?: string;
+  kernel?: string;
+  image?: string;
+  initrd?: string;
+}
+
+/** The sizing keys of a section (upstream's names). */
+export interface SizingSection {
+  default_vcpus?: number;
+  default_maxvcpus?: number;
+  default_memory?: number;
+  default_maxmemory?: number;
+}
+
+/** VM size after the checks. */
+export interface VmSizing {
+  vcpus: number;
+  maxVcpus: number;
+  memoryMib: number;
+  maxMemoryMib: number;
+}
+
+/** The refusal function of section `[hypervisor.<section>]`. */
+export function refuseKey(section: string): RefuseKey {
+  return (key, reason) => {
+    throw new ConfigError(`Invalid [hypervisor.${section}] ${key}: ${reason}`);
+  };
+}
+
+/**
+ * The common checks of a section: unsupported keys (everywhere's plus
+ * `extraUnsupported`), the VMM path (unless `needsPath` is false: the built-in
+ * VMM has none), the kernel, and an image or initrd (not both where
+ * `oneOfImageInitrd`).
+ */
+export function checkBootFiles(
+  c: BootFilesSection,
+  section: string,
+  driver: string,
+  opts: { needsPath?: boolean; oneOfImageInitrd?: boolean; extraUnsupported?: readonly string[] } =
+    {},
+): void {
+  const bad = refuseKey(section);
+  refuseUnsupportedKeys(c as unknown as ConfigTable, section, driver, [
+    ...UNSUPPORTED_EVERYWHERE,
+    ...(opts.extraUnsupported ?? []),
+  ]);
+  if ((opts.needsPath ?? true) && !c.path) bad("path", "empty");
+  if (!c.kernel) bad("kernel", "empty");
+  if (!c.image && !c.initrd) bad("image", "neither image nor initrd is set");
+  if (opts.oneOfImageInitrd && c.image && c.initrd) bad("initrd", "image and initrd are both set");
+}
+
+/**
+ * vCPUs and memory from the section, the maxima capped by the host's
+ * (`host`) and the defaults within them (one vCPU, 2048 MiB by default).
+ */
+export function vmSizing(
+  c: SizingSection,
+  host: { cpus: number; memoryMib: number },
+  bad: RefuseKey,
+): VmSizing {
+  const vcpus = Math.ceil(c.default_vcpus || 1);
+  const maxVcpus = (c.default_maxvcpus ?? 0) > 0
+    ? Math.min(c.default_maxvcpus!, host.cpus)
+    : host.cpus;
+  if (vcpus > maxVcpus) bad("default_vcpus", `${vcpus} exceeds the maximum ${maxVcpus}`);
+  const memoryMib = c.default_memory || 2048;
+  const maxMemoryMib = (c.default_maxmemory ?? 0) > 0
+    ? Math.min(c.default_maxmemory!, host.memoryMib)
+    : host.memoryMib;
+  if (memoryMib > maxMemoryMib) {
+    bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
+  }
+  return { vcpus, maxVcpus, memoryMib, maxMemoryMib };
+}
+
+/** Refuses a vCPU resize of VM `what` (e.g. `QEMU VM "sb"`) to `n` outside 1..max. */
+export function checkVcpuCount(what: string, n: number, max: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new InvalidArgumentError(`Cannot resize ${what} to ${n} vCPUs: allowed 1..${max}`);
+  }
+}
