@@ -21,8 +21,8 @@ import {
 
 const log = getLogger("agent.client");
 
-/** Kata's agent port inside the guest. */
-export const AGENT_PORT = 1024;
+/** Kata's agent port inside the guest (one constant, shared with the drivers). */
+export { AGENT_PORT } from "../common/agent_port.ts";
 
 /** Timeouts, defaulting to runtime-rs's `[agent.kata]` defaults. */
 export interface KataAgentOptions {
