@@ -35,11 +35,7 @@ import type { NetworkDevice } from "../../hypervisor/device.ts";
 import type { Hypervisor, VmExit } from "../../hypervisor/hypervisor.ts";
 import type { StateStore } from "../../persist/state_store.ts";
 import type { ContainerState } from "../../persist/state.ts";
-import {
-  toProtoInterface,
-  toProtoNeighbour,
-  toProtoRoute,
-} from "./agent_convert.ts";
+import { toProtoInterface, toProtoNeighbour, toProtoRoute } from "./agent_convert.ts";
 import type {
   AgentARPNeighbor,
   AgentInterface,
@@ -49,7 +45,8 @@ import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
 import { updateInterfaceWithRetry } from "../../resource/network/update_interface.ts";
 import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
-import { removeTreeSafely } from "../../resource/share_fs/mounts.ts";
+import { removeTreeSafely } from "../../persist/remove_tree.ts";
+import { type UndoPhase, UndoStack } from "./undo.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 
@@ -151,7 +148,7 @@ export class VirtSandbox {
   readonly devices: DeviceManager;
   #status: SandboxStatus = "new";
   #agent: AgentApi | undefined;
-  #undo: { step: string; fn: () => Promise<void> | void }[] = [];
+  readonly #undo: UndoStack;
   #health: ReturnType<typeof setInterval> | undefined;
   #vmWatch: Promise<void> | undefined;
   #stopping = false;
@@ -159,6 +156,7 @@ export class VirtSandbox {
 
   constructor(readonly parts: SandboxParts, readonly events: SandboxEvents) {
     this.devices = new DeviceManager(parts.hypervisor);
+    this.#undo = new UndoStack(parts.id);
   }
 
   get id(): string {
@@ -189,10 +187,17 @@ export class VirtSandbox {
     };
   }
 
-  async #step(step: StartStep, run: () => Promise<void>, undo?: () => Promise<void> | void) {
+  async #step(
+    step: StartStep,
+    run: () => Promise<void>,
+    undo?: () => Promise<void> | void,
+    phase: UndoPhase = "stop",
+    more: { phase: UndoPhase; fn: () => Promise<void> | void }[] = [],
+  ) {
     log.debug("sandbox {id}: {step}", { id: this.id, step });
     await run();
-    if (undo) this.#undo.push({ step, fn: undo });
+    if (undo) this.#undo.push(step, phase, undo);
+    for (const m of more) this.#undo.push(step, m.phase, m.fn);
     this.parts.onStep?.(step);
   }
 
@@ -212,12 +217,17 @@ export class VirtSandbox {
             netnsPath: p.netnsPath,
             annotations: p.annotations,
           }),
-        () => hv.cleanup(),
+        // A prepared VMM may already run (QEMU): stopped before anything is unmounted
+        // (start_vm's undo does it once the VM started), its files removed last.
+        () => this.#vmWatch ? undefined : hv.stopVm(),
+        "stop",
+        [{ phase: "remove", fn: () => hv.cleanup() }],
       );
       await this.#step(
         "attach_share_fs",
         () => p.shareFs.attach(this.devices),
         () => p.shareFs.detach(),
+        "unmount",
       );
       await this.#step("attach_network", async () => {
         if (p.network) await p.network.attach(sink);
@@ -228,13 +238,18 @@ export class VirtSandbox {
         await hv.startVm(p.startTimeoutMs ?? 10_000);
         this.#watchVm();
       }, () => hv.stopVm());
-      await this.#step("sandbox_cgroup", () => {
-        if (p.cgroup) {
-          p.cgroup.create();
-          p.cgroup.addPids(hv.pids());
-        }
-        return Promise.resolve();
-      }, () => p.cgroup?.destroy());
+      await this.#step(
+        "sandbox_cgroup",
+        () => {
+          if (p.cgroup) {
+            p.cgroup.create();
+            p.cgroup.addPids(hv.pids());
+          }
+          return Promise.resolve();
+        },
+        () => p.cgroup?.destroy(),
+        "remove",
+      );
       const prestart = hooksOf(p.spec, "prestart");
       const createRuntime = hooksOf(p.spec, "createRuntime");
       const hadHooks = prestart.length + createRuntime.length > 0;
@@ -262,7 +277,7 @@ export class VirtSandbox {
       await this.#step("sandbox_services", async () => {
         for (const svc of p.services ?? []) {
           await svc.start(this);
-          this.#undo.push({ step: `service ${svc.name}`, fn: () => svc.stop() });
+          this.#undo.push(`service ${svc.name}`, "stop", () => svc.stop());
         }
       });
       await this.#step("connect_agent", async () => {
@@ -301,7 +316,12 @@ export class VirtSandbox {
         this.#startWatchers();
         return Promise.resolve();
       }, () => this.#stopWatchers());
-      await this.#step("save_state", () => this.save([]), () => removeFile(p.store.pathOf(p.id)));
+      await this.#step(
+        "save_state",
+        () => this.save([]),
+        () => removeFile(p.store.pathOf(p.id)),
+        "remove",
+      );
     } catch (e) {
       log.error("sandbox {id} failed to start: {e}", { id: p.id, e: String(e) });
       this.#status = "stopping";
@@ -411,19 +431,9 @@ export class VirtSandbox {
 
   async #unwind(): Promise<void> {
     this.#stopWatchers();
-    const errors: unknown[] = [];
-    while (this.#undo.length > 0) {
-      const { step, fn } = this.#undo.pop()!;
-      try {
-        await fn();
-      } catch (e) {
-        log.warn("sandbox {id}: undoing {step} failed: {e}", { id: this.id, step, e: String(e) });
-        errors.push(e);
-      }
-    }
-    await this.#vmWatch;
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, `Cleanup of sandbox ${this.id} failed`);
+    await this.#undo.unwind(this.parts.store.dirOf(this.id), async () => {
+      await this.#vmWatch;
+    });
   }
 
   /**
