@@ -1,7 +1,8 @@
 /**
  * The `env` and `check` subcommands.
  * - `env [--config FILE]` prints the resolved configuration as JSON, with a
- *   `warnings` list of host files it names that are missing; exit 0, or 1
+ *   `warnings` list of host files it names that are missing and a
+ *   `not_implemented` list of keys set but accepted without effect; exit 0, or 1
  *   with the error on stderr when the file is missing or invalid.
  * - `check [--config FILE] [--json]` reports what the host offers for that
  *   configuration; exit 0 only when every required item exists.
@@ -11,6 +12,7 @@ import { HelpRequested, parseFlags, usage } from "../common/flags.ts";
 import { checkHost } from "./host_check.ts";
 import { configToJson } from "./json.ts";
 import { loadConfig } from "./load.ts";
+import { notImplementedKeys, notImplementedMessage } from "./not_implemented.ts";
 
 const ENV_FLAGS = {
   config: { kind: "string", usage: "configuration file (default: the Kata lookup order)" },
@@ -59,6 +61,7 @@ export async function envCommand(args: string[]): Promise<number> {
       oci_runtime: loaded.ociRuntime ?? null,
       config: loaded.config,
       warnings: loaded.warnings.map((w) => w.message),
+      not_implemented: notImplementedKeys(loaded).map(notImplementedMessage),
     };
     console.log(configToJson(out));
     return 0;

@@ -35,6 +35,17 @@ export const UNSUPPORTED_QEMU = [
   "firmware_volume",
 ] as const;
 
+/** Keys the built-in VMM (`dragonball`) does not implement (beyond {@link UNSUPPORTED_EVERYWHERE}). */
+export const UNSUPPORTED_DRAGONBALL = [
+  "enable_virtio_mem",
+  "enable_iothreads",
+  "extra_monitor_socket",
+  "pflashes",
+  "firmware",
+  "firmware_volume",
+  "seccomp_sandbox",
+] as const;
+
 /** Whether `v` differs from a key's off/empty default. */
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === "" || v === 0) return false;

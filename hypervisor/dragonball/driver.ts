@@ -31,6 +31,12 @@ import { VirtioNet } from "./devices/virtio_net/net.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
 import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
 import { mapImageFile } from "./image_file.ts";
+import {
+  type ConfigTable,
+  refuseUnsupportedKeys,
+  UNSUPPORTED_DRAGONBALL,
+  UNSUPPORTED_EVERYWHERE,
+} from "../unsupported_keys.ts";
 
 const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
@@ -63,6 +69,11 @@ export function dragonballOptionsFromConfig(
   c: DragonballConfigSection,
   runRoot = "/run/kata",
 ): DragonballOptions {
+  // The same refusal the other drivers make, so that no key is silently ignored here either.
+  refuseUnsupportedKeys(c as unknown as ConfigTable, "dragonball", "built-in VMM", [
+    ...UNSUPPORTED_EVERYWHERE,
+    ...UNSUPPORTED_DRAGONBALL,
+  ]);
   if (!c.kernel) throw new ConfigError("Invalid [hypervisor.dragonball] kernel: empty");
   if (!c.image && !c.initrd) {
     throw new ConfigError("Invalid [hypervisor.dragonball] image: neither image nor initrd is set");

@@ -66,3 +66,24 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("the built-in VMM refuses the keys it does not implement, like the other drivers", () => {
+  const base = { kernel: "/k", image: "/i" };
+  for (
+    const [key, value] of [["enable_hugepages", true], ["enable_virtio_mem", true], [
+      "firmware",
+      "/f",
+    ]] as const
+  ) {
+    let msg = "";
+    try {
+      dragonballOptionsFromConfig(
+        { ...base, [key]: value } as Parameters<typeof dragonballOptionsFromConfig>[0],
+      );
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assertEquals(msg, `[hypervisor.dragonball] ${key} is not supported by the built-in VMM driver`);
+  }
+  assertEquals(dragonballOptionsFromConfig(base).kernel, "/k");
+});

@@ -8,6 +8,7 @@
 import { FailedPreconditionError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { LoadedConfig } from "../../config/load.ts";
+import { notImplementedKeys, notImplementedMessage } from "../../config/not_implemented.ts";
 import type { HypervisorConfig } from "../../config/schema.ts";
 import { createHypervisor } from "../../hypervisor/factory.ts";
 import type { StateStore } from "../../persist/state_store.ts";
@@ -48,6 +49,9 @@ export function buildSandbox(
   const { spec } = req;
   if (!cfg.hypervisor || !cfg.hypervisorName || !cfg.agent) {
     throw new FailedPreconditionError(`Configuration ${cfg.file} selects no hypervisor or agent`);
+  }
+  for (const k of notImplementedKeys(cfg)) {
+    log.warn("sandbox {id}: {msg}", { id: req.id, msg: notImplementedMessage(k) });
   }
   const runtime = cfg.config.runtime;
   const hvConfig: HypervisorConfig = { ...cfg.hypervisor };

@@ -1,0 +1,63 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import { loadConfig } from "./load.ts";
+import { notImplementedKeys, notImplementedMessage } from "./not_implemented.ts";
+
+const SHIPPED = new URL("./configuration-qemu.toml", import.meta.url).pathname;
+
+Deno.test("keys set without effect are reported with key, section and file; defaults are not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/configuration.toml`;
+    await Deno.copyFile(SHIPPED, file);
+    const base = notImplementedKeys(await loadConfig({ path: file })).map((k) => k.key);
+    assert(!base.includes("keep_abnormal") && !base.includes("emptydir_mode"), base.join());
+    await Deno.mkdir(`${dir}/config.d`);
+    await Deno.writeTextFile(
+      `${dir}/config.d/50-test.toml`,
+      [
+        "[runtime]",
+        "enable_vcpus_pinning = true",
+        'emptydir_mode = "block-encrypted"',
+        "use_passfd_io = true",
+        "enable_tracing = true",
+        "[agent.kata]",
+        "debug_console_enabled = true",
+        "[hypervisor.qemu]",
+        "use_legacy_serial = true",
+        "",
+      ].join("\n"),
+    );
+    const loaded = await loadConfig({ path: file });
+    const found = notImplementedKeys(loaded);
+    const keys = found.map((k) => `${k.section}.${k.key}`);
+    for (
+      const k of [
+        "runtime.enable_vcpus_pinning",
+        "runtime.emptydir_mode",
+        "runtime.use_passfd_io",
+        "runtime.enable_tracing",
+        "agent.kata.debug_console_enabled",
+        "hypervisor.qemu.use_legacy_serial",
+      ]
+    ) assert(keys.includes(k), `${k} reported: ${keys.join(", ")}`);
+    const msg = notImplementedMessage(found.find((k) => k.key === "use_passfd_io")!);
+    assertEquals(
+      msg,
+      `[runtime] use_passfd_io = true in ${file} (+ ${dir}/config.d/50-test.toml) is accepted but not implemented (no effect)`,
+    );
+    // env shows them under not_implemented.
+    const { envCommand } = await import("./cli.ts");
+    const orig = console.log;
+    let printed = "";
+    console.log = (s: string) => printed += s;
+    try {
+      assertEquals(await envCommand(["--config", file]), 0);
+    } finally {
+      console.log = orig;
+    }
+    const env = JSON.parse(printed) as { not_implemented: string[] };
+    assert(env.not_implemented.some((m) => m.startsWith("[runtime] enable_vcpus_pinning = true")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
