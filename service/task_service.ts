@@ -9,14 +9,10 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Any, AnySchema, type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  ConfigError,
-  InvalidArgumentError,
-  NotFoundError,
-  UnimplementedError,
-} from "../common/errors.ts";
+import { InvalidArgumentError, NotFoundError, UnimplementedError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import type { ExitStatus, ProcessState, RuntimeHandler } from "../runtimes/handler.ts";
+import { type HandlerFactory, handlerFactory } from "../runtimes/manager.ts";
 import type { Reaper } from "../runtimes/reaper.ts";
 import { Task } from "./gen/containerd/task/v2/shim_pb.ts";
 import { Status } from "./gen/containerd/types/task_pb.ts";
@@ -27,14 +23,11 @@ import { packEvent } from "./events.ts";
 
 const log = getLogger("service.task");
 
-/** Creates the runtime handler the configuration selects. */
-export type HandlerFactory = (configPath: string | undefined) => Promise<RuntimeHandler>;
-
 /** What the Task service needs from the shim around it. */
 export interface TaskServiceOptions {
   events: EventPublisher;
   reaper: Reaper;
-  /** Builds the handler at the first Create; {@link defaultHandlerFactory} by default. */
+  /** Builds the handler at the first Create; the runtimes manager's {@link handlerFactory} by default. */
   handlerFactory?: HandlerFactory;
   /** Called when Shutdown decides the shim should exit. */
   onShutdown: () => void;
@@ -47,53 +40,6 @@ const STATUS: Record<ProcessState, Status> = {
   stopped: Status.STOPPED,
   deleted: Status.STOPPED,
 };
-
-/** Loads the configuration and builds the handler of its `[runtime] name`. */
-export function defaultHandlerFactory(reaper: Reaper, events: EventPublisher): HandlerFactory {
-  return async (configPath) => {
-    const { loadConfig } = await import("../config/mod.ts");
-    const loaded = await loadConfig({ path: configPath });
-    if (loaded.runtimeName === "linux_container") {
-      const { LinuxContainerHandler } = await import("../runtimes/linux_container/handler.ts");
-      const oci = loaded.ociRuntime;
-      if (!oci?.path) {
-        throw new ConfigError(
-          `${loaded.file}: [linux_container] oci_runtime ${
-            JSON.stringify(oci?.name ?? "")
-          } is not an executable on PATH`,
-        );
-      }
-      return new LinuxContainerHandler({
-        runtime: oci.path,
-        runtimeRoot: oci.root,
-        reaper,
-        events: (e) => events.publish(e),
-      });
-    }
-    if (loaded.runtimeName === "virt_container") {
-      const [{ VirtContainerHandler }, { kataAgent }, { agentSocketUrl }] = await Promise.all([
-        import("../runtimes/virt_container/handler.ts"),
-        import("../agent/kata_agent.ts"),
-        import("../hypervisor/hypervisor.ts"),
-      ]);
-      return new VirtContainerHandler({
-        config: loaded,
-        events: (e) => events.publish(e),
-        dialAgent: (socket, t) =>
-          Promise.resolve(kataAgent(agentSocketUrl(socket), {
-            dialRetryIntervalMs: t.dialTimeoutMs,
-            reconnectTimeoutMs: t.reconnectTimeoutMs,
-          })),
-        reloadWithAnnotations: (annotations) => loadConfig({ path: configPath, annotations }),
-      });
-    }
-    throw new UnimplementedError(
-      `runtime ${
-        JSON.stringify(loaded.runtimeName)
-      } of ${loaded.file} is not supported by this shim yet`,
-    );
-  };
-}
 
 /** The runtime options' config path, from a `runtimeoptions.v1.Options` Any. */
 export function configPathFromOptions(options: Any | undefined): string | undefined {
@@ -133,7 +79,8 @@ export class TaskService {
   readonly #factory: HandlerFactory;
 
   constructor(readonly opts: TaskServiceOptions) {
-    this.#factory = opts.handlerFactory ?? defaultHandlerFactory(opts.reaper, opts.events);
+    this.#factory = opts.handlerFactory ??
+      handlerFactory({ reaper: opts.reaper, events: (e) => opts.events.publish(e) });
   }
 
   /** The handler, once a Create made it. */

@@ -3,7 +3,8 @@
  * reachable at boot) or a failed start. Restores what the persisted state
  * (`persist/`, `<root>/<id>/state.json`) records, kills what is left,
  * unmounts the rootfs, removes the state and the socket (a VM sandbox: its
- * VMM killed, shared mounts undone, through runtimes/virt_container), and prints a
+ * VMM killed, shared mounts undone; the runtimes manager picks the clean-up
+ * of the runtime recorded in the state), and prints a
  * binary `DeleteResponse` (exit status 128+SIGKILL, as Kata reports) on
  * stdout. Problems go to stderr only (containerd logs them).
  * @module
@@ -22,7 +23,8 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   const bundle = f.bundle || Deno.cwd();
   const problems: string[] = [];
   try {
-    await cleanupFromState(f.id, bundle);
+    const { cleanupLostSandbox } = await import("../runtimes/manager.ts");
+    await cleanupLostSandbox(f.id, bundle, Deno.env.get("KATA_PERSIST_ROOT") || "/run/kata");
   } catch (e) {
     problems.push(e instanceof Error ? e.message : String(e));
   }
@@ -36,38 +38,6 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   let off = 0;
   while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
   return 0;
-}
-
-async function cleanupFromState(id: string, bundle: string): Promise<void> {
-  const root = Deno.env.get("KATA_PERSIST_ROOT") || "/run/kata";
-  // After a normal Delete rpc nothing is left: skip loading the state code then.
-  const recorded = await Deno.stat(`${root}/${id}/state.json`).then(() => true, () => false);
-  if (!recorded) {
-    const { unmountRootfs } = await import("../runtimes/linux_container/rootfs.ts");
-    unmountRootfs(bundle);
-    // Unmounts first and refuses while anything stays mounted: a rootfs
-    // left mounted below is never deleted through.
-    const { removeTreeSafely } = await import("../resource/share_fs/mounts.ts");
-    removeTreeSafely(`${root}/${id}`);
-    return;
-  }
-  const { StateStore } = await import("../persist/mod.ts");
-  const store = new StateStore({ root });
-  const state = await store.load(id);
-  if (state.runtime === "linux_container") {
-    const { cleanupLinuxContainer } = await import("../runtimes/linux_container/cleanup.ts");
-    await cleanupLinuxContainer(store, state);
-    return;
-  }
-  if (state.runtime === "virt_container") {
-    const { cleanupVirtSandbox } = await import("../runtimes/virt_container/cleanup.ts");
-    await cleanupVirtSandbox(store, state);
-    return;
-  }
-  throw new Error(
-    `cleaning up a ${state.runtime} sandbox after its shim was lost is not supported; ` +
-      `its state stays in ${store.dirOf(id)}`,
-  );
 }
 
 // A shim that is still alive but unreachable (hung) is killed so nothing leaks.

@@ -1,0 +1,61 @@
+import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
+import { ConfigError, UnimplementedError } from "../common/errors.ts";
+import { StateStore } from "../persist/state_store.ts";
+import { cleanupLostSandbox, handlerFactory } from "./manager.ts";
+import { Reaper } from "./reaper.ts";
+
+const configDir = new URL("../config/", import.meta.url).pathname;
+
+/** A copy of a shipped configuration with `edit` applied to its text. */
+function configCopy(name: string, edit: (text: string) => string): string {
+  const dir = Deno.makeTempDirSync({ prefix: "manager-test-" });
+  const path = `${dir}/configuration.toml`;
+  Deno.writeTextFileSync(path, edit(Deno.readTextFileSync(`${configDir}/${name}`)));
+  return path;
+}
+
+Deno.test("the manager builds the handler the configuration's runtime names", async () => {
+  const factory = handlerFactory({ reaper: new Reaper(), events: () => {} });
+  const virt = await factory(`${configDir}/configuration-qemu.toml`);
+  assertEquals(virt.constructor.name, "VirtContainerHandler");
+  await virt.shutdown();
+  const missing = configCopy(
+    "configuration-linux-container.toml",
+    (t) => t.replace(/^oci_runtime = .*$/m, 'oci_runtime = "/nonexistent/runc"'),
+  );
+  const e = await assertRejects(() => factory(missing), ConfigError);
+  assert(e.message.includes("is not an executable on PATH"), e.message);
+  Deno.removeSync(missing.slice(0, missing.lastIndexOf("/")), { recursive: true });
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("crash clean-up without a state removes the sandbox directory", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "manager-root-" });
+  const bundle = Deno.makeTempDirSync({ prefix: "manager-bundle-" });
+  Deno.mkdirSync(`${root}/sb1/leftover`, { recursive: true });
+  await cleanupLostSandbox("sb1", bundle, root);
+  assertEquals(exists(`${root}/sb1`), false);
+  Deno.removeSync(root, { recursive: true });
+  Deno.removeSync(bundle, { recursive: true });
+});
+
+Deno.test("crash clean-up of a runtime without one fails and keeps its state", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "manager-root-" });
+  const store = new StateStore({ root });
+  await store.save({ sandbox_id: "sb2", runtime: "wasm_container" });
+  const e = await assertRejects(
+    () => cleanupLostSandbox("sb2", "/nonexistent-bundle", root),
+    UnimplementedError,
+  );
+  assert(e.message.includes("wasm_container"), e.message);
+  assert(exists(store.pathOf("sb2")), "the state stays for a later clean-up");
+  Deno.removeSync(root, { recursive: true });
+});
