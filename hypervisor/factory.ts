@@ -9,8 +9,8 @@ import { Firecracker } from "./firecracker/firecracker.ts";
 import { firecrackerOptionsFromConfig } from "./firecracker/options.ts";
 import type { Hypervisor } from "./hypervisor.ts";
 import { hostResources as qemuHost, qemuOptionsFromConfig } from "./qemu/options.ts";
-import { CloudHypervisor } from "./cloud_hypervisor/cloud_hypervisor.ts";
-import { chOptionsFromConfig } from "./cloud_hypervisor/options.ts";
+import { Clh } from "./clh/clh.ts";
+import { clhOptionsFromConfig } from "./clh/options.ts";
 import { Qemu } from "./qemu/qemu.ts";
 // Importing the built-in VMM is free: its FFI libraries open on first use.
 import { dragonballFromConfig } from "./dragonball/driver.ts";
@@ -45,7 +45,7 @@ export function createHypervisor(
     case "firecracker":
       return new Firecracker(firecrackerOptionsFromConfig(config, runRoot));
     case "clh":
-      return new CloudHypervisor(chOptionsFromConfig(config, qemuHost(), runRoot));
+      return new Clh(clhOptionsFromConfig(config, qemuHost(), runRoot));
     case "dragonball":
       return (opts.dragonball ?? dragonballFromConfig)(config, runRoot);
   }

@@ -20,7 +20,7 @@ Deno.test("factory builds QEMU, Firecracker and Cloud Hypervisor from the shippe
   const c = await loadConfig({ path: shipped("configuration-clh.toml"), host: HOST });
   const ch = createHypervisor(c.hypervisorName!, c.hypervisor!);
   assertEquals([ch.kind, ch.capabilities().netHotplug, ch.capabilities().hybridVsock], [
-    "cloud-hypervisor",
+    "clh",
     true,
     true,
   ]);

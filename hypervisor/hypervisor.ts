@@ -12,7 +12,7 @@
 import type { Device } from "./device.ts";
 
 /** Driver names, as `[runtime] hypervisor_name` and the config sections spell them. */
-export type HypervisorKind = "qemu" | "dragonball" | "firecracker" | "cloud-hypervisor" | "remote";
+export type HypervisorKind = "qemu" | "dragonball" | "firecracker" | "clh" | "remote";
 
 /**
  * Lifecycle of one VM, like runtime-rs's `VmmState` with the extra step

@@ -12,5 +12,5 @@ export { FirecrackerApiError } from "./firecracker/api.ts";
 export { Qemu } from "./qemu/qemu.ts";
 export { QmpClient, QmpError } from "./qemu/qmp.ts";
 export * from "./cleanup_state.ts";
-export { CloudHypervisor } from "./cloud_hypervisor/cloud_hypervisor.ts";
-export { ChApiError } from "./cloud_hypervisor/api.ts";
+export { Clh } from "./clh/clh.ts";
+export { ClhApiError } from "./clh/api.ts";

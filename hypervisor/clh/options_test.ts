@@ -1,14 +1,14 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { ConfigError, InvalidArgumentError } from "../../common/errors.ts";
 import {
-  type ChConfigSection,
-  chFsConfig,
-  chNetConfig,
-  chOptionsFromConfig,
-  chVmConfig,
+  type ClhConfigSection,
+  clhFsConfig,
+  clhNetConfig,
+  clhOptionsFromConfig,
+  clhVmConfig,
 } from "./options.ts";
 
-const SECTION: ChConfigSection = {
+const SECTION: ClhConfigSection = {
   path: "/usr/bin/cloud-hypervisor",
   kernel: "/k/vmlinux",
   image: "/k/kata.img",
@@ -33,7 +33,7 @@ const SECTION: ChConfigSection = {
 const HOST = { cpus: 4, memoryMib: 4096 };
 
 Deno.test("CH VmConfig from the config: payload, cpus, memory (shared, hotplug), rootfs disk, hybrid vsock, serial", () => {
-  const o = chOptionsFromConfig(SECTION, HOST);
+  const o = clhOptionsFromConfig(SECTION, HOST);
   const nic = {
     kind: "network" as const,
     id: "n",
@@ -41,7 +41,7 @@ Deno.test("CH VmConfig from the config: payload, cpus, memory (shared, hotplug),
     guestMac: "02:00:00:00:00:01",
     queues: 1,
   };
-  assertEquals(chVmConfig(o, "/run/kata/sb/clh/kata.hvsock", { disks: [], nets: [nic], fs: [] }), {
+  assertEquals(clhVmConfig(o, "/run/kata/sb/clh/kata.hvsock", { disks: [], nets: [nic], fs: [] }), {
     cpus: { boot_vcpus: 1, max_vcpus: 4 },
     memory: {
       size: 2048 * 1048576,
@@ -69,10 +69,10 @@ Deno.test("CH VmConfig from the config: payload, cpus, memory (shared, hotplug),
     serial: { mode: "Tty" },
     console: { mode: "Off" },
   });
-  assertEquals(chNetConfig(o, { ...nic, queues: 2, mtu: 1400 }).num_queues, 4);
+  assertEquals(clhNetConfig(o, { ...nic, queues: 2, mtu: 1400 }).num_queues, 4);
   assertThrows(
     () =>
-      chFsConfig(o, {
+      clhFsConfig(o, {
         kind: "share_fs",
         id: "f",
         fsType: "virtio-9p",
@@ -86,28 +86,28 @@ Deno.test("CH VmConfig from the config: payload, cpus, memory (shared, hotplug),
 
 Deno.test("CH config mapping refuses what Cloud Hypervisor cannot run", () => {
   assertThrows(
-    () => chOptionsFromConfig({ ...SECTION, shared_fs: "virtio-9p" }, HOST),
+    () => clhOptionsFromConfig({ ...SECTION, shared_fs: "virtio-9p" }, HOST),
     ConfigError,
     "no 9p",
   );
   assertThrows(
-    () => chOptionsFromConfig({ ...SECTION, default_vcpus: 5 }, HOST),
+    () => clhOptionsFromConfig({ ...SECTION, default_vcpus: 5 }, HOST),
     ConfigError,
     "exceeds the maximum 4",
   );
   assertThrows(
-    () => chOptionsFromConfig({ ...SECTION, image: "" }, HOST),
+    () => clhOptionsFromConfig({ ...SECTION, image: "" }, HOST),
     ConfigError,
     "neither image nor initrd",
   );
-  const o = chOptionsFromConfig({
+  const o = clhOptionsFromConfig({
     ...SECTION,
     image: "",
     initrd: "/i",
     shared_fs: "none",
     default_maxmemory: 2048,
   }, HOST);
-  const c = chVmConfig(o, "/h", { disks: [], nets: [], fs: [] });
+  const c = clhVmConfig(o, "/h", { disks: [], nets: [], fs: [] });
   assertEquals([c.memory, c.payload.initramfs, "disks" in c], [
     { size: 2048 * 1048576, shared: false },
     "/i",

@@ -10,7 +10,7 @@ import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../
 import { rateLimiterFromMaxRate } from "../device.ts";
 
 /** Options of the Cloud Hypervisor driver. */
-export interface ChOptions {
+export interface ClhOptions {
   path: string;
   kernel: string;
   /** Guest rootfs image (a virtio-blk disk); empty when booting an initrd. */
@@ -38,7 +38,7 @@ export interface ChOptions {
 }
 
 /** The `[hypervisor.clh]` keys this driver reads (snake_case, as in the TOML). */
-export interface ChConfigSection {
+export interface ClhConfigSection {
   path: string;
   kernel: string;
   image: string;
@@ -62,11 +62,11 @@ export interface ChConfigSection {
 }
 
 /** Maps the config table to driver options. `host` gives the ceilings when the config sets none. */
-export function chOptionsFromConfig(
-  c: ChConfigSection,
+export function clhOptionsFromConfig(
+  c: ClhConfigSection,
   host: { cpus: number; memoryMib: number },
   runRoot = "/run/kata",
-): ChOptions {
+): ClhOptions {
   const bad = refuseKey("clh");
   checkBootFiles(c, "clh", "Cloud Hypervisor", { oneOfImageInitrd: true });
   const { vcpus, maxVcpus, memoryMib, maxMemoryMib } = vmSizing(c, host, bad);
@@ -103,7 +103,7 @@ export function chOptionsFromConfig(
 }
 
 /** The guest kernel command line. */
-export function chKernelParams(o: ChOptions): string {
+export function clhKernelParams(o: ClhOptions): string {
   const p = ["console=ttyS0", "reboot=k", "panic=1", "no_timer_check", "noreplace-smp"];
   if (o.image) {
     if (!["ext4", "xfs", "erofs"].includes(o.rootfsType)) {
@@ -126,7 +126,7 @@ export function chKernelParams(o: ChOptions): string {
 }
 
 /** Cloud Hypervisor's rate limiter config (same token buckets as Firecracker). */
-function chRateLimiter(r: RateLimiter | undefined) {
+function clhRateLimiter(r: RateLimiter | undefined) {
   if (!r || (!r.bandwidth && !r.ops)) return undefined;
   const b = (t: NonNullable<RateLimiter["bandwidth"]>) => ({
     size: t.size,
@@ -140,8 +140,8 @@ function chRateLimiter(r: RateLimiter | undefined) {
 }
 
 /** `NetConfig` of a NIC: a tap opened by name; num_queues counts rx and tx queues. */
-export function chNetConfig(o: ChOptions, n: NetworkDevice & { id: string }) {
-  const limiter = chRateLimiter(n.txRateLimiter ?? o.txRateLimiter);
+export function clhNetConfig(o: ClhOptions, n: NetworkDevice & { id: string }) {
+  const limiter = clhRateLimiter(n.txRateLimiter ?? o.txRateLimiter);
   return {
     id: n.id,
     tap: n.tapName,
@@ -154,8 +154,8 @@ export function chNetConfig(o: ChOptions, n: NetworkDevice & { id: string }) {
 }
 
 /** `DiskConfig` of a block device. */
-export function chDiskConfig(o: ChOptions, b: BlockDevice & { id: string }) {
-  const limiter = chRateLimiter(b.rateLimiter);
+export function clhDiskConfig(o: ClhOptions, b: BlockDevice & { id: string }) {
+  const limiter = clhRateLimiter(b.rateLimiter);
   return {
     id: b.id,
     path: b.path,
@@ -167,7 +167,7 @@ export function chDiskConfig(o: ChOptions, b: BlockDevice & { id: string }) {
 }
 
 /** `FsConfig` of a virtio-fs share (9p does not exist in Cloud Hypervisor). */
-export function chFsConfig(o: ChOptions, f: ShareFsDevice & { id: string }) {
+export function clhFsConfig(o: ClhOptions, f: ShareFsDevice & { id: string }) {
   if (f.fsType !== "virtio-fs") {
     throw new InvalidArgumentError(
       `Cannot share "${f.mountTag}" over ${f.fsType}: Cloud Hypervisor supports only virtio-fs`,
@@ -183,21 +183,21 @@ export function chFsConfig(o: ChOptions, f: ShareFsDevice & { id: string }) {
 }
 
 /** The devices a VM is created with. */
-export interface ChColdDevices {
+export interface ClhColdDevices {
   disks: (BlockDevice & { id: string })[];
   nets: (NetworkDevice & { id: string })[];
   fs: (ShareFsDevice & { id: string })[];
 }
 
 /** The `vm.create` body. */
-export function chVmConfig(o: ChOptions, hvsock: string, cold: ChColdDevices) {
+export function clhVmConfig(o: ClhOptions, hvsock: string, cold: ClhColdDevices) {
   const mib = 1024 * 1024;
   const hotplug = o.maxMemoryMib > o.memoryMib ? (o.maxMemoryMib - o.memoryMib) * mib : 0;
   const disks = [
     ...(o.image
       ? [{ id: "rootfs", path: o.image, readonly: true, num_queues: 1, queue_size: o.queueSize }]
       : []),
-    ...cold.disks.map((d) => chDiskConfig(o, d)),
+    ...cold.disks.map((d) => clhDiskConfig(o, d)),
   ];
   return {
     cpus: { boot_vcpus: o.vcpus, max_vcpus: o.maxVcpus },
@@ -208,12 +208,12 @@ export function chVmConfig(o: ChOptions, hvsock: string, cold: ChColdDevices) {
     },
     payload: {
       kernel: o.kernel,
-      cmdline: chKernelParams(o),
+      cmdline: clhKernelParams(o),
       ...(o.initrd ? { initramfs: o.initrd } : {}),
     },
     ...(disks.length ? { disks } : {}),
-    ...(cold.nets.length ? { net: cold.nets.map((n) => chNetConfig(o, n)) } : {}),
-    ...(cold.fs.length ? { fs: cold.fs.map((f) => chFsConfig(o, f)) } : {}),
+    ...(cold.nets.length ? { net: cold.nets.map((n) => clhNetConfig(o, n)) } : {}),
+    ...(cold.fs.length ? { fs: cold.fs.map((f) => clhFsConfig(o, f)) } : {}),
     vsock: { id: "vsock", cid: 3, socket: hvsock },
     ...(o.entropySource ? { rng: { src: o.entropySource } } : {}),
     // The serial port goes to the VMM's stdout, which the driver pipes into the log.

@@ -1,23 +1,20 @@
 /**
  * Cloud Hypervisor driver tests against a FAKE cloud-hypervisor
- * (`fake-cloud-hypervisor` → `fake_ch_server.ts`): no CH binary is
+ * (`fake-cloud-hypervisor` → `fake_clh_server.ts`): no CH binary is
  * obtainable here. The fake enforces CH's documented API rules (404 without
  * a VM, 204 cold-add vs 200 + PciDeviceInfo hotplug, 409 duplicate ids,
  * virtio-fs needs shared memory, integer sizes).
  */
-import { runChecked } from "../command.ts";
-import { assertEquals, assertRejects } from "../assert.ts";
+import { runChecked } from "../../tests/command.ts";
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
-import { DeviceManager } from "../../hypervisor/device_manager.ts";
-import { ChApi, ChApiError } from "../../hypervisor/cloud_hypervisor/api.ts";
-import { CloudHypervisor } from "../../hypervisor/cloud_hypervisor/cloud_hypervisor.ts";
-import {
-  type ChConfigSection,
-  chOptionsFromConfig,
-} from "../../hypervisor/cloud_hypervisor/options.ts";
-import { cleanupFromState } from "../../hypervisor/cleanup_state.ts";
+import { DeviceManager } from "../device_manager.ts";
+import { ClhApi, ClhApiError } from "./api.ts";
+import { Clh } from "./clh.ts";
+import { type ClhConfigSection, clhOptionsFromConfig } from "./options.ts";
+import { cleanupFromState } from "../cleanup_state.ts";
 
-const FAKE_CH = new URL("./fake-cloud-hypervisor", import.meta.url).pathname;
+const FAKE_CH = new URL("../../tests/clh/fake-cloud-hypervisor", import.meta.url).pathname;
 
 /** Runs a command; throws with its output when it fails. */
 const sh = (cmd: string, ...args: string[]) => runChecked(cmd, args);
@@ -27,7 +24,7 @@ async function setup() {
   await Deno.writeFile(`${dir}/vmlinux`, new Uint8Array(16));
   await Deno.writeFile(`${dir}/rootfs.img`, new Uint8Array(16));
   await Deno.writeFile(`${dir}/disk.img`, new Uint8Array(16));
-  const section: ChConfigSection = {
+  const section: ClhConfigSection = {
     path: FAKE_CH,
     kernel: `${dir}/vmlinux`,
     image: `${dir}/rootfs.img`,
@@ -49,7 +46,7 @@ async function setup() {
     rx_rate_limiter_max_rate: 0,
     tx_rate_limiter_max_rate: 0,
   };
-  return { dir, options: chOptionsFromConfig(section, { cpus: 4, memoryMib: 4096 }, dir) };
+  return { dir, options: clhOptionsFromConfig(section, { cpus: 4, memoryMib: 4096 }, dir) };
 }
 
 Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/NIC/fs with PCI info, remove, resize, pause", async () => {
@@ -58,7 +55,7 @@ Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/N
   await sh("ip", "netns", "add", ns);
   await sh("ip", "-n", ns, "tuntap", "add", "tap0_kata", "mode", "tap");
   await sh("ip", "-n", ns, "tuntap", "add", "tap1_kata", "mode", "tap");
-  const ch = new CloudHypervisor(t.options);
+  const ch = new Clh(t.options);
   try {
     await ch.prepareVm({ id: "c1", netnsPath: `/run/netns/${ns}` });
     const dm = new DeviceManager(ch);
@@ -71,7 +68,7 @@ Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/N
     });
     await ch.startVm(10_000);
     await dm.boot();
-    const api = new ChApi(`${t.dir}/c1/clh/api.sock`);
+    const api = new ClhApi(`${t.dir}/c1/clh/api.sock`);
     // deno-lint-ignore no-explicit-any
     let info = await api.call("GET", "vm.info") as any;
     assertEquals(info.state, "Running");
@@ -111,7 +108,7 @@ Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/N
     // CH itself refuses a duplicate id with 409.
     const dup = await assertRejects(
       () => api.addDevice("disk", { id: "d1", path: `${t.dir}/disk.img` }),
-      ChApiError,
+      ClhApiError,
     );
     assertEquals([dup.status, dup.body], [409, "Identifier d1 is not unique"]);
     await dm.detach("d1");
@@ -126,7 +123,7 @@ Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/N
           guestMac: "02:00:00:00:00:22",
           queues: 1,
         }),
-      ChApiError,
+      ClhApiError,
       "cannot open tap nosuch0",
     );
     assertEquals(await ch.resizeVcpu(2), { old: 1, new: 2 });
@@ -147,7 +144,7 @@ Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/N
 
 Deno.test("fake cloud-hypervisor: refusals (9p, VFIO, before prepare, after stop) and cleanup from saved state", async () => {
   const t = await setup();
-  const ch = new CloudHypervisor(t.options);
+  const ch = new Clh(t.options);
   await assertRejects(
     () => ch.addDevice({ kind: "block", path: "/x", readOnly: true }),
     FailedPreconditionError,

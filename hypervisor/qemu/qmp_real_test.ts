@@ -2,8 +2,8 @@
  * Real QEMU (TCG, no guest, started paused with -S) driven through our QMP
  * client: status, stop/cont, a hotplugged NIC backend and device, quit.
  */
-import { assertEquals, assertRejects } from "../assert.ts";
-import { QmpClient, QmpError } from "../../hypervisor/qemu/qmp.ts";
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { QmpClient, QmpError } from "./qmp.ts";
 
 Deno.test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rtts-qmp-" });

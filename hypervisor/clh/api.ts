@@ -11,7 +11,7 @@ import { HttpConnectError, httpUnixRequest } from "../http_unix.ts";
 const log = getLogger("hypervisor.clh.api");
 
 /** Cloud Hypervisor answered with an error status. */
-export class ChApiError extends RuntimeError {
+export class ClhApiError extends RuntimeError {
   override readonly code = "Internal";
   constructor(readonly endpoint: string, readonly status: number, readonly body: string) {
     super(
@@ -21,13 +21,13 @@ export class ChApiError extends RuntimeError {
 }
 
 /** `PciDeviceInfo`, returned by a hotplug into a running VM. */
-export interface ChPciDeviceInfo {
+export interface ClhPciDeviceInfo {
   id: string;
   bdf: string;
 }
 
 /** Client of one Cloud Hypervisor API socket. */
-export class ChApi {
+export class ClhApi {
   constructor(
     readonly socketPath: string,
     readonly connectAttempts = 500,
@@ -57,7 +57,7 @@ export class ChApi {
         continue;
       }
       log.debug("{method} {endpoint} -> {status}", { method, endpoint, status: res.status });
-      if (res.status >= 400) throw new ChApiError(endpoint, res.status, res.body.trim());
+      if (res.status >= 400) throw new ClhApiError(endpoint, res.status, res.body.trim());
       if (!res.body) return undefined;
       try {
         return JSON.parse(res.body);
@@ -75,7 +75,7 @@ export class ChApi {
   async addDevice(
     kind: "net" | "disk" | "fs",
     config: unknown,
-  ): Promise<ChPciDeviceInfo | undefined> {
-    return await this.call("PUT", `vm.add-${kind}`, config) as ChPciDeviceInfo | undefined;
+  ): Promise<ClhPciDeviceInfo | undefined> {
+    return await this.call("PUT", `vm.add-${kind}`, config) as ClhPciDeviceInfo | undefined;
   }
 }

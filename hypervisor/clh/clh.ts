@@ -27,22 +27,28 @@ import type {
   VmExit,
 } from "../hypervisor.ts";
 import { checkVcpuCount } from "../options_check.ts";
-import { ChApi } from "./api.ts";
-import { chDiskConfig, chFsConfig, chNetConfig, type ChOptions, chVmConfig } from "./options.ts";
+import { ClhApi } from "./api.ts";
+import {
+  clhDiskConfig,
+  clhFsConfig,
+  clhNetConfig,
+  type ClhOptions,
+  clhVmConfig,
+} from "./options.ts";
 
 const log = getLogger("hypervisor.clh");
 
 /** Cloud Hypervisor behind the {@link Hypervisor} interface. */
-export class CloudHypervisor extends ExternalVmm implements Hypervisor {
-  declare readonly kind: "cloud-hypervisor";
-  readonly #o: ChOptions;
-  #api: ChApi | null = null;
+export class Clh extends ExternalVmm implements Hypervisor {
+  declare readonly kind: "clh";
+  readonly #o: ClhOptions;
+  #api: ClhApi | null = null;
   #vcpus: number;
   #memoryMib: number;
 
-  constructor(options: ChOptions) {
+  constructor(options: ClhOptions) {
     super({
-      kind: "cloud-hypervisor",
+      kind: "clh",
       vmm: "Cloud Hypervisor",
       runRoot: options.runRoot,
       subdir: "clh",
@@ -82,7 +88,7 @@ export class CloudHypervisor extends ExternalVmm implements Hypervisor {
     if (this.#o.debug) args.push("-v");
     if (this.#o.disableSeccomp) args.push("--seccomp", "false");
     const proc = this.spawnVmm(this.#o.path, args);
-    this.#api = new ChApi(this.#apiSocket());
+    this.#api = new ClhApi(this.#apiSocket());
     try {
       await this.#alive(this.#api.call("GET", "vmm.ping"));
     } catch (e) {
@@ -97,7 +103,7 @@ export class CloudHypervisor extends ExternalVmm implements Hypervisor {
   async startVm(_timeoutMs: number): Promise<void> {
     this.vm.require("start");
     const devs = [...this.devices.values()];
-    const body = chVmConfig(this.#o, this.#hvsock(), {
+    const body = clhVmConfig(this.#o, this.#hvsock(), {
       disks: devs.filter((d): d is BlockDevice & { id: string } => d.kind === "block"),
       nets: devs.filter((d): d is NetworkDevice & { id: string } => d.kind === "network"),
       fs: devs.filter((d): d is ShareFsDevice & { id: string } => d.kind === "share_fs"),
@@ -172,7 +178,7 @@ export class CloudHypervisor extends ExternalVmm implements Hypervisor {
           `Cannot share "${dev.mountTag}": shared_fs is not virtio-fs, so guest memory is not shared`,
         );
       }
-      chFsConfig(this.#o, dev); // refuses 9p before anything is recorded
+      clhFsConfig(this.#o, dev); // refuses 9p before anything is recorded
     }
     if (this.vm.state === "prepared") {
       this.devices.set(dev.id, dev);
@@ -180,10 +186,10 @@ export class CloudHypervisor extends ExternalVmm implements Hypervisor {
     }
     const api = this.#needRunning("hotplug into");
     const info = dev.kind === "network"
-      ? await api.addDevice("net", chNetConfig(this.#o, dev))
+      ? await api.addDevice("net", clhNetConfig(this.#o, dev))
       : dev.kind === "block"
-      ? await api.addDevice("disk", chDiskConfig(this.#o, dev))
-      : await api.addDevice("fs", chFsConfig(this.#o, dev as ShareFsDevice & { id: string }));
+      ? await api.addDevice("disk", clhDiskConfig(this.#o, dev))
+      : await api.addDevice("fs", clhFsConfig(this.#o, dev as ShareFsDevice & { id: string }));
     const added = { ...dev, ...(info?.bdf ? { guestPath: info.bdf } : {}) };
     this.devices.set(dev.id, added);
     return added;
@@ -241,7 +247,7 @@ export class CloudHypervisor extends ExternalVmm implements Hypervisor {
     return this.proc!.whileAlive(p, `sandbox "${this.vm.id}"`);
   }
 
-  #needRunning(op: string): ChApi {
+  #needRunning(op: string): ClhApi {
     this.vm.require("operate", op);
     if (!this.#api) throw new FailedPreconditionError(`Cannot ${op} ${this.vm.what}: no API`);
     return this.#api;

@@ -5,12 +5,12 @@
  * that halts: it proves QEMU runs our command line, not that a guest boots
  * (real guests run in the VM group).
  */
-import { runChecked } from "../command.ts";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { runChecked } from "../../tests/command.ts";
+import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
-import { DeviceManager } from "../../hypervisor/device_manager.ts";
-import { type QemuConfigSection, qemuOptionsFromConfig } from "../../hypervisor/qemu/options.ts";
-import { Qemu } from "../../hypervisor/qemu/qemu.ts";
+import { DeviceManager } from "../device_manager.ts";
+import { type QemuConfigSection, qemuOptionsFromConfig } from "./options.ts";
+import { Qemu } from "./qemu.ts";
 
 /** A multiboot (a.out kludge) image loaded at 1 MiB whose code is `cli; hlt; jmp $-1`. */
 function multibootStub(): Uint8Array {

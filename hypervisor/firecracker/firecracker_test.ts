@@ -5,81 +5,14 @@
  * (pre-boot-only resources, integer fields, required fields, state machine),
  * so ordering mistakes fail the way they would against the real VMM.
  */
-import { runChecked } from "../command.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
-import { DeviceManager } from "../../hypervisor/device_manager.ts";
-import { NetworkResource } from "../../resource/network/network_resource.ts";
-import { cleanupFromState } from "../../hypervisor/cleanup_state.ts";
-import { FirecrackerApi, FirecrackerApiError } from "../../hypervisor/firecracker/api.ts";
-import { Firecracker } from "../../hypervisor/firecracker/firecracker.ts";
-import {
-  type FirecrackerConfigSection,
-  firecrackerOptionsFromConfig,
-} from "../../hypervisor/firecracker/options.ts";
-
-const FAKE_FC = new URL("./fake-firecracker", import.meta.url).pathname;
-
-interface Logged {
-  method: string;
-  path: string;
-  body: Record<string, unknown> | null;
-  status: number;
-  state: string;
-}
-
-/** A temp dir with a kernel, an image and a data disk, and the request log of the fake. */
-async function setup() {
-  const dir = await Deno.makeTempDir({ prefix: "rtts-fc-" });
-  await Deno.writeFile(`${dir}/vmlinux`, new Uint8Array(16));
-  await Deno.writeFile(`${dir}/rootfs.img`, new Uint8Array(16));
-  await Deno.writeFile(`${dir}/disk.img`, new Uint8Array(16));
-  const requestLog = `${dir}/requests.jsonl`;
-  const section: FirecrackerConfigSection = {
-    path: FAKE_FC,
-    jailer_path: "",
-    kernel: `${dir}/vmlinux`,
-    image: `${dir}/rootfs.img`,
-    initrd: "",
-    rootfs_type: "ext4",
-    kernel_params: "console=ttyS0 agent.log_vport=1025",
-    default_vcpus: 1.5,
-    default_memory: 256,
-    disable_seccomp: false,
-    enable_debug: false,
-    network_queues: 1,
-    rx_rate_limiter_max_rate: 1000000,
-    tx_rate_limiter_max_rate: 0,
-    disk_rate_limiter_bw_max_rate: 0,
-    disk_rate_limiter_bw_one_time_burst: 0,
-    disk_rate_limiter_ops_max_rate: 0,
-    disk_rate_limiter_ops_one_time_burst: 0,
-  };
-  const requests = async (): Promise<Logged[]> =>
-    (await Deno.readTextFile(requestLog)).trim().split("\n").map((l) => JSON.parse(l));
-  return { dir, section, requestLog, requests };
-}
-
-/** Runs `fn` with FAKE_FC_REQUEST_LOG set for the spawned fake. */
-async function withLog<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  Deno.env.set("FAKE_FC_REQUEST_LOG", path);
-  try {
-    return await fn();
-  } finally {
-    Deno.env.delete("FAKE_FC_REQUEST_LOG");
-  }
-}
-
-const nic = (id: string, tapName: string) => ({
-  kind: "network" as const,
-  id,
-  tapName,
-  guestMac: "02:00:ca:fe:00:01",
-  queues: 1,
-});
-
-/** Runs a command and returns its stdout; throws with its output when it fails. */
-const sh = (cmd: string, ...args: string[]) => runChecked(cmd, args);
+import { nic, setup, sh, withLog } from "../../tests/firecracker/fake_fc.ts";
+import { DeviceManager } from "../device_manager.ts";
+import { cleanupFromState } from "../cleanup_state.ts";
+import { FirecrackerApi, FirecrackerApiError } from "./api.ts";
+import { Firecracker } from "./firecracker.ts";
+import { firecrackerOptionsFromConfig } from "./options.ts";
 
 Deno.test("fake firecracker: full sandbox sequence, NICs sent only at boot before InstanceStart", async () => {
   const t = await setup();
@@ -336,69 +269,12 @@ Deno.test("fake firecracker: VMM death during prepare reports its stderr, stop/w
   }
 });
 
-Deno.test("fake firecracker in a pod netns: a veth made by a hook after start is found by the rescan and configured at boot", async () => {
-  // The rescan is the network resource's real netns scan (resource/network/):
-  // it finds the veth the "createRuntime hook" made, plumbs tap0_kata with
-  // tc redirects in the pod netns, and hands the NIC over before boot.
-  const t = await setup();
-  const ns = `rtts-fc-${Math.floor(Math.random() * 1e9)}`;
-  await sh("ip", "netns", "add", ns);
-  const netnsPath = `/run/netns/${ns}`;
-  const fc = new Firecracker(firecrackerOptionsFromConfig(t.section, t.dir));
-  const net = new NetworkResource(netnsPath, { model: "tcfilter", queues: 1 });
-  try {
-    await withLog(t.requestLog, () => fc.prepareVm({ id: "sb7", netnsPath }));
-    await fc.startVm(1000);
-    // Nothing in the netns yet (the CNI hook has not run): the first scan finds nothing.
-    assertEquals(await net.attach(fc), []);
-    // "createRuntime hook": the CNI veth appears only now, after start.
-    await sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "veth-host");
-    await sh("ip", "-n", ns, "addr", "add", "10.88.0.2/24", "dev", "eth0");
-    await sh("ip", "-n", ns, "link", "set", "eth0", "up");
-    const mac = JSON.parse(await sh("ip", "-j", "-n", ns, "link", "show", "eth0"))[0].address;
-    // The rescan: Firecracker cannot hotplug, so the endpoint is plumbed and queued.
-    assertEquals(await net.attach(fc), []);
-    assertEquals(net.queuedCount(), 1);
-    const before = await t.requests();
-    assert(!before.some((r) => r.path.startsWith("/network-interfaces")), "NIC sent before boot");
-    // Boot: the resource hands its queued NIC over, the driver sends it, then InstanceStart.
-    await net.flushQueued(fc);
-    await fc.bootVm();
-    const order = (await t.requests()).slice(before.length).map((r) =>
-      `${r.method} ${r.path} ${r.status}`
-    );
-    assertEquals(order, ["PUT /network-interfaces/tap0_kata 204", "PUT /actions 204"]);
-    const cfg = await new FirecrackerApi(`${t.dir}/sb7/run/fc.sock`).request(
-      "GET",
-      "/vm/config",
-    ) as {
-      "network-interfaces": { iface_id: string; host_dev_name: string; guest_mac: string }[];
-    };
-    // The tap lives only in the pod netns, so the PUT succeeded only because the VMM joined it.
-    assertEquals(cfg["network-interfaces"].map((n) => [n.host_dev_name, n.guest_mac]), [[
-      "tap0_kata",
-      mac,
-    ]]);
-    assertEquals(fc.saveState().netns, netnsPath);
-    // A link that appears after boot is refused clearly, not dropped.
-    await sh("ip", "-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", "veth-host1");
-    await sh("ip", "-n", ns, "addr", "add", "10.89.0.2/24", "dev", "eth1");
-    await assertRejects(() => net.attach(fc), FailedPreconditionError, "cannot hotplug NICs");
-  } finally {
-    await fc.stopVm();
-    await net.detach(fc);
-    await fc.cleanup();
-    await sh("ip", "netns", "del", ns);
-    await Deno.remove(t.dir, { recursive: true });
-  }
-});
-
 Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jail, --netns, relative paths, no mounts left", async () => {
   const t = await setup();
   const ns = `rtts-fcj-${Math.floor(Math.random() * 1e9)}`;
   await sh("ip", "netns", "add", ns);
   await sh("ip", "-n", ns, "tuntap", "add", "tap0_kata", "mode", "tap");
-  const jailer = new URL("./fake-jailer", import.meta.url).pathname;
+  const jailer = new URL("../../tests/firecracker/fake-jailer", import.meta.url).pathname;
   const fc = new Firecracker(
     firecrackerOptionsFromConfig({ ...t.section, jailer_path: jailer }, t.dir),
   );
@@ -455,7 +331,7 @@ Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jai
 
 Deno.test("fake jailer + fake firecracker: cleanup from saved state alone (driver object lost) kills the VMM and removes the jail", async () => {
   const t = await setup();
-  const jailer = new URL("./fake-jailer", import.meta.url).pathname;
+  const jailer = new URL("../../tests/firecracker/fake-jailer", import.meta.url).pathname;
   const fc = new Firecracker(
     firecrackerOptionsFromConfig({ ...t.section, jailer_path: jailer }, t.dir),
   );
