@@ -11,7 +11,7 @@
 import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
-import { closeFd, O, openFd } from "../ffi/libc.ts";
+import { LogFifoWriter } from "./log_fifo.ts";
 import { setCloseOnExec } from "../ffi/inherit.ts";
 import { LISTEN_FD_ENV } from "./start.ts";
 import type { ConnListener } from "../ttrpc/server.ts";
@@ -30,7 +30,8 @@ export async function serve(inv: Invocation): Promise<number> {
   const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
   await setupLogging({
     level: f.debug ? "debug" : "info",
-    sink: openLogSink(`${bundle}/log`, writerSink),
+    // Never a blocking open or write of the FIFO: the server must answer without a reader.
+    sink: writerSink(new LogFifoWriter(`${bundle}/log`)),
     properties: { sandbox: f.id },
   });
   const log = getLogger("shim");
@@ -122,17 +123,5 @@ async function adoptOrListen(path: string): Promise<ConnListener> {
   } catch {
     // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
     return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
-  }
-}
-
-function openLogSink<S>(path: string, writerSink: (w: Deno.FsFile | typeof Deno.stderr) => S): S {
-  try {
-    // A write-only open of a FIFO blocks without a reader: probe without blocking first
-    // (containerd holds it open for reading; outside containerd there may be none).
-    closeFd(openFd(path, O.WRONLY | O.NONBLOCK));
-    const file = Deno.openSync(path, { write: true });
-    return writerSink(file);
-  } catch {
-    return writerSink(Deno.stderr);
   }
 }
