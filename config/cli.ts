@@ -4,8 +4,9 @@
  *   `warnings` list of host files it names that are missing and a
  *   `not_implemented` list of keys set but accepted without effect; exit 0, or 1
  *   with the error on stderr when the file is missing or invalid.
- * - `check [--config FILE] [--json]` reports what the host offers for that
- *   configuration; exit 0 only when every required item exists.
+ * - `check [--config FILE] [--json] [--all]` reports what the host offers for
+ *   that configuration (with `--all`: what is missing for each shipped
+ *   configuration beside it); exit 0 only when every required item exists.
  * @module
  */
 import { HelpRequested, parseFlags, usage } from "../common/flags.ts";
@@ -21,6 +22,11 @@ const ENV_FLAGS = {
 const CHECK_FLAGS = {
   config: { kind: "string", usage: "configuration file (default: the Kata lookup order)" },
   json: { kind: "bool", usage: "print the report as JSON" },
+  all: {
+    kind: "bool",
+    usage:
+      "check every configuration-*.toml beside the configuration found (what is missing for each)",
+  },
 } as const;
 
 function parseOrReport<F extends typeof ENV_FLAGS | typeof CHECK_FLAGS>(
@@ -76,32 +82,55 @@ export async function checkCommand(args: string[]): Promise<number> {
   const flags = parseOrReport("check", args, CHECK_FLAGS);
   if (flags === "help") return 0;
   if (!flags) return 2;
-  let items;
-  let file;
-  try {
-    const loaded = await loadConfig({ path: flags.config || undefined });
-    file = loaded.file;
-    items = checkHost(loaded);
-  } catch (e) {
-    console.error(`check: ${(e as Error).message}`);
-    return 1;
-  }
-  const failed = items.filter((i) => i.required && !i.ok);
-  if (flags.json) {
-    console.log(JSON.stringify({ file, ok: failed.length === 0, items }, null, 2));
-  } else {
-    console.log(`configuration: ${file}`);
-    for (const i of items) {
-      const state = i.ok ? "ok" : i.required ? "MISSING" : "absent";
-      const detail = i.detail ? ` (${i.detail})` : "";
-      console.log(`${state.padEnd(8)}${i.name}${detail}`);
-      if (!i.ok && i.hint) console.log(`        hint: ${i.hint}`);
+  let files: (string | undefined)[] = [flags.config || undefined];
+  if (flags.all) {
+    try {
+      // Every shipped configuration beside the one the lookup order finds (the install directory).
+      const main = (await loadConfig({ path: flags.config || undefined })).file;
+      const dir = main.slice(0, main.lastIndexOf("/")) || ".";
+      files = [...Deno.readDirSync(dir)]
+        .filter((e) => /^configuration-.+\.toml$/.test(e.name))
+        .map((e) => `${dir}/${e.name}`)
+        .sort();
+    } catch (e) {
+      console.error(`check: ${(e as Error).message}`);
+      return 1;
     }
-    console.log(
-      failed.length === 0
-        ? "all required items are present"
-        : `${failed.length} required item(s) missing`,
-    );
   }
-  return failed.length === 0 ? 0 : 1;
+  const reports = [];
+  for (const path of files) {
+    try {
+      const loaded = await loadConfig({ path });
+      const items = checkHost(loaded);
+      const failed = items.filter((i) => i.required && !i.ok);
+      reports.push({ file: loaded.file, ok: failed.length === 0, items, failed });
+    } catch (e) {
+      if (!flags.all) {
+        console.error(`check: ${(e as Error).message}`);
+        return 1;
+      }
+      reports.push({ file: path!, ok: false, error: (e as Error).message, items: [], failed: [] });
+    }
+  }
+  if (flags.json) {
+    const out = reports.map(({ failed: _f, ...r }) => r);
+    console.log(JSON.stringify(flags.all ? out : out[0], null, 2));
+  } else {
+    for (const r of reports) {
+      if (flags.all) console.log("");
+      console.log(`configuration: ${r.file}`);
+      if ("error" in r) console.log(`ERROR   ${r.error}`);
+      for (const i of r.items) {
+        if (flags.all && i.ok) continue; // with --all only what is missing, per configuration
+        const state = i.ok ? "ok" : i.required ? "MISSING" : "absent";
+        const detail = i.detail ? ` (${i.detail})` : "";
+        console.log(`${state.padEnd(8)}${i.name}${detail}`);
+        if (!i.ok && i.hint) console.log(`        hint: ${i.hint}`);
+      }
+      console.log(
+        r.ok ? "all required items are present" : `${r.failed.length} required item(s) missing`,
+      );
+    }
+  }
+  return reports.every((r) => r.ok) ? 0 : 1;
 }

@@ -67,6 +67,9 @@ function artifactHint(what: string): string {
   }
   if (what.includes("OCI runtime")) return "install runc or crun (apt-get install runc)";
   if (what.includes("bind mount")) return "create the path or remove it from sandbox_bind_mounts";
+  if (what.startsWith("guest ")) {
+    return "build and install this project's guest: scripts/build-guest --install (it installs every kernel and image name the shipped configurations use), or point the key at your Kata guest artifacts";
+  }
   return "install the Kata guest artifacts (kernel, image, firmware) or point the key at them";
 }
 
@@ -99,8 +102,14 @@ export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): Ho
     ["/dev/vhost-net", local && !loaded.hypervisor?.disable_vhost_net],
     ["/dev/net/tun", local],
   ];
+  const virt = cpuVirtualization(root);
   for (const [dev, required] of devices) {
-    const problem = openProblem(`${root}${dev}`);
+    let problem = openProblem(`${root}${dev}`);
+    // A /dev/kvm without vmx/svm behind it (PVM, a VM without nested
+    // virtualization) opens fine but cannot run a guest: not ok.
+    if (dev === "/dev/kvm" && problem === undefined && virt === undefined) {
+      problem = "present, but the CPU shows no vmx or svm flag: it cannot run a normal guest";
+    }
     const ok = problem === undefined;
     items.push({
       name: dev,
@@ -110,7 +119,6 @@ export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): Ho
       hint: ok ? undefined : DEVICE_HINTS[dev],
     });
   }
-  const virt = cpuVirtualization(root);
   items.push({
     name: "hardware virtualization (vmx/svm CPU flag)",
     ok: virt !== undefined,
