@@ -117,7 +117,10 @@ async function bundle(commit: string): Promise<void> {
     `#!/bin/sh
 # ${NAME} launcher: a BUNDLED build (JS files run by the pinned Deno beside
 # it), not a compiled binary; see README "Build".
-here=$(dirname "$(readlink -f "$0")")
+# Shell built-ins where the launcher is run in place (each exec costs milliseconds);
+# through a symlink elsewhere (an install), resolve it.
+here=\${0%/*}
+[ -x "$here/deno" ] || { p=$(readlink -f "$0"); here=\${p%/*}; }
 exec "$here/deno" run ${RUN_FLAGS.join(" ")} --no-config --no-lock --quiet "$here/${NAME}.js" "$@"
 `,
   );

@@ -5,6 +5,14 @@
  * @module
  */
 
+/**
+ * V8 flags of the long-running server (bundled and source runs; a compiled
+ * binary has its flags built in). The server idles most of its life: a small
+ * young generation cuts its resident memory; bench/results/footprint.md and
+ * ttrpc.md have the measured memory and throughput of the choices.
+ */
+export const SERVER_V8_FLAGS = "--max-semi-space-size=1,--lite-mode";
+
 /** The program and leading arguments that re-run this shim. */
 export function selfCommand(): { program: string; args: string[] } {
   // The build stamps its mode; asking buildInfo() would run git when from source.
@@ -12,15 +20,7 @@ export function selfCommand(): { program: string; args: string[] } {
   const mode = stamp?.mode ?? "source";
   if (mode === "compiled") return { program: Deno.execPath(), args: [] };
   const entry = new URL(Deno.mainModule).pathname;
-  // The server idles most of its life: a small young generation and no optimizing
-  // compiler cut its resident memory by about 6 MB (measured with four shims).
-  const flags = [
-    "run",
-    "-A",
-    "--unstable-vsock",
-    "--quiet",
-    "--v8-flags=--max-semi-space-size=1,--lite-mode",
-  ];
+  const flags = ["run", "-A", "--unstable-vsock", "--quiet", `--v8-flags=${SERVER_V8_FLAGS}`];
   if (mode === "bundled") {
     return { program: Deno.execPath(), args: [...flags, "--no-config", "--no-lock", entry] };
   }
