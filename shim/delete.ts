@@ -22,13 +22,15 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   if (!f.id) throw new InvalidArgumentError("delete: -id is required");
   const bundle = f.bundle || Deno.cwd();
   const problems: string[] = [];
+  // The shim first: a hung one may still run the built-in VMM and its mounts'
+  // users; the clean-up order is kill the VMM, unmount, then remove.
+  await killShim(bundle, f.id).catch((e) => problems.push(String(e)));
   try {
     const { cleanupLostSandbox } = await import("../runtimes/manager.ts");
     await cleanupLostSandbox(f.id, bundle, Deno.env.get("KATA_PERSIST_ROOT") || "/run/kata");
   } catch (e) {
     problems.push(e instanceof Error ? e.message : String(e));
   }
-  await killShim(bundle, f.id).catch((e) => problems.push(String(e)));
   if (f.address && f.namespace) {
     const path = socketPath(await socketAddress(f.address, f.namespace, f.id));
     await Deno.remove(path).catch(() => {});
@@ -40,23 +42,40 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   return 0;
 }
 
-// A shim that is still alive but unreachable (hung) is killed so nothing leaks.
+/**
+ * A shim that is still alive but unreachable (hung) is killed so nothing
+ * leaks, only when it is proven to be this sandbox's server: the pid in
+ * `shim.pid`, its command line naming `-id <id>` (and not `start`), the same
+ * executable as this process, and started no later than `shim.pid` was
+ * written (a pid reused after the shim died started later).
+ */
 async function killShim(bundle: string, id: string): Promise<void> {
   let pid: number;
+  let written: number;
   try {
     pid = Number((await Deno.readTextFile(`${bundle}/shim.pid`)).trim());
+    written = (await Deno.stat(`${bundle}/shim.pid`)).mtime?.getTime() ?? 0;
   } catch {
     return;
   }
-  if (!(pid > 1)) return;
-  let cmdline = "";
-  try {
-    cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-  } catch {
-    return;
-  }
-  // Only our own server for this id, never a recycled pid.
+  if (!(pid > 1) || pid === Deno.pid) return;
+  const { identify, killIdentified } = await import("../persist/process_identity.ts");
+  const who = identify(pid);
+  if (!who) return;
+  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
   if (!cmdline.includes(`\0-id\0${id}\0`) || cmdline.includes("\0start\0")) return;
-  const { sendSignal } = await import("../ffi/process.ts");
-  sendSignal(pid, SIGKILL);
+  if (who.exe !== Deno.execPath()) return;
+  const started = bootTimeMs() + Number(who.start_time) * 1000 / CLOCK_TICKS_PER_S;
+  if (!(written > 0) || started > written + START_SLACK_MS) return;
+  await killIdentified(who, "SIGKILL", 5000);
+}
+
+/** USER_HZ: /proc/<pid>/stat counts start times in these (100 on every Linux ABI). */
+const CLOCK_TICKS_PER_S = 100;
+/** Rounding of btime (whole seconds) and of the file's mtime. */
+const START_SLACK_MS = 2000;
+
+function bootTimeMs(): number {
+  const m = /^btime (\d+)$/m.exec(Deno.readTextFileSync("/proc/stat"));
+  return m ? Number(m[1]) * 1000 : 0;
 }

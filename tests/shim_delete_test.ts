@@ -319,3 +319,49 @@ Deno.test("shim delete: a corrupt or unknown-version state.json is reported; not
     await Deno.remove(src, { recursive: true });
   }
 });
+
+Deno.test("shim delete: kills a hung server proven by shim.pid, id, executable and start time; never a later process on that pid", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-del-hung-" });
+  const id = "hung1";
+  const script = `${dir}/hang.ts`;
+  await Deno.writeTextFile(script, "setInterval(() => {}, 1000);\n");
+  const spawn = () =>
+    new Deno.Command(Deno.execPath(), { args: ["run", script, "-id", id, "-bundle", dir] })
+      .spawn();
+  const older = spawn();
+  const hung = spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    // A pid recorded before the process holding it now started: not the shim.
+    await Deno.writeTextFile(`${dir}/shim.pid`, String(older.pid));
+    const past = new Date(Date.now() - 3600_000);
+    await Deno.utime(`${dir}/shim.pid`, past, past);
+    const r1 = await shim(["-id", id, "-bundle", dir, "delete"], dir, {
+      KATA_PERSIST_ROOT: `${dir}/run`,
+    });
+    assertEquals(r1.code, 0, r1.stderr);
+    assert(alive(older.pid), "a process started after shim.pid was written was killed");
+    // The server that wrote shim.pid after it started: killed.
+    await Deno.writeTextFile(`${dir}/shim.pid`, String(hung.pid));
+    const r2 = await shim(["-id", id, "-bundle", dir, "delete"], dir, {
+      KATA_PERSIST_ROOT: `${dir}/run`,
+    });
+    assertEquals(r2.code, 0, r2.stderr);
+    assertEquals((await hung.status).signal, "SIGKILL");
+    // Another id in the command line: left alone.
+    await Deno.writeTextFile(`${dir}/shim.pid`, String(older.pid));
+    const r3 = await shim(["-id", "other", "-bundle", dir, "delete"], dir, {
+      KATA_PERSIST_ROOT: `${dir}/run`,
+    });
+    assertEquals(r3.code, 0, r3.stderr);
+    assert(alive(older.pid), "a server of another id was killed");
+  } finally {
+    for (const p of [older, hung]) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* exited */ }
+      await p.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
