@@ -58,7 +58,10 @@ const DEVICE_HINTS: Record<string, string> = {
   "/dev/net/tun": "load the tun module: modprobe tun",
 };
 
-function artifactHint(what: string): string {
+function artifactHint(what: string, path = ""): string {
+  if (what.includes("extension image") || /-se-|coco|tdx|snp/.test(path)) {
+    return "a confidential-computing guest artifact this project does not build: install Kata's, or use configuration-qemu.toml / configuration-dragonball.toml";
+  }
   if (what.includes("hypervisor binary") || what.includes("jailer")) {
     return "install the hypervisor package, or point the key at the installed binary";
   }
@@ -133,7 +136,7 @@ export function checkHost(loaded: LoadedConfig, opts: HostCheckOptions = {}): Ho
       ok,
       required: true,
       detail: `[${n.section.join(".")}] ${n.key}`,
-      hint: ok ? undefined : artifactHint(n.what),
+      hint: ok ? undefined : artifactHint(n.what, n.path),
     });
   }
   const cg = cgroupVersion(root);
