@@ -97,4 +97,9 @@ if (import.meta.main) {
   });
   const written = await install(values.destdir.replace(/\/$/, ""), values["default-hypervisor"]);
   for (const w of written) console.log(`installed ${w}`);
+  // The configurations name guest artifacts this step does not install.
+  console.log(
+    "next: scripts/build-guest --install (the guest under every name the configurations use), " +
+      "then `containerd-shim-kata-v2 check --all` lists what each configuration still lacks",
+  );
 }
