@@ -74,6 +74,16 @@ export abstract class ExternalVmm {
     return this.proc && !this.proc.exited ? [this.proc.pid] : [];
   }
 
+  /** Both VMMs boot the guest in `startVm`: `bootVm` only checks that it runs. */
+  bootVm(): Promise<void> {
+    try {
+      this.vm.require("boot");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.resolve();
+  }
+
   waitVm(): Promise<VmExit> {
     if (!this.proc) {
       return Promise.reject(

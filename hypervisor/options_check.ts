@@ -12,6 +12,27 @@ import {
   UNSUPPORTED_EVERYWHERE,
 } from "./unsupported_keys.ts";
 
+/** What every external VMM driver's options hold (the rest is the driver's own). */
+export interface VmBootOptions {
+  /** The VMM executable. */
+  path: string;
+  /** Guest kernel. */
+  kernel: string;
+  /** Guest rootfs image; empty when booting an initrd. */
+  image: string;
+  initrd: string;
+  /** `ext4`, `xfs` or `erofs`. */
+  rootfsType: string;
+  /** Extra kernel parameters from the config. */
+  kernelParams: string;
+  /** Boot vCPUs (a fraction in the config is rounded up). */
+  vcpus: number;
+  memoryMib: number;
+  debug: boolean;
+  /** Base of the per-sandbox directories (`/run/kata`). */
+  runRoot: string;
+}
+
 /** Throws the ConfigError for key `key` of the section. */
 export type RefuseKey = (key: string, reason: string) => never;
 
@@ -99,4 +120,49 @@ export function checkVcpuCount(what: string, n: number, max: number): void {
   if (!Number.isInteger(n) || n < 1 || n > max) {
     throw new InvalidArgumentError(`Cannot resize ${what} to ${n} vCPUs: allowed 1..${max}`);
   }
+}
+
+/** The systemd parameters every Kata guest boots with. */
+export const KATA_SYSTEMD_PARAMS: readonly string[] = [
+  "systemd.unit=kata-containers.target",
+  "systemd.mask=systemd-networkd.service",
+  "systemd.mask=systemd-networkd.socket",
+];
+
+/**
+ * The `root=` parameters for a rootfs image of type `type` on guest device
+ * `dev`; `flags` are the ext4/xfs mount flags (erofs takes none).
+ */
+export function rootfsParams(
+  type: string,
+  dev = "/dev/vda1",
+  flags = "data=ordered,errors=remount-ro",
+): string[] {
+  switch (type) {
+    case "ext4":
+    case "xfs":
+      return [`root=${dev}`, `rootflags=${flags}`, "ro", `rootfstype=${type}`];
+    case "erofs":
+      return [`root=${dev}`, "ro", "rootfstype=erofs"];
+    default:
+      throw new InvalidArgumentError(
+        `Invalid rootfs_type ${JSON.stringify(type)}: expected ext4, xfs or erofs`,
+      );
+  }
+}
+
+/** The config's own `kernel_params`, split into parameters (last, so they win). */
+export function userKernelParams(kernelParams: string): string[] {
+  return kernelParams.trim() ? kernelParams.trim().split(/\s+/) : [];
+}
+
+/** Ends a kernel command line: Kata's systemd units, agent debug logging, the config's params. */
+export function finishKernelParams(
+  p: string[],
+  o: { debug: boolean; kernelParams: string },
+): string {
+  p.push(...KATA_SYSTEMD_PARAMS);
+  if (o.debug) p.push("agent.log=debug");
+  p.push(...userKernelParams(o.kernelParams));
+  return p.join(" ");
 }

@@ -17,15 +17,8 @@ import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 import { implicitDeviceId } from "../device.ts";
 import { ExternalVmm } from "../external_vmm.ts";
-import type {
-  AgentSocket,
-  Capabilities,
-  Hypervisor,
-  HypervisorState,
-  PrepareVmOptions,
-  VcpuResize,
-  VmExit,
-} from "../hypervisor.ts";
+import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
+import type { PrepareVmOptions, VcpuResize, VmExit } from "../hypervisor.ts";
 import { checkVcpuCount } from "../options_check.ts";
 import { ClhApi } from "./api.ts";
 import {
@@ -120,16 +113,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       id: this.vm.id,
       pid: this.proc!.pid,
     });
-  }
-
-  /** Cloud Hypervisor boots in {@link startVm}. */
-  bootVm(): Promise<void> {
-    try {
-      this.vm.require("boot");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return Promise.resolve();
   }
 
   async stopVm(): Promise<void> {

@@ -4,25 +4,16 @@
  * the per-device configs).
  * @module
  */
-import { checkBootFiles, refuseKey, vmSizing } from "../options_check.ts";
+import { checkBootFiles, finishKernelParams, refuseKey, rootfsParams } from "../options_check.ts";
+import { type VmBootOptions, vmSizing } from "../options_check.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
 
 /** Options of the Cloud Hypervisor driver. */
-export interface ClhOptions {
-  path: string;
-  kernel: string;
-  /** Guest rootfs image (a virtio-blk disk); empty when booting an initrd. */
-  image: string;
-  initrd: string;
-  rootfsType: string;
-  kernelParams: string;
-  vcpus: number;
+export interface ClhOptions extends VmBootOptions {
   maxVcpus: number;
-  memoryMib: number;
   maxMemoryMib: number;
-  debug: boolean;
   /** Guest RAM shared with vhost-user daemons (needed by virtio-fs). */
   sharedMemory: boolean;
   disableBlockDeviceUse: boolean;
@@ -33,8 +24,6 @@ export interface ClhOptions {
   entropySource: string;
   rxRateLimiter?: RateLimiter;
   txRateLimiter?: RateLimiter;
-  /** Base of the per-sandbox directories (`/run/kata`). */
-  runRoot: string;
 }
 
 /** The `[hypervisor.clh]` keys this driver reads (snake_case, as in the TOML). */
@@ -105,24 +94,8 @@ export function clhOptionsFromConfig(
 /** The guest kernel command line. */
 export function clhKernelParams(o: ClhOptions): string {
   const p = ["console=ttyS0", "reboot=k", "panic=1", "no_timer_check", "noreplace-smp"];
-  if (o.image) {
-    if (!["ext4", "xfs", "erofs"].includes(o.rootfsType)) {
-      throw new InvalidArgumentError(
-        `Invalid rootfs_type ${JSON.stringify(o.rootfsType)}: expected ext4, xfs or erofs`,
-      );
-    }
-    p.push("root=/dev/vda1");
-    if (o.rootfsType !== "erofs") p.push("rootflags=data=ordered,errors=remount-ro");
-    p.push("ro", `rootfstype=${o.rootfsType}`);
-  }
-  p.push(
-    "systemd.unit=kata-containers.target",
-    "systemd.mask=systemd-networkd.service",
-    "systemd.mask=systemd-networkd.socket",
-  );
-  if (o.debug) p.push("agent.log=debug");
-  if (o.kernelParams.trim()) p.push(...o.kernelParams.trim().split(/\s+/));
-  return p.join(" ");
+  if (o.image) p.push(...rootfsParams(o.rootfsType));
+  return finishKernelParams(p, o);
 }
 
 /** Cloud Hypervisor's rate limiter config (same token buckets as Firecracker). */

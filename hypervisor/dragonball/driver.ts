@@ -14,16 +14,8 @@ import { getLogger } from "../../common/log.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { BOOTS_IN_START, VmLifecycle } from "../vm_lifecycle.ts";
 import type { Device } from "../device.ts";
-import type {
-  AgentSocket,
-  Capabilities,
-  Hypervisor,
-  HypervisorState,
-  PrepareVmOptions,
-  VcpuResize,
-  VmExit as DriverExit,
-  VmState,
-} from "../hypervisor.ts";
+import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
+import type { PrepareVmOptions, VcpuResize, VmExit as DriverExit, VmState } from "../hypervisor.ts";
 import { Vm } from "./vm.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";

@@ -4,7 +4,8 @@
  * command line and the launch argv (plain or jailed), which are pure.
  * @module
  */
-import { checkBootFiles, refuseKey } from "../options_check.ts";
+import { checkBootFiles, KATA_SYSTEMD_PARAMS, refuseKey, rootfsParams } from "../options_check.ts";
+import { userKernelParams, type VmBootOptions } from "../options_check.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import type { RateLimiter } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
@@ -17,32 +18,15 @@ export const MIN_FIRECRACKER_MEMORY_MIB = 128;
 export const PLACEHOLDER_DRIVES = 5;
 
 /** Options of the Firecracker driver. */
-export interface FirecrackerOptions {
-  /** The `firecracker` executable. */
-  path: string;
+export interface FirecrackerOptions extends VmBootOptions {
   /** The `jailer` executable; empty = not jailed. */
   jailerPath: string;
-  /** Uncompressed guest kernel (vmlinux). */
-  kernel: string;
-  /** Guest rootfs image; empty when booting an initrd. */
-  image: string;
-  initrd: string;
-  /** `ext4`, `xfs` or `erofs`. */
-  rootfsType: string;
-  /** Extra kernel parameters from the config. */
-  kernelParams: string;
-  /** vCPUs; a fraction is rounded up (Firecracker wants an integer). */
-  vcpus: number;
-  memoryMib: number;
   disableSeccomp: boolean;
-  debug: boolean;
   /** Must be 1: Firecracker opens taps single-queue. */
   networkQueues: number;
   rxRateLimiter?: RateLimiter;
   txRateLimiter?: RateLimiter;
   diskRateLimiter?: RateLimiter;
-  /** Base of the per-sandbox directories (`/run/kata`). */
-  runRoot: string;
   /** Connect attempts while the API socket comes up (10 ms apart). */
   apiConnectAttempts: number;
 }
@@ -121,40 +105,13 @@ export function firecrackerOptionsFromConfig(
   };
 }
 
-/** Kernel parameters that mount the image's root file system (runtime-rs's per-type set). */
-function rootfsParams(type: string): string[] {
-  switch (type) {
-    case "ext4":
-      return [
-        "root=/dev/vda1",
-        "rootflags=data=ordered,errors=remount-ro",
-        "ro",
-        "rootfstype=ext4",
-      ];
-    case "xfs":
-      return ["root=/dev/vda1", "rootflags=data=ordered,errors=remount-ro", "ro", "rootfstype=xfs"];
-    case "erofs":
-      return ["root=/dev/vda1", "ro", "rootfstype=erofs"];
-    default:
-      throw new InvalidArgumentError(
-        `Invalid rootfs_type ${JSON.stringify(type)}: expected ext4, xfs or erofs`,
-      );
-  }
-}
-
 /** The guest kernel command line Firecracker boots with. */
 export function firecrackerBootArgs(o: FirecrackerOptions): string {
-  const args = [
-    "reboot=k",
-    "panic=1",
-    "systemd.unit=kata-containers.target",
-    "systemd.mask=systemd-networkd.service",
-    "systemd.mask=systemd-networkd.socket",
-  ];
+  const args = ["reboot=k", "panic=1", ...KATA_SYSTEMD_PARAMS];
   if (o.debug) args.push("agent.log_vport=1025");
   args.push("pci=off", "iommu=off");
   if (o.image) args.push(...rootfsParams(o.rootfsType));
-  if (o.kernelParams.trim()) args.push(...o.kernelParams.trim().split(/\s+/));
+  args.push(...userKernelParams(o.kernelParams));
   return args.join(" ");
 }
 

@@ -5,17 +5,13 @@
  * @module
  */
 import { UNSUPPORTED_QEMU } from "../unsupported_keys.ts";
-import { checkBootFiles, refuseKey, vmSizing } from "../options_check.ts";
+import { checkBootFiles, finishKernelParams, refuseKey, rootfsParams } from "../options_check.ts";
+import { type VmBootOptions, vmSizing } from "../options_check.ts";
 import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 
 /** Options of the QEMU driver. */
-export interface QemuOptions {
-  path: string;
-  kernel: string;
-  /** Guest rootfs image; empty when booting an initrd. */
-  image: string;
-  initrd: string;
+export interface QemuOptions extends VmBootOptions {
   firmware: string;
   /** `q35` (x86_64). */
   machineType: string;
@@ -25,15 +21,11 @@ export interface QemuOptions {
   accel: "kvm" | "tcg";
   /** Extra `-cpu` features, e.g. `pmu=off`. */
   cpuFeatures: string;
-  /** Boot vCPUs (a fraction is rounded up). */
-  vcpus: number;
   /** vCPU ceiling for hotplug. */
   maxVcpus: number;
-  memoryMib: number;
   /** Memory ceiling for hotplug, MiB. */
   maxMemoryMib: number;
   memorySlots: number;
-  rootfsType: string;
   /** How the image reaches the guest: `virtio-pmem` or `virtio-blk-pci`. */
   vmRootfsDriver: "virtio-pmem" | "virtio-blk-pci";
   /** Driver for block devices: `virtio-blk-pci` or `virtio-scsi`. */
@@ -43,15 +35,11 @@ export interface QemuOptions {
   /** Drive cache mode, when `block_device_cache_set`: O_DIRECT and/or no flushes. */
   blockCache?: { direct: boolean; noFlush: boolean };
   disableBlockDeviceUse: boolean;
-  kernelParams: string;
-  debug: boolean;
   disableVhostNet: boolean;
   networkQueues: number;
   entropySource: string;
   /** PCIe root ports created for hotplug. */
   hotplugPorts: number;
-  /** Base of the per-sandbox directories (`/run/kata`). */
-  runRoot: string;
 }
 
 /** The `[hypervisor.qemu]` keys this driver reads (snake_case, as in the TOML). */
@@ -166,23 +154,11 @@ export const FIRST_PORT_SLOT = 0x10;
 export const SCSI_SLOT = 0x0f;
 
 /** Kernel parameters for the VM rootfs, by how it is attached. */
-function rootfsParams(o: QemuOptions): string[] {
+function qemuRootfsParams(o: QemuOptions): string[] {
   if (!o.image) return [];
-  const dev = o.vmRootfsDriver === "virtio-pmem" ? "/dev/pmem0p1" : "/dev/vda1";
-  const flags = o.vmRootfsDriver === "virtio-pmem"
-    ? "dax,data=ordered,errors=remount-ro"
-    : "data=ordered,errors=remount-ro";
-  switch (o.rootfsType) {
-    case "ext4":
-    case "xfs":
-      return [`root=${dev}`, `rootflags=${flags}`, "ro", `rootfstype=${o.rootfsType}`];
-    case "erofs":
-      return [`root=${dev}`, "ro", "rootfstype=erofs"];
-    default:
-      throw new InvalidArgumentError(
-        `Invalid rootfs_type ${JSON.stringify(o.rootfsType)}: expected ext4, xfs or erofs`,
-      );
-  }
+  return o.vmRootfsDriver === "virtio-pmem"
+    ? rootfsParams(o.rootfsType, "/dev/pmem0p1", "dax,data=ordered,errors=remount-ro")
+    : rootfsParams(o.rootfsType);
 }
 
 /** The guest kernel command line. */
@@ -202,17 +178,12 @@ export function qemuKernelParams(o: QemuOptions): string {
     "pci=lastbus=0",
     // The serial port's lines land in the shim log (see QemuVm's console pump).
     "console=ttyS0",
-    ...rootfsParams(o),
+    ...qemuRootfsParams(o),
     "panic=1",
     `nr_cpus=${o.maxVcpus}`,
     "scsi_mod.scan=none",
-    "systemd.unit=kata-containers.target",
-    "systemd.mask=systemd-networkd.service",
-    "systemd.mask=systemd-networkd.socket",
   ];
-  if (o.debug) p.push("agent.log=debug");
-  if (o.kernelParams.trim()) p.push(...o.kernelParams.trim().split(/\s+/));
-  return p.join(" ");
+  return finishKernelParams(p, o);
 }
 
 /** Where a cold-plugged device sits; filled by {@link qemuCommandLine}. */

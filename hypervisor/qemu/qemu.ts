@@ -13,14 +13,8 @@ import { getLogger } from "../../common/log.ts";
 import { implicitDeviceId } from "../device.ts";
 import type { Device } from "../device.ts";
 import { ExternalVmm } from "../external_vmm.ts";
-import type {
-  AgentSocket,
-  Capabilities,
-  Hypervisor,
-  HypervisorState,
-  PrepareVmOptions,
-  VcpuResize,
-} from "../hypervisor.ts";
+import type { AgentSocket, Capabilities, Hypervisor } from "../hypervisor.ts";
+import type { HypervisorState, PrepareVmOptions, VcpuResize } from "../hypervisor.ts";
 import { qemuCommandLine, type QemuOptions } from "./options.ts";
 import { QemuHotplug } from "./hotplug.ts";
 import { QemuResizer } from "./resize.ts";
@@ -149,16 +143,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
     }
     this.vm.moveTo("running");
     log.info("QEMU VM {id} started (pid {pid})", { id: this.vm.id, pid: proc.pid });
-  }
-
-  /** QEMU boots in {@link startVm}; nothing is left to do. */
-  bootVm(): Promise<void> {
-    try {
-      this.vm.require("boot");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return Promise.resolve();
   }
 
   async stopVm(): Promise<void> {

@@ -9,13 +9,9 @@
  */
 import type { Descriptor } from "../virtio/queue.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
-import {
-  type ActivateContext,
-  readConfigBytes,
-  VIRTIO_ID,
-  type VirtioDevice,
-} from "../virtio/device.ts";
-import { drainQueue, writableRoom } from "../virtio/drain.ts";
+import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
+import { writableRoom } from "../virtio/drain.ts";
+import { RequestDevice } from "../virtio/request_device.ts";
 import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
 
 /** Feature bit: the config space holds a mount tag. */
@@ -26,17 +22,15 @@ const QUEUE_SIZE = 256;
 const MAX_TAG = 0xffff;
 
 /** A virtio-9p device serving one host directory. */
-export class Virtio9p implements VirtioDevice {
+export class Virtio9p extends RequestDevice {
   readonly deviceType = VIRTIO_ID.P9;
   readonly features = 1n << VIRTIO_9P_MOUNT_TAG;
-  readonly queueMaxSizes = [QUEUE_SIZE];
   readonly server: P9Server;
   readonly #config: Uint8Array;
-  #ctx?: ActivateContext;
-  #closed = false;
 
   /** Shares `root` under mount tag `tag`. */
   constructor(readonly tag: string, root: string, opts: P9ServerOptions = {}) {
+    super(QUEUE_SIZE);
     const t = new TextEncoder().encode(tag);
     if (t.length === 0 || t.length > MAX_TAG) {
       throw new RangeError(`9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`);
@@ -51,19 +45,7 @@ export class Virtio9p implements VirtioDevice {
     readConfigBytes(this.#config, offset, data);
   }
 
-  writeConfig(): void {}
-
-  activate(ctx: ActivateContext): void {
-    this.#ctx = ctx;
-  }
-
-  notify(_index: number): void {
-    const ctx = this.#ctx;
-    if (!ctx || this.#closed) return;
-    drainQueue(ctx, 0, (descs) => this.#serve(ctx, descs));
-  }
-
-  #serve(ctx: ActivateContext, descs: Descriptor[]): number {
+  protected serve(ctx: ActivateContext, descs: Descriptor[]): number {
     const room = writableRoom(descs);
     if (room === 0) return 0; // nowhere to put a reply
     const request = readFromChain(ctx.memory, descs, MAX_MSIZE + 4096);
@@ -71,15 +53,11 @@ export class Virtio9p implements VirtioDevice {
     return writeToChain(ctx.memory, descs, reply);
   }
 
-  reset(): void {
-    this.#ctx = undefined;
+  protected override forget(): void {
     this.server.reset();
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#ctx = undefined;
+  protected release(): void {
     this.server.reset();
   }
 }

@@ -6,14 +6,9 @@
  * @module
  */
 import type { GuestMemory } from "../../memory.ts";
-import type { Queue } from "../virtio/queue.ts";
-import {
-  type ActivateContext,
-  readConfigBytes,
-  VIRTIO_ID,
-  type VirtioDevice,
-} from "../virtio/device.ts";
-import { drainQueue } from "../virtio/drain.ts";
+import type { Descriptor, Queue } from "../virtio/queue.ts";
+import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
+import { RequestDevice } from "../virtio/request_device.ts";
 
 const SECTOR = 512;
 const QUEUE_SIZE = 256;
@@ -32,18 +27,16 @@ export interface BlockOptions {
 }
 
 /** A file-backed virtio block device. */
-export class VirtioBlock implements VirtioDevice {
+export class VirtioBlock extends RequestDevice {
   readonly deviceType = VIRTIO_ID.BLOCK;
-  readonly queueMaxSizes = [QUEUE_SIZE];
   readonly features: bigint;
   readonly #file: Deno.FsFile;
   readonly #sectors: number;
   readonly #id: Uint8Array;
   readonly #readOnly: boolean;
-  #ctx?: ActivateContext;
-  #closed = false;
 
   private constructor(file: Deno.FsFile, size: number, readOnly: boolean, id: string) {
+    super(QUEUE_SIZE);
     this.#file = file;
     this.#readOnly = readOnly;
     this.#sectors = Math.floor(size / SECTOR);
@@ -75,20 +68,12 @@ export class VirtioBlock implements VirtioDevice {
     readConfigBytes(cfg, offset, data);
   }
 
-  writeConfig(): void {}
-
-  activate(ctx: ActivateContext): void {
-    this.#ctx = ctx;
+  protected serve(ctx: ActivateContext, descs: Descriptor[]): number {
+    return Math.max(this.#request(ctx.memory, descs), 0);
   }
 
-  notify(_index: number): void {
-    const ctx = this.#ctx;
-    if (!ctx || this.#closed) return;
-    drainQueue(ctx, 0, (descs) => Math.max(this.#serve(ctx.memory, descs), 0));
-  }
-
-  /** Serves one request; returns the bytes written to guest memory. */
-  #serve(mem: GuestMemory, descs: { addr: number; len: number; writable: boolean }[]): number {
+  /** Serves one request; returns the bytes written to guest memory (-1: no status byte). */
+  #request(mem: GuestMemory, descs: Descriptor[]): number {
     const header = descs[0];
     const statusDesc = descs[descs.length - 1];
     if (
@@ -165,14 +150,7 @@ export class VirtioBlock implements VirtioDevice {
     return written + 1;
   }
 
-  reset(): void {
-    this.#ctx = undefined;
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#ctx = undefined;
+  protected release(): void {
     this.#file.close();
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * The shape of a virtio device that serves requests synchronously from one
+ * queue (virtio-blk, virtio-9p): each chain holds a request and room for
+ * its reply, served when the driver notifies. The base keeps the activation
+ * context and the closed flag and drains the queue; a device says how it
+ * serves one chain, and what reset and close release.
+ * @module
+ */
+import type { ActivateContext, VirtioDevice } from "./device.ts";
+import { drainQueue } from "./drain.ts";
+import type { Descriptor } from "./queue.ts";
+
+/** A one-queue request/response virtio device. */
+export abstract class RequestDevice implements VirtioDevice {
+  abstract readonly deviceType: number;
+  abstract readonly features: bigint;
+  readonly queueMaxSizes: readonly number[];
+  #ctx?: ActivateContext;
+  #closed = false;
+
+  constructor(queueSize: number) {
+    this.queueMaxSizes = [queueSize];
+  }
+
+  abstract readConfig(offset: number, data: Uint8Array): void;
+
+  /** Serves the request in one chain; returns the bytes written into guest memory. */
+  protected abstract serve(ctx: ActivateContext, descriptors: Descriptor[]): number;
+
+  /** Releases the device's host resources (its file, its fids); called once. */
+  protected abstract release(): void;
+
+  /** Forgets per-driver state on a device reset (default: nothing). */
+  protected forget(): void {}
+
+  writeConfig(): void {}
+
+  activate(ctx: ActivateContext): void {
+    this.#ctx = ctx;
+  }
+
+  notify(_index: number): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    drainQueue(ctx, 0, (descs) => this.serve(ctx, descs));
+  }
+
+  reset(): void {
+    this.#ctx = undefined;
+    this.forget();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx = undefined;
+    this.release();
+  }
+}
