@@ -2,6 +2,8 @@
  * The shim side of the Kata agent protocol: typed `grpc.AgentService` and
  * `grpc.Health` calls over ttRPC on vsock, hybrid vsock or a Unix socket,
  * dialled with Kata's retry timing and redialled after a broken connection.
+ * {@link kataAgent} is the one way to reach an agent; with `domainErrors`
+ * (what the runtime uses) a failed call rejects with a domain error.
  * The object it returns has every AgentService method plus `check`,
  * `version`, `waitReady` and `close`, so it fits the runtime's AgentApi.
  * @module
@@ -10,6 +12,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { AgentService } from "./gen/agent_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/health_pb.ts";
 import { UnavailableError } from "../common/errors.ts";
+import { domainError } from "../ttrpc/status.ts";
 import { getLogger } from "../common/log.ts";
 import { createTtrpcTransport } from "../ttrpc/transport.ts";
 import {
@@ -32,6 +35,13 @@ export interface KataAgentOptions {
   reconnectTimeoutMs?: number;
   /** Deadline of calls that set none (Kata: request_timeout for CreateContainer, 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Calls reject with domain errors (`common/errors.ts`: UnavailableError,
+   * NotFoundError, ...) instead of the peer's ConnectError, so the runtime
+   * never handles transport codes. Off for protocol tests that check the
+   * wire status itself.
+   */
+  domainErrors?: boolean;
 }
 
 /** A connected agent client. */
@@ -69,8 +79,12 @@ export function kataAgent(
   const transport = createTtrpcTransport(() => dialSocketAddress(addr, dial), {
     defaultTimeoutMs: opts.requestTimeoutMs ?? 30_000,
   });
-  const agent = createClient(AgentService, transport);
-  const health = createClient(Health, transport);
+  let agent = createClient(AgentService, transport);
+  let health = createClient(Health, transport);
+  if (opts.domainErrors) {
+    agent = withDomainErrors(agent);
+    health = withDomainErrors(health);
+  }
   return {
     ...agent,
     address: url,
@@ -103,49 +117,22 @@ export function kataAgent(
   };
 }
 
-/**
- * Connects to the agent and waits until it answers its health check
- * (`timeoutMs`, Kata's health-check budget by default 90 s).
- */
-export async function connectKataAgent(
-  address: string | SocketAddress,
-  opts: KataAgentOptions & { readyTimeoutMs?: number } = {},
-): Promise<KataAgent> {
-  const agent = kataAgent(address, opts);
-  try {
-    await agent.waitReady(opts.readyTimeoutMs ?? 90_000);
-    return agent;
-  } catch (err) {
-    agent.close();
-    throw err;
+/** The same client, each call's ConnectError turned into the domain error of its code. */
+function withDomainErrors<T extends object>(client: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(client)) {
+    if (typeof value !== "function") {
+      out[name] = value;
+      continue;
+    }
+    const what = `Agent call ${name[0].toUpperCase()}${name.slice(1)}`;
+    out[name] = async (...args: unknown[]) => {
+      try {
+        return await value(...args);
+      } catch (e) {
+        throw domainError(e, what);
+      }
+    };
   }
-}
-
-/** `[agent.kata]` dial timing as the runtime passes it. */
-export interface DialTimeouts {
-  /** Kata's dial_timeout: the pause between attempts (ms). */
-  dialTimeoutMs: number;
-  /** Kata's reconnect_timeout: the total time to get a connection (ms). */
-  reconnectTimeoutMs: number;
-}
-
-/**
- * Dials the agent at `socket` with the runtime's timeouts and returns the
- * client once a connection is made (a dialer for the VirtContainer runtime).
- * @throws {UnavailableError} when no connection was made within reconnectTimeoutMs
- */
-export async function dialKataAgent(
-  socket: SocketAddress,
-  timeouts: DialTimeouts,
-): Promise<KataAgent> {
-  const conn = await dialSocketAddress(socket, {
-    timeoutMs: timeouts.reconnectTimeoutMs,
-    retryIntervalMs: Math.max(1, timeouts.dialTimeoutMs),
-  });
-  // The probe connection proves the guest listens; calls use the client's own.
-  conn.close();
-  return kataAgent(socket, {
-    reconnectTimeoutMs: timeouts.reconnectTimeoutMs,
-    dialRetryIntervalMs: Math.max(1, timeouts.dialTimeoutMs),
-  });
+  return out as T;
 }

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { connectKataAgent, dialKataAgent, kataAgent } from "./kata_agent.ts";
+import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
+import { UnavailableError, UnimplementedError } from "../common/errors.ts";
+import { kataAgent } from "./kata_agent.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/health_pb.ts";
 import { AgentService } from "./gen/agent_pb.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
@@ -37,46 +38,50 @@ Deno.test("waitReady retries until the agent starts listening", async () => {
   }
 });
 
-Deno.test("connectKataAgent gives up on an agent that never serves", async () => {
+Deno.test("waitReady gives up on an agent that never serves, or is absent", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/agent.sock`;
   const server = healthServer(HealthCheckResponse_ServingStatus.NOT_SERVING);
   server.serve(Deno.listen({ transport: "unix", path }));
+  const serving = kataAgent(`unix://${path}`);
+  const absent = kataAgent(`unix://${dir}/absent.sock`, { reconnectTimeoutMs: 100 });
   try {
     await assertRejects(
-      () => connectKataAgent(`unix://${path}`, { readyTimeoutMs: 300 }),
-      Error,
+      () => serving.waitReady(300),
+      UnavailableError,
       "not ready after 300 ms: status NOT_SERVING",
     );
-    await assertRejects(
-      () => connectKataAgent(`unix://${dir}/absent.sock`, { readyTimeoutMs: 200 }),
-      Error,
-      "not ready after 200 ms",
-    );
+    await assertRejects(() => absent.waitReady(200), UnavailableError, "not ready after 200 ms");
   } finally {
+    serving.close();
+    absent.close();
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("dialKataAgent waits for the socket within the reconnect timeout", async () => {
+Deno.test("with domainErrors, failed calls reject with domain errors, not ConnectError", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/agent.sock`;
   const server = healthServer(HealthCheckResponse_ServingStatus.SERVING);
+  server.serve(Deno.listen({ transport: "unix", path }));
+  const agent = kataAgent(`unix://${path}`, { domainErrors: true });
+  const absent = kataAgent(`unix://${dir}/absent.sock`, {
+    domainErrors: true,
+    reconnectTimeoutMs: 100,
+  });
   try {
-    await assertRejects(
-      () => dialKataAgent({ kind: "unix", path }, { dialTimeoutMs: 10, reconnectTimeoutMs: 100 }),
-      Error,
-      "Cannot connect",
-    );
-    server.serve(Deno.listen({ transport: "unix", path }));
-    const agent = await dialKataAgent({ kind: "unix", path }, {
-      dialTimeoutMs: 10,
-      reconnectTimeoutMs: 1000,
-    });
     assertEquals((await agent.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
-    agent.close();
+    const e = await assertRejects(
+      () => agent.startContainer({ containerId: "x" }),
+      UnimplementedError,
+    );
+    assert(e.message.startsWith("Agent call StartContainer failed (Unimplemented)"), e.message);
+    assert(e.cause instanceof ConnectError, "the wire error stays as the cause");
+    await assertRejects(() => absent.check({}), UnavailableError);
   } finally {
+    agent.close();
+    absent.close();
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,13 +4,5 @@
  * guest image by scripts/build-guest).
  * @module
  */
-export {
-  AGENT_PORT,
-  connectKataAgent,
-  dialKataAgent,
-  type DialTimeouts,
-  type KataAgent,
-  kataAgent,
-  type KataAgentOptions,
-} from "./kata_agent.ts";
+export { AGENT_PORT, type KataAgent, kataAgent, type KataAgentOptions } from "./kata_agent.ts";
 export { AGENT_LOG_PORT, forwardAgentLogs, type LogForwarder } from "./log_forwarder.ts";

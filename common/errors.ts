@@ -44,6 +44,11 @@ export class DeadlineExceededError extends RuntimeError {
   override readonly code = "DeadlineExceeded";
 }
 
+/** The operation was cancelled: its connection closed, or the caller gave up. */
+export class CanceledError extends RuntimeError {
+  override readonly code = "Canceled";
+}
+
 /** A peer (agent, VMM, containerd) cannot be reached right now. */
 export class UnavailableError extends RuntimeError {
   override readonly code = "Unavailable";

@@ -1,30 +1,15 @@
 /**
- * The RPC boundary's error mapping: domain errors become ttRPC status codes
- * here and nowhere else.
+ * The RPC boundary of the Task service: what a runtime throws becomes the
+ * ConnectError the ttRPC server sends, with the status code of ttRPC's one
+ * domain-error mapping (`ttrpc/status.ts`).
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import { RuntimeError } from "../common/errors.ts";
-
-const CODES: Record<string, Code> = {
-  NotFound: Code.NotFound,
-  AlreadyExists: Code.AlreadyExists,
-  FailedPrecondition: Code.FailedPrecondition,
-  InvalidArgument: Code.InvalidArgument,
-  Unimplemented: Code.Unimplemented,
-  DeadlineExceeded: Code.DeadlineExceeded,
-  Unavailable: Code.Unavailable,
-};
+import { ConnectError } from "@connectrpc/connect";
+import { statusCodeOf } from "../ttrpc/status.ts";
 
 /** Turns anything a runtime threw into the ConnectError the ttRPC server sends. */
 export function toStatusError(e: unknown): ConnectError {
   if (e instanceof ConnectError) return e;
-  if (e instanceof RuntimeError) {
-    return new ConnectError(e.message, CODES[e.code] ?? Code.Unknown, undefined, undefined, e);
-  }
-  if (e instanceof Deno.errors.NotFound) {
-    return new ConnectError((e as Error).message, Code.NotFound, undefined, undefined, e);
-  }
   const msg = e instanceof Error ? e.message : String(e);
-  return new ConnectError(msg, Code.Unknown, undefined, undefined, e);
+  return new ConnectError(msg, statusCodeOf(e), undefined, undefined, e);
 }

@@ -15,6 +15,14 @@ Deno.test("every product import points down the layer order, without cycles", ()
   assertEquals(violations, [], `Layer violations:\n${violations.join("\n")}`);
 });
 
+Deno.test("runtimes/ never sees transport errors (ConnectError, numeric status codes)", () => {
+  const seen = [...productFiles(ROOT)]
+    .filter(([path]) => path.startsWith("runtimes/"))
+    .filter(([, src]) => /\bConnectError\b|\.code\s*===?\s*\d/.test(src))
+    .map(([path]) => path);
+  assertEquals(seen, [], "The agent adapter turns transport errors into domain errors");
+});
+
 Deno.test("imports are found in every form, comments and packages aside", () => {
   const src = [
     'import { a } from "../common/errors.ts";',

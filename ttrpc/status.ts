@@ -1,10 +1,25 @@
 /**
  * Mapping between thrown errors and google.rpc.Status, the error model on the
  * ttRPC wire. The codes are gRPC's, which is what connect's `Code` enum holds.
+ * This is the one mapping between domain errors (`common/errors.ts`) and
+ * status codes, both ways: servers (the Task service, the guest agent) send
+ * {@link statusCodeOf} a thrown error, clients turn a peer's status back into
+ * a domain error with {@link domainError}.
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  AlreadyExistsError,
+  CanceledError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  RuntimeError,
+  UnavailableError,
+  UnimplementedError,
+} from "../common/errors.ts";
 import type { AnyEnvelope, StatusEnvelope } from "./envelope.ts";
 
 const codeByName = new Map<string, Code>();
@@ -21,25 +36,58 @@ export function codeFromName(name: string): Code | undefined {
   return codeByName.get(name.replaceAll("_", "").toLowerCase());
 }
 
+/**
+ * The status code of anything thrown: a ConnectError's own; a domain error's
+ * by its code name (`"NotFound"`); aborts and timeouts; Deno's NotFound;
+ * else Unknown.
+ */
+export function statusCodeOf(err: unknown): Code {
+  if (err instanceof ConnectError) return err.code;
+  if (err instanceof DOMException) {
+    if (err.name === "TimeoutError") return Code.DeadlineExceeded;
+    if (err.name === "AbortError") return Code.Canceled;
+  }
+  if (err instanceof Deno.errors.NotFound) return Code.NotFound;
+  if (err instanceof Error) {
+    const name = (err as { code?: unknown }).code;
+    return (typeof name === "string" ? codeFromName(name) : undefined) ?? Code.Unknown;
+  }
+  return Code.Unknown;
+}
+
 /** Converts anything thrown by a handler into the status sent back to the client. */
 export function statusFromError(err: unknown): StatusEnvelope {
   if (err instanceof ConnectError) {
     return { code: err.code, message: err.rawMessage, details: detailsOf(err) };
   }
-  if (err instanceof DOMException) {
-    if (err.name === "TimeoutError") {
-      return { code: Code.DeadlineExceeded, message: err.message, details: [] };
-    }
-    if (err.name === "AbortError") {
-      return { code: Code.Canceled, message: err.message, details: [] };
-    }
-  }
-  if (err instanceof Error) {
-    const name = (err as { code?: unknown }).code;
-    const code = typeof name === "string" ? codeFromName(name) : undefined;
-    return { code: code ?? Code.Unknown, message: err.message, details: [] };
-  }
-  return { code: Code.Unknown, message: String(err), details: [] };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: statusCodeOf(err), message, details: [] };
+}
+
+type DomainErrorClass = new (message: string, options?: ErrorOptions) => RuntimeError;
+
+/** The domain error of each status code a peer may answer with (others: RuntimeError). */
+const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
+  [Code.NotFound, NotFoundError],
+  [Code.AlreadyExists, AlreadyExistsError],
+  [Code.FailedPrecondition, FailedPreconditionError],
+  [Code.InvalidArgument, InvalidArgumentError],
+  [Code.Unimplemented, UnimplementedError],
+  [Code.DeadlineExceeded, DeadlineExceededError],
+  [Code.Unavailable, UnavailableError],
+  [Code.Canceled, CanceledError],
+]);
+
+/**
+ * The domain error for a failed call (`what` names it, e.g. `Agent call
+ * CreateContainer`): a ConnectError becomes the domain error of its code
+ * with the peer's message and the original as `cause`; anything else is
+ * returned as it is.
+ */
+export function domainError(err: unknown, what: string): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  const cls = DOMAIN_ERRORS.get(err.code) ?? RuntimeError;
+  return new cls(`${what} failed (${Code[err.code]}): ${err.rawMessage}`, { cause: err });
 }
 
 function detailsOf(err: ConnectError): AnyEnvelope[] {

@@ -1,7 +1,24 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { assertEquals } from "../tests/assert.ts";
-import { FailedPreconditionError, NotFoundError, UnimplementedError } from "../common/errors.ts";
-import { codeFromName, errorFromStatus, statusFromError } from "./status.ts";
+import { assert, assertEquals } from "../tests/assert.ts";
+import {
+  AlreadyExistsError,
+  CanceledError,
+  ConfigError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  RuntimeError,
+  UnavailableError,
+  UnimplementedError,
+} from "../common/errors.ts";
+import {
+  codeFromName,
+  domainError,
+  errorFromStatus,
+  statusCodeOf,
+  statusFromError,
+} from "./status.ts";
 
 Deno.test("statusFromError() maps domain errors by their code name", () => {
   assertEquals(statusFromError(new NotFoundError("container c1 not found")), {
@@ -44,4 +61,31 @@ Deno.test("errorFromStatus() keeps code, raw message and details", () => {
   assertEquals([err.code, err.rawMessage], [Code.AlreadyExists, "exists"]);
   assertEquals(err.details, [{ type: "a.B", value: new Uint8Array([1]) }]);
   assertEquals(errorFromStatus({ code: 99, message: "?", details: [] }).code, Code.Unknown);
+});
+
+Deno.test("domain errors and status codes map both ways through one table", () => {
+  const classes = [
+    NotFoundError,
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    UnimplementedError,
+    DeadlineExceededError,
+    UnavailableError,
+    CanceledError,
+  ];
+  for (const cls of classes) {
+    const code = statusCodeOf(new cls("x"));
+    assert(code !== Code.Unknown, `${cls.name} has a status code`);
+    const back = domainError(new ConnectError("peer said so", code), "Agent call Foo");
+    assert(back instanceof cls, `${Code[code]} comes back as ${cls.name}, not ${back}`);
+    assertEquals((back as Error).cause instanceof ConnectError, true);
+  }
+  assertEquals(statusCodeOf(new ConfigError("bad key")), Code.InvalidArgument);
+  assertEquals(statusCodeOf(new Deno.errors.NotFound("no file")), Code.NotFound);
+  const other = domainError(new ConnectError("disk on fire", Code.Internal), "Agent call Foo");
+  assert(other instanceof RuntimeError && other.constructor === RuntimeError, String(other));
+  assertEquals((other as Error).message, "Agent call Foo failed (Internal): disk on fire");
+  const plain = new Error("not from a peer");
+  assertEquals(domainError(plain, "Agent call Foo"), plain);
 });

@@ -1,18 +1,16 @@
 /**
  * What the VirtContainer runtime needs from the Kata agent client: the typed
- * AgentService calls it makes, the health Check, and close. It is exactly the
- * shape of connect clients over a ttRPC transport, so
- * {@link agentApiFromTransport} builds one from any transport (vsock, hybrid
- * vsock, a test server on a Unix socket), and the shim-side `KataAgent`
- * fits it too. How the connection is dialled is the caller's
- * {@link AgentDialer}.
+ * AgentService calls it makes, the health Check, and close. The shim-side
+ * `KataAgent` (agent/kata_agent.ts, with `domainErrors`) fits it; its calls
+ * reject with domain errors (common/errors.ts), never transport codes. How
+ * the connection is dialled is the caller's {@link AgentDialer}
+ * (runtimes/manager.ts).
  * @module
  */
-import { type Client, createClient } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { AgentService } from "../../agent/gen/agent_pb.ts";
 import { Health } from "../../agent/gen/health_pb.ts";
 import type { AgentSocket } from "../../hypervisor/hypervisor.ts";
-import type { TtrpcTransport } from "../../ttrpc/transport.ts";
 
 type AgentClient = Client<typeof AgentService>;
 
@@ -68,38 +66,3 @@ export interface DialTimeouts {
 
 /** Connects to the agent at `socket` (retrying within the timeouts). */
 export type AgentDialer = (socket: AgentSocket, timeouts: DialTimeouts) => Promise<AgentApi>;
-
-/** An {@link AgentApi} over a ttRPC transport. */
-export function agentApiFromTransport(transport: TtrpcTransport): AgentApi {
-  const a = createClient(AgentService, transport);
-  const h = createClient(Health, transport);
-  return {
-    createSandbox: a.createSandbox,
-    getGuestDetails: a.getGuestDetails,
-    updateInterface: a.updateInterface,
-    addARPNeighbors: a.addARPNeighbors,
-    updateRoutes: a.updateRoutes,
-    createContainer: a.createContainer,
-    startContainer: a.startContainer,
-    removeContainer: a.removeContainer,
-    execProcess: a.execProcess,
-    signalProcess: a.signalProcess,
-    waitProcess: a.waitProcess,
-    readStdout: a.readStdout,
-    readStderr: a.readStderr,
-    writeStdin: a.writeStdin,
-    closeStdin: a.closeStdin,
-    ttyWinResize: a.ttyWinResize,
-    statsContainer: a.statsContainer,
-    updateContainer: a.updateContainer,
-    pauseContainer: a.pauseContainer,
-    resumeContainer: a.resumeContainer,
-    copyFile: a.copyFile,
-    getOOMEvent: a.getOOMEvent,
-    getMetrics: a.getMetrics,
-    getVolumeStats: a.getVolumeStats,
-    resizeVolume: a.resizeVolume,
-    check: h.check,
-    close: () => transport.close(),
-  };
-}

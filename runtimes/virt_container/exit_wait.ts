@@ -3,7 +3,7 @@
  * agent's WaitProcess, or 255 where the agent (and so the VM) is gone.
  * @module
  */
-import { ConnectError } from "@connectrpc/connect";
+import { CanceledError, UnavailableError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { type AgentApi, NO_DEADLINE } from "./agent_api.ts";
 import type { VirtProcess } from "./container.ts";
@@ -13,8 +13,9 @@ const log = getLogger("runtimes.virt_container");
 /** Exit status given to tasks whose VM died (what containerd shows for a lost task). */
 export const VM_DEATH_EXIT_STATUS = 255;
 
+/** The agent's connection broke or closed: the VM is gone or going. */
 function isDeadAgentError(e: unknown): boolean {
-  return e instanceof ConnectError && (e.code === 14 || e.code === 1);
+  return e instanceof UnavailableError || e instanceof CanceledError;
 }
 
 /**
