@@ -8,10 +8,7 @@ import { HelpRequested, parseFlags, usage } from "../../common/flags.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import { Vm, type VmConfig } from "./vm.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
-import { VirtioBlock } from "./devices/virtio_blk/block.ts";
-import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
-import { VirtioNet } from "./devices/virtio_net/net.ts";
-import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
+import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
 
 /** Flags of the `vmm` action. */
@@ -72,8 +69,8 @@ export function parseShare(value: string): { tag: string; dir: string; readOnly:
   return { tag, dir, readOnly };
 }
 
-/** Opens the devices the flags ask for; closes what it opened if one fails. */
-async function openDevices(values: {
+/** The devices the flags ask for. */
+export function deviceSpecsFromFlags(values: {
   drive: string[];
   share: string[];
   net: string;
@@ -81,30 +78,17 @@ async function openDevices(values: {
   mac: string;
   "vsock-uds": string;
   "vsock-cid": number;
-}): Promise<VirtioDevice[]> {
-  const devices: VirtioDevice[] = [];
-  try {
-    for (const d of values.drive) {
-      const { path, readOnly } = parseDrive(d);
-      devices.push(VirtioBlock.open(path, { readOnly }));
-    }
-    for (const s of values.share) {
-      const { tag, dir, readOnly } = parseShare(s);
-      devices.push(new Virtio9p(tag, dir, { readOnly }));
-    }
-    if (values.net) {
-      devices.push(
-        VirtioNet.open(values.net, { netns: values.netns, mac: values.mac || undefined }),
-      );
-    }
-    if (values["vsock-uds"]) {
-      devices.push(await VirtioVsock.listen(values["vsock-uds"], values["vsock-cid"]));
-    }
-    return devices;
-  } catch (e) {
-    for (const d of devices) await d.close();
-    throw e;
+}): DeviceSpec[] {
+  const specs: DeviceSpec[] = [];
+  for (const d of values.drive) specs.push({ kind: "block", ...parseDrive(d) });
+  for (const s of values.share) specs.push({ kind: "9p", ...parseShare(s) });
+  if (values.net) {
+    specs.push({ kind: "net", tap: values.net, netns: values.netns, mac: values.mac || undefined });
   }
+  if (values["vsock-uds"]) {
+    specs.push({ kind: "vsock", udsPath: values["vsock-uds"], guestCid: values["vsock-cid"] });
+  }
+  return specs;
 }
 
 /** Runs the `vmm` action; returns the process exit code. */
@@ -135,7 +119,7 @@ export async function vmmCommand(args: string[]): Promise<number> {
   const initrd = v.initrd ? mapImageFile("initrd", v.initrd) : undefined;
   let devices: VirtioDevice[];
   try {
-    devices = await openDevices(v);
+    devices = await openDevices(deviceSpecsFromFlags(v));
   } catch (e) {
     kernel.close();
     initrd?.close();

@@ -18,10 +18,7 @@ import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../
 import type { PrepareVmOptions, VcpuResize, VmExit as DriverExit, VmState } from "../hypervisor.ts";
 import { Vm } from "./vm.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
-import { VirtioBlock } from "./devices/virtio_blk/block.ts";
-import { VirtioNet } from "./devices/virtio_net/net.ts";
-import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
-import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
+import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
 import {
   type ConfigTable,
@@ -215,25 +212,21 @@ export class Dragonball implements Hypervisor {
     );
   }
 
-  async #openDevices(): Promise<VirtioDevice[]> {
-    const out: VirtioDevice[] = [];
-    try {
-      if (this.#o.image) out.push(VirtioBlock.open(this.#o.image, { readOnly: true }));
-      for (const d of this.#pending) {
-        if (d.kind === "block") {
-          out.push(VirtioBlock.open(d.path, { readOnly: d.readOnly, id: d.id }));
-        } else if (d.kind === "network") {
-          out.push(VirtioNet.open(d.tapName, { netns: this.#netns ?? "", mac: d.guestMac }));
-        } else if (d.kind === "share_fs") {
-          out.push(new Virtio9p(d.mountTag, d.hostPath));
-        }
+  /** The devices to open at start: the rootfs image, the collected ones, the hybrid vsock. */
+  #deviceSpecs(): DeviceSpec[] {
+    const specs: DeviceSpec[] = [];
+    if (this.#o.image) specs.push({ kind: "block", path: this.#o.image, readOnly: true });
+    for (const d of this.#pending) {
+      if (d.kind === "block") {
+        specs.push({ kind: "block", path: d.path, readOnly: d.readOnly, id: d.id });
+      } else if (d.kind === "network") {
+        specs.push({ kind: "net", tap: d.tapName, netns: this.#netns ?? "", mac: d.guestMac });
+      } else if (d.kind === "share_fs") {
+        specs.push({ kind: "9p", tag: d.mountTag, dir: d.hostPath });
       }
-      out.push(await VirtioVsock.listen(this.#hvsock, this.#guestCid));
-      return out;
-    } catch (e) {
-      for (const d of out) await d.close();
-      throw e;
     }
+    specs.push({ kind: "vsock", udsPath: this.#hvsock, guestCid: this.#guestCid });
+    return specs;
   }
 
   async startVm(_timeoutMs: number): Promise<void> {
@@ -244,7 +237,7 @@ export class Dragonball implements Hypervisor {
     let devices: VirtioDevice[] = [];
     let vm: Vm;
     try {
-      devices = await this.#openDevices();
+      devices = await openDevices(this.#deviceSpecs());
       vm = await Vm.create({
         kernel: kernel.bytes,
         initrd: initrd?.bytes,
