@@ -7,6 +7,7 @@
  */
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { mountsUnder } from "../../persist/remove_tree.ts";
 import { GuestProcess } from "./guest_process.ts";
 import { TerminalProcess } from "./terminal_process.ts";
 import type { OciSpec } from "./oci_spec.ts";
@@ -224,6 +225,17 @@ export class GuestContainer {
     for (const plan of [...this.#storages].reverse()) {
       const err = await undoPlan(plan);
       if (err) log.warn("Cannot unmount {target}: {error}", { target: plan.target, error: err });
+    }
+    // Never through a mount left behind by a failed unmount: a rootfs shared
+    // from the host would lose the host's files.
+    const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => null);
+    const left = info === null ? [this.bundle] : mountsUnder(this.bundle, info);
+    if (left.length > 0) {
+      log.warn("Not removing bundle {bundle}: {mount} is still mounted", {
+        bundle: this.bundle,
+        mount: left[0],
+      });
+      return;
     }
     await Deno.remove(this.bundle, { recursive: true }).catch(() => {});
   }

@@ -8,6 +8,7 @@ import type { SandboxState, StateStore } from "../../persist/mod.ts";
 import { OciRuntime } from "./oci_runtime.ts";
 import { unmountRootfs } from "./rootfs.ts";
 import { fromSandboxState } from "./state.ts";
+import { removeTreeSafely } from "../../persist/remove_tree.ts";
 
 const SIGKILL = 9;
 
@@ -19,7 +20,6 @@ export async function cleanupLinuxContainer(store: StateStore, state: SandboxSta
   await runtime.kill(s.id, SIGKILL, true).catch(() => {});
   await runtime.delete(s.id, true);
   if (s.rootfsMounted) unmountRootfs(s.bundle);
-  await Deno.remove(dir, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
+  // Mount-aware: nothing below is removed while something stays mounted.
+  removeTreeSafely(dir);
 }

@@ -30,7 +30,7 @@ import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
 import { parseStdioUri } from "../stdio_uri.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
-import { StateStore } from "../../persist/mod.ts";
+import { removeTreeSafely, StateStore } from "../../persist/mod.ts";
 import { type LinuxContainerState, writeState } from "./state.ts";
 
 const log = getLogger("runtimes.linux_container");
@@ -126,7 +126,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     } catch (e) {
       await runtime.delete(req.id, true).catch(() => {});
       if (mounted) unmountRootfs(req.bundle);
-      Deno.removeSync(dir, { recursive: true });
+      removeTreeSafely(dir);
       throw e;
     }
     const c = this.#containers.get(req.id);
@@ -313,7 +313,8 @@ export class LinuxContainerHandler implements RuntimeHandler {
     c.init.io?.close();
     await c.runtime.delete(c.id, true);
     if (c.rootfsMounted) unmountRootfs(c.bundle);
-    Deno.removeSync(c.dir, { recursive: true });
+    // Mount-aware: nothing below is removed while something stays mounted.
+    removeTreeSafely(c.dir);
     this.#containers.remove(c.id);
   }
 
