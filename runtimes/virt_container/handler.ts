@@ -51,7 +51,7 @@ import { buildSandbox } from "./sandbox_build.ts";
 import { containerStates } from "./state_map.ts";
 import { readSpec } from "./spec.ts";
 
-export type { VirtContainerOptions } from "./options.ts";
+export type { VirtContainerOptions, VirtContainerTestHooks } from "./options.ts";
 
 const log = getLogger("runtimes.virt_container");
 
@@ -167,7 +167,7 @@ export class VirtContainerHandler implements RuntimeHandler {
   ): Promise<number> {
     const sb = this.#sandbox!;
     const agent = this.#agent(`create container "${req.id}"`);
-    const c = await attachContainer(sb, req, spec, isSandbox, this.#o.isBlockDevice);
+    const c = await attachContainer(sb, req, spec, isSandbox, this.#o.testHooks?.isBlockDevice);
     const { init } = c;
     try {
       await createInGuest(agent, c, {
@@ -223,7 +223,7 @@ export class VirtContainerHandler implements RuntimeHandler {
         p.lifecycle.moveTo("running");
         this.#watchExit(c, p, agent);
         this.#events({ topic: "/tasks/start", containerId, pid: p.pid });
-        await runPostHooks(c, "poststart", "running", this.#o.runHooks);
+        await runPostHooks(c, "poststart", "running", this.#o.testHooks?.runHooks);
       } else {
         c.init.lifecycle.require("exec");
         await agent.execProcess({
@@ -371,7 +371,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     p.lifecycle.moveTo("deleted");
     const exit = p.exit!;
     this.#events(deleteEvent(containerId, exit));
-    await runPostHooks(c, "poststop", "stopped", this.#o.runHooks);
+    await runPostHooks(c, "poststop", "stopped", this.#o.testHooks?.runHooks);
     if (c.isSandbox) await this.#endSandbox().catch((e) => errors.push(e));
     else await this.#save().catch(() => {});
     if (errors.length > 0) {

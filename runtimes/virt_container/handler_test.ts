@@ -44,18 +44,20 @@ async function rig(hookLog?: string[]): Promise<Rig> {
     dialAgent: () => Promise.resolve(agent.api()),
     events: (e) => events.push(e),
     store: new StateStore({ root: `${root}/run` }),
-    hypervisorFactory: () => {
-      const hv = new RecordingHypervisor(log);
-      hvs.push(hv);
-      return hv;
-    },
-    cgroupFactory: () => null,
-    sleep: () => Promise.resolve(),
-    runHooks: (hooks, state, kind) => {
-      hookLog?.push(`${kind}:${state.id}:${state.status}:${hooks.map((h) => h.path).join(",")}`);
-      return kind === "poststart"
-        ? Promise.reject(new Error("poststart broke"))
-        : Promise.resolve();
+    testHooks: {
+      hypervisorFactory: () => {
+        const hv = new RecordingHypervisor(log);
+        hvs.push(hv);
+        return hv;
+      },
+      cgroupFactory: () => null,
+      sleep: () => Promise.resolve(),
+      runHooks: (hooks, state, kind) => {
+        hookLog?.push(`${kind}:${state.id}:${state.status}:${hooks.map((h) => h.path).join(",")}`);
+        return kind === "poststart"
+          ? Promise.reject(new Error("poststart broke"))
+          : Promise.resolve();
+      },
     },
   });
   const bundle = (id: string, annotations: Record<string, string> = {}, extra = {}) => {
@@ -296,8 +298,10 @@ Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", as
     config: cfg,
     dialAgent: () => Promise.reject(new Error("no agent listening")),
     store: new StateStore({ root: `${r.root}/run` }),
-    hypervisorFactory: () => new RecordingHypervisor(r.log),
-    cgroupFactory: () => null,
+    testHooks: {
+      hypervisorFactory: () => new RecordingHypervisor(r.log),
+      cgroupFactory: () => null,
+    },
   });
   await assertRejects(
     () => h.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() }),

@@ -1,6 +1,6 @@
 /**
  * Options of the VirtContainer runtime's handler: the configuration, how the
- * agent is dialled, and the factories tests replace.
+ * agent is dialled, and (grouped, for tests only) the parts tests replace.
  * @module
  */
 import type { LoadedConfig } from "../../config/load.ts";
@@ -25,18 +25,28 @@ export interface VirtContainerOptions {
   reloadWithAnnotations?: (annotations: Record<string, string>) => Promise<LoadedConfig>;
   /** State store (default root `/run/kata` or `KATA_PERSIST_ROOT`). */
   store?: StateStore;
+  /** Replacements of real parts, for tests only; the shim never sets them. */
+  testHooks?: VirtContainerTestHooks;
+}
+
+/**
+ * The parts a test replaces (each defaults to the real one): the VMM, the
+ * pod network, the sandbox cgroup, the host's OCI hook runner, retry sleeps,
+ * and the block-device probe; plus an observer of the sandbox start steps.
+ */
+export interface VirtContainerTestHooks {
   /** Builds the VM driver (default `hypervisor/factory.ts`'s createHypervisor). */
   hypervisorFactory?: (name: string, config: HypervisorConfig, runRoot: string) => Hypervisor;
   /** Builds the pod network of a netns (default: `resource/network`'s NetworkResource). */
   networkFactory?: (netns: string, config: LoadedConfig) => SandboxNetwork;
   /** Builds the sandbox cgroup (default: a real one; `null` to skip). */
   cgroupFactory?: (path: string) => SandboxCgroup | null;
-  /** Runs OCI hooks (tests record). */
+  /** Runs OCI hooks (default: hooks.ts's runHooks; tests record). */
   runHooks?: (hooks: readonly OciHook[], state: OciState, kind: string) => Promise<void>;
   /** Sleep used by retries (tests pass an instant one). */
   sleep?: (ms: number) => Promise<void>;
-  /** Observes each sandbox start step (tests). */
+  /** Observes each sandbox start step. */
   onStep?: (step: StartStep) => void;
-  /** Tells block devices apart (tests). */
+  /** Tells block devices apart (default: stat). */
   isBlockDevice?: (path: string) => boolean;
 }

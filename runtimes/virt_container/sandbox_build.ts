@@ -27,6 +27,7 @@ import type { VirtContainerOptions } from "./options.ts";
 import { type SandboxEvents, type SandboxNetwork, VirtSandbox } from "./sandbox.ts";
 import { dnsOf, netnsOf } from "./spec.ts";
 import { guestLogService, monitorService } from "./sandbox_services.ts";
+import { vcpuPinningService } from "./vcpu_pinning.ts";
 
 const log = getLogger("runtimes.virt_container");
 
@@ -47,6 +48,7 @@ export function buildSandbox(
   events: SandboxEvents,
 ): VirtSandbox {
   const { spec } = req;
+  const t = o.testHooks ?? {};
   if (!cfg.hypervisor || !cfg.hypervisorName || !cfg.agent) {
     throw new FailedPreconditionError(`Configuration ${cfg.file} selects no hypervisor or agent`);
   }
@@ -70,7 +72,7 @@ export function buildSandbox(
     });
   }
   const runRoot = store.root;
-  const hv = (o.hypervisorFactory ?? ((n, c, r) => createHypervisor(n, c, { runRoot: r })))(
+  const hv = (t.hypervisorFactory ?? ((n, c, r) => createHypervisor(n, c, { runRoot: r })))(
     cfg.hypervisorName,
     hvConfig,
     runRoot,
@@ -85,13 +87,13 @@ export function buildSandbox(
     cacheSizeMib: hvConfig.virtio_fs_is_dax ? hvConfig.virtio_fs_cache_size : 0,
   });
   const netns = runtime.disable_new_netns ? undefined : netnsOf(spec);
-  const network = netns ? (o.networkFactory ?? defaultNetwork)(netns, cfg) : undefined;
+  const network = netns ? (t.networkFactory ?? defaultNetwork)(netns, cfg) : undefined;
   const cgPath = sandboxCgroupPath(
     req.id,
     ((spec.linux ?? {}) as { cgroupsPath?: string }).cgroupsPath,
     runtime.sandbox_cgroup_only,
   );
-  const cgroup = o.cgroupFactory ? o.cgroupFactory(cgPath) : defaultCgroup(cgPath);
+  const cgroup = t.cgroupFactory ? t.cgroupFactory(cgPath) : defaultCgroup(cgPath);
   const agentCfg = cfg.agent;
   return new VirtSandbox({
     id: req.id,
@@ -114,12 +116,13 @@ export function buildSandbox(
       kernelModules: agentCfg.kernel_modules,
     },
     guestHookPath: hvConfig.guest_hook_path,
-    runHooks: o.runHooks,
-    sleep: o.sleep,
-    onStep: o.onStep,
+    runHooks: t.runHooks,
+    sleep: t.sleep,
+    onStep: t.onStep,
     services: [
       guestLogService(),
       monitorService({ hypervisorName: cfg.hypervisorName, memoryMib: hvConfig.default_memory }),
+      vcpuPinningService(runtime.enable_vcpus_pinning, Math.ceil(hvConfig.default_vcpus || 1)),
     ],
   }, events);
 }
