@@ -8,6 +8,10 @@
 
 /** The benchmarks, in run order, with the peer each is compared with. */
 export const BENCHMARKS: Record<string, { module: string; peer: string }> = {
+  startup: {
+    module: "./startup.ts",
+    peer: "bare Deno (start-up per action; footprint.md: idle memory)",
+  },
   ttrpc: { module: "./ttrpc.ts", peer: "Go containerd/ttrpc" },
   shim: { module: "./shim.ts", peer: "containerd-shim-runc-v2" },
   vmm: { module: "./vmm.ts", peer: "QEMU -accel kvm (inside the test host)" },

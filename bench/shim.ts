@@ -1,23 +1,25 @@
 /**
- * Shim benchmark against containerd-shim-runc-v2 under the same private
- * containerd: the wall time of `ctr run --rm busybox /bin/true` (runs
- * alternate between the two shims; medians), and the memory of each shim
- * process with four idle containers running under each (PSS from
- * `/proc/<pid>/smaps_rollup`: most of a Deno process is its shared binary).
- * Our shim is `RTS_TEST_SHIM` when set (e.g. dist/containerd-shim-kata-v2),
- * else the source through the pinned Deno.
+ * Whole-lifecycle benchmark against containerd-shim-runc-v2 under the same
+ * private containerd: the wall time of `ctr run --rm busybox /bin/true`
+ * (runs alternate between the two shims; medians), where our time goes
+ * (start, Create, Start, Wait, Delete, Shutdown, exit), and the memory of
+ * each shim process with four idle containers running under each (PSS from
+ * `/proc/<pid>/smaps_rollup`).
+ *
+ * Our shim is `RTS_TEST_SHIM` when set, else the bundled build in dist/ (built
+ * when missing): the product as users run it. The breakdown comes from
+ * separate runs through a launcher that timestamps the `start` action (for
+ * both shims alike) and from our server's debug log (containerd runs at debug
+ * level, so it passes `-debug`; the server logs each RPC's duration, its
+ * start-up and its exit).
  * @module
  */
 import { Containerd, IMAGE } from "../tests/containerd/harness.ts";
+import { build, load, median } from "./shim_server.ts";
 
-const RUNS = 15;
+const RUNS = Number(Deno.env.get("SHIM_BENCH_RUNS") ?? 11);
+const BREAKDOWN_RUNS = Number(Deno.env.get("SHIM_BENCH_BREAKDOWN_RUNS") ?? 5);
 const IDLE = 4;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function timed(c: Containerd, args: string[]): Promise<number> {
   const t0 = performance.now();
@@ -46,34 +48,112 @@ async function shimPid(id: string): Promise<number> {
   throw new Error(`no shim process for ${id}`);
 }
 
+/** A launcher that runs `target` and appends "<action> <id> <start µs> <end µs>" to `trace`. */
+async function tracingLauncher(path: string, target: string, trace: string): Promise<string> {
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/bash
+s=$EPOCHREALTIME
+"${target}" "$@"
+rc=$?
+e=$EPOCHREALTIME
+id=; prev=; for a in "$@"; do [ "$prev" = -id ] && id=$a; prev=$a; done
+echo "\${@: -1} $id $s $e" >> "${trace}"
+exit $rc
+`,
+    { mode: 0o755 },
+  );
+  return path;
+}
+
+/** Our server's log lines for container `id` in containerd's log: RPC durations etc. */
+function serverTimes(log: string, id: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of log.split("\n")) {
+    if (!line.includes(`sandbox="${id}"`) && !line.includes(`sandbox=\\"${id}\\"`)) continue;
+    const unq = line.replaceAll('\\"', '"');
+    const rpc = / took [\d.]+ ms".*method="(\w+)".*ms=([\d.]+)/.exec(unq);
+    if (rpc) out[rpc[1]] = (out[rpc[1]] ?? 0) + Number(rpc[2]);
+    const serving = /msg="serving .*ms=([\d.]+)/.exec(unq);
+    if (serving) out["server start-up (exec → serving)"] = Number(serving[1]);
+    const exit = /msg="shim exits .*ms=([\d.]+)/.exec(unq);
+    if (exit) out["exit (Shutdown → process exit)"] = Number(exit[1]);
+  }
+  return out;
+}
+
 /** Runs the benchmark and returns a markdown table. */
 export async function run(): Promise<string> {
-  const c = await Containerd.start();
+  const b = await build();
+  const c = await Containerd.start({});
   try {
-    const ours = [...c.runArgs(), "--rm", IMAGE];
-    const runc = ["run", "--runtime", "io.containerd.runc.v2", "--rm", IMAGE];
-    // One warm-up each (page cache, Deno's module cache).
-    await timed(c, [...ours, "warm-ours", "/bin/true"]);
-    await timed(c, [...runc, "warm-runc", "/bin/true"]);
+    const ours = ["run", "--runtime", b.launcher, "--runtime-config-path", configPath(c), "--rm"];
+    const runc = ["run", "--runtime", "io.containerd.runc.v2", "--rm"];
+    // One warm-up each (page cache, Deno's code cache).
+    await timed(c, [...ours, IMAGE, "warm-ours", "/bin/true"]);
+    await timed(c, [...runc, IMAGE, "warm-runc", "/bin/true"]);
     const tOurs: number[] = [];
     const tRunc: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      tOurs.push(await timed(c, [...ours, `t-ours-${i}`, "/bin/true"]));
-      tRunc.push(await timed(c, [...runc, `t-runc-${i}`, "/bin/true"]));
+      tOurs.push(await timed(c, [...ours, IMAGE, `t-ours-${i}`, "/bin/true"]));
+      tRunc.push(await timed(c, [...runc, IMAGE, `t-runc-${i}`, "/bin/true"]));
+    }
+    // Breakdown runs, through tracing launchers (both shims alike).
+    const trace = `${c.dir}/trace`;
+    const oursT = await tracingLauncher(`${c.dir}/trace-ours`, b.launcher, trace);
+    const runcBin = new TextDecoder().decode(
+      (await new Deno.Command("sh", { args: ["-c", "command -v containerd-shim-runc-v2"] })
+        .output()).stdout,
+    ).trim();
+    const runcT = await tracingLauncher(`${c.dir}/trace-runc`, runcBin, trace);
+    const parts: Record<string, number[]> = {};
+    const add = (k: string, v: number) => (parts[k] ??= []).push(v);
+    const totals = { ours: [] as number[], runc: [] as number[] };
+    for (let i = 0; i < BREAKDOWN_RUNS; i++) {
+      const idO = `b-ours-${i}`;
+      totals.ours.push(
+        await timed(c, [
+          "run",
+          "--runtime",
+          oursT,
+          "--runtime-config-path",
+          configPath(c),
+          "--rm",
+          IMAGE,
+          idO,
+          "/bin/true",
+        ]),
+      );
+      const idR = `b-runc-${i}`;
+      totals.runc.push(
+        await timed(c, ["run", "--runtime", runcT, "--rm", IMAGE, idR, "/bin/true"]),
+      );
+      const lines = (await Deno.readTextFile(trace)).split("\n");
+      for (const [who, id] of [["ours", idO], ["runc", idR]]) {
+        const l = lines.find((x) => x.startsWith(`start ${id} `));
+        if (l) {
+          const [, , s, e] = l.split(" ");
+          add(`${who}: start`, (Number(e) - Number(s)) * 1000);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      for (const [k, v] of Object.entries(serverTimes(await c.log(), idO))) add(`ours: ${k}`, v);
     }
     const pss = { ours: [] as number[], runc: [] as number[] };
     for (let i = 0; i < IDLE; i++) {
-      await c.ctrMust(...c.runArgs(), "-d", IMAGE, `idle-ours-${i}`, "sleep", "600");
       await c.ctrMust(
         "run",
         "--runtime",
-        "io.containerd.runc.v2",
+        b.launcher,
+        "--runtime-config-path",
+        configPath(c),
         "-d",
         IMAGE,
-        `idle-runc-${i}`,
+        `idle-ours-${i}`,
         "sleep",
         "600",
       );
+      await c.ctrMust(...runc.slice(0, 3), "-d", IMAGE, `idle-runc-${i}`, "sleep", "600");
     }
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < IDLE; i++) {
@@ -82,13 +162,22 @@ export async function run(): Promise<string> {
     }
     const mo = median(tOurs);
     const mr = median(tRunc);
-    const po = pss.ours.reduce((a, b) => a + b, 0) / IDLE;
-    const pr = pss.runc.reduce((a, b) => a + b, 0) / IDLE;
-    const shim = Deno.env.get("RTS_TEST_SHIM") ?? "source (main.ts via the pinned Deno)";
-    const load = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
+    const po = pss.ours.reduce((a, x) => a + x, 0) / IDLE;
+    const pr = pss.runc.reduce((a, x) => a + x, 0) / IDLE;
+    const m = (k: string) => parts[k]?.length ? median(parts[k]).toFixed(1) : "–";
+    const rpcs = ["Create", "Start", "Wait", "Delete", "Shutdown"];
+    const oursTotal = median(totals.ours);
+    const known = ["ours: start", ...rpcs.filter((r) => r !== "Start").map((r) => `ours: ${r}`)]
+      .concat(["ours: exit (Shutdown → process exit)"])
+      .reduce((a, k) => a + (parts[k]?.length ? median(parts[k]) : 0), 0);
     return [
-      `Our shim: ${shim}. ${RUNS} alternating runs after one warm-up each; ${IDLE} idle containers ` +
-      `per shim. Load average at the end: ${load} (${navigator.hardwareConcurrency} cores).`,
+      "## Whole lifecycle through containerd 1.6",
+      "",
+      `Our shim: ${b.launcher} (bundled build, its server spawned by its own \`start\`). ` +
+      `${RUNS} alternating runs after one warm-up each; medians. ${IDLE} idle containers per shim ` +
+      `for memory. containerd runs at debug level (so shims get \`-debug\`). ` +
+      `${navigator.hardwareConcurrency} cores shared with other work: load average at the end ` +
+      `${load()}.`,
       "",
       "| measure | containerd-shim-kata-v2 (ours) | containerd-shim-runc-v2 | ratio |",
       "|---|---|---|---|",
@@ -99,10 +188,41 @@ export async function run(): Promise<string> {
         pr.toFixed(0)
       } | ${(po / pr).toFixed(2)}× |`,
       "",
+      `### Where the time goes (${BREAKDOWN_RUNS} more alternating runs through timestamping ` +
+      `launchers; medians, ms)`,
+      "",
+      "| part | ours | runc shim |",
+      "|---|---|---|",
+      `| whole \`ctr run --rm\` (through the timestamping launcher) | ${oursTotal.toFixed(0)} | ${
+        median(totals.runc).toFixed(0)
+      } |`,
+      `| \`start\` action (exec → address returned; containerd waits for it) | ${
+        m("ours: start")
+      } | ${m("runc: start")} |`,
+      `| server start-up, exec → serving (overlaps containerd's dial and Create) | ${
+        m("ours: server start-up (exec → serving)")
+      } | – |`,
+      ...rpcs.map((r) =>
+        `| ${r} RPC, in the server${
+          r === "Wait" ? " (issued before Start, returns at the exit: contains Start)" : ""
+        } | ${m(`ours: ${r}`)} | – |`
+      ),
+      `| exit, Shutdown → process exit (containerd waits for the connection to close) | ${
+        m("ours: exit (Shutdown → process exit)")
+      } | – |`,
+      `| rest: containerd, ctr, snapshots, dial, server start-up not hidden, queueing | ${
+        (oursTotal - known).toFixed(0)
+      } | – |`,
+      "",
     ].join("\n");
   } finally {
     await c.stop();
   }
+}
+
+function configPath(c: Containerd): string {
+  // The harness's `runArgs()` is ["run", "--runtime", SHIM, "--runtime-config-path", PATH].
+  return c.runArgs()[4];
 }
 
 if (import.meta.main) {

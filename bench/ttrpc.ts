@@ -21,6 +21,8 @@ import { createTtrpcTransport } from "../ttrpc/transport.ts";
 import { connectUnix } from "../ttrpc/transport/unix.ts";
 import { goPeerBinary, startGoServer } from "../tests/interop/go_peer.ts";
 import { testTaskService } from "../tests/interop/task_service.ts";
+import { type Build, build, spawnServerWithFlags } from "./shim_server.ts";
+import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
 
 interface Stats {
   calls: number;
@@ -40,7 +42,7 @@ interface Row extends Stats {
 const WARMUP_CALLS = 200;
 
 const CALLS_TOTAL = Number(Deno.env.get("TTRPC_BENCH_CALLS") ?? 32000);
-const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 5);
+const ROUNDS = Number(Deno.env.get("TTRPC_BENCH_ROUNDS") ?? 3);
 /** Client counts to measure, e.g. TTRPC_BENCH_CLIENTS=16 for one row group. */
 const CLIENT_COUNTS = (Deno.env.get("TTRPC_BENCH_CLIENTS") ?? "1,16").split(",").map(Number);
 
@@ -68,7 +70,7 @@ async function processCpuS(pid: number): Promise<number> {
  * children's CPU time (cutime + cstime of /proc/self/stat) afterwards, which
  * is the Go client's CPU time (clock-tick resolution).
  */
-async function goClient(path: string, conns: number): Promise<Stats> {
+async function goClient(path: string, conns: number, method = "state"): Promise<Stats> {
   const bin = await goPeerBinary();
   const { code, stdout, stderr } = await new Deno.Command("/bin/sh", {
     args: [
@@ -79,6 +81,7 @@ async function goClient(path: string, conns: number): Promise<Stats> {
       path,
       String(conns),
       String(callsPer(conns)),
+      method,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -160,6 +163,23 @@ async function withTsServer<T>(fn: (path: string, pid: number) => Promise<T>): P
   }
 }
 
+/**
+ * The shim's real server, spawned by its own `start` (or, for `v8Flags`
+ * other than the shipped ones, exactly as `start` spawns it with those).
+ */
+async function withShimServer<T>(
+  b: Build,
+  v8Flags: string,
+  fn: (path: string, pid: number) => Promise<T>,
+): Promise<T> {
+  const s = await spawnServerWithFlags(b, `bench-${crypto.randomUUID().slice(0, 8)}`, v8Flags);
+  try {
+    return await fn(s.path, s.pid);
+  } finally {
+    await s.stop();
+  }
+}
+
 async function withGoServer<T>(fn: (path: string, pid: number) => Promise<T>): Promise<T> {
   const go = await startGoServer();
   try {
@@ -205,10 +225,25 @@ function row(what: string, conns: number, rounds: Row[]): string {
 /** Runs the benchmark and returns a markdown table (also written to bench/results/ttrpc.md). */
 export async function run(): Promise<string> {
   const rows: string[] = [];
+  const b = await build();
+  const connect = (p: string, c: number) => goClient(p, c, "connect");
+  const alt = "--max-semi-space-size=1";
   const pairings: [string, (conns: number) => Promise<Row>][] = [
     ["Go client → **our server**", (c) => withTsServer((p, pid) => measured(p, pid, c, goClient))],
     ["Go client → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, goClient))],
     ["**our client** → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, tsClient))],
+    [
+      `Connect: Go client → **our shim server as \`start\` spawns it** (\`${SERVER_V8_FLAGS}\`)`,
+      (c) => withShimServer(b, SERVER_V8_FLAGS, (p, pid) => measured(p, pid, c, connect)),
+    ],
+    [
+      `Connect: Go client → **our shim server, spawned as \`start\` does, \`${alt}\`**`,
+      (c) => withShimServer(b, alt, (p, pid) => measured(p, pid, c, connect)),
+    ],
+    [
+      "Connect: Go client → Go server",
+      (c) => withGoServer((p, pid) => measured(p, pid, c, connect)),
+    ],
   ];
   for (const conns of CLIENT_COUNTS) {
     // Rounds alternate the pairings so that load from other processes hits all of them alike.
@@ -220,10 +255,13 @@ export async function run(): Promise<string> {
   }
   const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
   const table = [
-    "## ttRPC unary round trip (containerd.task.v2.Task/State, Unix socket)",
+    "## ttRPC unary round trip (containerd.task.v2.Task State and Connect, Unix socket)",
     "",
     `Host: ${navigator.hardwareConcurrency} CPUs (${cpu}), Deno ${Deno.version.deno}, Go ttrpc 1.1.1 (Debian). ` +
     `Each client is one connection making calls back to back; latency is per call. Servers run in their own process; ` +
+    `the first three rows serve the test Task service (State) from a bench process with default flags; the ` +
+    `Connect rows are the shim's real server run by its \`start\` from the bundled build (its inherited socket, ` +
+    `node:net connections, V8 flags) against Go's test server's Connect, in the same run; ` +
     `each row is the median-throughput of ${ROUNDS} alternating rounds; the CPU columns are medians of the ` +
     `CPU time per call (all threads, warm-up calls included) of the server and of the client process. ` +
     `Load average at the end: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}.`,

@@ -84,6 +84,7 @@ export async function serve(inv: Invocation): Promise<number> {
   import("../config/mod.ts").catch(() => {});
   import("../runtimes/linux_container/handler.ts").catch(() => {});
   await stopped;
+  const stoppedAt = performance.now();
   // Let the Shutdown reply leave before the socket goes.
   await new Promise((r) => setTimeout(r, 20));
   try {
@@ -95,7 +96,9 @@ export async function serve(inv: Invocation): Promise<number> {
   await Deno.remove(path).catch(() => {});
   await task.handler?.shutdown();
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
-  log.info("shim exits");
+  log.info("shim exits ({ms} ms after Shutdown)", {
+    ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
+  });
   Deno.exit(0);
 }
 

@@ -3,7 +3,7 @@
 //
 //	ttrpc_peer server SOCKET          serve the test Task service (prints READY)
 //	ttrpc_peer check SOCKET [skip-over-reply]  run the interop checks as a client, print JSON
-//	ttrpc_peer bench SOCKET C N       C connections, N calls each, print JSON stats
+//	ttrpc_peer bench SOCKET C N [state|connect]  C connections, N calls each, print JSON stats
 //
 // The test Task service (same behaviour as tests/interop/task_service.ts):
 // State echoes the id, reports the namespace metadata in bundle and whether a
@@ -242,7 +242,17 @@ func check(path string, skipOverReply bool) error {
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
-func bench(path string, conns, calls int) error {
+// bench makes calls of State (the test service) or Connect (which the real shim server
+// answers without any container) back to back on each connection.
+func bench(path string, conns, calls int, method string) error {
+	call := func(tc task.TaskService, id string) error {
+		if method == "connect" {
+			_, err := tc.Connect(context.Background(), &task.ConnectRequest{ID: id})
+			return err
+		}
+		_, err := tc.State(context.Background(), &task.StateRequest{ID: id, ExecID: "e"})
+		return err
+	}
 	clients := make([]task.TaskService, conns)
 	for i := range clients {
 		c, err := dial(path)
@@ -255,7 +265,7 @@ func bench(path string, conns, calls int) error {
 	// Warm up each connection.
 	for _, tc := range clients {
 		for i := 0; i < 200; i++ {
-			if _, err := tc.State(context.Background(), &task.StateRequest{ID: "warm"}); err != nil {
+			if err := call(tc, "warm"); err != nil {
 				return err
 			}
 		}
@@ -271,7 +281,7 @@ func bench(path string, conns, calls int) error {
 			l := make([]time.Duration, 0, calls)
 			for j := 0; j < calls; j++ {
 				t := time.Now()
-				if _, err := tc.State(context.Background(), &task.StateRequest{ID: "bench", ExecID: "e"}); err != nil {
+				if err := call(tc, "bench"); err != nil {
 					errs <- err
 					return
 				}
@@ -318,7 +328,11 @@ func main() {
 		}
 		conns, _ := strconv.Atoi(os.Args[3])
 		calls, _ := strconv.Atoi(os.Args[4])
-		err = bench(os.Args[2], conns, calls)
+		method := "state"
+		if len(os.Args) > 5 {
+			method = os.Args[5]
+		}
+		err = bench(os.Args[2], conns, calls, method)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}

@@ -1,0 +1,208 @@
+/**
+ * The shim under benchmark, run as users run it: the build in `dist/` (or
+ * `RTS_TEST_SHIM`), its server spawned by its own `start` exactly as
+ * containerd gets it. For the V8-flag comparison only, the server can be
+ * spawned the way `start` spawns it (same bundled program, arguments,
+ * inherited listening socket and environment) with other V8 flags.
+ * @module
+ */
+import { createClient } from "@connectrpc/connect";
+import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
+import { connectUnix, createTtrpcTransport } from "../ttrpc/mod.ts";
+import { socketAddress, socketPath } from "../shim/address.ts";
+import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
+import { LISTEN_FD_ENV } from "../shim/start.ts";
+import { listenUnixInheritable } from "../ffi/inherit.ts";
+import { closeFd } from "../ffi/libc.ts";
+import { processExists } from "../ffi/process.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The bundled build: launcher, the Deno beside it and the entry JS. */
+export interface Build {
+  launcher: string;
+  deno: string;
+  js: string;
+}
+
+/** The build to measure (`RTS_TEST_SHIM` or dist/, built with `--bundle` when missing). */
+export async function build(): Promise<Build> {
+  const launcher = Deno.env.get("RTS_TEST_SHIM") ?? `${ROOT}/dist/containerd-shim-kata-v2`;
+  const dir = launcher.slice(0, launcher.lastIndexOf("/"));
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  if (!Deno.env.get("RTS_TEST_SHIM") && !(await exists(launcher))) {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/scripts/build.ts`, "--bundle"],
+      stdout: "null",
+    }).output();
+    if (!r.success) throw new Error("Cannot build the shim for the benchmark");
+  }
+  const js = `${dir}/containerd-shim-kata-v2.js`;
+  if (!(await exists(js))) throw new Error(`Not a bundled build: ${js} is missing`);
+  return { launcher, deno: `${dir}/deno`, js };
+}
+
+/** A running shim server. */
+export interface Server {
+  dir: string;
+  path: string;
+  pid: number;
+  /** Shutdown over ttRPC, then waits for the process to end (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+/** Shim flags common to `start` and the server. */
+function shimFlags(dir: string, id: string): string[] {
+  return [
+    "-namespace",
+    "bench",
+    "-address",
+    `${dir}/containerd.sock`,
+    "-publish-binary",
+    "/bin/false",
+    "-id",
+    id,
+  ];
+}
+
+/** A fresh bundle directory with a minimal config.json. */
+export async function bundleDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "rts-bench-" });
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ociVersion: "1.0.2" }));
+  return dir;
+}
+
+/** Runs the shim's `start` in a fresh bundle; the server it spawned is returned. */
+export async function startShim(b: Build, id: string): Promise<Server> {
+  const dir = await bundleDir();
+  const out = await new Deno.Command(b.launcher, {
+    args: [...shimFlags(dir, id), "start"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`start failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  const path = socketPath(new TextDecoder().decode(out.stdout));
+  const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
+  return server(dir, path, pid, id);
+}
+
+/**
+ * Spawns the server the way `start` does (bundled program, the inherited
+ * listening socket, detached, no stdio) but with `v8Flags` instead of
+ * {@link SERVER_V8_FLAGS}: for measuring the choice of flags only.
+ */
+export async function spawnServerWithFlags(b: Build, id: string, v8Flags: string): Promise<Server> {
+  if (v8Flags === SERVER_V8_FLAGS) return startShim(b, id);
+  const dir = await bundleDir();
+  const address = await socketAddress(`${dir}/containerd.sock`, "bench", id);
+  const path = socketPath(address);
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  await Deno.remove(path).catch(() => {});
+  const fd = listenUnixInheritable(path);
+  try {
+    const child = new Deno.Command(b.deno, {
+      args: [
+        "run",
+        "-A",
+        "--unstable-vsock",
+        "--quiet",
+        ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+        "--no-config",
+        "--no-lock",
+        b.js,
+        ...shimFlags(dir, id),
+        "-socket",
+        address,
+        "-bundle",
+        dir,
+      ],
+      cwd: dir,
+      env: { [LISTEN_FD_ENV]: String(fd) },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    child.unref();
+    return server(dir, path, child.pid, id);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** One ttRPC Connect on a fresh connection (the server's first answer). */
+export async function connectOnce(path: string, id: string): Promise<void> {
+  const t = createTtrpcTransport(() => connectUnix(path), {
+    metadata: [{ key: "containerd-namespace-ttrpc", value: "bench" }],
+  });
+  try {
+    await createClient(Task, t).connect({ id });
+  } finally {
+    t.close();
+  }
+}
+
+function server(dir: string, path: string, pid: number, id: string): Server {
+  return {
+    dir,
+    path,
+    pid,
+    async stop() {
+      const t = createTtrpcTransport(() => connectUnix(path), {
+        metadata: [{ key: "containerd-namespace-ttrpc", value: "bench" }],
+      });
+      try {
+        await createClient(Task, t).shutdown({ id });
+      } catch {
+        // gone already, or killed below
+      } finally {
+        t.close();
+      }
+      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (alive(pid)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      await Deno.remove(path).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  if (!processExists(pid)) return false;
+  try {
+    return !Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
+/** Median of `xs`. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Memory of a process from /proc/PID/smaps_rollup, KiB. */
+export async function memoryKiB(pid: number): Promise<{ pss: number; priv: number; rss: number }> {
+  const text = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  return {
+    pss: field("Pss"),
+    priv: field("Private_Clean") + field("Private_Dirty"),
+    rss: field("Rss"),
+  };
+}
+
+/** The load average, for the tables' honesty. */
+export function load(): string {
+  return Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
+}
