@@ -13,7 +13,6 @@ import { agentSchema, hypervisorSchema, runtimeSchema } from "./schema.ts";
 /** `[runtime]` keys without an effect here. */
 export const RUNTIME_NOT_IMPLEMENTED = [
   "sandbox_bind_mounts",
-  "enable_vcpus_pinning",
   "keep_abnormal",
   "shared_mounts",
   "use_passfd_io",
@@ -37,7 +36,6 @@ export const AGENT_NOT_IMPLEMENTED = [
   "container_pipe_size",
   "cdh_api_timeout_ms",
   "launch_process_timeout",
-  "request_timeout_ms",
   "visible_cdi_devices",
 ] as const;
 

@@ -16,7 +16,7 @@ Deno.test("keys set without effect are reported with key, section and file; defa
       `${dir}/config.d/50-test.toml`,
       [
         "[runtime]",
-        "enable_vcpus_pinning = true",
+        "keep_abnormal = true",
         'emptydir_mode = "block-encrypted"',
         "use_passfd_io = true",
         "enable_tracing = true",
@@ -32,7 +32,7 @@ Deno.test("keys set without effect are reported with key, section and file; defa
     const keys = found.map((k) => `${k.section}.${k.key}`);
     for (
       const k of [
-        "runtime.enable_vcpus_pinning",
+        "runtime.keep_abnormal",
         "runtime.emptydir_mode",
         "runtime.use_passfd_io",
         "runtime.enable_tracing",
@@ -56,7 +56,7 @@ Deno.test("keys set without effect are reported with key, section and file; defa
       console.log = orig;
     }
     const env = JSON.parse(printed) as { not_implemented: string[] };
-    assert(env.not_implemented.some((m) => m.startsWith("[runtime] enable_vcpus_pinning = true")));
+    assert(env.not_implemented.some((m) => m.startsWith("[runtime] keep_abnormal = true")));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

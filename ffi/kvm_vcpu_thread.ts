@@ -20,8 +20,10 @@ const WORKER_SOURCE = `
 const lib = Deno.dlopen("libc.so.6", {
   ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
   gettid: { parameters: [], result: "i32" },
+  prctl: { parameters: ["i32", "buffer", "u64", "u64", "u64"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 });
+const PR_SET_NAME = 15;
 const EINTR = 4;
 const EAGAIN = 11; // an AP woken by INIT/SIPI while still uninitialised: run again
 const KVM_RUN = 0xae80n;
@@ -30,7 +32,9 @@ function errno() {
   return new Deno.UnsafePointerView(p).getInt32();
 }
 self.onmessage = (e) => {
-  const { fd, control } = e.data;
+  const { fd, control, id } = e.data;
+  // Named like QEMU's vCPU threads ("CPU 0/KVM"): vCPU pinning and top find them by name.
+  if (id !== undefined) lib.symbols.prctl(PR_SET_NAME, new TextEncoder().encode("CPU " + id + "/KVM\0"), 0n, 0n, 0n);
   const c = new Int32Array(control);
   self.postMessage({ type: "ready", tid: lib.symbols.gettid() });
   for (;;) {
@@ -169,7 +173,7 @@ export class VcpuThread {
     this.#started = true;
     this.#run = run;
     this.#onExit = onExit;
-    this.#worker.postMessage({ fd: vcpuFd, control: this.#control.buffer });
+    this.#worker.postMessage({ fd: vcpuFd, control: this.#control.buffer, id: this.#id });
     this.#tid = await this.#ready;
   }
 
