@@ -107,15 +107,6 @@ export function withFd<T>(fd: number, fn: (fd: number) => T): T {
   }
 }
 
-/** Async variant of {@link withFd}. */
-export async function withFdAsync<T>(fd: number, fn: (fd: number) => Promise<T>): Promise<T> {
-  try {
-    return await fn(fd);
-  } finally {
-    libc().close(fd);
-  }
-}
-
 /** read(2) into `buf`; returns the byte count (0 = EOF). Blocks the JS thread. */
 export function readFd(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   return check(libc().read(fd, buf, BigInt(buf.length)), "read", `fd ${fd}`);
