@@ -57,6 +57,7 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
           Promise.resolve(kataAgent(agentSocketUrl(socket), {
             dialRetryIntervalMs: t.dialTimeoutMs,
             reconnectTimeoutMs: t.reconnectTimeoutMs,
+            requestTimeoutMs: t.requestTimeoutMs,
             domainErrors: true,
           })),
         reloadWithAnnotations: (annotations) => loadConfig({ path: configPath, annotations }),

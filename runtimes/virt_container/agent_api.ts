@@ -62,6 +62,8 @@ export const NO_DEADLINE = { timeoutMs: 0 } as const;
 export interface DialTimeouts {
   dialTimeoutMs: number;
   reconnectTimeoutMs: number;
+  /** `request_timeout_ms`: the deadline of calls that set none of their own. */
+  requestTimeoutMs?: number;
 }
 
 /** Connects to the agent at `socket` (retrying within the timeouts). */

@@ -106,6 +106,8 @@ export interface SandboxParts {
   agent: {
     dialTimeoutMs: number;
     reconnectTimeoutMs: number;
+    /** `request_timeout_ms` (default: the agent client's, 30 s as upstream). */
+    requestTimeoutMs?: number;
     healthCheckTimeoutMs: number;
     kernelModules: string[];
   };
@@ -284,6 +286,7 @@ export class VirtSandbox {
         this.#agent = await p.dialAgent(hv.agentSocket(), {
           dialTimeoutMs: p.agent.dialTimeoutMs,
           reconnectTimeoutMs: p.agent.reconnectTimeoutMs,
+          requestTimeoutMs: p.agent.requestTimeoutMs,
         });
       }, () => {
         this.#agent?.close();

@@ -112,6 +112,7 @@ export function buildSandbox(
     agent: {
       dialTimeoutMs: agentCfg.dial_timeout_ms,
       reconnectTimeoutMs: agentCfg.reconnect_timeout_ms,
+      requestTimeoutMs: agentCfg.request_timeout_ms,
       healthCheckTimeoutMs: agentCfg.health_check_request_timeout_ms,
       kernelModules: agentCfg.kernel_modules,
     },
