@@ -34,6 +34,7 @@ export interface ProcessIo {
 export class PipeIo implements ProcessIo {
   readonly #copies: Promise<void>[] = [];
   readonly #outputs: Deno.FsFile[] = [];
+  readonly #readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   #stdin: StdinCopy | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
@@ -49,7 +50,9 @@ export class PipeIo implements ProcessIo {
         if (!src || !uri) continue;
         const out = await openOutput(uri);
         io.#outputs.push(out);
-        io.#copies.push(src.pipeTo(out.writable, { preventClose: false }).catch(() => {}));
+        const reader = src.getReader();
+        io.#readers.push(reader);
+        io.#copies.push(copyOut(reader, out));
       }
       if (pipes.stdin) {
         const writer = pipes.stdin.getWriter();
@@ -88,14 +91,42 @@ export class PipeIo implements ProcessIo {
 
   close(): void {
     this.closeStdin();
-    this.pipes.stdout?.cancel().catch(() => {});
-    this.pipes.stderr?.cancel().catch(() => {});
+    // The copies hold the readers: cancelling through them releases the pipes.
+    for (const r of this.#readers) r.cancel().catch(() => {});
     for (const f of this.#outputs) {
       try {
         f.close();
       } catch {
         // pipeTo closed it already
       }
+    }
+  }
+}
+
+/**
+ * Copies a process's output pipe into its containerd FIFO chunk by chunk with
+ * FsFile.write, then closes the FIFO. Not `pipeTo(out.writable)`: on a FIFO
+ * Deno's file writable held the chunks back while the process ran (they came
+ * out at close), so CRI log files stayed empty for a running container.
+ */
+async function copyOut(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  out: Deno.FsFile,
+): Promise<void> {
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      let off = 0;
+      while (off < value.length) off += await out.write(value.subarray(off));
+    }
+  } catch {
+    // The FIFO or the pipe closed under us (close() or containerd gone).
+  } finally {
+    try {
+      out.close();
+    } catch {
+      // close() closed it already
     }
   }
 }

@@ -6,6 +6,14 @@
  * @module
  */
 import { assert } from "../assert.ts";
+import {
+  type CniNetwork,
+  CRI_NAMESPACE,
+  criConfigLines,
+  type CriOptions,
+  pauseImageTar,
+  writeCniConfig,
+} from "../cri/cri_env.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${REPO}/.cache`;
@@ -122,6 +130,13 @@ export interface ContainerdOptions {
   extraConfig?: string[];
   /** Environment the shim launcher exports to our shim. */
   shimEnv?: Record<string, string>;
+  /**
+   * Turns the CRI plugin on (tests/cri/cri_env.ts): runtime handler `kata`
+   * runs our shim with `cri.configPath`, pods get addresses from a private
+   * bridge + host-local CNI network, and the busybox and pause images are
+   * imported into the `k8s.io` namespace too.
+   */
+  cri?: CriOptions;
 }
 
 /** A private containerd. */
@@ -129,6 +144,8 @@ export class Containerd {
   readonly dir: string;
   readonly address: string;
   readonly shim: string;
+  /** The CNI network of the CRI plugin (with `cri` only). */
+  cni: CniNetwork | undefined;
   #proc: Deno.ChildProcess | undefined;
   #fifosBefore = new Set<string>();
 
@@ -143,18 +160,20 @@ export class Containerd {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
     const shim = await shimLauncher(dir, opts.shimEnv);
     const c = new Containerd(dir, shim);
+    c.cni = opts.cri ? await writeCniConfig(dir) : undefined;
     await Deno.writeTextFile(
       `${dir}/config.toml`,
       [
         "version = 2",
         `root = "${dir}/root"`,
         `state = "${dir}/state"`,
-        `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+        ...(opts.cri ? [] : [`disabled_plugins = ["io.containerd.grpc.v1.cri"]`]),
         "[grpc]",
         `  address = "${c.address}"`,
         "[debug]",
         `  level = "debug"`,
         ...(opts.extraConfig ?? []),
+        ...(opts.cri && c.cni ? criConfigLines(opts.cri, c.cni) : []),
         "",
       ].join("\n"),
     );
@@ -162,6 +181,27 @@ export class Containerd {
       await c.#launch();
       const tar = await busyboxImageTar();
       await c.ctrMust("image", "import", "--base-name", "example.local/busybox", tar);
+      if (opts.cri) {
+        const pause = await pauseImageTar(tar);
+        await c.ctrMust(
+          "-n",
+          CRI_NAMESPACE,
+          "image",
+          "import",
+          "--base-name",
+          "example.local/busybox",
+          tar,
+        );
+        await c.ctrMust(
+          "-n",
+          CRI_NAMESPACE,
+          "image",
+          "import",
+          "--base-name",
+          "example.local/pause",
+          pause,
+        );
+      }
     } catch (err) {
       // Nothing of a containerd that never came up is left behind.
       try {
@@ -180,7 +220,10 @@ export class Containerd {
 
   async #launch(): Promise<void> {
     // containerd logs to stderr; the shell's redirection keeps it in a file for post-mortems.
+    // The CRI plugin finds runtime_type io.containerd.kata.v2 as
+    // containerd-shim-kata-v2 in PATH: the launcher's directory comes first.
     this.#proc = new Deno.Command("/bin/sh", {
+      env: { PATH: `${this.dir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` },
       args: [
         "-c",
         'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"',
@@ -280,16 +323,19 @@ export class Containerd {
 
   /** Stops containerd and removes everything it made. */
   async stop(): Promise<void> {
-    const tasks = await this.ctr("task", "ls", "-q");
-    for (const id of tasks.stdout.split("\n").filter((s) => s)) {
-      await this.ctr("task", "kill", "-s", "SIGKILL", id);
-      await this.ctr("task", "rm", "-f", id);
-    }
-    const containers = await this.ctr("container", "ls", "-q");
-    for (const id of containers.stdout.split("\n").filter((s) => s)) {
-      await this.ctr("container", "rm", id);
+    for (const ns of this.cni ? ["default", CRI_NAMESPACE] : ["default"]) {
+      const tasks = await this.ctr("-n", ns, "task", "ls", "-q");
+      for (const id of tasks.stdout.split("\n").filter((s) => s)) {
+        await this.ctr("-n", ns, "task", "kill", "-s", "SIGKILL", id);
+        await this.ctr("-n", ns, "task", "rm", "-f", id);
+      }
+      const containers = await this.ctr("-n", ns, "container", "ls", "-q");
+      for (const id of containers.stdout.split("\n").filter((s) => s)) {
+        await this.ctr("-n", ns, "container", "rm", id);
+      }
     }
     await this.stopDaemon();
+    if (this.cni) await run("ip", ["link", "del", this.cni.bridge]);
     const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
       .map((l) => l.split(" ")[4]).filter((p) => p?.startsWith(this.dir)).reverse();
     for (const m of mounts) await run("umount", ["-l", m]);
