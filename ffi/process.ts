@@ -12,6 +12,7 @@ const symbols = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
 } as const;
 
 const sym = lazyLibc(symbols);
@@ -22,6 +23,9 @@ const WNOHANG = 1;
 const ECHILD = 10;
 const ESRCH = 3;
 const EINTR = 4;
+// x86_64 syscall numbers (Deno has no pidfd API).
+const SYS_PIDFD_SEND_SIGNAL = 424n;
+const SYS_PIDFD_OPEN = 434n;
 
 /**
  * Makes this process the reaper of its orphaned descendants, so that a
@@ -108,4 +112,29 @@ export function privatePipe(): { read: number; write: number } {
   const O_CLOEXEC = 0o2000000;
   check(sym().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC), "pipe2");
   return { read: fds[0], write: fds[1] };
+}
+
+/**
+ * pidfd_open(2): an fd that refers to process `pid` itself, not to whatever
+ * later holds the number; null when no such process exists. The caller
+ * closes it (libc.ts closeFd).
+ */
+export function pidfdOpen(pid: number): number | null {
+  const rc = Number(sym().syscall4(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n));
+  if (rc >= 0) return rc;
+  const e = errno();
+  if (e === ESRCH) return null;
+  throw new SysError("pidfd_open", e, `pid ${pid}`);
+}
+
+/**
+ * pidfd_send_signal(2): signals exactly the process `pidfd` refers to;
+ * false when it has exited meanwhile.
+ */
+export function pidfdSendSignal(pidfd: number, signal: number): boolean {
+  const rc = Number(sym().syscall4(SYS_PIDFD_SEND_SIGNAL, BigInt(pidfd), BigInt(signal), 0n, 0n));
+  if (rc === 0) return true;
+  const e = errno();
+  if (e === ESRCH) return false;
+  throw new SysError("pidfd_send_signal", e, `pidfd ${pidfd} signal ${signal}`);
 }

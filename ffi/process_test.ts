@@ -3,6 +3,8 @@ import {
   decodeWaitStatus,
   getPid,
   isChildSubreaper,
+  pidfdOpen,
+  pidfdSendSignal,
   privatePipe,
   processExists,
   sendSignal,
@@ -43,4 +45,18 @@ Deno.test("process: a private pipe carries bytes and is reachable through /proc"
     closeFd(p.read);
     closeFd(p.write);
   }
+});
+
+Deno.test("pidfd: signals exactly the process it was opened for", async () => {
+  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  const fd = pidfdOpen(child.pid)!;
+  try {
+    assert(fd >= 0);
+    assertEquals(pidfdSendSignal(fd, 9), true);
+    assertEquals((await child.status).signal, "SIGKILL");
+    assertEquals(pidfdSendSignal(fd, 9), false, "an exited process is not signalled");
+  } finally {
+    closeFd(fd);
+  }
+  assertEquals(pidfdOpen(0x3fffffff), null);
 });

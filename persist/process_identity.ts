@@ -6,6 +6,8 @@
  * only when all three still match; anything unproven is left alone.
  * @module
  */
+import { closeFd } from "../ffi/libc.ts";
+import { pidfdOpen, pidfdSendSignal } from "../ffi/process.ts";
 
 /** What identifies one process across time. */
 export interface ProcessIdentity {
@@ -86,24 +88,29 @@ export function isSameProcess(rec: ProcessIdentity): boolean {
 /** What {@link killIdentified} did. */
 export type KillOutcome = "killed" | "gone" | "not_ours";
 
+const SIGNALS = { SIGKILL: 9, SIGTERM: 15 } as const;
+
 /**
  * Sends `signal` to the recorded process only when {@link isSameProcess}
  * proves it is the one recorded, then (for SIGKILL) waits up to `waitMs` for
  * it to be gone. "gone" when no process holds the pid; "not_ours" when another
- * process does (it is left alone).
+ * process does (it is left alone). The process is pinned with a pidfd before
+ * the check, so the signal cannot reach a process that took the pid between
+ * the check and the kill.
  */
 export async function killIdentified(
   rec: ProcessIdentity,
-  signal: Deno.Signal = "SIGKILL",
+  signal: keyof typeof SIGNALS = "SIGKILL",
   waitMs = 2000,
 ): Promise<KillOutcome> {
-  if (!isSameProcess(rec)) {
-    return processStartTime(rec.pid) === null ? "gone" : "not_ours";
-  }
+  if (!isProcessIdentity(rec)) return "not_ours";
+  const pidfd = pidfdOpen(rec.pid);
+  if (pidfd === null) return "gone";
   try {
-    Deno.kill(rec.pid, signal);
-  } catch {
-    return "gone";
+    if (!isSameProcess(rec)) return processStartTime(rec.pid) === null ? "gone" : "not_ours";
+    if (!pidfdSendSignal(pidfd, SIGNALS[signal])) return "gone";
+  } finally {
+    closeFd(pidfd);
   }
   if (signal === "SIGKILL") {
     const until = Date.now() + waitMs;
