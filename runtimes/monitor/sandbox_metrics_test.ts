@@ -3,30 +3,7 @@ import { formatMetrics } from "../../agent/guest/metrics.ts";
 import { parseNetDev, parseStat } from "./proc_metrics.ts";
 import { MetricsWriter, sanitizeExposition } from "./prometheus.ts";
 import { collectSandboxMetrics, EventLoopLag } from "./sandbox_metrics.ts";
-
-/** Runs `promtool check metrics` on `text`; undefined when promtool is not installed. */
-export async function promtoolCheck(
-  text: string,
-): Promise<{ ok: boolean; out: string } | undefined> {
-  let child;
-  try {
-    child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch {
-    return undefined;
-  }
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const o = await child.output();
-  const out = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
-  // promtool exits 3 for lint problems (naming advice), 1 for unparsable text: both fail here.
-  return { ok: o.code === 0, out };
-}
+import { promtoolCheck } from "../../tests/promtool.ts";
 
 const MEMINFO =
   "MemTotal:        2000000 kB\nMemFree:         1000000 kB\nHugePages_Total:       0\n";
