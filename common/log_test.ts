@@ -32,11 +32,21 @@ Deno.test("records carry component, sandbox and structured fields; level filters
 
 Deno.test("a broken log writer never throws into the caller", async () => {
   const { writerSink } = await import("./log.ts");
+  let attempts = 0;
   const broken = {
     writeSync(): number {
+      attempts++;
       throw new Error("pipe closed");
     },
   };
   await setupLogging({ level: "info", sink: writerSink(broken) });
   getLogger("shim").error("still fine");
+  getLogger("shim").error("and again");
+  assertEquals(attempts, 2, "each record was offered to the writer, and its failure swallowed");
+  // Logging goes on once a working writer is set up again.
+  const w = memoryWriter();
+  await setupLogging({ level: "info", sink: writerSink(w) });
+  getLogger("shim").info("recovered");
+  assertEquals(w.chunks.length, 1);
+  assertStringIncludes(w.chunks[0], 'msg="recovered"');
 });
