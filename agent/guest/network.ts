@@ -173,10 +173,38 @@ export async function listRoutes(): Promise<Route[]> {
   return [...v4, ...v6];
 }
 
+/**
+ * The `ip route del` arguments removing the routes of `devices` listed in
+ * `ip -o route show` output `text`, except those the kernel made for the
+ * links' addresses (`proto kernel`, or the shape busybox prints): the shim leaves those out of
+ * UpdateRoutes (the guest kernel makes its own), so a flush would leave a
+ * gateway unreachable ("Network is unreachable"), as the agent upstream
+ * keeps them too.
+ */
+export function staleRouteDeletes(text: string, devices: Set<string>): string[][] {
+  const out: string[][] = [];
+  for (const line of text.split("\n")) {
+    const t = line.trim().split(/\s+/).filter((x) => x);
+    if (t.length === 0) continue;
+    const dev = t[t.indexOf("dev") + 1];
+    if (t.indexOf("dev") < 0 || !devices.has(dev)) continue;
+    const proto = t.indexOf("proto");
+    if (proto >= 0 && t[proto + 1] === "kernel") continue;
+    // busybox's ip prints no "proto kernel": an address route shows as
+    // "<subnet> dev <d> scope link src <address>" (no gateway).
+    if (!t.includes("via") && t.includes("src") && t[t.indexOf("scope") + 1] === "link") continue;
+    if (["broadcast", "local", "unreachable", "multicast"].includes(t[0])) continue;
+    // Everything up to the device names the route for `ip route del`.
+    out.push(["route", "del", ...t.slice(0, t.indexOf("dev") + 2)]);
+  }
+  return out;
+}
+
 /** Replaces the routes of the devices named in `routes` with `routes`; returns the guest's routes. */
 export async function updateRoutes(routes: Route[]): Promise<Route[]> {
   const devices = new Set(routes.map((r) => r.device).filter((d) => d && d !== "lo"));
-  for (const d of devices) await ip(["route", "flush", "dev", d]).catch(() => "");
+  const current = await ip(["-o", "route", "show"]).catch(() => "");
+  for (const args of staleRouteDeletes(current, devices)) await ip(args).catch(() => "");
   for (const r of orderRoutes(routes)) await ip(routeArgs(r));
   return await listRoutes();
 }

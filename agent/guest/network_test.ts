@@ -9,6 +9,7 @@ import {
   parseRoutes,
   routeArgs,
   SCOPE_LINK,
+  staleRouteDeletes,
 } from "./network.ts";
 
 Deno.test("an interface becomes rename, mtu, addresses and up", () => {
@@ -120,4 +121,21 @@ Deno.test("ARP neighbors need an address and a device", () => {
     Error,
     "IPv6 neighbor fd00::1 is not supported",
   );
+});
+
+Deno.test("staleRouteDeletes keeps the kernel's address routes and other devices' routes", () => {
+  const show = [
+    "default via 10.213.5.1 dev eth0 ",
+    "10.213.5.0/24 dev eth0 scope link  src 10.213.5.7 ",
+    "10.213.6.0/24 dev eth0 scope link ",
+    "10.213.5.0/24 dev eth0 proto kernel scope link src 10.213.5.7",
+    "192.168.9.0/24 via 10.213.5.1 dev eth0 proto boot metric 5",
+    "10.9.0.0/16 dev eth1 proto kernel scope link src 10.9.0.2",
+    "",
+  ].join("\n");
+  assertEquals(staleRouteDeletes(show, new Set(["eth0"])), [
+    ["route", "del", "default", "via", "10.213.5.1", "dev", "eth0"],
+    ["route", "del", "10.213.6.0/24", "dev", "eth0"],
+    ["route", "del", "192.168.9.0/24", "via", "10.213.5.1", "dev", "eth0"],
+  ]);
 });

@@ -97,7 +97,7 @@ export class PipeIo implements ProcessIo {
       try {
         f.close();
       } catch {
-        // pipeTo closed it already
+        // the copy closed it already
       }
     }
   }
