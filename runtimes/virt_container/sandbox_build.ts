@@ -28,6 +28,7 @@ import { type SandboxEvents, type SandboxNetwork, VirtSandbox } from "./sandbox.
 import { dnsOf, netnsOf } from "./spec.ts";
 import { guestLogService, monitorService } from "./sandbox_services.ts";
 import { vcpuPinningService } from "./vcpu_pinning.ts";
+import { sandboxBindMountsService } from "./sandbox_bind_mounts.ts";
 
 const log = getLogger("runtimes.virt_container");
 
@@ -124,6 +125,7 @@ export function buildSandbox(
       guestLogService(),
       monitorService({ hypervisorName: cfg.hypervisorName, memoryMib: hvConfig.default_memory }),
       vcpuPinningService(runtime.enable_vcpus_pinning, Math.ceil(hvConfig.default_vcpus || 1)),
+      sandboxBindMountsService(runtime.sandbox_bind_mounts),
     ],
   }, events);
 }
