@@ -16,6 +16,7 @@
  * it; it is not persisted here.
  * @module
  */
+import { FailedPreconditionError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import {
   killVmmFromState,
@@ -43,6 +44,25 @@ export async function cleanupVirtSandbox(store: StateStore, state: SandboxState)
   if (share?.host_dir && share.host_dir.startsWith(dir + "/")) removeTreeSafely(share.host_dir);
   removeCgroups(state);
   removeTreeSafely(dir);
+}
+
+/**
+ * Cleans up a stale sandbox of `id` (its shim died and no `shim delete` ran)
+ * before a new one takes its place, with {@link cleanupVirtSandbox}. Returns
+ * whether there was one. Throws (the new start must be refused) when the
+ * state is unreadable or a mount stays.
+ */
+export async function cleanupStaleSandbox(store: StateStore, id: string): Promise<boolean> {
+  if (!(await store.exists(id))) return false;
+  const state = await store.load(id);
+  if (state.runtime !== "virt_container") {
+    throw new FailedPreconditionError(
+      `Cannot start sandbox ${id}: a ${state.runtime} sandbox's state is in ${store.dirOf(id)}`,
+    );
+  }
+  log.warn("sandbox {id}: cleaning up the stale sandbox found in its place", { id });
+  await cleanupVirtSandbox(store, state);
+  return true;
 }
 
 function removeCgroups(state: SandboxState): void {

@@ -47,6 +47,7 @@ import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { type UndoPhase, UndoStack } from "./undo.ts";
+import { cleanupStaleSandbox } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 
@@ -194,12 +195,10 @@ export class VirtSandbox {
     run: () => Promise<void>,
     undo?: () => Promise<void> | void,
     phase: UndoPhase = "stop",
-    more: { phase: UndoPhase; fn: () => Promise<void> | void }[] = [],
   ) {
     log.debug("sandbox {id}: {step}", { id: this.id, step });
     await run();
     if (undo) this.#undo.push(step, phase, undo);
-    for (const m of more) this.#undo.push(step, m.phase, m.fn);
     this.parts.onStep?.(step);
   }
 
@@ -210,6 +209,11 @@ export class VirtSandbox {
     const p = this.parts;
     const hv = p.hypervisor;
     const sink = this.#sink();
+    // A stale sandbox of this id first (same clean-up order); a failure refuses the start.
+    await cleanupStaleSandbox(p.store, p.id).catch((e) => {
+      this.#status = "stopped";
+      throw e;
+    });
     try {
       await this.#step(
         "prepare_vm",
@@ -222,9 +226,8 @@ export class VirtSandbox {
         // A prepared VMM may already run (QEMU): stopped before anything is unmounted
         // (start_vm's undo does it once the VM started), its files removed last.
         () => this.#vmWatch ? undefined : hv.stopVm(),
-        "stop",
-        [{ phase: "remove", fn: () => hv.cleanup() }],
       );
+      this.#undo.push("prepare_vm", "remove", () => hv.cleanup());
       await this.#step(
         "attach_share_fs",
         () => p.shareFs.attach(this.devices),

@@ -7,6 +7,7 @@ import {
 } from "../../tests/virt_container/doubles.ts";
 import { StateStore } from "../../persist/state_store.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
+import { identify } from "../../persist/process_identity.ts";
 import { mount, unmount } from "../../ffi/mount.ts";
 import { SharedLayout } from "../../resource/share_fs/layout.ts";
 import { ShareFs } from "../../resource/share_fs/share_fs.ts";
@@ -171,6 +172,50 @@ Deno.test({
     } finally {
       holder?.kill("SIGKILL");
       await holder?.status;
+      for (const m of mountsUnder(r.root)) unmount(m);
+      Deno.removeSync(r.root, { recursive: true });
+      Deno.removeSync(src, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sandbox start: a stale sandbox of the same id is cleaned up first (its identified " +
+    "VMM killed, its mounts undone without touching the data)",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const r = rig();
+    const src = Deno.makeTempDirSync({ prefix: "virt-sandbox-src-" });
+    const stale = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const mp = `${r.root}/sb1/shared/c1/vol`;
+    try {
+      Deno.writeTextFileSync(`${src}/marker`, "precious");
+      Deno.mkdirSync(mp, { recursive: true });
+      mount(src, mp, "", ["bind"]);
+      const id = identify(stale.pid)!;
+      await new StateStore({ root: r.root }).save({
+        sandbox_id: "sb1",
+        runtime: "virt_container",
+        hypervisor: {
+          hypervisor_type: "qemu",
+          pid: id.pid,
+          pid_start: id.start_time,
+          pid_exe: id.exe,
+          owned_paths: [`${r.root}/sb1/qemu`],
+        },
+        resources: { share_fs: { host_dir: `${r.root}/sb1/shared` } },
+      });
+      await r.sandbox.start();
+      assertEquals((await stale.status).signal, "SIGKILL", "the stale VMM was not killed");
+      assertEquals(Deno.readTextFileSync(`${src}/marker`), "precious");
+      assertEquals(mountsUnder(mp), []);
+      assertEquals(r.sandbox.status, "running");
+    } finally {
+      try {
+        stale.kill("SIGKILL");
+      } catch { /* killed by the clean-up */ }
+      await stale.status;
+      await r.sandbox.stop().catch(() => {});
       for (const m of mountsUnder(r.root)) unmount(m);
       Deno.removeSync(r.root, { recursive: true });
       Deno.removeSync(src, { recursive: true });
