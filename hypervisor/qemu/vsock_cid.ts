@@ -6,11 +6,8 @@
  * @module
  */
 import { UnavailableError } from "../../common/errors.ts";
-import { closeFd, ioctlBuf, O, openFd, SysError } from "../../ffi/libc.ts";
+import { VhostVsock } from "../../ffi/vhost.ts";
 
-/** `_IOW(VHOST_VIRTIO=0xAF, 0x60, __u64)`. */
-export const VHOST_VSOCK_SET_GUEST_CID = 0x4008af60;
-const EADDRINUSE = 98;
 const ATTEMPTS = 50;
 
 /** Returns a guest CID no other VM on this host uses right now. */
@@ -18,9 +15,9 @@ export function allocateVsockCid(
   device = "/dev/vhost-vsock",
   random: () => number = () => 3 + Math.floor(Math.random() * (0xfffffffe - 3)),
 ): number {
-  let fd: number;
+  let vhost: VhostVsock;
   try {
-    fd = openFd(device, O.RDWR);
+    vhost = VhostVsock.open(device);
   } catch (e) {
     throw new UnavailableError(
       `Cannot allocate a vsock CID: ${(e as Error).message} (is the vhost_vsock module loaded?)`,
@@ -30,20 +27,18 @@ export function allocateVsockCid(
   try {
     for (let i = 0; i < ATTEMPTS; i++) {
       const cid = random();
-      const arg = new Uint8Array(8);
-      new DataView(arg.buffer).setBigUint64(0, BigInt(cid), true);
+      let claimed: boolean;
       try {
-        ioctlBuf(fd, VHOST_VSOCK_SET_GUEST_CID, arg, `${device} guest CID ${cid}`);
-        return cid;
+        claimed = vhost.trySetGuestCid(cid);
       } catch (e) {
-        if (e instanceof SysError && e.errno === EADDRINUSE) continue;
         throw new UnavailableError(`Cannot allocate a vsock CID: ${(e as Error).message}`, {
           cause: e,
         });
       }
+      if (claimed) return cid;
     }
   } finally {
-    closeFd(fd);
+    vhost.close();
   }
   throw new UnavailableError(
     `Cannot allocate a vsock CID: ${ATTEMPTS} random CIDs were all in use`,
