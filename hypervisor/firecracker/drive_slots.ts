@@ -3,10 +3,11 @@
  * declares placeholder drives `drive1`..`drive5` (empty files) and a block
  * device later takes a free slot: its drive is re-pointed at the device's
  * file (PUT before boot, PATCH after) and the guest sees `/dev/vd<b..f>`.
- * Slot 0 is the VM's rootfs (`/dev/vda`).
+ * Slot 0 is the VM's rootfs (`/dev/vda`). The bookkeeping is the shared
+ * placeholder-slot concept of hypervisor/block_slots.ts.
  * @module
  */
-import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../common/errors.ts";
+import { BlockSlots } from "../block_slots.ts";
 import type { BlockDevice } from "../device.ts";
 import { type FirecrackerApi, toFcRateLimiter } from "./api.ts";
 import type { FirecrackerJail } from "./jail.ts";
@@ -14,50 +15,14 @@ import { PLACEHOLDER_DRIVES } from "./options.ts";
 
 type SlotDevice = BlockDevice & { id: string };
 
-/** Which block device holds which placeholder slot of one VM. */
-export class DriveSlots {
-  /** Placeholder slot (1..5) → the block device using it. */
-  readonly #slots = new Map<number, SlotDevice>();
-
-  /** The guest path of slot `slot` (`/dev/vda` for the rootfs slot 0). */
-  static guestPath(slot: number): string {
-    return `/dev/vd${String.fromCharCode(97 + slot)}`;
-  }
-
-  /** The slot `d` asks for (`d.index`) or the first free one; refuses a taken or missing slot. */
-  pick(d: SlotDevice): number {
-    const slot = d.index;
-    if (slot !== undefined) {
-      if (slot > PLACEHOLDER_DRIVES) {
-        throw new InvalidArgumentError(
-          `Cannot add block device "${d.id}" at index ${slot}: Firecracker has ${PLACEHOLDER_DRIVES} drive slots`,
-        );
-      }
-      if (this.#slots.has(slot)) {
-        throw new InvalidArgumentError(`Cannot add block device "${d.id}": drive${slot} is in use`);
-      }
-      return slot;
-    }
-    for (let i = 1; i <= PLACEHOLDER_DRIVES; i++) if (!this.#slots.has(i)) return i;
-    throw new UnavailableError(
-      `Cannot add block device "${d.id}": all ${PLACEHOLDER_DRIVES} Firecracker drive slots are in use`,
-    );
-  }
-
-  /** Records that `d` holds `slot`. */
-  set(slot: number, d: SlotDevice): void {
-    this.#slots.set(slot, d);
-  }
-
-  /** The slot of device `id`; NotFound naming VM `what` when it holds none. */
-  slotOf(id: string, what: string): number {
-    for (const [slot, d] of this.#slots) if (d.id === id) return slot;
-    throw new NotFoundError(`Block device "${id}" not found on ${what}`);
-  }
-
-  /** Frees the slot of device `id`, if it holds one. */
-  release(id: string): void {
-    for (const [slot, b] of this.#slots) if (b.id === id) this.#slots.delete(slot);
+/** Which block device holds which placeholder slot (1..5) of one VM (see block_slots.ts). */
+export class DriveSlots extends BlockSlots<SlotDevice> {
+  constructor() {
+    super(1, PLACEHOLDER_DRIVES, {
+      owner: "Firecracker",
+      kind: "drive",
+      slotName: (i) => `drive${i}`,
+    });
   }
 }
 
