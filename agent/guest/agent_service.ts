@@ -189,7 +189,9 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
         const node = await readDeviceNode(await guestNodePath(d, (p) => resolvePciBlock(p)));
         spec = applyDevice(spec, d.containerPath, node);
       }
-      await sandbox.createContainer(req.containerId, spec, req.storages);
+      await sandbox.createContainer(req.containerId, spec, req.storages, {
+        sandboxPidns: req.sandboxPidns,
+      });
       log.info("Created container {id}", { id: req.containerId });
       return empty();
     },

@@ -238,11 +238,18 @@ export interface GuestSpecOptions {
   rootfs?: string;
   /** Guest hooks (from CreateSandbox's guest_hook_path), replacing the host's. */
   guestHooks?: OciSpec;
+  /**
+   * Namespaces of the pod's sandbox container to join, by OCI type (`ipc`,
+   * `uts`, `pid`) → guest path (`/proc/<pid>/ns/<type>`): a pod's containers
+   * share them as they do on a host.
+   */
+  joinNamespaces?: Record<string, string>;
 }
 
 /**
  * Adapts a container spec to the guest: drops the network namespace (the
- * container shares the VM's), drops host namespace paths, replaces host hooks
+ * container shares the VM's), drops host namespace paths (joining the pod
+ * sandbox's namespaces where given), replaces host hooks
  * with the guest's, and gives the cgroup a guest path runc's cgroupfs driver
  * accepts.
  */
@@ -255,9 +262,13 @@ export function adaptSpecForGuest(spec: OciSpec, opts: GuestSpecOptions): OciSpe
   }
   const linux = (out.linux ?? {}) as Record<string, unknown>;
   const namespaces = (linux.namespaces ?? []) as { type: string; path?: string }[];
-  linux.namespaces = namespaces
-    .filter((n) => n.type !== "network")
-    .map((n) => ({ type: n.type }));
+  const join = opts.joinNamespaces ?? {};
+  const kept = namespaces.filter((n) => n.type !== "network").map((n) => n.type);
+  // A pod sharing the sandbox's PID namespace may come without a pid entry.
+  if (join.pid && !kept.includes("pid")) kept.push("pid");
+  linux.namespaces = kept.map((type) => join[type] ? { type, path: join[type] } : { type });
+  // runc sets the hostname only in a UTS namespace of the container's own.
+  if (join.uts) delete out.hostname;
   const cgroupsPath = typeof linux.cgroupsPath === "string" ? linux.cgroupsPath : "";
   linux.cgroupsPath = cgroupsPath.startsWith("/") && !cgroupsPath.includes(":")
     ? cgroupsPath

@@ -95,3 +95,33 @@ Deno.test("an absolute cgroupfs path is kept", () => {
   assertEquals((guest.linux as Record<string, unknown>).cgroupsPath, "/pods/c2");
   assertEquals(guest.hooks, undefined);
 });
+
+Deno.test("a pod container joins the sandbox container's IPC, UTS and PID namespaces", () => {
+  const podSpec = {
+    hostname: "ignored",
+    linux: {
+      namespaces: [
+        { type: "pid", path: "/proc/77/ns/pid" },
+        { type: "ipc", path: "/proc/77/ns/ipc" },
+        { type: "uts", path: "/proc/77/ns/uts" },
+        { type: "mount" },
+        { type: "network", path: "/var/run/netns/cni-1" },
+      ],
+    },
+  };
+  const join = { ipc: "/proc/9/ns/ipc", uts: "/proc/9/ns/uts", pid: "/proc/9/ns/pid" };
+  const guest = adaptSpecForGuest(podSpec, { containerId: "a", joinNamespaces: join });
+  assertEquals((guest.linux as { namespaces: unknown }).namespaces, [
+    { type: "pid", path: "/proc/9/ns/pid" },
+    { type: "ipc", path: "/proc/9/ns/ipc" },
+    { type: "uts", path: "/proc/9/ns/uts" },
+    { type: "mount" },
+  ]);
+  assertEquals(guest.hostname, undefined);
+  // PID option CONTAINER: a fresh PID namespace, the others still shared.
+  const own = adaptSpecForGuest(podSpec, {
+    containerId: "a",
+    joinNamespaces: { ipc: join.ipc, uts: join.uts },
+  });
+  assertEquals((own.linux as { namespaces: unknown[] }).namespaces[0], { type: "pid" });
+});

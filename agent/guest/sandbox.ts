@@ -9,7 +9,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { GuestContainer } from "./container.ts";
@@ -25,6 +24,11 @@ import {
 } from "./storage.ts";
 
 const log = getLogger("agent.guest.sandbox");
+
+/** containerd's CRI annotation telling a pod's sandbox container from its other containers. */
+const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+/** CRI-O's equivalent of {@link CRI_CONTAINER_TYPE}. */
+const CRIO_CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType";
 
 /** Where the agent keeps container bundles. */
 export const BUNDLE_ROOT = "/run/kata-containers";
@@ -57,6 +61,9 @@ export class GuestSandbox {
   #guestHooks: OciSpec | undefined;
   #containers = new Map<string, GuestContainer>();
   #oomCounts = new Map<string, number>();
+  /** The pod's sandbox (pause) container, whose namespaces the others join. */
+  #podSandboxId = "";
+  #sandboxPidns = false;
 
   constructor(opts: SandboxOptions) {
     this.#opts = opts;
@@ -89,13 +96,10 @@ export class GuestSandbox {
   /**
    * Sets up the sandbox: hostname, DNS, sandbox storages, guest hooks.
    * @throws {AlreadyExistsError} when created twice
-   * @throws {UnimplementedError} for a shared sandbox PID namespace
    */
   async create(spec: SandboxSpec): Promise<void> {
     if (this.#created) throw new AlreadyExistsError(`Sandbox "${this.#id}" already exists`);
-    if (spec.sandboxPidns) {
-      throw new UnimplementedError("A sandbox-wide PID namespace is not supported");
-    }
+    this.#sandboxPidns = spec.sandboxPidns;
     if (spec.hostname) {
       const out = await new Deno.Command("hostname", { args: [spec.hostname], stderr: "piped" })
         .output().catch(() => undefined);
@@ -129,11 +133,47 @@ export class GuestSandbox {
   }
 
   /**
-   * Creates a container from the shim's (converted) spec and its storages.
+   * The namespaces a pod container joins: the IPC and UTS namespaces of the
+   * pod's sandbox container (CRI annotation container-type=sandbox), and its
+   * PID namespace with `sandboxPidns` (the pod's PID namespace option POD).
+   * None for the sandbox container itself or a container outside a pod.
+   * @throws {FailedPreconditionError} when the pod's sandbox container is not running
+   */
+  #podNamespaces(id: string, spec: OciSpec, sandboxPidns: boolean): Record<string, string> {
+    const annotations = (spec.annotations ?? {}) as Record<string, string>;
+    const type = annotations[CRI_CONTAINER_TYPE] ?? annotations[CRIO_CONTAINER_TYPE];
+    if (type === "sandbox") {
+      this.#podSandboxId = id;
+      return {};
+    }
+    if (type !== "container" || !this.#podSandboxId) return {};
+    const sb = this.#containers.get(this.#podSandboxId);
+    const pid = sb?.state === "running" ? sb.init.pid : undefined;
+    if (!pid) {
+      throw new FailedPreconditionError(
+        `Cannot create container "${id}": the pod's sandbox container "${this.#podSandboxId}" is not running`,
+      );
+    }
+    const join: Record<string, string> = {
+      ipc: `/proc/${pid}/ns/ipc`,
+      uts: `/proc/${pid}/ns/uts`,
+    };
+    if (sandboxPidns || this.#sandboxPidns) join.pid = `/proc/${pid}/ns/pid`;
+    return join;
+  }
+
+  /**
+   * Creates a container from the shim's (converted) spec and its storages;
+   * a pod's containers join its sandbox container's namespaces.
    * @throws {AlreadyExistsError} for a taken id
    * @throws {InvalidArgumentError} without a spec, process or root
    */
-  async createContainer(id: string, spec: OciSpec, storages: Storage[]): Promise<GuestContainer> {
+  async createContainer(
+    id: string,
+    spec: OciSpec,
+    storages: Storage[],
+    opts: { sandboxPidns?: boolean } = {},
+  ): Promise<GuestContainer> {
     if (!id || id.includes("/") || id.startsWith(".")) {
       throw new InvalidArgumentError(`Invalid container id "${id}"`);
     }
@@ -143,9 +183,14 @@ export class GuestSandbox {
         `Cannot create container "${id}": the spec has no process or root`,
       );
     }
+    const joinNamespaces = this.#podNamespaces(id, spec, opts.sandboxPidns ?? false);
     const plans = await this.#mountAll(storages);
     try {
-      const guestSpec = adaptSpecForGuest(spec, { containerId: id, guestHooks: this.#guestHooks });
+      const guestSpec = adaptSpecForGuest(spec, {
+        containerId: id,
+        guestHooks: this.#guestHooks,
+        joinNamespaces,
+      });
       const c = await GuestContainer.create(
         id,
         guestSpec,
@@ -167,6 +212,7 @@ export class GuestSandbox {
     await c.remove(timeoutSec);
     this.#containers.delete(id);
     this.#oomCounts.delete(id);
+    if (id === this.#podSandboxId) this.#podSandboxId = "";
   }
 
   /** Removes every container and undoes the sandbox storages. */

@@ -64,3 +64,40 @@ Deno.test("OOM events come from memory.events oom_kill increases", async () => {
     await Deno.remove(bundles, { recursive: true });
   }
 });
+
+Deno.test("pod containers need their sandbox container running; the sandbox PID namespace is accepted", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sb = new GuestSandbox({
+      runc: { binary: "false", root: "/nonexistent", noPivot: false },
+      bundleRoot: dir,
+      resolvConf: `${dir}/resolv.conf`,
+    });
+    await sb.create({
+      id: "pod",
+      hostname: "",
+      dns: [],
+      storages: [],
+      guestHookPath: "",
+      sandboxPidns: true,
+    });
+    const cri = (type: string) => ({
+      process: { args: ["true"] },
+      root: { path: "/" },
+      annotations: {
+        "io.kubernetes.cri.container-type": type,
+        "io.kubernetes.cri.sandbox-id": "pod",
+      },
+    });
+    await sb.createContainer("pod", cri("sandbox"), []);
+    // Created, not started: there are no namespaces to join yet.
+    await assertRejects(
+      () => sb.createContainer("a", cri("container"), []),
+      Error,
+      'the pod\'s sandbox container "pod" is not running',
+    );
+    await sb.destroy();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -123,9 +123,24 @@ export async function createInGuest(
     execId: "",
     OCI: oci,
     storages: c.rootfs.storages,
-    sandboxPidns: false,
+    sandboxPidns: sharesSandboxPidns(c),
   }, { timeoutMs: o.timeoutMs });
   c.inGuest = true;
+}
+
+/**
+ * Whether a pod container shares its sandbox's PID namespace (the pod's PID
+ * option POD, Kubernetes shareProcessNamespace): the CRI plugin then gives
+ * its spec the sandbox's PID namespace path, and the agent makes the guest
+ * container join the sandbox container's (upstream's sandbox_pidns).
+ */
+export function sharesSandboxPidns(
+  c: { isSandbox: boolean; spec: Record<string, unknown> },
+): boolean {
+  if (c.isSandbox) return false;
+  const ns = ((c.spec.linux ?? {}) as { namespaces?: { type?: string; path?: string }[] })
+    .namespaces ?? [];
+  return ns.some((n) => n.type === "pid" && !!n.path);
 }
 
 /**
