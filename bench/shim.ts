@@ -130,10 +130,9 @@ export async function run(): Promise<string> {
       );
       const lines = (await Deno.readTextFile(trace)).split("\n");
       for (const [who, id] of [["ours", idO], ["runc", idR]]) {
-        const l = lines.find((x) => x.startsWith(`start ${id} `));
-        if (l) {
-          const [, , s, e] = l.split(" ");
-          add(`${who}: start`, (Number(e) - Number(s)) * 1000);
+        for (const l of lines.filter((x) => x.split(" ")[1] === id)) {
+          const [action, , s, e] = l.split(" ");
+          add(`${who}: ${action}`, (Number(e) - Number(s)) * 1000);
         }
       }
       await new Promise((r) => setTimeout(r, 300));
@@ -167,7 +166,11 @@ export async function run(): Promise<string> {
     const m = (k: string) => parts[k]?.length ? median(parts[k]).toFixed(1) : "–";
     const rpcs = ["Create", "Start", "Wait", "Delete", "Shutdown"];
     const oursTotal = median(totals.ours);
-    const known = ["ours: start", ...rpcs.filter((r) => r !== "Start").map((r) => `ours: ${r}`)]
+    const known = [
+      "ours: start",
+      "ours: delete",
+      ...rpcs.filter((r) => r !== "Start").map((r) => `ours: ${r}`),
+    ]
       .concat(["ours: exit (Shutdown → process exit)"])
       .reduce((a, k) => a + (parts[k]?.length ? median(parts[k]) : 0), 0);
     return [
@@ -199,6 +202,9 @@ export async function run(): Promise<string> {
       `| \`start\` action (exec → address returned; containerd waits for it) | ${
         m("ours: start")
       } | ${m("runc: start")} |`,
+      `| \`delete\` action (when containerd runs it; – when it does not) | ${m("ours: delete")} | ${
+        m("runc: delete")
+      } |`,
       `| server start-up, exec → serving (overlaps containerd's dial and Create) | ${
         m("ours: server start-up (exec → serving)")
       } | – |`,

@@ -25,18 +25,33 @@ export interface Build {
   js: string;
 }
 
-/** The build to measure (`RTS_TEST_SHIM` or dist/, built with `--bundle` when missing). */
-export async function build(): Promise<Build> {
-  const launcher = Deno.env.get("RTS_TEST_SHIM") ?? `${ROOT}/dist/containerd-shim-kata-v2`;
-  const dir = launcher.slice(0, launcher.lastIndexOf("/"));
+let built: Promise<Build> | undefined;
+
+/**
+ * The build to measure: `RTS_TEST_SHIM`, else a bundled build of this tree
+ * made once per benchmark process into .cache/bench-dist (dist/ is shared:
+ * another build there must not swap the program under a running benchmark).
+ */
+export function build(): Promise<Build> {
+  return built ??= makeBuild();
+}
+
+async function makeBuild(): Promise<Build> {
   const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-  if (!Deno.env.get("RTS_TEST_SHIM") && !(await exists(launcher))) {
+  let launcher = Deno.env.get("RTS_TEST_SHIM");
+  if (!launcher) {
+    const dist = `${ROOT}/.cache/bench-dist`;
+    await Deno.remove(dist, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dist, { recursive: true });
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${ROOT}/scripts/build.ts`, "--bundle"],
+      env: { RTS_BUILD_DIST: dist },
       stdout: "null",
     }).output();
     if (!r.success) throw new Error("Cannot build the shim for the benchmark");
+    launcher = `${dist}/containerd-shim-kata-v2`;
   }
+  const dir = launcher.slice(0, launcher.lastIndexOf("/"));
   const js = `${dir}/containerd-shim-kata-v2.js`;
   if (!(await exists(js))) throw new Error(`Not a bundled build: ${js} is missing`);
   return { launcher, deno: `${dir}/deno`, js };

@@ -14,7 +14,8 @@
  */
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const DIST = `${ROOT}/dist`;
+/** Output directory: dist/, or `RTS_BUILD_DIST` (the benchmarks build a private copy there). */
+const DIST = Deno.env.get("RTS_BUILD_DIST") || `${ROOT}/dist`;
 const NAME = "containerd-shim-kata-v2";
 /** Flags every run of the shim needs: permissions and the vsock transport. */
 const RUN_FLAGS = ["-A", "--unstable-vsock"];
@@ -44,7 +45,7 @@ async function writeEntry(mode: "compiled" | "bundled", commit: string): Promise
     entry,
     `(globalThis as { RUNTIME_TS_BUILD?: unknown }).RUNTIME_TS_BUILD = ${
       JSON.stringify({ mode, commit })
-    };\nimport { runMain } from "../main.ts";\nawait runMain();\n`,
+    };\nimport { runMain } from ${JSON.stringify(`${ROOT}/main.ts`)};\nawait runMain();\n`,
   );
   return entry;
 }
