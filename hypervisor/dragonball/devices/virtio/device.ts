@@ -40,6 +40,11 @@ export interface VirtioDevice {
   reset(): void;
   /** Releases host resources (files, sockets, fds); the VM is ending. */
   close(): void | Promise<void>;
+  /**
+   * Gives the device the transport's configuration-change signal (optional:
+   * only devices whose config changes at run time take it).
+   */
+  bindConfigChange?(signal: () => void): void;
 }
 
 /** Copies `bytes` of a little-endian config struct to a config read. */

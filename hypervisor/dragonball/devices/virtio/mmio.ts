@@ -46,6 +46,7 @@ const STATUS_FEATURES_OK = 8;
 const STATUS_DRIVER_OK = 4;
 const STATUS_FAILED = 0x80;
 const INT_USED_RING = 1;
+const INT_CONFIG = 2;
 
 function setHalf(value: number, half: "low" | "high", word: number): number {
   const hi = Math.floor(value / 0x1_0000_0000);
@@ -63,6 +64,8 @@ export class VirtioMmioTransport implements BusDevice {
   #queueSel = 0;
   #interruptStatus = 0;
   #active = false;
+  /** Bumped on each configuration change, so a driver can tell a torn config read. */
+  #configGeneration = 0;
 
   constructor(
     private readonly device: VirtioDevice,
@@ -70,6 +73,19 @@ export class VirtioMmioTransport implements BusDevice {
     private readonly irq: Interrupt,
   ) {
     this.#queues = device.queueMaxSizes.map((n) => new Queue(n));
+    device.bindConfigChange?.(() => this.configChanged());
+  }
+
+  /**
+   * The device's configuration changed (a block device got a new backing
+   * file): bumps the generation and, once the driver is up, raises the
+   * configuration-change interrupt (Linux virtio-blk then re-reads capacity).
+   */
+  configChanged(): void {
+    this.#configGeneration = (this.#configGeneration + 1) >>> 0;
+    if (!(this.#status & STATUS_DRIVER_OK)) return;
+    this.#interruptStatus |= INT_CONFIG;
+    this.irq.trigger();
   }
 
   get #offered(): bigint {
@@ -118,7 +134,7 @@ export class VirtioMmioTransport implements BusDevice {
         v = this.#status;
         break;
       case REG.CONFIG_GENERATION:
-        v = 0;
+        v = this.#configGeneration;
         break;
     }
     // Registers are 32-bit; a narrower read gets the low bytes (Linux only reads 32 bits).

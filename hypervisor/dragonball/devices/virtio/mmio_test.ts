@@ -119,3 +119,23 @@ Deno.test("virtio-mmio: narrow register reads get the low bytes instead of faili
   t.read(0x000, b);
   assertEquals(b[0], 0x76); // "v" of "virt"
 });
+
+Deno.test("virtio-mmio: a configuration change bumps the generation; the interrupt only once the driver is up", () => {
+  let signal: (() => void) | undefined;
+  const dev = Object.assign(new FakeDevice(), {
+    bindConfigChange: (s: () => void) => (signal = s),
+  });
+  let irqs = 0;
+  const t = new VirtioMmioTransport(dev, GuestMemory.fromBuffers([[0, 0x100000]]), {
+    trigger: () => irqs++,
+  });
+  const { read, write } = rw(t);
+  assertEquals(read(0x0fc), 0);
+  signal!();
+  assertEquals([read(0x0fc), irqs, read(0x060)], [1, 0, 0], "before DRIVER_OK: no interrupt");
+  write(0x070, 1 | 2 | 4);
+  signal!();
+  assertEquals([read(0x0fc), irqs, read(0x060)], [2, 1, 2], "config-change interrupt bit");
+  write(0x064, 2);
+  assertEquals(read(0x060), 0);
+});

@@ -3,8 +3,15 @@
  * read-only or read-write. Requests are served synchronously when the
  * driver notifies the queue; a malformed request is completed with an error
  * status (or dropped when it has no status byte) and never stops the VMM.
+ *
+ * A placeholder ({@link VirtioBlock.placeholder}) is a disk without backing
+ * (0 sectors) that boots with the VM; {@link VirtioBlock.attachBacking} and
+ * {@link VirtioBlock.detachBacking} swap its file at run time and raise a
+ * configuration change, on which Linux re-reads the capacity: block
+ * hotplug without guest kernel patches (see hypervisor/block_slots.ts).
  * @module
  */
+import { FailedPreconditionError } from "../../../../common/errors.ts";
 import type { GuestMemory } from "../../memory.ts";
 import type { Descriptor, Queue } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
@@ -30,18 +37,25 @@ export interface BlockOptions {
 export class VirtioBlock extends RequestDevice {
   readonly deviceType = VIRTIO_ID.BLOCK;
   readonly features: bigint;
-  readonly #file: Deno.FsFile;
-  readonly #sectors: number;
-  readonly #id: Uint8Array;
-  readonly #readOnly: boolean;
+  #file: Deno.FsFile | null;
+  #sectors: number;
+  #id: Uint8Array;
+  #readOnly: boolean;
+  #configChanged: () => void = () => {};
 
-  private constructor(file: Deno.FsFile, size: number, readOnly: boolean, id: string) {
+  private constructor(
+    file: Deno.FsFile | null,
+    size: number,
+    readOnly: boolean,
+    id: string,
+    offerRo: boolean,
+  ) {
     super(QUEUE_SIZE);
     this.#file = file;
     this.#readOnly = readOnly;
     this.#sectors = Math.floor(size / SECTOR);
     this.#id = new TextEncoder().encode(id).slice(0, ID_BYTES);
-    this.features = (1n << VIRTIO_BLK_F_FLUSH) | (readOnly ? 1n << VIRTIO_BLK_F_RO : 0n);
+    this.features = (1n << VIRTIO_BLK_F_FLUSH) | (offerRo ? 1n << VIRTIO_BLK_F_RO : 0n);
   }
 
   /** Opens `path` as the disk. */
@@ -50,11 +64,62 @@ export class VirtioBlock extends RequestDevice {
     const file = Deno.openSync(path, { read: true, write: !readOnly });
     try {
       const size = file.statSync().size;
-      return new VirtioBlock(file, size, readOnly, opts.id ?? path.split("/").pop()!);
+      return new VirtioBlock(file, size, readOnly, opts.id ?? path.split("/").pop()!, readOnly);
     } catch (e) {
       file.close();
       throw e;
     }
+  }
+
+  /**
+   * An empty slot (0 sectors, id `id`) whose backing is attached later.
+   * Features are fixed at negotiation, so it never offers VIRTIO_BLK_F_RO: a
+   * read-only backing is enforced here (writes fail with an I/O error) and
+   * the guest mounts it read-only.
+   */
+  static placeholder(id: string): VirtioBlock {
+    return new VirtioBlock(null, 0, false, id, false);
+  }
+
+  bindConfigChange(signal: () => void): void {
+    this.#configChanged = signal;
+  }
+
+  /** Whether a file backs the disk. */
+  get attached(): boolean {
+    return this.#file !== null;
+  }
+
+  /**
+   * Backs a placeholder with `path` (the guest sees the new capacity and,
+   * through VIRTIO_BLK_T_GET_ID, the new id).
+   */
+  attachBacking(path: string, opts: BlockOptions = {}): void {
+    if (this.#file) {
+      throw new FailedPreconditionError(`Cannot attach ${path}: the block slot has a backing file`);
+    }
+    const readOnly = opts.readOnly ?? false;
+    const file = Deno.openSync(path, { read: true, write: !readOnly });
+    try {
+      this.#sectors = Math.floor(file.statSync().size / SECTOR);
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    this.#file = file;
+    this.#readOnly = readOnly;
+    this.#id = new TextEncoder().encode(opts.id ?? path.split("/").pop()!).slice(0, ID_BYTES);
+    this.#configChanged();
+  }
+
+  /** Empties the disk again (0 sectors, requests fail) and closes its file. */
+  detachBacking(): void {
+    const f = this.#file;
+    if (!f) return;
+    this.#file = null;
+    this.#sectors = 0;
+    f.close();
+    this.#configChanged();
   }
 
   /** Disk size in 512-byte sectors. */
@@ -87,12 +152,13 @@ export class VirtioBlock extends RequestDevice {
     const sector = mem.u64(header.addr + 8);
     let status: number = S.OK;
     let written = 0;
+    const file = this.#file;
     try {
       switch (type) {
         case T.IN:
         case T.OUT: {
           const total = data.reduce((n, d) => n + d.len, 0);
-          if (total % SECTOR !== 0 || sector + total / SECTOR > this.#sectors) {
+          if (!file || total % SECTOR !== 0 || sector + total / SECTOR > this.#sectors) {
             status = S.IOERR;
             break;
           }
@@ -104,13 +170,13 @@ export class VirtioBlock extends RequestDevice {
             status = S.IOERR;
             break;
           }
-          this.#file.seekSync(sector * SECTOR, Deno.SeekMode.Start);
+          file.seekSync(sector * SECTOR, Deno.SeekMode.Start);
           for (const d of data) {
             const buf = mem.slice(d.addr, d.len);
             if (type === T.IN) {
               let off = 0;
               while (off < buf.length) {
-                const n = this.#file.readSync(buf.subarray(off));
+                const n = file.readSync(buf.subarray(off));
                 if (n === null) {
                   buf.subarray(off).fill(0);
                   break;
@@ -120,13 +186,13 @@ export class VirtioBlock extends RequestDevice {
               written += d.len;
             } else {
               let off = 0;
-              while (off < buf.length) off += this.#file.writeSync(buf.subarray(off));
+              while (off < buf.length) off += file.writeSync(buf.subarray(off));
             }
           }
           break;
         }
         case T.FLUSH:
-          if (!this.#readOnly) this.#file.syncSync();
+          if (file && !this.#readOnly) file.syncSync();
           break;
         case T.GET_ID: {
           const d = data.find((x) => x.writable);
@@ -151,7 +217,8 @@ export class VirtioBlock extends RequestDevice {
   }
 
   protected release(): void {
-    this.#file.close();
+    this.#file?.close();
+    this.#file = null;
   }
 }
 

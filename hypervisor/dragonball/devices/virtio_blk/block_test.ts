@@ -1,7 +1,7 @@
-import { assertEquals } from "../../../../tests/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { TestDriver } from "../virtio/test_utils.ts";
 import type { ActivateContext } from "../virtio/device.ts";
-import { VirtioBlock } from "./block.ts";
+import { VIRTIO_BLK_F_RO, VirtioBlock } from "./block.ts";
 
 const HDR = 0x10000, DATA = 0x20000, STATUS = 0x30000;
 
@@ -93,5 +93,72 @@ Deno.test("virtio-blk returns the device id and survives chains without a status
   } finally {
     t.dev.close();
     Deno.removeSync(t.path);
+  }
+});
+
+/** A driver around any block device (the placeholder tests' own files). */
+function driverFor(dev: VirtioBlock) {
+  const d = new TestDriver();
+  dev.activate({ memory: d.memory, queues: [d.queue], features: 0n, signalUsed: () => {} });
+  const request = (type: number, sector: number, data: { len: number; write: boolean }[]) => {
+    d.memory.setU32(HDR, type);
+    d.memory.setU64(HDR + 8, sector);
+    d.memory.setU8(STATUS, 0xff);
+    d.addChain([
+      { addr: HDR, len: 16 },
+      ...data.map((b, i) => ({ addr: DATA + i * 0x1000, len: b.len, write: b.write })),
+      { addr: STATUS, len: 1, write: true },
+    ]);
+    dev.notify(0);
+    return d.memory.u8(STATUS);
+  };
+  const capacity = () => {
+    const cfg = new Uint8Array(8);
+    dev.readConfig(0, cfg);
+    return new DataView(cfg.buffer).getBigUint64(0, true);
+  };
+  return { d, request, capacity };
+}
+
+Deno.test("virtio-blk placeholder: empty, then attach (config change, I/O), detach, attach again", () => {
+  const dir = Deno.makeTempDirSync();
+  const dev = VirtioBlock.placeholder("slot-1");
+  try {
+    Deno.writeFileSync(`${dir}/a.img`, new Uint8Array(16 * 512));
+    const b = new Uint8Array(4 * 512);
+    b.set(new TextEncoder().encode("disk-b"), 0);
+    Deno.writeFileSync(`${dir}/b.img`, b);
+    let changes = 0;
+    dev.bindConfigChange(() => changes++);
+    const t = driverFor(dev);
+    assertEquals([dev.attached, t.capacity()], [false, 0n]);
+    assert(!(dev.features & (1n << VIRTIO_BLK_F_RO)), "a slot never offers read-only");
+    assertEquals(t.request(0, 0, [{ len: 512, write: true }]), 1, "no backing: I/O error");
+
+    dev.attachBacking(`${dir}/a.img`, { id: "vol-a" });
+    assertEquals([changes, t.capacity()], [1, 16n]);
+    t.d.memory.write(DATA, new TextEncoder().encode("hello slot"));
+    assertEquals(t.request(1, 2, [{ len: 512, write: false }]), 0);
+    assertEquals(t.request(4, 0, []), 0);
+    const a = Deno.readFileSync(`${dir}/a.img`);
+    assertEquals(new TextDecoder().decode(a.subarray(1024, 1034)), "hello slot");
+    assertEquals(t.request(8, 0, [{ len: 20, write: true }]), 0);
+    assertEquals(new TextDecoder().decode(t.d.memory.read(DATA, 5)), "vol-a");
+    assertThrows(() => dev.attachBacking(`${dir}/b.img`), Error, "has a backing file");
+
+    dev.detachBacking();
+    assertEquals([changes, t.capacity(), dev.attached], [2, 0n, false]);
+    assertEquals(t.request(0, 0, [{ len: 512, write: true }]), 1, "detached: I/O error");
+    dev.detachBacking(); // nothing attached: no change
+    assertEquals(changes, 2);
+
+    dev.attachBacking(`${dir}/b.img`, { readOnly: true, id: "vol-b" });
+    assertEquals([changes, t.capacity()], [3, 4n]);
+    assertEquals(t.request(0, 0, [{ len: 512, write: true }]), 0);
+    assertEquals(new TextDecoder().decode(t.d.memory.read(DATA, 6)), "disk-b");
+    assertEquals(t.request(1, 0, [{ len: 512, write: false }]), 1, "read-only backing");
+  } finally {
+    dev.close();
+    Deno.removeSync(dir, { recursive: true });
   }
 });
