@@ -5,8 +5,8 @@
  *
  *  1. `prepare_vm`      — the driver makes its run dir / VMM process;
  *  2. `attach_share_fs` — the shared directory (9p / virtio-fs) as a device;
- *  3. `attach_network`  — the pod netns scanned, NICs cold-plugged (queued
- *                         where the VMM cannot hotplug them);
+ *  3. `attach_network`  — the pod netns scanned, NICs cold-plugged before
+ *                         the VM starts (the built-in VMM boots in start_vm);
  *  4. `start_vm`        — the VMM runs (Firecracker: a no-op); a watcher on
  *                         `waitVm` reports an unexpected VM death;
  *  5. `sandbox_cgroup`  — the VMM's pids into the sandbox (or overhead) cgroup;
@@ -235,7 +235,13 @@ export class VirtSandbox {
         "unmount",
       );
       await this.#step("attach_network", async () => {
-        if (p.network) await p.network.attach(sink);
+        if (!p.network) return;
+        await p.network.attach(sink);
+        // The pod's CNI links exist already (containerd's CRI plugin made
+        // them): cold-plug their NICs now, while every driver still takes
+        // devices. A driver that boots in startVm (the built-in VMM) could
+        // not take them at boot_vm; only links made later by hooks queue.
+        await p.network.flushQueued(sink);
       }, async () => {
         if (p.network) await p.network.detach(sink);
       });

@@ -81,6 +81,7 @@ Deno.test("sandbox start runs every step in upstream's order (recording doubles 
       "hv.prepareVm",
       "hv.addDevice:share_fs",
       "net.attach:prepared",
+      "net.flushQueued",
       "hv.startVm",
       "hooks.prestart",
       "hooks.createRuntime",
@@ -297,11 +298,13 @@ Deno.test("a VM that dies while running is reported once; stop afterwards still 
   }
 });
 
-Deno.test("a VMM without NIC hotplug gets NICs flushed right before boot", async () => {
+Deno.test("a VMM without NIC hotplug gets the pod's NICs before start, hooks' NICs right before boot", async () => {
   const r = rig({ hooks: true, network: true, netHotplug: false });
   try {
     await r.sandbox.start();
-    const i = r.log.calls.indexOf("net.flushQueued");
+    const first = r.log.calls.indexOf("net.flushQueued");
+    assert(first < r.log.calls.indexOf("hv.startVm"), "pod NICs before the VM starts");
+    const i = r.log.calls.lastIndexOf("net.flushQueued");
     assertEquals(r.log.calls[i + 1], "hv.bootVm");
     assert(i > r.log.calls.indexOf("hooks.createRuntime"));
   } finally {
