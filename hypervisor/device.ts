@@ -22,6 +22,33 @@ export interface RateLimiter {
   ops?: TokenBucket;
 }
 
+/** A token bucket as Firecracker and Cloud Hypervisor take it in JSON (snake_case). */
+export interface TokenBucketJson {
+  size: number;
+  refill_time: number;
+  one_time_burst?: number;
+}
+
+/** A rate limiter as Firecracker and Cloud Hypervisor take it in JSON. */
+export interface RateLimiterJson {
+  bandwidth?: TokenBucketJson;
+  ops?: TokenBucketJson;
+}
+
+/** Converts a rate limiter to the VMMs' JSON object (never a string); none when it limits nothing. */
+export function rateLimiterJson(r: RateLimiter | undefined): RateLimiterJson | undefined {
+  if (!r || (!r.bandwidth && !r.ops)) return undefined;
+  const bucket = (b: TokenBucket): TokenBucketJson => ({
+    size: b.size,
+    refill_time: b.refillTimeMs,
+    ...(b.oneTimeBurst ? { one_time_burst: b.oneTimeBurst } : {}),
+  });
+  return {
+    ...(r.bandwidth ? { bandwidth: bucket(r.bandwidth) } : {}),
+    ...(r.ops ? { ops: bucket(r.ops) } : {}),
+  };
+}
+
 /** A disk image or block device given to the guest. */
 export interface BlockDevice {
   kind: "block";

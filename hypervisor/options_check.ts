@@ -44,6 +44,33 @@ export interface BootFilesSection {
   initrd?: string;
 }
 
+/** The keys every section maps the same way (upstream's names). */
+export interface CommonSection extends BootFilesSection {
+  rootfs_type?: string;
+  kernel_params?: string;
+  enable_debug?: boolean;
+}
+
+/** The keys every driver's config section has (upstream's names, as in the TOML). */
+export interface DriverConfigSection {
+  path: string;
+  kernel: string;
+  image: string;
+  initrd: string;
+  rootfs_type: string;
+  kernel_params: string;
+  default_vcpus: number;
+  default_memory: number;
+  enable_debug: boolean;
+  network_queues: number;
+}
+
+/** A section of a driver that can grow the VM: the ceilings of vCPUs and memory too. */
+export interface ResizableConfigSection extends DriverConfigSection {
+  default_maxvcpus: number;
+  default_maxmemory: number;
+}
+
 /** The sizing keys of a section (upstream's names). */
 export interface SizingSection {
   default_vcpus?: number;
@@ -113,6 +140,23 @@ export function vmSizing(
     bad("default_memory", `${memoryMib} MiB exceeds the maximum ${maxMemoryMib} MiB`);
   }
   return { vcpus, maxVcpus, memoryMib, maxMemoryMib };
+}
+
+/** The {@link VmBootOptions} every section maps alike (after {@link checkBootFiles}). */
+export function bootOptions(
+  c: CommonSection,
+  runRoot: string,
+): Omit<VmBootOptions, "vcpus" | "memoryMib"> {
+  return {
+    path: c.path ?? "",
+    kernel: c.kernel ?? "",
+    image: c.image ?? "",
+    initrd: c.initrd ?? "",
+    rootfsType: c.rootfs_type || "ext4",
+    kernelParams: c.kernel_params ?? "",
+    debug: !!c.enable_debug,
+    runRoot,
+  };
 }
 
 /** Refuses a vCPU resize of VM `what` (e.g. `QEMU VM "sb"`) to `n` outside 1..max. */

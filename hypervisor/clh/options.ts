@@ -4,11 +4,12 @@
  * the per-device configs).
  * @module
  */
-import { checkBootFiles, finishKernelParams, refuseKey, rootfsParams } from "../options_check.ts";
-import { type VmBootOptions, vmSizing } from "../options_check.ts";
+import { bootOptions, checkBootFiles, finishKernelParams, refuseKey } from "../options_check.ts";
+import { rootfsParams } from "../options_check.ts";
+import { type ResizableConfigSection, type VmBootOptions, vmSizing } from "../options_check.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, NetworkDevice, RateLimiter, ShareFsDevice } from "../device.ts";
-import { rateLimiterFromMaxRate } from "../device.ts";
+import { rateLimiterFromMaxRate, rateLimiterJson } from "../device.ts";
 
 /** Options of the Cloud Hypervisor driver. */
 export interface ClhOptions extends VmBootOptions {
@@ -27,22 +28,10 @@ export interface ClhOptions extends VmBootOptions {
 }
 
 /** The `[hypervisor.clh]` keys this driver reads (snake_case, as in the TOML). */
-export interface ClhConfigSection {
-  path: string;
-  kernel: string;
-  image: string;
-  initrd: string;
-  rootfs_type: string;
-  kernel_params: string;
-  default_vcpus: number;
-  default_maxvcpus: number;
-  default_memory: number;
-  default_maxmemory: number;
-  enable_debug: boolean;
+export interface ClhConfigSection extends ResizableConfigSection {
   shared_fs: string;
   disable_block_device_use: boolean;
   disable_seccomp: boolean;
-  network_queues: number;
   queue_size: number;
   virtio_fs_queue_size: number;
   entropy_source: string;
@@ -67,17 +56,11 @@ export function clhOptionsFromConfig(
     );
   }
   return {
-    path: c.path,
-    kernel: c.kernel,
-    image: c.image ?? "",
-    initrd: c.initrd ?? "",
-    rootfsType: c.rootfs_type || "ext4",
-    kernelParams: c.kernel_params ?? "",
+    ...bootOptions(c, runRoot),
     vcpus,
     maxVcpus,
     memoryMib,
     maxMemoryMib,
-    debug: !!c.enable_debug,
     sharedMemory: sharedFs === "virtio-fs",
     disableBlockDeviceUse: !!c.disable_block_device_use,
     disableSeccomp: !!c.disable_seccomp,
@@ -87,7 +70,6 @@ export function clhOptionsFromConfig(
     entropySource: c.entropy_source ?? "/dev/urandom",
     rxRateLimiter: rateLimiterFromMaxRate(c.rx_rate_limiter_max_rate ?? 0),
     txRateLimiter: rateLimiterFromMaxRate(c.tx_rate_limiter_max_rate ?? 0),
-    runRoot,
   };
 }
 
@@ -98,19 +80,8 @@ export function clhKernelParams(o: ClhOptions): string {
   return finishKernelParams(p, o);
 }
 
-/** Cloud Hypervisor's rate limiter config (same token buckets as Firecracker). */
-function clhRateLimiter(r: RateLimiter | undefined) {
-  if (!r || (!r.bandwidth && !r.ops)) return undefined;
-  const b = (t: NonNullable<RateLimiter["bandwidth"]>) => ({
-    size: t.size,
-    refill_time: t.refillTimeMs,
-    ...(t.oneTimeBurst ? { one_time_burst: t.oneTimeBurst } : {}),
-  });
-  return {
-    ...(r.bandwidth ? { bandwidth: b(r.bandwidth) } : {}),
-    ...(r.ops ? { ops: b(r.ops) } : {}),
-  };
-}
+/** Cloud Hypervisor's rate limiter config (the same token buckets as Firecracker's). */
+const clhRateLimiter = rateLimiterJson;
 
 /** `NetConfig` of a NIC: a tap opened by name; num_queues counts rx and tx queues. */
 export function clhNetConfig(o: ClhOptions, n: NetworkDevice & { id: string }) {

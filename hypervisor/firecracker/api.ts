@@ -6,7 +6,7 @@
  */
 import { RuntimeError, UnavailableError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
-import type { RateLimiter } from "../device.ts";
+import { type RateLimiterJson, rateLimiterJson, type TokenBucketJson } from "../device.ts";
 import { HttpConnectError, httpUnixRequest } from "../http_unix.ts";
 
 const log = getLogger("hypervisor.firecracker.api");
@@ -25,31 +25,13 @@ export class FirecrackerApiError extends RuntimeError {
 }
 
 /** Firecracker's JSON TokenBucket. */
-export interface FcTokenBucket {
-  size: number;
-  refill_time: number;
-  one_time_burst?: number;
-}
+export type FcTokenBucket = TokenBucketJson;
 
 /** Firecracker's JSON RateLimiter. */
-export interface FcRateLimiter {
-  bandwidth?: FcTokenBucket;
-  ops?: FcTokenBucket;
-}
+export type FcRateLimiter = RateLimiterJson;
 
 /** Converts our rate limiter to Firecracker's JSON object (never a string). */
-export function toFcRateLimiter(r: RateLimiter | undefined): FcRateLimiter | undefined {
-  if (!r || (!r.bandwidth && !r.ops)) return undefined;
-  const bucket = (b: NonNullable<RateLimiter["bandwidth"]>): FcTokenBucket => ({
-    size: b.size,
-    refill_time: b.refillTimeMs,
-    ...(b.oneTimeBurst ? { one_time_burst: b.oneTimeBurst } : {}),
-  });
-  return {
-    ...(r.bandwidth ? { bandwidth: bucket(r.bandwidth) } : {}),
-    ...(r.ops ? { ops: bucket(r.ops) } : {}),
-  };
-}
+export const toFcRateLimiter = rateLimiterJson;
 
 /** Body of `PUT /drives/{id}`. */
 export interface FcDrive {

@@ -4,8 +4,13 @@
  * command line and the launch argv (plain or jailed), which are pure.
  * @module
  */
-import { checkBootFiles, KATA_SYSTEMD_PARAMS, refuseKey, rootfsParams } from "../options_check.ts";
-import { userKernelParams, type VmBootOptions } from "../options_check.ts";
+import { bootOptions, checkBootFiles, KATA_SYSTEMD_PARAMS, refuseKey } from "../options_check.ts";
+import { rootfsParams } from "../options_check.ts";
+import {
+  type DriverConfigSection,
+  userKernelParams,
+  type VmBootOptions,
+} from "../options_check.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import type { RateLimiter } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
@@ -32,19 +37,9 @@ export interface FirecrackerOptions extends VmBootOptions {
 }
 
 /** The `[hypervisor.firecracker]` keys this driver reads (snake_case, as in the TOML). */
-export interface FirecrackerConfigSection {
-  path: string;
+export interface FirecrackerConfigSection extends DriverConfigSection {
   jailer_path: string;
-  kernel: string;
-  image: string;
-  initrd: string;
-  rootfs_type: string;
-  kernel_params: string;
-  default_vcpus: number;
-  default_memory: number;
   disable_seccomp: boolean;
-  enable_debug: boolean;
-  network_queues: number;
   rx_rate_limiter_max_rate: number;
   tx_rate_limiter_max_rate: number;
   disk_rate_limiter_bw_max_rate: number | bigint;
@@ -85,22 +80,15 @@ export function firecrackerOptionsFromConfig(
     disk.ops = { size: ops, refillTimeMs: 1000, ...(burst ? { oneTimeBurst: burst } : {}) };
   }
   return {
-    path: c.path,
+    ...bootOptions(c, runRoot),
     jailerPath: c.jailer_path ?? "",
-    kernel: c.kernel,
-    image: c.image ?? "",
-    initrd: c.initrd ?? "",
-    rootfsType: c.rootfs_type || "ext4",
-    kernelParams: c.kernel_params ?? "",
     vcpus,
     memoryMib,
     disableSeccomp: !!c.disable_seccomp,
-    debug: !!c.enable_debug,
     networkQueues: c.network_queues || 1,
     rxRateLimiter: rateLimiterFromMaxRate(num("rx_rate_limiter_max_rate")),
     txRateLimiter: rateLimiterFromMaxRate(num("tx_rate_limiter_max_rate")),
     diskRateLimiter: bw || ops ? disk : undefined,
-    runRoot,
     apiConnectAttempts: 500,
   };
 }

@@ -5,8 +5,9 @@
  * @module
  */
 import { UNSUPPORTED_QEMU } from "../unsupported_keys.ts";
-import { checkBootFiles, finishKernelParams, refuseKey, rootfsParams } from "../options_check.ts";
-import { type VmBootOptions, vmSizing } from "../options_check.ts";
+import { bootOptions, checkBootFiles, finishKernelParams, refuseKey } from "../options_check.ts";
+import { rootfsParams } from "../options_check.ts";
+import { type ResizableConfigSection, type VmBootOptions, vmSizing } from "../options_check.ts";
 import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 
@@ -43,21 +44,12 @@ export interface QemuOptions extends VmBootOptions {
 }
 
 /** The `[hypervisor.qemu]` keys this driver reads (snake_case, as in the TOML). */
-export interface QemuConfigSection {
-  path: string;
-  kernel: string;
-  image: string;
-  initrd: string;
+export interface QemuConfigSection extends ResizableConfigSection {
   firmware: string;
   machine_type: string;
   machine_accelerators: string;
   cpu_features: string;
-  default_vcpus: number;
-  default_maxvcpus: number;
-  default_memory: number;
-  default_maxmemory: number;
   memory_slots: number;
-  rootfs_type: string;
   vm_rootfs_driver: string;
   block_device_driver: string;
   disable_block_device_use: boolean;
@@ -65,10 +57,7 @@ export interface QemuConfigSection {
   block_device_cache_set?: boolean;
   block_device_cache_direct?: boolean;
   block_device_cache_noflush?: boolean;
-  kernel_params: string;
-  enable_debug: boolean;
   disable_vhost_net: boolean;
-  network_queues: number;
   entropy_source: string;
   pcie_root_port: number;
 }
@@ -108,10 +97,7 @@ export function qemuOptionsFromConfig(
   const machineType = c.machine_type || "q35";
   if (machineType !== "q35") bad("machine_type", `${JSON.stringify(machineType)} is not q35`);
   return {
-    path: c.path,
-    kernel: c.kernel,
-    image: c.image ?? "",
-    initrd: c.initrd ?? "",
+    ...bootOptions(c, runRoot),
     firmware: c.firmware ?? "",
     machineType,
     machineAccelerators: c.machine_accelerators ?? "",
@@ -122,19 +108,15 @@ export function qemuOptionsFromConfig(
     memoryMib,
     maxMemoryMib,
     memorySlots: c.memory_slots ?? 10,
-    rootfsType: c.rootfs_type || "ext4",
     vmRootfsDriver: vmRootfsDriver as QemuOptions["vmRootfsDriver"],
     blockDeviceDriver: blockDeviceDriver as QemuOptions["blockDeviceDriver"],
     blockAio: blockAio as QemuOptions["blockAio"],
     blockCache,
     disableBlockDeviceUse: !!c.disable_block_device_use,
-    kernelParams: c.kernel_params ?? "",
-    debug: !!c.enable_debug,
     disableVhostNet: !!c.disable_vhost_net,
     networkQueues: c.network_queues || 1,
     entropySource: c.entropy_source ?? "/dev/urandom",
     hotplugPorts: c.pcie_root_port || DEFAULT_HOTPLUG_PORTS,
-    runRoot,
   };
 }
 
