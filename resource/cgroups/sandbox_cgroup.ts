@@ -59,10 +59,45 @@ export function usableHierarchies(all: readonly CgroupHierarchy[]): CgroupHierar
 }
 
 /**
- * The relative cgroup path of a sandbox: the spec's `cgroupsPath` when it is
- * a plain path (systemd `slice:prefix:name` paths are not supported and get
- * the default), else `kata_<sid>`; the overhead path when the VMM must not
- * share the sandbox cgroup.
+ * The cgroupfs path of a systemd `slice:prefix:name` cgroups path, as runc's
+ * systemd driver lays it out: the slice expanded into its parents
+ * (`kubepods-besteffort-pod1.slice` → `kubepods.slice/kubepods-besteffort.slice/
+ * kubepods-besteffort-pod1.slice`), then the unit `<prefix>-<name>.scope`
+ * (or `name` itself when it is a slice).
+ * @throws {InvalidArgumentError} for a malformed path
+ */
+export function systemdCgroupPath(p: string): string {
+  const parts = p.split(":");
+  if (parts.length !== 3 || !parts[2]) {
+    throw new InvalidArgumentError(
+      `Invalid systemd cgroups path ${JSON.stringify(p)}: want slice:prefix:name`,
+    );
+  }
+  const [slice, prefix, name] = parts;
+  const dirs: string[] = [];
+  const s = slice || "system.slice";
+  if (s !== "-.slice") {
+    if (!s.endsWith(".slice") || s.includes("/")) {
+      throw new InvalidArgumentError(`Invalid systemd slice ${JSON.stringify(s)}`);
+    }
+    const words = s.slice(0, -".slice".length).split("-");
+    if (words.some((w) => !w)) {
+      throw new InvalidArgumentError(`Invalid systemd slice ${JSON.stringify(s)}`);
+    }
+    for (let i = 1; i <= words.length; i++) dirs.push(`${words.slice(0, i).join("-")}.slice`);
+  }
+  if (name.includes("/") || name === ".." || name === ".") {
+    throw new InvalidArgumentError(`Invalid systemd unit name ${JSON.stringify(name)}`);
+  }
+  dirs.push(name.endsWith(".slice") ? name : prefix ? `${prefix}-${name}.scope` : `${name}.scope`);
+  return dirs.join("/");
+}
+
+/**
+ * The relative cgroup path of a sandbox: the spec's `cgroupsPath` (a plain
+ * path, or a systemd `slice:prefix:name` path laid out as systemd does), else
+ * `kata_<sid>`; the overhead path when the VMM must not share the sandbox
+ * cgroup.
  */
 export function sandboxCgroupPath(
   sid: string,
@@ -71,7 +106,8 @@ export function sandboxCgroupPath(
 ): string {
   if (!sandboxCgroupOnly) return `kata_overhead/${sid}`;
   const p = specCgroupsPath ?? "";
-  if (p && !p.includes(":")) {
+  if (p.includes(":")) return systemdCgroupPath(p);
+  if (p) {
     const clean = p.split("/").filter(Boolean);
     if (clean.some((c) => c === ".." || c === ".")) {
       throw new InvalidArgumentError(
@@ -80,7 +116,6 @@ export function sandboxCgroupPath(
     }
     if (clean.length > 0) return clean.join("/");
   }
-  if (p.includes(":")) log.warn(`systemd cgroups path ${p} is not supported; using kata_${sid}`);
   return `kata_${sid}`;
 }
 

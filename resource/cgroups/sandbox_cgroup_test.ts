@@ -31,7 +31,14 @@ Deno.test("hierarchies from mountinfo: v1 controllers used, named and v2 left al
 Deno.test("sandbox cgroup path: spec path with sandbox_cgroup_only, overhead path otherwise", () => {
   assertEquals(sandboxCgroupPath("sb", "/default/sb", true), "default/sb");
   assertEquals(sandboxCgroupPath("sb", "", true), "kata_sb");
-  assertEquals(sandboxCgroupPath("sb", "system.slice:cri:sb", true), "kata_sb");
+  assertEquals(sandboxCgroupPath("sb", "system.slice:cri:sb", true), "system.slice/cri-sb.scope");
+  assertEquals(
+    sandboxCgroupPath("sb", "kubepods-besteffort-pod12.slice:cri-containerd:sb", true),
+    "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice/cri-containerd-sb.scope",
+  );
+  assertEquals(sandboxCgroupPath("sb", ":cri:sb", true), "system.slice/cri-sb.scope");
+  assertThrows(() => sandboxCgroupPath("sb", "a.slice:cri", true), Error, "slice:prefix:name");
+  assertThrows(() => sandboxCgroupPath("sb", "a--b.slice:cri:sb", true), Error, "Invalid systemd");
   assertEquals(sandboxCgroupPath("sb", "/default/sb", false), "kata_overhead/sb");
   assertThrows(() => sandboxCgroupPath("sb", "/a/../../b", true), Error, "escapes");
 });
