@@ -3,9 +3,9 @@
  * crash, a stale sandbox found at start), from its state.json alone, in the
  * one clean-up order every path uses:
  *
- *  1. the VMM killed, only if its recorded identity (pid + start time +
- *     executable) still matches; the built-in VMM recorded none (the dead
- *     shim was the VMM);
+ *  1. the VMM (and a virtiofsd) killed, only if its recorded identity (pid +
+ *     start time + executable) still matches; the built-in VMM recorded none
+ *     (the dead shim was the VMM);
  *  2. everything mounted under the sandbox directory (and a jail outside it)
  *     unmounted deepest first, and mountinfo read again to prove none is left:
  *     when one stays, the clean-up stops here, removes nothing and names it;
@@ -26,21 +26,47 @@ import {
 import type { HypervisorState } from "../../hypervisor/hypervisor.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
 import { removeTreeSafely, unmountTree } from "../../persist/remove_tree.ts";
+import {
+  isProcessIdentity,
+  killIdentified,
+  type ProcessIdentity,
+} from "../../persist/process_identity.ts";
 
 const log = getLogger("runtimes.virt_container.cleanup");
+
+/**
+ * The shared fs's record in state.json (read back by {@link cleanupVirtSandbox}):
+ * its kind, host directory, and the identity of its file server (virtiofsd
+ * outlives a killed shim, and is killed later only by this identity).
+ */
+export function shareFsRecord(s: {
+  kind: string;
+  layout: { hostDir: string };
+  daemonIdentity: { pid: number; startTime: string; exe: string } | null;
+}): Record<string, unknown> {
+  const d = s.daemonIdentity;
+  const daemon: ProcessIdentity | null = d
+    ? { pid: d.pid, start_time: d.startTime, exe: d.exe }
+    : null;
+  return { kind: s.kind, host_dir: s.layout.hostDir, daemon };
+}
 
 /** Undoes everything the VirtContainer runtime made for the sandbox in `state`. */
 export async function cleanupVirtSandbox(store: StateStore, state: SandboxState): Promise<void> {
   const dir = store.dirOf(state.sandbox_id);
   const hv = state.hypervisor as unknown as HypervisorState | null;
-  // 1. The VMM first: while it runs it may hold the shared mounts.
+  // 1. The VMM and its file server first: while they run they may hold the shared mounts.
   if (hv) await killVmmFromState(hv);
+  const share = state.resources.share_fs as { host_dir?: string; daemon?: unknown } | undefined;
+  if (isProcessIdentity(share?.daemon)) {
+    const outcome = await killIdentified(share.daemon, "SIGKILL", 5000);
+    log.info("leftover file server pid {pid}: {outcome}", { pid: share.daemon.pid, outcome });
+  }
   // 2. Unmount and prove, before anything is removed (throws naming a mount that stays).
   unmountTree(dir);
   for (const p of hv ? ownedPaths(hv) : []) unmountTree(p);
   // 3. Files, cgroup, state.
   if (hv) await removeOwnedFromState(hv);
-  const share = state.resources.share_fs as { host_dir?: string } | undefined;
   if (share?.host_dir && share.host_dir.startsWith(dir + "/")) removeTreeSafely(share.host_dir);
   removeCgroups(state);
   removeTreeSafely(dir);

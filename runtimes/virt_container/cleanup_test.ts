@@ -65,3 +65,44 @@ Deno.test("cleanup after a lost shim: VMM killed, shared mounts undone, sandbox 
     Deno.removeSync(src, { recursive: true });
   }
 });
+
+Deno.test("cleanup after a lost shim kills its identified virtiofsd, never a process that reuses the pid", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "virt-cleanup-" });
+  const daemon = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const stranger = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const store = new StateStore({ root });
+    const save = async (id: string, pid: number, start: string) => {
+      await store.save({
+        sandbox_id: id,
+        runtime: "virt_container",
+        resources: {
+          share_fs: {
+            kind: "virtio-fs",
+            host_dir: `${store.dirOf(id)}/shared`,
+            daemon: { pid, start_time: start, exe: identify(pid)!.exe },
+          },
+        },
+      });
+      return await store.load(id);
+    };
+    const other = await save(
+      "sb2",
+      stranger.pid,
+      String(Number(processStartTime(stranger.pid)) + 3),
+    );
+    await cleanupVirtSandbox(store, other);
+    assert(processStartTime(stranger.pid) !== null, "a process that reuses the pid was killed");
+    await cleanupVirtSandbox(store, await save("sb1", daemon.pid, processStartTime(daemon.pid)!));
+    assertEquals((await daemon.status).signal, "SIGKILL");
+    assertEquals([...Deno.readDirSync(root)], []);
+  } finally {
+    for (const p of [daemon, stranger]) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* killed */ }
+      await p.status;
+    }
+    Deno.removeSync(root, { recursive: true });
+  }
+});

@@ -47,7 +47,7 @@ import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { type UndoPhase, UndoStack } from "./undo.ts";
-import { cleanupStaleSandbox } from "./cleanup.ts";
+import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 
@@ -433,7 +433,7 @@ export class VirtSandbox {
       containers,
       network_endpoints: [],
       resources: {
-        share_fs: { kind: p.shareFs.kind, host_dir: p.shareFs.layout.hostDir },
+        share_fs: shareFsRecord(p.shareFs),
         ...(p.cgroup ? { cgroup: { path: p.cgroup.path, dirs: p.cgroup.dirs() } } : {}),
       },
       created_at: this.#createdAt,
