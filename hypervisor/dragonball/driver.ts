@@ -2,7 +2,9 @@
  * The built-in VMM as a VirtContainer `Hypervisor` driver (hypervisor
  * "dragonball"): the VM runs inside the shim process, so there is no VMM
  * process to spawn or API socket to talk to. Devices are collected before
- * boot (no hotplug); the agent is reached over hybrid vsock at
+ * boot; after boot only disks come and go, through {@link BLOCK_SLOTS}
+ * placeholder virtio-blk slots (hypervisor/block_slots.ts) whose backing file
+ * is swapped with a configuration change. The agent is reached over hybrid vsock at
  * `<run dir>/kata.hvsock`. Host directories are shared over virtio-9p
  * (the VMM serves them itself; virtio-fs would need virtiofsd's vhost-user
  * socket, which this VMM does not speak).
@@ -17,6 +19,9 @@ import type { Device } from "../device.ts";
 import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
 import type { PrepareVmOptions, VcpuResize, VmExit as DriverExit, VmState } from "../hypervisor.ts";
 import { Vm } from "./vm.ts";
+import { BlockSlots } from "../block_slots.ts";
+import type { BlockDevice } from "../device.ts";
+import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
@@ -31,6 +36,8 @@ const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
 
 const DEFAULT_CID = 3;
+/** Empty virtio-blk slots every VM boots with, for disks added after boot. */
+export const BLOCK_SLOTS = 4;
 
 /** Driver options (from `[hypervisor.dragonball]`). */
 export interface DragonballOptions {
@@ -106,6 +113,9 @@ export class Dragonball implements Hypervisor {
   readonly #pending: Device[] = [];
   #blockCount = 0;
   #guestCid = DEFAULT_CID;
+  /** Hot-added disks, by slot (set up at start, after the cold-plugged disks). */
+  #slots?: BlockSlots<BlockDevice & { id: string }>;
+  readonly #placeholders = new Map<number, VirtioBlock>();
 
   constructor(options: DragonballOptions) {
     this.#o = options;
@@ -118,7 +128,7 @@ export class Dragonball implements Hypervisor {
   capabilities(): Capabilities {
     return {
       blockDevice: true,
-      blockHotplug: false,
+      blockHotplug: true,
       netHotplug: false,
       fsSharing: true,
       hybridVsock: true,
@@ -157,6 +167,7 @@ export class Dragonball implements Hypervisor {
   }
 
   addDevice(d: Device): Promise<Device> {
+    if (d.kind === "block" && this.#life.state === "running") return this.#hotAddBlock(d);
     if (!this.#life.allows("attach")) {
       return Promise.reject(
         new UnimplementedError(
@@ -201,9 +212,41 @@ export class Dragonball implements Hypervisor {
   }
 
   removeDevice(d: Device): Promise<void> {
+    if (d.kind === "block" && this.#slots && d.id) {
+      try {
+        const slot = this.#slots.slotOf(d.id, `built-in VM "${this.#life.id}"`);
+        this.#placeholders.get(slot)!.detachBacking();
+        this.#slots.release(d.id);
+        log.info("block device {id} detached from slot {slot}", { id: d.id, slot });
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return Promise.reject(
       new UnimplementedError(`The built-in VMM cannot remove a ${d.kind} device`),
     );
+  }
+
+  /** Backs a free placeholder slot with the disk's file; the guest sees it appear. */
+  #hotAddBlock(d: BlockDevice): Promise<Device> {
+    try {
+      const slots = this.#slots;
+      if (!slots) throw new FailedPreconditionError("The built-in VM has no block slots");
+      if (!d.id) throw new FailedPreconditionError(`Cannot hot-add block device ${d.path}: no id`);
+      const dev = { ...d, id: d.id };
+      const slot = slots.pick({ ...dev, index: undefined });
+      this.#placeholders.get(slot)!.attachBacking(d.path, { readOnly: d.readOnly, id: d.id });
+      slots.set(slot, dev);
+      log.info("block device {id} ({path}) attached in slot {slot}", {
+        id: d.id,
+        path: d.path,
+        slot,
+      });
+      return Promise.resolve({ ...dev, index: slot, guestPath: BlockSlots.guestPath(slot) });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   updateDevice(d: Device): Promise<void> {
@@ -214,6 +257,7 @@ export class Dragonball implements Hypervisor {
 
   /** The devices to open at start: the rootfs image, the collected ones, the hybrid vsock. */
   #deviceSpecs(): DeviceSpec[] {
+    // (The block slots are added by startVm, after the cold-plugged disks.)
     const specs: DeviceSpec[] = [];
     if (this.#o.image) specs.push({ kind: "block", path: this.#o.image, readOnly: true });
     for (const d of this.#pending) {
@@ -238,6 +282,21 @@ export class Dragonball implements Hypervisor {
     let vm: Vm;
     try {
       devices = await openDevices(this.#deviceSpecs());
+      // Placeholder slots come after every cold-plugged disk, so their guest
+      // names (probe order) follow the disks': slot i is /dev/vd<first + i>.
+      const first = (o.image ? 1 : 0) + this.#blockCount;
+      this.#slots = new BlockSlots(first, BLOCK_SLOTS, {
+        owner: "built-in VMM",
+        kind: "block",
+        slotName: (i) => `block slot ${i}`,
+      });
+      const lastBlock = devices.findLastIndex((v) => v instanceof VirtioBlock);
+      const slotDevices = Array.from({ length: BLOCK_SLOTS }, (_, i) => {
+        const p = VirtioBlock.placeholder(`slot${first + i}`);
+        this.#placeholders.set(first + i, p);
+        return p;
+      });
+      devices.splice(lastBlock + 1, 0, ...slotDevices);
       vm = await Vm.create({
         kernel: kernel.bytes,
         initrd: initrd?.bytes,
