@@ -144,3 +144,8 @@ export class CriClient {
 function decodeBase64(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
+
+if (import.meta.main) {
+  // `scripts/deno run -A tests/cri/cri_client.ts`: build (or find) the client, print its paths.
+  console.log(await criClientFiles());
+}
