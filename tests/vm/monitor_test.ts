@@ -40,6 +40,11 @@ vmTest({
   ctx.onDeadline(() => killClients("ctr", c.address));
   try {
     const config = await configWithBuiltGuest("dragonball", cfgDir, ['kernel_params = ""']);
+    // Agent requests under nested emulation take longer than the shipped 30 s (test drop-in only).
+    await Deno.writeTextFile(
+      `${cfgDir}/config.d/60-slow-requests.toml`,
+      "[agent.kata]\nrequest_timeout_ms = 240000\n",
+    );
     ctx.step(`\`ctr run -d ${ID}\` (VM boot, agent, container) to end`);
     const r = await c.ctr(
       "run",
