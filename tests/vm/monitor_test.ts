@@ -17,7 +17,7 @@ import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { monitorRequest } from "../../runtimes/monitor/client.ts";
 import { promtoolCheck } from "../promtool.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
-import { killClients, until, vmTest } from "./deadline.ts";
+import { killClients, tail, until, vmTest } from "./deadline.ts";
 
 const ID = "mon1";
 const SOCKET = `/run/kata/${ID}/shim-monitor.sock`;
@@ -121,6 +121,9 @@ vmTest({
     const gone = await Deno.lstat(SOCKET).then(() => false, () => true);
     assert(gone, `${SOCKET} left after removal`);
     await c.assertNoLeaks(ID);
+  } catch (e) {
+    console.error(tail(await c.log().catch((r) => String(r)), 12000));
+    throw e;
   } finally {
     ctx.step("containerd's clean-up");
     await c.stop();
