@@ -37,6 +37,7 @@ import * as net from "./network.ts";
 import { readNetworkStats, statsFromRunc } from "./stats.ts";
 import { readMetrics } from "./metrics.ts";
 import { applyPlan, planStorage, resolvePciBlock } from "./storage.ts";
+import { resizeVolume, volumeStats } from "./volume.ts";
 
 const log = getLogger("agent.guest.rpc");
 
@@ -347,6 +348,17 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
           await applyPlan(plan);
         }
       }
+      return empty();
+    },
+    getVolumeStats(req) {
+      return Promise.resolve(volumeStats(req.volumeGuestPath));
+    },
+    async resizeVolume(req) {
+      await resizeVolume(req.volumeGuestPath, req.size);
+      log.info("Resized volume {path} to {size} bytes", {
+        path: req.volumeGuestPath,
+        size: String(req.size),
+      });
       return empty();
     },
     async reseedRandomDev(req) {
