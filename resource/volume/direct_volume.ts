@@ -6,7 +6,12 @@
  * `fs_type`, `options`) instead of a bind mount of the host path.
  * @module
  */
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../common/errors.ts";
+import {
+  AlreadyExistsError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnimplementedError,
+} from "../../common/errors.ts";
 
 /** Upstream's root (`KATA_DIRECT_VOLUME_ROOT_PATH`). */
 export const DIRECT_VOLUME_ROOT = "/run/kata-containers/shared/direct-volumes";
@@ -131,4 +136,29 @@ export async function removeDirectVolume(
     throw e;
   }
   await Deno.remove(dir).catch(() => {}); // not empty: something else lives there, leave it
+}
+
+/**
+ * Refuses a container bind mount of a path registered as a direct volume:
+ * the block device should be attached instead, which is not implemented
+ * yet, and silently bind mounting the path would hand the container
+ * something else than what was registered.
+ * @throws {UnimplementedError} naming the path and the registered device
+ */
+export function refuseDirectVolume(volumePath: string, root = directVolumeRoot()): void {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${directVolumeDir(volumePath, root)}/${MOUNT_INFO_FILE}`);
+  } catch {
+    return; // not registered (or not an absolute path): an ordinary bind mount
+  }
+  let device = "?";
+  try {
+    device = parseMountInfo(text).device;
+  } catch {
+    // still registered: refuse all the same
+  }
+  throw new UnimplementedError(
+    `Volume ${volumePath} is registered as a direct-assigned block volume (device ${device}), which is not supported yet; remove it with shim-ctl direct-volume remove to bind mount the path`,
+  );
 }

@@ -4,6 +4,7 @@ import {
   encodeVolumePath,
   parseMountInfo,
   readDirectVolume,
+  refuseDirectVolume,
   removeDirectVolume,
 } from "./direct_volume.ts";
 
@@ -46,5 +47,32 @@ Deno.test("bad mount info is refused with the reason", () => {
       msg = (e as Error).message;
     }
     assertEquals(msg.startsWith("Mount info"), true, bad);
+  }
+});
+
+Deno.test("a bind mount of a registered direct volume is refused as not supported, others pass", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    refuseDirectVolume("/vol/plain", root);
+    await addDirectVolume(
+      "/vol/b",
+      parseMountInfo('{"device":"/dev/loop9","fs_type":"ext4"}'),
+      root,
+    );
+    let msg = "";
+    try {
+      refuseDirectVolume("/vol/b", root);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assertEquals(
+      msg.startsWith(
+        "Volume /vol/b is registered as a direct-assigned block volume (device /dev/loop9)",
+      ),
+      true,
+      msg,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -11,6 +11,7 @@ import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts
 import { getLogger } from "../../common/log.ts";
 import { mount } from "../../ffi/mount.ts";
 import type { SharedLayout } from "../share_fs/layout.ts";
+import { refuseDirectVolume } from "./direct_volume.ts";
 import { mountsUnder, unmountAll } from "../share_fs/mounts.ts";
 
 const log = getLogger("resource.volume");
@@ -68,6 +69,7 @@ export class ContainerVolumes {
           out.push(m);
           continue;
         }
+        refuseDirectVolume(m.source!);
         out.push(this.shared ? this.#share(m) : await this.#copy(m, copyFile));
       }
     } catch (e) {
