@@ -6,7 +6,11 @@
  * @module
  */
 import type { Storage } from "../gen/agent_pb.ts";
-import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  UnimplementedError,
+} from "../../common/errors.ts";
 
 /** What to do for one storage: mount `source` on `target`, or just create `target`. */
 export interface MountPlan {
@@ -22,6 +26,33 @@ export interface MountPlan {
 /** Resolves a PCI path ("02" or "02/00") to the guest's block device node. */
 export type BlockResolver = (pciPath: string) => Promise<string>;
 
+/**
+ * Waits until block device `dev` (/dev/vdX) reports a non-zero size. A disk
+ * hot-added to a built-in VMM placeholder slot exists from boot with size 0;
+ * its capacity arrives with a configuration-change interrupt that Linux
+ * handles on a workqueue, so a mount right after the RPC could see an
+ * empty disk.
+ * @throws {FailedPreconditionError} when it stays empty for `timeoutMs`
+ */
+export async function waitBlockCapacity(
+  dev: string,
+  timeoutMs = 10_000,
+  sysBlock = "/sys/class/block",
+): Promise<void> {
+  const name = dev.split("/").pop()!;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const size = await Deno.readTextFile(`${sysBlock}/${name}/size`).catch(() => "0");
+    if (Number(size.trim()) > 0) return;
+    if (Date.now() >= deadline) {
+      throw new FailedPreconditionError(
+        `Block device ${dev} still has no capacity after ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const DEFAULT_9P_OPTIONS = ["trans=virtio", "version=9p2000.L", "cache=mmap", "msize=512000"];
 
 /**
@@ -29,7 +60,11 @@ const DEFAULT_9P_OPTIONS = ["trans=virtio", "version=9p2000.L", "cache=mmap", "m
  * @throws {InvalidArgumentError} when the mount point is missing or not absolute
  * @throws {UnimplementedError} for drivers the agent does not support
  */
-export async function planStorage(s: Storage, resolveBlock: BlockResolver): Promise<MountPlan> {
+export async function planStorage(
+  s: Storage,
+  resolveBlock: BlockResolver,
+  waitCapacity: (dev: string) => Promise<void> = (d) => waitBlockCapacity(d),
+): Promise<MountPlan> {
   if (!s.mountPoint.startsWith("/")) {
     throw new InvalidArgumentError(
       `Invalid storage for driver "${s.driver}": mount point "${s.mountPoint}" is not absolute`,
@@ -62,6 +97,7 @@ export async function planStorage(s: Storage, resolveBlock: BlockResolver): Prom
           `Storage driver "${s.driver}" with source "${s.source}" is not supported: only device paths`,
         );
       }
+      if (s.driver === "mmioblk") await waitCapacity(s.source);
       return { ...base, source: s.source, fstype: s.fstype || "ext4" };
     case "ephemeral":
       return { ...base, source: "tmpfs", fstype: "tmpfs" };

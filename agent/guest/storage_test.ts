@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { StorageSchema } from "../gen/agent_pb.ts";
-import { mountArgs, planStorage, resolvePciBlock } from "./storage.ts";
+import { mountArgs, planStorage, resolvePciBlock, waitBlockCapacity } from "./storage.ts";
 
 const noBlock = () => Promise.reject(new Error("no block devices in this test"));
 
@@ -81,5 +81,29 @@ Deno.test("PCI paths are matched against the sysfs location of block devices", a
     await assertRejects(() => resolvePciBlock("03", `${dir}/block`), Error, "No block device");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mmioblk storage waits for its disk's capacity (a hot-added slot starts empty)", async () => {
+  const sys = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(`${sys}/vdc`);
+    Deno.writeTextFileSync(`${sys}/vdc/size`, "0\n");
+    const waited: string[] = [];
+    const plan = await planStorage(
+      create(StorageSchema, { driver: "mmioblk", source: "/dev/vdc", mountPoint: "/r" }),
+      noBlock,
+      (d) => Promise.resolve(void waited.push(d)),
+    );
+    assertEquals([waited, mountArgs(plan)], [["/dev/vdc"], ["-t", "ext4", "/dev/vdc", "/r"]]);
+    await assertRejects(
+      () => waitBlockCapacity("/dev/vdc", 100, sys),
+      Error,
+      "/dev/vdc still has no capacity after 100 ms",
+    );
+    setTimeout(() => Deno.writeTextFileSync(`${sys}/vdc/size`, "2048\n"), 50);
+    await waitBlockCapacity("/dev/vdc", 5000, sys);
+  } finally {
+    Deno.removeSync(sys, { recursive: true });
   }
 });
