@@ -20,6 +20,7 @@ import type { AgentApi } from "./agent_api.ts";
 import type { AgentIo } from "./agent_io.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 import { toAgentSpec } from "./oci_convert.ts";
+import { podShm, SANDBOX_SHM_GUEST } from "./shm.ts";
 import type { VirtSandbox } from "./sandbox.ts";
 
 const log = getLogger("runtimes.virt_container");
@@ -109,10 +110,17 @@ export async function createInGuest(
   c: VirtContainer,
   o: { disableGuestSeccomp: boolean; timeoutMs: number },
 ): Promise<void> {
-  const mounts = await c.volumes.prepare(
-    (c.spec.mounts ?? []) as OciMount[],
-    (chunk) => agent.copyFile(chunk),
-  );
+  const mountinfo = await Deno.readTextFile("/proc/self/mountinfo").catch(() => "");
+  const shm = podShm((c.spec.mounts ?? []) as OciMount[], c.isSandbox, mountinfo);
+  // The shm bind names a guest path: it must not be shared from the host.
+  const guestShm = shm.mounts.filter((m) => m.source === SANDBOX_SHM_GUEST);
+  const mounts = [
+    ...await c.volumes.prepare(
+      shm.mounts.filter((m) => m.source !== SANDBOX_SHM_GUEST),
+      (chunk) => agent.copyFile(chunk),
+    ),
+    ...guestShm,
+  ];
   const oci = toAgentSpec(c.spec, {
     guestRootPath: c.rootfs.guestPath,
     mounts: mounts as unknown as Record<string, unknown>[],
@@ -122,7 +130,7 @@ export async function createInGuest(
     containerId: c.id,
     execId: "",
     OCI: oci,
-    storages: c.rootfs.storages,
+    storages: [...c.rootfs.storages, ...shm.storages],
     sandboxPidns: sharesSandboxPidns(c),
   }, { timeoutMs: o.timeoutMs });
   c.inGuest = true;
