@@ -34,7 +34,17 @@ export const KVM = {
   GET_LAPIC: 0x8400ae8e,
   SET_LAPIC: 0x4400ae8f,
   SET_CPUID2: 0x4008ae90,
+  GET_MP_STATE: 0x8004ae98,
 } as const;
+
+/** struct kvm_mp_state values, by name (KVM_GET_MP_STATE). */
+export const MP_STATE_NAMES = [
+  "runnable",
+  "uninitialized",
+  "init-received",
+  "halted",
+  "sipi-received",
+] as const;
 
 /** The only KVM API version the kernel has ever shipped. */
 export const KVM_API_VERSION = 12;

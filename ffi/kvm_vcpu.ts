@@ -15,6 +15,7 @@ import {
   encodeSregs,
   EXIT,
   KVM,
+  MP_STATE_NAMES,
   type MsrEntry,
   type Regs,
   type Sregs,
@@ -68,6 +69,14 @@ export function getMsrs(vcpuFd: number, indexes: readonly number[]): MsrEntry[] 
     index,
     data: v.getBigUint64(16 + i * 16, true),
   }));
+}
+
+/** KVM_GET_MP_STATE: "runnable", "halted", "uninitialized" (an AP before INIT/SIPI), ... */
+export function getMpState(vcpuFd: number): string {
+  const b = new Uint8Array(4);
+  ioctlBuf(vcpuFd, KVM.GET_MP_STATE, b, "KVM_GET_MP_STATE");
+  const v = new DataView(b.buffer).getUint32(0, true);
+  return MP_STATE_NAMES[v] ?? `mp state ${v}`;
 }
 
 /** KVM_SET_FPU with the x87 control word and MXCSR; everything else zero. */

@@ -112,6 +112,9 @@ export class VcpuThread {
   #tid = 0;
   #started = false;
   #stopping = false;
+  #exits = 0;
+  #parked = false;
+  #lastExitAt = 0;
   #ready: Promise<number>;
   #stopped: Promise<void>;
 
@@ -140,8 +143,12 @@ export class VcpuThread {
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data as { type: string; tid?: number; errno?: number };
       if (m.type === "ready") ready(m.tid!);
-      else if (m.type === "exit") this.#onExit();
-      else if (m.type === "stopped") {
+      else if (m.type === "exit") {
+        this.#exits++;
+        this.#parked = true;
+        this.#lastExitAt = performance.now();
+        this.#onExit();
+      } else if (m.type === "stopped") {
         worker.terminate();
         done();
       } else if (m.type === "error") {
@@ -179,8 +186,23 @@ export class VcpuThread {
 
   /** Lets the vCPU enter the guest again after an exit was handled. */
   resume(): void {
+    this.#parked = false;
     Atomics.store(this.#control, 0, 1);
     Atomics.notify(this.#control, 0);
+  }
+
+  /**
+   * Where the thread is, for reports on a stuck guest: exits handed to the JS
+   * thread so far, whether it is parked waiting for {@link resume} (else it
+   * is in KVM_RUN: in the guest, or blocked there, e.g. an AP before
+   * INIT/SIPI), and ms since its last exit (undefined before the first).
+   */
+  stats(): { exits: number; parked: boolean; sinceLastExitMs?: number } {
+    return {
+      exits: this.#exits,
+      parked: this.#parked,
+      sinceLastExitMs: this.#exits ? Math.round(performance.now() - this.#lastExitAt) : undefined,
+    };
   }
 
   /** Resolves when the thread has ended; rejects if KVM_RUN failed. */

@@ -8,6 +8,8 @@ import {
   type CpuidEntry,
   createVcpu,
   getLapic,
+  getMpState,
+  getRegs,
   getSregs,
   KvmRun,
   type Regs,
@@ -31,6 +33,8 @@ export class Vcpu {
   readonly run: KvmRun;
   readonly #thread: VcpuThread;
   #closed = false;
+  /** What {@link close} found when it stopped the thread (diagnostics of a stuck guest). */
+  lastState = "";
 
   private constructor(readonly id: number, readonly fd: number, run: KvmRun) {
     this.run = run;
@@ -87,7 +91,21 @@ export class Vcpu {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const running = this.#thread.stats();
     await this.#thread.stop();
+    // Out of KVM_RUN now, so the vCPU's registers can be read: where the guest was.
+    let where = "";
+    try {
+      where = `rip 0x${getRegs(this.fd).rip.toString(16)}, ${getMpState(this.fd)}`;
+    } catch (e) {
+      where = `registers unreadable (${(e as Error).message})`;
+    }
+    this.lastState = `vCPU ${this.id}: ${running.exits} exits, ` +
+      `${running.parked ? "parked waiting for the VMM" : "in KVM_RUN"}` +
+      (running.sinceLastExitMs === undefined
+        ? ", never exited"
+        : `, last exit ${running.sinceLastExitMs} ms before the stop`) +
+      `; ${where}`;
     this.run.close();
     closeFd(this.fd);
   }

@@ -232,6 +232,15 @@ export class Vm {
     }
   }
 
+  /**
+   * One line per vCPU on where it was when the VM was released (exits, parked
+   * or in KVM_RUN, guest rip and KVM mp state): the evidence for a guest that
+   * stopped making progress, e.g. an AP never brought up by INIT/SIPI.
+   */
+  vcpuReport(): string[] {
+    return this.#vcpus.map((v) => v.lastState || `vCPU ${v.id}: not stopped yet`);
+  }
+
   /** Resolves once the VM has ended and released everything. */
   wait(): Promise<VmExit> {
     return this.#exitPromise;
