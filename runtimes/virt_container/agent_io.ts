@@ -84,6 +84,17 @@ export class AgentIo {
             e: String(e),
           });
         }
+      } finally {
+        // The stream ended: close our end of the FIFO so containerd's reader
+        // sees EOF, as the runc shim does. CRI's ExecSync answers only after
+        // that EOF; held open until the exec's delete, ExecSync never did.
+        const i = this.#files.indexOf(f);
+        if (i >= 0) {
+          this.#files.splice(i, 1);
+          try {
+            f.close();
+          } catch { /* closed */ }
+        }
       }
     })());
   }

@@ -74,3 +74,32 @@ Deno.test("closing IO before containerd opens stdin does not hang", async () => 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("the output FIFO is closed at the stream's end, so containerd's reader sees EOF (CRI ExecSync waits for it)", async () => {
+  const dir = Deno.makeTempDirSync();
+  const chunks = [new TextEncoder().encode("done")];
+  const agent = new RecordingAgent(new CallLog(), {
+    readStdout: () =>
+      Promise.resolve(
+        create(ReadStreamResponseSchema, { data: chunks.shift() ?? new Uint8Array() }),
+      ),
+  });
+  try {
+    mkfifo(`${dir}/out`);
+    // Read-only as CRI opens it (the open completes once the shim opens its end).
+    const opening = Deno.open(`${dir}/out`, { read: true });
+    const io = await AgentIo.open(agent.api(), "c1", "e1", {
+      stdin: "",
+      stdout: `${dir}/out`,
+      stderr: "",
+      terminal: false,
+    });
+    const reader = await opening;
+    const text = await new Response(reader.readable).text();
+    assertEquals(text, "done");
+    await io.drained();
+    io.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
