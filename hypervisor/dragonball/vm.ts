@@ -220,12 +220,20 @@ export class Vm {
     return this.#memory;
   }
 
-  /** Starts every vCPU. */
+  /**
+   * Starts every vCPU: the APs first, the boot vCPU last. An AP's thread
+   * parks in KVM_RUN until the boot vCPU's INIT/SIPI; started first, every
+   * AP thread is in its loop before the guest runs at all. Started after the
+   * boot vCPU (as before), an AP's thread could still be coming up while the
+   * guest already waited for it, and Linux waits only a bounded time (about
+   * 10 s of guest time) before it gives a CPU up: under nested emulation a
+   * thread start can take that long.
+   */
   async start(): Promise<void> {
     if (this.#state !== "created") throw new Error(`cannot start a VM that is ${this.#state}`);
     this.#state = "running";
     this.#phaseStart = performance.now();
-    for (const v of this.#vcpus) {
+    for (const v of [...this.#vcpus.slice(1), this.#vcpus[0]]) {
       await v.start((vcpu) => this.#handleExit(vcpu));
       this.#phase(`start vCPU ${v.id}`);
       v.wait().catch((e) => this.#guestEnded({ kind: "failed", reason: (e as Error).message }));
