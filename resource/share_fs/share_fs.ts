@@ -11,7 +11,7 @@ import { FailedPreconditionError, UnimplementedError } from "../../common/errors
 import type { Device } from "../../hypervisor/device.ts";
 import { GUEST_SHARED_DIR, KATA_SHARED_TAG, type SharedLayout } from "./layout.ts";
 import { removeTreeSafely } from "./mounts.ts";
-import { type ProcessIdentity, Virtiofsd } from "./virtiofsd.ts";
+import { type DaemonIdentity, Virtiofsd } from "./virtiofsd.ts";
 
 /** How files reach the guest. */
 export type ShareFsKind = "virtio-9p" | "virtio-fs" | "none";
@@ -153,7 +153,7 @@ export class ShareFs {
   }
 
   /** The running virtiofsd's pid, start time and executable (virtio-fs only), for saved state. */
-  get daemonIdentity(): ProcessIdentity | null {
+  get daemonIdentity(): DaemonIdentity | null {
     return this.#daemon?.identity ?? null;
   }
 

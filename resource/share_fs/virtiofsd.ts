@@ -17,6 +17,7 @@ import {
   UnavailableError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { identify } from "../../persist/process_identity.ts";
 
 const log = getLogger("resource.virtiofsd");
 
@@ -128,31 +129,14 @@ export function virtiofsdArgs(kind: VirtiofsdKind, a: VirtiofsdArgs): string[] {
   return [...base, ...a.extraArgs];
 }
 
-/** Who a running daemon is: enough to never signal a reused pid. */
-export interface ProcessIdentity {
+/**
+ * Who a running daemon is (pid, start time, executable: persist/process_identity.ts),
+ * in the shape the sandbox's state record takes (cleanup.ts shareFsRecord).
+ */
+export interface DaemonIdentity {
   pid: number;
-  /** /proc/<pid>/stat field 22 (clock ticks since boot). */
   startTime: string;
-  /** The resolved executable (/proc/<pid>/exe). */
   exe: string;
-}
-
-/** The identity of `pid` now, or null when it is gone or a zombie. */
-export function processIdentity(pid: number): ProcessIdentity | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return null;
-    return { pid, startTime: fields[19], exe: Deno.readLinkSync(`/proc/${pid}/exe`) };
-  } catch {
-    return null;
-  }
-}
-
-/** Whether `id` still names the same running process. */
-export function isSameProcess(id: ProcessIdentity): boolean {
-  const now = processIdentity(id.pid);
-  return !!now && now.startTime === id.startTime && now.exe === id.exe;
 }
 
 /** A started virtiofsd. */
@@ -162,7 +146,7 @@ export class Virtiofsd {
   readonly #drained: Promise<void>;
   #exited = false;
   /** Pid, start time and executable, recorded once its socket is up. */
-  identity: ProcessIdentity | null = null;
+  identity: DaemonIdentity | null = null;
 
   private constructor(readonly bin: string, readonly socketPath: string, child: Deno.ChildProcess) {
     this.#child = child;
@@ -197,8 +181,9 @@ export class Virtiofsd {
     const deadline = Date.now() + timeoutMs;
     while (!d.#exited && Date.now() < deadline) {
       if (await Deno.stat(a.socketPath).then((s) => s.isSocket, () => false)) {
-        d.identity = processIdentity(child.pid);
-        if (d.identity) {
+        const id = identify(child.pid);
+        if (id) {
+          d.identity = { pid: id.pid, startTime: id.start_time, exe: id.exe };
           log.info("virtiofsd {bin} pid {pid} serves {dir}", {
             bin,
             pid: child.pid,
@@ -252,20 +237,5 @@ export class Virtiofsd {
       }
     } catch { /* the pipe broke with the process */ }
     emit(rest);
-  }
-}
-
-/**
- * Stops a daemon known only from saved state (a restarted or crashed shim):
- * SIGKILL only when pid, start time and executable still match.
- * Returns whether it signalled.
- */
-export function stopRecorded(id: ProcessIdentity): boolean {
-  if (!isSameProcess(id)) return false;
-  try {
-    Deno.kill(id.pid, "SIGKILL");
-    return true;
-  } catch {
-    return false;
   }
 }

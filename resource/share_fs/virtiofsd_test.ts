@@ -5,21 +5,14 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "../../tests/assert.ts";
-import {
-  cacheArg,
-  detectVirtiofsd,
-  isSameProcess,
-  kindFromHelp,
-  processIdentity,
-  stopRecorded,
-  Virtiofsd,
-  virtiofsdArgs,
-} from "./virtiofsd.ts";
+import { cacheArg, detectVirtiofsd, kindFromHelp, Virtiofsd, virtiofsdArgs } from "./virtiofsd.ts";
+import { identify, isSameProcess } from "../../persist/process_identity.ts";
+import { needs } from "../../tests/tier.ts";
 
 /** Debian 12's C virtiofsd (qemu-system-common). */
 const C_VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 const haveC = !!(await Deno.stat(C_VIRTIOFSD).catch(() => null));
-const isRoot = Deno.uid() === 0;
+const isRoot = !needs({ root: true }).ignore;
 
 Deno.test("the daemon kind comes from its --help", () => {
   assertEquals(kindFromHelp("  --shared-dir <shared-dir>  Shared directory path"), "rust");
@@ -103,13 +96,14 @@ Deno.test({
       const id = d.identity!;
       assertEquals(id.pid, d.pid);
       assertEquals(id.exe, C_VIRTIOFSD);
-      assert(isSameProcess(id), "identity matches the running daemon");
+      const rec = { pid: id.pid, start_time: id.startTime, exe: id.exe };
+      assert(isSameProcess(rec), "identity matches the running daemon");
       const cmdline = (await Deno.readTextFile(`/proc/${d.pid}/cmdline`)).split("\0");
       assert(cmdline.includes(`source=${dir}/shared`), cmdline.join(" "));
       await d.stop();
       assert(d.exited);
-      assertEquals(processIdentity(d.pid), null, "daemon gone");
-      assert(!isSameProcess(id));
+      assertEquals(identify(d.pid), null, "daemon gone");
+      assert(!isSameProcess(rec));
       await assertRejects(() => Deno.stat(`${dir}/vfs.sock`), Deno.errors.NotFound);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -137,22 +131,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
-
-Deno.test("stopRecorded signals only a process whose pid, start time and executable match", async () => {
-  const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn();
-  try {
-    const id = processIdentity(child.pid)!;
-    assert(id && id.exe.length > 0);
-    assertEquals(stopRecorded({ ...id, startTime: "1" }), false, "other start time: untouched");
-    assertEquals(stopRecorded({ ...id, exe: "/usr/bin/other" }), false, "other exe: untouched");
-    assert(isSameProcess(id));
-    assertEquals(stopRecorded(id), true);
-    assertEquals((await child.status).signal, "SIGKILL");
-    assertEquals(stopRecorded(id), false, "gone: nothing to signal");
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
 });
