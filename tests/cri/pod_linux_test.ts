@@ -22,6 +22,11 @@ async function missingPeer(): Promise<string | undefined> {
   if (!await Deno.stat("/usr/lib/cni/bridge").then(() => true, () => false)) {
     return "CNI plugins (/usr/lib/cni)";
   }
+  for (const pkg of ["google.golang.org/grpc", "google.golang.org/protobuf/types/dynamicpb"]) {
+    if (!await Deno.stat(`/usr/share/gocode/src/${pkg}`).then(() => true, () => false)) {
+      return `Go package ${pkg} (golang-google-grpc-dev, golang-google-protobuf-dev)`;
+    }
+  }
   if (Deno.uid() !== 0) return "root";
   return undefined;
 }
