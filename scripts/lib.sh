@@ -29,3 +29,12 @@ npm_deps() {
 kvm_usable() {
   [ -c /dev/kvm ] && [ -c /dev/vhost-vsock ] && grep -qw -E 'svm|vmx' /proc/cpuinfo
 }
+
+# vm_group_bound FILE...: seconds the VM group in FILEs may take in all: the
+# sum of their tests' own deadlines (`deadlineMs: N` of vmTest, see
+# tests/vm/deadline.ts) plus 600 s for booting the test host. Above the sum,
+# one hung test fails alone (at its deadline) instead of ending the group.
+vm_group_bound() {
+  grep -ho 'deadlineMs: [0-9_]*' "$@" | tr -d _ |
+    awk '{ s += $2 } END { printf "%d\n", s / 1000 + 600 }'
+}
