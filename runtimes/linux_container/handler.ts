@@ -30,6 +30,8 @@ import { ConsoleIo, PipeIo, type ProcessIo } from "./process_io.ts";
 import { parseStdioUri } from "../stdio_uri.ts";
 import { type InheritedPipes, OciRuntime, type ProcessStdio } from "./oci_runtime.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { startHostMonitor } from "../monitor/host_monitor.ts";
+import type { MonitorServer } from "../monitor/server.ts";
 import { removeTreeSafely, StateStore } from "../../persist/mod.ts";
 import { type LinuxContainerState, writeState } from "./state.ts";
 
@@ -57,6 +59,8 @@ export interface LinuxContainerOptions {
 class Container {
   readonly execs = new Map<string, ContainerProcess>();
   oom: OomWatch | undefined;
+  /** `<dir>/shim-monitor.sock` (shim metrics), closed before the directory goes. */
+  monitor: MonitorServer | undefined;
   constructor(
     readonly id: string,
     readonly bundle: string,
@@ -131,6 +135,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     }
     const c = this.#containers.get(req.id);
     c.oom = watchOom(init.pid, () => this.#events({ topic: "/tasks/oom", containerId: req.id }));
+    c.monitor = startHostMonitor(dir, req.id);
     this.#events(createEvent(req, init));
     return init.pid;
   }
@@ -309,6 +314,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
 
   async #destroy(c: Container): Promise<void> {
     c.oom?.close();
+    await c.monitor?.close().catch((e) => log.warn("{id}: {e}", { id: c.id, e: String(e) }));
     for (const e of c.execs.values()) e.io?.close();
     c.init.io?.close();
     await c.runtime.delete(c.id, true);

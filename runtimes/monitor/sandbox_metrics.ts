@@ -16,7 +16,7 @@ const log = getLogger("runtimes.monitor");
 /** What the collector reads of one sandbox. */
 export interface MetricsSources {
   sandboxId: string;
-  /** The hypervisor's name (`qemu`, `dragonball`, ...). */
+  /** The hypervisor's name (`qemu`, `dragonball`, ...); "" for a sandbox without a VM. */
   hypervisorName: string;
   /** Pids of the VMM processes (the shim's own pid for the built-in VMM). */
   vmmPids(): number[];
@@ -89,6 +89,32 @@ export async function collectSandboxMetrics(src: MetricsSources): Promise<string
     "self",
   );
 
+  if (src.hypervisorName) addHypervisorMetrics(w, src);
+  let agentUp = 0;
+  if (src.guestMetrics) {
+    try {
+      const raw = await src.guestMetrics();
+      const { text, dropped } = sanitizeExposition(raw, ["kata_guest_", "kata_agent_"], w.names());
+      if (dropped > 0) {
+        log.warn("sandbox {id}: dropped {n} malformed guest metric line(s)", {
+          id: src.sandboxId,
+          n: dropped,
+        });
+      }
+      w.addText(text);
+      agentUp = 1;
+    } catch (e) {
+      log.debug("sandbox {id}: GetMetrics: {e}", { id: src.sandboxId, e: String(e) });
+    }
+    w.gauge("kata_shim_agent_up", "Whether the agent answered GetMetrics in this scrape.", agentUp);
+  }
+  return w.render();
+}
+
+let scrapes = 0;
+
+/** The `kata_hypervisor_*` families (a sandbox without a VM has none). */
+function addHypervisorMetrics(w: MetricsWriter, src: MetricsSources): void {
   w.add("kata_hypervisor_scrapes_total", "Scrapes of hypervisor metrics.", "counter", [
     { value: ++scrapes },
   ]);
@@ -122,26 +148,4 @@ export async function collectSandboxMetrics(src: MetricsSources): Promise<string
   if (guestMem !== undefined) {
     w.gauge("kata_hypervisor_guest_memory_bytes", "Memory given to the guest.", guestMem);
   }
-
-  let agentUp = 0;
-  if (src.guestMetrics) {
-    try {
-      const raw = await src.guestMetrics();
-      const { text, dropped } = sanitizeExposition(raw, ["kata_guest_", "kata_agent_"], w.names());
-      if (dropped > 0) {
-        log.warn("sandbox {id}: dropped {n} malformed guest metric line(s)", {
-          id: src.sandboxId,
-          n: dropped,
-        });
-      }
-      w.addText(text);
-      agentUp = 1;
-    } catch (e) {
-      log.debug("sandbox {id}: GetMetrics: {e}", { id: src.sandboxId, e: String(e) });
-    }
-  }
-  w.gauge("kata_shim_agent_up", "Whether the agent answered GetMetrics in this scrape.", agentUp);
-  return w.render();
 }
-
-let scrapes = 0;

@@ -109,3 +109,15 @@ Deno.test("the writer escapes label values and refuses bad names; sanitize keeps
   assertEquals(s.text, "# TYPE kata_guest_a gauge\nkata_guest_a 1\nkata_guest_b 2\n");
   assertEquals(s.dropped, 3);
 });
+
+Deno.test("a sandbox without a VM or agent gets only the shim's families", async () => {
+  const text = await collectSandboxMetrics({
+    sandboxId: "c1",
+    hypervisorName: "",
+    vmmPids: () => [],
+  });
+  assert(!/^kata_hypervisor_/m.test(text) && !/^kata_shim_agent_up/m.test(text), text);
+  assert(/^kata_shim_resident_memory_bytes \d+$/m.test(text));
+  const checked = await promtoolCheck(text);
+  if (checked) assert(checked.ok, checked.out);
+});
