@@ -26,6 +26,15 @@ const T = { IN: 0, OUT: 1, FLUSH: 4, GET_ID: 8 } as const;
 const S = { OK: 0, IOERR: 1, UNSUPP: 2 } as const;
 const ID_BYTES = 20;
 
+/**
+ * The size of a disk file or block device: stat's size is 0 for a block
+ * device (a devmapper snapshot), so seek to its end instead.
+ */
+function sizeOf(file: Deno.FsFile): number {
+  const st = file.statSync();
+  return st.isFile ? st.size : file.seekSync(0, Deno.SeekMode.End);
+}
+
 /** Options of {@link VirtioBlock.open}. */
 export interface BlockOptions {
   readOnly?: boolean;
@@ -63,7 +72,7 @@ export class VirtioBlock extends RequestDevice {
     const readOnly = opts.readOnly ?? false;
     const file = Deno.openSync(path, { read: true, write: !readOnly });
     try {
-      const size = file.statSync().size;
+      const size = sizeOf(file);
       return new VirtioBlock(file, size, readOnly, opts.id ?? path.split("/").pop()!, readOnly);
     } catch (e) {
       file.close();
@@ -101,7 +110,7 @@ export class VirtioBlock extends RequestDevice {
     const readOnly = opts.readOnly ?? false;
     const file = Deno.openSync(path, { read: true, write: !readOnly });
     try {
-      this.#sectors = Math.floor(file.statSync().size / SECTOR);
+      this.#sectors = Math.floor(sizeOf(file) / SECTOR);
     } catch (e) {
       file.close();
       throw e;

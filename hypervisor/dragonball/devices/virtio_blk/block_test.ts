@@ -162,3 +162,32 @@ Deno.test("virtio-blk placeholder: empty, then attach (config change, I/O), deta
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "virtio-blk sizes a block device backing (stat says 0) from its end: a loop device",
+  ignore: Deno.uid() !== 0 || !(await Deno.stat("/dev/loop-control").catch(() => null)),
+  async fn() {
+    const img = Deno.makeTempFileSync({ prefix: "vblk-loop-" });
+    Deno.truncateSync(img, 4 << 20);
+    const out = await new Deno.Command("losetup", { args: ["--find", "--show", img] }).output();
+    const loop = new TextDecoder().decode(out.stdout).trim();
+    try {
+      if (!out.success || !loop.startsWith("/dev/loop")) {
+        console.warn(`skipped: losetup failed: ${new TextDecoder().decode(out.stderr)}`);
+        return;
+      }
+      const opened = VirtioBlock.open(loop, { readOnly: true });
+      assertEquals(opened.sectors, 8192);
+      opened.close();
+      const slot = VirtioBlock.placeholder("slot-0");
+      slot.attachBacking(loop, { readOnly: true });
+      assertEquals(slot.sectors, 8192);
+      slot.close();
+    } finally {
+      if (loop.startsWith("/dev/loop")) {
+        await new Deno.Command("losetup", { args: ["-d", loop] }).output();
+      }
+      Deno.removeSync(img);
+    }
+  },
+});
