@@ -104,19 +104,38 @@ export async function startShim(b: Build, id: string): Promise<Server> {
   return server(dir, path, pid, id);
 }
 
+/** How a benchmark spawns the server: the V8 flags, and whether the socket is handed over. */
+export interface Variant {
+  v8Flags: string;
+  /** false: the server binds the socket itself (no inherited fd, no node:net). */
+  handover: boolean;
+}
+
+/** The shipped way: `start` with {@link SERVER_V8_FLAGS}, socket handed over. */
+export const SHIPPED: Variant = { v8Flags: SERVER_V8_FLAGS, handover: true };
+
+/** A variant's label for the tables. */
+export function label(v: Variant): string {
+  const flags = v.v8Flags ? `\`${v.v8Flags}\`` : "no V8 flags";
+  const shipped = v.v8Flags === SHIPPED.v8Flags && v.handover;
+  return `${flags}${v.handover ? "" : ", binds its own socket (no hand-over, no node:net)"}${
+    shipped ? " (shipped)" : ""
+  }`;
+}
+
 /**
- * Spawns the server the way `start` does (bundled program, the inherited
- * listening socket, detached, no stdio) but with `v8Flags` instead of
- * {@link SERVER_V8_FLAGS}: for measuring the choice of flags only.
+ * Spawns the server the way `start` does (bundled program, arguments, the
+ * inherited listening socket, detached, no stdio) but as `v` says: for
+ * measuring the choices only. The shipped variant runs `start` itself.
  */
-export async function spawnServerWithFlags(b: Build, id: string, v8Flags: string): Promise<Server> {
-  if (v8Flags === SERVER_V8_FLAGS) return startShim(b, id);
+export async function spawnServer(b: Build, id: string, v: Variant): Promise<Server> {
+  if (v.v8Flags === SHIPPED.v8Flags && v.handover) return startShim(b, id);
   const dir = await bundleDir();
   const address = await socketAddress(`${dir}/containerd.sock`, "bench", id);
   const path = socketPath(address);
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   await Deno.remove(path).catch(() => {});
-  const fd = listenUnixInheritable(path);
+  const fd = v.handover ? listenUnixInheritable(path) : -1;
   try {
     const child = new Deno.Command(b.deno, {
       args: [
@@ -124,7 +143,7 @@ export async function spawnServerWithFlags(b: Build, id: string, v8Flags: string
         "-A",
         "--unstable-vsock",
         "--quiet",
-        ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+        ...(v.v8Flags ? [`--v8-flags=${v.v8Flags}`] : []),
         "--no-config",
         "--no-lock",
         b.js,
@@ -135,16 +154,23 @@ export async function spawnServerWithFlags(b: Build, id: string, v8Flags: string
         dir,
       ],
       cwd: dir,
-      env: { [LISTEN_FD_ENV]: String(fd) },
+      env: v.handover ? { [LISTEN_FD_ENV]: String(fd) } : {},
       stdin: "null",
       stdout: "null",
       stderr: "null",
       detached: true,
     }).spawn();
     child.unref();
+    if (!v.handover) {
+      // Without the hand-over the socket appears only once the server has bound it.
+      for (let i = 0; i < 2000; i++) {
+        if (await Deno.stat(path).then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
     return server(dir, path, child.pid, id);
   } finally {
-    closeFd(fd);
+    if (fd >= 0) closeFd(fd);
   }
 }
 

@@ -21,11 +21,14 @@ import {
   build,
   bundleDir,
   connectOnce,
+  label,
   load,
   median,
   memoryKiB,
-  spawnServerWithFlags,
+  SHIPPED,
+  spawnServer,
   startShim,
+  type Variant,
 } from "./shim_server.ts";
 import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
 
@@ -200,19 +203,24 @@ async function startupTable(b: Build, tmp: string): Promise<string> {
 
 async function footprintTable(b: Build, tmp: string): Promise<string> {
   const bareServer = `${tmp}/bare_server.js`;
-  const variants = [SERVER_V8_FLAGS, "--max-semi-space-size=1", ""];
+  const variants: Variant[] = [
+    SHIPPED,
+    { v8Flags: "--max-semi-space-size=1,--lite-mode", handover: true },
+    { v8Flags: "", handover: true },
+    { v8Flags: SERVER_V8_FLAGS, handover: false },
+  ];
   const rows: string[] = [];
-  for (const v8 of variants) {
+  for (const v of variants) {
     const ours: { pid: number; stop(): Promise<void> }[] = [];
     const bare: Deno.ChildProcess[] = [];
     try {
       for (let i = 0; i < IDLE; i++) {
-        const s = await spawnServerWithFlags(b, `idle-${i}`, v8);
+        const s = await spawnServer(b, `idle-${i}`, v);
         await connectOnce(s.path, `idle-${i}`);
         ours.push(s);
         const path = `${tmp}/bare-${i}.sock`;
         await Deno.remove(path).catch(() => {});
-        const child = spawnBareServer(b.deno, bareServer, path, v8);
+        const child = spawnBareServer(b.deno, bareServer, path, v.v8Flags);
         bare.push(child);
         for (let k = 0; k < 500; k++) {
           try {
@@ -235,9 +243,9 @@ async function footprintTable(b: Build, tmp: string): Promise<string> {
       const qo = mean(mo.map((m) => m.priv));
       const qb = mean(mb.map((m) => m.priv));
       rows.push(
-        `| ${v8 ? `\`${v8}\`` : "none"}${v8 === SERVER_V8_FLAGS ? " (shipped)" : ""} | ${
-          mib(po)
-        } | ${mib(pb)} | ${mib(po - pb)} | ${mib(qo)} | ${mib(qb)} | ${mib(qo - qb)} |`,
+        `| ${label(v)} | ${mib(po)} | ${mib(pb)} | ${mib(po - pb)} | ${mib(qo)} | ${mib(qb)} | ${
+          mib(qo - qb)
+        } |`,
       );
     } finally {
       for (const s of ours) await s.stop();

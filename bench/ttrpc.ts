@@ -21,8 +21,7 @@ import { createTtrpcTransport } from "../ttrpc/transport.ts";
 import { connectUnix } from "../ttrpc/transport/unix.ts";
 import { goPeerBinary, startGoServer } from "../tests/interop/go_peer.ts";
 import { testTaskService } from "../tests/interop/task_service.ts";
-import { type Build, build, spawnServerWithFlags } from "./shim_server.ts";
-import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
+import { type Build, build, label, SHIPPED, spawnServer, type Variant } from "./shim_server.ts";
 
 interface Stats {
   calls: number;
@@ -169,10 +168,10 @@ async function withTsServer<T>(fn: (path: string, pid: number) => Promise<T>): P
  */
 async function withShimServer<T>(
   b: Build,
-  v8Flags: string,
+  v: Variant,
   fn: (path: string, pid: number) => Promise<T>,
 ): Promise<T> {
-  const s = await spawnServerWithFlags(b, `bench-${crypto.randomUUID().slice(0, 8)}`, v8Flags);
+  const s = await spawnServer(b, `bench-${crypto.randomUUID().slice(0, 8)}`, v);
   try {
     return await fn(s.path, s.pid);
   } finally {
@@ -227,19 +226,19 @@ export async function run(): Promise<string> {
   const rows: string[] = [];
   const b = await build();
   const connect = (p: string, c: number) => goClient(p, c, "connect");
-  const alt = "--max-semi-space-size=1";
+  const variants: Variant[] = [
+    SHIPPED,
+    { v8Flags: "--max-semi-space-size=1,--lite-mode", handover: true },
+    { v8Flags: SHIPPED.v8Flags, handover: false },
+  ];
   const pairings: [string, (conns: number) => Promise<Row>][] = [
     ["Go client → **our server**", (c) => withTsServer((p, pid) => measured(p, pid, c, goClient))],
     ["Go client → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, goClient))],
     ["**our client** → Go server", (c) => withGoServer((p, pid) => measured(p, pid, c, tsClient))],
-    [
-      `Connect: Go client → **our shim server as \`start\` spawns it** (\`${SERVER_V8_FLAGS}\`)`,
-      (c) => withShimServer(b, SERVER_V8_FLAGS, (p, pid) => measured(p, pid, c, connect)),
-    ],
-    [
-      `Connect: Go client → **our shim server, spawned as \`start\` does, \`${alt}\`**`,
-      (c) => withShimServer(b, alt, (p, pid) => measured(p, pid, c, connect)),
-    ],
+    ...variants.map((v): [string, (conns: number) => Promise<Row>] => [
+      `Connect: Go client → **our shim server**, ${label(v)}`,
+      (c) => withShimServer(b, v, (p, pid) => measured(p, pid, c, connect)),
+    ]),
     [
       "Connect: Go client → Go server",
       (c) => withGoServer((p, pid) => measured(p, pid, c, connect)),
