@@ -66,7 +66,7 @@ function artifactHint(what: string, path = ""): string {
     return "install the hypervisor package, or point the key at the installed binary";
   }
   if (what.includes("virtio-fs daemon")) {
-    return "install virtiofsd, or set shared_fs to another type";
+    return "install virtiofsd (Debian 12: /usr/lib/qemu/virtiofsd from qemu-system-common) and point virtio_fs_daemon at it, or set shared_fs to another type";
   }
   if (what.includes("OCI runtime")) return "install runc or crun (apt-get install runc)";
   if (what.includes("bind mount")) return "create the path or remove it from sandbox_bind_mounts";
