@@ -7,7 +7,9 @@
  * memory (through the agent's GetMetrics) and shim RSS; `/agent-url` names the
  * hybrid vsock; malformed requests get 4xx and the shim stays up; the guest
  * agent's "Started container" log line reaches the shim's log tagged with the
- * sandbox id; after removal the socket is gone (leak check).
+ * sandbox id; with `enable_vcpus_pinning` and 2 vCPUs on the test host's 2
+ * CPUs each vCPU thread is pinned to its own CPU (Cpus_allowed_list); after
+ * removal the socket is gone (leak check).
  *
  * Needs /dev/kvm: scripts/test-vm runs it inside scripts/testhost where this
  * machine has none.
@@ -21,6 +23,26 @@ import { killClients, tail, until, vmTest } from "./deadline.ts";
 
 const ID = "mon1";
 const SOCKET = `/run/kata/${ID}/shim-monitor.sock`;
+
+/** Threads named `CPU <n>/KVM` anywhere (only our shim's built-in VMM has them here) and their Cpus_allowed_list. */
+async function vcpuThreadCpus(): Promise<{ thread: string; cpus: string }[]> {
+  const out: { thread: string; cpus: string }[] = [];
+  for await (const p of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    const tasks = await Array.fromAsync(Deno.readDir(`/proc/${p.name}/task`)).catch(() => []);
+    for (const t of tasks) {
+      const dir = `/proc/${p.name}/task/${t.name}`;
+      const comm = (await Deno.readTextFile(`${dir}/comm`).catch(() => "")).trim();
+      if (!/^CPU \d+\/KVM$/.test(comm)) continue;
+      const status = await Deno.readTextFile(`${dir}/status`).catch(() => "");
+      out.push({
+        thread: `${p.name}/${t.name} ${comm}`,
+        cpus: /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? "",
+      });
+    }
+  }
+  return out;
+}
 
 function metric(text: string, re: RegExp): number {
   const m = re.exec(text);
@@ -39,11 +61,15 @@ vmTest({
   ctx.evidence("containerd log (with the shim's lines)", () => c.log());
   ctx.onDeadline(() => killClients("ctr", c.address));
   try {
-    const config = await configWithBuiltGuest("dragonball", cfgDir, ['kernel_params = ""']);
-    // Agent requests under nested emulation take longer than the shipped 30 s (test drop-in only).
+    const config = await configWithBuiltGuest("dragonball", cfgDir, [
+      'kernel_params = ""',
+      "default_vcpus = 2",
+    ]);
+    // Agent requests under nested emulation take longer than the shipped 30 s (test drop-in
+    // only); vCPU pinning on, to see the built-in VMM's vCPU threads pinned.
     await Deno.writeTextFile(
-      `${cfgDir}/config.d/60-slow-requests.toml`,
-      "[agent.kata]\nrequest_timeout_ms = 240000\n",
+      `${cfgDir}/config.d/60-monitor.toml`,
+      "[agent.kata]\nrequest_timeout_ms = 240000\n\n[runtime]\nenable_vcpus_pinning = true\n",
     );
     ctx.step(`\`ctr run -d ${ID}\` (VM boot, agent, container) to end`);
     const r = await c.ctr(
@@ -95,6 +121,19 @@ vmTest({
     assertEquals((await monitorRequest(SOCKET, "GET", "/agent-url")).status, 200);
     const e = await c.ctr("task", "exec", "--exec-id", "e1", ID, "true");
     assertEquals(e.code, 0, `the sandbox still works after bad requests: ${e.stderr}`);
+
+    ctx.step("the vCPU threads' pinning");
+    const vcpus = await vcpuThreadCpus();
+    assertEquals(vcpus.length, 2, `vCPU threads named CPU <n>/KVM: ${JSON.stringify(vcpus)}`);
+    if (navigator.hardwareConcurrency === 2) {
+      // Two vCPUs on two CPUs: one CPU each.
+      assertEquals(vcpus.map((v) => v.cpus).sort(), ["0", "1"], JSON.stringify(vcpus));
+    } else {
+      assert(
+        (await c.log()).includes("vCPUs not pinned"),
+        "the log says why vCPUs were not pinned",
+      );
+    }
 
     ctx.step("the guest agent's container start line in the shim's log");
     const line = await until("the forwarded guest log line", async () => {
