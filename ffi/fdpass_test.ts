@@ -1,9 +1,13 @@
 import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
 import { closeFd, readFd } from "./libc.ts";
 import { acceptUnix, listenUnix, receiveConsoleMaster, receiveFd } from "./fdpass.ts";
+import { testsNeeding } from "../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ peers: ["python3"] });
 
 // The sender is python3's socket.send_fds, a real SCM_RIGHTS peer.
-Deno.test("fdpass: receives an fd sent with SCM_RIGHTS", async () => {
+test("fdpass: receives an fd sent with SCM_RIGHTS", async () => {
   const dir = Deno.makeTempDirSync();
   const sock = `${dir}/console.sock`;
   const file = `${dir}/payload`;
@@ -40,7 +44,7 @@ Deno.test("fdpass: receives an fd sent with SCM_RIGHTS", async () => {
 const SEND_FD = "import socket,sys,os\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n" +
   "f=os.open(sys.argv[2],os.O_RDONLY)\nsocket.send_fds(s,[b'x'],[f])\n";
 
-Deno.test("fdpass: the console-socket handshake returns the sent fd and removes the socket", async () => {
+test("fdpass: the console-socket handshake returns the sent fd and removes the socket", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const sock = `${dir}/console.sock`;

@@ -1,6 +1,10 @@
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
 import { SysError } from "./libc.ts";
 import { isMountPoint, mount, MS, parseMountOptions, unmount } from "./mount.ts";
+import { testsNeeding } from "../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
 
 Deno.test("mount: containerd options split into flags and data", () => {
   assertEquals(parseMountOptions(["rbind", "ro"]), {
@@ -14,7 +18,7 @@ Deno.test("mount: containerd options split into flags and data", () => {
   assertEquals(parseMountOptions(["ro", "rw", "nosuid", "nodev"]).flags, MS.NOSUID | MS.NODEV);
 });
 
-Deno.test("mount: a real tmpfs and a read-only bind mount, then unmounted", () => {
+test("mount: a real tmpfs and a read-only bind mount, then unmounted", () => {
   const dir = Deno.makeTempDirSync();
   const a = `${dir}/a`;
   const b = `${dir}/b`;

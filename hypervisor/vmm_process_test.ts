@@ -2,6 +2,10 @@ import { assertEquals, assertRejects } from "../tests/assert.ts";
 import { UnavailableError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import { VmmProcess } from "./vmm_process.ts";
+import { testsNeeding } from "../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 const log = getLogger("test.vmm");
 
@@ -33,7 +37,7 @@ Deno.test("VmmProcess: kill reports the signal", async () => {
   assertEquals(await p.kill(), { code: null, signal: "SIGKILL" });
 });
 
-Deno.test("VmmProcess: netnsPath runs the VMM inside that network namespace", async () => {
+test("VmmProcess: netnsPath runs the VMM inside that network namespace", async () => {
   const ns = `rtts-vp-${Math.floor(Math.random() * 1e9)}`;
   const run = (cmd: string, ...args: string[]) => new Deno.Command(cmd, { args }).output();
   await run("ip", "netns", "add", ns);

@@ -17,6 +17,9 @@ import {
 import { kataAgent } from "../agent/kata_agent.ts";
 import { startAgent } from "../agent/guest/main.ts";
 import { SpecSchema } from "../agent/gen/oci_pb.ts";
+import { testsNeeding } from "./tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["runc"] });
 
 const dec = new TextDecoder();
 
@@ -69,7 +72,7 @@ function spec(rootfs: string, id: string, args: string[]) {
   });
 }
 
-Deno.test("agent API drives a runc container: create, start, output, exec, signal, exit codes, remove", async () => {
+test("agent API drives a runc container: create, start, output, exec, signal, exit codes, remove", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rts-agent-" });
   const id = `c${dir.slice(-6).replace(/[^a-zA-Z0-9]/g, "x")}`;
   const agentProc = await startAgent({
@@ -217,7 +220,7 @@ Deno.test("agent API drives a runc container: create, start, output, exec, signa
   }
 });
 
-Deno.test("agent API: an exec right after StartContainer finds the container", async () => {
+test("agent API: an exec right after StartContainer finds the container", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rts-agent-" });
   const id = `s${dir.slice(-6).replace(/[^a-zA-Z0-9]/g, "x")}`;
   const agentProc = await startAgent({

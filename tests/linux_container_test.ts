@@ -8,8 +8,11 @@ import { setChildSubreaper } from "../ffi/process.ts";
 import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
 import type { TaskEvent } from "../runtimes/events.ts";
 import { busyboxBundle } from "./busybox_bundle.ts";
+import { testsNeeding } from "./tier.ts";
 
-Deno.test({
+const test = testsNeeding({ root: true, peers: ["runc"] });
+
+test({
   name: "linux container: lifecycle through runc with exec, pause, stats, kill and delete",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -95,7 +98,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "linux container: an OOM kill is published as /tasks/oom",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -134,7 +137,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "linux container: a failed create (terminal or not) leaves nothing behind",
   sanitizeResources: false,
   sanitizeOps: false,

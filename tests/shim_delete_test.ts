@@ -14,13 +14,16 @@ import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection
 import { busyboxBundle } from "./busybox_bundle.ts";
 import { identify, mountsUnder, processStartTime, StateStore } from "../persist/mod.ts";
 import { runShim } from "./command.ts";
+import { testsNeeding } from "./tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["runc"] });
 
 async function shim(args: string[], cwd: string, env: Record<string, string> = {}) {
   const out = await runShim(args, { cwd, env });
   return { code: out.code, stdout: out.stdoutBytes, stderr: out.stderr };
 }
 
-Deno.test({
+test({
   name: "shim delete: cleans up a container its dead shim left running",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -84,7 +87,7 @@ async function umountQuiet(target: string): Promise<void> {
   await new Deno.Command("umount", { args: ["-l", target], stderr: "null" }).output();
 }
 
-Deno.test("shim delete: a lost VM sandbox's shared rootfs mount is undone, its files kept, its state removed", async () => {
+test("shim delete: a lost VM sandbox's shared rootfs mount is undone, its files kept, its state removed", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   const source = await Deno.makeTempDir({ prefix: "rts-del-src-" });
   const shared = `${root}/vm1/shared`;
@@ -116,7 +119,7 @@ Deno.test("shim delete: a lost VM sandbox's shared rootfs mount is undone, its f
   }
 });
 
-Deno.test("shim delete without state: a rootfs still mounted under the sandbox dir is unmounted, never deleted through", async () => {
+test("shim delete without state: a rootfs still mounted under the sandbox dir is unmounted, never deleted through", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   const source = await Deno.makeTempDir({ prefix: "rts-del-src-" });
   const bundle = await Deno.makeTempDir({ prefix: "rts-del-bundle-" });
@@ -136,7 +139,7 @@ Deno.test("shim delete without state: a rootfs still mounted under the sandbox d
   }
 });
 
-Deno.test("shim delete: a runtime kind it does not know says so and still answers 137", async () => {
+test("shim delete: a runtime kind it does not know says so and still answers 137", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   try {
     await new StateStore({ root }).save({ sandbox_id: "x1", runtime: "wasm_container" });
@@ -154,7 +157,7 @@ Deno.test("shim delete: a runtime kind it does not know says so and still answer
   }
 });
 
-Deno.test("shim -info: a binary RuntimeInfo", async () => {
+test("shim -info: a binary RuntimeInfo", async () => {
   const r = await shim(["-info"], "/");
   assertEquals(r.code, 0, r.stderr);
   const info = fromBinary(RuntimeInfoSchema, r.stdout);
@@ -198,7 +201,7 @@ function oldBuiltInVmmState(dir: string, pid: number): Record<string, unknown> {
   };
 }
 
-Deno.test("shim delete: a recorded VMM pid now held by an unrelated process survives; the bind-mounted host dir keeps its files", async () => {
+test("shim delete: a recorded VMM pid now held by an unrelated process survives; the bind-mounted host dir keeps its files", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   const src = await hostDirWithMarkers();
   const dir = `${root}/vm1`;
@@ -251,7 +254,7 @@ Deno.test("shim delete: a recorded VMM pid now held by an unrelated process surv
   }
 });
 
-Deno.test("shim delete: a mount that cannot be unmounted stops the clean-up; data and state survive, the error names the mount", async () => {
+test("shim delete: a mount that cannot be unmounted stops the clean-up; data and state survive, the error names the mount", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   const src = await hostDirWithMarkers();
   const dir = `${root}/vm1`;
@@ -284,7 +287,7 @@ Deno.test("shim delete: a mount that cannot be unmounted stops the clean-up; dat
   }
 });
 
-Deno.test("shim delete: a corrupt or unknown-version state.json is reported; nothing is killed or removed", async () => {
+test("shim delete: a corrupt or unknown-version state.json is reported; nothing is killed or removed", async () => {
   const root = await Deno.makeTempDir({ prefix: "rts-del-root-" });
   const src = await hostDirWithMarkers();
   const dir = `${root}/vm1`;
@@ -320,7 +323,7 @@ Deno.test("shim delete: a corrupt or unknown-version state.json is reported; not
   }
 });
 
-Deno.test("shim delete: kills a hung server proven by shim.pid, id, executable and start time; never a later process on that pid", async () => {
+test("shim delete: kills a hung server proven by shim.pid, id, executable and start time; never a later process on that pid", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rts-del-hung-" });
   const id = "hung1";
   const script = `${dir}/hang.ts`;

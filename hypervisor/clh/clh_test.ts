@@ -13,6 +13,10 @@ import { ClhApi, ClhApiError } from "./api.ts";
 import { Clh } from "./clh.ts";
 import { type ClhConfigSection, clhOptionsFromConfig } from "./options.ts";
 import { cleanupFromState } from "../cleanup_state.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 const FAKE_CH = new URL("../../tests/clh/fake-cloud-hypervisor", import.meta.url).pathname;
 
@@ -49,7 +53,7 @@ async function setup() {
   return { dir, options: clhOptionsFromConfig(section, { cpus: 4, memoryMib: 4096 }, dir) };
 }
 
-Deno.test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/NIC/fs with PCI info, remove, resize, pause", async () => {
+test("fake cloud-hypervisor: cold NIC in vm.create, boot, hotplugged disk/NIC/fs with PCI info, remove, resize, pause", async () => {
   const t = await setup();
   const ns = `rtts-ch-${Math.floor(Math.random() * 1e9)}`;
   await sh("ip", "netns", "add", ns);

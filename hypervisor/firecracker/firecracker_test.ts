@@ -13,8 +13,12 @@ import { cleanupFromState } from "../cleanup_state.ts";
 import { FirecrackerApi, FirecrackerApiError } from "./api.ts";
 import { Firecracker } from "./firecracker.ts";
 import { firecrackerOptionsFromConfig } from "./options.ts";
+import { testsNeeding } from "../../tests/tier.ts";
 
-Deno.test("fake firecracker: full sandbox sequence, NICs sent only at boot before InstanceStart", async () => {
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true, peers: ["ip"] });
+
+test("fake firecracker: full sandbox sequence, NICs sent only at boot before InstanceStart", async () => {
   const t = await setup();
   const tap = `rtfc${Math.floor(Math.random() * 1e6)}`;
   await sh("ip", "tuntap", "add", tap, "mode", "tap");
@@ -133,7 +137,7 @@ Deno.test("fake firecracker: full sandbox sequence, NICs sent only at boot befor
   await Deno.remove(t.dir, { recursive: true });
 });
 
-Deno.test("fake firecracker: a NIC added after InstanceStart is a clear error, and the fake refuses a raw PUT", async () => {
+test("fake firecracker: a NIC added after InstanceStart is a clear error, and the fake refuses a raw PUT", async () => {
   const t = await setup();
   const tap = `rtfc${Math.floor(Math.random() * 1e6)}`;
   await sh("ip", "tuntap", "add", tap, "mode", "tap");
@@ -269,7 +273,7 @@ Deno.test("fake firecracker: VMM death during prepare reports its stderr, stop/w
   }
 });
 
-Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jail, --netns, relative paths, no mounts left", async () => {
+test("fake jailer + fake firecracker: jail layout, files bound into the jail, --netns, relative paths, no mounts left", async () => {
   const t = await setup();
   const ns = `rtts-fcj-${Math.floor(Math.random() * 1e9)}`;
   await sh("ip", "netns", "add", ns);
@@ -329,7 +333,7 @@ Deno.test("fake jailer + fake firecracker: jail layout, files bound into the jai
   await Deno.remove(t.dir, { recursive: true });
 });
 
-Deno.test("fake jailer + fake firecracker: cleanup from saved state alone (driver object lost) kills the VMM and removes the jail", async () => {
+test("fake jailer + fake firecracker: cleanup from saved state alone (driver object lost) kills the VMM and removes the jail", async () => {
   const t = await setup();
   const jailer = new URL("../../tests/firecracker/fake-jailer", import.meta.url).pathname;
   const fc = new Firecracker(

@@ -11,6 +11,10 @@ import { FailedPreconditionError } from "../../common/errors.ts";
 import { DeviceManager } from "../device_manager.ts";
 import { type QemuConfigSection, qemuOptionsFromConfig } from "./options.ts";
 import { Qemu } from "./qemu.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true, peers: ["qemu-system-x86_64", "ip"] });
 
 /** A multiboot (a.out kludge) image loaded at 1 MiB whose code is `cli; hlt; jmp $-1`. */
 function multibootStub(): Uint8Array {
@@ -53,7 +57,7 @@ const SECTION: QemuConfigSection = {
   pcie_root_port: 2,
 };
 
-Deno.test("real QEMU (TCG): cold and hot NICs in a pod netns, hot block, pause/resume, vCPU and memory growth, clean stop", async () => {
+test("real QEMU (TCG): cold and hot NICs in a pod netns, hot block, pause/resume, vCPU and memory growth, clean stop", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rtts-qemu-" });
   const ns = `rtts-q-${Math.floor(Math.random() * 1e9)}`;
   await sh("ip", "netns", "add", ns);
@@ -139,7 +143,7 @@ Deno.test("real QEMU (TCG): cold and hot NICs in a pod netns, hot block, pause/r
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("real QEMU (TCG): a bad command line fails start with QEMU's own message and leaves nothing", async () => {
+test("real QEMU (TCG): a bad command line fails start with QEMU's own message and leaves nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rtts-qemu-" });
   const o = {
     ...qemuOptionsFromConfig(

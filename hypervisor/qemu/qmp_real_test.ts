@@ -4,8 +4,12 @@
  */
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { QmpClient, QmpError } from "./qmp.ts";
+import { testsNeeding } from "../../tests/tier.ts";
 
-Deno.test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", async () => {
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ peers: ["qemu-system-x86_64"] });
+
+test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rtts-qmp-" });
   const sock = `${dir}/qmp.sock`;
   const child = new Deno.Command("qemu-system-x86_64", {

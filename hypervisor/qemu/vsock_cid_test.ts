@@ -1,6 +1,7 @@
 import { assertRejects, assertThrows } from "../../tests/assert.ts";
 import { UnavailableError } from "../../common/errors.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
+import { needs } from "../../tests/tier.ts";
 
 Deno.test("vsock CID allocation explains a missing /dev/vhost-vsock", () => {
   assertThrows(
@@ -12,14 +13,7 @@ Deno.test("vsock CID allocation explains a missing /dev/vhost-vsock", () => {
 
 Deno.test({
   name: "vsock CID allocation claims a CID on a real /dev/vhost-vsock",
-  ignore: (() => {
-    try {
-      Deno.statSync("/dev/vhost-vsock");
-      return false;
-    } catch {
-      return true; // only in the test host
-    }
-  })(),
+  ignore: needs({ root: true, paths: ["/dev/vhost-vsock"] }).ignore, // only in the test host
   fn: async () => {
     const cid = allocateVsockCid();
     if (!(cid >= 3 && cid < 0xffffffff)) throw new Error(`bad CID ${cid}`);

@@ -5,6 +5,7 @@ import {
   sandboxCgroupPath,
   usableHierarchies,
 } from "./sandbox_cgroup.ts";
+import { needs } from "../../tests/tier.ts";
 
 const HYBRID = [
   "25 24 0:23 / /sys/fs/cgroup/cpu rw,nosuid - cgroup cgroup rw,cpu",
@@ -45,7 +46,7 @@ Deno.test("sandbox cgroup path: spec path with sandbox_cgroup_only, overhead pat
 
 Deno.test({
   name: "real cgroup v1: a process moves into the sandbox cgroup and back; directories removed",
-  ignore: usableHierarchies(cgroupHierarchies()).length === 0 || Deno.uid() !== 0,
+  ignore: needs({ root: true }).ignore || usableHierarchies(cgroupHierarchies()).length === 0,
   fn: async () => {
     const cg = new SandboxCgroup(`runtime-ts-test-${Deno.pid}/sb`);
     const child = new Deno.Command("sleep", { args: ["30"] }).spawn();

@@ -4,6 +4,10 @@ import type { Device } from "../../hypervisor/device.ts";
 import { SharedLayout } from "../share_fs/layout.ts";
 import { mountsUnder } from "../share_fs/mounts.ts";
 import { attachRootfs, detachRootfs, rootfsWay } from "./rootfs.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
 
 function devices() {
   const log: string[] = [];
@@ -37,7 +41,7 @@ Deno.test("rootfs way: block for a block device snapshot, shared for overlay, re
   );
 });
 
-Deno.test("shared rootfs: the bundle rootfs is bind-mounted under the shared dir and undone exactly", async () => {
+test("shared rootfs: the bundle rootfs is bind-mounted under the shared dir and undone exactly", async () => {
   const root = Deno.makeTempDirSync();
   try {
     const bundle = `${root}/bundle`;
@@ -70,7 +74,7 @@ Deno.test("shared rootfs: the bundle rootfs is bind-mounted under the shared dir
   }
 });
 
-Deno.test("shared rootfs from containerd's mounts (a real bind mount list)", async () => {
+test("shared rootfs from containerd's mounts (a real bind mount list)", async () => {
   const root = Deno.makeTempDirSync();
   try {
     const snap = `${root}/snap`;

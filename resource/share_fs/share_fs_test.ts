@@ -10,6 +10,10 @@ import { mount } from "../../ffi/mount.ts";
 import { checkId, SharedLayout } from "./layout.ts";
 import { mountsUnder, removeTreeSafely } from "./mounts.ts";
 import { chooseShareFs, ShareFs } from "./share_fs.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
 
 Deno.test("shared layout plans host and guest paths of rootfs and volumes", () => {
   const l = new SharedLayout("/run/kata/sb1");
@@ -128,7 +132,7 @@ Deno.test("virtio-fs with a daemon that exits at once fails with its name and ex
   }
 });
 
-Deno.test("removeTreeSafely unmounts what is mounted inside before deleting (real bind mount)", () => {
+test("removeTreeSafely unmounts what is mounted inside before deleting (real bind mount)", () => {
   const root = Deno.makeTempDirSync();
   const src = Deno.makeTempDirSync();
   try {

@@ -2,6 +2,10 @@ import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { SharedLayout } from "../share_fs/layout.ts";
 import { mountsUnder } from "../share_fs/mounts.ts";
 import { ContainerVolumes, type CopyFileChunk, isHostBind, MAX_COPY_BYTES } from "./volume.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
 
 Deno.test("only bind mounts of absolute host paths are volumes", () => {
   assert(isHostBind({ destination: "/d", source: "/h", type: "bind", options: ["rbind"] }));
@@ -11,7 +15,7 @@ Deno.test("only bind mounts of absolute host paths are volumes", () => {
   assert(!isHostBind({ destination: "/dev/shm", source: "shm", type: "tmpfs" }));
 });
 
-Deno.test("shared volumes: dir and file binds re-pointed into the guest and released exactly", async () => {
+test("shared volumes: dir and file binds re-pointed into the guest and released exactly", async () => {
   const root = Deno.makeTempDirSync();
   try {
     const data = `${root}/data`;
@@ -105,7 +109,7 @@ Deno.test("a volume too large to copy is refused before anything is sent", async
   }
 });
 
-Deno.test("a failing volume undoes the volumes shared before it", async () => {
+test("a failing volume undoes the volumes shared before it", async () => {
   const root = Deno.makeTempDirSync();
   try {
     Deno.mkdirSync(`${root}/ok`);

@@ -4,8 +4,12 @@ import { identify, processStartTime } from "../../persist/process_identity.ts";
 import { StateStore } from "../../persist/state_store.ts";
 import { mountsUnder } from "../../resource/share_fs/mounts.ts";
 import { cleanupVirtSandbox } from "./cleanup.ts";
+import { testsNeeding } from "../../tests/tier.ts";
 
-Deno.test("cleanup after a lost shim: VMM killed, shared mounts undone, sandbox dir removed, sources kept", async () => {
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
+
+test("cleanup after a lost shim: VMM killed, shared mounts undone, sandbox dir removed, sources kept", async () => {
   const root = Deno.makeTempDirSync({ prefix: "virt-cleanup-" });
   const src = Deno.makeTempDirSync();
   // A stand-in process for the VMM: the cleanup must kill it since its start time matches.

@@ -15,6 +15,10 @@ import type { TaskEvent } from "../events.ts";
 import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from "./cri.ts";
 import { VM_DEATH_EXIT_STATUS } from "./exit_wait.ts";
 import { VirtContainerHandler } from "./handler.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true });
 
 interface Rig {
   root: string;
@@ -96,7 +100,7 @@ function finish(r: Rig) {
   Deno.removeSync(r.root, { recursive: true });
 }
 
-Deno.test("ctr run: the first Create starts the sandbox; start, exit, delete end it (recording Hypervisor and agent doubles)", async () => {
+test("ctr run: the first Create starts the sandbox; start, exit, delete end it (recording Hypervisor and agent doubles)", async () => {
   const r = await rig();
   const b = r.bundle("c1");
   const out = `${r.root}/stdout`;
@@ -164,7 +168,7 @@ Deno.test("ctr run: the first Create starts the sandbox; start, exit, delete end
   finish(r);
 });
 
-Deno.test("CRI pod: a container joins the running sandbox; deleting it keeps the VM", async () => {
+test("CRI pod: a container joins the running sandbox; deleting it keeps the VM", async () => {
   const r = await rig();
   await r.handler.createContainer({
     id: "pod1",
@@ -200,7 +204,7 @@ Deno.test("CRI pod: a container joins the running sandbox; deleting it keeps the
   finish(r);
 });
 
-Deno.test("exec, kill, pause/resume, update and stats go through the agent; resize needs a terminal", async () => {
+test("exec, kill, pause/resume, update and stats go through the agent; resize needs a terminal", async () => {
   const r = await rig();
   await r.handler.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() });
   await r.handler.start("c1", "");
@@ -248,7 +252,7 @@ Deno.test("exec, kill, pause/resume, update and stats go through the agent; resi
   finish(r);
 });
 
-Deno.test("VM death: every live task exits with 255 and everything is cleaned up", async () => {
+test("VM death: every live task exits with 255 and everything is cleaned up", async () => {
   const r = await rig();
   await r.handler.createContainer({ id: "c1", bundle: r.bundle("c1"), rootfs: [], ...stdio() });
   await r.handler.start("c1", "");
@@ -275,7 +279,7 @@ Deno.test("VM death: every live task exits with 255 and everything is cleaned up
   finish(r);
 });
 
-Deno.test("a CreateContainer the agent refuses ends the new sandbox and leaves nothing", async () => {
+test("a CreateContainer the agent refuses ends the new sandbox and leaves nothing", async () => {
   const r = await rig();
   r.agent.handlers.createContainer = () => Promise.reject(new Error("guest says no"));
   await assertRejects(
@@ -313,7 +317,7 @@ Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", as
   finish(r);
 });
 
-Deno.test("prestart/createRuntime hooks run at sandbox start; poststart/poststop around the container, failures only logged", async () => {
+test("prestart/createRuntime hooks run at sandbox start; poststart/poststop around the container, failures only logged", async () => {
   const hooks: string[] = [];
   const r = await rig(hooks);
   const h = (p: string) => [{ path: p }];

@@ -14,6 +14,7 @@ import { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import type { VmExit } from "../../hypervisor/hypervisor.ts";
 import type { OciHook } from "./hooks.ts";
 import { type SandboxParts, START_STEPS, type StartStep, VirtSandbox } from "./sandbox.ts";
+import { needs } from "../../tests/tier.ts";
 
 interface Rig {
   log: CallLog;
@@ -153,7 +154,7 @@ Deno.test("sandbox stop undoes the start newest first and removes the sandbox di
 Deno.test({
   name: "sandbox stop: a shared mount that cannot be unmounted stops the clean-up before " +
     "any removal; the data and state.json stay, the error names the mount",
-  ignore: Deno.uid() !== 0,
+  ignore: needs({ root: true }).ignore,
   async fn() {
     const r = rig();
     const src = Deno.makeTempDirSync({ prefix: "virt-sandbox-src-" });
@@ -183,7 +184,7 @@ Deno.test({
 Deno.test({
   name: "sandbox start: a stale sandbox of the same id is cleaned up first (its identified " +
     "VMM killed, its mounts undone without touching the data)",
-  ignore: Deno.uid() !== 0,
+  ignore: needs({ root: true }).ignore,
   async fn() {
     const r = rig();
     const src = Deno.makeTempDirSync({ prefix: "virt-sandbox-src-" });

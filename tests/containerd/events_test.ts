@@ -6,8 +6,11 @@
 import { assert, assertStringIncludes } from "../assert.ts";
 import { EventPublisher } from "../../service/events.ts";
 import { Containerd } from "./harness.ts";
+import { testsNeeding } from "../tier.ts";
 
-Deno.test({
+const test = testsNeeding({ root: true, peers: ["containerd", "ctr", "runc"] });
+
+test({
   name: "containerd events: Forward over ttRPC and the publish binary both reach containerd",
   sanitizeResources: false,
   sanitizeOps: false,

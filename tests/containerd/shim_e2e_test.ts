@@ -5,6 +5,9 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { Containerd, IMAGE, LINUX_CONTAINER_CONFIG, run, shimProcesses } from "./harness.ts";
+import { testsNeeding } from "../tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["containerd", "ctr", "runc"] });
 
 async function taskStatus(c: Containerd, id: string): Promise<string> {
   const out = await c.ctrMust("task", "ls");
@@ -27,7 +30,7 @@ async function removeTask(c: Containerd, id: string): Promise<void> {
   await c.ctrMust("container", "rm", id);
 }
 
-Deno.test({
+test({
   name: "containerd e2e: our shim runs containers through runc",
   sanitizeResources: false,
   sanitizeOps: false,

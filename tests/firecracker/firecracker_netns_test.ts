@@ -10,8 +10,11 @@ import { FirecrackerApi } from "../../hypervisor/firecracker/api.ts";
 import { Firecracker } from "../../hypervisor/firecracker/firecracker.ts";
 import { firecrackerOptionsFromConfig } from "../../hypervisor/firecracker/options.ts";
 import { setup, sh, withLog } from "./fake_fc.ts";
+import { testsNeeding } from "../tier.ts";
 
-Deno.test("fake firecracker in a pod netns: a veth made by a hook after start is found by the rescan and configured at boot", async () => {
+const test = testsNeeding({ root: true, peers: ["ip"] });
+
+test("fake firecracker in a pod netns: a veth made by a hook after start is found by the rescan and configured at boot", async () => {
   // The rescan is the network resource's real netns scan (resource/network/):
   // it finds the veth the "createRuntime hook" made, plumbs tap0_kata with
   // tc redirects in the pod netns, and hands the NIC over before boot.

@@ -11,6 +11,9 @@ import { createTtrpcTransport } from "../../ttrpc/transport.ts";
 import { connectUnix } from "../../ttrpc/transport/unix.ts";
 import { runGoClient, startGoServer } from "./go_peer.ts";
 import { testTaskService } from "./task_service.ts";
+import { testsNeeding } from "../tier.ts";
+
+const test = testsNeeding({ peers: ["go"] });
 
 type Json = Record<string, unknown>;
 const OK = { code: 0, message: "" };
@@ -100,7 +103,7 @@ async function tsCheck(path: string): Promise<Json> {
   }
 }
 
-Deno.test("reference: Go ttrpc client against the Go ttrpc server", async () => {
+test("reference: Go ttrpc client against the Go ttrpc server", async () => {
   const go = await startGoServer();
   try {
     const report = await runGoClient(["check", go.path, "skip-over-reply"]);
@@ -110,7 +113,7 @@ Deno.test("reference: Go ttrpc client against the Go ttrpc server", async () => 
   }
 });
 
-Deno.test("Go ttrpc client (containerd task v2 client) against our ttrpc server", async () => {
+test("Go ttrpc client (containerd task v2 client) against our ttrpc server", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ts-ttrpc-" });
   const path = `${dir}/ts.sock`;
   const server = new TtrpcServer().register(Task, testTaskService);
@@ -131,7 +134,7 @@ Deno.test("Go ttrpc client (containerd task v2 client) against our ttrpc server"
   }
 });
 
-Deno.test("our ttrpc client against the Go ttrpc server", async () => {
+test("our ttrpc client against the Go ttrpc server", async () => {
   const go = await startGoServer();
   try {
     const report = await tsCheck(go.path);

@@ -21,6 +21,9 @@ import {
   parseEchoReply,
   waitFrame,
 } from "./frames.ts";
+import { testsNeeding } from "../tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 const fdCount = () => [...Deno.readDirSync("/proc/self/fd")].length;
 
@@ -66,7 +69,7 @@ async function pingGateway(fds: number[], pod: CniPod, guestMac: string): Promis
   return arp.mac;
 }
 
-Deno.test("net scan lists the CNI veth with its address, MAC, MTU and routes", async () => {
+test("net scan lists the CNI veth with its address, MAC, MTU and routes", async () => {
   await withPod(async (pod) => {
     const r = await shimCtlNet(["scan", "--netns", pod.pod.path]);
     assertEquals(r.code, 0, r.stderr);
@@ -90,7 +93,7 @@ Deno.test("net scan lists the CNI veth with its address, MAC, MTU and routes", a
   });
 });
 
-Deno.test("net attach tcfilter: frames through the tap reach the gateway and back; detach leaves nothing", async () => {
+test("net attach tcfilter: frames through the tap reach the gateway and back; detach leaves nothing", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const a = await shimCtlNet(["attach", "--model", "tcfilter", ...flags]);
@@ -122,7 +125,7 @@ Deno.test("net attach tcfilter: frames through the tap reach the gateway and bac
   });
 });
 
-Deno.test("net attach macvtap: frames through /dev/tapN reach the gateway and back", async () => {
+test("net attach macvtap: frames through /dev/tapN reach the gateway and back", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const a = await shimCtlNet(["attach", "--model", "macvtap", "--queues", "2", ...flags]);
@@ -145,7 +148,7 @@ Deno.test("net attach macvtap: frames through /dev/tapN reach the gateway and ba
   });
 });
 
-Deno.test("net attach none with 2 queues: a multi-queue tap, no qdisc, removed by detach", async () => {
+test("net attach none with 2 queues: a multi-queue tap, no qdisc, removed by detach", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const a = await shimCtlNet(["attach", "--model", "none", "--queues", "2", ...flags]);
@@ -163,7 +166,7 @@ Deno.test("net attach none with 2 queues: a multi-queue tap, no qdisc, removed b
   });
 });
 
-Deno.test("net attach refuses an unknown model, creating nothing", async () => {
+test("net attach refuses an unknown model, creating nothing", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const bad = await shimCtlNet(["attach", "--model", "bogus", ...flags]);
@@ -172,7 +175,7 @@ Deno.test("net attach refuses an unknown model, creating nothing", async () => {
   });
 });
 
-Deno.test("net attach l3forwarding: routed through the tap with proxy ARP; detach restores the netns", async () => {
+test("net attach l3forwarding: routed through the tap with proxy ARP; detach restores the netns", async () => {
   await withPod(async (pod, recordDir) => {
     const flags = ["--netns", pod.pod.path, "--record-dir", recordDir];
     const sysctl = (key: string) =>
@@ -254,7 +257,7 @@ class RecordingSink implements NetworkDeviceSink {
   }
 }
 
-Deno.test("network resource queues NICs for a VM without hotplug and flushes them at boot", async () => {
+test("network resource queues NICs for a VM without hotplug and flushes them at boot", async () => {
   await withPod(async (pod) => {
     const res = new NetworkResource(pod.pod.path, { model: "tcfilter", queues: 1 });
     const sink = new RecordingSink(false, "started");
@@ -293,7 +296,7 @@ Deno.test("network resource queues NICs for a VM without hotplug and flushes the
   });
 });
 
-Deno.test("plumbing recorded by one network resource is removed by a later process's cleanup", async () => {
+test("plumbing recorded by one network resource is removed by a later process's cleanup", async () => {
   await withPod(async (pod) => {
     const res = new NetworkResource(pod.pod.path, { model: "tcfilter", queues: 1 });
     const sink = new RecordingSink(false, "started");
@@ -307,7 +310,7 @@ Deno.test("plumbing recorded by one network resource is removed by a later proce
   });
 });
 
-Deno.test("network resource hotplugs NICs straight away when the VM can", async () => {
+test("network resource hotplugs NICs straight away when the VM can", async () => {
   await withPod(async (pod) => {
     const res = new NetworkResource(pod.pod.path, { model: "none", queues: 1 });
     const sink = new RecordingSink(true, "running");
@@ -322,7 +325,7 @@ Deno.test("network resource hotplugs NICs straight away when the VM can", async 
   });
 });
 
-Deno.test("record path is per netns and stable", async () => {
+test("record path is per netns and stable", async () => {
   assertEquals(await recordPath("/run/netns/a", "/x"), await recordPath("/run/netns/a", "/x"));
   assert(await recordPath("/run/netns/a", "/x") !== await recordPath("/run/netns/b", "/x"));
 });

@@ -8,6 +8,9 @@ import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { closeTapFds, openTap, readFrame, writeFrame } from "../../ffi/tun.ts";
 import { Netns, run, shimCtlNet } from "./helpers.ts";
 import { arpRequest, parseArpReply, waitFrame } from "./frames.ts";
+import { testsNeeding } from "../tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 /** A host netns with a veth whose far end answers at 10.77.0.1, and a pod netns. */
 async function withNamespaces(fn: (host: Netns, pod: Netns) => Promise<void>) {
@@ -25,7 +28,7 @@ async function withNamespaces(fn: (host: Netns, pod: Netns) => Promise<void>) {
   }
 }
 
-Deno.test("a macvlan pod link is a macvlan endpoint; tcfilter traffic reaches its lower's peer", async () => {
+test("a macvlan pod link is a macvlan endpoint; tcfilter traffic reaches its lower's peer", async () => {
   await withNamespaces(async (host, pod) => {
     await host.ip("link", "add", "link", "vh0", "name", "mv0", "type", "macvlan", "mode", "bridge");
     await host.ip("link", "set", "mv0", "netns", pod.name);
@@ -65,7 +68,7 @@ Deno.test("a macvlan pod link is a macvlan endpoint; tcfilter traffic reaches it
   });
 });
 
-Deno.test("a tap in the pod netns is refused naming the link and its type; nothing is created", async () => {
+test("a tap in the pod netns is refused naming the link and its type; nothing is created", async () => {
   await withNamespaces(async (_host, pod) => {
     await pod.ip("tuntap", "add", "usertap0", "mode", "tap");
     await pod.ip("addr", "add", "10.78.0.2/24", "dev", "usertap0");
@@ -84,7 +87,7 @@ Deno.test("a tap in the pod netns is refused naming the link and its type; nothi
   });
 });
 
-Deno.test("a bridge with an address in the pod netns is refused naming it", async () => {
+test("a bridge with an address in the pod netns is refused naming it", async () => {
   await withNamespaces(async (_host, pod) => {
     await pod.ip("link", "add", "br9", "type", "bridge");
     await pod.ip("addr", "add", "10.79.0.2/24", "dev", "br9");
@@ -94,7 +97,7 @@ Deno.test("a bridge with an address in the pod netns is refused naming it", asyn
   });
 });
 
-Deno.test("links without addresses and loopback are skipped; a missing netns is an error", async () => {
+test("links without addresses and loopback are skipped; a missing netns is an error", async () => {
   await withNamespaces(async (_host, pod) => {
     await pod.ip("link", "add", "noaddr0", "type", "veth", "peer", "name", "noaddr1");
     const r = await shimCtlNet(["scan", "--netns", pod.path]);
@@ -109,7 +112,7 @@ Deno.test("links without addresses and loopback are skipped; a missing netns is 
   assertStringIncludes(noFlag.stderr, "-netns is required");
 });
 
-Deno.test("a failed attach removes what it had made and keeps no record", async () => {
+test("a failed attach removes what it had made and keeps no record", async () => {
   await withNamespaces(async (_host, pod) => {
     await pod.ip("link", "add", "pe0", "type", "veth", "peer", "name", "pe1");
     await pod.ip("addr", "add", "10.80.0.2/24", "dev", "pe0");
@@ -131,7 +134,7 @@ Deno.test("a failed attach removes what it had made and keeps no record", async 
   });
 });
 
-Deno.test("l3forwarding refuses a namespace with more than one pod link", async () => {
+test("l3forwarding refuses a namespace with more than one pod link", async () => {
   await withNamespaces(async (_host, pod) => {
     for (const [a, b, ip] of [["la0", "la1", "10.83.0.2/24"], ["lb0", "lb1", "10.84.0.2/24"]]) {
       await pod.ip("link", "add", a, "type", "veth", "peer", "name", b);

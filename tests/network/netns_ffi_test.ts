@@ -9,11 +9,14 @@ import { NetlinkError, withRtNetlink } from "../../ffi/netlink.ts";
 import { driverInfo } from "../../ffi/ethtool.ts";
 import { closeTapFds, createTap, openTap } from "../../ffi/tun.ts";
 import { Netns, run } from "./helpers.ts";
+import { testsNeeding } from "../tier.ts";
+
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 const selfNs = () => Deno.readLinkSync("/proc/thread-self/ns/net");
 const fdCount = () => [...Deno.readDirSync("/proc/self/fd")].length;
 
-Deno.test("inNetns runs inside the target and always comes back", async () => {
+test("inNetns runs inside the target and always comes back", async () => {
   const ns = await Netns.create("rts-ffi");
   const before = selfNs();
   const fds = fdCount();
@@ -40,7 +43,7 @@ Deno.test("inNetns runs inside the target and always comes back", async () => {
   }
 });
 
-Deno.test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up/master, errors name the operation", async () => {
+test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up/master, errors name the operation", async () => {
   const ns = await Netns.create("rts-ffi");
   const fds = fdCount();
   try {
@@ -84,7 +87,7 @@ Deno.test("rtnetlink opened in a netns acts there: links, set MTU/MAC/up/master,
   }
 });
 
-Deno.test("taps: single-queue and multi-queue, persistent, opened per queue, deleted by netlink", async () => {
+test("taps: single-queue and multi-queue, persistent, opened per queue, deleted by netlink", async () => {
   const ns = await Netns.create("rts-ffi");
   const fds = fdCount();
   try {
@@ -117,7 +120,7 @@ Deno.test("taps: single-queue and multi-queue, persistent, opened per queue, del
   }
 });
 
-Deno.test("the redirect filters read back through tc as u32 match-all with mirred egress redirect", async () => {
+test("the redirect filters read back through tc as u32 match-all with mirred egress redirect", async () => {
   const ns = await Netns.create("rts-ffi");
   try {
     await ns.ip("link", "add", "ra", "type", "veth", "peer", "name", "rb");

@@ -7,6 +7,10 @@ import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts"
 import { GuestMemory } from "../../memory.ts";
 import { TestDriver } from "../virtio/test_utils.ts";
 import { NET_HDR_SIZE, parseMac, VirtioNet } from "./net.ts";
+import { testsNeeding } from "../../../../tests/tier.ts";
+
+/** test: these tests need more than the unit tier (ignored, saying why, where missing). */
+const test = testsNeeding({ root: true, peers: ["ip"] });
 
 async function ip(...args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", { args, stderr: "piped" }).output();
@@ -34,7 +38,7 @@ Deno.test("virtio-net: MAC parsing", () => {
   assertThrows(() => parseMac("52:54:00:12:34"), RangeError);
 });
 
-Deno.test("virtio-net: an ARP request through a real tap gets the kernel's reply", async () => {
+test("virtio-net: an ARP request through a real tap gets the kernel's reply", async () => {
   const ns = `vnettest${Deno.pid}`;
   await ip("netns", "add", ns);
   let dev: VirtioNet | undefined;
