@@ -20,6 +20,8 @@ export interface PodScenarioOptions {
   vm: boolean;
   /** Seconds one CRI call may take (slow nested guests need more). */
   callTimeout?: number;
+  /** Seconds RunPodSandbox may take (it boots the VM); `callTimeout` when unset. */
+  runSandboxTimeout?: number;
   /** Records a step, for post-mortems of slow runs. */
   progress?: (step: string) => void;
 }
@@ -145,7 +147,7 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
   const podId: string = (await cri.runtime("RunPodSandbox", {
     config: sandboxConfig,
     runtime_handler: opts.handler,
-  })).pod_sandbox_id;
+  }, opts.runSandboxTimeout ?? timeout)).pod_sandbox_id;
   let removed = false;
   try {
     const status = (await cri.runtime("PodSandboxStatus", { pod_sandbox_id: podId })).status;

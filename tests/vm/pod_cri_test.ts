@@ -31,7 +31,7 @@ for (
   vmTest({
     name: `CRI pod on ${hypervisor}: one VM for the pod, shared namespaces, pod IP, logs, no leaks`,
     ignore: noKvm,
-    deadlineMs: 780_000,
+    deadlineMs: 830_000,
   }, async (ctx) => {
     ctx.step("the CRI client (prebuilt under .cache/cri)");
     await criClientFiles();
@@ -48,8 +48,15 @@ for (
           vm: true,
           // A nested guest under software emulation: each CRI call gets minutes.
           callTimeout: 240,
+          runSandboxTimeout: 480,
           progress: (s) => ctx.step(s),
         });
+      } catch (err) {
+        // containerd's log holds the shim's and the guest console's lines; the dir goes at stop().
+        const lines = (await c.log()).split("\n")
+          .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
+        console.error(`containerd log (last 250 lines):\n${lines.slice(-250).join("\n")}`);
+        throw err;
       } finally {
         ctx.step("containerd's clean-up");
         await c.stop();
