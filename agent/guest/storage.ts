@@ -1,7 +1,7 @@
 /**
  * Storages the shim asks for (CreateSandbox, CreateContainer): each becomes
  * a mount plan (pure, tested) that is then carried out with the guest's
- * `mount`. Drivers: 9p, virtio-fs, blk (PCI path), mmioblk/scsi (device
+ * `mount`. Drivers: 9p, virtio-fs, blk (PCI path), scsi (SCSI address), mmioblk (device
  * path), ephemeral (tmpfs), local (a directory), overlayfs, watchable-bind.
  * @module
  */
@@ -89,8 +89,12 @@ export async function planStorage(
       const source = s.source.startsWith("/dev/") ? s.source : await resolveBlock(s.source);
       return { ...base, source, fstype: s.fstype || "ext4" };
     }
-    case "mmioblk":
     case "scsi":
+      if (!s.source.startsWith("/dev/")) {
+        return { ...base, source: await resolveScsiBlock(s.source), fstype: s.fstype || "ext4" };
+      }
+      return { ...base, source: s.source, fstype: s.fstype || "ext4" };
+    case "mmioblk":
     case "nvdimm":
       if (!s.source.startsWith("/dev/")) {
         throw new UnimplementedError(
@@ -142,6 +146,50 @@ export async function resolvePciBlock(pciPath: string, sysBlock = "/sys/block"):
     }
   }
   throw new InvalidArgumentError(`No block device at PCI path "${pciPath}"`);
+}
+
+/** Entry names of `dir`; none when it cannot be read (not there yet). */
+function listDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Finds the disk at SCSI address `addr` ("<scsi-id>:<lun>", as the shim's
+ * QEMU driver and upstream write it). The guest boots with
+ * `scsi_mod.scan=none`, so the agent asks every SCSI host to scan that
+ * target and LUN, then waits for the disk's block node in sysfs.
+ * @throws {InvalidArgumentError} for a malformed address
+ * @throws {FailedPreconditionError} when no disk shows up within `timeoutMs`
+ */
+export async function resolveScsiBlock(
+  addr: string,
+  sys = "/sys",
+  timeoutMs = 10_000,
+): Promise<string> {
+  const m = /^(\d+):(\d+)$/.exec(addr);
+  if (!m) throw new InvalidArgumentError(`Invalid SCSI address "${addr}": want <scsi-id>:<lun>`);
+  const [, target, lun] = m;
+  for (const h of listDir(`${sys}/class/scsi_host`)) {
+    await Deno.writeTextFile(`${sys}/class/scsi_host/${h}/scan`, `0 ${target} ${lun}`)
+      .catch(() => {/* another host may not have the target */});
+  }
+  const suffix = `:0:${target}:${lun}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const d of listDir(`${sys}/bus/scsi/devices`)) {
+      if (!d.endsWith(suffix)) continue;
+      const [disk] = listDir(`${sys}/bus/scsi/devices/${d}/block`);
+      if (disk) return `/dev/${disk}`;
+    }
+    if (Date.now() >= deadline) {
+      throw new FailedPreconditionError(`No SCSI disk at address ${addr} after ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function run(cmd: string, args: string[]): Promise<void> {

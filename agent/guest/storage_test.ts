@@ -1,7 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { StorageSchema } from "../gen/agent_pb.ts";
-import { mountArgs, planStorage, resolvePciBlock, waitBlockCapacity } from "./storage.ts";
+import {
+  mountArgs,
+  planStorage,
+  resolvePciBlock,
+  resolveScsiBlock,
+  waitBlockCapacity,
+} from "./storage.ts";
 
 const noBlock = () => Promise.reject(new Error("no block devices in this test"));
 
@@ -103,6 +109,31 @@ Deno.test("mmioblk storage waits for its disk's capacity (a hot-added slot start
     );
     setTimeout(() => Deno.writeTextFileSync(`${sys}/vdc/size`, "2048\n"), 50);
     await waitBlockCapacity("/dev/vdc", 5000, sys);
+  } finally {
+    Deno.removeSync(sys, { recursive: true });
+  }
+});
+
+Deno.test("scsi storage: the address is scanned on every host and resolved through sysfs", async () => {
+  const sys = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(`${sys}/class/scsi_host/host0`, { recursive: true });
+    Deno.writeTextFileSync(`${sys}/class/scsi_host/host0/scan`, "");
+    Deno.mkdirSync(`${sys}/bus/scsi/devices/0:0:0:1/block/sda`, { recursive: true });
+    // The scanned disk appears a little later, as the kernel probes it.
+    setTimeout(
+      () => Deno.mkdirSync(`${sys}/bus/scsi/devices/0:0:0:2/block/sdb`, { recursive: true }),
+      50,
+    );
+    assertEquals(await resolveScsiBlock("0:2", sys, 5000), "/dev/sdb");
+    assertEquals(Deno.readTextFileSync(`${sys}/class/scsi_host/host0/scan`), "0 0 2");
+    assertEquals(await resolveScsiBlock("0:1", sys, 5000), "/dev/sda");
+    await assertRejects(
+      () => resolveScsiBlock("0:7", sys, 100),
+      Error,
+      "No SCSI disk at address 0:7",
+    );
+    await assertRejects(() => resolveScsiBlock("sda", sys, 100), Error, "Invalid SCSI address");
   } finally {
     Deno.removeSync(sys, { recursive: true });
   }
