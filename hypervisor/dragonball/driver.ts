@@ -11,7 +11,7 @@
  * @module
  */
 import type { HypervisorConfig } from "../../config/schema.ts";
-import { ConfigError, FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { BOOTS_IN_START, VmLifecycle } from "../vm_lifecycle.ts";
@@ -25,12 +25,8 @@ import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
-import {
-  type ConfigTable,
-  refuseUnsupportedKeys,
-  UNSUPPORTED_DRAGONBALL,
-  UNSUPPORTED_EVERYWHERE,
-} from "../unsupported_keys.ts";
+import { UNSUPPORTED_DRAGONBALL } from "../unsupported_keys.ts";
+import { checkBootFiles } from "../options_check.ts";
 
 const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
@@ -65,17 +61,13 @@ export function dragonballOptionsFromConfig(
   c: DragonballConfigSection,
   runRoot = "/run/kata",
 ): DragonballOptions {
-  // The same refusal the other drivers make, so that no key is silently ignored here either.
-  refuseUnsupportedKeys(c as unknown as ConfigTable, "dragonball", "built-in VMM", [
-    ...UNSUPPORTED_EVERYWHERE,
-    ...UNSUPPORTED_DRAGONBALL,
-  ]);
-  if (!c.kernel) throw new ConfigError("Invalid [hypervisor.dragonball] kernel: empty");
-  if (!c.image && !c.initrd) {
-    throw new ConfigError("Invalid [hypervisor.dragonball] image: neither image nor initrd is set");
-  }
+  // The same checks the other drivers make (no VMM path: the VMM is this process).
+  checkBootFiles(c, "dragonball", "built-in VMM", {
+    needsPath: false,
+    extraUnsupported: UNSUPPORTED_DRAGONBALL,
+  });
   return {
-    kernel: c.kernel,
+    kernel: c.kernel!,
     initrd: c.initrd ?? "",
     image: c.image ?? "",
     kernelParams: c.kernel_params ?? "",
