@@ -96,7 +96,7 @@ export function dragonballBootArgs(o: DragonballOptions): string {
 export class Dragonball implements Hypervisor {
   readonly kind = "dragonball" as const;
   readonly #o: DragonballOptions;
-  /** Devices are collected before start only: the VMM has no hotplug. */
+  /** Devices are collected before start (after it only disks, through the block slots). */
   readonly #life = new VmLifecycle("built-in", { ...BOOTS_IN_START, attach: ["prepared"] });
   #netns: string | null = null;
   #runDir = "";
