@@ -30,7 +30,8 @@ Deno.test("a wait on a socket nobody opens fails at its deadline, naming the wai
       DeadlineError,
     );
     const elapsed = performance.now() - started;
-    assert(elapsed < 3_000, `failed after ${elapsed} ms, deadline 500 ms`);
+    // Without the deadline the accept would wait forever; the bound is loose for a loaded machine.
+    assert(elapsed < 15_000, `failed after ${elapsed} ms, deadline 500 ms`);
     assertStringIncludes(
       err.message,
       "passed its deadline of 1 s while waiting for a connection on",
@@ -120,8 +121,9 @@ vmTest({ name: "the next test", deadlineMs: 10000 }, async (ctx) => {
     );
     assertStringIncludes(text, "the last console line");
     assert(/FAILED \| 1 passed \| 1 failed/.test(text), text);
-    // Deno's start-up and type-free load plus the 2 s deadline and 0.5 s grace.
-    assert(seconds < 30, `the group took ${seconds} s`);
+    // Deno's start-up plus the 2 s deadline and 0.5 s grace; loose for a loaded machine
+    // (without the deadline the planted test would hang until the 60 s abort above).
+    assert(seconds < 50, `the group took ${seconds} s`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
