@@ -72,7 +72,7 @@ export function parseFlags<F extends FlagSet>(
       }
     }
     if (body.length === 0 || body[0] === "-" || body[0] === "=") {
-      throw new InvalidArgumentError(`bad flag syntax: ${arg}`);
+      throw new InvalidArgumentError(`Bad flag syntax: ${arg}`);
     }
     const eq = body.indexOf("=");
     const name = eq < 0 ? body : body.slice(0, eq);
@@ -80,7 +80,7 @@ export function parseFlags<F extends FlagSet>(
     const s = spec[name];
     if (!s) {
       if (name === "h" || name === "help") throw new HelpRequested(usage(spec));
-      throw new InvalidArgumentError(`flag provided but not defined: -${name}`);
+      throw new InvalidArgumentError(`Flag provided but not defined: -${name}`);
     }
     given.add(name);
     if (s.kind === "bool") {
@@ -88,7 +88,7 @@ export function parseFlags<F extends FlagSet>(
       else if (FALSE.has(inline)) values[name] = false;
       else {
         throw new InvalidArgumentError(
-          `invalid boolean value ${JSON.stringify(inline)} for -${name}`,
+          `Invalid boolean value ${JSON.stringify(inline)} for -${name}`,
         );
       }
       continue;
@@ -96,14 +96,14 @@ export function parseFlags<F extends FlagSet>(
     let value = inline;
     if (value === undefined) {
       if (i + 1 >= argv.length) {
-        throw new InvalidArgumentError(`flag needs an argument: -${name}`);
+        throw new InvalidArgumentError(`Flag needs an argument: -${name}`);
       }
       value = argv[++i];
     }
     if (s.kind === "int") {
       if (!/^[+-]?\d+$/.test(value)) {
         throw new InvalidArgumentError(
-          `invalid value ${JSON.stringify(value)} for flag -${name}: parse error`,
+          `Invalid value ${JSON.stringify(value)} for flag -${name}: parse error`,
         );
       }
       values[name] = Number(value);

@@ -136,7 +136,7 @@ export function globToRegExp(glob: string): RegExp {
 function convert(name: string, value: string, kind: Kind): unknown {
   const v = value.trim();
   const bad = (what: string) =>
-    new ConfigError(`annotation ${name} has invalid value ${JSON.stringify(value)}: ${what}`);
+    new ConfigError(`Annotation ${name} has invalid value ${JSON.stringify(value)}: ${what}`);
   switch (kind) {
     case "string":
     case "params":
@@ -216,31 +216,31 @@ export function applyAnnotations(
       const hv = config.hypervisor[hypervisorName];
       if (config.runtime.name !== "virt_container") {
         throw new ConfigError(
-          `annotation ${name} does not apply: runtime ${config.runtime.name} runs no hypervisor`,
+          `Annotation ${name} does not apply: runtime ${config.runtime.name} runs no hypervisor`,
         );
       }
       if (!hv) {
         throw new ConfigError(
-          `annotation ${name} cannot be applied: no [hypervisor.${hypervisorName}] section`,
+          `Annotation ${name} cannot be applied: no [hypervisor.${hypervisorName}] section`,
         );
       }
       if (!isHypervisorAnnotationEnabled(hv.enable_annotations, short)) {
         throw new ConfigError(
-          `annotation ${name} is not allowed: enable_annotations in [hypervisor.${hypervisorName}] of ${
+          `Annotation ${name} is not allowed: enable_annotations in [hypervisor.${hypervisorName}] of ${
             sources.of(["hypervisor", hypervisorName, "enable_annotations"])
           } does not enable "${short}"`,
         );
       }
       const target = HYPERVISOR_ANNOTATIONS[short];
       if (!target) {
-        throw new ConfigError(`annotation ${name} is not supported by this runtime`);
+        throw new ConfigError(`Annotation ${name} is not supported by this runtime`);
       }
       const v = convert(name, value, target.kind);
       if (target.allowList) {
         const patterns = hv[target.allowList] as string[];
         if (!patterns.some((p) => globToRegExp(p).test(v as string))) {
           throw new ConfigError(
-            `annotation ${name} value ${
+            `Annotation ${name} value ${
               JSON.stringify(v)
             } is not allowed: it matches none of ${target.allowList} in [hypervisor.${hypervisorName}] (${
               patterns.length === 0 ? "empty list" : patterns.join(", ")
@@ -252,14 +252,14 @@ export function applyAnnotations(
       if (target.key === "default_vcpus" && limits?.maxVcpus !== undefined) {
         if ((v as number) > limits.maxVcpus) {
           throw new ConfigError(
-            `annotation ${name} asks for ${v} vCPUs, more than ${hypervisorName}'s maximum ${limits.maxVcpus}`,
+            `Annotation ${name} asks for ${v} vCPUs, more than ${hypervisorName}'s maximum ${limits.maxVcpus}`,
           );
         }
       }
       if (target.key === "default_memory" && limits?.minMemoryMiB !== undefined) {
         if ((v as number) < limits.minMemoryMiB) {
           throw new ConfigError(
-            `annotation ${name} asks for ${v} MiB, less than ${hypervisorName}'s minimum ${limits.minMemoryMiB} MiB`,
+            `Annotation ${name} asks for ${v} MiB, less than ${hypervisorName}'s minimum ${limits.minMemoryMiB} MiB`,
           );
         }
       }
@@ -270,11 +270,11 @@ export function applyAnnotations(
       sources.set(["hypervisor", hypervisorName, target.key], origin);
     } else if (name.startsWith(AGENT_PREFIX)) {
       const target = AGENT_ANNOTATIONS[name.slice(AGENT_PREFIX.length)];
-      if (!target) throw new ConfigError(`annotation ${name} is not supported by this runtime`);
+      if (!target) throw new ConfigError(`Annotation ${name} is not supported by this runtime`);
       const agent = config.agent[agentName];
       if (!agent) {
         throw new ConfigError(
-          `annotation ${name} cannot be applied: no [agent.${agentName}] section`,
+          `Annotation ${name} cannot be applied: no [agent.${agentName}] section`,
         );
       }
       (agent as unknown as Record<string, unknown>)[target.key] = convert(
@@ -288,7 +288,7 @@ export function applyAnnotations(
       // name/hypervisor_name/agent_name are chosen before this runs (see load.ts).
       if (short === "name" || short === "hypervisor_name" || short === "agent_name") continue;
       const target = RUNTIME_ANNOTATIONS[short];
-      if (!target) throw new ConfigError(`annotation ${name} is not supported by this runtime`);
+      if (!target) throw new ConfigError(`Annotation ${name} is not supported by this runtime`);
       (config.runtime as unknown as Record<string, unknown>)[target.key] = convert(
         name,
         value,
@@ -296,7 +296,7 @@ export function applyAnnotations(
       );
       sources.set(["runtime", target.key], origin);
     } else {
-      throw new ConfigError(`annotation ${name} is not supported by this runtime`);
+      throw new ConfigError(`Annotation ${name} is not supported by this runtime`);
     }
   }
 }
@@ -317,7 +317,7 @@ export function applySelectionAnnotations(
     if (value === undefined) return;
     if (tables && !(value in tables)) {
       throw new ConfigError(
-        `annotation ${name} names ${
+        `Annotation ${name} names ${
           JSON.stringify(value)
         }, which has no section in ${sources.main}`,
       );

@@ -56,7 +56,7 @@ Deno.test("annotations: one not enabled by enable_annotations is refused, naming
       () => loadConfig({ path: file, annotations: { [`${HV}default_memory`]: "1024" } }),
       ConfigError,
     );
-    assertStringIncludes(e.message, `annotation ${HV}default_memory is not allowed`);
+    assertStringIncludes(e.message, `Annotation ${HV}default_memory is not allowed`);
     assertStringIncludes(e.message, "enable_annotations in [hypervisor.qemu]");
   });
 });
@@ -87,7 +87,7 @@ Deno.test("annotations: an executable path must match the valid_*_paths globs", 
       () => loadConfig({ path: file, annotations: { [`${HV}path`]: "/tmp/evil" } }),
       ConfigError,
     );
-    assertStringIncludes(e.message, `annotation ${HV}path value "/tmp/evil" is not allowed`);
+    assertStringIncludes(e.message, `Annotation ${HV}path value "/tmp/evil" is not allowed`);
     assertStringIncludes(e.message, "valid_hypervisor_paths");
   });
 });
@@ -97,7 +97,7 @@ Deno.test("annotations: a malformed value is refused, naming the annotation", as
     await assertRejects(
       () => loadConfig({ path: file, annotations: { [`${HV}enable_iommu`]: "yes" } }),
       ConfigError,
-      `annotation ${HV}enable_iommu has invalid value "yes"`,
+      `Annotation ${HV}enable_iommu has invalid value "yes"`,
     );
     await assertRejects(
       () => loadConfig({ path: file, annotations: { [`${HV}default_memory`]: "1G" } }),
@@ -140,7 +140,7 @@ Deno.test("annotations: an unknown configuration annotation is refused; others a
     await assertRejects(
       () => loadConfig({ path: file, annotations: { [`${HV}turbo`]: "1" } }),
       ConfigError,
-      `annotation ${HV}turbo is not supported`,
+      `Annotation ${HV}turbo is not supported`,
     );
     await assertRejects(
       () => loadConfig({ path: file, annotations: { "io.katacontainers.config.shim.x": "1" } }),

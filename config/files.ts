@@ -48,14 +48,14 @@ export async function resolveConfigFile(
 ): Promise<{ file: string; source: ConfigSource }> {
   if (opts.path) {
     if (!(await isFile(opts.path))) {
-      throw new NotFoundError(`configuration file ${opts.path} does not exist`);
+      throw new NotFoundError(`Configuration file ${opts.path} does not exist`);
     }
     return { file: opts.path, source: "explicit" };
   }
   const fromEnv = opts.env ? opts.env[CONF_FILE_ENV] : Deno.env.get(CONF_FILE_ENV);
   if (fromEnv) {
     if (!(await isFile(fromEnv))) {
-      throw new NotFoundError(`configuration file ${fromEnv} (${CONF_FILE_ENV}) does not exist`);
+      throw new NotFoundError(`Configuration file ${fromEnv} (${CONF_FILE_ENV}) does not exist`);
     }
     return { file: fromEnv, source: "env" };
   }
@@ -64,7 +64,7 @@ export async function resolveConfigFile(
     if (await isFile(c)) return { file: c, source: "default" };
   }
   throw new NotFoundError(
-    `no configuration file found: none of ${
+    `No configuration file found: none of ${
       candidates.join(", ")
     } exists and ${CONF_FILE_ENV} is not set`,
   );
@@ -76,14 +76,14 @@ export async function readTomlFile(path: string): Promise<Table> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new ConfigError(`cannot read configuration file ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`Cannot read configuration file ${path}: ${(e as Error).message}`);
   }
   try {
     // Upstream ships i64::MAX in one key: keep such integers exact as bigint.
     return parse(text, { integersAsBigInt: "asNeeded" }) as Table;
   } catch (e) {
     const detail = (e as Error).message.replace(/^Invalid TOML document: /, "");
-    throw new ConfigError(`configuration file ${path} is not valid TOML: ${detail}`);
+    throw new ConfigError(`Configuration file ${path} is not valid TOML: ${detail}`);
   }
 }
 
@@ -99,7 +99,7 @@ export async function listDropIns(configFile: string): Promise<string[]> {
     }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
-    throw new ConfigError(`cannot read drop-in directory ${dir}: ${(e as Error).message}`);
+    throw new ConfigError(`Cannot read drop-in directory ${dir}: ${(e as Error).message}`);
   }
   // Byte order, like a plain sort of file names in upstream.
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -135,6 +135,6 @@ export function findMissingPaths(config: KataConfig, sources: Sources): PathFind
 export function requirePaths(findings: readonly PathFinding[]): void {
   if (findings.length === 0) return;
   throw new FailedPreconditionError(
-    `the configuration names files this host lacks: ${findings.map((f) => f.message).join("; ")}`,
+    `The configuration names files this host lacks: ${findings.map((f) => f.message).join("; ")}`,
   );
 }

@@ -38,7 +38,7 @@ const SUN_PATH_MAX = 108;
 export function listenUnix(path: string): number {
   const name = cstr(path);
   if (name.length > SUN_PATH_MAX) {
-    throw new SysError("bind", 36, /* ENAMETOOLONG */ path);
+    throw new SysError("Bind", 36, /* ENAMETOOLONG */ path);
   }
   const fd = check(sym().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", "unix");
   try {
@@ -122,11 +122,11 @@ export async function receiveFd(connFd: number): Promise<number> {
   const controlLen = Number(msg[5]);
   const view = new DataView(control.buffer);
   // struct cmsghdr: len u64, level i32, type i32, data
-  if (controlLen < 20) throw new Error(`no file descriptor received on fd ${connFd}`);
+  if (controlLen < 20) throw new Error(`No file descriptor received on fd ${connFd}`);
   const level = view.getInt32(8, true);
   const type = view.getInt32(12, true);
   if (level !== SOL_SOCKET || type !== SCM_RIGHTS) {
-    throw new Error(`unexpected control message (level ${level}, type ${type}) on fd ${connFd}`);
+    throw new Error(`Unexpected control message (level ${level}, type ${type}) on fd ${connFd}`);
   }
   // Keep the buffers alive until here: the kernel wrote through their addresses.
   void data;

@@ -33,7 +33,7 @@ const BACKLOG = 4096;
  */
 export function listenUnixInheritable(path: string): number {
   const name = cstr(path);
-  if (name.length > SUN_PATH_MAX) throw new SysError("bind", 36, /* ENAMETOOLONG */ path);
+  if (name.length > SUN_PATH_MAX) throw new SysError("Bind", 36, /* ENAMETOOLONG */ path);
   const fd = check(sym().socket(AF_UNIX, SOCK_STREAM, 0), "socket", "unix");
   try {
     const addr = new Uint8Array(2 + SUN_PATH_MAX);

@@ -85,11 +85,11 @@ let kickHandlerInstalled = false;
 function installKickHandler(): void {
   if (kickHandlerInstalled) return;
   const fn = libc().dlsym(null, new TextEncoder().encode("getpid\0"));
-  if (!fn) throw new Error("cannot find getpid for the vCPU kick handler");
+  if (!fn) throw new Error("Cannot find getpid for the vCPU kick handler");
   const SIG_ERR = 0xffffffffffffffffn;
   const old = libc().signal(SIGUSR2, fn);
   if (old !== null && Deno.UnsafePointer.value(old) === SIG_ERR) {
-    throw new Error("cannot install the vCPU kick signal handler");
+    throw new Error("Cannot install the vCPU kick signal handler");
   }
   kickHandlerInstalled = true;
 }

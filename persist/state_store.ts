@@ -51,7 +51,7 @@ export class StateStore {
   dirOf(sandboxId: string): string {
     if (!ID_RE.test(sandboxId) || sandboxId === "." || sandboxId === "..") {
       throw new InvalidArgumentError(
-        `sandbox id ${JSON.stringify(sandboxId)} is not valid for a state directory`,
+        `Sandbox id ${JSON.stringify(sandboxId)} is not valid for a state directory`,
       );
     }
     return `${this.root}/${sandboxId}`;
@@ -86,7 +86,7 @@ export class StateStore {
     });
     if (!parsed.success) {
       throw new InvalidArgumentError(
-        `state of sandbox ${input.sandbox_id} is not valid: ${describeIssues(parsed.error.issues)}`,
+        `State of sandbox ${input.sandbox_id} is not valid: ${describeIssues(parsed.error.issues)}`,
       );
     }
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -106,10 +106,10 @@ export class StateStore {
       text = await Deno.readTextFile(file);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new NotFoundError(`state file ${file} of sandbox ${sandboxId} does not exist`);
+        throw new NotFoundError(`State file ${file} of sandbox ${sandboxId} does not exist`);
       }
       throw new FailedPreconditionError(
-        `state file ${file} cannot be read: ${(e as Error).message}`,
+        `State file ${file} cannot be read: ${(e as Error).message}`,
       );
     }
     let raw: unknown;
@@ -117,16 +117,16 @@ export class StateStore {
       raw = JSON.parse(text);
     } catch (e) {
       throw new FailedPreconditionError(
-        `state file ${file} is corrupt (not JSON): ${(e as Error).message}`,
+        `State file ${file} is corrupt (not JSON): ${(e as Error).message}`,
       );
     }
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      throw new FailedPreconditionError(`state file ${file} is corrupt: not a JSON object`);
+      throw new FailedPreconditionError(`State file ${file} is corrupt: not a JSON object`);
     }
     const version = (raw as Record<string, unknown>).version;
     if (version !== STATE_VERSION) {
       throw new FailedPreconditionError(
-        `state file ${file} is foreign: version ${
+        `State file ${file} is foreign: version ${
           JSON.stringify(version ?? null)
         }, this runtime reads version ${STATE_VERSION}`,
       );
@@ -134,12 +134,12 @@ export class StateStore {
     const parsed = sandboxStateSchema.safeParse(raw);
     if (!parsed.success) {
       throw new FailedPreconditionError(
-        `state file ${file} is foreign or damaged: ${describeIssues(parsed.error.issues)}`,
+        `State file ${file} is foreign or damaged: ${describeIssues(parsed.error.issues)}`,
       );
     }
     if (parsed.data.sandbox_id !== sandboxId) {
       throw new FailedPreconditionError(
-        `state file ${file} belongs to sandbox ${parsed.data.sandbox_id}, not ${sandboxId}`,
+        `State file ${file} belongs to sandbox ${parsed.data.sandbox_id}, not ${sandboxId}`,
       );
     }
     return parsed.data;

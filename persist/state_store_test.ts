@@ -162,7 +162,7 @@ Deno.test("sandbox ids that would escape the root are refused", async () => {
         () => store.save({ sandbox_id: id, runtime: "virt_container" }),
         InvalidArgumentError,
       );
-      assertStringIncludes(e.message, "sandbox id");
+      assertStringIncludes(e.message, "Sandbox id");
     }
   });
 });

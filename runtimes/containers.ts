@@ -27,7 +27,7 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
   /** The container `id`; NotFoundError if there is none. */
   get(id: string): C {
     const c = this.#containers.get(id);
-    if (!c) throw new NotFoundError(`container "${id}" does not exist`);
+    if (!c) throw new NotFoundError(`Container "${id}" does not exist`);
     return c;
   }
 
@@ -37,7 +37,7 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
     if (!execId) return c.init;
     const p = c.execs.get(execId);
     if (!p) {
-      throw new NotFoundError(`exec "${execId}" of container "${containerId}" does not exist`);
+      throw new NotFoundError(`Exec "${execId}" of container "${containerId}" does not exist`);
     }
     return p;
   }
@@ -49,9 +49,9 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
 
   /** Throws unless a container `id` may be created: it needs an id no container has. */
   checkNew(id: string): void {
-    if (!id) throw new InvalidArgumentError("cannot create a container without an id");
+    if (!id) throw new InvalidArgumentError("Cannot create a container without an id");
     if (this.#containers.has(id)) {
-      throw new AlreadyExistsError(`container "${id}" exists already`);
+      throw new AlreadyExistsError(`Container "${id}" exists already`);
     }
   }
 
@@ -87,10 +87,10 @@ export class ContainerTable<Io extends ProcessStdioIo, C extends TaskContainer<T
    */
   addExec(req: ExecRequest): EventOf<"/tasks/exec-added"> {
     const c = this.get(req.containerId);
-    if (!req.execId) throw new InvalidArgumentError("cannot exec without an exec id");
+    if (!req.execId) throw new InvalidArgumentError("Cannot exec without an exec id");
     if (c.execs.has(req.execId)) {
       throw new AlreadyExistsError(
-        `exec "${req.execId}" of container "${req.containerId}" exists already`,
+        `Exec "${req.execId}" of container "${req.containerId}" exists already`,
       );
     }
     c.init.lifecycle.require("exec");

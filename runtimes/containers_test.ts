@@ -39,8 +39,8 @@ Deno.test("ContainerTable finds containers and processes, or says which does not
   const { t, c } = table();
   assertEquals(t.get("c1"), c);
   assertEquals(t.process("c1", ""), c.init);
-  assertThrows(() => t.get("c2"), NotFoundError, 'container "c2" does not exist');
-  assertThrows(() => t.process("c1", "e1"), NotFoundError, 'exec "e1" of container "c1"');
+  assertThrows(() => t.get("c2"), NotFoundError, 'Container "c2" does not exist');
+  assertThrows(() => t.process("c1", "e1"), NotFoundError, 'Exec "e1" of container "c1"');
   assertEquals(t.taskPid("c2"), 0);
   assertEquals(t.ids(), ["c1"]);
   t.remove("c1");
@@ -50,7 +50,7 @@ Deno.test("ContainerTable finds containers and processes, or says which does not
 Deno.test("ContainerTable.checkNew refuses an empty or taken id", () => {
   const { t } = table();
   assertThrows(() => t.checkNew(""), InvalidArgumentError, "without an id");
-  assertThrows(() => t.checkNew("c1"), AlreadyExistsError, 'container "c1" exists already');
+  assertThrows(() => t.checkNew("c1"), AlreadyExistsError, 'Container "c1" exists already');
   t.checkNew("c2");
 });
 
@@ -59,7 +59,7 @@ Deno.test("ContainerTable.addExec checks the request and the init's state", () =
   assertThrows(() => t.addExec(exec("e1", "c9")), NotFoundError);
   assertThrows(() => t.addExec(exec("")), InvalidArgumentError, "exec id");
   // The init is only created: no exec yet.
-  assertThrows(() => t.addExec(exec("e1")), Error, "cannot exec in");
+  assertThrows(() => t.addExec(exec("e1")), Error, "Cannot exec in");
   c.init.lifecycle.moveTo("running");
   assertEquals(t.addExec(exec("e1")), {
     topic: "/tasks/exec-added",
@@ -123,7 +123,7 @@ Deno.test("ContainerTable.pause/resume run the runtime's part between the check 
   await assertRejects(
     () => t.pause("c1", () => Promise.resolve(calls.push("pause"))),
     FailedPreconditionError,
-    'cannot pause container "c1": it is created',
+    'Cannot pause container "c1": it is created',
   );
   c.init.lifecycle.moveTo("running");
   await assertRejects(

@@ -64,16 +64,16 @@ export class Lifecycle {
     if (this.allows(op)) return;
     if (this.#state === "deleted") throw new NotFoundError(`${this.what} was deleted`);
     if (op === "kill" && this.#state === "stopped") {
-      throw new NotFoundError(`cannot kill ${this.what}: the process already finished`);
+      throw new NotFoundError(`Cannot kill ${this.what}: the process already finished`);
     }
-    throw new FailedPreconditionError(`cannot ${opText(op)} ${this.what}: it is ${this.#state}`);
+    throw new FailedPreconditionError(`Cannot ${opText(op)} ${this.what}: it is ${this.#state}`);
   }
 
   /** Moves to `to`; an illegal move throws FailedPreconditionError. */
   moveTo(to: ProcessState): void {
     if (!MOVES[this.#state].includes(to)) {
       throw new FailedPreconditionError(
-        `invalid state transition of ${this.what} from ${this.#state} to ${to}`,
+        `Invalid state transition of ${this.what} from ${this.#state} to ${to}`,
       );
     }
     this.#state = to;

@@ -24,7 +24,7 @@ Deno.test("lifecycle: illegal moves are refused and name the process and states"
   const p = new Lifecycle('container "c1"');
   p.moveTo("running");
   const e = assertThrows(() => p.moveTo("deleted"), FailedPreconditionError);
-  assertEquals(e.message, 'invalid state transition of container "c1" from running to deleted');
+  assertEquals(e.message, 'Invalid state transition of container "c1" from running to deleted');
   assertEquals(p.state, "running");
   p.moveTo("stopped");
   assertThrows(() => p.moveTo("running"), FailedPreconditionError);
@@ -38,11 +38,11 @@ Deno.test("lifecycle: operations are allowed only in their states", () => {
   const p = new Lifecycle('container "c1"');
   p.require("start");
   const e1 = assertThrows(() => p.require("pause"), FailedPreconditionError);
-  assertEquals(e1.message, 'cannot pause container "c1": it is created');
+  assertEquals(e1.message, 'Cannot pause container "c1": it is created');
   p.moveTo("running");
   assertThrows(() => p.require("start"), FailedPreconditionError);
   const e2 = assertThrows(() => p.require("delete"), FailedPreconditionError);
-  assertEquals(e2.message, 'cannot delete container "c1": it is running');
+  assertEquals(e2.message, 'Cannot delete container "c1": it is running');
   p.require("exec");
   p.require("kill");
   p.moveTo("paused");

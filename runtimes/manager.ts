@@ -64,7 +64,7 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
       });
     }
     throw new UnimplementedError(
-      `runtime ${
+      `Runtime ${
         JSON.stringify(loaded.runtimeName)
       } of ${loaded.file} is not supported by this shim yet`,
     );

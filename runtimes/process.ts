@@ -84,7 +84,7 @@ export class TaskProcess<Io extends ProcessStdioIo = ProcessStdioIo> {
     this.lifecycle.require("kill");
     if (this.execId && this.lifecycle.state === "created") {
       throw new FailedPreconditionError(
-        `cannot signal exec "${this.execId}" of container "${this.containerId}": it was not started`,
+        `Cannot signal exec "${this.execId}" of container "${this.containerId}": it was not started`,
       );
     }
   }
@@ -94,7 +94,7 @@ export class TaskProcess<Io extends ProcessStdioIo = ProcessStdioIo> {
     this.lifecycle.require("resize");
     if (!this.stdio.terminal) {
       throw new FailedPreconditionError(
-        `cannot resize the terminal of ${this.lifecycle.what}: it has no terminal`,
+        `Cannot resize the terminal of ${this.lifecycle.what}: it has no terminal`,
       );
     }
   }

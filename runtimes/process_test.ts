@@ -46,7 +46,7 @@ Deno.test("TaskProcess.requireSignal: an exec must have started, a finished proc
   assertThrows(
     () => e.requireSignal(),
     FailedPreconditionError,
-    'cannot signal exec "e1" of container "c1": it was not started',
+    'Cannot signal exec "e1" of container "c1": it was not started',
   );
   e.lifecycle.moveTo("running");
   e.requireSignal();
@@ -58,7 +58,7 @@ Deno.test("TaskProcess.requireResize needs a terminal and a live process", () =>
   assertThrows(
     () => new TaskProcess<typeof noIo>("c1", "e1", stdio).requireResize(),
     FailedPreconditionError,
-    'cannot resize the terminal of exec "e1" of container "c1": it has no terminal',
+    'Cannot resize the terminal of exec "e1" of container "c1": it has no terminal',
   );
   const t = new TaskProcess<typeof noIo>("c1", "", { ...stdio, terminal: true });
   t.requireResize();

@@ -34,7 +34,7 @@ export class Reaper {
    */
   watch(pid: number): Promise<ExitInfo> {
     const existing = this.#watches.get(pid);
-    if (existing) throw new Error(`pid ${pid} is watched already`);
+    if (existing) throw new Error(`Pid ${pid} is watched already`);
     const done = new Promise<ExitInfo>((resolve) => this.#watches.set(pid, { resolve }));
     this.#listen();
     // It may have exited before we knew its pid: SIGCHLD came and went.

@@ -10,7 +10,7 @@ import { UnimplementedError } from "../common/errors.ts";
 /** Splits a containerd stdio URI into its kind and path. */
 export function parseStdioUri(uri: string): { kind: "fifo" | "file"; path: string } {
   if (uri.startsWith("binary://")) {
-    throw new UnimplementedError(`stdio ${uri}: logging binaries (binary://) are not supported`);
+    throw new UnimplementedError(`Stdio ${uri}: logging binaries (binary://) are not supported`);
   }
   if (uri.startsWith("file://")) return { kind: "file", path: uri.slice(7) };
   if (uri.startsWith("fifo://")) return { kind: "fifo", path: uri.slice(7) };

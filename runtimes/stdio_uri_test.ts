@@ -13,7 +13,7 @@ Deno.test("stdio URIs: containerd's forms", () => {
   const e = assertThrows(() => parseStdioUri("binary:///usr/bin/logger?x=1"), UnimplementedError);
   assertEquals(
     e.message,
-    "stdio binary:///usr/bin/logger?x=1: logging binaries (binary://) are not supported",
+    "Stdio binary:///usr/bin/logger?x=1: logging binaries (binary://) are not supported",
   );
 });
 

@@ -89,7 +89,7 @@ export class TaskService {
   }
 
   #need(id: string): RuntimeHandler {
-    if (!this.#handler) throw new NotFoundError(`container "${id}" does not exist`);
+    if (!this.#handler) throw new NotFoundError(`Container "${id}" does not exist`);
     return this.#handler;
   }
 
@@ -148,7 +148,7 @@ export class TaskService {
       create: wrap("Create", async (req) => {
         if (req.checkpoint) {
           throw new UnimplementedError(
-            "cannot create from a checkpoint: checkpoints are not supported",
+            "Cannot create from a checkpoint: checkpoints are not supported",
           );
         }
         const handler = await this.#handlerFor(configPathFromOptions(req.options));
@@ -196,7 +196,7 @@ export class TaskService {
       }),
       checkpoint: wrap("Checkpoint", (req) => {
         throw new UnimplementedError(
-          `cannot checkpoint container "${req.id}": checkpoints are not supported by this shim`,
+          `Cannot checkpoint container "${req.id}": checkpoints are not supported by this shim`,
         );
       }),
       kill: wrap("Kill", async (req) => {

@@ -143,7 +143,7 @@ export async function ctlDirectVolume(args: string[]): Promise<number> {
             `/direct-volume/stats?path=${encodeURIComponent(volumePath)}`,
           )
           : await (() => {
-            if (!(v.size > 0)) throw new Error("flag -size (bytes, > 0) is required");
+            if (!(v.size > 0)) throw new Error("Flag -size (bytes, > 0) is required");
             return monitorRequest(
               sock,
               "POST",

@@ -19,7 +19,7 @@ const SIGKILL = 9;
 /** Runs `delete`; returns the exit code. */
 export async function deleteCommand(inv: Invocation): Promise<number> {
   const f = inv.flags;
-  if (!f.id) throw new InvalidArgumentError("delete: -id is required");
+  if (!f.id) throw new InvalidArgumentError("Delete: -id is required");
   const bundle = f.bundle || Deno.cwd();
   const problems: string[] = [];
   // The shim first: a hung one may still run the built-in VMM and its mounts'

@@ -76,10 +76,10 @@ Deno.test("parsing stops at the first positional and at --", () => {
 
 Deno.test("unknown flags and missing values are usage errors naming the flag", () => {
   const e = assertThrows(() => parseInvocation(["-bogus", "start"]), InvalidArgumentError);
-  assertEquals(e.message, "flag provided but not defined: -bogus");
+  assertEquals(e.message, "Flag provided but not defined: -bogus");
   const m = assertThrows(() => parseInvocation(["-id"]), InvalidArgumentError);
-  assertEquals(m.message, "flag needs an argument: -id");
+  assertEquals(m.message, "Flag needs an argument: -id");
   assertThrows(() => parseInvocation(["-debug=maybe"]), InvalidArgumentError, "-debug");
-  assertThrows(() => parseInvocation(["---id", "x"]), InvalidArgumentError, "bad flag syntax");
+  assertThrows(() => parseInvocation(["---id", "x"]), InvalidArgumentError, "Bad flag syntax");
   assertThrows(() => parseInvocation(["-h"]), HelpRequested);
 });

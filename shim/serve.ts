@@ -21,9 +21,9 @@ const EVENT_FLUSH_MS = 5000;
 /** Runs the server until Shutdown; returns the exit code. */
 export async function serve(inv: Invocation): Promise<number> {
   const f = inv.flags;
-  if (!f.socket) throw new InvalidArgumentError("serve: -socket is required");
+  if (!f.socket) throw new InvalidArgumentError("Serve: -socket is required");
   if (!f.id || !f.namespace) {
-    throw new InvalidArgumentError("serve: -id and -namespace are required");
+    throw new InvalidArgumentError("Serve: -id and -namespace are required");
   }
   const bundle = f.bundle || Deno.cwd();
   const path = socketPath(f.socket);
@@ -114,7 +114,7 @@ async function adoptOrListen(path: string): Promise<ConnListener> {
     const fd = Number(inherited);
     if (!Number.isInteger(fd) || fd < 3) {
       throw new InvalidArgumentError(
-        `serve: ${LISTEN_FD_ENV} must be an fd number, not "${inherited}"`,
+        `Serve: ${LISTEN_FD_ENV} must be an fd number, not "${inherited}"`,
       );
     }
     setCloseOnExec(fd, true);

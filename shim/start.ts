@@ -29,7 +29,7 @@ export const LISTEN_FD_ENV = "KATA_SHIM_LISTEN_FD";
 export async function start(inv: Invocation): Promise<number> {
   const f = inv.flags;
   for (const name of ["id", "namespace", "address"] as const) {
-    if (!f[name]) throw new InvalidArgumentError(`start: -${name} is required`);
+    if (!f[name]) throw new InvalidArgumentError(`Start: -${name} is required`);
   }
   // stdin (nothing, runtime options or a 2.x bootstrap message) is not read:
   // the runtime options reach us again in Create.
@@ -53,7 +53,7 @@ async function spawnServer(inv: Invocation, bundle: string, address: string): Pr
   const f = inv.flags;
   const path = socketPath(address);
   if (await accepts(path)) {
-    throw new UnavailableError(`start: a shim already serves ${address}`);
+    throw new UnavailableError(`Start: a shim already serves ${address}`);
   }
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   // Nothing answers there (checked above): a stale socket of a dead shim.

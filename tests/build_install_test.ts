@@ -23,7 +23,7 @@ Deno.test("deno task build makes an executable shim that reports its build mode 
   assertStringIncludes(b.stdout, bundled ? "BUNDLED" : "compiled with deno compile");
   const bad = await run(SHIM, ["-nosuchflag"]);
   assertEquals(bad.code, 2);
-  assertStringIncludes(bad.stderr, "flag provided but not defined: -nosuchflag");
+  assertStringIncludes(bad.stderr, "Flag provided but not defined: -nosuchflag");
 });
 
 Deno.test("install lays out the shim and configs like upstream, configuration.toml -> default", async () => {

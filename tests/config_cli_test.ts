@@ -81,7 +81,7 @@ Deno.test("env exits 1 for a missing file and 2 for a bad flag", async () => {
   assertStringIncludes(missing.stderr, "/nonexistent/configuration.toml does not exist");
   const bad = await shim("env", "--cfg", "x");
   assertEquals(bad.code, 2);
-  assertStringIncludes(bad.stderr, "flag provided but not defined: -cfg");
+  assertStringIncludes(bad.stderr, "Flag provided but not defined: -cfg");
 });
 
 Deno.test("check exits 0 only when every required item exists", async () => {

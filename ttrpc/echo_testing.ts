@@ -23,7 +23,7 @@ export const echoImpl: ServiceImpl<typeof Echo> = {
     }
     if (req.failCode !== 0) throw new ConnectError(req.text, req.failCode as Code);
     if (req.replySize > 8 << 20) {
-      throw new ConnectError(`reply size ${req.replySize} over 8 MiB`, Code.InvalidArgument);
+      throw new ConnectError(`Reply size ${req.replySize} over 8 MiB`, Code.InvalidArgument);
     }
     const meta = metadataValues(ctx, "echo-meta");
     return {

@@ -289,7 +289,7 @@ class WireReader {
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 7; i++) {
-      if (this.pos >= this.end) throw new Error("premature EOF");
+      if (this.pos >= this.end) throw new Error("Premature EOF");
       const b = buf[this.pos++];
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
@@ -302,19 +302,19 @@ class WireReader {
   #bigVarint(): number {
     let result = 0n;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new Error("premature EOF");
+      if (this.pos >= this.end) throw new Error("Premature EOF");
       const b = this.buf[this.pos++];
       result |= BigInt(b & 0x7f) << BigInt(7 * i);
       if (b < 0x80) return Number(BigInt.asIntN(64, result));
     }
-    throw new Error("invalid varint");
+    throw new Error("Invalid varint");
   }
 
   /** Reads a length prefix and returns where the bytes start (pos moves past them). */
   lengthDelimited(): number {
     const len = this.varint();
     const start = this.pos;
-    if (len < 0 || len > this.end - start) throw new Error("premature EOF");
+    if (len < 0 || len > this.end - start) throw new Error("Premature EOF");
     this.pos = start + len;
     return start;
   }
@@ -332,7 +332,7 @@ class WireReader {
   /** Reads a tag; returns field number * 8 + wire type, as on the wire. */
   tag(): number {
     const tag = this.varint();
-    if (tag < 8 || tag > 0xffffffff) throw new Error(`illegal tag: ${tag}`);
+    if (tag < 8 || tag > 0xffffffff) throw new Error(`Illegal tag: ${tag}`);
     return tag;
   }
 
@@ -354,18 +354,18 @@ class WireReader {
         for (;;) {
           const tag = this.tag();
           if ((tag & 7) === END_GROUP) {
-            if (tag >>> 3 !== field) throw new Error("invalid end group tag");
+            if (tag >>> 3 !== field) throw new Error("Invalid end group tag");
             return;
           }
           this.skip(tag & 7, tag >>> 3);
         }
       default:
-        throw new Error(`cant skip wire type ${wireType}`);
+        throw new Error(`Cant skip wire type ${wireType}`);
     }
   }
 
   #advance(n: number): void {
-    if (n > this.end - this.pos) throw new Error("premature EOF");
+    if (n > this.end - this.pos) throw new Error("Premature EOF");
     this.pos += n;
   }
 }

@@ -81,7 +81,7 @@ export function createTtrpcTransport(
 
   function connection(): ClientConnection | Promise<ClientConnection> {
     if (current && (!current.closed || !factory)) return current;
-    if (!factory) throw new Error("unreachable: transport without a connection");
+    if (!factory) throw new Error("Unreachable: transport without a connection");
     const generation = closes;
     connecting ??= factory().then(
       (c) => {

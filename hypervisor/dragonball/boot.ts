@@ -63,7 +63,7 @@ export interface BootState {
 export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
   const cmd = new TextEncoder().encode(g.cmdline);
   if (cmd.length + 1 > CMDLINE_MAX) {
-    throw new RangeError(`kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`);
+    throw new RangeError(`Kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`);
   }
 
   let loaded;
@@ -77,7 +77,7 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
     setupHeader = bz.setupHeader;
     if (bz.initrdAddrMax) initrdMax = bz.initrdAddrMax;
   } else {
-    throw new KernelImageError("kernel is neither an ELF vmlinux nor a bzImage");
+    throw new KernelImageError("Kernel is neither an ELF vmlinux nor a bzImage");
   }
 
   // After the kernel, so the ELF loader still sees fresh memory.
@@ -101,7 +101,7 @@ export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
 
   const usePvh = g.protocol === "pvh" || (g.protocol === "auto" && loaded.pvhEntry !== undefined);
   if (usePvh) {
-    if (loaded.pvhEntry === undefined) throw new KernelImageError("kernel has no PVH entry point");
+    if (loaded.pvhEntry === undefined) throw new KernelImageError("Kernel has no PVH entry point");
     const { startInfo, modlist, memmap } = buildPvhStartInfo({
       cmdlineAddr: CMDLINE_ADDR,
       memmapAddr: PVH_MEMMAP_ADDR,

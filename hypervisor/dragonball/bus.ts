@@ -32,7 +32,7 @@ export class Bus {
 
   /** Registers `device` for [base, base+length). */
   insert(base: number, length: number, device: BusDevice): void {
-    if (length <= 0) throw new RangeError(`bus range length ${length} must be positive`);
+    if (length <= 0) throw new RangeError(`Bus range length ${length} must be positive`);
     for (const r of this.#ranges) {
       if (base < r.base + r.length && r.base < base + length) {
         throw new BusConflictError(base, length);

@@ -36,13 +36,13 @@ export const VMM_FLAGS = {
 export function parseDrive(value: string): { path: string; readOnly: boolean } {
   const parts = value.split(",");
   const path = parts[0];
-  if (!path) throw new InvalidArgumentError(`drive ${JSON.stringify(value)} names no file`);
+  if (!path) throw new InvalidArgumentError(`Drive ${JSON.stringify(value)} names no file`);
   let readOnly = false;
   for (const opt of parts.slice(1)) {
     if (opt === "ro") readOnly = true;
     else if (opt !== "rw") {
       throw new InvalidArgumentError(
-        `drive option ${JSON.stringify(opt)} is not supported (ro or rw)`,
+        `Drive option ${JSON.stringify(opt)} is not supported (ro or rw)`,
       );
     }
   }
@@ -55,14 +55,14 @@ export function parseShare(value: string): { tag: string; dir: string; readOnly:
   const tag = eq > 0 ? value.slice(0, eq) : "";
   const [dir, ...opts] = value.slice(eq + 1).split(",");
   if (!tag || !dir) {
-    throw new InvalidArgumentError(`share ${JSON.stringify(value)} is not TAG=DIR[,ro]`);
+    throw new InvalidArgumentError(`Share ${JSON.stringify(value)} is not TAG=DIR[,ro]`);
   }
   let readOnly = false;
   for (const opt of opts) {
     if (opt === "ro") readOnly = true;
     else if (opt !== "rw") {
       throw new InvalidArgumentError(
-        `share option ${JSON.stringify(opt)} is not supported (ro or rw)`,
+        `Share option ${JSON.stringify(opt)} is not supported (ro or rw)`,
       );
     }
   }
@@ -106,13 +106,13 @@ export async function vmmCommand(args: string[]): Promise<number> {
   const v = parsed.values;
   if (parsed.rest.length > 0) {
     throw new InvalidArgumentError(
-      `vmm takes no positional arguments, got ${parsed.rest.join(" ")}`,
+      `Vmm takes no positional arguments, got ${parsed.rest.join(" ")}`,
     );
   }
-  if (!v.kernel) throw new InvalidArgumentError("vmm needs --kernel");
+  if (!v.kernel) throw new InvalidArgumentError("Vmm needs --kernel");
   if (!["auto", "linux64", "pvh"].includes(v.boot)) {
     throw new InvalidArgumentError(
-      `boot protocol ${JSON.stringify(v.boot)} is not one of auto, linux64, pvh`,
+      `Boot protocol ${JSON.stringify(v.boot)} is not one of auto, linux64, pvh`,
     );
   }
   const kernel = mapImageFile("kernel", v.kernel);

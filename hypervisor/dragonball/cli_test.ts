@@ -14,12 +14,12 @@ Deno.test("vmm: bad command lines fail clearly before any VM exists", async () =
   await assertRejects(
     () => vmmCommand(["--kernel", "/nonexistent/vmlinux"]),
     InvalidArgumentError,
-    "cannot read kernel /nonexistent/vmlinux",
+    "Cannot read kernel /nonexistent/vmlinux",
   );
   await assertRejects(
     () => vmmCommand(["--kernel", "/etc/hostname", "--boot", "bios"]),
     InvalidArgumentError,
-    "boot protocol",
+    "Boot protocol",
   );
   await assertRejects(() => vmmCommand(["--kernel", "k", "extra"]), InvalidArgumentError);
 });

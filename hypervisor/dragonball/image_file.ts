@@ -18,10 +18,10 @@ export function mapImageFile(what: string, path: string): ImageFile {
   let size: number;
   try {
     const st = Deno.statSync(path);
-    if (!st.isFile) throw new Error("not a regular file");
+    if (!st.isFile) throw new Error("Not a regular file");
     size = st.size;
   } catch (e) {
-    throw new InvalidArgumentError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+    throw new InvalidArgumentError(`Cannot read ${what} ${path}: ${(e as Error).message}`);
   }
   if (size === 0) throw new InvalidArgumentError(`${what} ${path} is empty`);
   const fd = openFd(path, O.RDONLY);

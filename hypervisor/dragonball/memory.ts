@@ -53,7 +53,7 @@ export class GuestMemory {
    */
   static allocate(size: number): GuestMemory {
     if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
-      throw new RangeError(`guest memory size ${size} must be a positive multiple of 4096`);
+      throw new RangeError(`Guest memory size ${size} must be a positive multiple of 4096`);
     }
     const layout = size <= MMIO_HOLE_START
       ? [[0, size]]
@@ -99,7 +99,7 @@ export class GuestMemory {
   }
 
   #find(addr: number, length: number): number {
-    if (this.#closed) throw new Error("guest memory is unmapped");
+    if (this.#closed) throw new Error("Guest memory is unmapped");
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0) {
       throw new GuestMemoryError(addr, length);
     }

@@ -184,7 +184,7 @@ export class Vm {
       const addr = MMIO_DEVICES_BASE + i * MMIO_DEVICE_SIZE;
       const gsi = VIRTIO_IRQ_BASE + i;
       if (gsi > MAX_IRQ) {
-        throw new Error(`too many virtio devices (at most ${MAX_IRQ - VIRTIO_IRQ_BASE + 1})`);
+        throw new Error(`Too many virtio devices (at most ${MAX_IRQ - VIRTIO_IRQ_BASE + 1})`);
       }
       const irq = new IrqFdLine(vmFd, gsi);
       this.#onClose(() => irq.close());
@@ -230,7 +230,7 @@ export class Vm {
    * thread start can take that long.
    */
   async start(): Promise<void> {
-    if (this.#state !== "created") throw new Error(`cannot start a VM that is ${this.#state}`);
+    if (this.#state !== "created") throw new Error(`Cannot start a VM that is ${this.#state}`);
     this.#state = "running";
     this.#phaseStart = performance.now();
     for (const v of [...this.#vcpus.slice(1), this.#vcpus[0]]) {
@@ -368,6 +368,6 @@ function validate(c: VmConfig): void {
     throw new RangeError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
   }
   if (!Number.isInteger(c.memoryMib) || c.memoryMib < 64) {
-    throw new RangeError(`guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`);
+    throw new RangeError(`Guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`);
   }
 }

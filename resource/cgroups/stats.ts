@@ -65,14 +65,14 @@ function readNumber(path: string): bigint {
 export function readProcessMetrics(pid: number, roots: CgroupRoots = DEFAULT_ROOTS): CgroupMetrics {
   const text = readText(`/proc/${pid}/cgroup`);
   if (text === undefined) {
-    throw new NotFoundError(`cannot read the cgroups of pid ${pid}: no such process`);
+    throw new NotFoundError(`Cannot read the cgroups of pid ${pid}: no such process`);
   }
   const paths = parseProcCgroup(text);
   if (paths.has("memory") || paths.has("cpuacct") || paths.has("pids")) {
     return { version: 1, metrics: readV1(paths, roots.v1) };
   }
   const unified = paths.get("");
-  if (unified === undefined) throw new NotFoundError(`pid ${pid} is in no cgroup`);
+  if (unified === undefined) throw new NotFoundError(`Pid ${pid} is in no cgroup`);
   return { version: 2, metrics: readV2(`${roots.v2}${unified}`) };
 }
 

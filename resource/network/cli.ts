@@ -53,9 +53,9 @@ export async function netCommand(args: string[]): Promise<number> {
   let flags;
   try {
     flags = parseFlags(rest, FLAGS);
-    if (!flags.values.netns) throw new InvalidArgumentError("flag -netns is required");
+    if (!flags.values.netns) throw new InvalidArgumentError("Flag -netns is required");
     if (flags.rest.length) {
-      throw new InvalidArgumentError(`unexpected arguments: ${flags.rest.join(" ")}`);
+      throw new InvalidArgumentError(`Unexpected arguments: ${flags.rest.join(" ")}`);
     }
   } catch (e) {
     if (e instanceof HelpRequested) {

@@ -230,7 +230,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     }
     if (!sendSignal(p.pid, signal)) {
       throw new NotFoundError(
-        `cannot signal exec "${execId}" of container "${containerId}": the process already finished`,
+        `Cannot signal exec "${execId}" of container "${containerId}": the process already finished`,
       );
     }
   }
@@ -275,7 +275,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     const c = this.#container(containerId);
     if (c.init.lifecycle.state === "stopped" || !c.init.pid) {
       throw new FailedPreconditionError(
-        `cannot read the stats of container "${containerId}": it is ${c.init.lifecycle.state}`,
+        `Cannot read the stats of container "${containerId}": it is ${c.init.lifecycle.state}`,
       );
     }
     return Promise.resolve(readProcessMetrics(c.init.pid));

@@ -86,7 +86,7 @@ export class PipeIo implements ProcessIo {
   }
 
   resize(): void {
-    throw new UnimplementedError("cannot resize: the process has no terminal");
+    throw new UnimplementedError("Cannot resize: the process has no terminal");
   }
 
   close(): void {

@@ -51,7 +51,7 @@ export function fromSandboxState(state: SandboxState): LinuxContainerState {
     state.runtime !== RUNTIME_KIND || !c || typeof extra.ociRuntime !== "string" ||
     typeof extra.ociRuntimeRoot !== "string"
   ) {
-    throw new Error(`state of ${state.sandbox_id} is not a linux_container record`);
+    throw new Error(`State of ${state.sandbox_id} is not a linux_container record`);
   }
   return {
     id: c.id,

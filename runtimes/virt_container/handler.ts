@@ -251,10 +251,10 @@ export class VirtContainerHandler implements RuntimeHandler {
     const p = this.#process(containerId, execId);
     p.requireSignal();
     if (this.#vmDead) {
-      throw new NotFoundError(`cannot signal ${p.lifecycle.what}: its VM is gone`);
+      throw new NotFoundError(`Cannot signal ${p.lifecycle.what}: its VM is gone`);
     }
     if (all && execId) {
-      throw new InvalidArgumentError(`cannot signal all processes of an exec ("${execId}")`);
+      throw new InvalidArgumentError(`Cannot signal all processes of an exec ("${execId}")`);
     }
     const agent = this.#agent(`signal ${p.lifecycle.what}`);
     await agent.signalProcess({ containerId, execId, signal });
@@ -310,7 +310,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     const c = this.#container(containerId);
     if (c.init.lifecycle.state === "stopped" || c.init.lifecycle.state === "deleted") {
       throw new FailedPreconditionError(
-        `cannot read the stats of container "${containerId}": it is ${c.init.lifecycle.state}`,
+        `Cannot read the stats of container "${containerId}": it is ${c.init.lifecycle.state}`,
       );
     }
     const r = await this.#agent(`read the stats of container "${containerId}"`)

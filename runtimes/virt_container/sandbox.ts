@@ -172,7 +172,7 @@ export class VirtSandbox {
 
   /** The connected agent; throws before start. */
   get agent(): AgentApi {
-    if (!this.#agent) throw new Error(`sandbox ${this.id} has no agent connection`);
+    if (!this.#agent) throw new Error(`Sandbox ${this.id} has no agent connection`);
     return this.#agent;
   }
 
@@ -204,7 +204,7 @@ export class VirtSandbox {
 
   /** Runs the start steps of the module doc; on failure undoes the done ones and rethrows. */
   async start(): Promise<void> {
-    if (this.#status !== "new") throw new Error(`sandbox ${this.id} was started already`);
+    if (this.#status !== "new") throw new Error(`Sandbox ${this.id} was started already`);
     this.#status = "starting";
     const p = this.parts;
     const hv = p.hypervisor;

@@ -55,7 +55,7 @@ async function handshake(udsPath: string, port: number, remainingMs: number) {
     await writeAll(conn, new TextEncoder().encode(`CONNECT ${port}\n`));
     const line = await readLine(conn);
     if (!/^OK \d+$/i.test(line)) {
-      throw new Error(`unexpected reply ${JSON.stringify(line)} to CONNECT`);
+      throw new Error(`Unexpected reply ${JSON.stringify(line)} to CONNECT`);
     }
     clearTimeout(timer);
     return conn;
@@ -87,5 +87,5 @@ async function readLine(conn: Deno.Conn): Promise<string> {
     if (byte[0] === 0x0a) return String.fromCharCode(...line);
     line.push(byte[0]);
   }
-  throw new Error(`acknowledgement line longer than ${MAX_ACK_LINE} bytes`);
+  throw new Error(`Acknowledgement line longer than ${MAX_ACK_LINE} bytes`);
 }

@@ -79,7 +79,7 @@ export function pkgLength(len: number): number[] {
 }
 
 function nameSeg(s: string): number[] {
-  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new RangeError(`bad AML name ${s}`);
+  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new RangeError(`Bad AML name ${s}`);
   return [...new TextEncoder().encode(s.padEnd(4, "_"))];
 }
 

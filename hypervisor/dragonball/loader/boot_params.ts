@@ -122,7 +122,7 @@ export function initrdAddress(
   const top = Math.min(low.guestAddr + low.size, addrMax + 1);
   const addr = Math.floor((top - size) / 4096) * 4096;
   if (addr < kernelEnd) {
-    throw new RangeError(`initrd of ${size} bytes does not fit above the kernel in guest memory`);
+    throw new RangeError(`Initrd of ${size} bytes does not fit above the kernel in guest memory`);
   }
   return addr;
 }

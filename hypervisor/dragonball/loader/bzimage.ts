@@ -33,7 +33,7 @@ export function isBzImage(image: Uint8Array): boolean {
 
 /** Loads a bzImage at 1 MiB; throws {@link KernelImageError} for bad images. */
 export function loadBzImage(mem: GuestMemory, image: Uint8Array<ArrayBuffer>): LoadedBzImage {
-  if (!isBzImage(image)) throw new KernelImageError("kernel is not a bzImage (no HdrS header)");
+  if (!isBzImage(image)) throw new KernelImageError("Kernel is not a bzImage (no HdrS header)");
   const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
   const version = v.getUint16(0x206, true);
   if (version < 0x020c) {

@@ -44,12 +44,12 @@ interface Phdr {
 }
 
 function programHeaders(image: Uint8Array<ArrayBuffer>): { entry: number; phdrs: Phdr[] } {
-  if (!isElf(image)) throw new KernelImageError("kernel is not an ELF file");
+  if (!isElf(image)) throw new KernelImageError("Kernel is not an ELF file");
   const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
   if (image.length < 64) throw new KernelImageError("ELF header is truncated");
-  if (image[4] !== 2) throw new KernelImageError("kernel ELF is not 64-bit");
-  if (image[5] !== 1) throw new KernelImageError("kernel ELF is not little-endian");
-  if (v.getUint16(18, true) !== 62) throw new KernelImageError("kernel ELF is not for x86_64");
+  if (image[4] !== 2) throw new KernelImageError("Kernel ELF is not 64-bit");
+  if (image[5] !== 1) throw new KernelImageError("Kernel ELF is not little-endian");
+  if (v.getUint16(18, true) !== 62) throw new KernelImageError("Kernel ELF is not for x86_64");
   const entry = Number(v.getBigUint64(24, true));
   const phoff = Number(v.getBigUint64(32, true));
   const phentsize = v.getUint16(54, true);
@@ -108,11 +108,11 @@ export function loadElf(mem: GuestMemory, image: Uint8Array<ArrayBuffer>): Loade
   // Segments never overlap, so in fresh memory their bss tails are already zero.
   const fresh = mem.pristine;
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
-  if (loads.length === 0) throw new KernelImageError("kernel ELF has no loadable segment");
+  if (loads.length === 0) throw new KernelImageError("Kernel ELF has no loadable segment");
   for (const p of loads) {
     if (!mem.contains(p.paddr, p.memsz)) {
       throw new KernelImageError(
-        `kernel segment at 0x${
+        `Kernel segment at 0x${
           p.paddr.toString(16)
         } (${p.memsz} bytes) does not fit in guest memory`,
       );

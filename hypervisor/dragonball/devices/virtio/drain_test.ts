@@ -42,7 +42,7 @@ Deno.test("drainQueue returns a malformed chain unused without serving it", () =
   let served = 0;
   drainQueue(t.ctx, 0, () => ++served, { onError: (e) => errors.push(e.message) });
   assertEquals(served, 0);
-  assertEquals(errors, ["indirect descriptors were not negotiated"]);
+  assertEquals(errors, ["Indirect descriptors were not negotiated"]);
   assertEquals(t.d.used(0), { id: 0, len: 0 });
   assertEquals(t.signals(), 1);
 });

@@ -69,7 +69,7 @@ export class Queue {
     const n = (avail - this.#nextAvail) & 0xffff;
     if (n > this.size) {
       throw new VirtqueueError(
-        `available index ${avail} runs ${n} entries ahead of a queue of ${this.size}`,
+        `Available index ${avail} runs ${n} entries ahead of a queue of ${this.size}`,
       );
     }
     return n;
@@ -99,26 +99,26 @@ export class Queue {
     let index = head;
     for (;;) {
       if (index >= this.size) {
-        throw new VirtqueueError(`descriptor index ${index} is outside a queue of ${this.size}`);
+        throw new VirtqueueError(`Descriptor index ${index} is outside a queue of ${this.size}`);
       }
-      if (out.length >= this.size) throw new VirtqueueError("descriptor chain loops");
+      if (out.length >= this.size) throw new VirtqueueError("Descriptor chain loops");
       const d = this.descTable + index * DESC_SIZE;
       const addr64 = mem.u64n(d);
       const len = mem.u32(d + 8);
       if (addr64 > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw new VirtqueueError(
-          `descriptor ${index} address 0x${addr64.toString(16)} is outside guest memory`,
+          `Descriptor ${index} address 0x${addr64.toString(16)} is outside guest memory`,
         );
       }
       const addr = Number(addr64);
       const flags = mem.u16(d + 12);
       const next = mem.u16(d + 14);
       if (flags & VIRTQ_DESC_F_INDIRECT) {
-        throw new VirtqueueError("indirect descriptors were not negotiated");
+        throw new VirtqueueError("Indirect descriptors were not negotiated");
       }
       if (!mem.contains(addr, len)) {
         throw new VirtqueueError(
-          `descriptor ${index} buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+          `Descriptor ${index} buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
         );
       }
       out.push({ addr, len, writable: (flags & VIRTQ_DESC_F_WRITE) !== 0 });

@@ -83,7 +83,7 @@ export class Reader {
 
   #take(n: number, what: string): number {
     if (this.#off + n > this.bytes.length) {
-      throw new WireError(`message ends inside its ${what} field`);
+      throw new WireError(`Message ends inside its ${what} field`);
     }
     const at = this.#off;
     this.#off += n;
@@ -172,7 +172,7 @@ export class Writer {
   }
   str(s: string): this {
     const b = enc.encode(s);
-    if (b.length > 0xffff) throw new WireError("string is longer than 65535 bytes");
+    if (b.length > 0xffff) throw new WireError("String is longer than 65535 bytes");
     this.u16(b.length);
     const at = this.#room(b.length);
     this.#buf.set(b, at);
@@ -215,7 +215,7 @@ export function readHeader(r: Reader): Header {
   const type = r.u8("type");
   const tag = r.u16("tag");
   if (size < HEADER_SIZE || size > r.bytes.length) {
-    throw new WireError(`size field ${size} does not match the ${r.bytes.length} bytes received`);
+    throw new WireError(`Size field ${size} does not match the ${r.bytes.length} bytes received`);
   }
   return { size, type, tag };
 }

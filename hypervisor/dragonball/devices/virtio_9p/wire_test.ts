@@ -30,9 +30,9 @@ Deno.test("9p reader refuses reads past the end and bad UTF-8", () => {
 Deno.test("9p header size must match the bytes received", () => {
   const msg = new Writer(P9.Tclunk, 1).u32(5).finish();
   new DataView(msg.buffer).setUint32(0, 100, true);
-  assertThrows(() => readHeader(new Reader(msg)), WireError, "size field 100");
+  assertThrows(() => readHeader(new Reader(msg)), WireError, "Size field 100");
   new DataView(msg.buffer).setUint32(0, 3, true);
-  assertThrows(() => readHeader(new Reader(msg)), WireError, "size field 3");
+  assertThrows(() => readHeader(new Reader(msg)), WireError, "Size field 3");
 });
 
 Deno.test("9p Rlerror carries the errno; dirent size counts every field", () => {

@@ -1,0 +1,58 @@
+/**
+ * The error-message style rule (README, /work/shared/design.md): a thrown
+ * message starts with an uppercase letter, as Deno's standard library
+ * writes them, unless it starts with a code name that must keep its case (a
+ * syscall, command or configuration key: `waitpid`, `runc`, `shared_fs`,
+ * `bzImage`). ConnectErrors are exempt: their text is ttRPC's wire format
+ * (Go ttrpc's exact lowercase messages).
+ * @module
+ */
+
+/** Code names a message may start with, in their own case (syscalls, commands, tools). */
+export const CODE_NAMES: ReadonlySet<string> = new Set([
+  "accept4",
+  "get",
+  "kill",
+  "mmap",
+  "open",
+  "read",
+  "recv",
+  "recvmsg",
+  "rtnetlink",
+  "runc",
+  "send",
+  "setup",
+  "ttrpc",
+  "vsock",
+  "waitpid",
+  "write",
+]);
+
+/** Whether a message's first word is a code name (has `_`, a digit, an inner capital, or is listed). */
+export function startsWithCodeName(message: string): boolean {
+  const word = (message.match(/^[^\s"'`$(]*/)?.[0] ?? "").replace(/[:,]$/, "");
+  return CODE_NAMES.has(word) || /[A-Z_0-9./]/.test(word);
+}
+
+/** One thrown message literal that breaks the rule. */
+export interface StyleViolation {
+  file: string;
+  line: number;
+  message: string;
+}
+
+const THROW = /throw new (\w*Error)\(\s*(["'`])([^"'`]*)/g;
+
+/** The thrown messages of `files` (path → source) that start lowercase without a code name. */
+export function lowercaseMessages(files: ReadonlyMap<string, string>): StyleViolation[] {
+  const out: StyleViolation[] = [];
+  for (const [file, src] of files) {
+    for (const m of src.matchAll(THROW)) {
+      if (m[1] === "ConnectError") continue;
+      const text = m[3];
+      if (!/^[a-z]/.test(text) || startsWithCodeName(text)) continue;
+      out.push({ file, line: src.slice(0, m.index).split("\n").length, message: text });
+    }
+  }
+  return out;
+}
