@@ -145,7 +145,7 @@ Deno.test({
         const client = createClient(Task, transport);
         // The socket's only holder died: the request fails (reset or refused), it must not
         // wait. The guard below only turns a hang into a failure; it measures nothing.
-        let guard: number | undefined;
+        let guard: ReturnType<typeof setTimeout> | undefined;
         const outcome = await Promise.race([
           client.connect({ id: "dies-early" }).then(() => "answered", () => "failed"),
           new Promise<string>((res) => guard = setTimeout(() => res("hung"), 20_000)),
