@@ -6,6 +6,7 @@
  * their statuses for Deno.
  * @module
  */
+import { AlreadyExistsError } from "../common/errors.ts";
 import { type ExitInfo, processExists, tryReap } from "../ffi/process.ts";
 
 /** Exit status reported for a process whose status could not be collected. */
@@ -34,7 +35,7 @@ export class Reaper {
    */
   watch(pid: number): Promise<ExitInfo> {
     const existing = this.#watches.get(pid);
-    if (existing) throw new Error(`Pid ${pid} is watched already`);
+    if (existing) throw new AlreadyExistsError(`Pid ${pid} is watched already`);
     const done = new Promise<ExitInfo>((resolve) => this.#watches.set(pid, { resolve }));
     this.#listen();
     // It may have exited before we knew its pid: SIGCHLD came and went.

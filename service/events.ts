@@ -7,6 +7,7 @@
  * → exit → delete even across its own restart.
  * @module
  */
+import { UnavailableError } from "../common/errors.ts";
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { type Any, AnySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
@@ -213,7 +214,7 @@ export class EventPublisher {
       await w.close();
       const out = await child.output();
       if (!out.success) {
-        throw new Error(
+        throw new UnavailableError(
           `${this.opts.publishBinary} publish exited with ${out.code}: ${
             new TextDecoder().decode(out.stderr).trim()
           }`,

@@ -6,6 +6,7 @@
  * management socket.
  * @module
  */
+import { InvalidArgumentError } from "../common/errors.ts";
 import { type FlagSet, HelpRequested, parseFlags, usage } from "../common/flags.ts";
 import { writeAll } from "../common/io.ts";
 import { DEFAULT_PERSIST_ROOT, PERSIST_ROOT_ENV } from "../persist/state_store.ts";
@@ -57,7 +58,7 @@ function parse<F extends FlagSet>(cmd: string, args: string[], spec: F, synopsis
 function socketOf(sandbox: string, stateRoot: string): string {
   const root = stateRoot || Deno.env.get(PERSIST_ROOT_ENV) || DEFAULT_PERSIST_ROOT;
   if (!/^[\w.-]+$/.test(sandbox) || sandbox === "." || sandbox === "..") {
-    throw new Error(`Sandbox id ${JSON.stringify(sandbox)} is not valid`);
+    throw new InvalidArgumentError(`Sandbox id ${JSON.stringify(sandbox)} is not valid`);
   }
   return monitorSocketPath(`${root}/${sandbox}`);
 }
@@ -143,7 +144,9 @@ export async function ctlDirectVolume(args: string[]): Promise<number> {
             `/direct-volume/stats?path=${encodeURIComponent(volumePath)}`,
           )
           : await (() => {
-            if (!(v.size > 0)) throw new Error("Flag -size (bytes, > 0) is required");
+            if (!(v.size > 0)) {
+              throw new InvalidArgumentError("Flag -size (bytes, > 0) is required");
+            }
             return monitorRequest(
               sock,
               "POST",

@@ -4,6 +4,7 @@
  * later detach (another process) removes exactly that.
  * @module
  */
+import { FailedPreconditionError } from "../../common/errors.ts";
 import { z } from "zod";
 import type { Plumbing } from "./plumbing.ts";
 import { MODEL_NAMES } from "./classify.ts";
@@ -63,7 +64,9 @@ export async function readRecord(path: string): Promise<AttachRecord | undefined
   }
   const parsed = recordSchema.safeParse(JSON.parse(text));
   if (!parsed.success) {
-    throw new Error(`Invalid network attach record ${path}: ${parsed.error.message}`);
+    throw new FailedPreconditionError(
+      `Invalid network attach record ${path}: ${parsed.error.message}`,
+    );
   }
   return parsed.data as AttachRecord;
 }

@@ -5,6 +5,7 @@
  * fails at once.
  * @module
  */
+import { NotFoundError } from "../../common/errors.ts";
 import type { AgentInterface } from "./agent_types.ts";
 
 /** Options of {@link updateInterfaceWithRetry}. */
@@ -40,7 +41,7 @@ export async function updateInterfaceWithRetry<T>(
     } catch (e) {
       if (!isLinkNotFound(e)) throw e;
       if (i >= attempts) {
-        throw new Error(
+        throw new NotFoundError(
           `Update interface ${iface.name}: guest link still not found after ${attempts} attempts`,
           { cause: e },
         );

@@ -5,7 +5,7 @@
  * died. Each Linux container is its own record.
  * @module
  */
-import { NotFoundError } from "../../common/errors.ts";
+import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
 
 /** The persisted `runtime` of a Linux container. */
@@ -51,7 +51,9 @@ export function fromSandboxState(state: SandboxState): LinuxContainerState {
     state.runtime !== RUNTIME_KIND || !c || typeof extra.ociRuntime !== "string" ||
     typeof extra.ociRuntimeRoot !== "string"
   ) {
-    throw new Error(`State of ${state.sandbox_id} is not a linux_container record`);
+    throw new FailedPreconditionError(
+      `State of ${state.sandbox_id} is not a linux_container record`,
+    );
   }
   return {
     id: c.id,

@@ -6,6 +6,7 @@
  * whole scrape unreadable.
  * @module
  */
+import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** Prometheus metric types used here. */
 export type MetricType = "gauge" | "counter" | "untyped";
@@ -41,7 +42,9 @@ export class MetricsWriter {
    * @throws {Error} naming the metric or label when it is not a valid Prometheus name
    */
   add(name: string, help: string, type: MetricType, samples: Sample[]): void {
-    if (!NAME_RE.test(name)) throw new Error(`Invalid metric name ${JSON.stringify(name)}`);
+    if (!NAME_RE.test(name)) {
+      throw new InvalidArgumentError(`Invalid metric name ${JSON.stringify(name)}`);
+    }
     let f = this.#families.get(name);
     if (!f) {
       f = { help, type, samples: [] };
@@ -51,7 +54,7 @@ export class MetricsWriter {
       const labels = Object.entries(s.labels ?? {});
       for (const [k] of labels) {
         if (!LABEL_RE.test(k)) {
-          throw new Error(`Invalid label name ${JSON.stringify(k)} on ${name}`);
+          throw new InvalidArgumentError(`Invalid label name ${JSON.stringify(k)} on ${name}`);
         }
       }
       const l = labels.length === 0

@@ -29,6 +29,7 @@
  * cleaned up, state removed.
  * @module
  */
+import { FailedPreconditionError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
 import type { NetworkDevice } from "../../hypervisor/device.ts";
@@ -172,7 +173,9 @@ export class VirtSandbox {
 
   /** The connected agent; throws before start. */
   get agent(): AgentApi {
-    if (!this.#agent) throw new Error(`Sandbox ${this.id} has no agent connection`);
+    if (!this.#agent) {
+      throw new FailedPreconditionError(`Sandbox ${this.id} has no agent connection`);
+    }
     return this.#agent;
   }
 
@@ -204,7 +207,9 @@ export class VirtSandbox {
 
   /** Runs the start steps of the module doc; on failure undoes the done ones and rethrows. */
   async start(): Promise<void> {
-    if (this.#status !== "new") throw new Error(`Sandbox ${this.id} was started already`);
+    if (this.#status !== "new") {
+      throw new FailedPreconditionError(`Sandbox ${this.id} was started already`);
+    }
     this.#status = "starting";
     const p = this.parts;
     const hv = p.hypervisor;

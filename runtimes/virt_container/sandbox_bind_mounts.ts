@@ -104,7 +104,7 @@ export function sandboxBindMountsService(entries: readonly string[]): SandboxSer
           unmount(target);
           // Never delete what may still be the host's data: only an empty, unmounted mount point.
           if (isMountPoint(target)) {
-            throw new Error(`${target} is still a mount point after unmount`);
+            throw new FailedPreconditionError(`${target} is still a mount point after unmount`);
           }
           Deno.removeSync(target);
         } catch (e) {
