@@ -138,8 +138,9 @@ vmTest({
     ctx.step("the guest agent's container start line in the shim's log");
     const line = await until("the forwarded guest log line", async () => {
       const log = await c.log();
+      // The shim's logfmt quotes values: the line carries the guest's text and sandbox="<id>".
       return log.split("\n").find((l) =>
-        l.includes(`sandbox ${ID}: guest:`) && l.includes(`Started container ${ID}`)
+        l.includes(`sandbox="${ID}"`) && l.includes("guest:") && l.includes("Started container")
       );
     }, ctx.signal);
     assert(line.length > 0);
