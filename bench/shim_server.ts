@@ -90,14 +90,20 @@ export async function bundleDir(): Promise<string> {
 /** Runs the shim's `start` in a fresh bundle; the server it spawned is returned. */
 export async function startShim(b: Build, id: string): Promise<Server> {
   const dir = await bundleDir();
-  const out = await new Deno.Command(b.launcher, {
-    args: [...shimFlags(dir, id), "start"],
-    cwd: dir,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`start failed: ${new TextDecoder().decode(out.stderr)}`);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(b.launcher, {
+      args: [...shimFlags(dir, id), "start"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`start failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
   }
   const path = socketPath(new TextDecoder().decode(out.stdout));
   const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
