@@ -8,10 +8,16 @@
  * uses.
  * @module
  */
-// @ts-types="./node_net.d.ts"
-import { createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "./node_net.d.ts";
 import type { ServerConn } from "../server_connection.ts";
 import type { ConnListener } from "../server.ts";
+
+/**
+ * `node:net`, imported by a computed specifier: a literal `node:` import makes
+ * `deno test`'s type check look for `@types/node`, which is not a dependency
+ * of this project (./node_net.d.ts declares the subset used here).
+ */
+const NODE_NET = ["node", "net"].join(":");
 
 /** Bytes queued from a connection before it is paused (the reader is behind). */
 const HIGH_WATER = 1 << 20;
@@ -130,9 +136,10 @@ class InheritedListener implements ConnListener {
  * the parent). The caller should make the fd close-on-exec first, so that
  * processes it spawns do not keep the socket alive.
  */
-export function listenInheritedFd(fd: number): Promise<ConnListener> {
+export async function listenInheritedFd(fd: number): Promise<ConnListener> {
+  const { createServer } = await import(NODE_NET) as typeof import("./node_net.d.ts");
   const server = createServer({ allowHalfOpen: false });
-  return new Promise((resolve, reject) => {
+  return await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ fd }, () => {
       server.off("error", reject);
