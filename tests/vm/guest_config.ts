@@ -6,13 +6,16 @@
  */
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+/** Debian 12's virtiofsd (qemu-system-common): QEMU's C daemon. */
+export const DEBIAN_VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 /** Where `scripts/build-guest` leaves the guest kernel and initrd. */
 export const GUEST = `${ROOT}/.cache/guest`;
 
 /**
  * Copies `config/configuration-<hypervisor>.toml` into `dir` and adds
  * `config.d/50-built-guest.toml` (kernel, initrd, 1 GiB, long agent timeouts,
- * plus `hypervisorLines` in the hypervisor's section); returns the copy's path.
+ * for QEMU Debian's virtiofsd as `virtio_fs_daemon`, plus `hypervisorLines`
+ * in the hypervisor's section); returns the copy's path.
  */
 export async function configWithBuiltGuest(
   hypervisor: "qemu" | "dragonball",
@@ -24,6 +27,8 @@ export async function configWithBuiltGuest(
       throw new Error(`Guest artifact ${GUEST}/${f} is missing: run scripts/build-guest`);
     });
   }
+  // A key given in hypervisorLines wins (one TOML table cannot hold it twice).
+  const sets = (key: string) => hypervisorLines.some((l) => new RegExp(`^\\s*${key}\\s*=`).test(l));
   const file = `${dir}/configuration-${hypervisor}.toml`;
   await Deno.copyFile(`${ROOT}/config/configuration-${hypervisor}.toml`, file);
   await Deno.mkdir(`${dir}/config.d`);
@@ -35,12 +40,22 @@ export async function configWithBuiltGuest(
       'image = ""',
       `initrd = "${GUEST}/kata-containers-initrd.img"`,
       "default_memory = 1024",
+      // The shipped QEMU config shares files with virtio-fs through a daemon at
+      // upstream's path; Debian ships QEMU's C virtiofsd elsewhere.
+      ...(hypervisor === "qemu" && !sets("virtio_fs_daemon")
+        ? [
+          `virtio_fs_daemon = "${DEBIAN_VIRTIOFSD}"`,
+          `valid_virtio_fs_daemon_paths = ["${DEBIAN_VIRTIOFSD}"]`,
+        ]
+        : []),
       ...hypervisorLines,
       "",
       "[agent.kata]",
-      // A nested guest under software emulation boots in tens of seconds.
+      // A nested guest under software emulation boots in tens of seconds, and
+      // a single agent call (StartContainer) can take longer than 30 s.
       "dial_timeout_ms = 100",
       "reconnect_timeout_ms = 240000",
+      "request_timeout_ms = 240000",
       "",
     ].join("\n"),
   );
