@@ -1,8 +1,8 @@
 /**
  * VM group, end to end: a private containerd runs busybox through our shim
  * with the VirtContainer runtime on QEMU (KVM, vhost-vsock; the shipped
- * `shared_fs = "virtio-fs"` falls back to virtio-9p where virtiofsd is
- * missing, as on the test machines), the
+ * `shared_fs = "virtio-fs"` served by Debian's virtiofsd, which the guest
+ * drop-in of guest_config.ts names), the
  * guest kernel and agent from scripts/build-guest. A container in a pod
  * network namespace prints the kernel's boot id, which must differ from the
  * host's (it ran in the VM), and pings a peer namespace through the VM's
