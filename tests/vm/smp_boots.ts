@@ -36,6 +36,8 @@ echo "SMP-DMESG=$(/bin/busybox dmesg | /bin/busybox grep -o 'smp: Brought up.*')
 
 interface BootResult {
   ok: boolean;
+  /** Both CPUs came up (the kernel's smp line or nproc 2 reached the console). */
+  cpusUp: boolean;
   ms: number;
   why: string;
 }
@@ -70,6 +72,8 @@ async function bootOnce(kernelPath: string, initrdPath: string): Promise<BootRes
   const ms = performance.now() - start;
   const nproc = out.match(/SMP-NPROC=(\d+)/)?.[1];
   const ok = !timedOut && exit.kind === "shutdown" && nproc === "2" && out.includes(SMP_LINE);
+  // Apart from `ok`: a line garbled on the console is a serial defect, not a CPU left down.
+  const cpusUp = nproc === "2" || out.includes(SMP_LINE);
   const why = ok ? "" : [
     timedOut
       ? `no power-off within ${BOOT_DEADLINE_MS / 1000} s`
@@ -80,7 +84,7 @@ async function bootOnce(kernelPath: string, initrdPath: string): Promise<BootRes
     ...vm.vcpuReport(),
     `console tail:\n${tail(out, 2000)}`,
   ].join("; ");
-  return { ok, ms, why };
+  return { ok, cpusUp, ms, why };
 }
 
 function openFds(): number {
@@ -99,27 +103,32 @@ if (import.meta.main && Deno.args[0] === "--prepare") {
   await ensureKvm();
   const k = await kernelAssets();
   const initrd = await testInitrd(SMP_INIT);
-  const fdsBefore = openFds();
   const results: BootResult[] = [];
+  let fdsBefore = openFds();
   const started = performance.now();
   for (let i = 1; i <= boots; i++) {
     const r = await bootOnce(k.vmlinux, initrd);
     results.push(r);
+    if (i === 1) fdsBefore = openFds(); // after one boot: Deno's and libc's one-time opens are done
     console.log(
-      `boot ${i}/${boots}: ${r.ok ? "2 CPUs up" : "FAILED"} in ${(r.ms / 1000).toFixed(1)} s`,
+      `boot ${i}/${boots}: ${
+        r.ok ? "2 CPUs up" : r.cpusUp ? "2 CPUs up, console garbled" : "FAILED"
+      } in ${(r.ms / 1000).toFixed(1)} s`,
     );
     if (!r.ok) console.log(`  ${r.why}`);
   }
   const fdsAfter = openFds();
   const failed = results.filter((r) => !r.ok).length;
+  const down = results.filter((r) => !r.cpusUp).length;
   const times = results.map((r) => r.ms / 1000).sort((a, b) => a - b);
   console.log(
-    `smp_boots: ${boots - failed} of ${boots} boots brought up both vCPUs; ` +
+    `smp_boots: ${boots - down} of ${boots} boots brought up both vCPUs, ` +
+      `${boots - failed} of them with an intact console; ` +
       `per boot min ${times[0].toFixed(1)} s, median ${
         times[Math.floor(times.length / 2)].toFixed(1)
       } s, max ${times.at(-1)!.toFixed(1)} s; all ${
         ((performance.now() - started) / 1000).toFixed(0)
-      } s; open fds ${fdsBefore} before, ${fdsAfter} after`,
+      } s; open fds ${fdsBefore} after the first boot, ${fdsAfter} after the last`,
   );
   Deno.exit(failed > 0 || fdsAfter > fdsBefore ? 1 : 0);
 }
