@@ -163,7 +163,7 @@ export class Dragonball implements Hypervisor {
     if (!this.#life.allows("attach")) {
       return Promise.reject(
         new UnimplementedError(
-          `The built-in VMM cannot add a ${d.kind} device after boot (no hotplug)`,
+          `The built-in VMM cannot add a ${d.kind} device after boot (only disks can be hot-added)`,
         ),
       );
     }
