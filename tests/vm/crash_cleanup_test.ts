@@ -21,6 +21,19 @@ import { killClients, until, vmTest, type VmTestContext } from "./deadline.ts";
 const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 const HAS_KVM = !!(await Deno.stat("/dev/kvm").catch(() => null));
 
+/**
+ * The slow-VM containerd options plus room for containerd's own clean-up of
+ * a dead shim: it runs `shim delete` under `io.containerd.timeout.shim.cleanup`
+ * (5 s by default) and kills it past that; under nested emulation Deno alone
+ * starts in seconds (measured: killed after 6 s, before it had done anything).
+ */
+const CRASH_CONTAINERD = {
+  extraConfig: [
+    ...SLOW_VM_CONTAINERD.extraConfig,
+    '  "io.containerd.timeout.shim.cleanup" = "120s"',
+  ],
+};
+
 /** A host directory with marker files and a nested directory. */
 async function dataDir(): Promise<string> {
   const d = await Deno.makeTempDir({ prefix: "rts-crash-data-" });
@@ -79,7 +92,7 @@ async function crashScenario(ctx: VmTestContext, hv: "dragonball" | "qemu"): Pro
   const cfgDir = await Deno.makeTempDir({ prefix: "rts-crash-cfg-" });
   const data = await dataDir();
   ctx.step("containerd to start");
-  const c = await Containerd.start(SLOW_VM_CONTAINERD);
+  const c = await Containerd.start(CRASH_CONTAINERD);
   ctx.evidence("containerd log (with the shim's and the guest console's lines)", () => c.log());
   ctx.onDeadline(() => killClients("ctr", c.address));
   const id = `crash-${hv}`;
