@@ -44,8 +44,19 @@ if grep -q vmmtest.hotplug=1 /proc/cmdline; then
     sync; blockdev --flushbufs /dev/vda
   }
   wait_size 1 && echo_back
-  wait_size 0 && echo "VMM-HP-GONE"
-  wait_size 1 && echo_back
+  # The host may detach and re-attach faster than this loop polls under
+  # emulation, so the second disk is recognised by its different marker.
+  first=$m
+  i=0
+  while [ $i -lt 3000 ]; do
+    if [ "$(size)" = 0 ]; then gone=1; fi
+    blockdev --flushbufs /dev/vda 2>/dev/null
+    now=$(head -c 16 /dev/vda 2>/dev/null | tr -d '\0')
+    if [ "$(size)" != 0 ] && [ -n "$now" ] && [ "$now" != "$first" ]; then break; fi
+    sleep 0.1; i=$((i+1))
+  done
+  echo "VMM-HP-GONE-SEEN=\${gone:-0}"
+  echo_back
 fi
 `;
 

@@ -120,8 +120,8 @@ vmTest({
     const mounts = await exec("m", "cat /proc/mounts");
     const root = mounts.split("\n").find((l) => l.split(" ")[1] === "/");
     assert(root, `no / in the container's /proc/mounts:\n${mounts}`);
+    // (A bind of a directory inside the share: the guest shows its source as "none".)
     assertEquals(root.split(" ")[2], "virtiofs", `root mount: ${root}`);
-    assertEquals(root.split(" ")[0], "kataShared", `root mount: ${root}`);
 
     // Host → container.
     const hostRoot = `${shared}/${id}/rootfs`;
