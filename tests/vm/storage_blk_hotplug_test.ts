@@ -51,7 +51,7 @@ if grep -q vmmtest.hotplug=1 /proc/cmdline; then
   while [ $i -lt 3000 ]; do
     if [ "$(size)" = 0 ]; then gone=1; fi
     blockdev --flushbufs /dev/vda 2>/dev/null
-    now=$(head -c 16 /dev/vda 2>/dev/null | tr -d '\0')
+    now=$(head -c 16 /dev/vda 2>/dev/null | tr -d '\\0')
     if [ "$(size)" != 0 ] && [ -n "$now" ] && [ "$now" != "$first" ]; then break; fi
     sleep 0.1; i=$((i+1))
   done
