@@ -32,6 +32,12 @@ export interface VmTestDefinition {
   /** The whole test's bound, in ms; it fails when this passes. */
   deadlineMs: number;
   ignore?: boolean;
+  /**
+   * Set on a test that has not yet passed in the test host: the group skips it
+   * (printing this reason) unless TEST_VM_UNVERIFIED=1 asks for it, so a new
+   * test that is still red does not fail every landing. Remove it once green.
+   */
+  unverified?: string;
   /** Time the body gets to run its own clean-up after the deadline (default 30 s). */
   graceMs?: number;
   sanitizeOps?: boolean;
@@ -140,9 +146,16 @@ export async function withDeadline(
 
 /** Registers a Deno test bounded by its own deadline (see the module doc). */
 export function vmTest(def: VmTestDefinition, fn: (ctx: VmTestContext) => Promise<void>): void {
+  const skipUnverified = def.unverified !== undefined &&
+    Deno.env.get("TEST_VM_UNVERIFIED") !== "1";
+  if (skipUnverified && !def.ignore) {
+    console.log(
+      `ignored (not yet green; TEST_VM_UNVERIFIED=1 runs it): ${def.name}: ${def.unverified}`,
+    );
+  }
   Deno.test({
     name: def.name,
-    ignore: def.ignore,
+    ignore: def.ignore || skipUnverified,
     // A body that hung past its deadline may leave a pending op behind; the
     // deadline's own message is the failure to read, not the sanitizer's.
     sanitizeOps: def.sanitizeOps ?? false,

@@ -31,6 +31,8 @@ for (
   vmTest({
     name: `CRI pod on ${hypervisor}: one VM for the pod, shared namespaces, pod IP, logs, no leaks`,
     ignore: noKvm,
+    unverified:
+      "QEMU failed at ContainerStats (empty metrics), the built-in VMM timed out in RunPodSandbox (issue 12 open)",
     deadlineMs: 830_000,
   }, async (ctx) => {
     ctx.step("the CRI client (prebuilt under .cache/cri)");

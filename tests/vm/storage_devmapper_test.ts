@@ -31,6 +31,8 @@ vmTest({
     "built-in VMM + devmapper snapshotter: the container's root is a hot-added virtio disk; released on removal",
   deadlineMs: 600_000,
   ignore: !haveKvm || !haveDmsetup,
+  unverified:
+    "containerd reports its devmapper snapshotter as error inside the test host (issue 14 open)",
 }, async (ctx) => {
   ctx.step("the thin pool");
   const work = await Deno.makeTempDir({ prefix: "rts-dm-" });
