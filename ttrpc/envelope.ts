@@ -7,6 +7,18 @@
  * @module
  */
 import { HEADER_SIZE, writeHeader } from "./frame.ts";
+import {
+  EMPTY,
+  expectWireType,
+  int64Bytes,
+  LENGTH_DELIMITED,
+  lengthDelimitedSize,
+  putBytes,
+  putVarint,
+  VARINT,
+  varintSize,
+  WireReader,
+} from "./protobuf_wire.ts";
 import { allocBytes } from "./slab.ts";
 
 /** One metadata entry; a key with several values appears once per value. */
@@ -44,70 +56,7 @@ export interface ResponseEnvelope {
   payload: Uint8Array;
 }
 
-const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-// Wire types of the protobuf encoding.
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
-const START_GROUP = 3;
-const END_GROUP = 4;
-const FIXED32 = 5;
-
-function expectWireType(field: number, got: number, want: number, message: string): void {
-  if (got !== want) {
-    throw new Error(
-      `Cannot decode ${message}: field ${field} has wire type ${got}, expected ${want}`,
-    );
-  }
-}
-
-/** Bytes a varint of the non-negative integer `n` takes. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-/** Writes the varint of the non-negative integer `n` at `pos`; returns the position after it. */
-function putVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-/** A negative int64/int32 is encoded as its 64-bit two's complement: ten bytes. */
-function int64Bytes(n: number): Uint8Array {
-  let v = BigInt.asUintN(64, BigInt(Math.trunc(n)));
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return new Uint8Array(out);
-}
-
-/** Size of field `tag` (< 16, one byte) holding a length-delimited value of `len` bytes. */
-function lengthDelimitedSize(len: number): number {
-  return 1 + varintSize(len) + len;
-}
-
-/** Writes the tag byte, the length and the bytes of a length-delimited field. */
-function putBytes(buf: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
-  buf[pos++] = tag;
-  pos = putVarint(buf, pos, bytes.length);
-  buf.set(bytes, pos);
-  return pos + bytes.length;
-}
 
 /**
  * The encoded `service` and `method` fields of a ttrpc.Request, which start
@@ -268,106 +217,6 @@ export function encodeResponseFrame(
 /** Encodes a ttrpc.Response (without a frame header). */
 export function encodeResponse(res: ResponseEnvelope): Uint8Array {
   return encodeResponseFrame(0, 0, res.status, res.payload).subarray(HEADER_SIZE);
-}
-
-/** A cursor over protobuf bytes; every read is bounds-checked. */
-class WireReader {
-  buf: Uint8Array;
-  pos: number;
-  end: number;
-
-  constructor(buf: Uint8Array, pos: number, end: number) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = end;
-  }
-
-  /** A varint as a number; 64-bit values beyond 2^49 are read exactly and wrapped to int64. */
-  varint(): number {
-    const buf = this.buf;
-    const start = this.pos;
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 7; i++) {
-      if (this.pos >= this.end) throw new Error("Premature EOF");
-      const b = buf[this.pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    this.pos = start;
-    return this.#bigVarint();
-  }
-
-  #bigVarint(): number {
-    let result = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new Error("Premature EOF");
-      const b = this.buf[this.pos++];
-      result |= BigInt(b & 0x7f) << BigInt(7 * i);
-      if (b < 0x80) return Number(BigInt.asIntN(64, result));
-    }
-    throw new Error("Invalid varint");
-  }
-
-  /** Reads a length prefix and returns where the bytes start (pos moves past them). */
-  lengthDelimited(): number {
-    const len = this.varint();
-    const start = this.pos;
-    if (len < 0 || len > this.end - start) throw new Error("Premature EOF");
-    this.pos = start + len;
-    return start;
-  }
-
-  string(): string {
-    const start = this.lengthDelimited();
-    return start === this.pos ? "" : decoder.decode(this.buf.subarray(start, this.pos));
-  }
-
-  bytes(): Uint8Array {
-    const start = this.lengthDelimited();
-    return start === this.pos ? EMPTY : this.buf.subarray(start, this.pos);
-  }
-
-  /** Reads a tag; returns field number * 8 + wire type, as on the wire. */
-  tag(): number {
-    const tag = this.varint();
-    if (tag < 8 || tag > 0xffffffff) throw new Error(`Illegal tag: ${tag}`);
-    return tag;
-  }
-
-  skip(wireType: number, field: number): void {
-    switch (wireType) {
-      case VARINT:
-        this.varint();
-        return;
-      case FIXED64:
-        this.#advance(8);
-        return;
-      case LENGTH_DELIMITED:
-        this.lengthDelimited();
-        return;
-      case FIXED32:
-        this.#advance(4);
-        return;
-      case START_GROUP:
-        for (;;) {
-          const tag = this.tag();
-          if ((tag & 7) === END_GROUP) {
-            if (tag >>> 3 !== field) throw new Error("Invalid end group tag");
-            return;
-          }
-          this.skip(tag & 7, tag >>> 3);
-        }
-      default:
-        throw new Error(`Cant skip wire type ${wireType}`);
-    }
-  }
-
-  #advance(n: number): void {
-    if (n > this.end - this.pos) throw new Error("Premature EOF");
-    this.pos += n;
-  }
 }
 
 /**
