@@ -32,18 +32,9 @@
 import { FailedPreconditionError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { DeviceManager } from "../../hypervisor/device_manager.ts";
-import type { NetworkDevice } from "../../hypervisor/device.ts";
 import type { Hypervisor, VmExit } from "../../hypervisor/hypervisor.ts";
 import type { StateStore } from "../../persist/state_store.ts";
 import type { ContainerState } from "../../persist/state.ts";
-import { toProtoInterface, toProtoNeighbour, toProtoRoute } from "./agent_convert.ts";
-import type {
-  AgentARPNeighbor,
-  AgentInterface,
-  AgentRoute,
-} from "../../resource/network/agent_types.ts";
-import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
-import { updateInterfaceWithRetry } from "../../resource/network/update_interface.ts";
 import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
@@ -51,6 +42,9 @@ import { type UndoPhase, UndoStack } from "./undo.ts";
 import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
+import { networkSink, type SandboxNetwork, setupGuestNetwork } from "./sandbox_network.ts";
+
+export type { SandboxNetwork } from "./sandbox_network.ts";
 
 const log = getLogger("runtimes.virt_container.sandbox");
 
@@ -74,16 +68,6 @@ export const START_STEPS = [
 ] as const;
 /** One start step. */
 export type StartStep = typeof START_STEPS[number];
-
-/** What the sandbox needs of the pod network (`resource/network`'s NetworkResource). */
-export interface SandboxNetwork {
-  attach(sink: NetworkDeviceSink): Promise<NetworkDevice[]>;
-  flushQueued(sink: NetworkDeviceSink): Promise<NetworkDevice[]>;
-  detach(sink: NetworkDeviceSink): Promise<void>;
-  interfaces(): AgentInterface[];
-  routes(): AgentRoute[];
-  neighbours(): AgentARPNeighbor[];
-}
 
 /** Everything a sandbox is made of. */
 export interface SandboxParts {
@@ -179,20 +163,6 @@ export class VirtSandbox {
     return this.#agent;
   }
 
-  /** NIC sink that skips removals once the VM is down (the VM took its NICs along). */
-  #sink(): NetworkDeviceSink {
-    const hv = this.parts.hypervisor;
-    return {
-      capabilities: () => hv.capabilities(),
-      state: () => hv.state(),
-      addDevice: (d) => hv.addDevice(d),
-      removeDevice: async (d) => {
-        if (hv.state() === "stopped" || hv.state() === "not_ready") return;
-        await hv.removeDevice(d);
-      },
-    };
-  }
-
   async #step(
     step: StartStep,
     run: () => Promise<void>,
@@ -213,7 +183,7 @@ export class VirtSandbox {
     this.#status = "starting";
     const p = this.parts;
     const hv = p.hypervisor;
-    const sink = this.#sink();
+    const sink = networkSink(hv);
     // A stale sandbox of this id first (same clean-up order); a failure refuses the start.
     await cleanupStaleSandbox(p.store, p.id).catch((e) => {
       this.#status = "stopped";
@@ -306,7 +276,9 @@ export class VirtSandbox {
         this.#agent?.close();
         this.#agent = undefined;
       });
-      await this.#step("setup_network", () => this.#setupNetwork());
+      await this.#step("setup_network", async () => {
+        if (p.network) await setupGuestNetwork(this.agent, p.network, p.sleep);
+      });
       await this.#step("create_sandbox", async () => {
         await this.agent.createSandbox({
           hostname: p.hostname,
@@ -353,29 +325,6 @@ export class VirtSandbox {
         log.warn("sandbox {id}: {r}", { id: p.id, r: String(r) });
       }
       throw e;
-    }
-  }
-
-  async #setupNetwork(): Promise<void> {
-    const net = this.parts.network;
-    if (!net) return;
-    const agent = this.agent;
-    for (const i of net.interfaces()) {
-      await updateInterfaceWithRetry(
-        (iface) => agent.updateInterface({ interface: toProtoInterface(iface) }),
-        i,
-        { sleep: this.parts.sleep },
-      );
-    }
-    const neighbours = net.neighbours();
-    if (neighbours.length > 0) {
-      await agent.addARPNeighbors({
-        neighbors: { ARPNeighbors: neighbours.map(toProtoNeighbour) },
-      });
-    }
-    const routes = net.routes();
-    if (routes.length > 0) {
-      await agent.updateRoutes({ routes: { Routes: routes.map(toProtoRoute) } });
     }
   }
 
