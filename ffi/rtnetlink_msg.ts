@@ -5,41 +5,51 @@
  * `linux/if_link.h`, `linux/pkt_sched.h`, `linux/pkt_cls.h`,
  * `linux/tc_act/tc_mirred.h`); all integers are host (little-endian) order
  * unless a field says otherwise.
+ *
+ * This file holds link, address, route and neighbour messages. Netlink
+ * framing, attributes and address formats live in `rtnetlink_frame.ts`,
+ * traffic control in `rtnetlink_tc.ts`; both are re-exported here, so
+ * importers need only this module.
  * @module
  */
 
-/** Netlink message types used by the project. */
-export const NLMSG = { ERROR: 2, DONE: 3 } as const;
-export const RTM = {
-  NEWLINK: 16,
-  DELLINK: 17,
-  GETLINK: 18,
-  SETLINK: 19,
-  NEWADDR: 20,
-  GETADDR: 22,
-  NEWROUTE: 24,
-  DELROUTE: 25,
-  GETROUTE: 26,
-  NEWNEIGH: 28,
-  GETNEIGH: 30,
-  NEWQDISC: 36,
-  DELQDISC: 37,
-  GETQDISC: 38,
-  NEWTFILTER: 44,
-  DELTFILTER: 45,
-  GETTFILTER: 46,
-} as const;
-/** nlmsghdr flags. */
-export const NLM_F = {
-  REQUEST: 0x1,
-  MULTI: 0x2,
-  ACK: 0x4,
-  DUMP: 0x300,
-  EXCL: 0x200,
-  CREATE: 0x400,
-  CAPPED: 0x100,
-  ACK_TLVS: 0x200,
-} as const;
+import {
+  attr,
+  attrStr,
+  attrU32,
+  formatIp,
+  formatMac,
+  message,
+  nest,
+  NLM_F,
+  parseAttrs,
+  parseIp4,
+  parseMac,
+  RTM,
+  str,
+  u32,
+} from "./rtnetlink_frame.ts";
+
+export {
+  attr,
+  attrStr,
+  attrU32,
+  formatIp,
+  formatMac,
+  message,
+  nest,
+  NLM_F,
+  NLMSG,
+  parseAttrs,
+  parseError,
+  parseIp4,
+  parseMac,
+  parseMessages,
+  RTM,
+} from "./rtnetlink_frame.ts";
+export type { NlError, NlMessage } from "./rtnetlink_frame.ts";
+export * from "./rtnetlink_tc.ts";
+
 /** Interface flags (`net/if.h`). */
 export const IFF = {
   UP: 0x1,
@@ -60,157 +70,6 @@ const RTAX_MTU = 2;
 const NDA = { DST: 1, LLADDR: 2 };
 /** Neighbour states (`NUD_*`). */
 export const NUD = { PERMANENT: 0x80, NOARP: 0x40, REACHABLE: 0x02 } as const;
-const TCA = { KIND: 1, OPTIONS: 2 };
-const TCA_U32 = { SEL: 5, ACT: 7 };
-const TCA_ACT = { KIND: 1, OPTIONS: 2 };
-const TCA_MIRRED_PARMS = 2;
-const TC_U32_TERMINAL = 1;
-const TC_ACT_STOLEN = 4;
-const TCA_EGRESS_REDIR = 1;
-/** tc handles: the ingress qdisc lives at `ffff:` under the ingress parent. */
-export const TC_H = { INGRESS: 0xfffffff1, INGRESS_HANDLE: 0xffff0000 } as const;
-/** EtherType "all protocols" (`ETH_P_ALL`). */
-export const ETH_P_ALL = 0x0003;
-const NLMSGERR_ATTR_MSG = 1;
-
-const HDR = 16;
-const align4 = (n: number) => (n + 3) & ~3;
-const te = new TextEncoder();
-const td = new TextDecoder();
-
-/** One attribute, padded to 4 bytes. */
-export function attr(type: number, data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(align4(4 + data.length));
-  const v = new DataView(out.buffer);
-  v.setUint16(0, 4 + data.length, true);
-  v.setUint16(2, type, true);
-  out.set(data, 4);
-  return out;
-}
-
-/** A u32 attribute. */
-export function attrU32(type: number, value: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value >>> 0, true);
-  return attr(type, b);
-}
-
-/** A NUL-terminated string attribute. */
-export function attrStr(type: number, value: string): Uint8Array<ArrayBuffer> {
-  const s = te.encode(value);
-  const b = new Uint8Array(s.length + 1);
-  b.set(s);
-  return attr(type, b);
-}
-
-/** A nested attribute holding `children`. */
-export function nest(type: number, children: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  return attr(type, concat(children));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** A whole netlink message: header, fixed family header and attributes. */
-export function message(
-  type: number,
-  flags: number,
-  seq: number,
-  family: Uint8Array,
-  attrs: Uint8Array[] = [],
-): Uint8Array<ArrayBuffer> {
-  const body = concat([family, new Uint8Array(align4(family.length) - family.length), ...attrs]);
-  const out = new Uint8Array(HDR + body.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, out.length, true);
-  v.setUint16(4, type, true);
-  v.setUint16(6, flags, true);
-  v.setUint32(8, seq >>> 0, true);
-  v.setUint32(12, 0, true);
-  out.set(body, HDR);
-  return out;
-}
-
-/** A parsed netlink message; `payload` starts at the family header. */
-export interface NlMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  payload: Uint8Array;
-}
-
-/** Splits one received datagram into its messages. */
-export function parseMessages(buf: Uint8Array): NlMessage[] {
-  const out: NlMessage[] = [];
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = 0;
-  while (off + HDR <= buf.length) {
-    const len = v.getUint32(off, true);
-    if (len < HDR || off + len > buf.length) {
-      throw new Error(`Malformed netlink message: length ${len} at offset ${off}`);
-    }
-    out.push({
-      type: v.getUint16(off + 4, true),
-      flags: v.getUint16(off + 6, true),
-      seq: v.getUint32(off + 8, true),
-      payload: buf.subarray(off + HDR, off + len),
-    });
-    off += align4(len);
-  }
-  return out;
-}
-
-/** Attributes of one level, keyed by type (nested flag bits masked off; last one wins). */
-export function parseAttrs(buf: Uint8Array, start = 0): Map<number, Uint8Array> {
-  const out = new Map<number, Uint8Array>();
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = start;
-  while (off + 4 <= buf.length) {
-    const len = v.getUint16(off, true);
-    const type = v.getUint16(off + 2, true) & 0x3fff;
-    if (len < 4 || off + len > buf.length) break;
-    out.set(type, buf.subarray(off + 4, off + len));
-    off += align4(len);
-  }
-  return out;
-}
-
-const u32 = (b: Uint8Array | undefined): number | undefined =>
-  b && b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : undefined;
-const str = (b: Uint8Array | undefined): string | undefined => {
-  if (!b) return undefined;
-  const z = b.indexOf(0);
-  return td.decode(z < 0 ? b : b.subarray(0, z));
-};
-
-/** The outcome carried by an NLMSG_ERROR message: 0 is an ACK. */
-export interface NlError {
-  /** Positive errno, 0 for success. */
-  errno: number;
-  /** The kernel's extended-ACK text, when it sent one. */
-  message?: string;
-}
-
-/** Parses an NLMSG_ERROR payload. */
-export function parseError(msg: NlMessage): NlError {
-  const v = new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-  const code = v.getInt32(0, true);
-  const errno = code < 0 ? -code : code;
-  let message: string | undefined;
-  if (msg.flags & NLM_F.ACK_TLVS) {
-    // After the error code comes the offending request: only its header when capped.
-    const origLen = msg.flags & NLM_F.CAPPED ? HDR : v.getUint32(4, true);
-    message = str(parseAttrs(msg.payload, 4 + align4(origLen)).get(NLMSGERR_ATTR_MSG));
-  }
-  return { errno, message };
-}
 
 // ---- links -----------------------------------------------------------------
 
@@ -524,184 +383,4 @@ export function parseNeighbour(payload: Uint8Array): NeighMsg {
     dst: dst ? formatIp(dst) : "",
     lladdr: ll ? formatMac(ll) : "",
   };
-}
-
-// ---- traffic control -------------------------------------------------------
-
-function tcmsg(index: number, handle: number, parent: number, info = 0): Uint8Array {
-  const b = new Uint8Array(20);
-  const v = new DataView(b.buffer);
-  v.setInt32(4, index, true);
-  v.setUint32(8, handle >>> 0, true);
-  v.setUint32(12, parent >>> 0, true);
-  v.setUint32(16, info >>> 0, true);
-  return b;
-}
-
-/** RTM_NEWQDISC adding the ingress qdisc (`ffff:`) to link `index`. */
-export function newIngressQdisc(seq: number, index: number): Uint8Array<ArrayBuffer> {
-  return message(
-    RTM.NEWQDISC,
-    NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
-    seq,
-    tcmsg(index, TC_H.INGRESS_HANDLE, TC_H.INGRESS),
-    [attrStr(TCA.KIND, "ingress"), nest(TCA.OPTIONS, [])],
-  );
-}
-
-/** RTM_DELQDISC removing the ingress qdisc (and its filters) from link `index`. */
-export function delIngressQdisc(seq: number, index: number): Uint8Array<ArrayBuffer> {
-  return message(
-    RTM.DELQDISC,
-    NLM_F.REQUEST | NLM_F.ACK,
-    seq,
-    tcmsg(index, TC_H.INGRESS_HANDLE, TC_H.INGRESS),
-  );
-}
-
-/** RTM_GETQDISC dump request. */
-export function getQdiscs(seq: number): Uint8Array<ArrayBuffer> {
-  return message(RTM.GETQDISC, NLM_F.REQUEST | NLM_F.DUMP, seq, tcmsg(0, 0, 0));
-}
-
-/** A qdisc as rtnetlink reports it. */
-export interface QdiscMsg {
-  index: number;
-  handle: number;
-  parent: number;
-  kind: string;
-}
-
-/** Parses an RTM_NEWQDISC payload. */
-export function parseQdisc(payload: Uint8Array): QdiscMsg {
-  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  return {
-    index: v.getInt32(4, true),
-    handle: v.getUint32(8, true),
-    parent: v.getUint32(12, true),
-    kind: str(parseAttrs(payload, 20).get(TCA.KIND)) ?? "",
-  };
-}
-
-/**
- * RTM_NEWTFILTER: on link `index`'s ingress, a u32 filter matching every
- * frame (one key with mask 0) whose action is mirred egress-redirect to link
- * `target` (`tc filter add dev X parent ffff: protocol all u32 match u8 0 0
- * action mirred egress redirect dev Y`).
- */
-export function newRedirectFilter(
-  seq: number,
-  index: number,
-  target: number,
-  priority = 49152,
-): Uint8Array<ArrayBuffer> {
-  // The protocol sits in the low 16 bits of tcm_info in network byte order.
-  const info = ((priority & 0xffff) << 16) | (((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8));
-  // struct tc_u32_sel (16 bytes) + one struct tc_u32_key (16 bytes), all zero but the counts.
-  const sel = new Uint8Array(32);
-  sel[0] = TC_U32_TERMINAL;
-  sel[2] = 1; // nkeys
-  // struct tc_mirred: index, capab, action, refcnt, bindcnt, eaction, ifindex.
-  const parms = new Uint8Array(28);
-  const pv = new DataView(parms.buffer);
-  pv.setInt32(8, TC_ACT_STOLEN, true);
-  pv.setInt32(20, TCA_EGRESS_REDIR, true);
-  pv.setUint32(24, target, true);
-  const action = nest(1, [
-    attrStr(TCA_ACT.KIND, "mirred"),
-    nest(TCA_ACT.OPTIONS, [attr(TCA_MIRRED_PARMS, parms)]),
-  ]);
-  return message(
-    RTM.NEWTFILTER,
-    NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
-    seq,
-    tcmsg(index, 0, TC_H.INGRESS_HANDLE, info),
-    [
-      attrStr(TCA.KIND, "u32"),
-      nest(TCA.OPTIONS, [attr(TCA_U32.SEL, sel), nest(TCA_U32.ACT, [action])]),
-    ],
-  );
-}
-
-/** RTM_GETTFILTER dump of the filters on link `index`'s ingress. */
-export function getIngressFilters(seq: number, index: number): Uint8Array<ArrayBuffer> {
-  return message(
-    RTM.GETTFILTER,
-    NLM_F.REQUEST | NLM_F.DUMP,
-    seq,
-    tcmsg(index, 0, TC_H.INGRESS_HANDLE),
-  );
-}
-
-/** A filter as rtnetlink reports it: its kind and, for mirred redirects, the target. */
-export interface FilterMsg {
-  index: number;
-  kind: string;
-  /** ifindex a mirred action redirects to, 0 when none was found. */
-  redirectTo: number;
-}
-
-/** Parses an RTM_NEWTFILTER payload. */
-export function parseFilter(payload: Uint8Array): FilterMsg {
-  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const a = parseAttrs(payload, 20);
-  let redirectTo = 0;
-  const opts = a.get(TCA.OPTIONS);
-  const acts = opts && parseAttrs(opts).get(TCA_U32.ACT);
-  for (const act of acts ? parseAttrs(acts).values() : []) {
-    const aa = parseAttrs(act);
-    if (str(aa.get(TCA_ACT.KIND)) !== "mirred") continue;
-    const p = aa.get(TCA_ACT.OPTIONS) && parseAttrs(aa.get(TCA_ACT.OPTIONS)!).get(TCA_MIRRED_PARMS);
-    if (p && p.length >= 28) {
-      redirectTo = new DataView(p.buffer, p.byteOffset, 28).getUint32(24, true);
-    }
-  }
-  return { index: v.getInt32(4, true), kind: str(a.get(TCA.KIND)) ?? "", redirectTo };
-}
-
-// ---- address formats -------------------------------------------------------
-
-/** "aa:bb:cc:dd:ee:ff" from raw bytes. */
-export function formatMac(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-}
-
-/** Raw bytes from "aa:bb:cc:dd:ee:ff"; throws on anything else. */
-export function parseMac(s: string): Uint8Array {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) {
-    throw new RangeError(`Invalid MAC address ${JSON.stringify(s)}: expected six hex bytes`);
-  }
-  return new Uint8Array(s.split(":").map((x) => parseInt(x, 16)));
-}
-
-/** Raw bytes of a dotted IPv4 address; throws on anything else. */
-export function parseIp4(s: string): Uint8Array {
-  const parts = s.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) {
-    throw new RangeError(`Invalid IPv4 address ${JSON.stringify(s)}`);
-  }
-  return new Uint8Array(parts.map(Number));
-}
-
-/** Text form of a 4-byte (IPv4) or 16-byte (IPv6, RFC 5952 compressed) address. */
-export function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return [...b].join(".");
-  if (b.length !== 16) return formatMac(b);
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i] << 8) | b[i + 1]);
-  // The longest run (of two or more) of zero words becomes "::".
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
