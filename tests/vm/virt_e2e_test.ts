@@ -1,9 +1,8 @@
 /**
  * VM group, end to end: a private containerd runs busybox through our shim
- * with the VirtContainer runtime on QEMU (KVM, vhost-vsock; files shared
- * over virtio-9p, the path this test has always run: with virtio-fs its guest
- * reset 0.6 s after start in one clean-clone run, not yet explained, while
- * crash_cleanup_test.ts runs QEMU with virtio-fs and Debian's virtiofsd), the
+ * with the VirtContainer runtime on QEMU (KVM, vhost-vsock; the shipped
+ * `shared_fs = "virtio-fs"` served by Debian's virtiofsd, which the guest
+ * drop-in of guest_config.ts names), the
  * guest kernel and agent from scripts/build-guest. A container in a pod
  * network namespace prints the kernel's boot id, which must differ from the
  * host's (it ran in the VM), and pings a peer namespace through the VM's
@@ -73,7 +72,7 @@ vmTest({
     ctx.onDeadline(() => killClients("ctr", c.address));
     const cfgDir = await Deno.makeTempDir({ prefix: "rts-virt-cfg-" });
     try {
-      const config = await configWithBuiltGuest("qemu", cfgDir, ['shared_fs = "virtio-9p"']);
+      const config = await configWithBuiltGuest("qemu", cfgDir);
       // `ctr run FLAGS` of busybox through our shim with the test configuration.
       const run = (flags: string[], id: string, ...cmd: string[]) =>
         c.ctr(
