@@ -1,5 +1,11 @@
 import { assertEquals, assertStringIncludes } from "../tests/assert.ts";
-import { parseSteps, type StepRecord, summarizeStep, total } from "./test_summary.ts";
+import {
+  denoSummaryLine,
+  parseSteps,
+  type StepRecord,
+  summarizeStep,
+  total,
+} from "./test_summary.ts";
 
 const test = (rc: number, name = "deno task test"): StepRecord => ({
   kind: "test",
@@ -74,4 +80,18 @@ Deno.test("the step file parses kind, rc, seconds, log and name", () => {
     log: "/tmp/l/3.log",
     name: "deno task test:vm",
   }]);
+});
+
+Deno.test("the summed line of per-file runs reads back as one step's counts", () => {
+  // scripts/test-vm ends with this line; scripts/test-all reads the last summary of that step.
+  const files = [
+    summarizeStep(test(0, "a_test.ts"), "ok | 2 passed | 0 failed | 1 ignored (1s)\n"),
+    summarizeStep(test(124, "b_test.ts"), "x ... ok (1s)\n"),
+  ];
+  const line = denoSummaryLine(total(files), "2 runs summed");
+  assertEquals(line, "FAILED | 2 passed | 1 failed | 1 ignored (2 runs summed)");
+  const outer = summarizeStep(test(1, "deno task test:vm"), `nested\n${line}\n`);
+  assertEquals([outer.passed, outer.failed, outer.ignored], [2, 1, 1]);
+  const green = denoSummaryLine({ passed: 3, failed: 0, ignored: 0 }, "1 runs summed");
+  assertEquals(summarizeStep(test(0), green + "\n").problem, "");
 });

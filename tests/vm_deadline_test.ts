@@ -141,7 +141,7 @@ Deno.test("the VM tests' deadlines add up to less than the test host's bound for
     if (!/vmTest\(/.test(src)) missing.push(`${e.name} has no vmTest`);
   }
   assertEquals(missing, [], "every VM test runs under a deadline (tests/vm/deadline.ts)");
-  // scripts/test-vm bounds the test host by lib.sh's vm_group_bound: the same sum plus the boot.
+  // scripts/test-vm bounds each file's test host by lib.sh's vm_file_bound; vm_group_bound sums them.
   const out = await new Deno.Command("bash", {
     args: ["-c", `. ${ROOT}/scripts/lib.sh && vm_group_bound ${ROOT}/tests/vm/*_test.ts`],
     stdout: "piped",
@@ -152,5 +152,24 @@ Deno.test("the VM tests' deadlines add up to less than the test host's bound for
     `deadlines sum to ${sum / 1000} s; the test host bound is ${bound} s`,
   );
   const script = await Deno.readTextFile(`${ROOT}/scripts/test-vm`);
-  assert(script.includes("TESTHOST_TIMEOUT:-$(vm_group_bound"), "test-vm uses vm_group_bound");
+  assert(
+    script.includes("TESTHOST_TIMEOUT:-$(vm_file_bound"),
+    "test-vm bounds each file by vm_file_bound",
+  );
+});
+
+Deno.test("a test that fails before its deadline shows its evidence with its own error", async () => {
+  const err = await assertRejects(
+    () =>
+      withDeadline("early failure", 10_000, async (ctx) => {
+        ctx.evidence("guest console", () => "[    1.2] agent: listening on vsock port 1024");
+        await Promise.resolve();
+        throw new Error("ctr run -d failed: agent unavailable");
+      }),
+    Error,
+    "ctr run -d failed: agent unavailable",
+  );
+  assertStringIncludes(err.message, "--- guest console (tail) ---");
+  assertStringIncludes(err.message, "agent: listening on vsock port 1024");
+  assert(!(err instanceof DeadlineError), "an early failure is not a deadline failure");
 });

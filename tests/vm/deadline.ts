@@ -112,9 +112,24 @@ export async function withDeadline(
   body.catch(() => {}); // settled below either way
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((r) => timer = setTimeout(() => r("expired"), deadlineMs));
+  const readEvidence = async (): Promise<string[]> => {
+    const parts: string[] = [];
+    for (const [label, read] of evidence) {
+      const text = await bounded(Promise.resolve().then(read), HOOK_TIMEOUT_MS, label)
+        .catch((e) => `(could not read: ${e})`);
+      parts.push(`--- ${label} (tail) ---\n${tail(text)}`);
+    }
+    return parts;
+  };
   try {
     const first = await Promise.race([body.then(() => "done" as const), expired]);
     if (first === "done") return;
+  } catch (e) {
+    // A failure before the deadline shows the same evidence: a guest that
+    // never answered says why only in its console.
+    const parts = await readEvidence();
+    if (parts.length === 0) throw e;
+    throw new Error(`${e instanceof Error ? e.message : e}\n${parts.join("\n")}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
@@ -136,11 +151,7 @@ export async function withDeadline(
     `while waiting for ${waitingFor} (for ${inStep} s)`,
     ...notes,
   ];
-  for (const [label, read] of evidence) {
-    const text = await bounded(Promise.resolve().then(read), HOOK_TIMEOUT_MS, label)
-      .catch((e) => `(could not read: ${e})`);
-    parts.push(`--- ${label} (tail) ---\n${tail(text)}`);
-  }
+  parts.push(...await readEvidence());
   throw new DeadlineError(name, deadlineMs, waitingFor, parts.join("\n"));
 }
 
