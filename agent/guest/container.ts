@@ -13,6 +13,7 @@ import { TerminalProcess } from "./terminal_process.ts";
 import type { OciSpec } from "./oci_spec.ts";
 import { execArgs, runArgs, runc, type RuncConfig } from "./runc.ts";
 import { type MountPlan, undoPlan } from "./storage.ts";
+import { parseRuncJson } from "./stats.ts";
 
 const log = getLogger("agent.guest.container");
 
@@ -199,8 +200,8 @@ export class GuestContainer {
     if (this.state !== "running" && this.state !== "paused") {
       throw new FailedPreconditionError(`Cannot read stats of "${this.id}": it is ${this.state}`);
     }
-    const out = JSON.parse(await runc(this.#runc, ["events", "--stats", this.id]));
-    return out.data ?? {};
+    const out = parseRuncJson(await runc(this.#runc, ["events", "--stats", this.id]));
+    return (out.data ?? {}) as Record<string, unknown>;
   }
 
   /**

@@ -13,7 +13,31 @@ import {
 
 type Json = Record<string, unknown>;
 
-const big = (v: unknown): bigint => (typeof v === "number" && v >= 0 ? BigInt(Math.trunc(v)) : 0n);
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** A counter as uint64: negatives and non-numbers are 0, anything larger is clamped. */
+const big = (v: unknown): bigint => {
+  const b = typeof v === "bigint"
+    ? v
+    : typeof v === "number" && v >= 0
+    ? BigInt(Math.trunc(v))
+    : 0n;
+  return b < 0n ? 0n : b > MAX_U64 ? MAX_U64 : b;
+};
+
+/**
+ * Parses runc's JSON keeping integers above 2^53 exact (as bigint): runc
+ * reports an unlimited cgroup's limit as 2^64-1, which a plain JSON.parse
+ * rounds to 2^64, a value no uint64 field can carry.
+ */
+export function parseRuncJson(text: string): Json {
+  return JSON.parse(text, (_key, value, context?: { source?: string }) => {
+    if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source) {
+      if (/^-?\d+$/.test(context.source)) return BigInt(context.source);
+    }
+    return value;
+  });
+}
 const obj = (v: unknown): Json => (v && typeof v === "object" ? v as Json : {});
 
 function memoryData(v: unknown) {

@@ -1,5 +1,7 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { statsFromRunc } from "./stats.ts";
+import { toBinary } from "@bufbuild/protobuf";
+import { StatsContainerResponseSchema } from "../gen/agent_pb.ts";
+import { parseRuncJson, statsFromRunc } from "./stats.ts";
 
 Deno.test("runc stats map to cgroup stats", () => {
   const s = statsFromRunc({
@@ -23,4 +25,20 @@ Deno.test("missing runc sections read as zero", () => {
   const cg = statsFromRunc({}, []).cgroupStats!;
   assertEquals(cg.cpuStats?.cpuUsage?.totalUsage, 0n);
   assertEquals(cg.memoryStats?.usage?.usage, 0n);
+});
+
+Deno.test("an unlimited cgroup's limit (2^64-1 from runc) encodes as uint64, exactly", () => {
+  // runc's text for a cgroup without a memory limit; JSON.parse alone rounds it to 2^64.
+  const data = parseRuncJson(
+    '{"memory":{"usage":{"usage":4096,"limit":18446744073709551615},"swap":{"limit":9223372036854771712}}}',
+  );
+  const s = statsFromRunc(data, []);
+  assertEquals(s.cgroupStats?.memoryStats?.usage?.limit, 18446744073709551615n);
+  assertEquals(s.cgroupStats?.memoryStats?.usage?.usage, 4096n);
+  assertEquals(s.cgroupStats?.memoryStats?.swapUsage?.limit, 9223372036854771712n);
+  // The whole response serialises (the agent's StatsContainer failed here before).
+  assertEquals(toBinary(StatsContainerResponseSchema, s).length > 0, true);
+  // A value past uint64 (not from runc) is clamped, never an encoding error.
+  const over = statsFromRunc({ pids: { limit: 2 ** 65 } }, []);
+  assertEquals(over.cgroupStats?.pidsStats?.limit, 18446744073709551615n);
 });
