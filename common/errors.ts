@@ -54,6 +54,15 @@ export class UnavailableError extends RuntimeError {
   override readonly code = "Unavailable";
 }
 
+/**
+ * Something that should not fail did: a command the runtime ran (runc,
+ * mount) failed for a reason it cannot classify, a peer broke its protocol,
+ * or an invariant of our own code did not hold.
+ */
+export class InternalError extends RuntimeError {
+  override readonly code = "Internal";
+}
+
 /** A configuration file or value is wrong; the message names file, section and key. */
 export class ConfigError extends RuntimeError {
   override readonly code = "InvalidArgument";

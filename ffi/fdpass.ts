@@ -6,6 +6,7 @@
  * @module
  */
 import { check, closeFd, cstr, errno, lazyLibc, SysError } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -122,11 +123,16 @@ export async function receiveFd(connFd: number): Promise<number> {
   const controlLen = Number(msg[5]);
   const view = new DataView(control.buffer);
   // struct cmsghdr: len u64, level i32, type i32, data
-  if (controlLen < 20) throw new Error(`No file descriptor received on fd ${connFd}`);
+  if (controlLen < 20) {
+    throw new FfiError("Internal", `No file descriptor received on fd ${connFd}`);
+  }
   const level = view.getInt32(8, true);
   const type = view.getInt32(12, true);
   if (level !== SOL_SOCKET || type !== SCM_RIGHTS) {
-    throw new Error(`Unexpected control message (level ${level}, type ${type}) on fd ${connFd}`);
+    throw new FfiError(
+      "Internal",
+      `Unexpected control message (level ${level}, type ${type}) on fd ${connFd}`,
+    );
   }
   // Keep the buffers alive until here: the kernel wrote through their addresses.
   void data;

@@ -4,6 +4,7 @@
  * @module
  */
 import { check, closeFd, ioctlBuf, ioctlVal, O, openFd } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 import { type CpuidEntry, decodeCpuid, encodeCpuid, KVM, KVM_API_VERSION } from "./kvm_structs.ts";
 
 /** Opens /dev/kvm and checks the API version; the caller closes the fd. */
@@ -12,7 +13,10 @@ export function openKvm(path = "/dev/kvm"): number {
   try {
     const version = ioctlVal(fd, KVM.GET_API_VERSION, 0, "KVM_GET_API_VERSION");
     if (version !== KVM_API_VERSION) {
-      throw new Error(`KVM API version ${version} is not supported (want ${KVM_API_VERSION})`);
+      throw new FfiError(
+        "FailedPrecondition",
+        `KVM API version ${version} is not supported (want ${KVM_API_VERSION})`,
+      );
     }
     return fd;
   } catch (e) {

@@ -4,6 +4,7 @@
  * @module
  */
 import { ioctlBuf, MAP, map, type Mapping, PROT, unmap } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 import {
   type CpuidEntry,
   decodeRegs,
@@ -56,7 +57,10 @@ export function setMsrs(vcpuFd: number, entries: readonly MsrEntry[]): void {
   const n = ioctlBuf(vcpuFd, KVM.SET_MSRS, encodeMsrs(entries), "KVM_SET_MSRS");
   if (n !== entries.length) {
     const bad = entries[n];
-    throw new Error(`KVM_SET_MSRS: MSR 0x${bad.index.toString(16)} was rejected`);
+    throw new FfiError(
+      "FailedPrecondition",
+      `KVM_SET_MSRS: MSR 0x${bad.index.toString(16)} was rejected`,
+    );
   }
 }
 
@@ -93,7 +97,9 @@ export function getLapic(vcpuFd: number): Uint8Array<ArrayBuffer> {
 
 /** KVM_SET_LAPIC. */
 export function setLapic(vcpuFd: number, page: Uint8Array<ArrayBuffer>): void {
-  if (page.length !== 1024) throw new Error(`LAPIC page must be 1024 bytes, got ${page.length}`);
+  if (page.length !== 1024) {
+    throw new FfiError("InvalidArgument", `LAPIC page must be 1024 bytes, got ${page.length}`);
+  }
   ioctlBuf(vcpuFd, KVM.SET_LAPIC, page, "KVM_SET_LAPIC");
 }
 
@@ -142,7 +148,10 @@ export class KvmRun {
     const offset = Number(v.getBigUint64(40, true));
     const len = size * count;
     if (offset + len > this.#mapping.length) {
-      throw new Error(`kvm_run I/O data at ${offset}+${len} lies outside the run page`);
+      throw new FfiError(
+        "Internal",
+        `kvm_run I/O data at ${offset}+${len} lies outside the run page`,
+      );
     }
     return {
       out: v.getUint8(32) === 1,

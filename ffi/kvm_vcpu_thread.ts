@@ -14,6 +14,7 @@
  * builds, which cannot carry extra module files, still have it.
  * @module
  */
+import { FfiError } from "./errors.ts";
 import type { KvmRun } from "./kvm.ts";
 
 const WORKER_SOURCE = `
@@ -85,11 +86,11 @@ let kickHandlerInstalled = false;
 function installKickHandler(): void {
   if (kickHandlerInstalled) return;
   const fn = libc().dlsym(null, new TextEncoder().encode("getpid\0"));
-  if (!fn) throw new Error("Cannot find getpid for the vCPU kick handler");
+  if (!fn) throw new FfiError("Internal", "Cannot find getpid for the vCPU kick handler");
   const SIG_ERR = 0xffffffffffffffffn;
   const old = libc().signal(SIGUSR2, fn);
   if (old !== null && Deno.UnsafePointer.value(old) === SIG_ERR) {
-    throw new Error("Cannot install the vCPU kick signal handler");
+    throw new FfiError("Internal", "Cannot install the vCPU kick signal handler");
   }
   kickHandlerInstalled = true;
 }
@@ -176,7 +177,9 @@ export class VcpuThread {
    * or {@link stop}. Resolves once the thread is in its KVM_RUN loop.
    */
   async start(vcpuFd: number, run: KvmRun, onExit: () => void): Promise<void> {
-    if (this.#started) throw new Error(`vCPU ${this.#id} thread is already started`);
+    if (this.#started) {
+      throw new FfiError("FailedPrecondition", `vCPU ${this.#id} thread is already started`);
+    }
     this.#started = true;
     this.#run = run;
     this.#onExit = onExit;

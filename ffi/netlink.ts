@@ -7,6 +7,7 @@
  * @module
  */
 import { closeFd, strerror } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 import {
   AF,
@@ -89,7 +90,7 @@ export class RtNetlink {
   }
 
   #fdOrThrow(): number {
-    if (this.#fd < 0) throw new Error("rtnetlink socket is closed");
+    if (this.#fd < 0) throw new FfiError("FailedPrecondition", "rtnetlink socket is closed");
     return this.#fd;
   }
 

@@ -6,6 +6,7 @@
  * (little-endian) order. Re-exported by `rtnetlink_msg.ts`.
  * @module
  */
+import { FfiError } from "./errors.ts";
 
 /** Netlink message types used by the project. */
 export const NLMSG = { ERROR: 2, DONE: 3 } as const;
@@ -122,7 +123,7 @@ export function parseMessages(buf: Uint8Array): NlMessage[] {
   while (off + HDR <= buf.length) {
     const len = v.getUint32(off, true);
     if (len < HDR || off + len > buf.length) {
-      throw new Error(`Malformed netlink message: length ${len} at offset ${off}`);
+      throw new FfiError("Internal", `Malformed netlink message: length ${len} at offset ${off}`);
     }
     out.push({
       type: v.getUint16(off + 4, true),

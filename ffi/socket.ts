@@ -6,6 +6,7 @@
  * @module
  */
 import { check, errno, lazyLibc, SysError } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -59,7 +60,12 @@ export function sendAll(fd: number, buf: Uint8Array<ArrayBuffer>): void {
   for (;;) {
     const n = Number(sym().send(fd, buf, BigInt(buf.length), 0));
     if (n >= 0) {
-      if (n !== buf.length) throw new Error(`send on fd ${fd}: short datagram (${n} bytes)`);
+      if (n !== buf.length) {
+        throw new FfiError(
+          "Internal",
+          `send on fd ${fd}: short datagram (${n} of ${buf.length} bytes)`,
+        );
+      }
       return;
     }
     const e = errno();

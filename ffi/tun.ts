@@ -6,6 +6,7 @@
  * @module
  */
 import { check, closeFd, errno, ioctlBuf, ioctlVal, libc, O, openFd, SysError } from "./libc.ts";
+import { FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 
 const TUNSETIFF = 0x400454ca;
@@ -156,5 +157,10 @@ export function readFrame(fd: number, buf: Uint8Array<ArrayBuffer>): number | nu
 /** Writes one frame (with its vnet header) to a tap fd. */
 export function writeFrame(fd: number, frame: Uint8Array<ArrayBuffer>): void {
   const n = check(libc().write(fd, frame, BigInt(frame.length)), "write", `tap fd ${fd}`);
-  if (n !== frame.length) throw new Error(`write to tap fd ${fd}: short frame (${n} bytes)`);
+  if (n !== frame.length) {
+    throw new FfiError(
+      "Internal",
+      `write to tap fd ${fd}: short frame (${n} of ${frame.length} bytes)`,
+    );
+  }
 }

@@ -4,6 +4,7 @@
  * responses framed by Content-Length (or by the connection closing).
  * @module
  */
+import { UnavailableError, UnimplementedError } from "../common/errors.ts";
 
 /** One HTTP response. */
 export interface HttpResponse {
@@ -87,12 +88,16 @@ async function readResponse(conn: Deno.Conn, method: string): Promise<HttpRespon
   };
   let end: number;
   while ((end = indexOf(buf, HEADER_END)) < 0) {
-    if (buf.length > MAX_HEADER_BYTES) throw new Error("HTTP response headers are too large");
-    if (!await fill()) throw new Error("Connection closed before the HTTP response headers ended");
+    if (buf.length > MAX_HEADER_BYTES) {
+      throw new UnavailableError(`HTTP response headers are larger than ${MAX_HEADER_BYTES} bytes`);
+    }
+    if (!await fill()) {
+      throw new UnavailableError("Connection closed before the HTTP response headers ended");
+    }
   }
   const lines = dec.decode(buf.subarray(0, end)).split("\r\n");
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (!m) throw new Error(`Malformed HTTP status line ${JSON.stringify(lines[0])}`);
+  if (!m) throw new UnavailableError(`Malformed HTTP status line ${JSON.stringify(lines[0])}`);
   const status = Number(m[1]);
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
@@ -101,18 +106,22 @@ async function readResponse(conn: Deno.Conn, method: string): Promise<HttpRespon
   }
   let rest = buf.subarray(end + HEADER_END.length);
   if (headers["transfer-encoding"]?.toLowerCase().includes("chunked")) {
-    throw new Error("Chunked HTTP responses are not supported by this client");
+    throw new UnimplementedError("Chunked HTTP responses are not supported by this client");
   }
   const noBody = method === "HEAD" || status === 204 || status === 304 || status < 200;
   if (noBody) return { status, headers, body: "" };
   if (headers["content-length"] !== undefined) {
     const len = Number(headers["content-length"]);
     if (!Number.isSafeInteger(len) || len < 0) {
-      throw new Error(`Malformed Content-Length ${JSON.stringify(headers["content-length"])}`);
+      throw new UnavailableError(
+        `Malformed Content-Length ${JSON.stringify(headers["content-length"])}`,
+      );
     }
     while (rest.length < len) {
       buf = rest;
-      if (!await fill()) throw new Error("Connection closed before the HTTP response body ended");
+      if (!await fill()) {
+        throw new UnavailableError("Connection closed before the HTTP response body ended");
+      }
       rest = buf;
     }
     return { status, headers, body: dec.decode(rest.subarray(0, len)) };

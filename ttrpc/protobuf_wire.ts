@@ -4,6 +4,7 @@
  * `WireReader`, a bounds-checked cursor for decoding.
  * @module
  */
+import { InvalidArgumentError } from "../common/errors.ts";
 
 /** The shared empty byte array (decoded empty bytes fields). */
 export const EMPTY = new Uint8Array(0);
@@ -20,7 +21,7 @@ const FIXED32 = 5;
 /** Throws unless field `field` of `message` has the wire type `want`. */
 export function expectWireType(field: number, got: number, want: number, message: string): void {
   if (got !== want) {
-    throw new Error(
+    throw new InvalidArgumentError(
       `Cannot decode ${message}: field ${field} has wire type ${got}, expected ${want}`,
     );
   }
@@ -90,7 +91,7 @@ export class WireReader {
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 7; i++) {
-      if (this.pos >= this.end) throw new Error("Premature EOF");
+      if (this.pos >= this.end) throw this.#eof(1);
       const b = buf[this.pos++];
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
@@ -101,21 +102,23 @@ export class WireReader {
   }
 
   #bigVarint(): number {
+    const start = this.pos;
     let result = 0n;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new Error("Premature EOF");
+      if (this.pos >= this.end) throw this.#eof(1);
       const b = this.buf[this.pos++];
       result |= BigInt(b & 0x7f) << BigInt(7 * i);
       if (b < 0x80) return Number(BigInt.asIntN(64, result));
     }
-    throw new Error("Invalid varint");
+    throw new InvalidArgumentError(`Invalid varint at offset ${start}: longer than 10 bytes`);
   }
 
   /** Reads a length prefix and returns where the bytes start (pos moves past them). */
   lengthDelimited(): number {
     const len = this.varint();
     const start = this.pos;
-    if (len < 0 || len > this.end - start) throw new Error("Premature EOF");
+    if (len < 0) throw new InvalidArgumentError(`Invalid length ${len} at offset ${start}`);
+    if (len > this.end - start) throw this.#eof(len);
     this.pos = start + len;
     return start;
   }
@@ -133,7 +136,7 @@ export class WireReader {
   /** Reads a tag; returns field number * 8 + wire type, as on the wire. */
   tag(): number {
     const tag = this.varint();
-    if (tag < 8 || tag > 0xffffffff) throw new Error(`Illegal tag: ${tag}`);
+    if (tag < 8 || tag > 0xffffffff) throw new InvalidArgumentError(`Illegal tag: ${tag}`);
     return tag;
   }
 
@@ -155,18 +158,28 @@ export class WireReader {
         for (;;) {
           const tag = this.tag();
           if ((tag & 7) === END_GROUP) {
-            if (tag >>> 3 !== field) throw new Error("Invalid end group tag");
+            if (tag >>> 3 !== field) {
+              throw new InvalidArgumentError(
+                `Invalid end group tag: field ${tag >>> 3}, expected ${field}`,
+              );
+            }
             return;
           }
           this.skip(tag & 7, tag >>> 3);
         }
       default:
-        throw new Error(`Cant skip wire type ${wireType}`);
+        throw new InvalidArgumentError(`Cannot skip wire type ${wireType}`);
     }
   }
 
   #advance(n: number): void {
-    if (n > this.end - this.pos) throw new Error("Premature EOF");
+    if (n > this.end - this.pos) throw this.#eof(n);
     this.pos += n;
+  }
+
+  #eof(want: number): InvalidArgumentError {
+    return new InvalidArgumentError(
+      `Premature EOF: ${want} bytes wanted at offset ${this.pos}, ${this.end - this.pos} left`,
+    );
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { AlreadyExistsError, FailedPreconditionError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import {
   type MethodEntry,
@@ -31,11 +32,13 @@ export class TtrpcServer {
 
   /**
    * Registers the implementation of one service (its full proto name is the dispatch key).
-   * @throws {Error} when the service is registered twice
+   * @throws {AlreadyExistsError} when the service is registered twice
    */
   register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): this {
     if (this.#services.has(service.typeName)) {
-      throw new Error(`Cannot register ttrpc service ${service.typeName}: already registered`);
+      throw new AlreadyExistsError(
+        `Cannot register ttrpc service ${service.typeName}: already registered`,
+      );
     }
     const methods = new Map<string, MethodEntry | undefined>();
     for (const method of service.methods) {
@@ -51,7 +54,9 @@ export class TtrpcServer {
 
   /** Accepts connections from `listener` until it is closed or the server closes. */
   async serve(listener: ConnListener): Promise<void> {
-    if (this.#closing) throw new Error("Cannot serve: the ttrpc server is closed");
+    if (this.#closing) {
+      throw new FailedPreconditionError("Cannot serve: the ttrpc server is closed");
+    }
     this.#listeners.add(listener);
     try {
       while (!this.#closing) {

@@ -14,6 +14,7 @@ import {
   CanceledError,
   DeadlineExceededError,
   FailedPreconditionError,
+  InternalError,
   InvalidArgumentError,
   NotFoundError,
   RuntimeError,
@@ -76,6 +77,7 @@ const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
   [Code.DeadlineExceeded, DeadlineExceededError],
   [Code.Unavailable, UnavailableError],
   [Code.Canceled, CanceledError],
+  [Code.Internal, InternalError],
 ]);
 
 /**

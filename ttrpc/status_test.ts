@@ -6,6 +6,7 @@ import {
   ConfigError,
   DeadlineExceededError,
   FailedPreconditionError,
+  InternalError,
   InvalidArgumentError,
   NotFoundError,
   RuntimeError,
@@ -73,6 +74,7 @@ Deno.test("domain errors and status codes map both ways through one table", () =
     DeadlineExceededError,
     UnavailableError,
     CanceledError,
+    InternalError,
   ];
   for (const cls of classes) {
     const code = statusCodeOf(new cls("x"));
@@ -83,9 +85,9 @@ Deno.test("domain errors and status codes map both ways through one table", () =
   }
   assertEquals(statusCodeOf(new ConfigError("bad key")), Code.InvalidArgument);
   assertEquals(statusCodeOf(new Deno.errors.NotFound("no file")), Code.NotFound);
-  const other = domainError(new ConnectError("disk on fire", Code.Internal), "Agent call Foo");
+  const other = domainError(new ConnectError("disk on fire", Code.DataLoss), "Agent call Foo");
   assert(other instanceof RuntimeError && other.constructor === RuntimeError, String(other));
-  assertEquals((other as Error).message, "Agent call Foo failed (Internal): disk on fire");
+  assertEquals((other as Error).message, "Agent call Foo failed (DataLoss): disk on fire");
   const plain = new Error("not from a peer");
   assertEquals(domainError(plain, "Agent call Foo"), plain);
 });

@@ -20,6 +20,7 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { InternalError } from "../common/errors.ts";
 import { type ClientConn, ClientConnection } from "./client_connection.ts";
 import type { KeyValue } from "./envelope.ts";
 import { headersToMetadata } from "./metadata.ts";
@@ -81,7 +82,7 @@ export function createTtrpcTransport(
 
   function connection(): ClientConnection | Promise<ClientConnection> {
     if (current && (!current.closed || !factory)) return current;
-    if (!factory) throw new Error("Unreachable: transport without a connection");
+    if (!factory) throw new InternalError("Unreachable: transport without a connection");
     const generation = closes;
     connecting ??= factory().then(
       (c) => {

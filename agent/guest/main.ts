@@ -10,6 +10,7 @@
  */
 import { AgentService } from "../gen/agent_pb.ts";
 import { Health } from "../gen/health_pb.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 import { getLogger, setupLogging, writerSink } from "../../common/log.ts";
 import { TtrpcServer } from "../../ttrpc/server.ts";
 import { parseSocketAddress } from "../../ttrpc/transport/address.ts";
@@ -59,7 +60,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let listener: Deno.Listener;
   if (addr.kind === "unix") listener = await listenUnix(addr.path, { replaceStale: true });
   else if (addr.kind === "vsock") listener = listenVsock(addr.port, addr.cid);
-  else throw new Error(`Cannot listen on ${opts.listen}: hybrid vsock is a host-side address`);
+  else {throw new InvalidArgumentError(
+      `Cannot listen on ${opts.listen}: hybrid vsock is a host-side address`,
+    );}
   const served = server.serve(listener);
   return {
     server,

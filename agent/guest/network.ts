@@ -14,7 +14,12 @@ import {
   type Route,
   RouteSchema,
 } from "../gen/types_pb.ts";
-import { InvalidArgumentError, NotFoundError, UnimplementedError } from "../../common/errors.ts";
+import {
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnimplementedError,
+} from "../../common/errors.ts";
 
 /** Route scope "link" (RT_SCOPE_LINK), used for routes without a gateway. */
 export const SCOPE_LINK = 253;
@@ -118,7 +123,7 @@ async function tool(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const dec = new TextDecoder();
   if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
+    throw new InternalError(`${cmd} ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
   }
   return dec.decode(out.stdout);
 }

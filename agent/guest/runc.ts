@@ -4,6 +4,7 @@
  * process's exit status is its runtime child's.
  * @module
  */
+import { InternalError } from "../../common/errors.ts";
 
 /** How runc is called in this guest. */
 export interface RuncConfig {
@@ -52,7 +53,7 @@ export function execArgs(
 
 /**
  * Runs `runc ARGS` to completion; resolves with stdout.
- * @throws {Error} naming the command and runc's message when it fails
+ * @throws {InternalError} naming the command and runc's message when it fails
  */
 export async function runc(cfg: RuncConfig, args: string[], stdin?: string): Promise<string> {
   const child = new Deno.Command(cfg.binary, {
@@ -69,7 +70,7 @@ export async function runc(cfg: RuncConfig, args: string[], stdin?: string): Pro
   const out = await child.output();
   const dec = new TextDecoder();
   if (!out.success) {
-    throw new Error(`runc ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
+    throw new InternalError(`runc ${args.join(" ")} failed: ${dec.decode(out.stderr).trim()}`);
   }
   return dec.decode(out.stdout);
 }

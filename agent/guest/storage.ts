@@ -8,6 +8,7 @@
 import type { Storage } from "../gen/agent_pb.ts";
 import {
   FailedPreconditionError,
+  InternalError,
   InvalidArgumentError,
   UnimplementedError,
 } from "../../common/errors.ts";
@@ -195,7 +196,7 @@ export async function resolveScsiBlock(
 async function run(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) {
-    throw new Error(
+    throw new InternalError(
       `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
     );
   }

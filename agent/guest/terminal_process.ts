@@ -6,7 +6,7 @@
  * running → exited; stdout carries the terminal's output, stderr is empty.
  * @module
  */
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, InternalError } from "../../common/errors.ts";
 import {
   acceptUnix,
   listenUnix,
@@ -114,7 +114,7 @@ export class TerminalProcess {
           .catch(() => {});
         await master.then(closeFd, () => {});
         this.#fail();
-        throw new Error(
+        throw new InternalError(
           `Cannot start terminal process "${this.execId}": ${
             new TextDecoder().decode(out.stderr).trim()
           }`,

@@ -18,7 +18,7 @@ export function mapImageFile(what: string, path: string): ImageFile {
   let size: number;
   try {
     const st = Deno.statSync(path);
-    if (!st.isFile) throw new Error("Not a regular file");
+    if (!st.isFile) throw new InvalidArgumentError("Not a regular file");
     size = st.size;
   } catch (e) {
     throw new InvalidArgumentError(`Cannot read ${what} ${path}: ${(e as Error).message}`);

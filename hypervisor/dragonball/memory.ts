@@ -7,6 +7,7 @@
  */
 import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/libc.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
+import { FailedPreconditionError } from "../../common/errors.ts";
 
 /** A guest-physical access outside guest memory. */
 export class GuestMemoryError extends Error {
@@ -99,7 +100,7 @@ export class GuestMemory {
   }
 
   #find(addr: number, length: number): number {
-    if (this.#closed) throw new Error("Guest memory is unmapped");
+    if (this.#closed) throw new FailedPreconditionError("Guest memory is unmapped");
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0) {
       throw new GuestMemoryError(addr, length);
     }

@@ -20,6 +20,7 @@ import {
   vcpuMmapSize,
 } from "../../ffi/kvm.ts";
 import { getLogger } from "../../common/log.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 import { Bus } from "./bus.ts";
 import { GuestMemory } from "./memory.ts";
 import { Vcpu } from "./vcpu.ts";
@@ -129,7 +130,9 @@ export class Vm {
         IMMEDIATE_EXIT: CAP.IMMEDIATE_EXIT,
       })
     ) {
-      if (checkExtension(kvm, cap) === 0) throw new Error(`KVM lacks the ${name} capability`);
+      if (checkExtension(kvm, cap) === 0) {
+        throw new FailedPreconditionError(`KVM lacks the ${name} capability`);
+      }
     }
     const vmFd = createVm(kvm);
     this.#onClose(() => closeFd(vmFd));
@@ -184,7 +187,11 @@ export class Vm {
       const addr = MMIO_DEVICES_BASE + i * MMIO_DEVICE_SIZE;
       const gsi = VIRTIO_IRQ_BASE + i;
       if (gsi > MAX_IRQ) {
-        throw new Error(`Too many virtio devices (at most ${MAX_IRQ - VIRTIO_IRQ_BASE + 1})`);
+        throw new InvalidArgumentError(
+          `Too many virtio devices: ${c.devices!.length} (at most ${
+            MAX_IRQ - VIRTIO_IRQ_BASE + 1
+          })`,
+        );
       }
       const irq = new IrqFdLine(vmFd, gsi);
       this.#onClose(() => irq.close());
@@ -216,7 +223,7 @@ export class Vm {
 
   /** Guest memory (for devices and tests). */
   get memory(): GuestMemory {
-    if (!this.#memory) throw new Error("VM has no memory");
+    if (!this.#memory) throw new FailedPreconditionError("VM has no memory");
     return this.#memory;
   }
 
@@ -230,7 +237,9 @@ export class Vm {
    * thread start can take that long.
    */
   async start(): Promise<void> {
-    if (this.#state !== "created") throw new Error(`Cannot start a VM that is ${this.#state}`);
+    if (this.#state !== "created") {
+      throw new FailedPreconditionError(`Cannot start a VM that is ${this.#state}`);
+    }
     this.#state = "running";
     this.#phaseStart = performance.now();
     for (const v of [...this.#vcpus.slice(1), this.#vcpus[0]]) {

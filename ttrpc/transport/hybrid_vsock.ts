@@ -55,7 +55,7 @@ async function handshake(udsPath: string, port: number, remainingMs: number) {
     await writeAll(conn, new TextEncoder().encode(`CONNECT ${port}\n`));
     const line = await readLine(conn);
     if (!/^OK \d+$/i.test(line)) {
-      throw new Error(`Unexpected reply ${JSON.stringify(line)} to CONNECT`);
+      throw new UnavailableError(`Unexpected reply ${JSON.stringify(line)} to CONNECT`);
     }
     clearTimeout(timer);
     return conn;
@@ -77,15 +77,15 @@ async function readLine(conn: Deno.Conn): Promise<string> {
   while (line.length < MAX_ACK_LINE) {
     const n = await conn.read(byte);
     if (n === null) {
-      throw new Error(
+      throw new UnavailableError(
         line.length === 0
-          ? "the VMM closed the connection (guest not listening yet)"
-          : `the VMM closed the connection after ${JSON.stringify(String.fromCharCode(...line))}`,
+          ? "The VMM closed the connection (guest not listening yet)"
+          : `The VMM closed the connection after ${JSON.stringify(String.fromCharCode(...line))}`,
       );
     }
     if (n === 0) continue;
     if (byte[0] === 0x0a) return String.fromCharCode(...line);
     line.push(byte[0]);
   }
-  throw new Error(`Acknowledgement line longer than ${MAX_ACK_LINE} bytes`);
+  throw new UnavailableError(`Acknowledgement line longer than ${MAX_ACK_LINE} bytes`);
 }

@@ -9,6 +9,7 @@
  */
 import { E, P9Error } from "./errno.ts";
 import type { Qid } from "./wire.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 
 /** One entry of a directory listing. */
 export interface DirEntry {
@@ -87,7 +88,7 @@ export class ShareRoot {
   constructor(root: string, readonly readOnly: boolean) {
     this.real = Deno.realPathSync(root);
     if (!Deno.statSync(this.real).isDirectory) {
-      throw new Error(`9p share root ${root} is not a directory`);
+      throw new InvalidArgumentError(`9p share root ${root} is not a directory`);
     }
   }
 
