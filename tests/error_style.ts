@@ -5,6 +5,10 @@
  * syscall, command or configuration key: `waitpid`, `runc`, `shared_fs`,
  * `bzImage`). ConnectErrors are exempt: their text is ttRPC's wire format
  * (Go ttrpc's exact lowercase messages).
+ *
+ * A second rule: product code throws domain errors (`common/errors.ts`, or a
+ * module's own class such as `SysError` or `FfiError` in `ffi/`), never a bare
+ * `Error`, so every failure carries the status code the RPC boundary sends.
  * @module
  */
 
@@ -53,6 +57,32 @@ export function lowercaseMessages(files: ReadonlyMap<string, string>): StyleViol
       if (!/^[a-z]/.test(text) || startsWithCodeName(text)) continue;
       out.push({ file, line: src.slice(0, m.index).split("\n").length, message: text });
     }
+  }
+  return out;
+}
+
+/** One bare `throw new Error(` (or `throw Error(`) in a product file. */
+export interface BareThrow {
+  file: string;
+  line: number;
+  text: string;
+}
+
+const BARE_THROW = /\bthrow\s+(?:new\s+)?Error\s*\(/;
+
+/**
+ * The bare `Error` throws of `files` (path → source), outside comments. Only
+ * hand-written product files are meant to be passed (`productFiles` leaves out
+ * tests, scripts, bench and generated code).
+ */
+export function bareErrorThrows(files: ReadonlyMap<string, string>): BareThrow[] {
+  const out: BareThrow[] = [];
+  for (const [file, src] of files) {
+    src.split("\n").forEach((l, i) => {
+      const t = l.trimStart();
+      if (t.startsWith("//") || t.startsWith("*") || t.startsWith("/*")) return;
+      if (BARE_THROW.test(l.replace(/\/\/.*$/, ""))) out.push({ file, line: i + 1, text: t });
+    });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./assert.ts";
-import { lowercaseMessages, startsWithCodeName } from "./error_style.ts";
+import { bareErrorThrows, lowercaseMessages, startsWithCodeName } from "./error_style.ts";
 import { productFiles } from "./layers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -23,4 +23,28 @@ Deno.test("the style check catches a lowercase message and allows code names", (
     { file: "runtimes/a.ts", line: 1, message: "container " },
   ]);
   assert(startsWithCodeName("bzImage too small") && !startsWithCodeName("cannot read"));
+});
+
+Deno.test("product code throws domain errors, never a bare Error", () => {
+  const found = bareErrorThrows(productFiles(ROOT)).map((v) => `${v.file}:${v.line}: ${v.text}`);
+  assertEquals(
+    found,
+    [],
+    `Bare Error throws (use common/errors.ts or the module's class):\n${found.join("\n")}`,
+  );
+});
+
+Deno.test("the bare-Error check catches a planted throw and skips comments and domain errors", () => {
+  const files = new Map([
+    ["runtimes/a.ts", 'if (!c) throw new Error(`Container "${id}" not found`);'],
+    ["ffi/b.ts", 'const x = 1;\n  throw Error("Short write on fd 3");'],
+    ["service/c.ts", 'throw new NotFoundError("Container c1 not found");'],
+    ["ffi/d.ts", 'throw new FfiError("Internal", "Short write");\nthrow new SysError("read", 9);'],
+    ["agent/e.ts", '/**\n * Never `throw new Error(` here.\n */\n// throw new Error("old")'],
+    ["ttrpc/f.ts", 'return reject(new Error("Cannot write: the connection closed"));'],
+  ]);
+  assertEquals(bareErrorThrows(files).map((v) => `${v.file}:${v.line}`), [
+    "runtimes/a.ts:1",
+    "ffi/b.ts:2",
+  ]);
 });
