@@ -1,18 +1,10 @@
 import { assertEquals } from "../../../../tests/assert.ts";
-import type { ActivateContext } from "./device.ts";
 import { drainQueue, writableRoom } from "./drain.ts";
 import { TestDriver } from "./test_utils.ts";
 
 function setup() {
   const d = new TestDriver();
-  let signals = 0;
-  const ctx: ActivateContext = {
-    memory: d.memory,
-    queues: [d.queue],
-    features: 0n,
-    signalUsed: () => signals++,
-  };
-  return { d, ctx, signals: () => signals };
+  return { d, ctx: d.context(), signals: () => d.signals };
 }
 
 Deno.test("drainQueue serves every chain, returns each with its length and signals once", () => {

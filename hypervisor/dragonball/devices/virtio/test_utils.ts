@@ -5,6 +5,7 @@
  * @module
  */
 import { GuestMemory } from "../../memory.ts";
+import type { ActivateContext } from "./device.ts";
 import { Queue } from "./queue.ts";
 
 /** One buffer to publish: guest address, length, device-writable flag. */
@@ -24,6 +25,8 @@ export class TestDriver {
   readonly #base: number;
   #nextDesc = 0;
   #availIdx = 0;
+  /** Interrupts raised through the `signalUsed` of {@link context}. */
+  signals = 0;
 
   constructor(readonly size = 16, memory?: GuestMemory, base = 0) {
     this.memory = memory ?? GuestMemory.fromBuffers([[0, 0x100000]]);
@@ -33,6 +36,16 @@ export class TestDriver {
     this.queue.availRing = base + 0x2000;
     this.queue.usedRing = base + 0x3000;
     this.queue.ready = true;
+  }
+
+  /** The activation of a one-queue device on this driver; `signalUsed` counts {@link signals}. */
+  context(features = 0n): ActivateContext {
+    return {
+      memory: this.memory,
+      queues: [this.queue],
+      features,
+      signalUsed: () => this.signals++,
+    };
   }
 
   /** Writes raw descriptor `index`. */

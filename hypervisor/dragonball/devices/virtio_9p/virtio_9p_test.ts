@@ -1,6 +1,5 @@
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { TestDriver } from "../virtio/test_utils.ts";
-import type { ActivateContext } from "../virtio/device.ts";
 import { Virtio9p } from "./virtio_9p.ts";
 import { P9, Reader, readHeader, Writer } from "./wire.ts";
 
@@ -11,14 +10,7 @@ function setup() {
   Deno.writeTextFileSync(`${dir}/f`, "file contents");
   const dev = new Virtio9p("kataShared", dir);
   const d = new TestDriver();
-  let signals = 0;
-  const ctx: ActivateContext = {
-    memory: d.memory,
-    queues: [d.queue],
-    features: 1n,
-    signalUsed: () => signals++,
-  };
-  dev.activate(ctx);
+  dev.activate(d.context(1n));
   let tag = 1;
   /** Sends a request in one readable buffer; the reply room is split in buffers of `split`. */
   const send = (type: number, fill: (w: Writer) => Writer, room = 4096, split = room) => {
@@ -33,7 +25,7 @@ function setup() {
     const used = d.used(d.usedIdx - 1);
     return { used, reply: d.memory.read(REPLY, Math.min(split, room)) };
   };
-  return { dir, dev, d, send, signals: () => signals };
+  return { dir, dev, d, send, signals: () => d.signals };
 }
 
 Deno.test("virtio-9p advertises its mount tag in config space", () => {

@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { TestDriver } from "../virtio/test_utils.ts";
-import type { ActivateContext } from "../virtio/device.ts";
 import { VIRTIO_BLK_F_RO, VirtioBlock } from "./block.ts";
 
 const HDR = 0x10000, DATA = 0x20000, STATUS = 0x30000;
@@ -12,14 +11,7 @@ function setup(readOnly: boolean) {
   Deno.writeFileSync(path, disk);
   const dev = VirtioBlock.open(path, { readOnly, id: "disk-7" });
   const d = new TestDriver();
-  let signals = 0;
-  const ctx: ActivateContext = {
-    memory: d.memory,
-    queues: [d.queue],
-    features: 0n,
-    signalUsed: () => signals++,
-  };
-  dev.activate(ctx);
+  dev.activate(d.context());
   const request = (type: number, sector: number, data: { len: number; write: boolean }[]) => {
     d.memory.setU32(HDR, type);
     d.memory.setU64(HDR + 8, sector);
@@ -32,7 +24,7 @@ function setup(readOnly: boolean) {
     dev.notify(0);
     return d.memory.u8(STATUS);
   };
-  return { path, dev, d, request, signals: () => signals };
+  return { path, dev, d, request, signals: () => d.signals };
 }
 
 Deno.test("virtio-blk reads sectors into guest buffers and reports its size", () => {
@@ -99,7 +91,7 @@ Deno.test("virtio-blk returns the device id and survives chains without a status
 /** A driver around any block device (the placeholder tests' own files). */
 function driverFor(dev: VirtioBlock) {
   const d = new TestDriver();
-  dev.activate({ memory: d.memory, queues: [d.queue], features: 0n, signalUsed: () => {} });
+  dev.activate(d.context());
   const request = (type: number, sector: number, data: { len: number; write: boolean }[]) => {
     d.memory.setU32(HDR, type);
     d.memory.setU64(HDR + 8, sector);
