@@ -161,7 +161,7 @@ test({
             terminal,
           })
         );
-        assert(err.message.includes(`cannot create container "${id}"`), err.message);
+        assert(err.message.includes(`Cannot create container "${id}"`), err.message);
         assertEquals(handler.containerIds(), []);
         const left = await Deno.stat(`${dir}/state/${id}`).then(() => true, () => false);
         assert(!left, `state of ${id} left`);

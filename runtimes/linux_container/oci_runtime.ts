@@ -5,7 +5,7 @@
  * stdio (which the runtime passes through) stays clean.
  * @module
  */
-import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
+import { FailedPreconditionError, InternalError, NotFoundError } from "../../common/errors.ts";
 
 /** Stdio handed to `create`/`exec`: Deno pipes, or nothing (terminal or unset). */
 export type StdioMode = "piped" | "null";
@@ -158,7 +158,7 @@ export class OciRuntime {
 
   #failure(what: string, stderr: string, code: number): Error {
     const reason = this.#lastLogError() || stderr.trim() || `exit status ${code}`;
-    const msg = `cannot ${what}: ${this.binary}: ${reason}`;
+    const msg = `Cannot ${what}: ${this.binary}: ${reason}`;
     if (/does not exist|not found|container .* not exist/i.test(reason)) {
       return new NotFoundError(msg);
     }
@@ -169,7 +169,7 @@ export class OciRuntime {
     ) {
       return new FailedPreconditionError(msg);
     }
-    return new Error(msg);
+    return new InternalError(msg);
   }
 
   /** The last error-level message the runtime wrote to its log, consuming the log. */

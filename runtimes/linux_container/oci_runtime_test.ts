@@ -8,7 +8,7 @@ Deno.test("oci runtime: errors name the operation and carry runc's reason", asyn
   try {
     const rt = new OciRuntime("runc", `${dir}/root`, `${dir}/log.json`);
     const e = await assertRejects(() => rt.start("ghost"), NotFoundError);
-    assertStringIncludes(e.message, 'cannot start container "ghost": runc:');
+    assertStringIncludes(e.message, 'Cannot start container "ghost": runc:');
     assertStringIncludes(e.message, "does not exist");
     await assertRejects(() => rt.state("ghost"), NotFoundError);
     // Deleting what does not exist is not an error (clean-up runs twice).
