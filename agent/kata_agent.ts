@@ -99,7 +99,7 @@ export function kataAgent(
             timeoutMs: Math.max(1, Math.min(5000, deadline - performance.now())),
           });
           if (res.status === HealthCheckResponse_ServingStatus.SERVING) return;
-          last = new Error(`status ${HealthCheckResponse_ServingStatus[res.status]}`);
+          last = new Error(`Health status ${HealthCheckResponse_ServingStatus[res.status]}`);
         } catch (err) {
           last = err;
           transport.close();

@@ -49,7 +49,7 @@ Deno.test("waitReady gives up on an agent that never serves, or is absent", asyn
     await assertRejects(
       () => serving.waitReady(300),
       UnavailableError,
-      "not ready after 300 ms: status NOT_SERVING",
+      "not ready after 300 ms: Health status NOT_SERVING",
     );
     await assertRejects(() => absent.waitReady(200), UnavailableError, "not ready after 200 ms");
   } finally {

@@ -45,9 +45,14 @@ export interface StyleViolation {
   message: string;
 }
 
-const THROW = /throw new (\w*Error)\(\s*(["'`])([^"'`]*)/g;
+/** An error built with a message literal (thrown, rejected or kept), or an error class's `super(`. */
+const THROW = /(?:\bnew (\w*Error)|\bsuper)\(\s*(["'`])([^"'`]*)/g;
 
-/** The thrown messages of `files` (path → source) that start lowercase without a code name. */
+/**
+ * The error messages of `files` (path → source) that start lowercase without
+ * a code name: every `new …Error("…")` (thrown or not) and every `super("…")`
+ * (in product code only error classes pass a message literal to super).
+ */
 export function lowercaseMessages(files: ReadonlyMap<string, string>): StyleViolation[] {
   const out: StyleViolation[] = [];
   for (const [file, src] of files) {

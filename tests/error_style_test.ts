@@ -11,16 +11,23 @@ Deno.test("product error messages start with an uppercase letter (or a code name
   assertEquals(found, [], `Lowercase error messages:\n${found.join("\n")}`);
 });
 
-Deno.test("the style check catches a lowercase message and allows code names", () => {
+Deno.test("the style check catches a lowercase message, kept or in super(), and allows code names", () => {
   const files = new Map([
     ["runtimes/a.ts", 'throw new NotFoundError(`container "${id}" does not exist`);'],
     ["runtimes/b.ts", 'throw new InvalidArgumentError("Container is gone");'],
     ["ffi/c.ts", 'throw new SysError("waitpid failed");'],
     ["config/d.ts", 'throw new ConfigError(`shared_fs = "${v}" is not supported`);'],
     ["ttrpc/e.ts", "throw new ConnectError(`service ${name}`, Code.Unimplemented);"],
+    ["ttrpc/f.ts", 'let last: unknown = new Error("no attempt made");'],
+    [
+      "hypervisor/g.ts",
+      "class BusError extends Error {\n  constructor() {\n    super(`bus range ${r}`);",
+    ],
   ]);
   assertEquals(lowercaseMessages(files), [
     { file: "runtimes/a.ts", line: 1, message: "container " },
+    { file: "ttrpc/f.ts", line: 1, message: "no attempt made" },
+    { file: "hypervisor/g.ts", line: 3, message: "bus range ${r}" },
   ]);
   assert(startsWithCodeName("bzImage too small") && !startsWithCodeName("cannot read"));
 });

@@ -21,7 +21,7 @@ interface Range {
 /** Two devices claiming overlapping addresses. */
 export class BusConflictError extends Error {
   constructor(base: number, length: number) {
-    super(`bus range 0x${base.toString(16)}+0x${length.toString(16)} overlaps another device`);
+    super(`Bus range 0x${base.toString(16)}+0x${length.toString(16)} overlaps another device`);
     this.name = "BusConflictError";
   }
 }

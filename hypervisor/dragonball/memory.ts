@@ -12,7 +12,7 @@ import { FailedPreconditionError } from "../../common/errors.ts";
 /** A guest-physical access outside guest memory. */
 export class GuestMemoryError extends Error {
   constructor(readonly addr: number, readonly length: number) {
-    super(`guest address 0x${addr.toString(16)}+${length} lies outside guest memory`);
+    super(`Guest address 0x${addr.toString(16)}+${length} lies outside guest memory`);
     this.name = "GuestMemoryError";
   }
 }

@@ -17,7 +17,7 @@ export interface DialOptions {
 export class DialTimeoutError extends Error {
   constructor(readonly lastError: unknown, readonly elapsedMs: number, readonly attempts: number) {
     super(
-      `gave up after ${attempts} attempts in ${Math.round(elapsedMs)} ms: ${
+      `Gave up after ${attempts} attempts in ${Math.round(elapsedMs)} ms: ${
         lastError instanceof Error ? lastError.message : String(lastError)
       }`,
     );
@@ -37,7 +37,7 @@ export async function retryUntil<T>(
   release: (late: T) => void,
 ): Promise<T> {
   const start = performance.now();
-  let lastError: unknown = new Error("no attempt made");
+  let lastError: unknown = new Error("No attempt made");
   let attempts = 0;
   while (true) {
     const remaining = opts.timeoutMs - (performance.now() - start);
@@ -52,7 +52,7 @@ export async function retryUntil<T>(
       const result = await Promise.race([pending, expired]);
       if (result !== "expired") return result as T;
       pending.then(release, () => {});
-      lastError = new Error("attempt did not finish in time");
+      lastError = new Error("Attempt did not finish in time");
       break;
     } catch (err) {
       lastError = err;
