@@ -172,6 +172,11 @@ export async function vmmCommand(args: string[]): Promise<number> {
     if (exit.kind === "shutdown") {
       console.error(exit.how === "poweroff" ? "vmm: guest powered off" : "vmm: guest rebooted");
     }
+    if (exit.kind === "stopped") {
+      // Stopped from outside (a signal): where each vCPU was is the evidence
+      // for a guest that stopped making progress.
+      console.error(`vmm: stopped; ${vm.vcpuReport().join("; ")}`);
+    }
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -82,7 +82,19 @@ vmTest({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), BOOT_TIMEOUT_MS);
+    // SIGTERM first: the VMM then prints where each vCPU was (the evidence
+    // for a guest that stopped making progress); SIGKILL if it does not end.
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      killTimer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
+      }, 15_000);
+    }, BOOT_TIMEOUT_MS);
     const errText = new Response(child.stderr).text();
     const dec = new TextDecoder();
     let output = "";
@@ -109,6 +121,7 @@ vmTest({
     }
     await child.status;
     clearTimeout(timer);
+    clearTimeout(killTimer);
     output += await errText;
     await Deno.writeTextFile(`${ROOT}/.cache/vmm/last-d-i-boot.log`, output).catch(() => {});
     for (const m of MARKERS) assertStringIncludes(output, m);
