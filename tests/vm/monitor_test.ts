@@ -53,7 +53,6 @@ vmTest({
   name:
     "a running VM sandbox serves shim-monitor.sock (metrics, agent URL) and forwards guest logs",
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
-  unverified: "its last run ended rc=1 without output; not yet green (issue 15 open)",
   deadlineMs: 480_000,
 }, async (ctx) => {
   const cfgDir = await Deno.makeTempDir({ prefix: "rts-mon-cfg-" });

@@ -80,8 +80,6 @@ vmTest({
     "built-in VMM block slots: attach after boot, guest I/O, detach, attach again; one more than the slots fails",
   deadlineMs: 240_000,
   ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
-  unverified:
-    "re-attach after detach timed out; the guest script was changed and not rerun (issue 14 open)",
 }, async (ctx) => {
   ctx.step("KVM modules and the guest assets");
   await ensureKvm();

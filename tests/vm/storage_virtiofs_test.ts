@@ -78,7 +78,6 @@ vmTest({
     "QEMU + Debian's C virtiofsd: the container's root is virtiofs, files cross both ways, the daemon goes with the sandbox",
   deadlineMs: 600_000,
   ignore: !haveKvm || !haveVirtiofsd,
-  unverified: "its assertion was fixed and not rerun in the test host (issue 14 open)",
 }, async (ctx) => {
   ctx.step("containerd to start");
   const c = await Containerd.start(SLOW_VM_CONTAINERD);
