@@ -35,14 +35,30 @@ export interface StepResult {
   /** Why the step counts as failed beyond its own summary; empty when it does not. */
   problem: string;
   line: string;
+  /**
+   * The last lines of a step that went wrong (failed or with a problem),
+   * empty otherwise: CI keeps only the end of the output, so the cause has
+   * to be repeated there.
+   */
+  evidence: string;
+}
+
+/** The last non-empty lines of `lines`, each cut to a readable width. */
+export function lastLines(lines: string[], n = EVIDENCE_LINES): string {
+  return lines.map((l) => l.trimEnd()).filter((l) => l !== "").slice(-n)
+    .map((l) => l.length > EVIDENCE_WIDTH ? `${l.slice(0, EVIDENCE_WIDTH)}…` : l).join("\n");
 }
 
 // deno test's summary: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (1s)".
 const SUMMARY =
   /^(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(.*)$/;
 const IGNORED = /\| (\d+) ignored/;
-// deno test's per-test result lines ("name ... ok (12ms)").
-const TEST_OK = / \.\.\. ok(?: \(|$)/;
+// deno test's per-test result lines ("name ... ok (12ms)"), and the lone
+// " ok (1m40s)" deno prints on the next line after a "has been running" warning.
+const TEST_OK = / \.\.\. ok(?: \(|$)|^\s+ok \(\d/;
+/** How many lines of a failed step's log its evidence shows, and how wide. */
+const EVIDENCE_LINES = 15;
+const EVIDENCE_WIDTH = 200;
 
 /** Strips ANSI colour codes (deno colours its output even into a pipe when asked). */
 export function plain(text: string): string {
@@ -68,7 +84,8 @@ export function summarizeStep(step: StepRecord, log: string): StepResult {
     const failed = step.rc === 0 ? 0 : 1;
     const problem = step.rc === 0 ? "" : `failed (${endedHow(step.rc) || `rc ${step.rc}`})`;
     const r = { ...base, passed: 0, failed, ignored: 0, problem };
-    return { ...r, line: describe(r, step.rc === 0 ? "ok" : problem) };
+    const evidence = step.rc === 0 ? "" : lastLines(lines);
+    return { ...r, evidence, line: describe(r, step.rc === 0 ? "ok" : problem) };
   }
   // The last summary: a test that runs deno test in a child prints a nested one earlier.
   const summary = lines.map((l) => l.trim().match(SUMMARY)).filter((m) => m !== null).at(-1);
@@ -79,7 +96,7 @@ export function summarizeStep(step: StepRecord, log: string): StepResult {
     const problem = `${label}: no deno summary line (${how}; ${oks} tests had reported ok); ` +
       "counted as 1 failed";
     const r = { ...base, passed: 0, failed: 1, ignored: 0, problem };
-    return { ...r, line: describe(r, problem) };
+    return { ...r, evidence: lastLines(lines), line: describe(r, problem) };
   }
   const passed = Number(summary[2]);
   let failed = Number(summary[3]);
@@ -95,10 +112,20 @@ export function summarizeStep(step: StepRecord, log: string): StepResult {
     problem = endedHow(step.rc);
   }
   const r = { ...base, passed, failed, ignored, problem };
-  return { ...r, line: describe(r, problem) };
+  const evidence = failed > 0 || problem !== "" ? lastLines(failureLines(lines)) : "";
+  return { ...r, evidence, line: describe(r, problem) };
 }
 
-function describe(r: Omit<StepResult, "line">, note: string): string {
+/**
+ * The lines that name a failure in a log with a summary: deno's FAILURES
+ * section (test names with file:line) when there is one, else the whole log.
+ */
+function failureLines(lines: string[]): string[] {
+  const at = lines.findLastIndex((l) => l.trim() === "FAILURES");
+  return at < 0 ? lines : lines.slice(at + 1);
+}
+
+function describe(r: Omit<StepResult, "line" | "evidence">, note: string): string {
   const counts = `${r.passed} passed, ${r.failed} failed, ${r.ignored} ignored`;
   return `${r.name}: ${counts} (${r.seconds} s)${note && note !== "ok" ? `: ${note}` : ""}`;
 }
@@ -163,6 +190,10 @@ if (import.meta.main) {
   const bad = results.filter((r) => r.problem !== "");
   if (bad.length > 0) {
     console.log(`==> steps that went wrong: ${bad.map((r) => r.name).join(", ")}`);
+  }
+  for (const r of results.filter((r) => r.evidence !== "")) {
+    console.log(`==> the end of ${r.name}'s output:`);
+    console.log(r.evidence.split("\n").map((l) => `  | ${l}`).join("\n"));
   }
   const t = total(results);
   if (asDeno) {

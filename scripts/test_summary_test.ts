@@ -95,3 +95,28 @@ Deno.test("the summed line of per-file runs reads back as one step's counts", ()
   const green = denoSummaryLine({ passed: 3, failed: 0, ignored: 0 }, "1 runs summed");
   assertEquals(summarizeStep(test(0), green + "\n").problem, "");
 });
+
+Deno.test("a lone ok after a long-running warning counts as a test that reported ok", () => {
+  const log = "slow test ...'slow test' has been running for over (1m0s)\n ok (1m40s)\n" +
+    "next ...\n";
+  const r = summarizeStep(test(1), log);
+  assertStringIncludes(r.problem, "1 tests had reported ok");
+});
+
+Deno.test("a step that went wrong keeps the end of its output as evidence; a green one none", () => {
+  const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`);
+  const crashed = summarizeStep(test(1), `${lines.join("\n")}\n\n`);
+  assertEquals(crashed.evidence.split("\n"), lines.slice(-15));
+  const green = summarizeStep(test(0), "a ... ok (1ms)\nok | 1 passed | 0 failed (1s)\n");
+  assertEquals(green.evidence, "");
+  const failed = summarizeStep(
+    test(1),
+    "noise\n FAILURES \n\nboots => ./tests/vm/x_test.ts:12:6\n\nFAILED | 0 passed | 1 failed (2s)\n",
+  );
+  assertEquals(
+    failed.evidence,
+    "boots => ./tests/vm/x_test.ts:12:6\nFAILED | 0 passed | 1 failed (2s)",
+  );
+  const wide = summarizeStep(test(1), `${"x".repeat(300)}\n`);
+  assertEquals(wide.evidence, `${"x".repeat(200)}…`);
+});
