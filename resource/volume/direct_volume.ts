@@ -6,12 +6,7 @@
  * `fs_type`, `options`) instead of a bind mount of the host path.
  * @module
  */
-import {
-  AlreadyExistsError,
-  InvalidArgumentError,
-  NotFoundError,
-  UnimplementedError,
-} from "../../common/errors.ts";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../common/errors.ts";
 
 /** Upstream's root (`KATA_DIRECT_VOLUME_ROOT_PATH`). */
 export const DIRECT_VOLUME_ROOT = "/run/kata-containers/shared/direct-volumes";
@@ -139,26 +134,30 @@ export async function removeDirectVolume(
 }
 
 /**
- * Refuses a container bind mount of a path registered as a direct volume:
- * the block device should be attached instead, which is not implemented
- * yet, and silently bind mounting the path would hand the container
- * something else than what was registered.
- * @throws {UnimplementedError} naming the path and the registered device
+ * The mount info of `volumePath` when it is registered as a direct volume,
+ * else undefined (an ordinary bind mount). Read synchronously: it is one
+ * small file, read while a container's mounts are prepared.
+ * @throws {InvalidArgumentError} when the registered mount info is malformed
+ *   (it is never silently treated as a bind mount of the path)
  */
-export function refuseDirectVolume(volumePath: string, root = directVolumeRoot()): void {
+export function directVolumeOf(
+  volumePath: string,
+  root = directVolumeRoot(),
+): DirectVolumeMountInfo | undefined {
+  if (!volumePath.startsWith("/")) return undefined;
+  const file = `${directVolumeDir(volumePath, root)}/${MOUNT_INFO_FILE}`;
   let text: string;
   try {
-    text = Deno.readTextFileSync(`${directVolumeDir(volumePath, root)}/${MOUNT_INFO_FILE}`);
-  } catch {
-    return; // not registered (or not an absolute path): an ordinary bind mount
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
   }
-  let device = "?";
   try {
-    device = parseMountInfo(text).device;
-  } catch {
-    // still registered: refuse all the same
+    return parseMountInfo(text);
+  } catch (e) {
+    throw new InvalidArgumentError(
+      `Direct volume ${volumePath} has malformed mount info in ${file}: ${(e as Error).message}`,
+    );
   }
-  throw new UnimplementedError(
-    `Volume ${volumePath} is registered as a direct-assigned block volume (device ${device}), which is not supported yet; remove it with shim-ctl direct-volume remove to bind mount the path`,
-  );
 }

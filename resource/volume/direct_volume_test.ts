@@ -1,10 +1,11 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import {
   addDirectVolume,
+  directVolumeDir,
+  directVolumeOf,
   encodeVolumePath,
   parseMountInfo,
   readDirectVolume,
-  refuseDirectVolume,
   removeDirectVolume,
 } from "./direct_volume.ts";
 
@@ -50,28 +51,27 @@ Deno.test("bad mount info is refused with the reason", () => {
   }
 });
 
-Deno.test("a bind mount of a registered direct volume is refused as not supported, others pass", async () => {
+Deno.test("directVolumeOf: the mount info of a registered path, undefined for others, malformed info refused", async () => {
   const root = await Deno.makeTempDir();
   try {
-    refuseDirectVolume("/vol/plain", root);
+    assertEquals(directVolumeOf("/vol/plain", root), undefined);
+    assertEquals(directVolumeOf("relative/path", root), undefined);
     await addDirectVolume(
       "/vol/b",
-      parseMountInfo('{"device":"/dev/loop9","fs_type":"ext4"}'),
+      parseMountInfo('{"device":"/dev/loop9","fs_type":"ext4","options":["noatime"]}'),
       root,
     );
+    const info = directVolumeOf("/vol/b", root);
+    assertEquals([info?.device, info?.fs_type, info?.options], ["/dev/loop9", "ext4", ["noatime"]]);
+    await Deno.mkdir(directVolumeDir("/vol/bad", root), { recursive: true });
+    await Deno.writeTextFile(`${directVolumeDir("/vol/bad", root)}/mountInfo.json`, "{not json");
     let msg = "";
     try {
-      refuseDirectVolume("/vol/b", root);
+      directVolumeOf("/vol/bad", root);
     } catch (e) {
       msg = (e as Error).message;
     }
-    assertEquals(
-      msg.startsWith(
-        "Volume /vol/b is registered as a direct-assigned block volume (device /dev/loop9)",
-      ),
-      true,
-      msg,
-    );
+    assertEquals(msg.startsWith("Direct volume /vol/bad has malformed mount info in "), true, msg);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -3,16 +3,25 @@
  * on the host. With a shared file system each source is bind-mounted under
  * the shared directory and the spec mount re-pointed at the guest path;
  * without one, files (and directory trees of files) are copied into the
- * guest with CopyFile. Kernel file systems (proc, sysfs, tmpfs, …) and
- * anything else pass through unchanged: the agent mounts them in the guest.
+ * guest with CopyFile. A bind of a registered direct volume gets its block
+ * device instead (block_volume.ts). Kernel file systems (proc, sysfs,
+ * tmpfs, …) and anything else pass through unchanged: the agent mounts them
+ * in the guest.
  * @module
  */
 import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { mount } from "../../ffi/mount.ts";
 import type { SharedLayout } from "../share_fs/layout.ts";
-import { refuseDirectVolume } from "./direct_volume.ts";
+import type { AgentStorage } from "../share_fs/share_fs.ts";
 import { mountsUnder, unmountAll } from "../share_fs/mounts.ts";
+import {
+  attachBlockVolume,
+  type AttachedBlockVolume,
+  type BlockVolumeContext,
+  detachBlockVolume,
+} from "./block_volume.ts";
+import { directVolumeOf } from "./direct_volume.ts";
 
 const log = getLogger("resource.volume");
 
@@ -54,8 +63,26 @@ export function isHostBind(m: OciMount): boolean {
 export class ContainerVolumes {
   /** Host mount points made under the shared dir. */
   readonly #hostMounts: string[] = [];
+  /** Direct volumes attached as disks. */
+  readonly #blockVolumes: AttachedBlockVolume[] = [];
 
-  constructor(readonly cid: string, readonly layout: SharedLayout, readonly shared: boolean) {}
+  /**
+   * `block`: how direct volumes reach this VM as disks; without it (a VM
+   * that takes no block devices) a container mounting one is refused.
+   */
+  constructor(
+    readonly cid: string,
+    readonly layout: SharedLayout,
+    readonly shared: boolean,
+    readonly block?: Omit<BlockVolumeContext, "cid">,
+    /** Where direct volumes are registered (tests replace it). */
+    readonly directVolumeRoot?: string,
+  ) {}
+
+  /** Storages the agent mounts before the container starts (its direct volumes). */
+  get storages(): AgentStorage[] {
+    return this.#blockVolumes.map((v) => v.storage);
+  }
 
   /**
    * Returns the spec's mounts with each host bind re-pointed into the guest.
@@ -69,14 +96,54 @@ export class ContainerVolumes {
           out.push(m);
           continue;
         }
-        refuseDirectVolume(m.source!);
-        out.push(this.shared ? this.#share(m) : await this.#copy(m, copyFile));
+        const direct = directVolumeOf(m.source!, this.directVolumeRoot);
+        if (direct) out.push(await this.#attachBlock(m, direct));
+        else out.push(this.shared ? this.#share(m) : await this.#copy(m, copyFile));
       }
     } catch (e) {
       this.release();
+      await this.detachBlock(false).catch((d) =>
+        log.warn("container {cid}: detaching its direct volumes failed: {e}", {
+          cid: this.cid,
+          e: String(d),
+        })
+      );
       throw e;
     }
     return out;
+  }
+
+  async #attachBlock(
+    m: OciMount,
+    info: NonNullable<ReturnType<typeof directVolumeOf>>,
+  ): Promise<OciMount> {
+    if (!this.block) {
+      throw new UnimplementedError(
+        `Volume ${m.source} is a direct-assigned block volume (device ${info.device}), ` +
+          "and this VM takes no block devices",
+      );
+    }
+    const { mount: bind, volume } = await attachBlockVolume(m, info, {
+      ...this.block,
+      cid: this.cid,
+    });
+    this.#blockVolumes.push(volume);
+    return bind;
+  }
+
+  /**
+   * Detaches every direct volume of the container (`vmGone`: the VM took
+   * its disks along) and drops their claims.
+   */
+  async detachBlock(vmGone: boolean): Promise<void> {
+    const errors: unknown[] = [];
+    while (this.#blockVolumes.length > 0) {
+      const v = this.#blockVolumes.pop()!;
+      await detachBlockVolume(v, { ...this.block!, cid: this.cid }, vmGone).catch((e) =>
+        errors.push(e)
+      );
+    }
+    if (errors.length > 0) throw errors[0];
   }
 
   #share(m: OciMount): OciMount {

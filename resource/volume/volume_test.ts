@@ -3,6 +3,9 @@ import { SharedLayout } from "../share_fs/layout.ts";
 import { mountsUnder } from "../share_fs/mounts.ts";
 import { ContainerVolumes, type CopyFileChunk, isHostBind, MAX_COPY_BYTES } from "./volume.ts";
 import { testsNeeding } from "../../tests/tier.ts";
+import type { Device } from "../../hypervisor/device.ts";
+import { DirectVolumeClaims } from "./block_volume.ts";
+import { addDirectVolume, parseMountInfo } from "./direct_volume.ts";
 
 /** test: these tests need more than the unit tier (ignored, saying why, where missing). */
 const test = testsNeeding({ root: true });
@@ -127,6 +130,60 @@ test("a failing volume undoes the volumes shared before it", async () => {
     );
     assertEquals(mountsUnder(root), []);
     assertEquals([...Deno.readDirSync(layout.hostDir)], []);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("a bind of a registered direct volume becomes a disk storage; without block devices it is refused", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    await addDirectVolume(
+      "/vol/pv",
+      parseMountInfo('{"device":"/dev/loop5","fs_type":"ext4"}'),
+      root,
+    );
+    const layout = new SharedLayout(`${root}/sb`);
+    const log: string[] = [];
+    const block = {
+      devices: {
+        attach: (d: Device) => {
+          log.push(`attach ${(d as { path: string }).path}`);
+          return Promise.resolve({ device: { ...d, id: "blk0", guestPath: "/dev/vdb" } });
+        },
+        detach: (id: string) => Promise.resolve(void log.push(`detach ${id}`)),
+      },
+      blockDriver: "mmioblk",
+      claims: new DirectVolumeClaims(),
+      blockDeviceNumber: () => "7:5",
+      mountinfo: () => "",
+    };
+    const v = new ContainerVolumes("c1", layout, true, block, root);
+    const out = await v.prepare([
+      { destination: "/proc", source: "proc", type: "proc" },
+      { destination: "/data", source: "/vol/pv", type: "bind", options: ["rbind"] },
+    ]);
+    const guest = "/run/kata-containers/c1/direct-volumes/L3ZvbC9wdg";
+    assertEquals(out[1], {
+      destination: "/data",
+      source: guest,
+      type: "bind",
+      options: ["rbind", "rw"],
+    });
+    assertEquals(v.storages.map((s) => [s.driver, s.source, s.fstype, s.mountPoint]), [
+      ["mmioblk", "/dev/vdb", "ext4", guest],
+    ]);
+    assertEquals(mountsUnder(layout.hostDir), [], "nothing of the host path is shared");
+    await v.detachBlock(false);
+    assertEquals(log, ["attach /dev/loop5", "detach blk0"]);
+    assertEquals(v.storages, []);
+
+    const noBlock = new ContainerVolumes("c2", layout, true, undefined, root);
+    await assertRejects(
+      () => noBlock.prepare([{ destination: "/d", source: "/vol/pv", type: "bind" }]),
+      Error,
+      "Volume /vol/pv is a direct-assigned block volume (device /dev/loop5), and this VM takes no block devices",
+    );
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

@@ -85,7 +85,14 @@ export async function attachContainer(
     devices: sb.devices,
     isBlockDevice,
   });
-  const volumes = new ContainerVolumes(req.id, layout, sb.parts.shareFs.shared);
+  const volumes = new ContainerVolumes(
+    req.id,
+    layout,
+    sb.parts.shareFs.shared,
+    hv.capabilities().blockDevice
+      ? { devices: sb.devices, blockDriver, claims: sb.directVolumes }
+      : undefined,
+  );
   const init = new TaskProcess<AgentIo>(req.id, "", stdioOf(req));
   const c = new VirtContainer(req.id, req.bundle, init, rootfs, volumes, isSandbox, spec);
   const devices = ((spec.linux ?? {}) as { devices?: unknown[] }).devices ?? [];
@@ -130,7 +137,7 @@ export async function createInGuest(
     containerId: c.id,
     execId: "",
     OCI: oci,
-    storages: [...c.rootfs.storages, ...shm.storages],
+    storages: [...c.rootfs.storages, ...c.volumes.storages, ...shm.storages],
     sandboxPidns: sharesSandboxPidns(c),
   }, { timeoutMs: o.timeoutMs });
   c.inGuest = true;
@@ -161,6 +168,7 @@ export async function releaseContainer(
   vmGone: boolean,
 ): Promise<void> {
   c.volumes.release();
+  await c.volumes.detachBlock(vmGone || !sb);
   if (!sb) return;
   await detachRootfs(c.rootfs, sb.parts.shareFs.layout, sb.devices, vmGone);
 }

@@ -37,6 +37,7 @@ import type { StateStore } from "../../persist/state_store.ts";
 import type { ContainerState } from "../../persist/state.ts";
 import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
 import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
+import { DirectVolumeClaims } from "../../resource/volume/block_volume.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { type UndoPhase, UndoStack } from "./undo.ts";
 import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
@@ -134,6 +135,8 @@ export type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopp
 /** One VM sandbox. */
 export class VirtSandbox {
   readonly devices: DeviceManager;
+  /** Direct volumes its containers hold (one container per volume at a time). */
+  readonly directVolumes = new DirectVolumeClaims();
   #status: SandboxStatus = "new";
   #agent: AgentApi | undefined;
   readonly #undo: UndoStack;

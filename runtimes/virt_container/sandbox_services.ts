@@ -41,8 +41,6 @@ export interface MonitorServiceOptions {
   hypervisorName: string;
   /** Guest memory in MiB (`default_memory` after sizing). */
   memoryMib?: number;
-  /** The guest path a registered direct volume is mounted at in this sandbox, if it is. */
-  guestPathOf?: (volumePath: string) => string | undefined;
 }
 
 /** Serves `shim-monitor.sock` in the sandbox's state directory while the sandbox runs. */
@@ -57,7 +55,7 @@ export function monitorService(o: MonitorServiceOptions): SandboxService {
       lag = new EventLoopLag();
       const guestPath = async (volumePath: string) => {
         await readDirectVolume(volumePath); // NotFound when it was never added
-        const p = o.guestPathOf?.(volumePath);
+        const p = sb.directVolumes.guestPathOf(volumePath);
         if (!p) {
           throw new FailedPreconditionError(
             `Direct volume ${volumePath} is not mounted in sandbox ${sb.id}`,
