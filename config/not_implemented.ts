@@ -12,7 +12,6 @@ import { agentSchema, hypervisorSchema, runtimeSchema } from "./schema.ts";
 
 /** `[runtime]` keys without an effect here. */
 export const RUNTIME_NOT_IMPLEMENTED = [
-  "keep_abnormal",
   "shared_mounts",
   "use_passfd_io",
   "passfd_listener_port",

@@ -8,8 +8,11 @@
  * @module
  */
 import { ConfigError, UnimplementedError } from "../common/errors.ts";
+import { getLogger } from "../common/log.ts";
 import type { EventSink, RuntimeHandler } from "./handler.ts";
 import type { Reaper } from "./reaper.ts";
+
+const log = getLogger("runtimes.manager");
 
 /** Creates the runtime handler the configuration at `configPath` (default lookup: none) selects. */
 export type HandlerFactory = (configPath: string | undefined) => Promise<RuntimeHandler>;
@@ -71,12 +74,21 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
   };
 }
 
+/** Whether a VM sandbox's state says `keep_abnormal` (see {@link cleanupLostSandbox}). */
+export function keptAbnormal(
+  state: { resources: Record<string, Record<string, unknown>> },
+): boolean {
+  return state.resources.debug?.keep_abnormal === true;
+}
+
 /**
  * Cleans up after the lost shim of sandbox `id` (`shim delete`): from its
  * state.json under `root` with the clean-up of the runtime recorded there;
  * without one (nothing recorded, or a normal Delete ran already) the
  * bundle's rootfs is unmounted and the sandbox directory removed, never
- * through a mount.
+ * through a mount. A VM sandbox created with `[runtime] keep_abnormal = true`
+ * is left as it is, for debugging (upstream's meaning); a new sandbox of the
+ * same id still cleans it up first.
  */
 export async function cleanupLostSandbox(id: string, bundle: string, root: string): Promise<void> {
   // After a normal Delete rpc nothing is left: skip loading the state code then.
@@ -99,6 +111,14 @@ export async function cleanupLostSandbox(id: string, bundle: string, root: strin
     return;
   }
   if (state.runtime === "virt_container") {
+    if (keptAbnormal(state)) {
+      log.warn(
+        "sandbox {id}: keep_abnormal is set in its configuration: its VMM, mounts and {dir} are " +
+          "kept for debugging, not cleaned up (state {state})",
+        { id, dir: store.dirOf(id), state: store.pathOf(id) },
+      );
+      return;
+    }
     const { cleanupVirtSandbox } = await import("./virt_container/cleanup.ts");
     await cleanupVirtSandbox(store, state);
     return;

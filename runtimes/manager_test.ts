@@ -59,3 +59,23 @@ Deno.test("crash clean-up of a runtime without one fails and keeps its state", a
   assert(exists(store.pathOf("sb2")), "the state stays for a later clean-up");
   Deno.removeSync(root, { recursive: true });
 });
+
+Deno.test("crash clean-up of a VM sandbox made with keep_abnormal keeps everything for debugging", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "manager-root-" });
+  const store = new StateStore({ root });
+  await store.save({
+    sandbox_id: "sb3",
+    runtime: "virt_container",
+    resources: { debug: { keep_abnormal: true } },
+  });
+  Deno.mkdirSync(`${root}/sb3/shared/c1`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/sb3/shared/c1/evidence`, "kept");
+  await cleanupLostSandbox("sb3", "/nonexistent-bundle", root);
+  assertEquals(Deno.readTextFileSync(`${root}/sb3/shared/c1/evidence`), "kept");
+  assert(exists(store.pathOf("sb3")), "the state stays");
+  // Without the flag the same state is cleaned up.
+  await store.save({ sandbox_id: "sb3", runtime: "virt_container" });
+  await cleanupLostSandbox("sb3", "/nonexistent-bundle", root);
+  assertEquals(exists(`${root}/sb3`), false);
+  Deno.removeSync(root, { recursive: true });
+});

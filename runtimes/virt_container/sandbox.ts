@@ -102,6 +102,11 @@ export interface SandboxParts {
   guestHookPath?: string;
   /** `startVm` timeout. */
   startTimeoutMs?: number;
+  /**
+   * `[runtime] keep_abnormal`: recorded in state.json, so that `shim delete`
+   * after a lost shim keeps the sandbox (VMM, mounts, files) for debugging.
+   */
+  keepAbnormal?: boolean;
   /** Health check period (30 s upstream). */
   healthIntervalMs?: number;
   /** Runs OCI hooks (tests may record). */
@@ -392,6 +397,7 @@ export class VirtSandbox {
       resources: {
         share_fs: shareFsRecord(p.shareFs),
         ...(p.cgroup ? { cgroup: { path: p.cgroup.path, dirs: p.cgroup.dirs() } } : {}),
+        ...(p.keepAbnormal ? { debug: { keep_abnormal: true } } : {}),
       },
       created_at: this.#createdAt,
     });

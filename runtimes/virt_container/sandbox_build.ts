@@ -118,6 +118,7 @@ export function buildSandbox(
       kernelModules: agentCfg.kernel_modules,
     },
     guestHookPath: hvConfig.guest_hook_path,
+    keepAbnormal: runtime.keep_abnormal,
     runHooks: t.runHooks,
     sleep: t.sleep,
     onStep: t.onStep,
