@@ -21,6 +21,14 @@ async function sh(script: string): Promise<string> {
   return r.stdout;
 }
 
+/** Removes `dir`, never while it holds a mount (the mounted files would go with it). */
+async function removeUnmounted(dir: string): Promise<void> {
+  const held = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .filter((l) => l.includes(` ${dir}/`));
+  if (held.length > 0) throw new Error(`Mounts left under ${dir}: ${held.join("; ")}`);
+  await Deno.remove(dir, { recursive: true });
+}
+
 vmTest({
   name:
     "built-in VMM: a registered direct volume reaches the container as its block device, with stats; written data stays in the image",
@@ -122,10 +130,6 @@ vmTest({
     }
     await c?.stop();
     await sh(`umount ${work}/mnt 2>/dev/null || true; losetup -d ${loop}`).catch(() => {});
-    // Never remove a tree that still holds a mount (its files would go with it).
-    const held = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .filter((l) => l.includes(` ${work}/`));
-    if (held.length > 0) throw new Error(`Mounts left under ${work}: ${held.join("; ")}`);
-    await Deno.remove(work, { recursive: true });
+    await removeUnmounted(work);
   }
 });
