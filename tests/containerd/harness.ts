@@ -137,6 +137,11 @@ export interface ContainerdOptions {
    * imported into the `k8s.io` namespace too.
    */
   cri?: CriOptions;
+  /**
+   * containerd finds `containerd-shim-kata-v2` on its own PATH (an installed
+   * shim) instead of this harness's launcher first.
+   */
+  installedShim?: boolean;
 }
 
 /** A private containerd. */
@@ -148,6 +153,7 @@ export class Containerd {
   cni: CniNetwork | undefined;
   #proc: Deno.ChildProcess | undefined;
   #fifosBefore = new Set<string>();
+  #launcherOnPath = true;
 
   private constructor(dir: string, shim: string) {
     this.dir = dir;
@@ -160,6 +166,7 @@ export class Containerd {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
     const shim = await shimLauncher(dir, opts.shimEnv);
     const c = new Containerd(dir, shim);
+    c.#launcherOnPath = !opts.installedShim;
     c.cni = opts.cri ? await writeCniConfig(dir) : undefined;
     await Deno.writeTextFile(
       `${dir}/config.toml`,
@@ -223,7 +230,11 @@ export class Containerd {
     // The CRI plugin finds runtime_type io.containerd.kata.v2 as
     // containerd-shim-kata-v2 in PATH: the launcher's directory comes first.
     this.#proc = new Deno.Command("/bin/sh", {
-      env: { PATH: `${this.dir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` },
+      env: {
+        PATH: `${this.#launcherOnPath ? `${this.dir}:` : ""}${
+          Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        }`,
+      },
       args: [
         "-c",
         'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"',

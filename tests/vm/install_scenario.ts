@@ -1,0 +1,126 @@
+/**
+ * The scenario of tests/vm/install_test.ts, run by it under
+ * `unshare --mount --propagation private`: `/usr/local`, `/usr/share` and
+ * `/etc` become overlays whose upper layers live in a temp dir, so that what
+ * `deno task install` and `scripts/build-guest --install` write stays in
+ * this mount namespace and never reaches the machine (nor an install of the
+ * developer's own). Then a private containerd runs busybox with runtime
+ * `io.containerd.kata.v2` found on PATH (the installed shim), once with the
+ * installed default configuration and once with the installed QEMU
+ * configuration; each container prints its kernel's boot id.
+ *
+ * The only addition to the installed files is a drop-in with long agent
+ * timeouts (a nested guest under software emulation boots in tens of
+ * seconds). Prints `boot id (<which>): <id>` lines; exits non-zero on failure.
+ * @module
+ */
+import { Containerd, IMAGE, run } from "../containerd/harness.ts";
+import { SLOW_VM_CONTAINERD } from "./guest_config.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const OVERLAID = ["/usr/local", "/usr/share", "/etc"];
+/** Where `deno task install` puts the configurations (scripts/install.ts LAYOUT). */
+export const INSTALLED_CONFIGS = "/usr/share/defaults/kata-containers/runtime-rs";
+
+async function must(cmd: string, args: string[], cwd = ROOT): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  const t = new TextDecoder();
+  const text = t.decode(out.stdout) + t.decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text}`);
+  return text;
+}
+
+async function mountOverlays(scratch: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const dir of OVERLAID) {
+    const name = dir.replaceAll("/", "_");
+    await Deno.mkdir(`${scratch}/${name}/upper`, { recursive: true });
+    await Deno.mkdir(`${scratch}/${name}/work`, { recursive: true });
+    await must("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${dir},upperdir=${scratch}/${name}/upper,workdir=${scratch}/${name}/work`,
+      dir,
+    ]);
+    done.push(dir);
+  }
+  return done;
+}
+
+async function bootId(c: Containerd, which: string, flags: string[]): Promise<string> {
+  const id = `installed-${which}`;
+  console.log(`ctr run --rm --runtime io.containerd.kata.v2 ${flags.join(" ")} ${IMAGE} ${id}`);
+  const r = await c.ctr(
+    "run",
+    "--rm",
+    "--runtime",
+    "io.containerd.kata.v2",
+    ...flags,
+    IMAGE,
+    id,
+    "cat",
+    "/proc/sys/kernel/random/boot_id",
+  );
+  if (r.code !== 0) {
+    console.error((await c.log()).slice(-12000));
+    throw new Error(
+      `ctr run with the installed ${which} configuration failed: ${r.stdout}${r.stderr}`,
+    );
+  }
+  const boot = r.stdout.trim();
+  if (!/^[0-9a-f-]{36}$/.test(boot)) throw new Error(`Not a boot id from ${which}: ${r.stdout}`);
+  const host = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
+  if (boot === host) throw new Error(`The ${which} container saw the host's kernel: no VM`);
+  await c.assertNoLeaks(id);
+  console.log(`boot id (${which}): ${boot}`);
+  return boot;
+}
+
+async function main(): Promise<void> {
+  const scratch = await Deno.makeTempDir({ prefix: "rts-install-root-" });
+  let overlays: string[] = [];
+  let c: Containerd | undefined;
+  try {
+    overlays = await mountOverlays(scratch);
+    console.log(await must("./scripts/deno", ["task", "install"]));
+    console.log(await must("./scripts/build-guest", ["--install"]));
+    await Deno.mkdir(`${INSTALLED_CONFIGS}/config.d`, { recursive: true });
+    await Deno.writeTextFile(
+      `${INSTALLED_CONFIGS}/config.d/90-nested-test-host.toml`,
+      [
+        "# Test drop-in: a nested guest under software emulation is slow to answer.",
+        "[agent.kata]",
+        "reconnect_timeout_ms = 240000",
+        "request_timeout_ms = 240000",
+        "",
+      ].join("\n"),
+    );
+    console.log(await must("containerd-shim-kata-v2", ["check", "--all"]).catch((e) => String(e)));
+    c = await Containerd.start({ ...SLOW_VM_CONTAINERD, installedShim: true });
+    await bootId(c, "default", []);
+    await bootId(c, "qemu", [
+      "--runtime-config-path",
+      `${INSTALLED_CONFIGS}/configuration-qemu.toml`,
+    ]);
+  } finally {
+    await c?.stop();
+    for (const dir of overlays.reverse()) await run("umount", [dir]);
+    const left = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .filter((l) => OVERLAID.some((d) => l.split(" ")[4] === d) || l.includes(scratch));
+    // Never remove the scratch tree while an overlay still uses it.
+    if (left.length === 0) await Deno.remove(scratch, { recursive: true });
+    else console.error(`Mounts left, ${scratch} kept: ${left.join("; ")}`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`install scenario failed: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
