@@ -149,4 +149,10 @@ export interface Hypervisor {
   cleanup(): Promise<void>;
   /** State to persist in state.json. */
   saveState(): HypervisorState;
+  /**
+   * Where the guest's vCPUs are now, in one line (run state, instruction
+   * pointers, halted or not), for a guest that does not answer; drivers that
+   * cannot tell leave it out.
+   */
+  vcpuReport?(): Promise<string>;
 }

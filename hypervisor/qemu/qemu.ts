@@ -19,6 +19,7 @@ import { qemuCommandLine, type QemuOptions } from "./options.ts";
 import { QemuHotplug } from "./hotplug.ts";
 import { QemuResizer } from "./resize.ts";
 import { QmpClient } from "./qmp.ts";
+import { vcpuReport } from "./vcpu_report.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
 
 const log = getLogger("hypervisor.qemu");
@@ -214,6 +215,11 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       d.kind === "share_fs" && d.fsType === "virtio-fs"
     );
     return await this.#resizer.resizeMemory(qmp, this.vm.id, mib, shared);
+  }
+
+  /** QEMU's run state and each vCPU's RIP and halt state (QMP), for a guest that does not answer. */
+  async vcpuReport(): Promise<string> {
+    return await vcpuReport(this.#needQmp("read the vCPUs of"));
   }
 
   saveState(): HypervisorState {

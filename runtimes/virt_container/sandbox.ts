@@ -40,6 +40,7 @@ import type { ShareFs } from "../../resource/share_fs/share_fs.ts";
 import { DirectVolumeClaims } from "../../resource/volume/block_volume.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { type UndoPhase, UndoStack } from "./undo.ts";
+import { logVcpuReport } from "./vcpu_report.ts";
 import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
@@ -321,6 +322,7 @@ export class VirtSandbox {
       );
     } catch (e) {
       log.error("sandbox {id} failed to start: {e}", { id: p.id, e: String(e) });
+      await logVcpuReport(p.hypervisor, p.id);
       this.#status = "stopping";
       this.#stopping = true;
       await this.#unwind().catch((u) =>
