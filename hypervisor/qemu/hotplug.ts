@@ -17,6 +17,15 @@ const log = getLogger("hypervisor.qemu");
 /** A device the QEMU driver knows, with its id and (once placed) its guest path. */
 export type Tracked = PlacedDevice;
 
+/** Whether `path` is a host block device (QEMU opens those with `host_device`). */
+function hostBlockDevice(path: string): boolean {
+  try {
+    return Deno.statSync(path).isBlockDevice === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Hotplug state of one QEMU VM: which root ports, LUNs and blockdev nodes are in use. */
 export class QemuHotplug {
   readonly #o: QemuOptions;
@@ -27,8 +36,12 @@ export class QemuHotplug {
   /** Ids of hotplugged drives that have a blockdev node of their own. */
   readonly #hotNodes = new Set<string>();
 
-  constructor(options: QemuOptions) {
+  readonly #isBlockDevice: (path: string) => boolean;
+
+  /** `isBlockDevice` tells a host block device from a file (tests replace it). */
+  constructor(options: QemuOptions, isBlockDevice = hostBlockDevice) {
     this.#o = options;
+    this.#isBlockDevice = isBlockDevice;
   }
 
   /**
@@ -69,6 +82,7 @@ export class QemuHotplug {
           nodeName: node,
           filename: b.path,
           readOnly: b.readOnly,
+          hostDevice: this.#isBlockDevice(b.path),
           aio: this.#o.blockAio,
           cache: this.#o.blockCache,
         });

@@ -242,11 +242,17 @@ export class QmpClient {
     await this.execute("netdev_del", { id });
   }
 
-  /** `blockdev-add` of a raw file, with the host I/O engine and cache mode given. */
+  /**
+   * `blockdev-add` of a raw file, or of a host block device (`hostDevice`:
+   * QEMU's `file` driver refuses anything but a regular file, its
+   * `host_device` driver takes a block device such as a devmapper snapshot),
+   * with the host I/O engine and cache mode given.
+   */
   async blockdevAddFile(b: {
     nodeName: string;
     filename: string;
     readOnly: boolean;
+    hostDevice?: boolean;
     aio?: "threads" | "native" | "io_uring";
     cache?: { direct: boolean; noFlush: boolean };
   }): Promise<void> {
@@ -257,7 +263,7 @@ export class QmpClient {
       "read-only": b.readOnly,
       ...cache,
       file: {
-        driver: "file",
+        driver: b.hostDevice ? "host_device" : "file",
         filename: b.filename,
         "read-only": b.readOnly,
         ...(b.aio ? { aio: b.aio } : {}),

@@ -109,6 +109,12 @@ Deno.test("QMP: greeting, capabilities first, replies routed by id with events i
   await q.cont();
   await q.netdevAddTap({ id: "net0", ifname: "tap0_kata", vhost: true });
   await q.blockdevAddFile({ nodeName: "blk0", filename: "/x.img", readOnly: true });
+  await q.blockdevAddFile({
+    nodeName: "blk1",
+    filename: "/dev/mapper/pool-snap-2",
+    readOnly: false,
+    hostDevice: true,
+  });
   await q.deviceAdd({
     driver: "virtio-net-pci",
     id: "nic0",
@@ -133,6 +139,7 @@ Deno.test("QMP: greeting, capabilities first, replies routed by id with events i
     "cont",
     "netdev_add",
     "blockdev-add",
+    "blockdev-add",
     "device_add",
     "nonsense",
     "quit",
@@ -150,6 +157,12 @@ Deno.test("QMP: greeting, capabilities first, replies routed by id with events i
     "node-name": "blk0",
     "read-only": true,
     file: { driver: "file", filename: "/x.img", "read-only": true },
+  });
+  // A block device (a devmapper snapshot) needs QEMU's host_device driver.
+  assertEquals((p.got[6].arguments as { file: unknown }).file, {
+    driver: "host_device",
+    filename: "/dev/mapper/pool-snap-2",
+    "read-only": false,
   });
 });
 
