@@ -31,9 +31,6 @@ for (
   vmTest({
     name: `CRI pod on ${hypervisor}: one VM for the pod, shared namespaces, pod IP, logs, no leaks`,
     ignore: noKvm,
-    unverified: hypervisor === "qemu"
-      ? "QEMU's guest never answered the agent in RunPodSandbox in its last run (the ContainerStats encoding failure before it is fixed; issue 12 open)"
-      : undefined,
     deadlineMs: 830_000,
   }, async (ctx) => {
     ctx.step("the CRI client (prebuilt under .cache/cri)");
