@@ -59,6 +59,16 @@ export function mountsUnder(dir: string, mountinfo?: string): string[] {
   return [...new Set(out)].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
 }
 
+/**
+ * Mount points of the block device `majorMinor` (`"7:3"`, mountinfo's third
+ * field), by mountinfo (or `mountinfo` when given).
+ */
+export function mountsOfDevice(majorMinor: string, mountinfo?: string): string[] {
+  const text = mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo");
+  return text.split("\n").map((l) => l.split(" "))
+    .filter((f) => f.length >= 5 && f[2] === majorMinor).map((f) => unescape(f[4]));
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

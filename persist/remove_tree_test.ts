@@ -1,6 +1,12 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import { mount, unmount } from "../ffi/mount.ts";
-import { mountsUnder, removeTree, removeTreeSafely, unmountTree } from "./remove_tree.ts";
+import {
+  mountsOfDevice,
+  mountsUnder,
+  removeTree,
+  removeTreeSafely,
+  unmountTree,
+} from "./remove_tree.ts";
 import { needs } from "../tests/tier.ts";
 
 const isRoot = !needs({ root: true }).ignore;
@@ -154,4 +160,11 @@ Deno.test({
       t.done();
     }
   },
+});
+
+Deno.test("mountsOfDevice: the mount points of one device number, escapes decoded", () => {
+  const info = "1 0 7:3 / /a rw - ext4 x rw\n2 0 7:30 / /b rw - ext4 y rw\n" +
+    "3 0 7:3 / /with\\040space rw - ext4 x rw\n";
+  assertEquals(mountsOfDevice("7:3", info), ["/a", "/with space"]);
+  assertEquals(mountsOfDevice("8:1", info), []);
 });

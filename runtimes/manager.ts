@@ -75,7 +75,7 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
 }
 
 /** Whether a VM sandbox's state says `keep_abnormal` (see {@link cleanupLostSandbox}). */
-export function keptAbnormal(
+function keptAbnormal(
   state: { resources: Record<string, Record<string, unknown>> },
 ): boolean {
   return state.resources.debug?.keep_abnormal === true;

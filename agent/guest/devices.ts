@@ -7,6 +7,7 @@
  */
 import type { Device } from "../gen/agent_pb.ts";
 import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import { splitRdev } from "../../common/fs.ts";
 import type { OciSpec } from "./oci_spec.ts";
 import type { BlockResolver } from "./storage.ts";
 
@@ -15,14 +16,6 @@ export interface DeviceNode {
   type: "b" | "c";
   major: number;
   minor: number;
-}
-
-/** Linux's major/minor split of a dev_t (glibc's gnu_dev_major/minor). */
-export function splitRdev(rdev: number): { major: number; minor: number } {
-  const dev = BigInt(rdev);
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  return { major, minor };
 }
 
 /**

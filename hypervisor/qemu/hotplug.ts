@@ -6,6 +6,7 @@
  * @module
  */
 import { UnavailableError, UnimplementedError } from "../../common/errors.ts";
+import { isBlockDevice as hostIsBlockDevice } from "../../common/fs.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, NetworkDevice } from "../device.ts";
 import type { PlacedDevice } from "../external_vmm.ts";
@@ -16,15 +17,6 @@ const log = getLogger("hypervisor.qemu");
 
 /** A device the QEMU driver knows, with its id and (once placed) its guest path. */
 export type Tracked = PlacedDevice;
-
-/** Whether `path` is a host block device (QEMU opens those with `host_device`). */
-function hostBlockDevice(path: string): boolean {
-  try {
-    return Deno.statSync(path).isBlockDevice === true;
-  } catch {
-    return false;
-  }
-}
 
 /** Hotplug state of one QEMU VM: which root ports, LUNs and blockdev nodes are in use. */
 export class QemuHotplug {
@@ -39,7 +31,7 @@ export class QemuHotplug {
   readonly #isBlockDevice: (path: string) => boolean;
 
   /** `isBlockDevice` tells a host block device from a file (tests replace it). */
-  constructor(options: QemuOptions, isBlockDevice = hostBlockDevice) {
+  constructor(options: QemuOptions, isBlockDevice = hostIsBlockDevice) {
     this.#o = options;
     this.#isBlockDevice = isBlockDevice;
   }

@@ -10,6 +10,7 @@
  * @module
  */
 import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import { isBlockDevice as hostIsBlockDevice } from "../../common/fs.ts";
 import { getLogger } from "../../common/log.ts";
 import { mount } from "../../ffi/mount.ts";
 import type { BlockDevice, Device } from "../../hypervisor/device.ts";
@@ -65,20 +66,12 @@ export interface AttachedRootfs {
   deviceId?: string;
 }
 
-function defaultIsBlockDevice(path: string): boolean {
-  try {
-    return Deno.statSync(path).isBlockDevice === true;
-  } catch {
-    return false;
-  }
-}
-
 /** Chooses the way: block when the single mount is a block device and the VM takes one. */
 export function rootfsWay(
   mounts: readonly RootfsMount[],
   shared: boolean,
   blockDevices: boolean,
-  isBlockDevice: (p: string) => boolean = defaultIsBlockDevice,
+  isBlockDevice: (p: string) => boolean = hostIsBlockDevice,
 ): "shared" | "block" {
   if (mounts.length === 1 && blockDevices && isBlockDevice(mounts[0].source)) return "block";
   if (shared) return "shared";

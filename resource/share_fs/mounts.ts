@@ -8,7 +8,7 @@
 import { isMountPoint, MNT_DETACH, unmount } from "../../ffi/mount.ts";
 
 // The one mount-aware recursive removal lives in persist/ (every layer uses it).
-export { mountsUnder, removeTreeSafely } from "../../persist/remove_tree.ts";
+export { mountsOfDevice, mountsUnder, removeTreeSafely } from "../../persist/remove_tree.ts";
 
 /**
  * Unmounts everything stacked on `target` (lazily when busy). Callers follow

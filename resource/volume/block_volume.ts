@@ -12,10 +12,12 @@
  * @module
  */
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import { splitRdev } from "../../common/fs.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice } from "../../hypervisor/device.ts";
 import type { BlockAttacher } from "../rootfs/rootfs.ts";
 import { GUEST_CONTAINER_DIR } from "../share_fs/layout.ts";
+import { mountsOfDevice } from "../share_fs/mounts.ts";
 import type { AgentStorage } from "../share_fs/share_fs.ts";
 import { type DirectVolumeMountInfo, encodeVolumePath } from "./direct_volume.ts";
 
@@ -89,25 +91,11 @@ function defaultBlockDeviceNumber(path: string): string | null {
   try {
     const st = Deno.statSync(path);
     if (st.isBlockDevice !== true || st.rdev === null) return null;
-    return deviceNumber(st.rdev);
+    const { major, minor } = splitRdev(st.rdev);
+    return `${major}:${minor}`;
   } catch {
     return null;
   }
-}
-
-/** `major:minor` of a 64-bit dev_t (glibc's encoding: major in bits 8-19 and 44-63, minor in 0-7 and 20-43). */
-export function deviceNumber(rdev: number): string {
-  const lo = rdev % 2 ** 32;
-  const hi = Math.floor(rdev / 2 ** 32);
-  const major = (((lo >>> 8) & 0xfff) | (hi & 0xfffff000)) >>> 0;
-  const minor = ((lo & 0xff) | ((lo >>> 12) & 0xfff00) | ((hi & 0xfff) << 20)) >>> 0;
-  return `${major}:${minor}`;
-}
-
-/** Mount points of the device `majorMinor` in a mountinfo text (field 3). */
-export function mountsOfDevice(mountinfo: string, majorMinor: string): string[] {
-  return mountinfo.split("\n").map((l) => l.split(" "))
-    .filter((f) => f[2] === majorMinor).map((f) => f[4]);
 }
 
 /** The guest mount point of a container's direct volume. */
@@ -136,8 +124,7 @@ export async function attachBlockVolume(
         "(attach an image file with losetup and register the loop device)",
     );
   }
-  const mountinfo = (o.mountinfo ?? (() => Deno.readTextFileSync("/proc/self/mountinfo")))();
-  const onHost = mountsOfDevice(mountinfo, number);
+  const onHost = mountsOfDevice(number, o.mountinfo?.());
   if (onHost.length > 0) {
     throw new FailedPreconditionError(
       `Direct volume ${volumePath}: device ${info.device} is mounted on the host at ` +

@@ -5,9 +5,7 @@ import {
   type BlockVolumeContext,
   blockVolumeGuestPath,
   detachBlockVolume,
-  deviceNumber,
   DirectVolumeClaims,
-  mountsOfDevice,
 } from "./block_volume.ts";
 import { parseMountInfo } from "./direct_volume.ts";
 
@@ -123,14 +121,4 @@ Deno.test("a failed attach drops the claim", async () => {
   o.devices.attach = () => Promise.reject(new Error("No free block slot"));
   await assertRejects(() => attachBlockVolume(MOUNT, INFO, o), Error, "No free block slot");
   assertEquals(o.claims.guestPathOf("/vol/a"), undefined);
-});
-
-Deno.test("device numbers decode as glibc's major and minor; mountinfo lookups use them", () => {
-  assertEquals(deviceNumber(0x0703), "7:3");
-  assertEquals(deviceNumber(0xfd00), "253:0");
-  assertEquals(deviceNumber(0x100123), "1:291"); // minor 0x123: bits 0-7 and 20+
-  assertEquals(deviceNumber(2 ** 32 * 0x1000 + 0x0100), "4097:0"); // major above 12 bits
-  assertEquals(mountsOfDevice("1 0 7:3 / /a rw - ext4 x rw\n2 0 7:30 / /b rw - ext4 y rw", "7:3"), [
-    "/a",
-  ]);
 });

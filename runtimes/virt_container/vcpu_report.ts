@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "../../common/log.ts";
+import { settleWithin } from "../../common/time.ts";
 import type { Hypervisor } from "../../hypervisor/hypervisor.ts";
 
 const log = getLogger("runtimes.virt_container.sandbox");
@@ -22,13 +23,14 @@ export async function logVcpuReport(
   timeoutMs = VCPU_REPORT_TIMEOUT_MS,
 ): Promise<string | undefined> {
   if (!hv.vcpuReport || !["started", "running"].includes(hv.state())) return undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const report = await Promise.race([
-    hv.vcpuReport().catch((e) => `unreadable: ${e instanceof Error ? e.message : e}`),
-    new Promise<string>((r) =>
-      timer = setTimeout(() => r(`no answer in ${timeoutMs} ms`), timeoutMs)
+  let report = `no answer in ${timeoutMs} ms`;
+  await settleWithin(
+    hv.vcpuReport().then(
+      (r) => void (report = r),
+      (e) => void (report = `unreadable: ${e instanceof Error ? e.message : e}`),
     ),
-  ]).finally(() => clearTimeout(timer));
+    timeoutMs,
+  );
   log.warn("sandbox {id}: guest vCPUs at the failure: {report}", { id, report });
   return report;
 }

@@ -12,22 +12,12 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { Containerd, IMAGE, run } from "../containerd/harness.ts";
+import { runChecked } from "../command.ts";
+import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { killClients, vmTest } from "./deadline.ts";
 
-async function sh(script: string): Promise<string> {
-  const r = await run("sh", ["-ec", script]);
-  if (r.code !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Removes `dir`, never while it holds a mount (the mounted files would go with it). */
-async function removeUnmounted(dir: string): Promise<void> {
-  const held = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-    .filter((l) => l.includes(` ${dir}/`));
-  if (held.length > 0) throw new Error(`Mounts left under ${dir}: ${held.join("; ")}`);
-  await Deno.remove(dir, { recursive: true });
-}
+const sh = (script: string) => runChecked("sh", ["-ec", script]);
 
 vmTest({
   name:
@@ -129,7 +119,8 @@ vmTest({
       await run(c.shim, ["shim-ctl", "direct-volume", "remove", "--volume-path", volumePath]);
     }
     await c?.stop();
-    await sh(`umount ${work}/mnt 2>/dev/null || true; losetup -d ${loop}`).catch(() => {});
-    await removeUnmounted(work);
+    await sh(`losetup -d ${loop}`).catch(() => {});
+    // The product's mount-aware removal: unmounts and proves it before removing.
+    removeTreeSafely(work);
   }
 });

@@ -15,6 +15,7 @@
  * @module
  */
 import { Containerd, IMAGE, run } from "../containerd/harness.ts";
+import { runChecked } from "../command.ts";
 import { SLOW_VM_CONTAINERD } from "./guest_config.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -22,14 +23,7 @@ const OVERLAID = ["/usr/local", "/usr/share", "/etc"];
 /** Where `deno task install` puts the configurations (scripts/install.ts LAYOUT). */
 export const INSTALLED_CONFIGS = "/usr/share/defaults/kata-containers/runtime-rs";
 
-async function must(cmd: string, args: string[], cwd = ROOT): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  const t = new TextDecoder();
-  const text = t.decode(out.stdout) + t.decode(out.stderr);
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text}`);
-  return text;
-}
+const must = (cmd: string, args: string[]) => runChecked(cmd, args, { cwd: ROOT });
 
 async function mountOverlays(scratch: string): Promise<string[]> {
   const done: string[] = [];

@@ -20,6 +20,7 @@ import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { vmTest, type VmTestContext } from "./deadline.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { ThinPool } from "./devmapper_pool.ts";
+import { removeTreeSafely } from "../../persist/remove_tree.ts";
 
 const haveKvm = !!(await Deno.stat("/dev/kvm").catch(() => null));
 const haveDmsetup = !!(await Deno.stat("/usr/sbin/dmsetup").catch(() => null));
@@ -139,7 +140,8 @@ async function devmapperScenario(ctx: VmTestContext, hv: "dragonball" | "qemu"):
   } finally {
     await c?.stop();
     await pool.destroy();
-    await Deno.remove(work, { recursive: true }).catch(() => {});
+    // Mount-aware: unmounts whatever a failed run left below and proves it first.
+    removeTreeSafely(work);
   }
 }
 
