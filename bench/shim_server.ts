@@ -113,7 +113,7 @@ export async function startShim(b: Build, id: string): Promise<Server> {
 /** How a benchmark spawns the server: the V8 flags, and whether the socket is handed over. */
 export interface Variant {
   v8Flags: string;
-  /** false: the server binds the socket itself (no inherited fd, no node:net). */
+  /** false: the server binds the socket itself with Deno.listen (no inherited fd). */
   handover: boolean;
 }
 
@@ -124,7 +124,7 @@ export const SHIPPED: Variant = { v8Flags: SERVER_V8_FLAGS, handover: true };
 export function label(v: Variant): string {
   const flags = v.v8Flags ? `\`${v.v8Flags}\`` : "no V8 flags";
   const shipped = v.v8Flags === SHIPPED.v8Flags && v.handover;
-  return `${flags}${v.handover ? "" : ", binds its own socket (no hand-over, no node:net)"}${
+  return `${flags}${v.handover ? "" : ", binds its own socket with Deno.listen (no hand-over)"}${
     shipped ? " (shipped)" : ""
   }`;
 }

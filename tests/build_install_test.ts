@@ -21,6 +21,17 @@ Deno.test("deno task build makes an executable shim that reports its build mode 
   // A bundled build must say so; only a real deno compile output says "compiled".
   assertEquals(mode, bundled ? "bundled" : "compiled");
   assertStringIncludes(b.stdout, bundled ? "BUNDLED" : "compiled with deno compile");
+  if (bundled) {
+    // A literal lazy import would make Deno load and parse every action's code at start-up.
+    for await (const e of Deno.readDir(`${ROOT}/dist/js`)) {
+      const code = await Deno.readTextFile(`${ROOT}/dist/js/${e.name}`);
+      assertEquals(
+        /\bimport\("\.\//.test(code),
+        false,
+        `dist/js/${e.name} has a literal lazy import`,
+      );
+    }
+  }
   const bad = await run(SHIM, ["-nosuchflag"]);
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, "Flag provided but not defined: -nosuchflag");
