@@ -5,7 +5,7 @@
  * (or drop-in) that set it.
  * @module
  */
-import type { z } from "zod";
+import type * as z from "../common/zod.ts";
 import { ConfigError } from "../common/errors.ts";
 import {
   AGENT_NAMES,
@@ -57,7 +57,7 @@ function lower(msg: string): string {
 function describeIssue(
   tree: Table,
   base: Path,
-  issue: z.core.$ZodIssue,
+  issue: z.$ZodIssue,
   sources: Sources,
 ): string[] {
   const path: Path = [...base, ...(issue.path as Path)];
@@ -77,7 +77,7 @@ function describeIssue(
   ];
 }
 
-function parseSection<S extends z.ZodType>(
+function parseSection<S extends z.ZodMiniType>(
   schema: S,
   tree: Table,
   path: Path,

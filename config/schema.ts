@@ -8,21 +8,28 @@
  * defaults, so a parsed configuration is always complete.
  * @module
  */
-import { z } from "zod";
+import * as z from "../common/zod.ts";
 
 const U32_MAX = 4294967295;
 
-const str = (d = "") => z.string().default(d);
-const bool = (d = false) => z.boolean().default(d);
-const strList = () => z.array(z.string()).default([]);
-const u32 = (d = 0) => z.number().int().min(0).max(U32_MAX).default(d);
-const i32 = (d = 0) => z.number().int().min(-2147483648).max(2147483647).default(d);
+const str = (d = "") => z._default(z.string(), d);
+const bool = (d = false) => z._default(z.boolean(), d);
+const strList = () => z._default(z.array(z.string()), []);
+const u32 = (d = 0) => z._default(z.number().check(z.int(), z.minimum(0), z.maximum(U32_MAX)), d);
+const i32 = (d = 0) =>
+  z._default(z.number().check(z.int(), z.minimum(-2147483648), z.maximum(2147483647)), d);
 /** A u64 that stays a JS number (values up to 2^53); bigger TOML integers are refused. */
-const u64 = (d = 0) => z.number().int().min(0).default(d);
+const u64 = (d = 0) => z._default(z.number().check(z.int(), z.minimum(0)), d);
 /** A u64 that may exceed 2^53 (upstream ships `i64::MAX` in one key): number or bigint. */
 const u64Big = (d: number | bigint = 0) =>
-  z.union([z.number().int().min(0), z.bigint().min(0n).max(18446744073709551615n)]).default(d);
-const f32 = (d = 0) => z.number().default(d);
+  z._default(
+    z.union([
+      z.number().check(z.int(), z.minimum(0)),
+      z.bigint().check(z.minimum(0n), z.maximum(18446744073709551615n)),
+    ]),
+    d,
+  );
+const f32 = (d = 0) => z._default(z.number(), d);
 
 /** Hypervisor names this runtime knows, as used in `[hypervisor.<name>]` and `hypervisor_name`. */
 export const HYPERVISOR_NAMES = [
@@ -54,7 +61,7 @@ export const factorySchema = z.strictObject({
 export const rootlessUserSchema = z.strictObject({
   uid: u32(),
   gid: u32(),
-  groups: z.array(z.number().int().min(0).max(U32_MAX)).default([]),
+  groups: z._default(z.array(z.number().check(z.int(), z.minimum(0), z.maximum(U32_MAX))), []),
   user_name: str(),
 });
 
@@ -111,8 +118,8 @@ export const hypervisorSchema = z.strictObject({
   firmware: str(),
   firmware_volume: str(),
   vm_rootfs_driver: str(),
-  guest_extension_images: z.array(extraImageSchema).default([]),
-  extra_images: z.array(extraImageSchema).default([]),
+  guest_extension_images: z._default(z.array(extraImageSchema), []),
+  extra_images: z._default(z.array(extraImageSchema), []),
 
   // cpu
   cpu_features: str(),
@@ -153,7 +160,7 @@ export const hypervisorSchema = z.strictObject({
   memory_slots: u32(),
   enable_mem_prealloc: bool(),
   enable_hugepages: bool(),
-  hugepage_type: z.enum(["hugetlbfs", "thp"]).default("hugetlbfs"),
+  hugepage_type: z._default(z.enum(["hugetlbfs", "thp"]), "hugetlbfs"),
   enable_virtio_mem: bool(),
   enable_guest_swap: bool(),
   guest_swap_path: str("/run/kata-containers/swap"),
@@ -168,7 +175,7 @@ export const hypervisorSchema = z.strictObject({
 
   // security
   rootless: bool(),
-  rootless_user: rootlessUserSchema.optional(),
+  rootless_user: z.optional(rootlessUserSchema),
   disable_seccomp: bool(),
   confidential_guest: bool(),
   sev_snp_guest: bool(),
@@ -205,7 +212,7 @@ export const hypervisorSchema = z.strictObject({
   boot_from_template: bool(),
   memory_path: str(),
   device_state_path: str(),
-  factory: factorySchema.prefault({}),
+  factory: z.prefault(factorySchema, {}),
   prefetch_list_path: str(),
 });
 /** A parsed `[hypervisor.<name>]` table. */
@@ -249,7 +256,7 @@ export const agentSchema = z.strictObject({
   kernel_modules: strList(),
   container_pipe_size: u32(),
   visible_cdi_devices: bool(),
-  mem_agent: memAgentSchema.prefault({}),
+  mem_agent: z.prefault(memAgentSchema, {}),
 });
 /** A parsed `[agent.<name>]` table. */
 export type AgentConfig = z.infer<typeof agentSchema>;
@@ -287,7 +294,7 @@ export const runtimeSchema = z.strictObject({
   vfio_mode: str(),
   keep_abnormal: bool(),
   dan_conf: str(),
-  shared_mounts: z.array(sharedMountSchema).default([]),
+  shared_mounts: z._default(z.array(sharedMountSchema), []),
   use_passfd_io: bool(),
   passfd_listener_port: u32(1027),
   pod_resource_api_sock: str(),

@@ -6,7 +6,7 @@
  * refused so that a file written by something else is never mistaken for ours.
  * @module
  */
-import { z } from "zod";
+import * as z from "../common/zod.ts";
 
 /** Format version this code writes and reads. */
 export const STATE_VERSION = 1;
@@ -19,40 +19,40 @@ export const processStatusSchema = z.enum(["created", "running", "paused", "stop
 
 /** One exec'd process of a container. */
 export const execStateSchema = z.strictObject({
-  id: z.string().min(1),
-  pid: z.number().int().min(0).nullable().default(null),
-  status: processStatusSchema.default("created"),
-  exit_status: z.number().int().nullable().default(null),
+  id: z.string().check(z.minLength(1)),
+  pid: z._default(z.nullable(z.number().check(z.int(), z.minimum(0))), null),
+  status: z._default(processStatusSchema, "created"),
+  exit_status: z._default(z.nullable(z.number().check(z.int())), null),
   /** Owner-defined extra data (stdio paths, terminal...). */
-  extra: opaqueRecord.default({}),
+  extra: z._default(opaqueRecord, {}),
 });
 
 /** One container of the sandbox. */
 export const containerStateSchema = z.strictObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   bundle: z.string(),
-  pid: z.number().int().min(0).nullable().default(null),
-  status: processStatusSchema.default("created"),
-  exit_status: z.number().int().nullable().default(null),
-  execs: z.array(execStateSchema).default([]),
-  created_at: z.string().default(() => new Date().toISOString()),
+  pid: z._default(z.nullable(z.number().check(z.int(), z.minimum(0))), null),
+  status: z._default(processStatusSchema, "created"),
+  exit_status: z._default(z.nullable(z.number().check(z.int())), null),
+  execs: z._default(z.array(execStateSchema), []),
+  created_at: z._default(z.string(), () => new Date().toISOString()),
   /** Owner-defined extra data (rootfs mounts, devices, cgroup path...). */
-  extra: opaqueRecord.default({}),
+  extra: z._default(opaqueRecord, {}),
 });
 
 /** The whole `state.json`. */
 export const sandboxStateSchema = z.strictObject({
   version: z.literal(STATE_VERSION),
-  sandbox_id: z.string().min(1),
+  sandbox_id: z.string().check(z.minLength(1)),
   /** Runtime kind (`virt_container`, `linux_container`, `wasm_container`). */
-  runtime: z.string().min(1),
+  runtime: z.string().check(z.minLength(1)),
   /** Opaque hypervisor state saved by the hypervisor driver (null before a VM exists). */
-  hypervisor: opaqueRecord.nullable().default(null),
-  containers: z.array(containerStateSchema).default([]),
+  hypervisor: z._default(z.nullable(opaqueRecord), null),
+  containers: z._default(z.array(containerStateSchema), []),
   /** Opaque network endpoint states saved by resource/network. */
-  network_endpoints: z.array(opaqueRecord).default([]),
+  network_endpoints: z._default(z.array(opaqueRecord), []),
   /** Other named parts (e.g. `cgroup`, `shared_fs`), each opaque to persist. */
-  resources: z.record(z.string(), opaqueRecord).default({}),
+  resources: z._default(z.record(z.string(), opaqueRecord), {}),
   created_at: z.string(),
   updated_at: z.string(),
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { FailedPreconditionError } from "../../common/errors.ts";
-import { z } from "zod";
+import * as z from "../../common/zod.ts";
 import type { Plumbing } from "./plumbing.ts";
 import { MODEL_NAMES } from "./classify.ts";
 
@@ -17,12 +17,12 @@ const plumbingSchema = z.object({
   link: z.string(),
   tap: z.string(),
   tapKind: z.enum(["tap", "macvtap"]),
-  tapIndex: z.number().int(),
-  queues: z.number().int().min(1),
-  devicePath: z.string().optional(),
+  tapIndex: z.number().check(z.int()),
+  queues: z.number().check(z.int(), z.minimum(1)),
+  devicePath: z.optional(z.string()),
   ingress: z.array(z.string()),
-  sysctls: z.array(z.object({ key: z.string(), old: z.string() })).optional(),
-  localRoutes: z.array(z.string()).optional(),
+  sysctls: z.optional(z.array(z.object({ key: z.string(), old: z.string() }))),
+  localRoutes: z.optional(z.array(z.string())),
 });
 
 const recordSchema = z.object({
