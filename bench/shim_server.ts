@@ -137,7 +137,7 @@ export function label(v: Variant): string {
 export async function spawnServer(b: Build, id: string, v: Variant): Promise<Server> {
   if (v.v8Flags === SHIPPED.v8Flags && v.handover) return startShim(b, id);
   const dir = await bundleDir();
-  const address = await socketAddress(`${dir}/containerd.sock`, "bench", id);
+  const address = socketAddress(`${dir}/containerd.sock`, "bench", id);
   const path = socketPath(address);
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   await Deno.remove(path).catch(() => {});

@@ -92,7 +92,12 @@ function keptAbnormal(
  */
 export async function cleanupLostSandbox(id: string, bundle: string, root: string): Promise<void> {
   // After a normal Delete rpc nothing is left: skip loading the state code then.
-  const recorded = await Deno.stat(`${root}/${id}/state.json`).then(() => true, () => false);
+  let recorded = true;
+  try {
+    Deno.statSync(`${root}/${id}/state.json`);
+  } catch {
+    recorded = false;
+  }
   if (!recorded) {
     const { unmountRootfs } = await import("./linux_container/rootfs.ts");
     unmountRootfs(bundle);

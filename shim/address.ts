@@ -4,20 +4,19 @@
  * sandbox a container belongs to (CRI and CRI-O annotations).
  * @module
  */
+import { sha256 } from "../common/sha256.ts";
 
 /** The directory of shim sockets. */
 export const SOCKET_DIR = "/run/containerd/s";
 
-/** The socket address for a shim (lowercase hex, as containerd's Go code writes it). */
-export async function socketAddress(
-  grpcAddress: string,
-  namespace: string,
-  id: string,
-): Promise<string> {
+/**
+ * The socket address for a shim (lowercase hex, as containerd's Go code
+ * writes it). Synchronous: `start` and `delete` need it on containerd's
+ * critical path (common/sha256.ts says why not WebCrypto).
+ */
+export function socketAddress(grpcAddress: string, namespace: string, id: string): string {
   const joined = joinPath(grpcAddress, namespace, id);
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(joined)),
-  );
+  const digest = sha256(new TextEncoder().encode(joined));
   const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `unix://${SOCKET_DIR}/${hex}`;
 }

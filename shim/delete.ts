@@ -13,10 +13,15 @@ import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketAddress, socketPath } from "./address.ts";
 import { encodeDeleteResponse } from "./delete_response.ts";
+import { writeAllSync } from "../common/io.ts";
 
 const SIGKILL = 9;
 
-/** Runs `delete`; returns the exit code. */
+/**
+ * Runs `delete`; returns the exit code. File operations on its common path
+ * are synchronous: containerd waits for `delete`, and the first asynchronous
+ * one would start Deno's I/O thread pool (about 6 ms).
+ */
 export async function deleteCommand(inv: Invocation): Promise<number> {
   const f = inv.flags;
   if (!f.id) throw new InvalidArgumentError("Delete: -id is required");
@@ -32,13 +37,15 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
     problems.push(e instanceof Error ? e.message : String(e));
   }
   if (f.address && f.namespace) {
-    const path = socketPath(await socketAddress(f.address, f.namespace, f.id));
-    await Deno.remove(path).catch(() => {});
+    const path = socketPath(socketAddress(f.address, f.namespace, f.id));
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // gone already
+    }
   }
   for (const p of problems) console.error(`delete ${f.id}: ${p}`);
-  const bytes = encodeDeleteResponse(0, 128 + SIGKILL, new Date());
-  let off = 0;
-  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  writeAllSync(Deno.stdout, encodeDeleteResponse(0, 128 + SIGKILL, new Date()));
   return 0;
 }
 
@@ -53,8 +60,8 @@ async function killShim(bundle: string, id: string): Promise<void> {
   let pid: number;
   let written: number;
   try {
-    pid = Number((await Deno.readTextFile(`${bundle}/shim.pid`)).trim());
-    written = (await Deno.stat(`${bundle}/shim.pid`)).mtime?.getTime() ?? 0;
+    pid = Number(Deno.readTextFileSync(`${bundle}/shim.pid`).trim());
+    written = Deno.statSync(`${bundle}/shim.pid`).mtime?.getTime() ?? 0;
   } catch {
     return;
   }
@@ -62,7 +69,12 @@ async function killShim(bundle: string, id: string): Promise<void> {
   const { identify, killIdentified } = await import("../persist/process_identity.ts");
   const who = identify(pid);
   if (!who) return;
-  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+  let cmdline = "";
+  try {
+    cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+  } catch {
+    // exited meanwhile
+  }
   if (!cmdline.includes(`\0-id\0${id}\0`) || cmdline.includes("\0start\0")) return;
   if (who.exe !== Deno.execPath()) return;
   const started = bootTimeMs() + Number(who.start_time) * 1000 / CLOCK_TICKS_PER_S;

@@ -44,7 +44,7 @@ export async function start(inv: Invocation): Promise<number> {
   };
   const kind = containerKind(spec.annotations);
   const owner = kind.kind === "pod-container" ? kind.sandboxId : f.id;
-  const address = await socketAddress(f.address, f.namespace, owner);
+  const address = socketAddress(f.address, f.namespace, owner);
   if (kind.kind !== "pod-container") {
     const pid = await spawnServer(inv, bundle, address);
     Deno.writeTextFileSync(`${bundle}/shim.pid`, String(pid));

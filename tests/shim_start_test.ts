@@ -60,7 +60,7 @@ Deno.test({
       for (const [what, stdin] of stdins) {
         const id = `start-${what.replaceAll(" ", "-")}`;
         const r = await runStart(dir, id, stdin);
-        const want = await socketAddress(`${dir}/containerd.sock`, "rts-test", id);
+        const want = socketAddress(`${dir}/containerd.sock`, "rts-test", id);
         assertEquals(r.code, 0, `${what}: ${r.stderr}`);
         assertEquals(r.stdout, want, what);
         assertEquals(r.stderr, "", what);
@@ -111,7 +111,7 @@ Deno.test("shim start: a pod's container gets the sandbox's address and spawns n
     assertEquals(r.code, 0, r.stderr);
     assertEquals(
       r.stdout,
-      await socketAddress(`${dir}/containerd.sock`, "rts-test", "the-sandbox"),
+      socketAddress(`${dir}/containerd.sock`, "rts-test", "the-sandbox"),
     );
     assertEquals(await Deno.readTextFile(`${dir}/address`), r.stdout);
     await assertGone(`${dir}/shim.pid`);
