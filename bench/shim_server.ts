@@ -192,6 +192,13 @@ export async function connectOnce(path: string, id: string): Promise<void> {
   }
 }
 
+/** The server a `start` run in `dir` (as `id`) spawned, from its `shim.pid` and `address` files. */
+export async function startedServer(dir: string, id: string): Promise<Server> {
+  const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
+  const path = socketPath(await Deno.readTextFile(`${dir}/address`));
+  return server(dir, path, pid, id);
+}
+
 function server(dir: string, path: string, pid: number, id: string): Server {
   return {
     dir,

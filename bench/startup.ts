@@ -27,6 +27,7 @@ import {
   memoryKiB,
   SHIPPED,
   spawnServer,
+  startedServer,
   startShim,
   type Variant,
 } from "./shim_server.ts";
@@ -154,13 +155,8 @@ async function startupTable(b: Build, tmp: string): Promise<string> {
         "start",
       ], dir);
       keep("`start` (returns the address)", t);
-      const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-      await Deno.remove(dir, { recursive: true });
+      // Shutdown, not a kill: a killed server leaves its socket in /run/containerd/s.
+      await (await startedServer(dir, `st-${i + 1}`)).stop();
       keep(
         "bare Deno Unix server: spawn → first answer",
         await bareServerFirstAnswer(b.deno, bareServer, SERVER_V8_FLAGS),
