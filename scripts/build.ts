@@ -87,7 +87,8 @@ async function bundle(commit: string): Promise<void> {
   const entry = await writeEntry("bundled", commit);
   // Code splitting: each action's modules (main.ts imports them lazily) go into their own
   // chunks under js/, so `-version`, `start` or `delete` parse only their own code instead
-  // of the whole 1.9 MB program (bench/results/startup.md has the measured difference).
+  // of the whole 1.9 MB program (bench/results/startup.md has the per-action start-up),
+  // once hideLazyImports below keeps Deno from loading every chunk up front.
   const chunks = `${DIST}/js`;
   await Deno.remove(chunks, { recursive: true }).catch(() => {});
   // Platform "browser" only changes which export condition a package's files are picked

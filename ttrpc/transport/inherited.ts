@@ -6,7 +6,7 @@
  * an fd, so accept, recv and send are non-blocking FFI calls and one poll on
  * Deno's thread pool waits for all of them (./fd_poller.ts). This replaced
  * `node:net`'s `server.listen({ fd })`: loading Node's compat layer cost the
- * server about 44 ms of start-up (bench/results/startup.md).
+ * server about 44 ms of start-up (timed in the bundle when it was replaced).
  * @module
  */
 import { UnavailableError } from "../../common/errors.ts";
