@@ -7,7 +7,8 @@
  * about 44 ms of start-up.
  * @module
  */
-import { check, errno, eventFd, lazyLibc, SysError } from "./libc.ts";
+import { check, closeFd, errno, eventFd, lazyLibc, SysError } from "./libc.ts";
+import { SOCK } from "./socket.ts";
 
 const symbols = {
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
@@ -17,14 +18,11 @@ const symbols = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
   poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
 const sym = lazyLibc(symbols);
 
-const SOCK_CLOEXEC = 0o2000000;
-const SOCK_NONBLOCK = 0o4000;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_RDWR = 2;
@@ -47,7 +45,7 @@ export function setNonBlocking(fd: number): void {
 /** accept4(2) on a non-blocking listener: the new fd (close-on-exec, non-blocking), or "again". */
 export function acceptNow(fd: number): number | "again" {
   for (;;) {
-    const rc = sym().accept4(fd, null, null, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const rc = sym().accept4(fd, null, null, SOCK.CLOEXEC | SOCK.NONBLOCK);
     if (rc >= 0) return rc;
     const e = errno();
     if (e === EINTR) continue;
@@ -118,16 +116,11 @@ export class Waker {
   }
 
   close(): void {
-    check(sym().close(this.fd), "close", `eventfd ${this.fd}`);
+    closeFd(this.fd);
   }
 }
 
 /** shutdown(2) of both directions; errors (a peer already gone) are ignored. */
 export function shutdownBoth(fd: number): void {
   sym().shutdown(fd, SHUT_RDWR);
-}
-
-/** close(2) of a socket this module's caller owns. */
-export function closeSocket(fd: number): void {
-  check(sym().close(fd), "close", `fd ${fd}`);
 }

@@ -14,13 +14,13 @@ import type { ServerConn } from "../server_connection.ts";
 import type { ConnListener } from "../server.ts";
 import {
   acceptNow,
-  closeSocket,
   POLL,
   recvNow,
   sendNow,
   setNonBlocking,
   shutdownBoth,
 } from "../../ffi/stream_socket.ts";
+import { closeFd } from "../../ffi/libc.ts";
 import { FdPoller } from "./fd_poller.ts";
 
 /** One accepted connection as a {@link ServerConn}. */
@@ -63,7 +63,7 @@ class FdConn implements ServerConn {
     // every call is non-blocking, and a poll that still lists it only wakes spuriously).
     this.#poller.cancel(this.#fd);
     shutdownBoth(this.#fd);
-    closeSocket(this.#fd);
+    closeFd(this.#fd);
     this.#onClose();
   }
 }
@@ -100,7 +100,7 @@ class InheritedListener implements ConnListener {
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.cancel(this.#fd);
-    closeSocket(this.#fd);
+    closeFd(this.#fd);
     this.#release();
   }
 
