@@ -59,6 +59,9 @@ const TEST_OK = / \.\.\. ok(?: \(|$)|^\s+ok \(\d/;
 /** How many lines of a failed step's log its evidence shows, and how wide. */
 const EVIDENCE_LINES = 15;
 const EVIDENCE_WIDTH = 200;
+/** How many lines of each failure's error, and of all errors, a step's evidence shows. */
+const CAUSE_LINES = 4;
+const CAUSES_MAX = 30;
 
 /** Strips ANSI colour codes (deno colours its output even into a pipe when asked). */
 export function plain(text: string): string {
@@ -112,8 +115,47 @@ export function summarizeStep(step: StepRecord, log: string): StepResult {
     problem = endedHow(step.rc);
   }
   const r = { ...base, passed, failed, ignored, problem };
-  const evidence = failed > 0 || problem !== "" ? lastLines(failureLines(lines)) : "";
+  const causes = causeLines(lines);
+  const evidence = failed > 0 || problem !== ""
+    ? (causes.length > 0 ? clip(causes, CAUSES_MAX) : lastLines(failureLines(lines)))
+    : "";
   return { ...r, evidence, line: describe(r, problem) };
+}
+
+/**
+ * Each failure in deno's ERRORS sections: its header ("name => file:line" or
+ * "file (uncaught error)") and the first lines of its error, stack frames
+ * left out. CI keeps only the end of the output, and the FAILURES list alone
+ * names what failed, not why.
+ */
+export function causeLines(lines: string[], perFailure = CAUSE_LINES): string[] {
+  const out: string[] = [];
+  let inErrors = false;
+  let taking = 0;
+  for (const line of lines) {
+    const t = line.trim();
+    if (t === "ERRORS" || t === "FAILURES" || SUMMARY.test(t)) {
+      inErrors = t === "ERRORS";
+      taking = 0;
+    } else if (!inErrors || t === "") {
+      continue;
+    } else if (/ => \.\/\S+:\d+:\d+$/.test(t) || / \(uncaught error\)$/.test(t)) {
+      out.push(t);
+      taking = perFailure;
+    } else if (taking > 0 && !t.startsWith("at ") && !/^\d+: /.test(t)) {
+      out.push(`  ${t}`);
+      taking--;
+    }
+  }
+  return out;
+}
+
+/** `lines` cut to `n` (saying how many were left out) and to a readable width. */
+function clip(lines: string[], n: number): string {
+  const kept = lines.length > n
+    ? [...lines.slice(0, n), `(${lines.length - n} more lines of errors left out)`]
+    : lines;
+  return lastLines(kept, kept.length);
 }
 
 /**

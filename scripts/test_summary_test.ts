@@ -120,3 +120,43 @@ Deno.test("a step that went wrong keeps the end of its output as evidence; a gre
   const wide = summarizeStep(test(1), `${"x".repeat(300)}\n`);
   assertEquals(wide.evidence, `${"x".repeat(200)}…`);
 });
+
+Deno.test("a failed step's evidence is each failure's header and the first lines of its error", () => {
+  const log = [
+    "running 2 tests from ./tests/vm/vmm_test.ts",
+    " ERRORS ",
+    "",
+    "boots => ./tests/vm/vmm_test.ts:82:1",
+    "error: AssertionError: Expected actual to include VMM-NPROC=2",
+    "--- VMM serial console (tail) ---",
+    "smp: Brought up 1 node, 1 CPU",
+    "line four",
+    "line five: left out",
+    "    at assertStringIncludes (file:///x/assert.ts:3:9)",
+    "",
+    "./tests/vm/vmm_test.ts (uncaught error)",
+    "error: (in promise) BadResource: Listener has been closed",
+    "    at async Listener.accept (ext:deno_net/01_net.js:1:1)",
+    "",
+    " FAILURES ",
+    "",
+    "boots => ./tests/vm/vmm_test.ts:82:1",
+    "",
+    "FAILED | 0 passed | 2 failed (4m2s)",
+    "testhost: the command exited 1",
+  ].join("\n");
+  const r = summarizeStep(test(1), log);
+  assertEquals(r.evidence.split("\n"), [
+    "boots => ./tests/vm/vmm_test.ts:82:1",
+    "  error: AssertionError: Expected actual to include VMM-NPROC=2",
+    "  --- VMM serial console (tail) ---",
+    "  smp: Brought up 1 node, 1 CPU",
+    "  line four",
+    "./tests/vm/vmm_test.ts (uncaught error)",
+    "  error: (in promise) BadResource: Listener has been closed",
+  ]);
+  const many = [" ERRORS ", ...Array.from({ length: 40 }, (_, i) => `t${i} => ./a_test.ts:${i}:1`)];
+  const cut = summarizeStep(test(1), `${many.join("\n")}\nFAILED | 0 passed | 40 failed (1s)\n`);
+  assertEquals(cut.evidence.split("\n").length, 31);
+  assertStringIncludes(cut.evidence, "(10 more lines of errors left out)");
+});

@@ -101,6 +101,10 @@ vmTest({
     } catch { /* closed by the peer */ }
     return got;
   })();
+  // When a check fails before the guest connected, the finally below closes
+  // the listener and this accept rejects: handled here, so the failure read is
+  // the check's and not an uncaught rejection that fails the whole file.
+  guestConnections.catch(() => {});
   let hostEcho: Promise<string> | undefined;
   const netns = await tapInNetns("vmmtap0", "10.77.0.1/24");
   try {
@@ -142,6 +146,7 @@ vmTest({
             } catch { /* closed */ }
           }
         })();
+        hostEcho.catch(() => {}); // awaited below, after the console checks
       }
     });
     const out = result.output;
