@@ -15,6 +15,7 @@ import { LISTEN_FD_ENV } from "../shim/start.ts";
 import { listenUnixInheritable } from "../ffi/inherit.ts";
 import { closeFd } from "../ffi/libc.ts";
 import { processExists } from "../ffi/process.ts";
+import { identify, killIdentified } from "../persist/process_identity.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -200,6 +201,9 @@ export async function startedServer(dir: string, id: string): Promise<Server> {
 }
 
 function server(dir: string, path: string, pid: number, id: string): Server {
+  // Identified now, while it is surely ours, so that the kill below can never
+  // reach a process that took the pid after ours ended.
+  const identity = identify(pid);
   return {
     dir,
     path,
@@ -216,13 +220,7 @@ function server(dir: string, path: string, pid: number, id: string): Server {
         t.close();
       }
       for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-      if (alive(pid)) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }
+      if (identity && alive(pid)) await killIdentified(identity, "SIGKILL");
       await Deno.remove(path).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

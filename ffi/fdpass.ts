@@ -5,7 +5,7 @@
  * the caller owns and closes with `closeFd`.
  * @module
  */
-import { check, closeFd, cstr, errno, lazyLibc, SysError } from "./libc.ts";
+import { check, closeFd, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
 import { FfiError } from "./errors.ts";
 
 const symbols = {
@@ -39,7 +39,7 @@ const SUN_PATH_MAX = 108;
 export function listenUnix(path: string): number {
   const name = cstr(path);
   if (name.length > SUN_PATH_MAX) {
-    throw new SysError("Bind", 36, /* ENAMETOOLONG */ path);
+    throw new SysError("Bind", E.NAMETOOLONG, path);
   }
   const fd = check(sym().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", "unix");
   try {
@@ -157,7 +157,7 @@ export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): 
     const n = Number(await sym().write_nb(fd, part, BigInt(part.length)));
     if (n < 0) {
       const e = errno();
-      if (e === 4 /* EINTR */) continue;
+      if (e === E.INTR) continue;
       throw new SysError("write", e, `fd ${fd}`);
     }
     off += n;

@@ -3,22 +3,24 @@
  * `start` binds the shim's socket, the server it spawns serves it): a Unix
  * listener whose fd survives exec, and the close-on-exec switch the child
  * uses once it has adopted the fd (so that the processes the server spawns
- * in turn do not keep the socket alive).
+ * in turn do not keep the socket alive); and a synchronous probe of whether
+ * something already serves a socket path.
  * @module
  */
-import { check, closeFd, cstr, lazyLibc, SysError } from "./libc.ts";
+import { check, closeFd, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
+import { SOCK } from "./socket.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
 const sym = lazyLibc(symbols);
 
 const AF_UNIX = 1;
-const SOCK_STREAM = 1;
 const SUN_PATH_MAX = 108;
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -32,13 +34,9 @@ const BACKLOG = 4096;
  * fd and closes it once the child is spawned.
  */
 export function listenUnixInheritable(path: string): number {
-  const name = cstr(path);
-  if (name.length > SUN_PATH_MAX) throw new SysError("Bind", 36, /* ENAMETOOLONG */ path);
-  const fd = check(sym().socket(AF_UNIX, SOCK_STREAM, 0), "socket", "unix");
+  const addr = unixAddress(path, "Bind");
+  const fd = check(sym().socket(AF_UNIX, SOCK.STREAM, 0), "socket", "unix");
   try {
-    const addr = new Uint8Array(2 + SUN_PATH_MAX);
-    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-    addr.set(name, 2);
     check(sym().bind(fd, addr, addr.length), "bind", path);
     check(sym().listen(fd, BACKLOG), "listen", path);
     return fd;
@@ -46,6 +44,42 @@ export function listenUnixInheritable(path: string): number {
     closeFd(fd);
     throw e;
   }
+}
+
+/**
+ * Whether a listener accepts connections at the Unix socket `path` (a
+ * connection is made and closed at once; a full backlog counts as served).
+ * Synchronous, unlike `Deno.connect`: `start` must not start Deno's I/O
+ * thread pool for this one probe.
+ */
+export function unixSocketServed(path: string): boolean {
+  const addr = unixAddress(path, "Connect");
+  const fd = check(
+    sym().socket(AF_UNIX, SOCK.STREAM | SOCK.NONBLOCK | SOCK.CLOEXEC, 0),
+    "socket",
+    "unix",
+  );
+  try {
+    for (;;) {
+      if (sym().connect(fd, addr, addr.length) === 0) return true;
+      const e = errno();
+      if (e === E.INTR) continue;
+      // EAGAIN: the listener's backlog is full, so a listener is there.
+      return e === E.AGAIN;
+    }
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** A `sockaddr_un` for `path`; `op` names the operation in the error for a path too long. */
+function unixAddress(path: string, op: string): Uint8Array<ArrayBuffer> {
+  const name = cstr(path);
+  if (name.length > SUN_PATH_MAX) throw new SysError(op, E.NAMETOOLONG, path);
+  const addr = new Uint8Array(2 + SUN_PATH_MAX);
+  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  addr.set(name, 2);
+  return addr;
 }
 
 /** Sets or clears close-on-exec on `fd` (which the caller owns). */

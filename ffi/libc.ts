@@ -14,12 +14,6 @@ const symbols = {
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  read_nb: {
-    name: "read",
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
   ioctl_ptr: { name: "ioctl", parameters: ["i32", "u64", "pointer"], result: "i32" },
   ioctl_buf: { name: "ioctl", parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl_val: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
@@ -42,6 +36,19 @@ export function lazyLibc<const S extends Deno.ForeignLibraryInterface>(
 
 /** The lazily opened libc handle (opened on first use so importing is free). */
 export const libc: () => Deno.DynamicLibrary<typeof symbols>["symbols"] = lazyLibc(symbols);
+
+/** The errno values the project acts on (Linux x86-64 and arm64 share them). */
+export const E = {
+  NOENT: 2,
+  SRCH: 3,
+  INTR: 4,
+  CHILD: 10,
+  AGAIN: 11,
+  BUSY: 16,
+  INVAL: 22,
+  NAMETOOLONG: 36,
+  ADDRINUSE: 98,
+} as const;
 
 /** Reads the calling thread's errno. Call it right after the failing call. */
 export function errno(): number {
@@ -112,10 +119,21 @@ export function readFd(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   return check(libc().read(fd, buf, BigInt(buf.length)), "read", `fd ${fd}`);
 }
 
-/** read(2) off the JS thread, for fds that may block. */
+/**
+ * read(2) of an fd that may block, without blocking the JS thread: waits on
+ * Deno's thread pool until `fd` is readable, then reads on this thread. A
+ * read on a pool thread would leave its errno on that thread, where
+ * {@link errno} cannot see it. One reader per fd (a second could empty it
+ * between the poll and the read).
+ */
 export async function readFdAsync(fd: number, buf: Uint8Array<ArrayBuffer>): Promise<number> {
-  const rc = await libc().read_nb(fd, buf, BigInt(buf.length));
-  return check(rc, "read", `fd ${fd}`);
+  for (;;) {
+    if ((await pollReadable([fd], -1)).length === 0) continue; // interrupted
+    const rc = Number(libc().read(fd, buf, BigInt(buf.length)));
+    if (rc >= 0) return rc;
+    const e = errno();
+    if (e !== E.INTR && e !== E.AGAIN) throw new SysError("read", e, `fd ${fd}`);
+  }
 }
 
 /** write(2) of all of `buf`. */

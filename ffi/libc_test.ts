@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import {
   closeFd,
   eventFd,
@@ -8,6 +8,7 @@ import {
   openFd,
   PROT,
   readFd,
+  readFdAsync,
   SysError,
   unmap,
   withFd,
@@ -42,4 +43,23 @@ Deno.test("close of a closed fd is an error", () => {
   const fd = openFd("/dev/null", O.RDONLY);
   closeFd(fd);
   assertThrows(() => closeFd(fd), SysError, "close");
+});
+
+Deno.test("readFdAsync waits for data off the JS thread and reports the read's own errno", async () => {
+  const fd = eventFd();
+  try {
+    const one = new Uint8Array(8);
+    new DataView(one.buffer).setBigUint64(0, 5n, true);
+    const out = new Uint8Array(8);
+    const reading = readFdAsync(fd, out);
+    setTimeout(() => writeFd(fd, one), 20);
+    assertEquals(await reading, 8);
+    assertEquals(new DataView(out.buffer).getBigUint64(0, true), 5n);
+    // An eventfd refuses reads of under 8 bytes (EINVAL): the errno must be the read's.
+    writeFd(fd, one);
+    const e = await assertRejects(() => readFdAsync(fd, new Uint8Array(4)), SysError, `fd ${fd}`);
+    assertEquals(e.errno, 22);
+  } finally {
+    closeFd(fd);
+  }
 });

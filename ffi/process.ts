@@ -4,7 +4,7 @@
  * signal to a pid, and pipes whose ends stay private to this process.
  * @module
  */
-import { check, errno, lazyLibc, SysError } from "./libc.ts";
+import { check, E, errno, lazyLibc, SysError } from "./libc.ts";
 
 const symbols = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
@@ -20,9 +20,6 @@ const sym = lazyLibc(symbols);
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
 const WNOHANG = 1;
-const ECHILD = 10;
-const ESRCH = 3;
-const EINTR = 4;
 // x86_64 syscall numbers (Deno has no pidfd API).
 const SYS_PIDFD_SEND_SIGNAL = 424n;
 const SYS_PIDFD_OPEN = 434n;
@@ -78,8 +75,8 @@ export function tryReap(pid: number): ExitInfo | undefined | null {
     if (rc === 0) return undefined;
     if (rc === pid) return decodeWaitStatus(pid, new DataView(buf.buffer).getInt32(0, true));
     const e = errno();
-    if (e === EINTR) continue;
-    if (e === ECHILD) return null;
+    if (e === E.INTR) continue;
+    if (e === E.CHILD) return null;
     throw new SysError("waitpid", e, `pid ${pid}`);
   }
 }
@@ -88,7 +85,7 @@ export function tryReap(pid: number): ExitInfo | undefined | null {
 export function sendSignal(pid: number, signal: number): boolean {
   if (sym().kill(pid, signal) === 0) return true;
   const e = errno();
-  if (e === ESRCH) return false;
+  if (e === E.SRCH) return false;
   throw new SysError("kill", e, `pid ${pid} signal ${signal}`);
 }
 
@@ -123,7 +120,7 @@ export function pidfdOpen(pid: number): number | null {
   const rc = Number(sym().syscall4(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n));
   if (rc >= 0) return rc;
   const e = errno();
-  if (e === ESRCH) return null;
+  if (e === E.SRCH) return null;
   throw new SysError("pidfd_open", e, `pid ${pid}`);
 }
 
@@ -135,6 +132,6 @@ export function pidfdSendSignal(pidfd: number, signal: number): boolean {
   const rc = Number(sym().syscall4(SYS_PIDFD_SEND_SIGNAL, BigInt(pidfd), BigInt(signal), 0n, 0n));
   if (rc === 0) return true;
   const e = errno();
-  if (e === ESRCH) return false;
+  if (e === E.SRCH) return false;
   throw new SysError("pidfd_send_signal", e, `pidfd ${pidfd} signal ${signal}`);
 }

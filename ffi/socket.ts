@@ -5,7 +5,7 @@
  * them and closes them with `closeFd`.
  * @module
  */
-import { check, errno, lazyLibc, SysError } from "./libc.ts";
+import { check, E, errno, lazyLibc, SysError } from "./libc.ts";
 import { FfiError } from "./errors.ts";
 
 const symbols = {
@@ -26,7 +26,6 @@ const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SOL_NETLINK = 270;
 const NETLINK_EXT_ACK = 11;
-const EINTR = 4;
 
 /** socket(2) with SOCK_CLOEXEC; the caller owns the fd. */
 export function openSocket(family: number, type: number, protocol: number): number {
@@ -69,7 +68,7 @@ export function sendAll(fd: number, buf: Uint8Array<ArrayBuffer>): void {
       return;
     }
     const e = errno();
-    if (e !== EINTR) throw new SysError("send", e, `fd ${fd}`);
+    if (e !== E.INTR) throw new SysError("send", e, `fd ${fd}`);
   }
 }
 
@@ -79,6 +78,6 @@ export function recvInto(fd: number, buf: Uint8Array<ArrayBuffer>): number {
     const n = Number(sym().recv(fd, buf, BigInt(buf.length), 0));
     if (n >= 0) return n;
     const e = errno();
-    if (e !== EINTR) throw new SysError("recv", e, `fd ${fd}`);
+    if (e !== E.INTR) throw new SysError("recv", e, `fd ${fd}`);
   }
 }

@@ -7,7 +7,7 @@
  * containerd's critical path, and never waits for the child.
  * @module
  */
-import { cstr, lazyLibc, SysError } from "./libc.ts";
+import { cstr, E, lazyLibc, SysError } from "./libc.ts";
 
 const symbols = {
   posix_spawn: {
@@ -39,7 +39,6 @@ const ATTR_SIZE = 512;
 const SIGSET_SIZE = 256;
 /** glibc's flag values (spawn.h). */
 const SPAWN = { SETSIGDEF: 0x04, SETSIGMASK: 0x08, SETSID: 0x80 } as const;
-const EINVAL = 22;
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 
@@ -87,7 +86,7 @@ function ok(rc: number, call: string, what: string): void {
  */
 export function spawnDetached(spec: DetachedSpawn): number {
   if (!spec.program.startsWith("/")) {
-    throw new SysError("posix_spawn", EINVAL, `${spec.program} (not an absolute path)`);
+    throw new SysError("posix_spawn", E.INVAL, `${spec.program} (not an absolute path)`);
   }
   const s = sym();
   const keep: Uint8Array<ArrayBuffer>[] = [];

@@ -7,7 +7,7 @@
  * about 44 ms of start-up.
  * @module
  */
-import { check, closeFd, errno, eventFd, lazyLibc, SysError } from "./libc.ts";
+import { check, closeFd, E, errno, eventFd, lazyLibc, SysError } from "./libc.ts";
 import { SOCK } from "./socket.ts";
 
 const symbols = {
@@ -26,8 +26,6 @@ const sym = lazyLibc(symbols);
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_RDWR = 2;
-const EAGAIN = 11;
-const EINTR = 4;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
@@ -48,8 +46,8 @@ export function acceptNow(fd: number): number | "again" {
     const rc = sym().accept4(fd, null, null, SOCK.CLOEXEC | SOCK.NONBLOCK);
     if (rc >= 0) return rc;
     const e = errno();
-    if (e === EINTR) continue;
-    if (e === EAGAIN) return "again";
+    if (e === E.INTR) continue;
+    if (e === E.AGAIN) return "again";
     throw new SysError("accept4", e, `fd ${fd}`);
   }
 }
@@ -60,8 +58,8 @@ export function recvNow(fd: number, buf: Uint8Array<ArrayBuffer>): number | "aga
     const rc = Number(sym().recv(fd, buf, BigInt(buf.length), MSG_DONTWAIT));
     if (rc >= 0) return rc;
     const e = errno();
-    if (e === EINTR) continue;
-    if (e === EAGAIN) return "again";
+    if (e === E.INTR) continue;
+    if (e === E.AGAIN) return "again";
     throw new SysError("recv", e, `fd ${fd}`);
   }
 }
@@ -75,8 +73,8 @@ export function sendNow(fd: number, buf: Uint8Array<ArrayBuffer>): number {
     const rc = Number(sym().send(fd, buf, BigInt(buf.length), MSG_DONTWAIT | MSG_NOSIGNAL));
     if (rc >= 0) return rc;
     const e = errno();
-    if (e === EINTR) continue;
-    if (e === EAGAIN) return 0;
+    if (e === E.INTR) continue;
+    if (e === E.AGAIN) return 0;
     throw new SysError("send", e, `fd ${fd}`);
   }
 }

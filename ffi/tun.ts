@@ -5,7 +5,7 @@
  * streams, so frames go through FFI).
  * @module
  */
-import { check, closeFd, errno, ioctlBuf, ioctlVal, libc, O, openFd, SysError } from "./libc.ts";
+import { check, closeFd, E, errno, ioctlBuf, ioctlVal, libc, O, openFd, SysError } from "./libc.ts";
 import { FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 
@@ -18,7 +18,6 @@ const IFF_ONE_QUEUE = 0x2000;
 const IFF_VNET_HDR = 0x4000;
 const IFF_MULTI_QUEUE = 0x0100;
 const IFNAMSIZ = 16;
-const EAGAIN = 11;
 
 /** Size of the `virtio_net_hdr` the kernel prepends to every frame by default. */
 export const VNET_HDR_LEN = 10;
@@ -123,7 +122,7 @@ export function openMacvtap(index: number, queues: number, opts: OpenTapOptions 
     return fds;
   } catch (e) {
     closeTapFds(fds);
-    if (e instanceof SysError && e.errno === 2) {
+    if (e instanceof SysError && e.errno === E.NOENT) {
       throw new SysError("open", 2, `${path} (macvtap character device; is /dev a devtmpfs?)`);
     }
     throw e;
@@ -150,7 +149,7 @@ export function readFrame(fd: number, buf: Uint8Array<ArrayBuffer>): number | nu
   const rc = Number(libc().read(fd, buf, BigInt(buf.length)));
   if (rc >= 0) return rc;
   const e = errno();
-  if (e === EAGAIN) return null;
+  if (e === E.AGAIN) return null;
   throw new SysError("read", e, `tap fd ${fd}`);
 }
 

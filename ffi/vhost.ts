@@ -5,11 +5,10 @@
  * {@link VhostVsock.close}.
  * @module
  */
-import { closeFd, ioctlBuf, O, openFd, SysError } from "./libc.ts";
+import { closeFd, E, ioctlBuf, O, openFd, SysError } from "./libc.ts";
 
 /** `_IOW(VHOST_VIRTIO=0xAF, 0x60, __u64)`. */
 export const VHOST_VSOCK_SET_GUEST_CID = 0x4008af60;
-const EADDRINUSE = 98;
 
 /** An open vhost-vsock device. */
 export class VhostVsock {
@@ -35,7 +34,7 @@ export class VhostVsock {
       ioctlBuf(this.#fd, VHOST_VSOCK_SET_GUEST_CID, arg, `${this.path} guest CID ${cid}`);
       return true;
     } catch (e) {
-      if (e instanceof SysError && e.errno === EADDRINUSE) return false;
+      if (e instanceof SysError && e.errno === E.ADDRINUSE) return false;
       throw e;
     }
   }

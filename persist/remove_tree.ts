@@ -21,11 +21,8 @@
  */
 import { FailedPreconditionError } from "../common/errors.ts";
 import { unmount } from "../ffi/mount.ts";
-import { SysError } from "../ffi/libc.ts";
+import { E, SysError } from "../ffi/libc.ts";
 
-const EINVAL = 22;
-const ENOENT = 2;
-const EBUSY = 16;
 /** Tries of a busy unmount (a VMM or file server that was just killed may still be exiting). */
 const BUSY_TRIES = 5;
 const BUSY_WAIT_MS = 40;
@@ -87,8 +84,8 @@ function unmountStack(mp: string): string | null {
     } catch (e) {
       const code = e instanceof SysError ? e.errno : -1;
       // Gone meanwhile (another cleanup raced us): mountinfo decides below.
-      if (code === EINVAL || code === ENOENT) continue;
-      if (code === EBUSY && ++busy < BUSY_TRIES) {
+      if (code === E.INVAL || code === E.NOENT) continue;
+      if (code === E.BUSY && ++busy < BUSY_TRIES) {
         sleepSync(BUSY_WAIT_MS);
         continue;
       }

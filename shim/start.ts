@@ -20,18 +20,18 @@ import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
 import { writeAllSync } from "../common/io.ts";
 import { closeFd } from "../ffi/libc.ts";
-import { listenUnixInheritable } from "../ffi/inherit.ts";
+import { listenUnixInheritable, unixSocketServed } from "../ffi/inherit.ts";
 import { spawnDetached } from "../ffi/spawn.ts";
 
 /** Environment variable naming the inherited listening fd the server adopts. */
 export const LISTEN_FD_ENV = "KATA_SHIM_LISTEN_FD";
 
 /**
- * Runs `start`; returns the exit code. Its file operations are synchronous:
+ * Runs `start`; returns the exit code. Its file and socket operations are synchronous:
  * containerd waits for `start`, and the first asynchronous one would start
  * Deno's I/O thread pool (about 6 ms) for a process that lives 30 ms.
  */
-export async function start(inv: Invocation): Promise<number> {
+export function start(inv: Invocation): number {
   const f = inv.flags;
   for (const name of ["id", "namespace", "address"] as const) {
     if (!f[name]) throw new InvalidArgumentError(`Start: -${name} is required`);
@@ -46,7 +46,7 @@ export async function start(inv: Invocation): Promise<number> {
   const owner = kind.kind === "pod-container" ? kind.sandboxId : f.id;
   const address = socketAddress(f.address, f.namespace, owner);
   if (kind.kind !== "pod-container") {
-    const pid = await spawnServer(inv, bundle, address);
+    const pid = spawnServer(inv, bundle, address);
     Deno.writeTextFileSync(`${bundle}/shim.pid`, String(pid));
   }
   Deno.writeTextFileSync(`${bundle}/address`, address);
@@ -54,10 +54,10 @@ export async function start(inv: Invocation): Promise<number> {
   return 0;
 }
 
-async function spawnServer(inv: Invocation, bundle: string, address: string): Promise<number> {
+function spawnServer(inv: Invocation, bundle: string, address: string): number {
   const f = inv.flags;
   const path = socketPath(address);
-  if (await accepts(path)) {
+  if (unixSocketServed(path)) {
     throw new UnavailableError(`Start: a shim already serves ${address}`);
   }
   Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
@@ -109,14 +109,5 @@ function removeIfPresent(path: string): void {
     Deno.removeSync(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
-async function accepts(path: string): Promise<boolean> {
-  try {
-    (await Deno.connect({ transport: "unix", path })).close();
-    return true;
-  } catch {
-    return false;
   }
 }
