@@ -27,6 +27,9 @@ import { bootMsrs, setLocalInterrupts, vcpuCpuid } from "./cpu_config.ts";
 /** x87 control word and MXCSR after reset. */
 const FPU_CONTROL_WORD = 0x37f;
 const MXCSR_DEFAULT = 0x1f80;
+/** Where an x86 CPU starts after reset (CS selector 0xf000, IP 0xfff0). */
+const RESET_RIP = 0xfff0n;
+const RESET_CS = 0xf000;
 
 /** A created (not yet running) or running vCPU. */
 export class Vcpu {
@@ -85,6 +88,33 @@ export class Vcpu {
   /** Resolves when the thread ends; rejects when KVM_RUN failed. */
   wait(): Promise<void> {
     return this.#thread.wait();
+  }
+
+  /**
+   * Where the guest was at the triple fault being handled, in one line:
+   * instruction and stack pointers, privilege level, control registers and
+   * descriptor tables, which tell a guest bug (a bad stack or IDT) from a
+   * state that could not have faulted. On Intel, KVM leaves them as they
+   * were at the fault; AMD's SVM leaves the vCPU in its reset state after a
+   * shutdown, which is then said instead. Call it only while the vCPU is
+   * parked at an exit (its registers are unreadable during KVM_RUN).
+   */
+  faultState(): string {
+    try {
+      const r = getRegs(this.fd);
+      const s = getSregs(this.fd);
+      if (r.rip === RESET_RIP && s.cs.selector === RESET_CS) {
+        return "an unknown state: KVM has already reset the vCPU (AMD SVM does at a shutdown)";
+      }
+      const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+      return `rip ${hex(r.rip)} rsp ${hex(r.rsp)} rflags ${hex(r.rflags)} ` +
+        `cs ${hex(s.cs.selector)} (CPL ${s.cs.selector & 3}) ss ${hex(s.ss.selector)} ` +
+        `cr0 ${hex(s.cr0)} cr2 ${hex(s.cr2)} cr3 ${hex(s.cr3)} cr4 ${hex(s.cr4)} ` +
+        `efer ${hex(s.efer)} idt ${hex(s.idt.base)}/${hex(s.idt.limit)} ` +
+        `gdt ${hex(s.gdt.base)}/${hex(s.gdt.limit)} tr ${hex(s.tr.base)}`;
+    } catch (e) {
+      return `an unknown state: registers unreadable (${(e as Error).message})`;
+    }
   }
 
   /** Stops the thread (if running) and releases the page and the fd. */

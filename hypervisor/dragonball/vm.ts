@@ -313,7 +313,10 @@ export class Vm {
           break;
         }
         case EXIT.SHUTDOWN:
-          this.#guestEnded({ kind: "failed", reason: `vCPU ${vcpu.id}: guest triple fault` });
+          this.#guestEnded({
+            kind: "failed",
+            reason: `vCPU ${vcpu.id}: guest triple fault at ${vcpu.faultState()}`,
+          });
           return;
         case EXIT.SYSTEM_EVENT: {
           const t = run.systemEventType;
