@@ -4,9 +4,11 @@
  * everything at once and says nothing about what hung).
  *
  * {@link vmTest} registers a Deno test whose body gets a {@link VmTestContext}:
- * the test names each wait with `step()`, registers where its evidence lives
- * (`evidence()`: the guest console's tail, a log) and what must be stopped
- * when time is up (`onDeadline()`: kill the VMM, close a listener). When the
+ * the test names each wait with `step()` (printed with the time since the
+ * test's start, so a slow test shows where its time goes), registers where
+ * its evidence lives (`evidence()`: the guest console's tail, a log) and
+ * what must be stopped when time is up (`onDeadline()`: kill the VMM, close
+ * a listener). When the
  * deadline passes, the context's `signal` aborts, the deadline hooks run,
  * the body gets a grace period to unwind through its own `finally` clean-up,
  * and the test fails with a {@link DeadlineError} naming the step it was in,
@@ -98,8 +100,11 @@ export async function withDeadline(
   const ctx: VmTestContext = {
     signal: abort.signal,
     step(what) {
+      // Each step's start, timed from the test's: where a slow test's time goes.
+      const at = performance.now();
+      console.log(`  [${((at - started) / 1000).toFixed(1)} s] ${what}`);
       step = what;
-      stepSince = performance.now();
+      stepSince = at;
     },
     evidence(label, read) {
       evidence.push([label, read]);
