@@ -107,6 +107,9 @@ async function removeCgroupTree(name: string): Promise<void> {
   }
 }
 
+/** Separates the reads of one probe exec (a line no read prints). */
+const PROBE_SEP = "--rts-probe--";
+
 /**
  * Runs the whole pod scenario (issue 12 checks 1-6) against `ctrd` (started
  * with `cri`). Everything the pod made is removed before it returns, also
@@ -189,40 +192,52 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
     await cri.runtime("StartContainer", { container_id: a });
     await cri.runtime("StartContainer", { container_id: b });
 
-    // 2. ExecSync checks.
+    // 2. ExecSync checks. One exec per container reads everything (`set -e`:
+    // a failing read fails the exec with its stderr), since each ExecSync
+    // costs seconds in a nested guest; a third checks a non-zero exit code.
     step("ExecSync checks");
-    const exec = async (id: string, cmd: string[]) => {
-      const r = await cri.execSync(id, cmd, timeout);
-      assertEquals(r.exitCode, 0, `${cmd.join(" ")} in ${id}: ${r.stderr}`);
-      return r.stdout.trim();
-    };
-    for (const id of [a, b]) {
-      assertEquals(await exec(id, ["hostname"]), "podhost", "hostname");
-      assertEquals(await exec(id, ["cat", "/etc/hostname"]), "podhost", "/etc/hostname");
-      const resolv = await exec(id, ["cat", "/etc/resolv.conf"]);
-      assert(resolv.includes("nameserver 192.0.2.53"), `resolv.conf: ${resolv}`);
-      assert(resolv.includes("pods.example"), `resolv.conf search: ${resolv}`);
-      const hosts = await exec(id, ["cat", "/etc/hosts"]);
-      assert(hosts.includes("localhost"), `/etc/hosts: ${hosts}`);
-      const addr = await exec(id, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
+    const probe = async (id: string, extra: string[]) => {
+      const reads = [
+        "hostname",
+        "cat /etc/hostname",
+        "cat /etc/resolv.conf",
+        "cat /etc/hosts",
+        "ip -o -4 addr show dev eth0",
+        "ip -o link | cut -d: -f2 | sort",
+        "readlink /proc/self/ns/ipc",
+        "cat /proc/sys/kernel/random/boot_id",
+        ...extra,
+      ];
+      // Echoed in two quoted halves, so the script's own text (which `ps`
+      // prints) never holds the separator.
+      const echoSep = `echo '${PROBE_SEP.slice(0, 6)}''${PROBE_SEP.slice(6)}'`;
+      const script = `set -e; ${reads.map((c) => `${c}; ${echoSep}`).join("; ")}`;
+      const r = await cri.execSync(id, ["sh", "-c", script], timeout);
+      assertEquals(r.exitCode, 0, `the probe exec in ${id}: ${r.stderr}`);
+      const parts = r.stdout.split(`${PROBE_SEP}\n`).map((p) => p.trim());
+      assertEquals(parts.length, reads.length + 1, `probe output of ${id}: ${r.stdout}`);
+      const [hostname, etcHostname, resolv, hosts, addr, links, ipcNs, bootId, ...rest] = parts;
+      assertEquals(hostname, "podhost", `hostname in ${id}`);
+      assertEquals(etcHostname, "podhost", `/etc/hostname in ${id}`);
+      assert(resolv.includes("nameserver 192.0.2.53"), `resolv.conf of ${id}: ${resolv}`);
+      assert(resolv.includes("pods.example"), `resolv.conf search of ${id}: ${resolv}`);
+      assert(hosts.includes("localhost"), `/etc/hosts of ${id}: ${hosts}`);
       assert(addr.includes(` ${podIp}/`), `eth0 of ${id} carries ${podIp}: ${addr}`);
-    }
-    assertEquals(
-      await exec(a, ["sh", "-c", "ip -o link | cut -d: -f2 | sort"]),
-      await exec(b, ["sh", "-c", "ip -o link | cut -d: -f2 | sort"]),
-      "both containers see the same interfaces",
-    );
-    assertEquals(
-      await exec(a, ["readlink", "/proc/self/ns/ipc"]),
-      await exec(b, ["readlink", "/proc/self/ns/ipc"]),
-      "one IPC namespace",
-    );
-    await exec(a, ["sh", "-c", "echo shm-from-a > /dev/shm/shared"]);
-    assertEquals(await exec(b, ["cat", "/dev/shm/shared"]), "shm-from-a", "/dev/shm shared");
-    assertEquals(await exec(a, ["cat", "/hostdir/data.txt"]), "host-data", "host directory");
+      return { links, ipcNs, bootId, rest };
+    };
+    const inA = await probe(a, [
+      "echo shm-from-a > /dev/shm/shared",
+      "cat /hostdir/data.txt",
+      "ps -o args",
+    ]);
+    const inB = await probe(b, ["cat /dev/shm/shared"]);
+    assertEquals(inA.links, inB.links, "both containers see the same interfaces");
+    assertEquals(inA.ipcNs, inB.ipcNs, "one IPC namespace");
+    assertEquals(inB.rest[0], "shm-from-a", "/dev/shm shared");
+    assertEquals(inA.rest[1], "host-data", "host directory");
     const three = await cri.execSync(a, ["sh", "-c", "exit 3"], timeout);
     assertEquals(three.exitCode, 3, "exit code of sh -c 'exit 3'");
-    const psA = await exec(a, ["ps", "-o", "args"]);
+    const psA = inA.rest[2];
     if (opts.pidMode === "POD") {
       assert(psA.includes("nc -l -p"), `with PID mode POD, a sees b's processes: ${psA}`);
     } else {
@@ -230,10 +245,11 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
     }
     if (opts.vm) {
       const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
-      const bootA = await exec(a, ["cat", "/proc/sys/kernel/random/boot_id"]);
-      const bootB = await exec(b, ["cat", "/proc/sys/kernel/random/boot_id"]);
-      assert(bootA !== hostBoot, "the containers run in a VM (boot id differs from the host's)");
-      assertEquals(bootA, bootB, "both containers share one VM");
+      assert(
+        inA.bootId !== hostBoot,
+        "the containers run in a VM (boot id differs from the host's)",
+      );
+      assertEquals(inA.bootId, inB.bootId, "both containers share one VM");
     }
     assertEquals((await shimProcesses(podId)).length, 1, "one shim process for the pod");
     const podCgroups = await cgroupDirs(`${cgroupParent}/pod${suffix}`);
