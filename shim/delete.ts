@@ -31,7 +31,7 @@ export async function deleteCommand(inv: Invocation): Promise<number> {
   // users; the clean-up order is kill the VMM, unmount, then remove.
   await killShim(bundle, f.id).catch((e) => problems.push(String(e)));
   try {
-    const { cleanupLostSandbox } = await import("../runtimes/manager.ts");
+    const { cleanupLostSandbox } = await import("../runtimes/lost_sandbox.ts");
     await cleanupLostSandbox(f.id, bundle, Deno.env.get("KATA_PERSIST_ROOT") || "/run/kata");
   } catch (e) {
     problems.push(e instanceof Error ? e.message : String(e));

@@ -28,7 +28,8 @@ export const PEER_EDGES: readonly string[] = ["resource->hypervisor", "resource-
 /**
  * Narrower rules inside the order: the service knows only the runtime
  * interface (handlers are built by `runtimes/manager.ts`), and the shim
- * reaches a VM runtime only through the manager.
+ * reaches a VM runtime only through the manager (or, for `shim delete`,
+ * `runtimes/lost_sandbox.ts`).
  */
 export const FORBIDDEN: readonly { from: string; to: readonly string[]; why: string }[] = [
   {
@@ -46,7 +47,7 @@ export const FORBIDDEN: readonly { from: string; to: readonly string[]; why: str
   {
     from: "shim/",
     to: ["runtimes/virt_container/", "hypervisor/", "agent/"],
-    why: "shim/ reaches the VM runtime only through runtimes/manager.ts",
+    why: "shim/ reaches the VM runtime only through runtimes/manager.ts and lost_sandbox.ts",
   },
 ];
 
