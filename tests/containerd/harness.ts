@@ -154,6 +154,8 @@ export class Containerd {
   #proc: Deno.ChildProcess | undefined;
   #fifosBefore = new Set<string>();
   #launcherOnPath = true;
+  /** The log as {@link stop} left it: a failure's evidence is read after the clean-up. */
+  #finalLog: string | undefined;
 
   private constructor(dir: string, shim: string) {
     this.dir = dir;
@@ -329,6 +331,7 @@ export class Containerd {
 
   /** containerd's log so far (the shims' logs are copied into it). */
   log(): Promise<string> {
+    if (this.#finalLog !== undefined) return Promise.resolve(this.#finalLog);
     return Deno.readTextFile(`${this.dir}/containerd.log`);
   }
 
@@ -350,6 +353,7 @@ export class Containerd {
     const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
       .map((l) => l.split(" ")[4]).filter((p) => p?.startsWith(this.dir)).reverse();
     for (const m of mounts) await run("umount", ["-l", m]);
+    this.#finalLog = await Deno.readTextFile(`${this.dir}/containerd.log`).catch(() => undefined);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

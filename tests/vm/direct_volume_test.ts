@@ -102,7 +102,8 @@ vmTest({
 
     ctx.step(`${id} to be killed and removed`);
     await ctrd.ctrMust("task", "kill", "-s", "SIGKILL", id);
-    await ctrd.ctr("task", "wait", id);
+    // Checked: a wait that ended early (not at the exit) must say why.
+    await ctrd.ctrMust("task", "wait", id);
     await ctrd.ctrMust("task", "rm", id);
     await ctrd.ctrMust("container", "rm", id);
     await ctrd.assertNoLeaks(id);
