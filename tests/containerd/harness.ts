@@ -286,6 +286,12 @@ export class Containerd {
     return r.stdout;
   }
 
+  /** Task `id`'s STATUS as `ctr task ls` lists it (RUNNING, STOPPED, ...); undefined when unlisted. */
+  async taskStatus(id: string, ns = "default"): Promise<string | undefined> {
+    const ls = await this.ctrMust("-n", ns, "task", "ls");
+    return ls.split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id)?.[2];
+  }
+
   /** The `ctr run` prefix for our shim with the linux_container configuration. */
   runArgs(): string[] {
     return ["run", "--runtime", this.shim, "--runtime-config-path", LINUX_CONTAINER_CONFIG];
