@@ -9,6 +9,7 @@
  */
 import type { LoadedConfig } from "./load.ts";
 import { agentSchema, hypervisorSchema, runtimeSchema } from "./schema.ts";
+import { exists } from "../common/fs.ts";
 
 /** `[runtime]` keys without an effect here. */
 export const RUNTIME_NOT_IMPLEMENTED = [
@@ -83,15 +84,6 @@ export interface NotImplementedKey {
   value: string;
   /** The file the configuration came from (drop-ins may have set it). */
   file: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function same(a: unknown, b: unknown): boolean {

@@ -7,6 +7,7 @@
  * @module
  */
 import { UnimplementedError } from "../common/errors.ts";
+import { exists } from "../common/fs.ts";
 
 /** Whether a VM sandbox's state says `keep_abnormal` (see {@link cleanupLostSandbox}). */
 function keptAbnormal(
@@ -26,13 +27,7 @@ function keptAbnormal(
  */
 export async function cleanupLostSandbox(id: string, bundle: string, root: string): Promise<void> {
   // After a normal Delete rpc nothing is left: skip loading the state code then.
-  let recorded = true;
-  try {
-    Deno.statSync(`${root}/${id}/state.json`);
-  } catch {
-    recorded = false;
-  }
-  if (!recorded) {
+  if (!exists(`${root}/${id}/state.json`)) {
     const { unmountRootfs } = await import("./linux_container/rootfs.ts");
     unmountRootfs(bundle);
     // Unmounts first and refuses while anything stays mounted: a rootfs

@@ -2,15 +2,7 @@ import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
 import { UnimplementedError } from "../common/errors.ts";
 import { StateStore } from "../persist/state_store.ts";
 import { cleanupLostSandbox } from "./lost_sandbox.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { exists } from "../common/fs.ts";
 
 Deno.test("crash clean-up without a state removes the sandbox directory", async () => {
   const root = Deno.makeTempDirSync({ prefix: "manager-root-" });

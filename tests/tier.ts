@@ -7,6 +7,7 @@
  * tier is the same set of tests everywhere.
  * @module
  */
+import { exists } from "../common/fs.ts";
 
 /** The environment variable naming the tier being run (`unit`, or unset for all). */
 export const TIER_ENV = "RUNTIME_TS_TEST_TIER";
@@ -33,15 +34,6 @@ export function onPath(name: string): boolean {
     }
   }
   return false;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Why a test with these needs cannot run here (in `tier`: the one being run by default), or undefined. */
