@@ -7,6 +7,7 @@
  */
 import { check, closeFd, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
 import { FfiError } from "./errors.ts";
+import { unixSockaddr } from "./socket.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -33,19 +34,12 @@ const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const TIOCSWINSZ = 0x5414;
-const SUN_PATH_MAX = 108;
 
 /** Creates a listening unix stream socket at `path`; the caller owns the fd. */
 export function listenUnix(path: string): number {
-  const name = cstr(path);
-  if (name.length > SUN_PATH_MAX) {
-    throw new SysError("Bind", E.NAMETOOLONG, path);
-  }
+  const addr = unixSockaddr(path, "Bind");
   const fd = check(sym().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", "unix");
   try {
-    const addr = new Uint8Array(2 + SUN_PATH_MAX);
-    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-    addr.set(name, 2);
     check(sym().bind(fd, addr, addr.length), "bind", path);
     check(sym().listen(fd, 1), "listen", path);
     return fd;

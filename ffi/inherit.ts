@@ -7,8 +7,8 @@
  * something already serves a socket path.
  * @module
  */
-import { check, closeFd, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
-import { SOCK } from "./socket.ts";
+import { check, closeFd, E, errno, lazyLibc } from "./libc.ts";
+import { AF, SOCK, unixSockaddr } from "./socket.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -20,8 +20,6 @@ const symbols = {
 
 const sym = lazyLibc(symbols);
 
-const AF_UNIX = 1;
-const SUN_PATH_MAX = 108;
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
@@ -34,8 +32,8 @@ const BACKLOG = 4096;
  * fd and closes it once the child is spawned.
  */
 export function listenUnixInheritable(path: string): number {
-  const addr = unixAddress(path, "Bind");
-  const fd = check(sym().socket(AF_UNIX, SOCK.STREAM, 0), "socket", "unix");
+  const addr = unixSockaddr(path, "Bind");
+  const fd = check(sym().socket(AF.UNIX, SOCK.STREAM, 0), "socket", "unix");
   try {
     check(sym().bind(fd, addr, addr.length), "bind", path);
     check(sym().listen(fd, BACKLOG), "listen", path);
@@ -53,9 +51,9 @@ export function listenUnixInheritable(path: string): number {
  * thread pool for this one probe.
  */
 export function unixSocketServed(path: string): boolean {
-  const addr = unixAddress(path, "Connect");
+  const addr = unixSockaddr(path, "Connect");
   const fd = check(
-    sym().socket(AF_UNIX, SOCK.STREAM | SOCK.NONBLOCK | SOCK.CLOEXEC, 0),
+    sym().socket(AF.UNIX, SOCK.STREAM | SOCK.NONBLOCK | SOCK.CLOEXEC, 0),
     "socket",
     "unix",
   );
@@ -70,16 +68,6 @@ export function unixSocketServed(path: string): boolean {
   } finally {
     closeFd(fd);
   }
-}
-
-/** A `sockaddr_un` for `path`; `op` names the operation in the error for a path too long. */
-function unixAddress(path: string, op: string): Uint8Array<ArrayBuffer> {
-  const name = cstr(path);
-  if (name.length > SUN_PATH_MAX) throw new SysError(op, E.NAMETOOLONG, path);
-  const addr = new Uint8Array(2 + SUN_PATH_MAX);
-  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-  addr.set(name, 2);
-  return addr;
 }
 
 /** Sets or clears close-on-exec on `fd` (which the caller owns). */

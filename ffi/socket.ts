@@ -5,7 +5,7 @@
  * them and closes them with `closeFd`.
  * @module
  */
-import { check, E, errno, lazyLibc, SysError } from "./libc.ts";
+import { check, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
 import { FfiError } from "./errors.ts";
 
 const symbols = {
@@ -19,7 +19,7 @@ const symbols = {
 const sym = lazyLibc(symbols);
 
 /** Address families, socket types and protocols used by the project. */
-export const AF = { UNSPEC: 0, INET: 2, NETLINK: 16, INET6: 10 } as const;
+export const AF = { UNSPEC: 0, UNIX: 1, INET: 2, NETLINK: 16, INET6: 10 } as const;
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, CLOEXEC: 0o2000000, NONBLOCK: 0o4000 } as const;
 export const NETLINK_ROUTE = 0;
 const SOL_SOCKET = 1;
@@ -80,4 +80,20 @@ export function recvInto(fd: number, buf: Uint8Array<ArrayBuffer>): number {
     const e = errno();
     if (e !== E.INTR) throw new SysError("recv", e, `fd ${fd}`);
   }
+}
+
+/** sun_path's size in `struct sockaddr_un` (the NUL included). */
+const SUN_PATH_MAX = 108;
+
+/**
+ * A `struct sockaddr_un` for the Unix socket `path`; `op` ("Bind",
+ * "Connect") names the operation in the error for a path too long.
+ */
+export function unixSockaddr(path: string, op: string): Uint8Array<ArrayBuffer> {
+  const name = cstr(path);
+  if (name.length > SUN_PATH_MAX) throw new SysError(op, E.NAMETOOLONG, path);
+  const addr = new Uint8Array(2 + SUN_PATH_MAX);
+  new DataView(addr.buffer).setUint16(0, AF.UNIX, true);
+  addr.set(name, 2);
+  return addr;
 }
