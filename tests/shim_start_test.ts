@@ -14,6 +14,7 @@ import { OptionsSchema } from "../service/gen/containerd/runtimeoptions/v1/api_p
 import { socketAddress, socketPath } from "../shim/address.ts";
 import { processExists } from "../ffi/process.ts";
 import { runShim } from "./command.ts";
+import { identify, killIdentified } from "../persist/process_identity.ts";
 
 function runStart(bundle: string, id: string, stdin: Uint8Array) {
   return runShim([
@@ -137,7 +138,9 @@ Deno.test({
       assertEquals(r.code, 0, r.stderr);
       // start returned without waiting for the server: kill it, as a start-up crash would.
       const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
-      Deno.kill(pid, "SIGKILL");
+      const server = identify(pid);
+      assert(server, `the server ${pid} that start spawned is gone already`);
+      assertEquals(await killIdentified(server, "SIGKILL"), "killed");
       const transport = createTtrpcTransport(() => connectUnix(socketPath(r.stdout)), {
         metadata: [{ key: "containerd-namespace-ttrpc", value: "rts-test" }],
       });
@@ -154,6 +157,8 @@ Deno.test({
         assertEquals(outcome, "failed");
       } finally {
         transport.close();
+        // What containerd's `shim delete` does after such a crash: the socket goes.
+        await Deno.remove(socketPath(r.stdout)).catch(() => {});
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
