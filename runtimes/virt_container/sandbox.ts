@@ -7,8 +7,9 @@
  *  2. `attach_share_fs` — the shared directory (9p / virtio-fs) as a device;
  *  3. `attach_network`  — the pod netns scanned, NICs cold-plugged before
  *                         the VM starts (the built-in VMM boots in start_vm);
- *  4. `start_vm`        — the VMM runs (Firecracker: a no-op); a watcher on
- *                         `waitVm` reports an unexpected VM death;
+ *  4. `start_vm`        — the VMM runs (Firecracker: a no-op); from here on
+ *                         an unexpected VM death is reported and fails the
+ *                         step under way at once (vm_death.ts);
  *  5. `sandbox_cgroup`  — the VMM's pids into the sandbox (or overhead) cgroup;
  *  6. `oci_hooks`       — OCI prestart + createRuntime hooks, pid = VMM pid;
  *  7. `rescan_network`  — only after hooks ran: links they made become NICs;
@@ -41,6 +42,7 @@ import { DirectVolumeClaims } from "../../resource/volume/block_volume.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { type UndoPhase, UndoStack } from "./undo.ts";
 import { logVcpuReport } from "./vcpu_report.ts";
+import { VmDeathWatch } from "./vm_death.ts";
 import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
@@ -147,7 +149,7 @@ export class VirtSandbox {
   #agent: AgentApi | undefined;
   readonly #undo: UndoStack;
   #health: ReturnType<typeof setInterval> | undefined;
-  #vmWatch: Promise<void> | undefined;
+  #vmWatch: VmDeathWatch | undefined;
   #stopping = false;
   #createdAt: string | undefined;
 
@@ -179,7 +181,8 @@ export class VirtSandbox {
     phase: UndoPhase = "stop",
   ) {
     log.debug("sandbox {id}: {step}", { id: this.id, step });
-    await run();
+    const watch = this.#status === "starting" ? this.#vmWatch : undefined;
+    await (watch ? watch.failFast(step, run()) : run());
     if (undo) this.#undo.push(step, phase, undo);
     this.parts.onStep?.(step);
   }
@@ -339,18 +342,11 @@ export class VirtSandbox {
   }
 
   #watchVm(): void {
-    this.#vmWatch = this.parts.hypervisor.waitVm().then(
-      (exit) => {
-        if (this.#stopping) return;
-        log.error("sandbox {id}: the VM ended unexpectedly ({code} {signal})", {
-          id: this.id,
-          code: exit.code,
-          signal: exit.signal,
-        });
-        this.events.onVmExit(exit);
-      },
-      (e) =>
-        log.warn("sandbox {id}: waiting for the VM failed: {e}", { id: this.id, e: String(e) }),
+    this.#vmWatch = new VmDeathWatch(
+      this.parts.hypervisor,
+      this.id,
+      () => this.#stopping,
+      (exit) => this.events.onVmExit(exit),
     );
   }
 
@@ -409,7 +405,7 @@ export class VirtSandbox {
   async #unwind(): Promise<void> {
     this.#stopWatchers();
     await this.#undo.unwind(this.parts.store.dirOf(this.id), async () => {
-      await this.#vmWatch;
+      await this.#vmWatch?.done;
     });
   }
 

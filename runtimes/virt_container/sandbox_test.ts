@@ -6,6 +6,7 @@ import {
   RecordingNetwork,
 } from "../../tests/virt_container/doubles.ts";
 import { StateStore } from "../../persist/state_store.ts";
+import { UnavailableError } from "../../common/errors.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
 import { identify } from "../../persist/process_identity.ts";
 import { mount, unmount } from "../../ffi/mount.ts";
@@ -281,6 +282,33 @@ Deno.test("UpdateInterface is retried only on Link not found", async () => {
   } finally {
     Deno.removeSync(r.root, { recursive: true });
     Deno.removeSync(r2.root, { recursive: true });
+  }
+});
+
+Deno.test("a VM that dies while the start waits on its agent fails the start at once and undoes it", async () => {
+  const r = rig({ network: true });
+  // A guest that panicked in boot never answers: CreateSandbox stays pending.
+  r.agent.handlers.createSandbox = () => {
+    queueMicrotask(() => r.hv.die());
+    return new Promise(() => {});
+  };
+  try {
+    await assertRejects(
+      () => r.sandbox.start(),
+      UnavailableError,
+      "The VM of sandbox sb1 exited (code 1, signal null) during create_sandbox",
+    );
+    assertEquals(r.log.after("agent.createSandbox"), [
+      "agent.close",
+      "hv.stopVm",
+      "net.detach",
+      "hv.cleanup",
+    ]);
+    assertEquals(r.sandbox.status, "stopped");
+    assertEquals(r.vmExits, [{ code: 1, signal: null }]);
+    assertEquals([...Deno.readDirSync(r.root)], [], "nothing is left in the run root");
+  } finally {
+    Deno.removeSync(r.root, { recursive: true });
   }
 });
 
