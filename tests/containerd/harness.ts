@@ -6,6 +6,7 @@
  * @module
  */
 import { assert } from "../assert.ts";
+import { removeTree } from "../../persist/remove_tree.ts";
 import {
   type CniNetwork,
   CRI_NAMESPACE,
@@ -356,11 +357,11 @@ export class Containerd {
     }
     await this.stopDaemon();
     if (this.cni) await run("ip", ["link", "del", this.cni.bridge]);
-    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .map((l) => l.split(" ")[4]).filter((p) => p?.startsWith(this.dir)).reverse();
-    for (const m of mounts) await run("umount", ["-l", m]);
     this.#finalLog = await Deno.readTextFile(`${this.dir}/containerd.log`).catch(() => undefined);
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    // Mounts left below (a snapshot, a pod's shm) are unmounted and proven gone
+    // before anything is removed; one that stays busy fails the stop, named,
+    // instead of being lazily detached and deleted through.
+    await removeTree(this.dir);
   }
 }
 
