@@ -30,14 +30,23 @@ kvm_usable() {
   [ -c /dev/kvm ] && [ -c /dev/vhost-vsock ] && grep -qw -E 'svm|vmx' /proc/cpuinfo
 }
 
-# vm_file_bound FILE: seconds one VM test file may take in its own test host:
-# the sum of its tests' own deadlines (`deadlineMs: N` of vmTest, see
-# tests/vm/deadline.ts) plus 300 s for booting the test host and starting
-# Deno under emulation. Above it, one hung test fails alone (at its deadline)
-# instead of ending the test host.
-vm_file_bound() {
+# vm_file_deadlines FILE: seconds of the literal `deadlineMs: N` in FILE
+# (vmTest's, see tests/vm/deadline.ts), summed. It is read from the text, so
+# each vmTest call must carry its own literal deadline: a loop registering
+# several tests under one literal would be counted once. vmTest checks its
+# registrations against this sum (VM_FILE_DEADLINES_S) and refuses to load
+# where they add up to more.
+vm_file_deadlines() {
   grep -ho 'deadlineMs: [0-9_]*' "$1" | tr -d _ |
-    awk '{ s += $2 } END { printf "%d\n", s / 1000 + 300 }'
+    awk '{ s += $2 } END { printf "%d\n", s / 1000 }'
+}
+
+# vm_file_bound FILE: seconds one VM test file may take in its own test host:
+# the sum of its tests' own deadlines (vm_file_deadlines) plus 300 s for
+# booting the test host and starting Deno under emulation. Above it, one hung
+# test fails alone (at its deadline) instead of ending the test host.
+vm_file_bound() {
+  echo $(($(vm_file_deadlines "$1") + 300))
 }
 
 # vm_group_bound FILE...: seconds the VM group in FILEs may take in all: the

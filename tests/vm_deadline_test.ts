@@ -5,7 +5,7 @@
  * run; and the VM group's deadlines add up to less than the test host's bound.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
-import { DeadlineError, tail, until, withDeadline } from "./vm/deadline.ts";
+import { DeadlineError, fileDeadlineProblem, tail, until, withDeadline } from "./vm/deadline.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -156,6 +156,52 @@ Deno.test("the VM tests' deadlines add up to less than the test host's bound for
     script.includes("TESTHOST_TIMEOUT:-$(vm_file_bound"),
     "test-vm bounds each file by vm_file_bound",
   );
+});
+
+Deno.test("a file whose tests outrun the deadlines in its text refuses to load, naming the sums", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rts-deadline-loop-" });
+  try {
+    // Two tests registered in a loop under one literal deadline: lib.sh counts
+    // 3 s for the file, the tests need 6 s.
+    const file = `${dir}/loop_test.ts`;
+    await Deno.writeTextFile(
+      file,
+      `import { vmTest } from ${JSON.stringify(`${ROOT}/tests/vm/deadline.ts`)};
+for (const n of ["one", "two"]) {
+  vmTest({ name: \`loop \${n}\`, deadlineMs: 3_000 }, async () => {});
+}
+`,
+    );
+    const budget = await new Deno.Command("bash", {
+      args: ["-c", `. ${ROOT}/scripts/lib.sh && vm_file_deadlines ${file}`],
+      stdout: "piped",
+    }).output();
+    const budgetS = new TextDecoder().decode(budget.stdout).trim();
+    assertEquals(budgetS, "3");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--no-check", file],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", VM_FILE_DEADLINES_S: budgetS },
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 1, text);
+    assertStringIncludes(
+      text,
+      `VM test "loop two" takes this file's deadlines to 6 s, above the 3 s`,
+    );
+    assert(!text.includes("loop one ... ok"), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fileDeadlineProblem() allows a file within its budget and names a bad budget", () => {
+  assertEquals(fileDeadlineProblem("t", 5_000, undefined), undefined);
+  assertEquals(fileDeadlineProblem("t", 5_000, "5"), undefined);
+  assertStringIncludes(fileDeadlineProblem("t", 5_001, "5") ?? "", "above the 5 s");
+  assertStringIncludes(fileDeadlineProblem("t", 1, "soon") ?? "", '"soon"');
 });
 
 Deno.test("a test that fails before its deadline shows its evidence with its own error", async () => {

@@ -160,8 +160,40 @@ export async function withDeadline(
   throw new DeadlineError(name, deadlineMs, waitingFor, parts.join("\n"));
 }
 
+/**
+ * Why a file whose vmTest deadlines add up to `totalMs` cannot run in a test
+ * host given `budgetS` seconds for them; undefined where it can (or where no
+ * budget is set: outside scripts/test-vm's test hosts). scripts/test-vm
+ * bounds each file's test host by the literal `deadlineMs: N` in its text
+ * (lib.sh vm_file_deadlines, passed as VM_FILE_DEADLINES_S). A loop that
+ * registered two tests under one literal was counted once, and the test
+ * host's time-out then ended the file before the second test's own deadline
+ * could say what it waited for.
+ */
+export function fileDeadlineProblem(
+  name: string,
+  totalMs: number,
+  budgetS: string | undefined,
+): string | undefined {
+  if (budgetS === undefined || budgetS === "") return undefined;
+  const budgetMs = Number(budgetS) * 1000;
+  if (!Number.isFinite(budgetMs)) {
+    return `VM_FILE_DEADLINES_S is not a number of seconds: "${budgetS}"`;
+  }
+  if (totalMs <= budgetMs) return undefined;
+  return `VM test "${name}" takes this file's deadlines to ${totalMs / 1000} s, above the ` +
+    `${budgetMs / 1000} s its test host was given (the literal deadlineMs values in the ` +
+    "file's text): give each vmTest call its own literal deadlineMs";
+}
+
+/** The deadlines registered by {@link vmTest} in this process so far, in ms. */
+let registeredMs = 0;
+
 /** Registers a Deno test bounded by its own deadline (see the module doc). */
 export function vmTest(def: VmTestDefinition, fn: (ctx: VmTestContext) => Promise<void>): void {
+  registeredMs += def.deadlineMs;
+  const problem = fileDeadlineProblem(def.name, registeredMs, Deno.env.get("VM_FILE_DEADLINES_S"));
+  if (problem !== undefined) throw new Error(problem);
   const skipUnverified = def.unverified !== undefined &&
     Deno.env.get("TEST_VM_UNVERIFIED") !== "1";
   if (skipUnverified && !def.ignore) {
