@@ -58,6 +58,8 @@ tcg_flush() {
   [ -p "$gdb.in" ] || mkfifo "$gdb.in" "$gdb.out"
   before=$(flush_count)
   for try in 1 2 3; do
+    # QEMU may have ended meanwhile (the command finished): nothing to flush.
+    kill -0 "$vm_pid" 2>/dev/null || return 0
     # Opening the stub pauses the VM.
     monitor "gdbserver pipe:$gdb" >/dev/null
     # gdb remote packets `$DATA#SUM` (SUM: the byte sum of DATA, mod 256):
@@ -66,8 +68,10 @@ tcg_flush() {
     timeout 0.5 cat "$gdb.out" >/dev/null 2>&1
     timeout 2 sh -c 'printf "\$s#73" >"$1"' sh "$gdb.in"
     # The answer has no newline: read up to its checksum mark.
+    # Opened read-write: a read-only open of a FIFO whose writer (QEMU) is
+    # gone would wait forever.
     reply=
-    IFS= read -r -t 3 -d '#' reply <"$gdb.out" || true
+    IFS= read -r -t 3 -d '#' reply 0<>"$gdb.out" || true
     reply=$(printf '%s' "$reply" | grep -ao 'T05.*')
     timeout 2 sh -c 'printf "\$D#44" >"$1"' sh "$gdb.in"
     sleep 1
