@@ -5,13 +5,20 @@
 # of QEMU's own making without restarting the test host (tcg_flush).
 # Expects RUNDIR and vm_pid (the pid of `timeout`, QEMU's parent).
 
+# fifo_write FIFO TEXT: writes TEXT (no newline added) into one of QEMU's
+# FIFOs; `timeout`: if QEMU is gone, opening the FIFO to write would wait
+# forever.
+fifo_write() {
+  timeout 2 sh -c 'printf "%s" "$2" >"$1"' sh "$1" "$2"
+}
+
 # monitor CMD [WAIT]: runs CMD in QEMU's human monitor and prints what the
 # monitor said within WAIT seconds (default 1), escape sequences removed.
 monitor() {
   # Drain what the monitor said before (its greeting, earlier echoes).
   timeout 0.5 cat "$RUNDIR/mon.out" >/dev/null 2>&1
-  # `timeout`: if QEMU is gone, opening the FIFO to write would wait forever.
-  timeout 2 sh -c 'echo "$2" >"$1"' sh "$RUNDIR/mon.in" "$1"
+  fifo_write "$RUNDIR/mon.in" "$1
+"
   # The FIFO never ends (QEMU holds it open): read for WAIT seconds.
   timeout "${2:-1}" cat "$RUNDIR/mon.out" 2>/dev/null | tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g'
 }
@@ -66,14 +73,14 @@ tcg_flush() {
     # s, one step, answered by a stop (T05) that also ends single-stepping;
     # D, detach, which lets the VM run again.
     timeout 0.5 cat "$gdb.out" >/dev/null 2>&1
-    timeout 2 sh -c 'printf "\$s#73" >"$1"' sh "$gdb.in"
+    fifo_write "$gdb.in" '$s#73'
     # The answer has no newline: read up to its checksum mark.
     # Opened read-write: a read-only open of a FIFO whose writer (QEMU) is
     # gone would wait forever.
     reply=
     IFS= read -r -t 3 -d '#' reply 0<>"$gdb.out" || true
     reply=$(printf '%s' "$reply" | grep -ao 'T05.*')
-    timeout 2 sh -c 'printf "\$D#44" >"$1"' sh "$gdb.in"
+    fifo_write "$gdb.in" '$D#44'
     sleep 1
     monitor "gdbserver none" >/dev/null
     # Whatever state the stub left, the VM must run on.
