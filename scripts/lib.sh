@@ -61,3 +61,58 @@ vm_group_bound() {
   done
   echo $((s + max))
 }
+
+# Newer containerd releases, beside Debian 12's 1.6: Debian's own packages of
+# later suites, unpacked (dpkg -x) into the project's cache and run from there
+# as they are; nothing of the system is installed or upgraded from those
+# suites. Pinned: a suite that drops the version fails the fetch, naming it.
+# VERSION:SUITE:DEBIAN_VERSION, one line each.
+CONTAINERD_PEERS=(
+  "1.7:trixie:1.7.24~ds1-6+deb13u1"
+  "2.1:sid:2.1.9+ds1-5"
+)
+
+# containerd_peer_dir VERSION: where containerd VERSION (1.7, 2.1) is unpacked;
+# its binaries are under usr/bin there.
+containerd_peer_dir() {
+  echo "$ROOT/.cache/peers/containerd-$1"
+}
+
+# debian_peer_fetch SUITE PACKAGE DEBIAN_VERSION DEST: downloads PACKAGE at
+# DEBIAN_VERSION from Debian's SUITE and unpacks it into DEST. apt runs with
+# a private sources list and package lists (under a temporary directory), so
+# the system's own sources and lists never see SUITE, even if this is
+# interrupted. apt checks the package against the suite's signed index.
+debian_peer_fetch() {
+  local suite=$1 pkg=$2 ver=$3 dest=$4 tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/dl"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
+    >"$tmp/sources.list"
+  local o=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o "Dir::Etc::SourceParts=$tmp/none"
+    -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o "APT::Sandbox::User=root")
+  if ! apt-get "${o[@]}" update -qq >"$tmp/log" 2>&1 ||
+    ! (cd "$tmp/dl" && apt-get "${o[@]}" download "$pkg=$ver" >>"$tmp/log" 2>&1); then
+    echo "fetching $pkg $ver from Debian $suite failed: $(tail -3 "$tmp/log")" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$dest.tmp"
+  mkdir -p "$dest.tmp"
+  dpkg -x "$tmp/dl/"*.deb "$dest.tmp"
+  echo "$ver" >"$dest.tmp/.debian-version"
+  rm -rf "$dest" "$tmp"
+  mv "$dest.tmp" "$dest"
+}
+
+# containerd_peers: fetches each of CONTAINERD_PEERS not yet in the cache at
+# its pinned version.
+containerd_peers() {
+  local entry v suite ver dir
+  for entry in "${CONTAINERD_PEERS[@]}"; do
+    IFS=: read -r v suite ver <<<"$entry"
+    dir=$(containerd_peer_dir "$v")
+    [ "$(cat "$dir/.debian-version" 2>/dev/null)" = "$ver" ] && [ -x "$dir/usr/bin/containerd" ] && continue
+    debian_peer_fetch "$suite" containerd "$ver" "$dir" || return 1
+  done
+}

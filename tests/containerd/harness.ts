@@ -1,5 +1,6 @@
 /**
- * A private containerd 1.6 for end-to-end tests: its own root, state and
+ * A private containerd (1.6, 1.7 or 2.1: tests/containerd/versions.ts) for
+ * end-to-end tests: its own root, state and
  * sockets under a temp dir (the CRI plugin disabled), a busybox image built
  * locally with umoci from busybox-static (the OCI tar is cached under
  * `.cache/`), `ctr` bound to it, a launcher for our shim, and a leak check.
@@ -15,6 +16,12 @@ import {
   pauseImageTar,
   writeCniConfig,
 } from "../cri/cri_env.ts";
+import {
+  containerdBinDir,
+  type ContainerdVersion,
+  DEFAULT_CONTAINERD,
+  isContainerd2,
+} from "./versions.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${REPO}/.cache`;
@@ -143,6 +150,8 @@ export interface ContainerdOptions {
    * shim) instead of this harness's launcher first.
    */
   installedShim?: boolean;
+  /** The containerd release to run (default {@link DEFAULT_CONTAINERD}). */
+  version?: ContainerdVersion;
 }
 
 /** A private containerd. */
@@ -150,6 +159,12 @@ export class Containerd {
   readonly dir: string;
   readonly address: string;
   readonly shim: string;
+  /** The containerd release running. */
+  readonly version: ContainerdVersion;
+  /** Its `ctr`, which must match the daemon's release. */
+  readonly ctrBin: string;
+  /** Its bin directory (containerd, ctr, containerd-shim-runc-v2). */
+  readonly binDir: string;
   /** The CNI network of the CRI plugin (with `cri` only). */
   cni: CniNetwork | undefined;
   #proc: Deno.ChildProcess | undefined;
@@ -158,32 +173,43 @@ export class Containerd {
   /** The log as {@link stop} left it: a failure's evidence is read after the clean-up. */
   #finalLog: string | undefined;
 
-  private constructor(dir: string, shim: string) {
+  private constructor(dir: string, shim: string, version: ContainerdVersion) {
     this.dir = dir;
     this.address = `${dir}/containerd.sock`;
     this.shim = shim;
+    this.version = version;
+    this.binDir = containerdBinDir(version);
+    this.ctrBin = `${this.binDir}/ctr`;
   }
 
   /** Starts containerd and imports the busybox image. */
   static async start(opts: ContainerdOptions = {}): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
     const shim = await shimLauncher(dir, opts.shimEnv);
-    const c = new Containerd(dir, shim);
+    const version = opts.version ?? DEFAULT_CONTAINERD;
+    const c = new Containerd(dir, shim, version);
     c.#launcherOnPath = !opts.installedShim;
     c.cni = opts.cri ? await writeCniConfig(dir) : undefined;
+    const v2 = isContainerd2(version);
     await Deno.writeTextFile(
       `${dir}/config.toml`,
       [
-        "version = 2",
+        // containerd 2.x reads version 2 too, but only version 3 names its CRI plugins.
+        `version = ${v2 ? 3 : 2}`,
         `root = "${dir}/root"`,
         `state = "${dir}/state"`,
-        ...(opts.cri ? [] : [`disabled_plugins = ["io.containerd.grpc.v1.cri"]`]),
+        ...(opts.cri ? [] : [
+          v2
+            ? `disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", ` +
+              `"io.containerd.cri.v1.images", "io.containerd.podsandbox.controller.v1.podsandbox"]`
+            : `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+        ]),
         "[grpc]",
         `  address = "${c.address}"`,
         "[debug]",
         `  level = "debug"`,
         ...(opts.extraConfig ?? []),
-        ...(opts.cri && c.cni ? criConfigLines(opts.cri, c.cni) : []),
+        ...(opts.cri && c.cni ? criConfigLines(opts.cri, c.cni, version) : []),
         "",
       ].join("\n"),
     );
@@ -231,18 +257,20 @@ export class Containerd {
   async #launch(): Promise<void> {
     // containerd logs to stderr; the shell's redirection keeps it in a file for post-mortems.
     // The CRI plugin finds runtime_type io.containerd.kata.v2 as
-    // containerd-shim-kata-v2 in PATH: the launcher's directory comes first.
+    // containerd-shim-kata-v2 in PATH: the launcher's directory comes first,
+    // then the release's own bin directory (its containerd-shim-runc-v2).
     this.#proc = new Deno.Command("/bin/sh", {
       env: {
-        PATH: `${this.#launcherOnPath ? `${this.dir}:` : ""}${
+        PATH: `${this.#launcherOnPath ? `${this.dir}:` : ""}${this.binDir}:${
           Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         }`,
       },
       args: [
         "-c",
-        'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"',
+        'exec "$2/containerd" --config "$1/config.toml" 2>>"$1/containerd.log"',
         "sh",
         this.dir,
+        this.binDir,
       ],
       stdin: "null",
       stdout: "null",
@@ -252,7 +280,7 @@ export class Containerd {
     this.#proc.status.then(() => exited = true);
     for (let i = 0; i < 200; i++) {
       if (exited) throw new Error(`containerd exited at start; see ${this.dir}/containerd.log`);
-      const r = await run("ctr", ["-a", this.address, "version"]);
+      const r = await run(this.ctrBin, ["-a", this.address, "version"]);
       if (r.code === 0) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -275,7 +303,7 @@ export class Containerd {
 
   /** `ctr -a <sock> ...args`. */
   ctr(...args: string[]): Promise<RunResult> {
-    return run("ctr", ["-a", this.address, ...args]);
+    return run(this.ctrBin, ["-a", this.address, ...args]);
   }
 
   /** `ctr` that must succeed; returns stdout. */

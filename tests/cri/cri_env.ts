@@ -74,37 +74,72 @@ export interface CriOptions {
   configPath: string;
   /** The runtime handler name (default `kata`). */
   handler?: string;
+  /**
+   * containerd 2.x only: who makes the pod's sandbox. `podsandbox` (the
+   * default): containerd runs a pause container through the shim's Task
+   * service; `shim`: containerd hands the pod to the shim's Sandbox service.
+   */
+  sandboxer?: "podsandbox" | "shim";
 }
 
-/** The CRI plugin's config.toml table (containerd 1.6, config version 2). */
-export function criConfigLines(opts: CriOptions, net: CniNetwork): string[] {
-  const cri = `[plugins."io.containerd.grpc.v1.cri"]`;
+/**
+ * The CRI plugin's config.toml tables: containerd 1.6 and 1.7 (config
+ * version 2, one `io.containerd.grpc.v1.cri` plugin) or 2.x (config version 3,
+ * the plugin split into images, runtime and the gRPC server).
+ */
+export function criConfigLines(
+  opts: CriOptions,
+  net: CniNetwork,
+  version: "1.6" | "1.7" | "2.1" = "1.6",
+): string[] {
   const handler = opts.handler ?? "kata";
-  return [
-    cri,
-    `  sandbox_image = "${PAUSE_IMAGE}"`,
-    // Port 0: containerds of parallel test files must not fight over 10010.
-    `  stream_server_address = "127.0.0.1"`,
-    `  stream_server_port = "0"`,
+  const v2 = version.startsWith("2.");
+  if (opts.sandboxer && !v2) {
+    throw new Error(`CRI: sandboxer "${opts.sandboxer}" needs containerd 2.x, not ${version}`);
+  }
+  const grpc = `[plugins."io.containerd.grpc.v1.cri"]`;
+  const rt = v2 ? `[plugins."io.containerd.cri.v1.runtime"` : `[plugins."io.containerd.grpc.v1.cri"`;
+  const runtimeTable = (name: string) => `${rt}.containerd.runtimes.${name}]`;
+  // Shared by both layouts: the runtime's security settings.
+  const security = [
     `  enable_selinux = false`,
     `  disable_apparmor = true`,
     // The CRI plugin gives sandboxes oom_score_adj -998, which needs
     // CAP_SYS_RESOURCE: test hosts that are containers lack it, so scores are
     // kept at or above containerd's own (the documented setting for that case).
     `  restrict_oom_score_adj = true`,
-    `[plugins."io.containerd.grpc.v1.cri".containerd]`,
-    `  snapshotter = "overlayfs"`,
+  ];
+  const images = v2
+    ? [
+      `[plugins."io.containerd.cri.v1.images"]`,
+      `  snapshotter = "overlayfs"`,
+      `[plugins."io.containerd.cri.v1.images".pinned_images]`,
+      `  sandbox = "${PAUSE_IMAGE}"`,
+    ]
+    : [];
+  return [
+    ...images,
+    grpc,
+    ...(v2 ? [] : [`  sandbox_image = "${PAUSE_IMAGE}"`]),
+    // Port 0: containerds of parallel test files must not fight over 10010.
+    `  stream_server_address = "127.0.0.1"`,
+    `  stream_server_port = "0"`,
+    ...(v2 ? [`${rt}]`] : []),
+    ...security,
+    `${rt}.containerd]`,
+    ...(v2 ? [] : [`  snapshotter = "overlayfs"`]),
     `  default_runtime_name = "runc"`,
-    `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]`,
+    runtimeTable("runc"),
     `  runtime_type = "io.containerd.runc.v2"`,
-    `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}]`,
+    runtimeTable(handler),
     `  runtime_type = "io.containerd.kata.v2"`,
+    ...(v2 ? [`  sandboxer = "${opts.sandboxer ?? "podsandbox"}"`] : []),
     `  privileged_without_host_devices = true`,
     `  pod_annotations = ["io.katacontainers.*"]`,
-    `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}.options]`,
+    `${rt}.containerd.runtimes.${handler}.options]`,
     `  ConfigPath = "${opts.configPath}"`,
-    `[plugins."io.containerd.grpc.v1.cri".cni]`,
-    `  bin_dir = "${CNI_BIN_DIR}"`,
+    `${rt}.cni]`,
+    v2 ? `  bin_dirs = ["${CNI_BIN_DIR}"]` : `  bin_dir = "${CNI_BIN_DIR}"`,
     `  conf_dir = "${net.confDir}"`,
     `  max_conf_num = 1`,
   ];

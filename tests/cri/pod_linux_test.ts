@@ -2,58 +2,72 @@
  * Kubernetes pods through containerd's CRI plugin with the LinuxContainer
  * runtime (no VM): runtime handler `kata` runs our shim with
  * configuration-linux-container.toml; the pod scenario of issue 12 with PID
- * namespace option CONTAINER, then POD. Skips where a peer is missing.
+ * namespace option CONTAINER, then POD, on containerd 1.6, 1.7 and 2.1, and on
+ * 2.1 with both sandboxers (`podsandbox`: a pause container through the Task
+ * service; `shim`: the pod through the shim's Sandbox service, no pause
+ * container). Ignored, saying why, where a peer is missing.
  */
-import { Containerd, LINUX_CONTAINER_CONFIG, run } from "../containerd/harness.ts";
+import { Containerd, LINUX_CONTAINER_CONFIG } from "../containerd/harness.ts";
+import {
+  CONTAINERD_VERSIONS,
+  containerdNeeds,
+  type ContainerdVersion,
+  isContainerd2,
+} from "../containerd/versions.ts";
+import { testsNeeding } from "../tier.ts";
+import { CNI_BIN_DIR, type CriOptions } from "./cri_env.ts";
 import { runPodScenario } from "./pod_checks.ts";
 
-async function missingPeer(): Promise<string | undefined> {
-  for (
-    const [cmd, args] of [["containerd", ["--version"]], ["runc", ["--version"]], ["go", [
-      "version",
-    ]], [
-      "umoci",
-      ["--version"],
-    ]] as const
-  ) {
-    const r = await run(cmd, [...args]).catch(() => undefined);
-    if (!r || r.code !== 0) return cmd;
-  }
-  if (!await Deno.stat("/usr/lib/cni/bridge").then(() => true, () => false)) {
-    return "CNI plugins (/usr/lib/cni)";
-  }
-  for (const pkg of ["google.golang.org/grpc", "google.golang.org/protobuf/types/dynamicpb"]) {
-    if (!await Deno.stat(`/usr/share/gocode/src/${pkg}`).then(() => true, () => false)) {
-      return `Go package ${pkg} (golang-google-grpc-dev, golang-google-protobuf-dev)`;
-    }
-  }
-  if (Deno.uid() !== 0) return "root";
-  return undefined;
-}
+/** What the CRI client and the pod's network need beside containerd. */
+const CRI_PATHS = [
+  `${CNI_BIN_DIR}/bridge`,
+  `${CNI_BIN_DIR}/host-local`,
+  // tests/cri/go/cri_client.go builds against Debian's Go sources.
+  "/usr/share/gocode/src/google.golang.org/grpc",
+  "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
+];
 
-const missing = await missingPeer();
-
-for (const pidMode of ["CONTAINER", "POD"] as const) {
-  Deno.test({
-    name: `CRI pod on the LinuxContainer runtime: checks 1-6 with PID namespace ${pidMode}`,
-    ignore: missing !== undefined,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    async fn() {
-      const ctrd = await Containerd.start({ cri: { configPath: LINUX_CONTAINER_CONFIG } });
-      try {
-        await runPodScenario(ctrd, { handler: "kata", pidMode, vm: false });
-      } catch (err) {
-        console.error(`containerd log: ${ctrd.dir}/containerd.log`);
-        console.error(
-          (await ctrd.log()).split("\n").filter((l) => /level=(error|warn)/.test(l))
-            .slice(-30).join("\n"),
-        );
-        throw err;
-      } finally {
-        await ctrd.stop();
-      }
-    },
+function podTests(version: ContainerdVersion, sandboxer?: CriOptions["sandboxer"]): void {
+  const needs = containerdNeeds(version);
+  const test = testsNeeding({
+    ...needs,
+    peers: [...needs.peers ?? [], "go"],
+    paths: [...needs.paths ?? [], ...CRI_PATHS],
   });
+  const mode = sandboxer ? `, sandboxer ${sandboxer}` : "";
+  for (const pidMode of ["CONTAINER", "POD"] as const) {
+    test({
+      name:
+        `CRI pod on containerd ${version}${mode}, LinuxContainer runtime: PID namespace ${pidMode}`,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      async fn() {
+        const ctrd = await Containerd.start({
+          version,
+          cri: { configPath: LINUX_CONTAINER_CONFIG, sandboxer },
+        });
+        try {
+          await runPodScenario(ctrd, { handler: "kata", pidMode, vm: false });
+        } catch (err) {
+          console.error(`containerd log: ${ctrd.dir}/containerd.log`);
+          console.error(
+            (await ctrd.log()).split("\n").filter((l) => /level=(error|warn)/.test(l))
+              .slice(-30).join("\n"),
+          );
+          throw err;
+        } finally {
+          await ctrd.stop();
+        }
+      },
+    });
+  }
 }
-if (missing) console.warn(`Skipping the CRI pod tests: ${missing} is missing`);
+
+for (const version of CONTAINERD_VERSIONS) {
+  if (isContainerd2(version)) {
+    podTests(version, "podsandbox");
+    podTests(version, "shim");
+  } else {
+    podTests(version);
+  }
+}
