@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
-import { TestDriver } from "../virtio/test_utils.ts";
+import { TestDriver } from "../virtio/driver_testing.ts";
 import { VIRTIO_BLK_F_RO, VirtioBlock } from "./block.ts";
 
 const HDR = 0x10000, DATA = 0x20000, STATUS = 0x30000;
