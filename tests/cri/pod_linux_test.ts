@@ -2,41 +2,26 @@
  * Kubernetes pods through containerd's CRI plugin with the LinuxContainer
  * runtime (no VM): runtime handler `kata` runs our shim with
  * configuration-linux-container.toml; the pod scenario of issue 12 with PID
- * namespace option CONTAINER, then POD. Skips where a peer is missing.
+ * namespace option CONTAINER, then POD. Ignored (saying why) where a peer is missing.
  */
-import { Containerd, LINUX_CONTAINER_CONFIG, run } from "../containerd/harness.ts";
+import { Containerd, LINUX_CONTAINER_CONFIG } from "../containerd/harness.ts";
+import { testsNeeding } from "../tier.ts";
 import { runPodScenario } from "./pod_checks.ts";
 
-async function missingPeer(): Promise<string | undefined> {
-  for (
-    const [cmd, args] of [["containerd", ["--version"]], ["runc", ["--version"]], ["go", [
-      "version",
-    ]], [
-      "umoci",
-      ["--version"],
-    ]] as const
-  ) {
-    const r = await run(cmd, [...args]).catch(() => undefined);
-    if (!r || r.code !== 0) return cmd;
-  }
-  if (!await Deno.stat("/usr/lib/cni/bridge").then(() => true, () => false)) {
-    return "CNI plugins (/usr/lib/cni)";
-  }
-  for (const pkg of ["google.golang.org/grpc", "google.golang.org/protobuf/types/dynamicpb"]) {
-    if (!await Deno.stat(`/usr/share/gocode/src/${pkg}`).then(() => true, () => false)) {
-      return `Go package ${pkg} (golang-google-grpc-dev, golang-google-protobuf-dev)`;
-    }
-  }
-  if (Deno.uid() !== 0) return "root";
-  return undefined;
-}
-
-const missing = await missingPeer();
+const test = testsNeeding({
+  root: true,
+  peers: ["containerd", "runc", "go", "umoci"],
+  paths: [
+    "/usr/lib/cni/bridge",
+    // Debian's golang-google-grpc-dev and golang-google-protobuf-dev, for the CRI client.
+    "/usr/share/gocode/src/google.golang.org/grpc",
+    "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
+  ],
+});
 
 for (const pidMode of ["CONTAINER", "POD"] as const) {
-  Deno.test({
+  test({
     name: `CRI pod on the LinuxContainer runtime: checks 1-6 with PID namespace ${pidMode}`,
-    ignore: missing !== undefined,
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
@@ -56,4 +41,3 @@ for (const pidMode of ["CONTAINER", "POD"] as const) {
     },
   });
 }
-if (missing) console.warn(`Skipping the CRI pod tests: ${missing} is missing`);
