@@ -13,7 +13,7 @@ import { socketAddress, socketPath } from "../shim/address.ts";
 import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
 import { LISTEN_FD_ENV } from "../shim/start.ts";
 import { listenUnixInheritable } from "../ffi/inherit.ts";
-import { closeFd } from "../ffi/libc.ts";
+import { closeFd } from "../ffi/fd.ts";
 import { processExists } from "../ffi/process.ts";
 import { identify, killIdentified } from "../persist/process_identity.ts";
 

@@ -4,7 +4,8 @@
  * found by their names (`CPU <n>/KVM`, as QEMU and the built-in VMM name them).
  * @module
  */
-import { check, lazyLibc } from "./libc.ts";
+import { lazyLibc } from "./libc.ts";
+import { check } from "./errno.ts";
 
 const sym = lazyLibc({
   sched_getaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },

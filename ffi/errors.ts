@@ -1,7 +1,7 @@
 /**
  * The error of an `ffi/` call that failed without an errno (a short write, a
  * malformed kernel reply, a closed handle, a bad argument). Failed system
- * calls throw `SysError` (libc.ts) and refused netlink requests
+ * calls throw `SysError` (errno.ts) and refused netlink requests
  * `NetlinkError` (netlink.ts) instead.
  * @module
  */

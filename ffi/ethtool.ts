@@ -3,7 +3,8 @@
  * tell a PCI device (bus info is a PCI address) from a virtual one.
  * @module
  */
-import { closeFd, ioctlBuf } from "./libc.ts";
+import { closeFd } from "./fd.ts";
+import { ioctlBuf } from "./ioctl.ts";
 import { inNetns } from "./netns.ts";
 import { AF, openSocket, SOCK } from "./socket.ts";
 import { ifreq } from "./tun.ts";

@@ -5,7 +5,9 @@
  * the caller owns and closes with `closeFd`.
  * @module
  */
-import { check, closeFd, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
+import { cstr, lazyLibc } from "./libc.ts";
+import { check, E, errno, SysError } from "./errno.ts";
+import { closeFd } from "./fd.ts";
 import { FfiError } from "./errors.ts";
 import { unixSockaddr } from "./socket.ts";
 

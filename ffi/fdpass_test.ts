@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
-import { closeFd, readFd } from "./libc.ts";
+import { closeFd, readFd } from "./fd.ts";
 import { acceptUnix, listenUnix, receiveConsoleMaster, receiveFd } from "./fdpass.ts";
 import { testsNeeding } from "../tests/tier.ts";
 

@@ -2,7 +2,8 @@
  * File-system calls Deno's file API lacks: statfs(2) and mknod(2).
  * @module
  */
-import { check, cstr } from "./libc.ts";
+import { cstr } from "./libc.ts";
+import { check } from "./errno.ts";
 
 const symbols = {
   statfs: { parameters: ["buffer", "buffer"], result: "i32" },

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
 import { makedev, mknod, statfs } from "./fs.ts";
-import { SysError } from "./libc.ts";
+import { SysError } from "./errno.ts";
 
 Deno.test("statfs reports the file system of a temporary directory", () => {
   const dir = Deno.makeTempDirSync();

@@ -7,7 +7,9 @@
  * something already serves a socket path.
  * @module
  */
-import { check, closeFd, E, errno, lazyLibc } from "./libc.ts";
+import { lazyLibc } from "./libc.ts";
+import { check, E, errno } from "./errno.ts";
+import { closeFd } from "./fd.ts";
 import { AF, SOCK, unixSockaddr } from "./socket.ts";
 
 const symbols = {

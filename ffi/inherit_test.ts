@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../tests/assert.ts";
-import { closeFd } from "./libc.ts";
+import { closeFd } from "./fd.ts";
 import { closeOnExec, listenUnixInheritable, setCloseOnExec, unixSocketServed } from "./inherit.ts";
 
 Deno.test("listenUnixInheritable: a child inherits the listener; close-on-exec switches", async () => {

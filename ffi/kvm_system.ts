@@ -3,7 +3,9 @@
  * creation, the kvm_run size and the supported CPUID.
  * @module
  */
-import { check, closeFd, ioctlBuf, ioctlVal, O, openFd } from "./libc.ts";
+import { check } from "./errno.ts";
+import { closeFd, O, openFd } from "./fd.ts";
+import { ioctlBuf, ioctlVal } from "./ioctl.ts";
 import { FfiError } from "./errors.ts";
 import { type CpuidEntry, decodeCpuid, encodeCpuid, KVM, KVM_API_VERSION } from "./kvm_structs.ts";
 

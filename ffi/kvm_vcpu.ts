@@ -3,7 +3,8 @@
  * kvm_run page that KVM_RUN fills in on each exit.
  * @module
  */
-import { ioctlBuf, MAP, map, type Mapping, PROT, unmap } from "./libc.ts";
+import { ioctlBuf } from "./ioctl.ts";
+import { MAP, map, type Mapping, PROT, unmap } from "./mmap.ts";
 import { FfiError } from "./errors.ts";
 import {
   type CpuidEntry,

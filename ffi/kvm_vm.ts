@@ -4,7 +4,8 @@
  * ioeventfd.
  * @module
  */
-import { ioctlBuf, ioctlVal, type Mapping } from "./libc.ts";
+import { ioctlBuf, ioctlVal } from "./ioctl.ts";
+import { type Mapping } from "./mmap.ts";
 import {
   encodeIoEventFd,
   encodeIrqfd,

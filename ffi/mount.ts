@@ -3,7 +3,8 @@
  * options (`["ro", "rbind", "lowerdir=..."]`) into flags and a data string.
  * @module
  */
-import { check, cstr, lazyLibc } from "./libc.ts";
+import { cstr, lazyLibc } from "./libc.ts";
+import { check } from "./errno.ts";
 
 const symbols = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },

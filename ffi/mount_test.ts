@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
-import { SysError } from "./libc.ts";
+import { SysError } from "./errno.ts";
 import { isMountPoint, mount, MS, parseMountOptions, unmount } from "./mount.ts";
 import { testsNeeding } from "../tests/tier.ts";
 

@@ -6,7 +6,8 @@
  * and receives. No `ip`/`tc` subprocesses.
  * @module
  */
-import { closeFd, strerror } from "./libc.ts";
+import { strerror } from "./errno.ts";
+import { closeFd } from "./fd.ts";
 import { FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 import {

@@ -6,7 +6,9 @@
  * in a pod's netns without subprocesses.
  * @module
  */
-import { check, closeFd, lazyLibc, O, openFd } from "./libc.ts";
+import { lazyLibc } from "./libc.ts";
+import { check } from "./errno.ts";
+import { closeFd, O, openFd } from "./fd.ts";
 
 const symbols = {
   setns: { parameters: ["i32", "i32"], result: "i32" },

@@ -4,7 +4,8 @@
  * signal to a pid, and pipes whose ends stay private to this process.
  * @module
  */
-import { check, E, errno, lazyLibc, SysError } from "./libc.ts";
+import { lazyLibc } from "./libc.ts";
+import { check, E, errno, SysError } from "./errno.ts";
 
 const symbols = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
@@ -114,7 +115,7 @@ export function privatePipe(): { read: number; write: number } {
 /**
  * pidfd_open(2): an fd that refers to process `pid` itself, not to whatever
  * later holds the number; null when no such process exists. The caller
- * closes it (libc.ts closeFd).
+ * closes it (fd.ts closeFd).
  */
 export function pidfdOpen(pid: number): number | null {
   const rc = Number(sym().syscall4(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n));

@@ -11,7 +11,7 @@ import {
   setChildSubreaper,
   tryReap,
 } from "./process.ts";
-import { closeFd, readFd, writeFd } from "./libc.ts";
+import { closeFd, readFd, writeFd } from "./fd.ts";
 
 Deno.test("process: wait status decoding follows the 128+signal convention", () => {
   assertEquals(decodeWaitStatus(10, 3 << 8), { pid: 10, status: 3 });

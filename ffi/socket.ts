@@ -5,7 +5,8 @@
  * them and closes them with `closeFd`.
  * @module
  */
-import { check, cstr, E, errno, lazyLibc, SysError } from "./libc.ts";
+import { cstr, lazyLibc } from "./libc.ts";
+import { check, E, errno, SysError } from "./errno.ts";
 import { FfiError } from "./errors.ts";
 
 const symbols = {

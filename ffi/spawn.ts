@@ -7,7 +7,8 @@
  * containerd's critical path, and never waits for the child.
  * @module
  */
-import { cstr, E, lazyLibc, SysError } from "./libc.ts";
+import { cstr, lazyLibc } from "./libc.ts";
+import { E, SysError } from "./errno.ts";
 
 const symbols = {
   posix_spawn: {

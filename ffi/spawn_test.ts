@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
-import { closeFd } from "./libc.ts";
+import { closeFd } from "./fd.ts";
 import { listenUnixInheritable } from "./inherit.ts";
 import { spawnDetached } from "./spawn.ts";
 

@@ -7,7 +7,10 @@
  * about 44 ms of start-up.
  * @module
  */
-import { check, closeFd, E, errno, eventFd, lazyLibc, SysError } from "./libc.ts";
+import { lazyLibc } from "./libc.ts";
+import { check, E, errno, SysError } from "./errno.ts";
+import { closeFd } from "./fd.ts";
+import { eventFd } from "./eventfd.ts";
 import { SOCK } from "./socket.ts";
 
 const symbols = {

@@ -5,7 +5,9 @@
  * streams, so frames go through FFI).
  * @module
  */
-import { check, closeFd, E, errno, ioctlBuf, ioctlVal, libc, O, openFd, SysError } from "./libc.ts";
+import { E, SysError } from "./errno.ts";
+import { closeFd, closeFdsQuietly, O, openFd, readFdNonBlocking, writeFdOnce } from "./fd.ts";
+import { ioctlBuf, ioctlVal } from "./ioctl.ts";
 import { FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 
@@ -131,7 +133,7 @@ export function openMacvtap(index: number, queues: number, opts: OpenTapOptions 
 
 /** Closes every fd from {@link openTap} or {@link openMacvtap}. */
 export function closeTapFds(fds: number[]): void {
-  for (const fd of fds.splice(0)) libc().close(fd);
+  closeFdsQuietly(fds.splice(0));
 }
 
 /** Sets the vnet header size of a tap fd (10, or 12 for mergeable rx buffers). */
@@ -146,16 +148,12 @@ export function setVnetHdrSize(fd: number, size: number): void {
  * its length, or null when none is waiting.
  */
 export function readFrame(fd: number, buf: Uint8Array<ArrayBuffer>): number | null {
-  const rc = Number(libc().read(fd, buf, BigInt(buf.length)));
-  if (rc >= 0) return rc;
-  const e = errno();
-  if (e === E.AGAIN) return null;
-  throw new SysError("read", e, `tap fd ${fd}`);
+  return readFdNonBlocking(fd, buf, `tap fd ${fd}`);
 }
 
 /** Writes one frame (with its vnet header) to a tap fd. */
 export function writeFrame(fd: number, frame: Uint8Array<ArrayBuffer>): void {
-  const n = check(libc().write(fd, frame, BigInt(frame.length)), "write", `tap fd ${fd}`);
+  const n = writeFdOnce(fd, frame, `tap fd ${fd}`);
   if (n !== frame.length) {
     throw new FfiError(
       "Internal",

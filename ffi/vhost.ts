@@ -5,7 +5,9 @@
  * {@link VhostVsock.close}.
  * @module
  */
-import { closeFd, E, ioctlBuf, O, openFd, SysError } from "./libc.ts";
+import { E, SysError } from "./errno.ts";
+import { closeFd, O, openFd } from "./fd.ts";
+import { ioctlBuf } from "./ioctl.ts";
 
 /** `_IOW(VHOST_VIRTIO=0xAF, 0x60, __u64)`. */
 export const VHOST_VSOCK_SET_GUEST_CID = 0x4008af60;

@@ -6,7 +6,7 @@
  * only when all three still match; anything unproven is left alone.
  * @module
  */
-import { closeFd } from "../ffi/libc.ts";
+import { closeFd } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal } from "../ffi/process.ts";
 
 /** What identifies one process across time. */

@@ -21,7 +21,7 @@
  */
 import { FailedPreconditionError } from "../common/errors.ts";
 import { unmount } from "../ffi/mount.ts";
-import { E, SysError } from "../ffi/libc.ts";
+import { E, SysError } from "../ffi/errno.ts";
 
 /** Tries of a busy unmount (a VMM or file server that was just killed may still be exiting). */
 const BUSY_TRIES = 5;

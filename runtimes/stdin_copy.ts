@@ -4,7 +4,7 @@
  * agent's WriteStdin for a process in the VM).
  * @module
  */
-import { closeFd } from "../ffi/libc.ts";
+import { closeFd } from "../ffi/fd.ts";
 import { openFifoWriterNow } from "../ffi/fdpass.ts";
 import { parseStdioUri } from "./stdio_uri.ts";
 

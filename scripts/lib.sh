@@ -3,11 +3,33 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$ROOT/node_modules/.bin:$PATH"
 
+# SCRIPT: the running script's name, for its one-line messages.
+SCRIPT=$(basename "$0")
+
+# stop_first WHAT CMD: stops the script with one line on stderr saying WHAT is
+# missing and naming CMD, what to run (or do) first. Every script the README
+# names either installs what it needs or stops this way: never silently.
+stop_first() {
+  echo "$SCRIPT: $1: $2 first" >&2
+  exit 1
+}
+
+# need_deno: stops, naming scripts/install-deps, where the pinned Deno is not
+# installed (a fresh clone has no node_modules/).
+need_deno() {
+  "$ROOT/scripts/deno" --version >/dev/null 2>&1 ||
+    stop_first "the pinned Deno (node_modules/) is not installed" "run scripts/install-deps (or npm ci)"
+}
+
 # apt_install PKG...: installs the Debian packages that are missing (root only).
 apt_install() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null ||
+    stop_first "Debian packages ${missing[*]} are missing and apt-get is not available" "install them"
+  [ "$(id -u)" = 0 ] ||
+    stop_first "Debian packages ${missing[*]} are missing" "run scripts/install-deps as root"
   if [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null | head -1)" ]; then
     apt-get update -qq
   fi
@@ -18,6 +40,7 @@ apt_install() {
 # npm_deps: installs the pinned npm packages (Deno included) when missing or stale.
 npm_deps() {
   if [ ! -x "$ROOT/node_modules/.bin/deno" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    command -v npm >/dev/null || apt_install npm
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

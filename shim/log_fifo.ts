@@ -8,7 +8,8 @@
  * lines go to the fallback (stderr) and the open is retried on a timer.
  * @module
  */
-import { closeFd, O, openFd, SysError, writeFd } from "../ffi/libc.ts";
+import { SysError } from "../ffi/errno.ts";
+import { closeFd, O, openFd, writeFd } from "../ffi/fd.ts";
 
 const ENXIO = 6;
 const EPIPE = 32;

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { mkfifo } from "../tests/fifo.ts";
-import { closeFd, O, openFd, readFd } from "../ffi/libc.ts";
+import { closeFd, O, openFd, readFd } from "../ffi/fd.ts";
 import { LogFifoWriter } from "./log_fifo.ts";
 
 const enc = new TextEncoder();

@@ -19,7 +19,7 @@ import type { Invocation } from "./options.ts";
 import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
 import { writeAllSync } from "../common/io.ts";
-import { closeFd } from "../ffi/libc.ts";
+import { closeFd } from "../ffi/fd.ts";
 import { listenUnixInheritable, unixSocketServed } from "../ffi/inherit.ts";
 import { spawnDetached } from "../ffi/spawn.ts";
 

@@ -81,3 +81,22 @@ export function runShim(args: string[], opts: CommandOptions = {}): Promise<Comm
     opts,
   );
 }
+
+/**
+ * Runs a bash script with `-e`, `-u` and `pipefail` (a failing line, an unset
+ * variable or a failing pipe stage stops it) and returns its stdout; when it
+ * fails, throws an error naming the script's first line, its exit code and
+ * the end of what it printed.
+ */
+export async function runScript(script: string, opts: CommandOptions = {}): Promise<string> {
+  const { code, stdout, stderr } = await runCommand(
+    "bash",
+    ["-euo", "pipefail", "-c", script],
+    opts,
+  );
+  if (code !== 0) {
+    const first = script.trim().split("\n")[0].slice(0, 120);
+    throw new Error(`Script failed (${code}): ${first}: ${(stderr + stdout).slice(-2000)}`);
+  }
+  return stdout;
+}

@@ -1,5 +1,5 @@
 /**
- * The error-message style rule (README, /work/shared/design.md): a thrown
+ * The error-message style rule (docs/architecture.md, "Errors and the RPC boundary"): a thrown
  * message starts with an uppercase letter, as Deno's standard library
  * writes them, unless it starts with a code name that must keep its case (a
  * syscall, command or configuration key: `waitpid`, `runc`, `shared_fs`,

@@ -1,9 +1,10 @@
 /**
- * The layer rule of /work/shared/design.md as a checker: every import of a
- * product file (static `import`/`export … from`, dynamic `import("…")`) must
- * point down the layer order, and neither files nor folders may import each
- * other (directly or around a loop). `tests/layers_test.ts` runs it on the tree and
- * on synthetic file sets that prove it catches violations.
+ * The layer rule of docs/architecture.md ("Layers") as a checker: every import
+ * of a product file (static `import`/`export … from`, dynamic `import("…")`)
+ * must point down the layer order, neither files nor folders may import each
+ * other (directly or around a loop), and no product file imports a test or a
+ * test fixture. `tests/layers_test.ts` runs it on the tree and on synthetic
+ * file sets that prove it catches violations.
  * @module
  */
 
@@ -19,11 +20,12 @@ export const LAYERS: readonly (readonly string[])[] = [
 ];
 
 /**
- * Peer edges the design allows, as upstream's crate graph has them:
- * runtime-rs's `resource` crate depends on its `hypervisor` (device types)
- * and `agent` (storage, interface types) crates; never the reverse.
+ * Peer edges the design allows: `resource` builds the devices `hypervisor`
+ * defines (device types); never the reverse. Upstream's `resource` crate also
+ * depends on its `agent` crate, but ours hands agent-shaped values to
+ * `runtimes/`, which talks to the agent, so that edge is not allowed.
  */
-export const PEER_EDGES: readonly string[] = ["resource->hypervisor", "resource->agent"];
+export const PEER_EDGES: readonly string[] = ["resource->hypervisor"];
 
 /**
  * Narrower rules inside the order: the service knows only the runtime
@@ -230,6 +232,11 @@ export function checkLayers(files: ReadonlyMap<string, string>): LayerViolation[
       }
     }
   }
+  for (const e of edges) {
+    if (isTestFile(e.to)) {
+      out.push({ edge: e, message: `${e.from}:${e.line} imports ${e.to}: a test or test fixture` });
+    }
+  }
   for (const c of folderCycles(edges)) {
     out.push({ message: `Folders import each other in a cycle: ${c.join(" ↔ ")}` });
   }
@@ -239,10 +246,19 @@ export function checkLayers(files: ReadonlyMap<string, string>): LayerViolation[
   return out;
 }
 
+/**
+ * Whether a file is a test (`foo_test.ts`) or a test fixture beside the code
+ * it serves (`foo_testing.ts`: fake drivers, sample values, echo servers).
+ * Neither is product code, and product code imports neither.
+ */
+export function isTestFile(path: string): boolean {
+  return path.endsWith("_test.ts") || path.endsWith("_testing.ts");
+}
+
 /** Whether a path (relative to the root) is product code the layer rule covers. */
 export function isProductFile(path: string): boolean {
   if (!path.endsWith(".ts") || path.endsWith(".d.ts")) return false;
-  if (path.endsWith("_test.ts")) return false;
+  if (isTestFile(path)) return false;
   if (path.split("/").includes("gen")) return false;
   const top = folderOf(path);
   if (ROOT_FILES.includes(path)) return true;

@@ -1,4 +1,4 @@
-// The layer rule of /work/shared/design.md, checked on the whole product, and
+// The layer rule of docs/architecture.md, checked on the whole product, and
 // proven on synthetic file sets to catch each kind of violation.
 import { assert, assertEquals } from "./assert.ts";
 import { checkLayers, edgeAllowed, importsOf, isProductFile, productFiles } from "./layers.ts";
@@ -78,6 +78,7 @@ Deno.test("the checker fails on a planted upward import (static and dynamic)", (
 
 Deno.test("the checker names peers, leaves, tests and narrow rules", () => {
   assertEquals(edgeAllowed("resource", "hypervisor"), null, "resource uses device types");
+  assert(edgeAllowed("resource", "agent")?.includes("peer"), "runtimes/ talks to the agent");
   assert(edgeAllowed("hypervisor", "resource")?.includes("peer"));
   assert(edgeAllowed("agent", "hypervisor")?.includes("peer"));
   assert(edgeAllowed("config", "ttrpc")?.includes("peer"));
@@ -117,8 +118,20 @@ Deno.test("product files are the layers' .ts files, tests and generated code asi
   assert(isProductFile("main.ts"));
   assert(isProductFile("runtimes/virt_container/handler.ts"));
   assert(!isProductFile("runtimes/virt_container/handler_test.ts"));
+  assert(!isProductFile("ttrpc/echo_testing.ts"), "fixtures beside the code are test code");
   assert(!isProductFile("agent/gen/agent_pb.ts"));
   assert(!isProductFile("tests/assert.ts"));
   assert(!isProductFile("scripts/build.ts"));
   assert(!isProductFile("bench/main.ts"));
+});
+
+Deno.test("the checker fails on a product file importing a test or a fixture", () => {
+  const files = new Map([
+    ["ttrpc/server.ts", 'import { startEchoServer } from "./echo_testing.ts";'],
+    ["ttrpc/client.ts", 'import { x } from "./client_test.ts";'],
+  ]);
+  assertEquals(checkLayers(files).map((v) => v.message), [
+    "ttrpc/server.ts:1 imports ttrpc/echo_testing.ts: a test or test fixture",
+    "ttrpc/client.ts:1 imports ttrpc/client_test.ts: a test or test fixture",
+  ]);
 });

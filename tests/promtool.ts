@@ -1,25 +1,22 @@
 /**
  * Debian's `promtool check metrics` (package prometheus) on exposition text,
- * for the management socket's tests; undefined where promtool is missing
- * (the caller skips that check with a message).
+ * for the management socket's tests. A test that calls it declares the peer
+ * (`needs({ peers: [PROMTOOL] })` from `tests/tier.ts`), so a machine without
+ * promtool reports that test as ignored instead of passing it unchecked.
  * @module
  */
 
-/** Runs `promtool check metrics` on `text`; undefined when promtool is not installed. */
-export async function promtoolCheck(
-  text: string,
-): Promise<{ ok: boolean; out: string } | undefined> {
-  let child;
-  try {
-    child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch {
-    return undefined;
-  }
+/** The executable, for `needs({ peers: [...] })`. */
+export const PROMTOOL = "promtool";
+
+/** Runs `promtool check metrics` on `text` (spawning it fails where it is not installed). */
+export async function promtoolCheck(text: string): Promise<{ ok: boolean; out: string }> {
+  const child = new Deno.Command(PROMTOOL, {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const w = child.stdin.getWriter();
   await w.write(new TextEncoder().encode(text));
   await w.close();

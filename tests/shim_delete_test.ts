@@ -6,7 +6,7 @@
  * mounted where no state is left. Also `-info`.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { setChildSubreaper } from "../ffi/process.ts";
 import { LinuxContainerHandler } from "../runtimes/linux_container/handler.ts";
 import { DeleteResponseSchema } from "../service/gen/containerd/task/v2/shim_pb.ts";
@@ -58,8 +58,7 @@ test({
       assert(resp.exitedAt !== undefined);
       const exit = await handler.wait(id, "");
       assertEquals(exit.exitStatus, 137);
-      const gone = await Deno.stat(`/run/kata/${id}`).then(() => false, () => true);
-      assert(gone, `/run/kata/${id} left`);
+      await assertRejects(() => Deno.stat(`/run/kata/${id}`), Deno.errors.NotFound); // removed
       const list = await new Deno.Command("runc", {
         args: ["--root", `${dir}/runc`, "list", "-q"],
         stdout: "piped",
@@ -106,7 +105,7 @@ test("shim delete: a lost VM sandbox's shared rootfs mount is undone, its files 
     assertEquals(r.stderr, "");
     assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
     assertEquals(await Deno.readTextFile(`${source}/keep`), "container files");
-    assert(await Deno.stat(`${root}/vm1`).then(() => false, () => true), "sandbox dir left");
+    await assertRejects(() => Deno.stat(`${root}/vm1`), Deno.errors.NotFound); // the sandbox dir is removed
     // Again, as containerd may: nothing left to do, no complaint.
     const again = await shim(["-id", "vm1", "-bundle", root, "delete"], root, {
       KATA_PERSIST_ROOT: root,
@@ -132,7 +131,7 @@ test("shim delete without state: a rootfs still mounted under the sandbox dir is
     assertEquals(r.code, 0, r.stderr);
     assertEquals(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
     assertEquals(await Deno.readTextFile(`${source}/keep`), "container files");
-    assert(await Deno.stat(`${root}/c2`).then(() => false, () => true), "sandbox dir left");
+    await assertRejects(() => Deno.stat(`${root}/c2`), Deno.errors.NotFound); // the sandbox dir is removed
   } finally {
     await umountQuiet(`${root}/c2/rootfs`);
     for (const d of [root, source, bundle]) await Deno.remove(d, { recursive: true });
@@ -243,7 +242,7 @@ test("shim delete: a recorded VMM pid now held by an unrelated process survives;
       );
       await assertMarkers(src);
       assertEquals(mountsUnder(root), []);
-      assert(await Deno.stat(dir).then(() => false, () => true), "sandbox dir left");
+      await assertRejects(() => Deno.stat(dir), Deno.errors.NotFound); // the sandbox dir is removed
     }
   } finally {
     stranger.kill("SIGKILL");

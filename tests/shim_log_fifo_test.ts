@@ -8,7 +8,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { connectUnix, createTtrpcTransport } from "../ttrpc/mod.ts";
 import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { socketPath } from "../shim/address.ts";
-import { closeFd, O, openFd, readFd } from "../ffi/libc.ts";
+import { closeFd, O, openFd, readFd } from "../ffi/fd.ts";
 import { processExists } from "../ffi/process.ts";
 import { mkfifo } from "./fifo.ts";
 import { runShim } from "./command.ts";

@@ -1,5 +1,5 @@
 /**
- * Test tiers (see /work/shared/design.md): unit tests beside the code need
+ * Test tiers (see docs/architecture.md, "Tests"): unit tests beside the code need
  * neither root nor peers; a test that does says so through {@link needs}, and
  * is ignored, with the reason printed once, where its needs are not met.
  * `deno task test:unit` sets `RUNTIME_TS_TEST_TIER=unit`, which ignores every
@@ -36,6 +36,11 @@ export function onPath(name: string): boolean {
   return false;
 }
 
+/** Whether this process runs as root (the one place tests ask). */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
 /** Why a test with these needs cannot run here (in `tier`: the one being run by default), or undefined. */
 export function unmetNeeds(
   n: Needs,
@@ -48,7 +53,7 @@ export function unmetNeeds(
   ];
   if (wants.length === 0) return undefined;
   if (tier === "unit") return `unit tier: needs ${wants.join(", ")}`;
-  if (n.root && Deno.uid() !== 0) return "needs root";
+  if (n.root && !isRoot()) return "needs root";
   const missing = (n.peers ?? []).filter((p) => !onPath(p));
   if (missing.length > 0) return `needs ${missing.join(", ")} on PATH`;
   const absent = (n.paths ?? []).filter((p) => !exists(p));

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./assert.ts";
-import { needs, onPath, unmetNeeds } from "./tier.ts";
+import { isRoot, needs, onPath, unmetNeeds } from "./tier.ts";
 
 Deno.test("the unit tier ignores every test that needs root or peers, for root too", () => {
   assertEquals(unmetNeeds({ root: true }, "unit"), "unit tier: needs root");
@@ -14,7 +14,7 @@ Deno.test("outside the unit tier, a need is unmet only where it is missing", () 
     "needs no-such-peer-binary on PATH",
   );
   assertEquals(unmetNeeds({ paths: ["/no/such/device"] }, null), "needs /no/such/device");
-  assertEquals(unmetNeeds({ root: true }, null), Deno.uid() === 0 ? undefined : "needs root");
+  assertEquals(unmetNeeds({ root: true }, null), isRoot() ? undefined : "needs root");
   assert(onPath("sh") && onPath("/bin/sh") && !onPath("/etc") && !onPath("no-such-peer-binary"));
   assertEquals(needs({ peers: ["no-such-peer-binary"] }), { ignore: true });
   assertEquals(needs({}), { ignore: false });

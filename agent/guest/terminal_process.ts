@@ -14,7 +14,8 @@ import {
   setWindowSize,
   writeAllAsync,
 } from "../../ffi/fdpass.ts";
-import { closeFd, pollReadable, readFdAsync } from "../../ffi/libc.ts";
+import { closeFd, readFdAsync } from "../../ffi/fd.ts";
+import { pollReadable } from "../../ffi/poll.ts";
 import { sendSignal, setChildSubreaper, tryReap } from "../../ffi/process.ts";
 import { OutputStream } from "./output_stream.ts";
 import type { ProcessState } from "./guest_process.ts";

@@ -4,7 +4,8 @@
  * does not keep a second copy of a 60 MB vmlinux.
  * @module
  */
-import { closeFd, MAP, map, type Mapping, O, openFd, PROT, unmap } from "../../ffi/libc.ts";
+import { closeFd, O, openFd } from "../../ffi/fd.ts";
+import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** A mapped file; {@link close} it once the guest is loaded. */

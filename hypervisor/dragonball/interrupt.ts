@@ -3,7 +3,8 @@
  * injects an edge on the GSI without leaving the JS thread's fast path.
  * @module
  */
-import { closeFd, eventFd, writeFd } from "../../ffi/libc.ts";
+import { closeFd, writeFd } from "../../ffi/fd.ts";
+import { eventFd } from "../../ffi/eventfd.ts";
 import { irqfd } from "../../ffi/kvm.ts";
 
 const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);

@@ -5,7 +5,7 @@
  * outside the guest.
  * @module
  */
-import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/libc.ts";
+import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
 

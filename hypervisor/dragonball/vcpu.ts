@@ -3,7 +3,7 @@
  * the thread that runs it.
  * @module
  */
-import { closeFd } from "../../ffi/libc.ts";
+import { closeFd } from "../../ffi/fd.ts";
 import {
   type CpuidEntry,
   createVcpu,

@@ -5,7 +5,7 @@
  * shutdown or reset, host stop).
  * @module
  */
-import { closeFd } from "../../ffi/libc.ts";
+import { closeFd } from "../../ffi/fd.ts";
 import {
   CAP,
   checkExtension,

@@ -10,7 +10,9 @@ import { isBlockDevice as hostIsBlockDevice } from "../../common/fs.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, NetworkDevice } from "../device.ts";
 import type { PlacedDevice } from "../external_vmm.ts";
-import { FIRST_PORT_SLOT, netdevArg, qemuId, type QemuOptions, virtioNetProps } from "./options.ts";
+import { FIRST_PORT_SLOT, netdevArg } from "./command_line.ts";
+import { qemuId, scsiHdProps, virtioBlkProps, virtioNetProps } from "./device_props.ts";
+import type { QemuOptions } from "./options.ts";
 import type { QmpClient } from "./qmp.ts";
 
 const log = getLogger("hypervisor.qemu");
@@ -83,26 +85,13 @@ export class QemuHotplug {
           if (this.#o.blockDeviceDriver === "virtio-scsi") {
             let lun = 0;
             while (this.#luns.has(lun) || coldLun(devices, lun)) lun++;
-            await qmp.deviceAdd({
-              driver: "scsi-hd",
-              id: qemuId("blk", b.id),
-              drive: node,
-              bus: "scsi0.0",
-              channel: 0,
-              "scsi-id": 0,
-              lun,
-            });
+            await qmp.deviceAdd(scsiHdProps(b.id, node, lun));
             this.#luns.add(lun);
             return { ...b, guestPath: `0:${lun}` };
           }
           const port = this.#freePort(b.id);
           try {
-            await qmp.deviceAdd({
-              driver: "virtio-blk-pci",
-              id: qemuId("blk", b.id),
-              drive: node,
-              bus: `rp${port}`,
-            });
+            await qmp.deviceAdd({ ...virtioBlkProps(b.id, node), bus: `rp${port}` });
           } catch (e) {
             this.#ports.delete(port);
             throw e;

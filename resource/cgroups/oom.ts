@@ -7,7 +7,8 @@
  * @module
  */
 import { exists } from "../../common/fs.ts";
-import { closeFd, eventFd, O, openFd, readFdAsync, writeFd } from "../../ffi/libc.ts";
+import { closeFd, O, openFd, readFdAsync, writeFd } from "../../ffi/fd.ts";
+import { eventFd } from "../../ffi/eventfd.ts";
 import { parseFlatKeyed, parseProcCgroup } from "./stats.ts";
 
 const V2_POLL_MS = 1000;

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { agentInterface, agentNeighbours, agentRoutes } from "./agent_info.ts";
-import { scannedVeth } from "./test_links.ts";
+import { scannedVeth } from "./links_testing.ts";
 
 Deno.test("the agent Interface carries addresses with prefix lengths, MTU, MAC, type and NOARP only", () => {
   const s = scannedVeth();

@@ -2,7 +2,7 @@ import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 import { endpointKind, modelFor, parseModel } from "./classify.ts";
 import { linkType } from "./link_type.ts";
-import { scannedVeth } from "./test_links.ts";
+import { scannedVeth } from "./links_testing.ts";
 
 Deno.test("link kinds map to runtime-rs link types", () => {
   assertEquals(

@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
 import { UnimplementedError } from "../../common/errors.ts";
 import { createEndpoint } from "./create_endpoint.ts";
-import { scannedVeth } from "./test_links.ts";
+import { scannedVeth } from "./links_testing.ts";
 
 Deno.test("a PCI link becomes a physical endpoint that refuses to plumb naming the link and address", async () => {
   const ep = createEndpoint(

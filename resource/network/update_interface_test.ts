@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { isLinkNotFound, updateInterfaceWithRetry } from "./update_interface.ts";
 import { agentInterface } from "./agent_info.ts";
-import { scannedVeth } from "./test_links.ts";
+import { scannedVeth } from "./links_testing.ts";
 
 const iface = agentInterface(scannedVeth());
 

@@ -73,13 +73,11 @@ Deno.test("a share whose device attach fails leaves nothing behind", async () =>
   const root = Deno.makeTempDirSync();
   try {
     const share = new ShareFs(new SharedLayout(`${root}/sb`), "virtio-9p");
-    let threw = false;
-    try {
-      await share.attach({ attach: () => Promise.reject(new Error("no slot")) });
-    } catch {
-      threw = true;
-    }
-    assert(threw);
+    await assertRejects(
+      () => share.attach({ attach: () => Promise.reject(new Error("no slot")) }),
+      Error,
+      "no slot",
+    );
     assertThrows(() => Deno.statSync(`${root}/sb/shared`));
   } finally {
     Deno.removeSync(root, { recursive: true });

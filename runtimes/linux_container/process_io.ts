@@ -8,7 +8,7 @@
  */
 import { UnimplementedError } from "../../common/errors.ts";
 import { settleWithin } from "../../common/time.ts";
-import { closeFd, readFdAsync } from "../../ffi/libc.ts";
+import { closeFd, readFdAsync } from "../../ffi/fd.ts";
 import { setWindowSize, writeAllAsync } from "../../ffi/fdpass.ts";
 import type { StdioPaths } from "../handler.ts";
 import { openStdioOutput as openOutput } from "../stdio_uri.ts";

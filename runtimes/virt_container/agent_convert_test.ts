@@ -3,7 +3,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { ARPNeighborSchema, InterfaceSchema, RouteSchema } from "../../agent/gen/types_pb.ts";
 import { agentInterface, agentNeighbours, agentRoutes } from "../../resource/network/agent_info.ts";
 import { toProtoInterface, toProtoNeighbour, toProtoRoute } from "./agent_convert.ts";
-import { scannedVeth } from "../../resource/network/test_links.ts";
+import { scannedVeth } from "../../resource/network/links_testing.ts";
 
 Deno.test("Interface, Route and ARPNeighbor survive the agent protocol's wire format", () => {
   const s = scannedVeth();

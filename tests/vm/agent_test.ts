@@ -20,6 +20,7 @@ import { forwardAgentLogs } from "../../agent/log_forwarder.ts";
 import { SpecSchema } from "../../agent/gen/oci_pb.ts";
 import { vmTest } from "./deadline.ts";
 import { GUEST_BOOT_RECORD, type GuestBootRecord } from "../../bench/guest_boot.ts";
+import { needs } from "../tier.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const GUEST = `${ROOT}/.cache/guest`;
@@ -49,8 +50,7 @@ async function busyboxRootfs(rootfs: string): Promise<void> {
 
 vmTest({
   name: "guest agent over vsock: sandbox, container output, exec, signal, exit codes, removal",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)) ||
-    !(await Deno.stat("/dev/vhost-vsock").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm", "/dev/vhost-vsock"] }).ignore,
   deadlineMs: 360_000,
 }, async (ctx) => {
   {

@@ -16,10 +16,11 @@ import { assert, assertEquals } from "../assert.ts";
 import { Containerd, IMAGE, shimProcesses } from "../containerd/harness.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { killClients, until, vmTest, type VmTestContext } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
 /** Debian's C virtiofsd (the shipped config names upstream's path). */
 const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
-const HAS_KVM = !!(await Deno.stat("/dev/kvm").catch(() => null));
+const NO_KVM = needs({ paths: ["/dev/kvm"] }).ignore;
 
 /**
  * The slow-VM containerd options plus room for containerd's own clean-up of
@@ -273,13 +274,13 @@ async function vmmDeath(
 vmTest({
   name: "built-in VMM: a SIGKILLed shim's sandbox is cleaned by containerd's shim delete; " +
     "bind-mounted host files survive; a new container runs",
-  ignore: !HAS_KVM,
+  ignore: NO_KVM,
   deadlineMs: 420_000,
 }, (ctx) => crashScenario(ctx, "dragonball"));
 
 vmTest({
   name: "QEMU: a SIGKILLed shim's sandbox is cleaned by containerd's shim delete; " +
     "bind-mounted host files survive; a new container runs, and its VMM's death ends its tasks (255)",
-  ignore: !HAS_KVM,
+  ignore: NO_KVM,
   deadlineMs: 540_000,
 }, (ctx) => crashScenario(ctx, "qemu"));

@@ -5,13 +5,7 @@
  * @module
  */
 import { kernelAssets } from "./vmm_assets.ts";
-
-async function sh(script: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-ec", script] }).output();
-  const t = new TextDecoder();
-  if (!out.success) throw new Error(`${script}: ${t.decode(out.stdout)}${t.decode(out.stderr)}`);
-  return t.decode(out.stdout);
-}
+import { runScript } from "../command.ts";
 
 /** A thin pool named `name` on two loop devices below `dir`. */
 export class ThinPool {
@@ -27,23 +21,23 @@ export class ThinPool {
    */
   static async create(name: string, dir: string, dataMib = 1024): Promise<ThinPool> {
     const k = await kernelAssets();
-    await sh(
+    await runScript(
       `modprobe -d "${k.dir}" -S "${k.version}" -a dm_mod dm_thin_pool loop 2>/dev/null || true`,
     );
     await Deno.mkdir(dir, { recursive: true });
-    await sh(`truncate -s ${dataMib}M "${dir}/data"; truncate -s 64M "${dir}/meta"`);
-    const data = (await sh(`losetup --find --show "${dir}/data"`)).trim();
+    await runScript(`truncate -s ${dataMib}M "${dir}/data"; truncate -s 64M "${dir}/meta"`);
+    const data = (await runScript(`losetup --find --show "${dir}/data"`)).trim();
     let meta = "";
     try {
-      meta = (await sh(`losetup --find --show "${dir}/meta"`)).trim();
+      meta = (await runScript(`losetup --find --show "${dir}/meta"`)).trim();
       // A fresh pool needs zeroed metadata.
-      await sh(`dd if=/dev/zero of="${meta}" bs=4096 count=1 conv=notrunc 2>/dev/null`);
+      await runScript(`dd if=/dev/zero of="${meta}" bs=4096 count=1 conv=notrunc 2>/dev/null`);
       const sectors = dataMib * 2048;
-      await sh(
+      await runScript(
         `dmsetup create "${name}" --table "0 ${sectors} thin-pool ${meta} ${data} 128 32768 1 skip_block_zeroing"`,
       );
     } catch (e) {
-      await sh(`losetup -d ${data} ${meta}`).catch(() => {});
+      await runScript(`losetup -d ${data} ${meta}`).catch(() => {});
       throw e;
     }
     return new ThinPool(name, dir, { data, meta });
@@ -62,16 +56,16 @@ export class ThinPool {
 
   /** Device-mapper devices of this pool still present (thin devices are named after it). */
   async devices(): Promise<string[]> {
-    const out = await sh("dmsetup ls 2>/dev/null || true");
+    const out = await runScript("dmsetup ls 2>/dev/null || true");
     return out.split("\n").map((l) => l.split(/\s+/)[0])
       .filter((n) => n.startsWith(this.name) && n !== this.name);
   }
 
   /** Removes thin devices left, the pool, the loop devices and the files. */
   async destroy(): Promise<void> {
-    for (const d of await this.devices()) await sh(`dmsetup remove "${d}"`).catch(() => {});
-    await sh(`dmsetup remove "${this.name}"`).catch(() => {});
-    await sh(`losetup -d ${this.loops.data} ${this.loops.meta}`).catch(() => {});
+    for (const d of await this.devices()) await runScript(`dmsetup remove "${d}"`).catch(() => {});
+    await runScript(`dmsetup remove "${this.name}"`).catch(() => {});
+    await runScript(`losetup -d ${this.loops.data} ${this.loops.meta}`).catch(() => {});
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

@@ -16,13 +16,14 @@ import { runChecked } from "../command.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { killClients, until, vmTest } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
 const sh = (script: string) => runChecked("sh", ["-ec", script]);
 
 vmTest({
   name:
     "built-in VMM: a registered direct volume reaches the container as its block device, with stats; written data stays in the image",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
   deadlineMs: 480_000,
 }, async (ctx) => {
   const work = await Deno.makeTempDir({ prefix: "rts-dv-" });

@@ -11,13 +11,14 @@
  */
 import { assert, assertMatch } from "../assert.ts";
 import { vmTest } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 vmTest({
   name:
     "as installed: deno task install + build-guest --install; ctr run with the installed default and QEMU configurations print guest boot ids",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
   deadlineMs: 600_000,
 }, async (ctx) => {
   ctx.step("a bundled build in dist/");

@@ -7,24 +7,11 @@
  * this file as a script before entering the test host.
  * @module
  */
+import { runScript } from "../command.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DI = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64";
 const CACHE = `${ROOT}/.cache/vmm/d-i`;
-
-async function sh(script: string): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: ["-euo", "pipefail", "-c", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `d-i asset script failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout);
-}
 
 /**
  * Debian's netboot kernel and an initrd made of d-i's `initrd.gz` followed by
@@ -35,7 +22,7 @@ export async function installerAssets(): Promise<{ kernel: string; initrd: strin
   try {
     Deno.statSync(initrd);
   } catch {
-    await sh(`
+    await runScript(`
       test -f "${DI}/linux" -a -f "${DI}/initrd.gz" || {
         echo "d-i netboot images missing: apt-get install debian-installer-12-netboot-amd64" >&2
         exit 1

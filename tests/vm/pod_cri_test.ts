@@ -19,8 +19,9 @@ import { criClientFiles } from "../cri/cri_client.ts";
 import { runPodScenario } from "../cri/pod_checks.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { vmTest } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
-const noKvm = !(await Deno.stat("/dev/kvm").catch(() => null));
+const noKvm = needs({ paths: ["/dev/kvm"] }).ignore;
 
 /**
  * Registers the pod scenario on `hypervisor`. Each call passes its own literal

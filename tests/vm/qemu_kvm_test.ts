@@ -14,6 +14,8 @@ import { qemuOptionsFromConfig } from "../../hypervisor/qemu/options.ts";
 import { Qemu } from "../../hypervisor/qemu/qemu.ts";
 import { kernelAssets } from "./vmm_assets.ts";
 import { vmTest } from "./deadline.ts";
+import { runScript } from "../command.ts";
+import { needs } from "../tier.ts";
 
 const MODULES = [
   "virtio_pci",
@@ -74,19 +76,6 @@ for i in $(seq 1 600); do
 done
 `;
 
-async function sh(script: string): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: ["-euo", "pipefail", "-c", script],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) {
-    throw new Error(`${script.slice(0, 80)}: ${new TextDecoder().decode(out.stderr).slice(-1500)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
 /** Busybox, the virtio-pci/net/vsock modules, the echo server and /init, as a gzipped cpio. */
 async function buildInitrd(dir: string): Promise<string> {
   const k = await kernelAssets();
@@ -94,7 +83,7 @@ async function buildInitrd(dir: string): Promise<string> {
   await Deno.mkdir(`${tree}/bin`, { recursive: true });
   await Deno.writeTextFile(`${tree}/init`, INIT, { mode: 0o755 });
   await Deno.writeTextFile(`${dir}/echo.c`, ECHO_C);
-  await sh(`
+  await runScript(`
     cd "${tree}" && cp /bin/busybox bin/busybox
     gcc -static -O2 -o bin/vsock-echo "${dir}/echo.c"
     : >modules.order
@@ -109,18 +98,10 @@ async function buildInitrd(dir: string): Promise<string> {
   return `${dir}/initrd.gz`;
 }
 
-const hasKvm = (() => {
-  try {
-    return Deno.statSync("/dev/kvm").isCharDevice === true;
-  } catch {
-    return false;
-  }
-})();
-
 vmTest({
   name:
     "QEMU driver under KVM: vhost-vsock CID reachable, cold + hotplugged vhost-net NICs seen by the guest, console in the log",
-  ignore: !hasKvm,
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
   deadlineMs: 300_000,
 }, async (ctx) => {
   {
@@ -158,7 +139,7 @@ vmTest({
     ctx.step("the kernel assets and the test initrd (gcc, cpio)");
     const k = await kernelAssets();
     const initrd = await buildInitrd(dir);
-    await sh(
+    await runScript(
       `ip netns add ${ns}; ip -n ${ns} tuntap add tap0_kata mode tap vnet_hdr; ip -n ${ns} tuntap add tap1_kata mode tap vnet_hdr;
       ip -n ${ns} link set tap0_kata up; ip -n ${ns} link set tap1_kata up`,
     );
@@ -285,7 +266,7 @@ vmTest({
     } finally {
       ctx.step("the driver's clean-up");
       await qemu.cleanup();
-      await sh(`ip netns del ${ns}`);
+      await runScript(`ip netns del ${ns}`);
       await setupLogging({ level: "warning" });
     }
     assertEquals(qemu.pids(), []);

@@ -21,6 +21,7 @@ import {
 } from "../../hypervisor/dragonball/driver.ts";
 import { ensureKvm, kernelAssets, markerDisk, TEST_INIT, testInitrd } from "./vmm_assets.ts";
 import { until, vmTest } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
 /** The guest side: waits for the slot's capacity to come, go and come again. */
 const HOTPLUG_SCRIPT = `
@@ -79,7 +80,7 @@ vmTest({
   name:
     "built-in VMM block slots: attach after boot, guest I/O, detach, attach again; one more than the slots fails",
   deadlineMs: 240_000,
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
 }, async (ctx) => {
   ctx.step("KVM modules and the guest assets");
   await ensureKvm();

@@ -21,12 +21,10 @@ import { vmTest, type VmTestContext } from "./deadline.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { ThinPool } from "./devmapper_pool.ts";
 import { removeTreeSafely } from "../../persist/remove_tree.ts";
+import { needs } from "../tier.ts";
 
-const haveKvm = !!(await Deno.stat("/dev/kvm").catch(() => null));
-const haveDmsetup = !!(await Deno.stat("/usr/sbin/dmsetup").catch(() => null));
-if (!haveDmsetup) {
-  console.warn("skipping devmapper VM test: dmsetup is missing (scripts/install-deps)");
-}
+// dmsetup comes from scripts/install-deps; ignored, saying so, where it or KVM is missing.
+const unmet = needs({ paths: ["/dev/kvm", "/usr/sbin/dmsetup"] }).ignore;
 
 /** Thin devices of `poolName` that are open, as [name, open count, major:minor]. */
 async function openThinDevices(poolName: string): Promise<string[][]> {
@@ -149,12 +147,12 @@ vmTest({
   name:
     "built-in VMM + devmapper snapshotter: the container's root is a hot-added virtio disk; released on removal",
   deadlineMs: 600_000,
-  ignore: !haveKvm || !haveDmsetup,
+  ignore: unmet,
 }, (ctx) => devmapperScenario(ctx, "dragonball"));
 
 vmTest({
   name:
     "QEMU (shipped virtio-scsi) + devmapper snapshotter: the container's root is a hotplugged disk; released on removal",
   deadlineMs: 600_000,
-  ignore: !haveKvm || !haveDmsetup,
+  ignore: unmet,
 }, (ctx) => devmapperScenario(ctx, "qemu"));

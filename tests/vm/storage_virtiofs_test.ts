@@ -19,11 +19,11 @@ import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { until, vmTest } from "./deadline.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { needs } from "../tier.ts";
 
 const C_VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
-const haveKvm = !!(await Deno.stat("/dev/kvm").catch(() => null));
-const haveVirtiofsd = !!(await Deno.stat(C_VIRTIOFSD).catch(() => null));
-if (!haveVirtiofsd) console.warn(`skipping virtio-fs VM test: ${C_VIRTIOFSD} is missing`);
+const noKvm = needs({ paths: ["/dev/kvm"] }).ignore;
+const noCVirtiofsd = needs({ paths: ["/dev/kvm", C_VIRTIOFSD] }).ignore;
 
 /** Processes whose executable is `exe`, as "pid argv". */
 async function processesOf(exe: string): Promise<string[]> {
@@ -77,7 +77,7 @@ vmTest({
   name:
     "QEMU + Debian's C virtiofsd: the container's root is virtiofs, files cross both ways, the daemon goes with the sandbox",
   deadlineMs: 600_000,
-  ignore: !haveKvm || !haveVirtiofsd,
+  ignore: noCVirtiofsd,
 }, async (ctx) => {
   ctx.step("containerd to start");
   const c = await Containerd.start(SLOW_VM_CONTAINERD);
@@ -152,7 +152,7 @@ vmTest({
 vmTest({
   name: "QEMU + virtio-fs with a missing daemon: the run fails naming the path, nothing leaks",
   deadlineMs: 300_000,
-  ignore: !haveKvm,
+  ignore: noKvm,
 }, async (ctx) => {
   ctx.step("containerd to start");
   const c = await Containerd.start(SLOW_VM_CONTAINERD);

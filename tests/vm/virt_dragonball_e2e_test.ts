@@ -17,10 +17,11 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { killClients, vmTest } from "./deadline.ts";
+import { needs } from "../tier.ts";
 
 vmTest({
   name: "ctr run through the VirtContainer runtime on the built-in VMM: the container runs in a VM",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
   deadlineMs: 480_000,
 }, async (ctx) => {
   {

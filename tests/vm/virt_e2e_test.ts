@@ -18,16 +18,10 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../asse
 import { Containerd, IMAGE } from "../containerd/harness.ts";
 import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { killClients, vmTest } from "./deadline.ts";
+import { runScript } from "../command.ts";
+import { needs } from "../tier.ts";
 
 /** Runs shell lines; throws with the output when one fails. */
-async function sh(...lines: string[]): Promise<void> {
-  const out = await new Deno.Command("sh", { args: ["-ec", lines.join("\n")] }).output();
-  if (!out.success) {
-    const t = new TextDecoder();
-    throw new Error(`${lines.join("; ")}: ${t.decode(out.stdout)}${t.decode(out.stderr)}`);
-  }
-}
-
 /** Entry names of `dir`; none when it does not exist. */
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,7 +53,7 @@ async function assertHostClean(): Promise<void> {
 vmTest({
   name:
     "ctr run through the VirtContainer runtime on QEMU: the container runs in a VM; pod network; exec exit code, kill; no leaks",
-  ignore: !(await Deno.stat("/dev/kvm").catch(() => null)),
+  ignore: needs({ paths: ["/dev/kvm"] }).ignore,
   deadlineMs: 540_000,
 }, async (ctx) => {
   {
@@ -92,13 +86,13 @@ vmTest({
       // (it must differ from the host's: it ran in the VM), then its NIC (moved
       // into the VM) reaches the peer. One boot covers both checks.
       const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
-      await sh(
+      await runScript([
         "ip netns add rts-virt-pod; ip netns add rts-virt-peer",
         "ip -n rts-virt-pod link add eth0 type veth peer name peer0 netns rts-virt-peer",
         "ip -n rts-virt-pod addr add 10.77.0.2/24 dev eth0",
         "ip -n rts-virt-pod link set eth0 up; ip -n rts-virt-pod link set lo up",
         "ip -n rts-virt-peer addr add 10.77.0.1/24 dev peer0; ip -n rts-virt-peer link set peer0 up",
-      );
+      ].join("\n"));
       try {
         ctx.step("`ctr run --rm vm1` in the pod network (VM boot, agent, ping) to end");
         const p = await run(
@@ -120,7 +114,7 @@ vmTest({
         assertStringIncludes(p.stdout, "1 packets received");
         await c.assertNoLeaks("vm1");
       } finally {
-        await sh("ip netns del rts-virt-pod; ip netns del rts-virt-peer");
+        await runScript("ip netns del rts-virt-pod; ip netns del rts-virt-peer");
       }
 
       // A detached container: an exec right after the start (stdout and exit code

@@ -6,24 +6,11 @@
  * @module
  */
 import { exists } from "../../common/fs.ts";
+import { runScript } from "../command.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const TESTHOST_KERNEL = `${ROOT}/.cache/testhost/kernel`;
 const CACHE = `${ROOT}/.cache/vmm`;
-
-async function sh(script: string): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: ["-euo", "pipefail", "-c", script],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`asset script failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
-  }
-  return text;
-}
 
 /** Paths of Debian's kernel: bzImage, vmlinux, module tree and version. */
 export interface KernelAssets {
@@ -39,7 +26,7 @@ export async function kernelAssets(): Promise<KernelAssets> {
   if (!exists(`${dir}/.done`)) {
     dir = `${CACHE}/kernel`;
     if (!exists(`${dir}/.done`)) {
-      await sh(`
+      await runScript(`
         rm -rf "${dir}.tmp" && mkdir -p "${dir}.tmp/dl" && cd "${dir}.tmp/dl"
         apt-get download linux-image-amd64 >/dev/null 2>&1 || { apt-get update -qq && apt-get download linux-image-amd64 >/dev/null; }
         v=$(dpkg-deb -f linux-image-amd64_*.deb Depends | tr ',' '\\n' | grep -o 'linux-image-[0-9][^ ]*' | head -1)
@@ -165,7 +152,7 @@ reboot -f
 /** Builds (once per content) an initrd with busybox, the modules and `init`. */
 export async function testInitrd(init = TEST_INIT): Promise<string> {
   const k = await kernelAssets();
-  const stamp = await sh(`(echo "${k.version} ${GUEST_MODULES.join(" ")}"; cat <<'INIT_EOF'
+  const stamp = await runScript(`(echo "${k.version} ${GUEST_MODULES.join(" ")}"; cat <<'INIT_EOF'
 ${init}
 INIT_EOF
 echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
@@ -176,7 +163,7 @@ echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
   try {
     Deno.writeTextFileSync(`${tree}/init`, init, { mode: 0o755 });
     Deno.writeTextFileSync(`${tree}/vsock-echo.c`, VSOCK_ECHO_C);
-    await sh(`
+    await runScript(`
       cd "${tree}" && mkdir -p bin && cp /bin/busybox bin/busybox
       gcc -static -O2 -o bin/vsock-echo vsock-echo.c && rm vsock-echo.c
       : >modules.order
@@ -216,7 +203,7 @@ export async function ensureKvm(): Promise<void> {
   const k = await kernelAssets();
   const cpu = Deno.readTextFileSync("/proc/cpuinfo");
   const kvm = / svm( |$)/m.test(cpu) ? "kvm_amd" : "kvm_intel";
-  await sh(`modprobe -d "${k.dir}" -S "${k.version}" -a kvm ${kvm} tun 2>/dev/null || true`);
+  await runScript(`modprobe -d "${k.dir}" -S "${k.version}" -a kvm ${kvm} tun 2>/dev/null || true`);
   if (!exists("/dev/kvm")) {
     throw new Error("/dev/kvm is missing: run the VM tests inside scripts/testhost");
   }

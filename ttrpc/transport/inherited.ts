@@ -20,7 +20,7 @@ import {
   setNonBlocking,
   shutdownBoth,
 } from "../../ffi/stream_socket.ts";
-import { closeFd } from "../../ffi/libc.ts";
+import { closeFd } from "../../ffi/fd.ts";
 import { FdPoller } from "./fd_poller.ts";
 
 /** One accepted connection as a {@link ServerConn}. */

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../../../tests/assert.ts";
 import { drainQueue, writableRoom } from "./drain.ts";
-import { TestDriver } from "./test_utils.ts";
+import { TestDriver } from "./driver_testing.ts";
 
 function setup() {
   const d = new TestDriver();

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { GuestMemory } from "../../memory.ts";
 import { Queue, readFromChain, VirtqueueError, writeToChain } from "./queue.ts";
-import { TestDriver } from "./test_utils.ts";
+import { TestDriver } from "./driver_testing.ts";
 
 Deno.test("queue pops a well-formed chain with its buffers", () => {
   const d = new TestDriver();

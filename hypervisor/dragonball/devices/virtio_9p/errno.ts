@@ -3,7 +3,7 @@
  * call (Deno's error `code`, or the errno of an `ffi/` SysError).
  * @module
  */
-import { SysError } from "../../../../ffi/libc.ts";
+import { SysError } from "../../../../ffi/errno.ts";
 
 /** The errno values the server names itself. */
 export const E = {

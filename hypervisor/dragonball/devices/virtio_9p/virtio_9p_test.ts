@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
-import { TestDriver } from "../virtio/test_utils.ts";
+import { TestDriver } from "../virtio/driver_testing.ts";
 import { Virtio9p } from "./virtio_9p.ts";
 import { P9, Reader, readHeader, Writer } from "./wire.ts";
 

@@ -12,7 +12,7 @@ import {
   setVnetHdrSize,
   writeFrame,
 } from "../../../../ffi/tun.ts";
-import { pollReadable } from "../../../../ffi/libc.ts";
+import { pollReadable } from "../../../../ffi/poll.ts";
 import { getLogger } from "../../../../common/log.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { drainQueue, writableRoom } from "../virtio/drain.ts";

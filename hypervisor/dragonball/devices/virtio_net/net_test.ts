@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { GuestMemory } from "../../memory.ts";
-import { TestDriver } from "../virtio/test_utils.ts";
+import { TestDriver } from "../virtio/driver_testing.ts";
 import { NET_HDR_SIZE, parseMac, VirtioNet } from "./net.ts";
 import { testsNeeding } from "../../../../tests/tier.ts";
 

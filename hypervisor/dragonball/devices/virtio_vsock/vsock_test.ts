@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../../../../tests/assert.ts";
 import { GuestMemory } from "../../memory.ts";
-import { TestDriver } from "../virtio/test_utils.ts";
+import { TestDriver } from "../virtio/driver_testing.ts";
 import { decodeHeader, encodePacket, HEADER_SIZE, OP, type VsockHeader } from "./packet.ts";
 import { VirtioVsock } from "./vsock.ts";
 
