@@ -131,3 +131,9 @@ export function sha256(data: Uint8Array): Uint8Array {
   h.forEach((v, i) => ov.setUint32(i * 4, v));
   return out;
 }
+
+/** The SHA-256 digest of `text`'s UTF-8 bytes, as lowercase hex. */
+export function sha256Hex(text: string): string {
+  const digest = sha256(new TextEncoder().encode(text));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -4,7 +4,7 @@
  * sandbox a container belongs to (CRI and CRI-O annotations).
  * @module
  */
-import { sha256 } from "../common/sha256.ts";
+import { sha256Hex } from "../common/sha256.ts";
 
 /** The directory of shim sockets. */
 export const SOCKET_DIR = "/run/containerd/s";
@@ -16,9 +16,7 @@ export const SOCKET_DIR = "/run/containerd/s";
  */
 export function socketAddress(grpcAddress: string, namespace: string, id: string): string {
   const joined = joinPath(grpcAddress, namespace, id);
-  const digest = sha256(new TextEncoder().encode(joined));
-  const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `unix://${SOCKET_DIR}/${hex}`;
+  return `unix://${SOCKET_DIR}/${sha256Hex(joined)}`;
 }
 
 /** The filesystem path of a `unix://` address. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
+import { consoleSocketPath } from "../../common/console_socket.ts";
 import { getLogger } from "../../common/log.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
 import { GuestProcess } from "./guest_process.ts";
@@ -14,6 +15,13 @@ import type { OciSpec } from "./oci_spec.ts";
 import { execArgs, runArgs, runc, type RuncConfig } from "./runc.ts";
 import { type MountPlan, undoPlan } from "./storage.ts";
 import { parseRuncJson } from "./stats.ts";
+
+/**
+ * Where the agent's console sockets live: a short directory of its own, since
+ * the bundle's path (`/run/kata-containers/<64-character id>`) leaves too little
+ * of a socket path's 107 bytes. TerminalProcess makes it.
+ */
+const CONSOLE_DIR = "/run/kata-containers/console";
 
 const log = getLogger("agent.guest.container");
 
@@ -53,7 +61,7 @@ export class GuestContainer {
         cmd: cfg.binary,
         args: (socket) => runArgs(cfg, id, bundle, pidFile, socket),
         pidFile,
-        socketPath: `${bundle}/init.console.sock`,
+        socketPath: consoleSocketPath(CONSOLE_DIR, `${id}/init`),
       })
       : new GuestProcess("", {
         cmd: cfg.binary,
@@ -134,7 +142,7 @@ export class GuestContainer {
         cmd: cfg.binary,
         args: (socket) => execArgs(cfg, this.id, file, pidFile, socket),
         pidFile,
-        socketPath: `${this.bundle}/exec-${execId}.console.sock`,
+        socketPath: consoleSocketPath(CONSOLE_DIR, `${this.id}/exec-${execId}`),
       })
       : new GuestProcess(execId, {
         cmd: cfg.binary,

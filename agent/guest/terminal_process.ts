@@ -92,6 +92,10 @@ export class TerminalProcess {
       subreaper = true;
     }
     const { socketPath } = this.#command;
+    Deno.mkdirSync(socketPath.slice(0, socketPath.lastIndexOf("/")), {
+      recursive: true,
+      mode: 0o700,
+    });
     const listenFd = listenUnix(socketPath);
     try {
       const master = (async () => {

@@ -9,6 +9,7 @@
  */
 import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
+import { consoleSocketPath } from "../../common/console_socket.ts";
 import { receiveConsoleMaster } from "../../ffi/fdpass.ts";
 import { sendSignal } from "../../ffi/process.ts";
 import { readProcessMetrics } from "../../resource/cgroups/stats.ts";
@@ -68,7 +69,21 @@ class Container {
     readonly runtime: OciRuntime,
     readonly init: ContainerProcess,
     readonly rootfsMounted: boolean,
+    /**
+     * Whether the container has no PID namespace of its own (it joins the
+     * pod's or the host's): its init's exit then leaves its other processes
+     * running, so they are killed with it, as containerd's runc shim does.
+     */
+    readonly sharesPidNamespace: boolean,
   ) {}
+}
+
+/** Whether the bundle's spec gives the container no PID namespace of its own. */
+function sharesPidNamespace(bundle: string): boolean {
+  const spec = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`)) as {
+    linux?: { namespaces?: { type?: string; path?: string }[] };
+  };
+  return !(spec.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
 }
 
 /** Runs containers on the host through an OCI runtime binary. */
@@ -117,7 +132,15 @@ export class LinuxContainerHandler implements RuntimeHandler {
         pid: 0,
       };
       await writeState(this.#store, state);
-      const c = new Container(req.id, req.bundle, dir, runtime, init, mounted);
+      const c = new Container(
+        req.id,
+        req.bundle,
+        dir,
+        runtime,
+        init,
+        mounted,
+        sharesPidNamespace(req.bundle),
+      );
       this.#containers.add(c);
       try {
         // The record written before create is enough for clean-up (the runtime
@@ -154,7 +177,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     const pidFile = `${c.dir}/${tag}.pid`;
     let io: ProcessIo;
     if (p.stdio.terminal) {
-      const consoleSocket = `${c.dir}/${tag}.console.sock`;
+      const consoleSocket = consoleSocketPath(c.dir, tag);
       const none: ProcessStdio = { stdin: "null", stdout: "null", stderr: "null" };
       const master = await receiveConsoleMaster(
         consoleSocket,
@@ -179,6 +202,13 @@ export class LinuxContainerHandler implements RuntimeHandler {
 
   async #onExit(c: Container, p: ContainerProcess, exit: ExitStatus): Promise<void> {
     await p.started;
+    if (p === c.init && c.sharesPidNamespace) {
+      // Left alive, they would hold the container's stdio open, and containerd
+      // waits for its end before it deletes the task.
+      await c.runtime.kill(c.id, SIGKILL, true).catch((e) =>
+        log.warn("killing what is left of {id} failed: {error}", { id: c.id, error: String(e) })
+      );
+    }
     await p.io?.drained();
     if (p.lifecycle.state === "deleted") return;
     log.debug("process {id} of {container} exited with {status}", {
