@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { settleWithin } from "./time.ts";
+import { settleWithin, valueWithin } from "./time.ts";
 
 Deno.test("settleWithin: resolves with the promise, or when the bound passes first", async () => {
   const order: string[] = [];
@@ -12,5 +12,15 @@ Deno.test("settleWithin: resolves with the promise, or when the bound passes fir
     () => settleWithin(Promise.reject(new Error("copy failed")), 60_000),
     Error,
     "copy failed",
+  );
+});
+
+Deno.test("valueWithin: the promise's value, or undefined once the bound passes", async () => {
+  assertEquals(await valueWithin(Promise.resolve("exited"), 60_000), "exited");
+  assertEquals(await valueWithin(new Promise<string>(() => {}), 10), undefined);
+  await assertRejects(
+    () => valueWithin(Promise.reject(new Error("socket closed")), 60_000),
+    Error,
+    "socket closed",
   );
 });

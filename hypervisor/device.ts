@@ -4,7 +4,7 @@
  * with a clear error (VFIO is refused everywhere for now).
  * @module
  */
-import { InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
+import { AlreadyExistsError, InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
 
 /** One token bucket of a rate limiter (Firecracker's `TokenBucket`). */
 export interface TokenBucket {
@@ -214,6 +214,20 @@ export function newDeviceId(): string {
  */
 export function implicitDeviceId(d: Device): string | undefined {
   return d.id || (d.kind === "network" ? d.tapName : undefined);
+}
+
+/** Refuses a VFIO device, which no driver passes through yet (the one refusal all use). */
+export function refuseVfio(d: Device): asserts d is Exclude<Device, VfioDevice> {
+  if (d.kind === "vfio") {
+    throw new UnimplementedError(
+      `Cannot add VFIO device ${d.bdf}: VFIO passthrough is not supported`,
+    );
+  }
+}
+
+/** The error for a device whose id the VM already has (the one code all use). */
+export function duplicateDevice(d: Device, id: string): AlreadyExistsError {
+  return new AlreadyExistsError(`Cannot add ${d.kind} device "${id}": id already in use`);
 }
 
 /** Refuses NICs handed over as open fds (macvtap): Deno cannot pass fds to a VMM. */

@@ -75,12 +75,6 @@ export interface VmExit {
   signal: string | null;
 }
 
-/** Result of {@link Hypervisor.resizeVcpu}. */
-export interface VcpuResize {
-  old: number;
-  new: number;
-}
-
 /**
  * What `saveState` returns, stored in state.json under `hypervisor`; keys follow
  * runtime-rs's `HypervisorState` so files stay readable by both.
@@ -125,8 +119,6 @@ export interface Hypervisor {
   stopVm(): Promise<void>;
   /** Resolves when the VMM process ends. */
   waitVm(): Promise<VmExit>;
-  pauseVm(): Promise<void>;
-  resumeVm(): Promise<void>;
   /**
    * Attaches a device (cold before boot, hotplug after where supported) and
    * returns it with driver-filled fields (`guestPath`, `index`).
@@ -134,12 +126,6 @@ export interface Hypervisor {
   addDevice(d: Device): Promise<Device>;
   /** Detaches a device added earlier. */
   removeDevice(d: Device): Promise<void>;
-  /** Changes a device in place (e.g. re-points a block drive, updates rate limiters). */
-  updateDevice(d: Device): Promise<void>;
-  /** Sets the number of vCPUs; returns the old and new counts. */
-  resizeVcpu(n: number): Promise<VcpuResize>;
-  /** Sets guest memory in MiB; returns the new size. */
-  resizeMemory(mib: number): Promise<number>;
   /** Where the agent listens. Known after `prepareVm`. */
   agentSocket(): AgentSocket;
   /** VMM process ids (first is the main VMM process); empty before start. */
@@ -155,4 +141,9 @@ export interface Hypervisor {
    * cannot tell leave it out.
    */
   vcpuReport?(): Promise<string>;
+  /**
+   * Counters a VMM inside the shim keeps (vCPU exits by kind, ...), for the
+   * management socket's metrics; drivers of a separate VMM process leave it out.
+   */
+  vmmCounters?(): Record<string, number>;
 }

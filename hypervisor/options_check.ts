@@ -159,13 +159,6 @@ export function bootOptions(
   };
 }
 
-/** Refuses a vCPU resize of VM `what` (e.g. `QEMU VM "sb"`) to `n` outside 1..max. */
-export function checkVcpuCount(what: string, n: number, max: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidArgumentError(`Cannot resize ${what} to ${n} vCPUs: allowed 1..${max}`);
-  }
-}
-
 /** The systemd parameters every Kata guest boots with. */
 export const KATA_SYSTEMD_PARAMS: readonly string[] = [
   "systemd.unit=kata-containers.target",

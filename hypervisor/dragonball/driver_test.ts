@@ -46,7 +46,10 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     } as const;
     assertEquals(await d.addDevice(share), share);
     assert(d.capabilities().fsSharing, "the built-in VMM shares files");
-    await assertRejects(() => d.pauseVm(), UnimplementedError);
+    await assertRejects(
+      () => d.addDevice({ kind: "vfio", bdf: "0000:06:02.5" }),
+      UnimplementedError,
+    );
     // Booting fails (the kernel does not exist) without leaving the hvsock behind.
     await assertRejects(() => d.startVm(1000));
     assertEquals(d.pids(), []);

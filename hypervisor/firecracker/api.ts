@@ -134,13 +134,6 @@ export class FirecrackerApi {
     return this.request("PUT", `/network-interfaces/${encodeURIComponent(n.iface_id)}`, n);
   }
 
-  /** `PATCH /network-interfaces/{id}` (post-boot): rate limiters only. */
-  patchNetworkInterface(
-    n: { iface_id: string; rx_rate_limiter?: FcRateLimiter; tx_rate_limiter?: FcRateLimiter },
-  ) {
-    return this.request("PATCH", `/network-interfaces/${encodeURIComponent(n.iface_id)}`, n);
-  }
-
   /** `PUT /vsock` (pre-boot, once). */
   putVsock(v: { guest_cid: number; uds_path: string; vsock_id?: string }) {
     return this.request("PUT", "/vsock", v);
@@ -149,11 +142,6 @@ export class FirecrackerApi {
   /** `PUT /actions`. */
   action(actionType: "InstanceStart" | "SendCtrlAltDel" | "FlushMetrics") {
     return this.request("PUT", "/actions", { action_type: actionType });
-  }
-
-  /** `PATCH /vm` (post-boot). */
-  setVmState(state: "Paused" | "Resumed") {
-    return this.request("PATCH", "/vm", { state });
   }
 
   /** `GET /`. */

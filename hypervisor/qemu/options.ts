@@ -8,8 +8,9 @@ import { UNSUPPORTED_QEMU } from "../unsupported_keys.ts";
 import { bootOptions, checkBootFiles, finishKernelParams, refuseKey } from "../options_check.ts";
 import { rootfsParams } from "../options_check.ts";
 import { type ResizableConfigSection, type VmBootOptions, vmSizing } from "../options_check.ts";
-import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
+import { refuseVfio } from "../device.ts";
 
 /** Options of the QEMU driver. */
 export interface QemuOptions extends VmBootOptions {
@@ -341,11 +342,7 @@ export function qemuCommandLine(
     }
     placements.set(f.id, { guestPath: hex(s) });
   }
-  for (const d of vm.devices) {
-    if (d.kind === "vfio") {
-      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
-    }
-  }
+  for (const d of vm.devices) refuseVfio(d);
   for (let i = 0; i < o.hotplugPorts; i++) {
     add(
       "-device",
