@@ -99,7 +99,9 @@ export function kataAgent(
             timeoutMs: Math.max(1, Math.min(5000, deadline - performance.now())),
           });
           if (res.status === HealthCheckResponse_ServingStatus.SERVING) return;
-          last = new Error(`Health status ${HealthCheckResponse_ServingStatus[res.status]}`);
+          last = new UnavailableError(
+            `Health status ${HealthCheckResponse_ServingStatus[res.status]}`,
+          );
         } catch (err) {
           last = err;
           transport.close();

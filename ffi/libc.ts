@@ -4,6 +4,7 @@
  * eventfd. Nothing outside `ffi/` sees a raw pointer or a syscall number.
  * @module
  */
+import { type ErrnoStatus, errnoStatus } from "./errors.ts";
 
 const LIBC_PATH = "libc.so.6";
 
@@ -64,6 +65,10 @@ export function strerror(code: number): string {
 
 /** A failed system call: names the call, what it acted on, and errno's text. */
 export class SysError extends Error {
+  /** The status name the RPC boundary sends, from the errno. */
+  get code(): ErrnoStatus {
+    return errnoStatus(this.errno);
+  }
   constructor(readonly syscall: string, readonly errno: number, what = "") {
     super(`${syscall}${what ? ` ${what}` : ""}: ${strerror(errno)} (errno ${errno})`);
     this.name = "SysError";

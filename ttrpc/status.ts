@@ -17,7 +17,8 @@ import {
   InternalError,
   InvalidArgumentError,
   NotFoundError,
-  RuntimeError,
+  PeerStatusError,
+  type RuntimeError,
   UnavailableError,
   UnimplementedError,
 } from "../common/errors.ts";
@@ -67,7 +68,7 @@ export function statusFromError(err: unknown): StatusEnvelope {
 
 type DomainErrorClass = new (message: string, options?: ErrorOptions) => RuntimeError;
 
-/** The domain error of each status code a peer may answer with (others: RuntimeError). */
+/** The domain error of each status code a peer may answer with (others: PeerStatusError). */
 const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
   [Code.NotFound, NotFoundError],
   [Code.AlreadyExists, AlreadyExistsError],
@@ -88,8 +89,11 @@ const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
  */
 export function domainError(err: unknown, what: string): unknown {
   if (!(err instanceof ConnectError)) return err;
-  const cls = DOMAIN_ERRORS.get(err.code) ?? RuntimeError;
-  return new cls(`${what} failed (${Code[err.code]}): ${err.rawMessage}`, { cause: err });
+  const message = `${what} failed (${Code[err.code]}): ${err.rawMessage}`;
+  const cls = DOMAIN_ERRORS.get(err.code);
+  return cls
+    ? new cls(message, { cause: err })
+    : new PeerStatusError(Code[err.code] ?? "Unknown", message, { cause: err });
 }
 
 function detailsOf(err: ConnectError): AnyEnvelope[] {

@@ -5,7 +5,7 @@
  * is 128+signal for a signal death, as kata-agent reports it.
  * @module
  */
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 import { OutputStream } from "./output_stream.ts";
 
 const READY_POLL_MS = 10;
@@ -234,11 +234,11 @@ const SIGNALS: Deno.Signal[] = [
 
 /**
  * Linux x86-64 signal name of number `signo`.
- * @throws {RangeError} for numbers outside 1..31
+ * @throws {InvalidArgumentError} for numbers outside 1..31
  */
 export function signalName(signo: number): Deno.Signal {
   const name = SIGNALS[signo - 1];
-  if (!name) throw new RangeError(`Unknown signal number ${signo}`);
+  if (!name) throw new InvalidArgumentError(`Unknown signal number ${signo}`);
   return name;
 }
 

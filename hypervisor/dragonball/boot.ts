@@ -5,6 +5,7 @@
  * state.
  * @module
  */
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { Regs, Sregs } from "../../ffi/kvm.ts";
 import type { GuestMemory } from "./memory.ts";
 import {
@@ -63,7 +64,9 @@ export interface BootState {
 export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
   const cmd = new TextEncoder().encode(g.cmdline);
   if (cmd.length + 1 > CMDLINE_MAX) {
-    throw new RangeError(`Kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`);
+    throw new InvalidArgumentError(
+      `Kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`,
+    );
   }
 
   let loaded;

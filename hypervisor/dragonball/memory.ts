@@ -7,10 +7,12 @@
  */
 import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/libc.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 
 /** A guest-physical access outside guest memory. */
 export class GuestMemoryError extends Error {
+  /** The guest (or our device model) broke the memory layout's contract. */
+  readonly code = "Internal";
   constructor(readonly addr: number, readonly length: number) {
     super(`Guest address 0x${addr.toString(16)}+${length} lies outside guest memory`);
     this.name = "GuestMemoryError";
@@ -54,7 +56,9 @@ export class GuestMemory {
    */
   static allocate(size: number): GuestMemory {
     if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
-      throw new RangeError(`Guest memory size ${size} must be a positive multiple of 4096`);
+      throw new InvalidArgumentError(
+        `Guest memory size ${size} must be a positive multiple of 4096`,
+      );
     }
     const layout = size <= MMIO_HOLE_START
       ? [[0, size]]

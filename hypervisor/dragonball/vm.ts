@@ -377,9 +377,11 @@ export class Vm {
 
 function validate(c: VmConfig): void {
   if (!Number.isInteger(c.vcpus) || c.vcpus < 1 || c.vcpus > MAX_VCPUS) {
-    throw new RangeError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
+    throw new InvalidArgumentError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
   }
   if (!Number.isInteger(c.memoryMib) || c.memoryMib < 64) {
-    throw new RangeError(`Guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`);
+    throw new InvalidArgumentError(
+      `Guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`,
+    );
   }
 }

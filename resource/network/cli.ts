@@ -6,7 +6,7 @@
  * @module
  */
 import { HelpRequested, parseFlags, usage } from "../../common/flags.ts";
-import { InvalidArgumentError } from "../../common/errors.ts";
+import { InvalidArgumentError, MultipleErrors } from "../../common/errors.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 import { agentInterface, agentRoutes } from "./agent_info.ts";
 import { type EndpointKind, endpointKind, modelFor, parseModel } from "./classify.ts";
@@ -86,7 +86,7 @@ export async function netCommand(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error;
-    const detail = err instanceof AggregateError
+    const detail = err instanceof MultipleErrors
       ? `${err.message}: ${err.errors.map((x) => (x as Error).message).join("; ")}`
       : err.message;
     console.error(`shim-ctl net ${sub}: ${detail}`);
@@ -200,7 +200,7 @@ async function detach(netns: string, recordDir: string) {
     }
   });
   if (errors.length) {
-    throw new AggregateError(errors, `Detaching ${netns} left objects behind (record kept)`);
+    throw new MultipleErrors(errors, `Detaching ${netns} left objects behind (record kept)`);
   }
   await removeRecord(path);
   return { netns, removed: rec.created };

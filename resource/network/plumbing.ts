@@ -6,7 +6,11 @@
  */
 import { createTap } from "../../ffi/tun.ts";
 import { ERRNO, NetlinkError, type RtNetlink } from "../../ffi/netlink.ts";
-import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  MultipleErrors,
+  UnimplementedError,
+} from "../../common/errors.ts";
 import type { ModelName } from "./classify.ts";
 import type { AddrMsg, LinkMsg } from "../../ffi/netlink.ts";
 import { RT } from "../../ffi/netlink.ts";
@@ -80,7 +84,7 @@ export function plumb(nl: RtNetlink, req: PlumbRequest): Plumbing {
     try {
       unplumb(nl, rec);
     } catch (cleanup) {
-      throw new AggregateError([e, cleanup], `Plumbing link "${req.link.name}" failed twice`);
+      throw new MultipleErrors([e, cleanup], `Plumbing link "${req.link.name}" failed twice`);
     }
     throw e;
   }
@@ -254,6 +258,6 @@ export function unplumb(nl: RtNetlink, rec: Plumbing): void {
   }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {
-    throw new AggregateError(errors, `Removing the plumbing of link "${rec.link}" failed`);
+    throw new MultipleErrors(errors, `Removing the plumbing of link "${rec.link}" failed`);
   }
 }

@@ -90,6 +90,7 @@ async function readBody(req: Request, limit: number): Promise<string> {
 }
 
 class BodyTooLarge extends Error {
+  readonly code = "ResourceExhausted";
   constructor(readonly size: number) {
     super(`Request body of ${size} bytes exceeds the limit of ${MAX_BODY_BYTES} bytes`);
   }

@@ -8,7 +8,11 @@
  * unmounted and checked gone before its empty mount point is deleted.
  * @module
  */
-import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  MultipleErrors,
+} from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { isMountPoint, mount, unmount } from "../../ffi/mount.ts";
 import type { SandboxService, VirtSandbox } from "./sandbox.ts";
@@ -113,7 +117,7 @@ export function sandboxBindMountsService(entries: readonly string[]): SandboxSer
       }
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) {
-        throw new AggregateError(errors, "Removing sandbox bind mounts failed");
+        throw new MultipleErrors(errors, "Removing sandbox bind mounts failed");
       }
     },
   };

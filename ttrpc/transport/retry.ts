@@ -4,6 +4,7 @@
  * attempt cannot overrun the bound.
  * @module
  */
+import { DeadlineExceededError, UnavailableError } from "../../common/errors.ts";
 
 /** Retry timing of a dialer. */
 export interface DialOptions {
@@ -15,6 +16,8 @@ export interface DialOptions {
 
 /** The result of a retry loop that ran out of time. */
 export class DialTimeoutError extends Error {
+  /** The peer could not be reached within the dial timeout. */
+  readonly code = "Unavailable";
   constructor(readonly lastError: unknown, readonly elapsedMs: number, readonly attempts: number) {
     super(
       `Gave up after ${attempts} attempts in ${Math.round(elapsedMs)} ms: ${
@@ -37,7 +40,7 @@ export async function retryUntil<T>(
   release: (late: T) => void,
 ): Promise<T> {
   const start = performance.now();
-  let lastError: unknown = new Error("No attempt made");
+  let lastError: unknown = new UnavailableError("No attempt made");
   let attempts = 0;
   while (true) {
     const remaining = opts.timeoutMs - (performance.now() - start);
@@ -52,7 +55,7 @@ export async function retryUntil<T>(
       const result = await Promise.race([pending, expired]);
       if (result !== "expired") return result as T;
       pending.then(release, () => {});
-      lastError = new Error("Attempt did not finish in time");
+      lastError = new DeadlineExceededError("Attempt did not finish in time");
       break;
     } catch (err) {
       lastError = err;

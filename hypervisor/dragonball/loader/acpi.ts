@@ -6,6 +6,7 @@
  * window, plus a MADT listing the local APICs and the IOAPIC.
  * @module
  */
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { APIC_DEFAULT_BASE, IOAPIC_BASE } from "../layout.ts";
 import { S5_SLEEP_TYPE, SLEEP_CONTROL_PORT } from "../devices/acpi_pm/sleep.ts";
 
@@ -75,11 +76,11 @@ export function pkgLength(len: number): number[] {
       return out;
     }
   }
-  throw new RangeError(`AML package of ${len} bytes is too large`);
+  throw new InvalidArgumentError(`AML package of ${len} bytes is too large`);
 }
 
 function nameSeg(s: string): number[] {
-  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new RangeError(`Bad AML name ${s}`);
+  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new InvalidArgumentError(`Bad AML name ${s}`);
   return [...new TextEncoder().encode(s.padEnd(4, "_"))];
 }
 

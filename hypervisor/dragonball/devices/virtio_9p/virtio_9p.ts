@@ -7,6 +7,7 @@
  * VMM.
  * @module
  */
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import type { Descriptor } from "../virtio/queue.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
@@ -33,7 +34,9 @@ export class Virtio9p extends RequestDevice {
     super(QUEUE_SIZE);
     const t = new TextEncoder().encode(tag);
     if (t.length === 0 || t.length > MAX_TAG) {
-      throw new RangeError(`9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`);
+      throw new InvalidArgumentError(
+        `9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`,
+      );
     }
     this.server = new P9Server(root, opts);
     this.#config = new Uint8Array(2 + t.length);

@@ -58,6 +58,8 @@ export interface Qid {
 
 /** A request that does not follow the 9P wire format. */
 export class WireError extends Error {
+  /** The guest broke the 9p wire format. */
+  readonly code = "Internal";
   constructor(message: string) {
     super(message);
     this.name = "WireError";

@@ -5,6 +5,7 @@
  * for the tap with poll(2) off the JS thread.
  * @module
  */
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import {
   closeTapFds,
   openTap,
@@ -45,7 +46,7 @@ export interface NetOptions {
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(":");
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new RangeError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
+    throw new InvalidArgumentError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
   }
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }
