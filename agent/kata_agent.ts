@@ -106,7 +106,7 @@ export function kataAgent(
           last = err;
           transport.close();
         }
-        log.debug("Agent at {url} not ready: {error}", { url, error: String(last) });
+        log.debug("agent at {url} not ready: {error}", { url, error: String(last) });
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new UnavailableError(

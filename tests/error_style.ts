@@ -169,3 +169,31 @@ export function codelessErrorClasses(files: ReadonlyMap<string, string>): Codele
   }
   return out;
 }
+
+/** One logger whose name does not follow its file's folders. */
+export interface LoggerNameViolation {
+  file: string;
+  name: string;
+  want: string;
+}
+
+const GET_LOGGER = /\bgetLogger\(\s*["'`]([^"'`]*)["'`]/g;
+
+/**
+ * The loggers of `files` not named after their folder: a file under
+ * `hypervisor/dragonball/` logs as `hypervisor.dragonball` or a sub-name of
+ * it (`hypervisor.dragonball.console`), so a log line's component says where
+ * its code lives. Files at the root may use any name.
+ */
+export function loggerNameViolations(files: ReadonlyMap<string, string>): LoggerNameViolation[] {
+  const out: LoggerNameViolation[] = [];
+  for (const [file, src] of files) {
+    const want = file.split("/").slice(0, -1).join(".");
+    if (!want) continue;
+    for (const m of src.matchAll(GET_LOGGER)) {
+      const name = m[1];
+      if (name !== want && !name.startsWith(`${want}.`)) out.push({ file, name, want });
+    }
+  }
+  return out;
+}

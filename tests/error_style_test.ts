@@ -3,6 +3,7 @@ import {
   bareErrorThrows,
   CODE_NAMES,
   codelessErrorClasses,
+  loggerNameViolations,
   lowercaseMessages,
   startsWithCodeName,
 } from "./error_style.ts";
@@ -108,5 +109,26 @@ Deno.test("the built-in-error check catches planted errors, thrown or kept, and 
     "ttrpc/f.ts:1",
     "hypervisor/g.ts:1",
     "resource/h.ts:1",
+  ]);
+});
+
+Deno.test("every logger is named after its file's folders", () => {
+  const found = loggerNameViolations(productFiles(ROOT)).map((v) =>
+    `${v.file}: "${v.name}" (want "${v.want}" or a sub-name)`
+  );
+  assertEquals(found, [], `Logger names:\n${found.join("\n")}`);
+});
+
+Deno.test("the logger-name check wants the folder path or a sub-name of it", () => {
+  const files = new Map([
+    ["hypervisor/dragonball/vm.ts", 'const log = getLogger("hypervisor.dragonball");'],
+    ["hypervisor/dragonball/driver.ts", 'getLogger("hypervisor.dragonball.console");'],
+    ["resource/network/a.ts", 'const log = getLogger("network");'],
+    ["runtimes/virt_container/b.ts", 'getLogger("runtimes.virt_containerx");'],
+    ["main.ts", 'getLogger("shim");'],
+  ]);
+  assertEquals(loggerNameViolations(files).map((v) => `${v.file}: ${v.name}`), [
+    "resource/network/a.ts: network",
+    "runtimes/virt_container/b.ts: runtimes.virt_containerx",
   ]);
 });

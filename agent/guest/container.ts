@@ -225,14 +225,14 @@ export class GuestContainer {
     for (const p of [this.init, ...this.#execs.values()]) await p.close();
     for (const plan of [...this.#storages].reverse()) {
       const err = await undoPlan(plan);
-      if (err) log.warn("Cannot unmount {target}: {error}", { target: plan.target, error: err });
+      if (err) log.warn("cannot unmount {target}: {error}", { target: plan.target, error: err });
     }
     // Never through a mount left behind by a failed unmount: a rootfs shared
     // from the host would lose the host's files.
     const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => null);
     const left = info === null ? [this.bundle] : mountsUnder(this.bundle, info);
     if (left.length > 0) {
-      log.warn("Not removing bundle {bundle}: {mount} is still mounted", {
+      log.warn("bundle {bundle} kept: {mount} is still mounted", {
         bundle: this.bundle,
         mount: left[0],
       });

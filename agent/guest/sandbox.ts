@@ -103,7 +103,7 @@ export class GuestSandbox {
     if (spec.hostname) {
       const out = await new Deno.Command("hostname", { args: [spec.hostname], stderr: "piped" })
         .output().catch(() => undefined);
-      if (!out?.success) log.warn("Cannot set hostname {name}", { name: spec.hostname });
+      if (!out?.success) log.warn("cannot set hostname {name}", { name: spec.hostname });
     }
     if (spec.dns.length > 0) {
       await Deno.writeTextFile(
@@ -219,7 +219,7 @@ export class GuestSandbox {
   async destroy(): Promise<void> {
     for (const id of [...this.#containers.keys()]) {
       await this.removeContainer(id, 0).catch((err) =>
-        log.warn("Cannot remove container {id}: {error}", { id, error: String(err) })
+        log.warn("container {id}: cannot remove: {error}", { id, error: String(err) })
       );
     }
     for (const plan of this.#storages.reverse()) await undoPlan(plan);

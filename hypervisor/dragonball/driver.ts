@@ -28,8 +28,8 @@ import { mapImageFile } from "./image_file.ts";
 import { UNSUPPORTED_DRAGONBALL } from "../unsupported_keys.ts";
 import { checkBootFiles } from "../options_check.ts";
 
-const log = getLogger("dragonball");
-const consoleLog = getLogger("dragonball.console");
+const log = getLogger("hypervisor.dragonball");
+const consoleLog = getLogger("hypervisor.dragonball.console");
 
 const DEFAULT_CID = 3;
 /** Empty virtio-blk slots every VM boots with, for disks added after boot. */

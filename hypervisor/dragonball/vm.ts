@@ -39,7 +39,7 @@ import {
 } from "./layout.ts";
 import { type BootProtocol, loadGuest } from "./boot.ts";
 
-const log = getLogger("dragonball");
+const log = getLogger("hypervisor.dragonball");
 
 /** What the VM is asked to run. */
 export interface VmConfig {

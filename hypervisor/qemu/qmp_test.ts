@@ -1,6 +1,7 @@
 /**
  * QMP client tests against a scripted in-process QMP peer on a Unix socket
- * (a protocol-level test double; real QEMU is exercised in qemu_smoke_test.ts).
+ * (a protocol-level test double; qmp_real_test.ts and qemu_real_test.ts run
+ * real QEMU where it is installed).
  */
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { DeadlineExceededError, UnavailableError } from "../../common/errors.ts";

@@ -21,7 +21,7 @@ import { scanNetns } from "./scan.ts";
 import { type Plumbing, unplumb } from "./plumbing.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 
-const log = getLogger("network");
+const log = getLogger("resource.network");
 
 /** Options of a {@link NetworkResource}. */
 export interface NetworkOptions {

@@ -19,7 +19,7 @@ import {
 import { getLogger } from "../../common/log.ts";
 import { identify } from "../../persist/process_identity.ts";
 
-const log = getLogger("resource.virtiofsd");
+const log = getLogger("resource.share_fs.virtiofsd");
 
 /** Which virtiofsd program a file is. */
 export type VirtiofsdKind = "rust" | "c";

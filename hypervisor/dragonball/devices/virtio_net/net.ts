@@ -24,7 +24,7 @@ import {
   type VirtioDevice,
 } from "../virtio/device.ts";
 
-const log = getLogger("dragonball.net");
+const log = getLogger("hypervisor.dragonball.devices.virtio_net");
 const QUEUE_SIZE = 256;
 const RX = 0, TX = 1;
 /** Feature: the device has a MAC address in its config space. */

@@ -15,7 +15,7 @@ import type { VirtioDevice } from "../virtio/device.ts";
 import { VsockMuxer } from "./muxer.ts";
 import { decodeHeader, HEADER_SIZE } from "./packet.ts";
 
-const log = getLogger("dragonball.vsock");
+const log = getLogger("hypervisor.dragonball.devices.virtio_vsock");
 /** rx, tx and event queues, 256 entries each. */
 const QUEUE_SIZES = [256, 256, 256];
 const RX = 0, TX = 1;
