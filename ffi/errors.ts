@@ -11,7 +11,7 @@
  * `common/errors.ts`, which the RPC boundary (`ttrpc/status.ts`) maps by name.
  * `ffi/` imports nothing of ours, so it cannot throw those classes itself.
  */
-export type FfiErrorCode = "InvalidArgument" | "FailedPrecondition" | "Internal";
+type FfiErrorCode = "InvalidArgument" | "FailedPrecondition" | "Internal";
 
 /** Status names a failed system call maps to ({@link errnoStatus}). */
 export type ErrnoStatus =

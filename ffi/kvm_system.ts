@@ -3,7 +3,7 @@
  * creation, the kvm_run size and the supported CPUID.
  * @module
  */
-import { check, closeFd, ioctlBuf, ioctlVal, O, openFd } from "./libc.ts";
+import { closeFd, ioctlBuf, ioctlVal, O, openFd } from "./libc.ts";
 import { FfiError } from "./errors.ts";
 import { type CpuidEntry, decodeCpuid, encodeCpuid, KVM, KVM_API_VERSION } from "./kvm_structs.ts";
 
@@ -45,10 +45,4 @@ export function supportedCpuid(kvmFd: number): CpuidEntry[] {
   const b = encodeCpuid([], 256); // KVM_MAX_CPUID_ENTRIES in 6.1 is 256
   ioctlBuf(kvmFd, KVM.GET_SUPPORTED_CPUID, b, "KVM_GET_SUPPORTED_CPUID");
   return decodeCpuid(b);
-}
-
-/** Closes a KVM fd, for symmetry with the open functions. */
-export function closeKvmFd(fd: number): void {
-  check(fd, "close", "negative fd");
-  closeFd(fd);
 }

@@ -96,7 +96,7 @@ function installKickHandler(): void {
 }
 
 /** Why a vCPU thread ended on its own. */
-export class VcpuThreadError extends Error {
+class VcpuThreadError extends Error {
   /** A failed KVM_RUN is the VMM's own failure, whatever the errno. */
   readonly code = "Internal";
   constructor(readonly vcpu: number, readonly errno: number) {

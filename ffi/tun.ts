@@ -79,7 +79,7 @@ export function createTap(netns: string, name: string, queues: number): void {
 }
 
 /** Options for {@link openTap}. */
-export interface OpenTapOptions {
+interface OpenTapOptions {
   /** O_NONBLOCK on every fd (reads then return null instead of blocking). */
   nonblocking?: boolean;
 }

@@ -7,7 +7,7 @@
 import { AlreadyExistsError, InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
 
 /** One token bucket of a rate limiter (Firecracker's `TokenBucket`). */
-export interface TokenBucket {
+interface TokenBucket {
   /** Bucket size: bytes for bandwidth, operations for ops. */
   size: number;
   /** Time in milliseconds to refill the whole bucket. */
@@ -90,7 +90,7 @@ export interface NetworkDevice {
 }
 
 /** The agent channel: vhost-vsock (QEMU) or hybrid vsock over a Unix socket. */
-export interface VsockDevice {
+interface VsockDevice {
   kind: "vsock";
   id?: string;
   /** Guest CID, at least 3. */
@@ -126,7 +126,7 @@ export interface VfioDevice {
 export type Device = BlockDevice | NetworkDevice | VsockDevice | ShareFsDevice | VfioDevice;
 
 /** The discriminant of {@link Device}. */
-export type DeviceKind = Device["kind"];
+type DeviceKind = Device["kind"];
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 

@@ -22,10 +22,10 @@ import type { Capabilities, Hypervisor } from "./hypervisor.ts";
 const log = getLogger("hypervisor.devices");
 
 /** `queued`: accepted before boot, takes effect when the VM boots; `attached`: live in the VM. */
-export type DeviceStatus = "queued" | "attached";
+type DeviceStatus = "queued" | "attached";
 
 /** One tracked device. */
-export interface DeviceRecord {
+interface DeviceRecord {
   device: Device & { id: string };
   status: DeviceStatus;
 }

@@ -32,13 +32,13 @@ import { VmmProcess } from "./vmm_process.ts";
 export type PlacedDevice = Exclude<Device, VfioDevice> & { id: string; guestPath?: string };
 
 /** Where a driver's VM lives: the sandbox's directory and the driver's own, removed on cleanup. */
-export interface VmLayout {
+interface VmLayout {
   vmPath: string;
   dir: string;
 }
 
 /** How the base names and places a driver's VM. */
-export interface ExternalVmmSetup {
+interface ExternalVmmSetup {
   kind: HypervisorKind;
   /** The VMM's name in messages ("QEMU", "Cloud Hypervisor"). */
   vmm: string;

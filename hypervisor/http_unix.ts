@@ -7,7 +7,7 @@
 import { UnavailableError, UnimplementedError } from "../common/errors.ts";
 
 /** One HTTP response. */
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   /** Header names in lower case. */
   headers: Record<string, string>;

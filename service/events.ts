@@ -96,7 +96,7 @@ export function encodeEvent(e: TaskEvent): Any {
 }
 
 /** Where events go. */
-export interface PublisherOptions {
+interface PublisherOptions {
   namespace: string;
   /** containerd's ttRPC socket (`TTRPC_ADDRESS`); a `unix://` prefix is tolerated. */
   ttrpcAddress?: string;

@@ -42,7 +42,7 @@ import { resizeVolume, volumeStats } from "./volume.ts";
 const log = getLogger("agent.guest.rpc");
 
 /** Version reported by Check/Version and GetGuestDetails. */
-export const AGENT_VERSION = "4.0.0-runtime-ts";
+const AGENT_VERSION = "4.0.0-runtime-ts";
 
 /** Largest chunk a ReadStdout/ReadStderr returns, whatever `len` asks. */
 const MAX_READ = 1 << 20;

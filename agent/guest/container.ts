@@ -18,10 +18,10 @@ import { parseRuncJson } from "./stats.ts";
 const log = getLogger("agent.guest.container");
 
 /** A process of a container: pipes, or a terminal. */
-export type ContainerProcess = GuestProcess | TerminalProcess;
+type ContainerProcess = GuestProcess | TerminalProcess;
 
 /** Container states as the agent tracks them. */
-export type ContainerState = "created" | "running" | "paused" | "stopped";
+type ContainerState = "created" | "running" | "paused" | "stopped";
 
 /** A guest container. */
 export class GuestContainer {

@@ -15,7 +15,7 @@ const READY_POLL_CAP_MS = 120_000;
 export type ProcessState = "created" | "running" | "exited";
 
 /** What to run: the command line and where the real process's pid is written. */
-export interface ProcessCommand {
+interface ProcessCommand {
   cmd: string;
   args: string[];
   /** File the runtime writes the real (container) pid to; signals go to that pid. */

@@ -31,10 +31,10 @@ const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
 const CRIO_CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType";
 
 /** Where the agent keeps container bundles. */
-export const BUNDLE_ROOT = "/run/kata-containers";
+const BUNDLE_ROOT = "/run/kata-containers";
 
 /** Paths and tools the sandbox uses (tests point them elsewhere). */
-export interface SandboxOptions {
+interface SandboxOptions {
   runc: RuncConfig;
   bundleRoot?: string;
   resolvConf?: string;
@@ -43,7 +43,7 @@ export interface SandboxOptions {
 }
 
 /** Sandbox-wide settings from CreateSandbox. */
-export interface SandboxSpec {
+interface SandboxSpec {
   id: string;
   hostname: string;
   dns: string[];

@@ -39,7 +39,7 @@ import {
 export type BootProtocol = "auto" | "linux64" | "pvh";
 
 /** Inputs of {@link loadGuest}. */
-export interface GuestImage {
+interface GuestImage {
   kernel: Uint8Array<ArrayBuffer>;
   initrd?: Uint8Array<ArrayBuffer>;
   cmdline: string;
@@ -52,7 +52,7 @@ export interface GuestImage {
 }
 
 /** The boot vCPU's entry state. */
-export interface BootState {
+interface BootState {
   protocol: "linux64" | "pvh";
   regs: Regs;
   sregs: (current: Sregs) => Sregs;

@@ -36,7 +36,7 @@ const DEFAULT_CID = 3;
 export const BLOCK_SLOTS = 4;
 
 /** Driver options (from `[hypervisor.dragonball]`). */
-export interface DragonballOptions {
+interface DragonballOptions {
   kernel: string;
   initrd: string;
   image: string;
@@ -47,7 +47,7 @@ export interface DragonballOptions {
 }
 
 /** The `[hypervisor.dragonball]` keys the driver reads. */
-export interface DragonballConfigSection {
+interface DragonballConfigSection {
   kernel?: string;
   initrd?: string;
   image?: string;

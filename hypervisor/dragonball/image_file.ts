@@ -8,7 +8,7 @@ import { closeFd, MAP, map, type Mapping, O, openFd, PROT, unmap } from "../../f
 import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** A mapped file; {@link close} it once the guest is loaded. */
-export interface ImageFile {
+interface ImageFile {
   bytes: Uint8Array<ArrayBuffer>;
   close(): void;
 }

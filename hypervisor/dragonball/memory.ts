@@ -20,7 +20,7 @@ export class GuestMemoryError extends Error {
 }
 
 /** One contiguous guest-physical range. */
-export interface MemoryRegionView {
+interface MemoryRegionView {
   guestAddr: number;
   size: number;
   bytes: Uint8Array<ArrayBuffer>;
@@ -29,7 +29,7 @@ export interface MemoryRegionView {
 }
 
 /** Start of the 32-bit MMIO hole where devices live; RAM skips it. */
-export const MMIO_HOLE_START = 0xc000_0000;
+const MMIO_HOLE_START = 0xc000_0000;
 const FOUR_GIB = 0x1_0000_0000;
 
 /** Guest RAM as a set of regions. */

@@ -70,7 +70,7 @@ export type VmExit =
 type State = "created" | "running" | "stopping" | "stopped";
 
 /** Largest vCPU count the MP table and the APIC id space allow here. */
-export const MAX_VCPUS = 254;
+const MAX_VCPUS = 254;
 
 /** A VM with its resources; {@link Vm.create} then {@link Vm.start}. */
 export class Vm {

@@ -25,16 +25,16 @@ export class FirecrackerApiError extends RuntimeError {
 }
 
 /** Firecracker's JSON TokenBucket. */
-export type FcTokenBucket = TokenBucketJson;
+type FcTokenBucket = TokenBucketJson;
 
 /** Firecracker's JSON RateLimiter. */
-export type FcRateLimiter = RateLimiterJson;
+type FcRateLimiter = RateLimiterJson;
 
 /** Converts our rate limiter to Firecracker's JSON object (never a string). */
 export const toFcRateLimiter = rateLimiterJson;
 
 /** Body of `PUT /drives/{id}`. */
-export interface FcDrive {
+interface FcDrive {
   drive_id: string;
   path_on_host: string;
   is_root_device: boolean;
@@ -43,7 +43,7 @@ export interface FcDrive {
 }
 
 /** Body of `PUT /network-interfaces/{id}`. */
-export interface FcNetworkInterface {
+interface FcNetworkInterface {
   iface_id: string;
   host_dev_name: string;
   guest_mac?: string;
@@ -52,7 +52,7 @@ export interface FcNetworkInterface {
 }
 
 /** `GET /` answer. */
-export interface FcInstanceInfo {
+interface FcInstanceInfo {
   id: string;
   state: "Not started" | "Running" | "Paused";
   vmm_version: string;
@@ -60,7 +60,7 @@ export interface FcInstanceInfo {
 }
 
 /** Options of {@link FirecrackerApi}. */
-export interface FirecrackerApiOptions {
+interface FirecrackerApiOptions {
   /** Connect attempts while the socket is not up (default 500). */
   connectAttempts?: number;
   /** Pause between connect attempts in ms (default 10). */

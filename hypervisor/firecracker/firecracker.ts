@@ -40,7 +40,7 @@ import { removeTree } from "../../persist/remove_tree.ts";
 const log = getLogger("hypervisor.firecracker");
 
 /** Guest CID Kata uses for every Firecracker VM (the socket path tells VMs apart). */
-export const FC_GUEST_CID = 3;
+const FC_GUEST_CID = 3;
 
 /**
  * Firecracker behind the {@link Hypervisor} interface, on the shared

@@ -26,13 +26,13 @@ const log = getLogger("hypervisor.qemu");
 const QUIT_GRACE_MS = 2000;
 
 /** Things the driver needs from the host, replaceable in tests. */
-export interface QemuHostDeps {
+interface QemuHostDeps {
   /** Picks the vhost-vsock CID (default: probe /dev/vhost-vsock). */
   allocateCid?: () => number;
 }
 
 /** Options that only matter on test machines. */
-export interface QemuTestKnobs {
+interface QemuTestKnobs {
   /** Leave out vhost-vsock (hosts without /dev/vhost-vsock); the VM then has no agent socket. */
   noVhostVsock?: boolean;
 }

@@ -20,27 +20,27 @@ export class QmpError extends RuntimeError {
 }
 
 /** One asynchronous QMP event. */
-export interface QmpEvent {
+interface QmpEvent {
   event: string;
   data?: Record<string, unknown>;
   timestamp?: { seconds: number; microseconds: number };
 }
 
 /** The server's greeting. */
-export interface QmpGreeting {
+interface QmpGreeting {
   version: { qemu: { major: number; minor: number; micro: number }; package?: string };
   capabilities: string[];
 }
 
 /** `query-status` result. */
-export interface QmpStatus {
+interface QmpStatus {
   status: string;
   running: boolean;
   singlestep?: boolean;
 }
 
 /** Options of {@link QmpClient.connect}. */
-export interface QmpConnectOptions {
+interface QmpConnectOptions {
   /** Total time to wait for the socket and greeting (default 10 s). */
   timeoutMs?: number;
   /** Resolves (or rejects) when waiting is pointless, e.g. the VMM exited. */

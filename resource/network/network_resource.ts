@@ -24,7 +24,7 @@ import { withRtNetlink } from "../../ffi/netlink.ts";
 const log = getLogger("resource.network");
 
 /** Options of a {@link NetworkResource}. */
-export interface NetworkOptions {
+interface NetworkOptions {
   /** `[runtime] internetworking_model`. */
   model: ModelName;
   /** `[hypervisor.*] network_queues`; 1 = single-queue taps. */

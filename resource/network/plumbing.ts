@@ -38,7 +38,7 @@ export interface Plumbing {
 }
 
 /** What a model needs to plumb one endpoint. */
-export interface PlumbRequest {
+interface PlumbRequest {
   netns: string;
   link: LinkMsg;
   /** The pod link's addresses (l3forwarding routes them to the tap). */
@@ -121,7 +121,7 @@ function makeMacvtap(nl: RtNetlink, req: PlumbRequest, rec: Plumbing): void {
 }
 
 /** Link-local address the tap gets so that proxy ARP has a source distinct from the pod IP. */
-export const TAP_IPV4_ADDR = "169.254.0.1";
+const TAP_IPV4_ADDR = "169.254.0.1";
 
 /**
  * The l3forwarding model (IPv4 only): the pod addresses stop being local to

@@ -138,7 +138,7 @@ export interface SandboxEvents {
 }
 
 /** A sandbox's state in its lifecycle. */
-export type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopped";
+type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopped";
 
 /** One VM sandbox. */
 export class VirtSandbox {

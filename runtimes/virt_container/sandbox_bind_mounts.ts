@@ -20,10 +20,10 @@ import type { SandboxService, VirtSandbox } from "./sandbox.ts";
 const log = getLogger("runtimes.virt_container.sandbox_bind_mounts");
 
 /** The directory under the shared directory (upstream's `SANDBOX_BIND_MOUNTS_DIR`). */
-export const SANDBOX_MOUNTS_DIR = "sandbox-mounts";
+const SANDBOX_MOUNTS_DIR = "sandbox-mounts";
 
 /** One parsed entry. */
-export interface BindMountEntry {
+interface BindMountEntry {
   source: string;
   readOnly: boolean;
   /** The name under `sandbox-mounts/`. */

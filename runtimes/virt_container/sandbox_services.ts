@@ -37,7 +37,7 @@ export function guestLogService(): SandboxService {
 }
 
 /** What the management socket needs beyond the sandbox itself. */
-export interface MonitorServiceOptions {
+interface MonitorServiceOptions {
   hypervisorName: string;
   /** Guest memory in MiB (`default_memory` after sizing). */
   memoryMib?: number;

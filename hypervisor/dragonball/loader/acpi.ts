@@ -42,7 +42,7 @@ function ascii(s: string, len: number): Uint8Array {
 }
 
 /** A table: the 36-byte header followed by `body`, checksummed. */
-export function sdt(
+function sdt(
   signature: string,
   revision: number,
   body: Uint8Array,
@@ -153,7 +153,7 @@ function s5Object(): number[] {
 }
 
 /** The DSDT body: `\_S5` and `Scope (\_SB) { COM1, virtio devices }`. */
-export function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
+function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
   const inner = [
     0x5c,
     ...nameSeg("_SB"),

@@ -59,7 +59,7 @@ export function e820Map(mem: GuestMemory): E820Entry[] {
 }
 
 /** Inputs of {@link buildBootParams}. */
-export interface BootParamsInput {
+interface BootParamsInput {
   /** The kernel's own setup header (bzImage), copied in first. */
   setupHeader?: Uint8Array;
   cmdlineAddr: number;

@@ -23,7 +23,7 @@ const ENTRY = { CPU: 0, BUS: 1, IOAPIC: 2, IO_INTERRUPT: 3, LOCAL_INTERRUPT: 4 }
 const INT_TYPE = { INT: 0, NMI: 1, EXTINT: 3 } as const;
 
 /** The most vCPUs one table describes (APIC ids are one byte; the IOAPIC takes one). */
-export const MPTABLE_MAX_CPUS = 254;
+const MPTABLE_MAX_CPUS = 254;
 
 function checksum(b: Uint8Array): number {
   let s = 0;

@@ -30,7 +30,7 @@ export interface Descriptor {
 }
 
 /** A request popped from the available ring. */
-export type Chain =
+type Chain =
   | { head: number; descriptors: Descriptor[]; error?: undefined }
   | { head: number; descriptors?: undefined; error: VirtqueueError };
 

@@ -124,7 +124,7 @@ export class ShareRoot {
 }
 
 /** Closes a fid's file and forgets what it had open. */
-export function closeFid(f: Fid): void {
+function closeFid(f: Fid): void {
   try {
     f.file?.close();
   } catch {

@@ -16,7 +16,7 @@ import { RequestDevice } from "../virtio/request_device.ts";
 import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
 
 /** Feature bit: the config space holds a mount tag. */
-export const VIRTIO_9P_MOUNT_TAG = 0n;
+const VIRTIO_9P_MOUNT_TAG = 0n;
 /** Room for the chains of a full-size message split into pages. */
 const QUEUE_SIZE = 256;
 /** Longest mount tag the Linux driver accepts. */

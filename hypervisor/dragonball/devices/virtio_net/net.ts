@@ -28,14 +28,14 @@ const log = getLogger("hypervisor.dragonball.devices.virtio_net");
 const QUEUE_SIZE = 256;
 const RX = 0, TX = 1;
 /** Feature: the device has a MAC address in its config space. */
-export const VIRTIO_NET_F_MAC = 5n;
+const VIRTIO_NET_F_MAC = 5n;
 /** virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 export const NET_HDR_SIZE = 12;
 const MAX_FRAME = NET_HDR_SIZE + 65535 + 14;
 const POLL_MS = 100;
 
 /** Options of {@link VirtioNet.open}. */
-export interface NetOptions {
+interface NetOptions {
   /** Network namespace path holding the tap ("" = the current one). */
   netns?: string;
   /** Guest MAC address (default: a random locally administered one). */
