@@ -8,7 +8,7 @@
  * makes it part of the library), and `export *` passes its importers on.
  * @module
  */
-import { importsOf } from "./layers.ts";
+import { importsOf, withoutComments } from "./layers.ts";
 
 /** One exported symbol that no other file imports. */
 export interface UnusedExport {
@@ -64,13 +64,6 @@ export function exportedNames(source: string): string[] {
   return [...out];
 }
 
-function withoutCommentLines(src: string): string {
-  return src.split("\n").filter((l) => {
-    const t = l.trimStart();
-    return !(t.startsWith("//") || t.startsWith("*") || t.startsWith("/*"));
-  }).join("\n");
-}
-
 /**
  * The exports of `product` (path → source) that no file of `all` (every
  * TypeScript file of the repository, path → source) imports. A file imports
@@ -89,9 +82,10 @@ export function unusedExports(
       if (!importers.has(e.to)) importers.set(e.to, new Set());
       importers.get(e.to)!.add(path);
     }
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     for (const m of src.matchAll(STAR)) {
-      const to = importsOf(path, `export * from "${m[1]}";`)[0]?.to ?? `${dir}/${m[1]}`;
+      // The same resolution as any import (relative specifiers only).
+      const to = importsOf(path, `export * from "${m[1]}";`)[0]?.to;
+      if (!to) continue;
       if (!starredBy.has(to)) starredBy.set(to, new Set());
       starredBy.get(to)!.add(path);
     }
@@ -108,7 +102,7 @@ export function unusedExports(
   };
   const code = new Map<string, string>();
   const textOf = (f: string) => {
-    if (!code.has(f)) code.set(f, withoutCommentLines(all.get(f) ?? ""));
+    if (!code.has(f)) code.set(f, withoutComments(all.get(f) ?? ""));
     return code.get(f)!;
   };
   const out: UnusedExport[] = [];
