@@ -1,9 +1,10 @@
 /**
  * What the drivers of an external VMM process with a control socket (QEMU's
- * QMP, Cloud Hypervisor's REST API) share: the run directory under
- * `<run root>/<sandbox id>/<subdir>`, the VMM child process, the lifecycle,
- * the device table with the checks every `addDevice` makes, and the state
- * they persist. A driver adds how it talks to its VMM.
+ * QMP, Cloud Hypervisor's and Firecracker's REST APIs) share: the run
+ * directory (`<run root>/<sandbox id>/<subdir>` unless the driver lays it out
+ * itself, as Firecracker's jailer does), the VMM child process, the lifecycle
+ * and its rule table, the device table with the checks every `addDevice`
+ * makes, and the state they persist. A driver adds how it talks to its VMM.
  * @module
  */
 import { FailedPreconditionError, InvalidArgumentError } from "../common/errors.ts";

@@ -22,7 +22,9 @@
  */
 export const CODE_NAMES: ReadonlySet<string> = new Set([
   "accept4",
+  "fid",
   "mmap",
+  "msize",
   "recv",
   "recvmsg",
   "rtnetlink",
@@ -56,8 +58,9 @@ const THROW = /(?:\bnew (\w*Error)|\bsuper)\(\s*(["'`])([^"'`]*)/g;
  */
 const NOT_A_MESSAGE: ReadonlySet<string> = new Set(["ConnectError", "SysError", "NetlinkError"]);
 
-/** Errors whose message is their second argument (after a status name or the failures). */
-const SECOND_ARG = /\bnew (FfiError|PeerStatusError|MultipleErrors)\([^,()]*,\s*(["'`])([^"'`]*)/g;
+/** Errors whose message is their second argument (after a status name, an errno or the failures). */
+const SECOND_ARG =
+  /\bnew (FfiError|P9Error|PeerStatusError|MultipleErrors)\([^,()]*,\s*(["'`])([^"'`]*)/g;
 
 /**
  * The error messages of `files` (path → source) that start lowercase without
