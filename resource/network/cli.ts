@@ -10,6 +10,7 @@ import { InvalidArgumentError, MultipleErrors } from "../../common/errors.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 import { agentInterface, agentRoutes } from "./agent_info.ts";
 import { type EndpointKind, endpointKind, modelFor, parseModel } from "./classify.ts";
+import { physicalLinkUnsupported } from "./physical_endpoint.ts";
 import { plumb, type Plumbing, unplumb } from "./plumbing.ts";
 import { readRecord, RECORD_DIR, recordPath, removeRecord, writeRecord } from "./record.ts";
 import { type ScannedLink, scanNetns, tapName } from "./scan.ts";
@@ -140,9 +141,7 @@ async function attach(
   }
   const physical = links.find((l) => l.kind === "physical");
   if (physical) {
-    throw new InvalidArgumentError(
-      `Link "${physical.s.link.name}" is a physical PCI device (${physical.s.busInfo}): VFIO passthrough is not supported yet`,
-    );
+    throw physicalLinkUnsupported(physical.s.link.name, physical.s.busInfo);
   }
   const created: Plumbing[] = [];
   withRtNetlink(netns, (nl) => {
