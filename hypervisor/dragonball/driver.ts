@@ -150,8 +150,8 @@ export class Dragonball implements Hypervisor {
   }
 
   /**
-   * Each vCPU's exits, run state and guest rip as its thread last reported
-   * them (the full registers are read when the VM is released).
+   * Each vCPU's exit count and run state (in KVM_RUN or parked at an exit)
+   * while the VM runs; its rip and MP state once the VM is released.
    */
   vcpuReport(): Promise<string> {
     if (!this.#vm) {

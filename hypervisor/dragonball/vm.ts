@@ -250,12 +250,13 @@ export class Vm {
   }
 
   /**
-   * One line per vCPU on where it was when the VM was released (exits, parked
-   * or in KVM_RUN, guest rip and KVM mp state): the evidence for a guest that
-   * stopped making progress, e.g. an AP never brought up by INIT/SIPI.
+   * One line per vCPU: its exits and whether it is parked or in KVM_RUN, and,
+   * once the VM is released, its guest rip and KVM mp state: the evidence for
+   * a guest that stopped making progress, e.g. an AP never brought up by
+   * INIT/SIPI.
    */
   vcpuReport(): string[] {
-    return this.#vcpus.map((v) => v.lastState || `vCPU ${v.id}: not stopped yet`);
+    return this.#vcpus.map((v) => v.report());
   }
 
   /** Resolves once the VM has ended and released everything. */
