@@ -49,7 +49,6 @@ export function isEntryPoint(file: string): boolean {
 const DECLARED =
   /^export\s+(?:declare\s+)?(?:default\s+)?(?:async\s+)?(?:abstract\s+)?(?:function\*?|class|const|let|var|type|interface|enum)\s+([A-Za-z_$][\w$]*)/gm;
 const LISTED = /^export\s+(?:type\s+)?\{([^}]*)\}(?!\s*from)/gm;
-const STAR = /^export\s+\*\s+from\s*["']([^"']+)["']/gm;
 
 /** The names a file exports itself (declarations and `export { a, b as c }` lists). */
 export function exportedNames(source: string): string[] {
@@ -64,57 +63,100 @@ export function exportedNames(source: string): string[] {
   return [...out];
 }
 
+/** `import … from` / `export … from`, with the clause between the keyword and `from`. */
+const FROM = /^\s*(import|export)\s+([^;]*?)\s*from\s*["']([^"']+)["']/gms;
+const DYNAMIC_IMPORT = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
+
+/** What one file takes from one module. */
+interface Taken {
+  /** Names taken by name (`import { a, b as c }`, `export { a } from`). */
+  names: Set<string>;
+  /** Every name is taken (a namespace re-exported whole, or read dynamically). */
+  all: boolean;
+  /** Re-exports all of it (`export * from`): its own readers read the module too. */
+  passThrough: boolean;
+}
+
+function resolve(from: string, spec: string): string | undefined {
+  // The same resolution as any import (relative specifiers only).
+  return importsOf(from, `import "${spec}";`)[0]?.to;
+}
+
+function namesIn(list: string): string[] {
+  return list.split(",").map((p) => p.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0].trim())
+    .filter(Boolean);
+}
+
+/** What `path` (source `src`) takes from each module it imports, by resolved path. */
+export function takenBy(path: string, src: string): Map<string, Taken> {
+  const code = withoutComments(src);
+  const out = new Map<string, Taken>();
+  const entry = (to: string): Taken => {
+    if (!out.has(to)) out.set(to, { names: new Set(), all: false, passThrough: false });
+    return out.get(to)!;
+  };
+  for (const m of code.matchAll(FROM)) {
+    const to = resolve(path, m[3]);
+    if (!to) continue;
+    const t = entry(to);
+    const clause = m[2].replace(/^type\s+/, "").trim();
+    const braces = clause.match(/\{([^}]*)\}/);
+    if (braces) { for (const n of namesIn(braces[1])) t.names.add(n); }
+    const ns = clause.match(/\*\s+as\s+([\w$]+)/);
+    if (m[1] === "export" && clause.startsWith("*")) {
+      // `export * as ns` hands the whole module on; `export *` passes its readers through.
+      if (ns || isEntryPoint(path)) t.all = true;
+      else t.passThrough = true;
+    } else if (ns) {
+      const access = new RegExp(`(?<![\\w$])${ns[1].replace(/\$/g, "\\$")}\\.([\\w$]+)`, "g");
+      for (const a of code.matchAll(access)) t.names.add(a[1]);
+    }
+    const def = clause.match(/^([\w$]+)\s*(?:,|$)/);
+    if (m[1] === "import" && def) t.names.add("default");
+  }
+  for (const m of code.matchAll(DYNAMIC_IMPORT)) {
+    const to = resolve(path, m[1]);
+    if (to) entry(to).all = true;
+  }
+  return out;
+}
+
 /**
  * The exports of `product` (path → source) that no file of `all` (every
- * TypeScript file of the repository, path → source) imports. A file imports
- * a name when it imports the exporting module (or a module that re-exports
- * all of it) and names it. `exceptions` (`file#name` or `file#*`) are left out.
+ * TypeScript file of the repository, path → source) imports: by name, through
+ * a namespace (`ns.name`), a named re-export, a module that re-exports all of
+ * it (`export *`), or a dynamic import (which counts as taking every name).
+ * `exceptions` (`file#name` or `file#*`) are left out.
  */
 export function unusedExports(
   product: ReadonlyMap<string, string>,
   all: ReadonlyMap<string, string>,
   exceptions: ReadonlyMap<string, string> = INTENDED_EXPORTS,
 ): UnusedExport[] {
-  const importers = new Map<string, Set<string>>();
-  const starredBy = new Map<string, Set<string>>();
+  /** Per imported module: what each importer takes. */
+  const takers = new Map<string, Map<string, Taken>>();
   for (const [path, src] of all) {
-    for (const e of importsOf(path, src)) {
-      if (!importers.has(e.to)) importers.set(e.to, new Set());
-      importers.get(e.to)!.add(path);
-    }
-    for (const m of src.matchAll(STAR)) {
-      // The same resolution as any import (relative specifiers only).
-      const to = importsOf(path, `export * from "${m[1]}";`)[0]?.to;
-      if (!to) continue;
-      if (!starredBy.has(to)) starredBy.set(to, new Set());
-      starredBy.get(to)!.add(path);
+    for (const [to, t] of takenBy(path, src)) {
+      if (to === path) continue;
+      if (!takers.has(to)) takers.set(to, new Map());
+      takers.get(to)!.set(path, t);
     }
   }
-  const readers = (file: string, seen = new Set<string>()): Set<string> => {
-    const out = new Set(importers.get(file) ?? []);
-    for (const via of starredBy.get(file) ?? []) {
-      if (seen.has(via)) continue;
-      seen.add(via);
-      for (const r of readers(via, seen)) out.add(r);
+  const isTaken = (file: string, name: string, seen = new Set<string>()): boolean => {
+    if (seen.has(file)) return false;
+    seen.add(file);
+    for (const [via, t] of takers.get(file) ?? []) {
+      if (t.all || t.names.has(name)) return true;
+      if (t.passThrough && isTaken(via, name, seen)) return true;
     }
-    out.delete(file);
-    return out;
-  };
-  const code = new Map<string, string>();
-  const textOf = (f: string) => {
-    if (!code.has(f)) code.set(f, withoutComments(all.get(f) ?? ""));
-    return code.get(f)!;
+    return false;
   };
   const out: UnusedExport[] = [];
   for (const [file, src] of product) {
     if (isEntryPoint(file) || exceptions.has(`${file}#*`)) continue;
-    const names = exportedNames(src);
-    if (names.length === 0) continue;
-    const who = [...readers(file)];
-    for (const name of names) {
+    for (const name of exportedNames(src)) {
       if (exceptions.has(`${file}#${name}`)) continue;
-      const word = new RegExp(`(?<![\\w$])${name.replace(/\$/g, "\\$")}(?![\\w$])`);
-      if (!who.some((r) => word.test(textOf(r)))) out.push({ file, name });
+      if (!isTaken(file, name)) out.push({ file, name });
     }
   }
   return out;

@@ -53,25 +53,31 @@ Deno.test("exported names: declarations and export lists, re-exports aside", () 
   assertEquals(exportedNames(src).sort(), ["C", "D", "E", "F", "H", "a", "b", "g"]);
 });
 
-Deno.test("the check finds an unused export and follows imports, re-exports and export *", () => {
+Deno.test("the check follows named imports, namespaces, re-exports, export * and import()", () => {
   const product = new Map([
     ["hypervisor/a.ts", "export function used() {}\nexport function unused() {}"],
-    ["hypervisor/b.ts", "export const viaMod = 1;\nexport const viaStar = 2;"],
+    ["hypervisor/b.ts", "export const viaMod = 1;\nexport const onlyMentioned = 2;"],
     ["hypervisor/mod.ts", 'export { viaMod } from "./b.ts";\nexport const entry = 3;'],
     ["config/c.ts", "export type OnlyHere = string;\nconst x: OnlyHere = '';"],
-    ["common/d.ts", "export const starred = 4;"],
+    ["common/d.ts", "export const starred = 4;\nexport const notRead = 5;"],
     ["common/e.ts", 'export * from "./d.ts";'],
+    ["common/f.ts", "export const read = 6;\nexport const unread = 7;"],
+    ["shim/g.ts", "export function dynamicallyTaken() {}"],
   ]);
   const all = new Map([
     ...product,
     ["tests/t.ts", 'import { used } from "../hypervisor/a.ts";\nused();'],
-    ["runtimes/r.ts", 'import * as e from "../common/e.ts";\ne.starred;'],
-    ["runtimes/s.ts", 'import { viaStar } from "../hypervisor/a.ts";'],
+    ["runtimes/r.ts", 'import { starred } from "../common/e.ts";\nstarred;'],
+    // Naming an export without importing it from its module does not count.
+    ["runtimes/s.ts", 'import { used } from "../hypervisor/a.ts";\nconst onlyMentioned = used;'],
+    ["service/u.ts", 'import * as f from "../common/f.ts";\nf.read;'],
+    ["main.ts", 'const g = await import("./shim/g.ts");'],
   ]);
   assertEquals(unusedExports(product, all).map((u) => `${u.file}#${u.name}`), [
     "hypervisor/a.ts#unused",
-    // Named by a file that imports another module: not an import of it.
-    "hypervisor/b.ts#viaStar",
+    "hypervisor/b.ts#onlyMentioned",
     "config/c.ts#OnlyHere",
+    "common/d.ts#notRead",
+    "common/f.ts#unread",
   ]);
 });

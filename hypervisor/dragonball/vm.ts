@@ -62,7 +62,7 @@ export interface VmConfig {
 }
 
 /** How a VM ended. */
-export type VmExit =
+type VmExit =
   | { kind: "shutdown"; how: "poweroff" | "reboot" } // the guest asked (ACPI S5, i8042 reset, system event)
   | { kind: "stopped" } // the host stopped it
   | { kind: "failed"; reason: string };

@@ -23,7 +23,7 @@ export interface DirectVolumeMountInfo {
 }
 
 /** The root in use (`KATA_DIRECT_VOLUME_ROOT` overrides it, for tests). */
-export function directVolumeRoot(): string {
+function directVolumeRoot(): string {
   return Deno.env.get("KATA_DIRECT_VOLUME_ROOT") || DIRECT_VOLUME_ROOT;
 }
 

@@ -131,6 +131,3 @@ export class VirtioVsock implements VirtioDevice {
     }, { while: () => this.#rxPending.length > 0 });
   }
 }
-
-/** For tests: the guest memory type the device writes into. */
-export type { GuestMemory };
