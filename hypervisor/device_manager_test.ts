@@ -69,7 +69,6 @@ const NO_HOTPLUG: Capabilities = {
   netHotplug: false,
   fsSharing: false,
   hybridVsock: true,
-  memoryProbe: false,
   agentBlockDriver: "blk",
 };
 const nic = (id?: string): Device => ({

@@ -56,8 +56,6 @@ export interface Capabilities {
   fsSharing: boolean;
   /** The agent is reached over hybrid vsock (a Unix socket). */
   hybridVsock: boolean;
-  /** The guest needs memory probing after a memory resize. */
-  memoryProbe: boolean;
   /**
    * The agent's name for the driver of this VM's disks (`Storage.driver`:
    * `blk` for virtio-blk-pci, `scsi` for virtio-scsi, `mmioblk` for

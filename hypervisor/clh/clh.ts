@@ -58,7 +58,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       netHotplug: true,
       fsSharing: this.#o.sharedMemory,
       hybridVsock: true,
-      memoryProbe: false,
       // Not wired yet: the driver has no block-device path the agent could be told about.
       agentBlockDriver: null,
     };

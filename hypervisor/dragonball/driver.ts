@@ -124,7 +124,6 @@ export class Dragonball implements Hypervisor {
       netHotplug: false,
       fsSharing: true,
       hybridVsock: true,
-      memoryProbe: false,
       agentBlockDriver: "mmioblk",
     };
   }

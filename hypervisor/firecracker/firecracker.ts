@@ -82,7 +82,6 @@ export class Firecracker extends ExternalVmm implements Hypervisor {
       netHotplug: false,
       fsSharing: false,
       hybridVsock: true,
-      memoryProbe: false,
       agentBlockDriver: "mmioblk",
     };
   }

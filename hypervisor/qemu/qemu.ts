@@ -69,7 +69,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       netHotplug: true,
       fsSharing: true,
       hybridVsock: false,
-      memoryProbe: false,
       agentBlockDriver: this.#o.blockDeviceDriver === "virtio-scsi" ? "scsi" : "blk",
     };
   }

@@ -185,16 +185,6 @@ export class QmpClient {
     return this.execute<QmpStatus>("query-status");
   }
 
-  /** Pauses the vCPUs (`stop`). */
-  async stop(): Promise<void> {
-    await this.execute("stop");
-  }
-
-  /** Resumes the vCPUs (`cont`). */
-  async cont(): Promise<void> {
-    await this.execute("cont");
-  }
-
   /** Asks QEMU to exit (`quit`); resolves once the reply (or the close) arrives. */
   async quit(): Promise<void> {
     try {

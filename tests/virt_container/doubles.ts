@@ -121,7 +121,6 @@ export class RecordingHypervisor implements Hypervisor {
       netHotplug: true,
       fsSharing: true,
       hybridVsock: false,
-      memoryProbe: false,
       // What QEMU says for the test configuration's block_device_driver = "virtio-scsi".
       agentBlockDriver: "scsi",
       ...this.caps,
