@@ -47,7 +47,10 @@ const ERRNO_STATUS: ReadonlyMap<number, ErrnoStatus> = new Map([
   [111, "Unavailable"], // ECONNREFUSED
 ]);
 
-/** The status name of a failed system call's errno, so `SysError` and kin reach the RPC boundary classified. */
+/**
+ * The status name of a failed system call's errno, so `SysError` and its kin
+ * reach the RPC boundary classified.
+ */
 export function errnoStatus(errno: number): ErrnoStatus {
   return ERRNO_STATUS.get(errno) ?? "Internal";
 }

@@ -59,8 +59,9 @@ export class DeviceManager {
 
   /**
    * Attaches a device: assigns an id when absent (a NIC's is its tap name,
-   * as the drivers file it), validates, and passes it to the driver. Before boot the device is `queued` (it takes effect at boot);
-   * once the VM runs, a kind the VM cannot hotplug is refused.
+   * as the drivers file it), validates, and passes it to the driver. Before
+   * boot the device is `queued` (it takes effect at boot); once the VM runs,
+   * a kind the VM cannot hotplug is refused.
    */
   async attach(device: Device): Promise<DeviceRecord> {
     refuseVfio(device);
