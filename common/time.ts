@@ -5,13 +5,14 @@
  */
 
 /**
- * The value of `p` if it settles within `ms`, else undefined (a rejection of
- * `p` before then propagates); the timer never outlives the wait.
+ * `{ value }` when `p` resolves within `ms`, undefined when the bound passes
+ * first (a rejection of `p` before then propagates); the timer never
+ * outlives the wait.
  */
-export function valueWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+export function within<T>(p: Promise<T>, ms: number): Promise<{ value: T } | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+  return Promise.race([p.then((value) => ({ value })), limit]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -19,5 +20,5 @@ export function valueWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined
  * rejection of `p` before then propagates); the timer never outlives it.
  */
 export async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  await valueWithin(p, ms);
+  await within(p, ms);
 }

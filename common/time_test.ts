@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { settleWithin, valueWithin } from "./time.ts";
+import { settleWithin, within } from "./time.ts";
 
 Deno.test("settleWithin: resolves with the promise, or when the bound passes first", async () => {
   const order: string[] = [];
@@ -15,11 +15,13 @@ Deno.test("settleWithin: resolves with the promise, or when the bound passes fir
   );
 });
 
-Deno.test("valueWithin: the promise's value, or undefined once the bound passes", async () => {
-  assertEquals(await valueWithin(Promise.resolve("exited"), 60_000), "exited");
-  assertEquals(await valueWithin(new Promise<string>(() => {}), 10), undefined);
+Deno.test("within: the promise's value, or undefined once the bound passes", async () => {
+  assertEquals(await within(Promise.resolve("exited"), 60_000), { value: "exited" });
+  // A promise that resolves to undefined is still told apart from the bound passing.
+  assertEquals(await within(Promise.resolve(undefined), 60_000), { value: undefined });
+  assertEquals(await within(new Promise<string>(() => {}), 10), undefined);
   await assertRejects(
-    () => valueWithin(Promise.reject(new Error("socket closed")), 60_000),
+    () => within(Promise.reject(new Error("socket closed")), 60_000),
     Error,
     "socket closed",
   );

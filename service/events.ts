@@ -12,7 +12,7 @@ import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufb
 import { type Any, AnySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { getLogger } from "../common/log.ts";
-import { valueWithin } from "../common/time.ts";
+import { within } from "../common/time.ts";
 import { connectUnix, createTtrpcTransport, type TtrpcTransport } from "../ttrpc/mod.ts";
 import {
   Events,
@@ -140,7 +140,7 @@ export class EventPublisher {
 
   /** Resolves when the queue is empty, or after `timeoutMs`; returns whether it emptied. */
   async flush(timeoutMs: number): Promise<boolean> {
-    return await valueWithin(this.#idle.then(() => true), timeoutMs) ?? false;
+    return (await within(this.#idle, timeoutMs)) !== undefined;
   }
 
   /** Stops delivering (events still queued are dropped). */

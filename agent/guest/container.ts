@@ -6,6 +6,7 @@
  * @module
  */
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
+import { settleWithin } from "../../common/time.ts";
 import { getLogger } from "../../common/log.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
 import { GuestProcess } from "./guest_process.ts";
@@ -213,10 +214,7 @@ export class GuestContainer {
     const running = [this.init, ...this.#execs.values()].filter((p) => p.state === "running");
     if (running.length > 0) {
       if (timeoutSec > 0) {
-        await Promise.race([
-          Promise.all(running.map((p) => p.wait())),
-          new Promise((r) => setTimeout(r, timeoutSec * 1000)),
-        ]);
+        await settleWithin(Promise.all(running.map((p) => p.wait())), timeoutSec * 1000);
       }
       for (const p of running) if (p.state === "running") await p.signal(9).catch(() => {});
       await Promise.all(running.map((p) => p.wait()));

@@ -6,6 +6,7 @@
  * @module
  */
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import { settleWithin } from "../../common/time.ts";
 import { OutputStream } from "./output_stream.ts";
 
 const READY_POLL_MS = 10;
@@ -111,7 +112,7 @@ export class GuestProcess {
     // the request forever (the process state still tells the truth).
     for (let waited = 0; !exited && waited < READY_POLL_CAP_MS; waited += READY_POLL_MS) {
       if ((await Deno.stat(pidFile).catch(() => null))?.size) return;
-      await Promise.race([done, new Promise((r) => setTimeout(r, READY_POLL_MS))]);
+      await settleWithin(done, READY_POLL_MS);
     }
   }
 

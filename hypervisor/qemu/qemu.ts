@@ -10,7 +10,7 @@
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../common/errors.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
-import { settleWithin, valueWithin } from "../../common/time.ts";
+import { settleWithin, within } from "../../common/time.ts";
 import { implicitDeviceId } from "../device.ts";
 import type { Device } from "../device.ts";
 import { ExternalVmm } from "../external_vmm.ts";
@@ -127,7 +127,7 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       }
     } catch (e) {
       // If QEMU died on its own, its stderr says why better than the socket error.
-      const died = await valueWithin(proc.exit, 1000);
+      const died = (await within(proc.exit, 1000))?.value;
       await this.stopVm();
       if (died && !(e instanceof UnavailableError && e.message.includes("exited"))) {
         throw proc.diedError(what, died);

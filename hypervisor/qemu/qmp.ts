@@ -6,6 +6,7 @@
  * @module
  */
 import { DeadlineExceededError, RuntimeError, UnavailableError } from "../../common/errors.ts";
+import { within } from "../../common/time.ts";
 import { getLogger } from "../../common/log.ts";
 import { writeAll } from "../../common/io.ts";
 
@@ -332,15 +333,8 @@ async function* readLines(conn: Deno.Conn): AsyncGenerator<string> {
   if (rest.trim()) yield rest.trim();
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DeadlineExceededError(`${what} did not arrive in time`)),
-        Math.max(0, ms),
-      );
-    }),
-  ]);
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  const got = await within(p, Math.max(0, ms));
+  if (!got) throw new DeadlineExceededError(`${what} did not arrive in time`);
+  return got.value;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { DeadlineExceededError, UnavailableError } from "../../common/errors.ts";
+import { within } from "../../common/time.ts";
 
 /** Retry timing of a dialer. */
 export interface DialOptions {
@@ -47,20 +48,15 @@ export async function retryUntil<T>(
     if (remaining <= 0) break;
     attempts++;
     const pending = attempt(remaining);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), remaining);
-    });
     try {
-      const result = await Promise.race([pending, expired]);
-      if (result !== "expired") return result as T;
+      const result = await within(pending, remaining);
+      if (result) return result.value;
+      // Too late for us: whatever it still yields is handed back to be closed.
       pending.then(release, () => {});
       lastError = new DeadlineExceededError("Attempt did not finish in time");
       break;
     } catch (err) {
       lastError = err;
-    } finally {
-      clearTimeout(timer);
     }
     const pause = Math.min(opts.retryIntervalMs, opts.timeoutMs - (performance.now() - start));
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
