@@ -99,12 +99,14 @@ export function kataAgent(
             timeoutMs: Math.max(1, Math.min(5000, deadline - performance.now())),
           });
           if (res.status === HealthCheckResponse_ServingStatus.SERVING) return;
-          last = new Error(`Health status ${HealthCheckResponse_ServingStatus[res.status]}`);
+          last = new UnavailableError(
+            `Health status ${HealthCheckResponse_ServingStatus[res.status]}`,
+          );
         } catch (err) {
           last = err;
           transport.close();
         }
-        log.debug("Agent at {url} not ready: {error}", { url, error: String(last) });
+        log.debug("agent at {url} not ready: {error}", { url, error: String(last) });
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new UnavailableError(

@@ -23,10 +23,10 @@ export interface LogForwarder {
 type Level = "debug" | "info" | "warn" | "error";
 
 /** Longest line forwarded whole (characters); longer ones are cut. */
-export const MAX_LINE_CHARS = 16384;
+const MAX_LINE_CHARS = 16384;
 
 /** Control characters (but tab) become U+FFFD: guest garbage must not forge log records. */
-export function cleanLine(line: string): string {
+function cleanLine(line: string): string {
   // deno-lint-ignore no-control-regex
   return line.replace(/\r$/, "").replace(/[\x00-\x08\x0a-\x1f\x7f]/g, "\ufffd");
 }

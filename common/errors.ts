@@ -1,16 +1,32 @@
 /**
  * Domain errors shared by every layer. Each carries a message that names the
- * thing and the reason; only `service/` maps them to ttRPC status codes.
+ * thing and the reason, and the gRPC status name the RPC boundary sends
+ * (`ttrpc/status.ts` is the one mapping, used by the Task service and the
+ * guest agent alike).
  * @module
  */
 
-/** Base class: `code` is the gRPC status name the RPC boundary will use. */
-export class RuntimeError extends Error {
+/**
+ * Base class: `code` is the gRPC status name the RPC boundary will use. It is
+ * abstract, so no error class can reach the boundary as Unknown by leaving it
+ * out.
+ */
+export abstract class RuntimeError extends Error {
   /** gRPC status name used at the RPC boundary. */
-  readonly code: string = "Unknown";
+  abstract readonly code: string;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * A peer answered with a status that no class here stands for (DataLoss,
+ * PermissionDenied, ...): its code name travels on unchanged.
+ */
+export class PeerStatusError extends RuntimeError {
+  constructor(readonly code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -66,4 +82,15 @@ export class InternalError extends RuntimeError {
 /** A configuration file or value is wrong; the message names file, section and key. */
 export class ConfigError extends RuntimeError {
   override readonly code = "InvalidArgument";
+}
+
+/**
+ * Several steps failed (a clean-up that tries every step and reports all):
+ * `errors` holds each failure, the first is the cause.
+ */
+export class MultipleErrors extends RuntimeError {
+  override readonly code = "Internal";
+  constructor(readonly errors: readonly unknown[], message: string) {
+    super(message, { cause: errors[0] });
+  }
 }

@@ -26,7 +26,7 @@ type ValueOf<S extends FlagSpec> = S extends { kind: "bool" } ? boolean
 export type FlagValues<F extends FlagSet> = { [K in keyof F]: ValueOf<F[K]> };
 
 /** Result of {@link parseFlags}. */
-export interface ParsedFlags<F extends FlagSet> {
+interface ParsedFlags<F extends FlagSet> {
   values: FlagValues<F>;
   /** Names of flags given explicitly on the command line. */
   given: Set<string>;

@@ -5,7 +5,7 @@
  */
 
 /** Anything with Deno's `write(p): Promise<number>` (bytes written). */
-export interface PartialWriter {
+interface PartialWriter {
   write(p: Uint8Array): Promise<number>;
 }
 
@@ -15,7 +15,7 @@ export async function writeAll(w: PartialWriter, data: Uint8Array): Promise<void
 }
 
 /** Anything with Deno's `writeSync(p): number` (bytes written). */
-export interface PartialSyncWriter {
+interface PartialSyncWriter {
   writeSync(p: Uint8Array): number;
 }
 

@@ -13,7 +13,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 
-export type { Logger, LogLevel };
+export type { Logger };
 
 const ROOT = "kata";
 
@@ -57,7 +57,7 @@ export function writerSink(writer: { writeSync(p: Uint8Array): number }): Sink {
 }
 
 /** Options of {@link setupLogging}. */
-export interface LoggingOptions {
+interface LoggingOptions {
   /** Lowest level written. */
   level: LogLevel;
   /** Where lines go; stderr when absent. */

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { settleWithin } from "./time.ts";
+import { settleWithin, within } from "./time.ts";
 
 Deno.test("settleWithin: resolves with the promise, or when the bound passes first", async () => {
   const order: string[] = [];
@@ -12,5 +12,17 @@ Deno.test("settleWithin: resolves with the promise, or when the bound passes fir
     () => settleWithin(Promise.reject(new Error("copy failed")), 60_000),
     Error,
     "copy failed",
+  );
+});
+
+Deno.test("within: the promise's value, or undefined once the bound passes", async () => {
+  assertEquals(await within(Promise.resolve("exited"), 60_000), { value: "exited" });
+  // A promise that resolves to undefined is still told apart from the bound passing.
+  assertEquals(await within(Promise.resolve(undefined), 60_000), { value: undefined });
+  assertEquals(await within(new Promise<string>(() => {}), 10), undefined);
+  await assertRejects(
+    () => within(Promise.reject(new Error("socket closed")), 60_000),
+    Error,
+    "socket closed",
   );
 });

@@ -19,7 +19,7 @@ import type { HypervisorConfig, HypervisorName, KataConfig } from "./schema.ts";
 import type { Sources } from "./sources.ts";
 
 /** Prefix of every configuration annotation. */
-export const CONFIG_ANNOTATION_PREFIX = "io.katacontainers.config.";
+const CONFIG_ANNOTATION_PREFIX = "io.katacontainers.config.";
 const HV_PREFIX = `${CONFIG_ANNOTATION_PREFIX}hypervisor.`;
 const AGENT_PREFIX = `${CONFIG_ANNOTATION_PREFIX}agent.`;
 const RUNTIME_PREFIX = `${CONFIG_ANNOTATION_PREFIX}runtime.`;

@@ -71,7 +71,7 @@ export async function resolveConfigFile(
 }
 
 /** Reads and parses one TOML file; syntax errors name the file. */
-export async function readTomlFile(path: string): Promise<Table> {
+async function readTomlFile(path: string): Promise<Table> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -107,7 +107,7 @@ export async function listDropIns(configFile: string): Promise<string[]> {
 }
 
 /** The main file merged with its drop-ins, plus where each key came from. */
-export interface MergedTree {
+interface MergedTree {
   tree: Table;
   sources: Sources;
   dropIns: string[];

@@ -9,7 +9,7 @@ import { namedPaths } from "./paths.ts";
 import { exists } from "../common/fs.ts";
 
 /** One checked item. */
-export interface HostCheckItem {
+interface HostCheckItem {
   /** What was checked, e.g. "/dev/kvm" or "guest kernel /usr/share/...". */
   name: string;
   ok: boolean;
@@ -22,10 +22,10 @@ export interface HostCheckItem {
 }
 
 /** cgroup layouts a host may have. */
-export type CgroupVersion = "v2" | "hybrid" | "v1" | "none";
+type CgroupVersion = "v2" | "hybrid" | "v1" | "none";
 
 /** Where to look; `root` prefixes /dev and /sys paths (tests point it at a fake tree). */
-export interface HostCheckOptions {
+interface HostCheckOptions {
   root?: string;
 }
 
@@ -81,7 +81,7 @@ function artifactHint(what: string, path = ""): string {
  * `/dev/kvm` node alone is not enough: some VMs expose the node without
  * nested virtualization behind it, and QEMU then aborts or hangs.
  */
-export function cpuVirtualization(root = ""): "vmx" | "svm" | undefined {
+function cpuVirtualization(root = ""): "vmx" | "svm" | undefined {
   let text = "";
   try {
     text = Deno.readTextFileSync(`${root}/proc/cpuinfo`);

@@ -6,7 +6,7 @@
 import type { HypervisorName } from "./schema.ts";
 
 /** Bounds and defaults of one hypervisor. */
-export interface HypervisorLimits {
+interface HypervisorLimits {
   /** Most vCPUs one VM may have (`default_vcpus` and `default_maxvcpus`). */
   maxVcpus?: number;
   /** Smallest `default_memory` in MiB. */

@@ -12,7 +12,7 @@ import { agentSchema, hypervisorSchema, runtimeSchema } from "./schema.ts";
 import { exists } from "../common/fs.ts";
 
 /** `[runtime]` keys without an effect here. */
-export const RUNTIME_NOT_IMPLEMENTED = [
+const RUNTIME_NOT_IMPLEMENTED = [
   "shared_mounts",
   "use_passfd_io",
   "passfd_listener_port",
@@ -28,7 +28,7 @@ export const RUNTIME_NOT_IMPLEMENTED = [
 ] as const;
 
 /** `[agent.kata]` keys without an effect here. */
-export const AGENT_NOT_IMPLEMENTED = [
+const AGENT_NOT_IMPLEMENTED = [
   "enable_tracing",
   "debug_console_enabled",
   "log_level",
@@ -39,7 +39,7 @@ export const AGENT_NOT_IMPLEMENTED = [
 ] as const;
 
 /** `[hypervisor.*]` keys without an effect in any driver here (and not refused by one). */
-export const HYPERVISOR_NOT_IMPLEMENTED = [
+const HYPERVISOR_NOT_IMPLEMENTED = [
   "block_device_logical_sector_size",
   "block_device_physical_sector_size",
   "pcie_switch_port",
@@ -76,7 +76,7 @@ export const HYPERVISOR_NOT_IMPLEMENTED = [
 const EMPTYDIR_IMPLEMENTED = ["", "shared-fs"];
 
 /** One key set in a configuration that has no effect here. */
-export interface NotImplementedKey {
+interface NotImplementedKey {
   /** `runtime`, `agent.kata`, `hypervisor.qemu`, ... */
   section: string;
   key: string;

@@ -25,7 +25,7 @@ export interface PathFinding {
 }
 
 /** A host file the configuration refers to (present or not). */
-export interface NamedPath {
+interface NamedPath {
   what: string;
   path: string;
   section: string[];

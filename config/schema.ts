@@ -52,13 +52,13 @@ export const RUNTIME_NAMES = ["virt_container", "linux_container", "wasm_contain
 export type RuntimeName = typeof RUNTIME_NAMES[number];
 
 /** `[hypervisor.<name>.factory]`: VM templating. */
-export const factorySchema = z.strictObject({
+const factorySchema = z.strictObject({
   enable_template: bool(),
   template_path: str(),
 });
 
 /** `rootless_user` inline table of a hypervisor section. */
-export const rootlessUserSchema = z.strictObject({
+const rootlessUserSchema = z.strictObject({
   uid: u32(),
   gid: u32(),
   groups: z._default(z.array(z.number().check(z.int(), z.minimum(0), z.maximum(U32_MAX))), []),
@@ -66,7 +66,7 @@ export const rootlessUserSchema = z.strictObject({
 });
 
 /** One extra read-only block image (CoCo / GPU guest extension). */
-export const extraImageSchema = z.strictObject({
+const extraImageSchema = z.strictObject({
   name: z.string(),
   path: str(),
   verity_params: str(),
@@ -219,7 +219,7 @@ export const hypervisorSchema = z.strictObject({
 export type HypervisorConfig = z.infer<typeof hypervisorSchema>;
 
 /** `[agent.kata.mem_agent]`: the guest memory agent. */
-export const memAgentSchema = z.strictObject({
+const memAgentSchema = z.strictObject({
   mem_agent_enable: bool(),
   memcg_disable: bool(),
   memcg_swap: bool(),
@@ -262,7 +262,7 @@ export const agentSchema = z.strictObject({
 export type AgentConfig = z.infer<typeof agentSchema>;
 
 /** One `[[runtime.shared_mounts]]` entry (sharing a path between containers). */
-export const sharedMountSchema = z.strictObject({
+const sharedMountSchema = z.strictObject({
   name: z.string(),
   src_ctr: z.string(),
   src_path: z.string(),

@@ -12,7 +12,7 @@ import type { HypervisorConfig, HypervisorName, KataConfig } from "./schema.ts";
 import type { Sources } from "./sources.ts";
 
 /** Block drivers upstream accepts for `block_device_driver` and `vm_rootfs_driver`. */
-export const BLOCK_DRIVERS = [
+const BLOCK_DRIVERS = [
   "virtio-blk-pci",
   "virtio-blk-ccw",
   "virtio-blk-mmio",
@@ -20,7 +20,7 @@ export const BLOCK_DRIVERS = [
   "virtio-scsi",
 ] as const;
 /** Accepted `internetworking_model` values ("" means the default, tcfilter). */
-export const INTERNETWORKING_MODELS = ["", "tcfilter", "macvtap", "none", "l3forwarding"] as const;
+const INTERNETWORKING_MODELS = ["", "tcfilter", "macvtap", "none", "l3forwarding"] as const;
 const BLOCK_AIO = ["io_uring", "native", "threads"];
 // virtio-9p is not upstream runtime-rs (it is Kata's Go runtime); QEMU and the built-in VMM serve it.
 const SHARED_FS = ["virtio-fs", "virtio-9p", "inline-virtio-fs", "virtio-fs-nydus", "none"];

@@ -4,6 +4,7 @@
  * found by their names (`CPU <n>/KVM`, as QEMU and the built-in VMM name them).
  * @module
  */
+import { FfiError } from "./errors.ts";
 import { lazyLibc } from "./libc.ts";
 import { check } from "./errno.ts";
 
@@ -29,7 +30,7 @@ export function setAffinity(tid: number, cpus: readonly number[]): void {
   const mask = new Uint8Array(MASK_BYTES);
   for (const c of cpus) {
     if (!Number.isInteger(c) || c < 0 || c >= MASK_BYTES * 8) {
-      throw new RangeError(`CPU ${c} is outside 0..${MASK_BYTES * 8 - 1}`);
+      throw new FfiError("InvalidArgument", `CPU ${c} is outside 0..${MASK_BYTES * 8 - 1}`);
     }
     mask[c >> 3] |= 1 << (c & 7);
   }

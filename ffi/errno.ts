@@ -3,6 +3,7 @@
  * {@link SysError}, the error every failed system call of `ffi/` throws.
  * @module
  */
+import { type ErrnoStatus, errnoStatus } from "./errors.ts";
 import { lazyLibc } from "./libc.ts";
 
 const libc = lazyLibc({
@@ -37,6 +38,10 @@ export function strerror(code: number): string {
 
 /** A failed system call: names the call, what it acted on, and errno's text. */
 export class SysError extends Error {
+  /** The status name the RPC boundary sends, from the errno. */
+  get code(): ErrnoStatus {
+    return errnoStatus(this.errno);
+  }
   constructor(readonly syscall: string, readonly errno: number, what = "") {
     super(`${syscall}${what ? ` ${what}` : ""}: ${strerror(errno)} (errno ${errno})`);
     this.name = "SysError";

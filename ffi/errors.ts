@@ -11,7 +11,49 @@
  * `common/errors.ts`, which the RPC boundary (`ttrpc/status.ts`) maps by name.
  * `ffi/` imports nothing of ours, so it cannot throw those classes itself.
  */
-export type FfiErrorCode = "InvalidArgument" | "FailedPrecondition" | "Internal";
+type FfiErrorCode = "InvalidArgument" | "FailedPrecondition" | "Internal";
+
+/** Status names a failed system call maps to ({@link errnoStatus}). */
+export type ErrnoStatus =
+  | FfiErrorCode
+  | "NotFound"
+  | "AlreadyExists"
+  | "PermissionDenied"
+  | "ResourceExhausted"
+  | "Unavailable"
+  | "DeadlineExceeded"
+  | "Unimplemented";
+
+/** Linux errno values and the status each stands for (others: Internal). */
+const ERRNO_STATUS: ReadonlyMap<number, ErrnoStatus> = new Map([
+  [1, "PermissionDenied"], // EPERM
+  [2, "NotFound"], // ENOENT
+  [3, "NotFound"], // ESRCH
+  [11, "Unavailable"], // EAGAIN
+  [12, "ResourceExhausted"], // ENOMEM
+  [13, "PermissionDenied"], // EACCES
+  [16, "FailedPrecondition"], // EBUSY
+  [17, "AlreadyExists"], // EEXIST
+  [19, "NotFound"], // ENODEV
+  [20, "FailedPrecondition"], // ENOTDIR
+  [21, "FailedPrecondition"], // EISDIR
+  [22, "InvalidArgument"], // EINVAL
+  [24, "ResourceExhausted"], // EMFILE
+  [28, "ResourceExhausted"], // ENOSPC
+  [38, "Unimplemented"], // ENOSYS
+  [39, "FailedPrecondition"], // ENOTEMPTY
+  [95, "Unimplemented"], // EOPNOTSUPP
+  [110, "DeadlineExceeded"], // ETIMEDOUT
+  [111, "Unavailable"], // ECONNREFUSED
+]);
+
+/**
+ * The status name of a failed system call's errno, so `SysError` and its kin
+ * reach the RPC boundary classified.
+ */
+export function errnoStatus(errno: number): ErrnoStatus {
+  return ERRNO_STATUS.get(errno) ?? "Internal";
+}
 
 /**
  * A failed `ffi/` call. `code` says what kind of failure it is:

@@ -1,7 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { statusCodeOf } from "../ttrpc/status.ts";
-import { FfiError } from "./errors.ts";
+import { errnoStatus, FfiError } from "./errors.ts";
+import { SysError } from "./libc.ts";
 
 Deno.test("FfiError keeps its message, name and cause", () => {
   const cause = new Error("inner");
@@ -19,4 +20,24 @@ Deno.test("each FfiError code is the status code the RPC boundary sends", () => 
   assertEquals(statusCodeOf(new FfiError("InvalidArgument", "x")), Code.InvalidArgument);
   assertEquals(statusCodeOf(new FfiError("FailedPrecondition", "x")), Code.FailedPrecondition);
   assertEquals(statusCodeOf(new FfiError("Internal", "x")), Code.Internal);
+});
+
+Deno.test("errnoStatus classifies the usual errnos and calls the rest Internal", () => {
+  assertEquals(
+    [2, 17, 22, 13, 28, 110, 9999].map(errnoStatus),
+    [
+      "NotFound",
+      "AlreadyExists",
+      "InvalidArgument",
+      "PermissionDenied",
+      "ResourceExhausted",
+      "DeadlineExceeded",
+      "Internal",
+    ],
+  );
+});
+
+Deno.test("a failed system call reaches the RPC boundary with its errno's status", () => {
+  assertEquals(statusCodeOf(new SysError("open", 2, "/nonexistent")), Code.NotFound);
+  assertEquals(statusCodeOf(new SysError("mmap", 12)), Code.ResourceExhausted);
 });

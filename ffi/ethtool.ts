@@ -14,7 +14,7 @@ const ETHTOOL_GDRVINFO = 3;
 const DRVINFO_SIZE = 196;
 
 /** What ETHTOOL_GDRVINFO reports. */
-export interface DriverInfo {
+interface DriverInfo {
   driver: string;
   version: string;
   busInfo: string;

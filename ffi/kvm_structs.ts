@@ -17,18 +17,14 @@ export const KVM = {
   SET_USER_MEMORY_REGION: 0x4020ae46,
   CREATE_VCPU: 0xae41,
   SET_TSS_ADDR: 0xae47,
-  SET_IDENTITY_MAP_ADDR: 0x4008ae48,
   CREATE_IRQCHIP: 0xae60,
-  IRQ_LINE: 0x4008ae61,
   CREATE_PIT2: 0x4040ae77,
   IRQFD: 0x4020ae76,
-  IOEVENTFD: 0x4040ae79,
   RUN: 0xae80,
   GET_REGS: 0x8090ae81,
   SET_REGS: 0x4090ae82,
   GET_SREGS: 0x8138ae83,
   SET_SREGS: 0x4138ae84,
-  GET_MSRS: 0xc008ae88,
   SET_MSRS: 0x4008ae89,
   SET_FPU: 0x41a0ae8d,
   GET_LAPIC: 0x8400ae8e,
@@ -53,11 +49,7 @@ export const KVM_API_VERSION = 12;
 export const CAP = {
   IRQCHIP: 0,
   USER_MEMORY: 3,
-  SET_TSS_ADDR: 4,
   IRQFD: 32,
-  PIT2: 33,
-  IOEVENTFD: 36,
-  MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
 } as const;
 
@@ -100,15 +92,6 @@ export function encodeMemoryRegion(r: MemoryRegion): Uint8Array<ArrayBuffer> {
   return b;
 }
 
-/** Encodes struct kvm_irq_level (KVM_IRQ_LINE). */
-export function encodeIrqLevel(irq: number, level: boolean): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, irq, true);
-  v.setUint32(4, level ? 1 : 0, true);
-  return b;
-}
-
 /** Encodes struct kvm_irqfd (32 bytes). */
 export function encodeIrqfd(
   eventFd: number,
@@ -120,33 +103,6 @@ export function encodeIrqfd(
   v.setUint32(0, eventFd, true);
   v.setUint32(4, gsi, true);
   v.setUint32(8, deassign ? 1 : 0, true);
-  return b;
-}
-
-/** Options of KVM_IOEVENTFD. */
-export interface IoEventFd {
-  eventFd: number;
-  addr: bigint;
-  len: number;
-  /** Only writes of this value signal the fd. */
-  datamatch?: bigint;
-  pio?: boolean;
-  deassign?: boolean;
-}
-
-/** Encodes struct kvm_ioeventfd (64 bytes). */
-export function encodeIoEventFd(o: IoEventFd): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(64);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, o.datamatch ?? 0n, true);
-  v.setBigUint64(8, o.addr, true);
-  v.setUint32(16, o.len, true);
-  v.setInt32(20, o.eventFd, true);
-  v.setUint32(
-    24,
-    (o.datamatch !== undefined ? 1 : 0) | (o.pio ? 2 : 0) | (o.deassign ? 4 : 0),
-    true,
-  );
   return b;
 }
 
@@ -280,7 +236,7 @@ export interface Segment {
 }
 
 /** struct kvm_dtable. */
-export interface DescriptorTable {
+interface DescriptorTable {
   base: bigint;
   limit: number;
 }

@@ -48,9 +48,3 @@ export function supportedCpuid(kvmFd: number): CpuidEntry[] {
   ioctlBuf(kvmFd, KVM.GET_SUPPORTED_CPUID, b, "KVM_GET_SUPPORTED_CPUID");
   return decodeCpuid(b);
 }
-
-/** Closes a KVM fd, for symmetry with the open functions. */
-export function closeKvmFd(fd: number): void {
-  check(fd, "close", "negative fd");
-  closeFd(fd);
-}

@@ -65,17 +65,6 @@ export function setMsrs(vcpuFd: number, entries: readonly MsrEntry[]): void {
   }
 }
 
-/** KVM_GET_MSRS for the given indexes. */
-export function getMsrs(vcpuFd: number, indexes: readonly number[]): MsrEntry[] {
-  const b = encodeMsrs(indexes.map((index) => ({ index, data: 0n })));
-  const n = ioctlBuf(vcpuFd, KVM.GET_MSRS, b, "KVM_GET_MSRS");
-  const v = new DataView(b.buffer);
-  return indexes.slice(0, n).map((index, i) => ({
-    index,
-    data: v.getBigUint64(16 + i * 16, true),
-  }));
-}
-
 /** KVM_GET_MP_STATE: "runnable", "halted", "uninitialized" (an AP before INIT/SIPI), ... */
 export function getMpState(vcpuFd: number): string {
   const b = new Uint8Array(4);

@@ -96,7 +96,9 @@ function installKickHandler(): void {
 }
 
 /** Why a vCPU thread ended on its own. */
-export class VcpuThreadError extends Error {
+class VcpuThreadError extends Error {
+  /** A failed KVM_RUN is the VMM's own failure, whatever the errno. */
+  readonly code = "Internal";
   constructor(readonly vcpu: number, readonly errno: number) {
     super(`vCPU ${vcpu}: KVM_RUN failed (errno ${errno})`);
     this.name = "VcpuThreadError";
@@ -159,7 +161,7 @@ export class VcpuThread {
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      const err = new Error(`vCPU ${id} thread failed: ${e.message}`);
+      const err = new FfiError("Internal", `vCPU ${id} thread failed: ${e.message}`);
       failed(err);
       worker.terminate();
       doneErr(err);

@@ -1,18 +1,14 @@
 /**
- * The KVM VM-fd ioctls: vCPU creation, guest memory slots, TSS and identity
- * map addresses, the in-kernel irqchip and PIT, interrupt lines, irqfd and
- * ioeventfd.
+ * The KVM VM-fd ioctls: vCPU creation, guest memory slots, the TSS address,
+ * the in-kernel irqchip and PIT, and irqfd.
  * @module
  */
 import { ioctlBuf, ioctlVal } from "./ioctl.ts";
 import { type Mapping } from "./mmap.ts";
 import {
-  encodeIoEventFd,
   encodeIrqfd,
-  encodeIrqLevel,
   encodeMemoryRegion,
   encodePitConfig,
-  type IoEventFd,
   KVM,
   type MemoryRegion,
 } from "./kvm_structs.ts";
@@ -37,13 +33,6 @@ export function setTssAddr(vmFd: number, addr: number): void {
   ioctlVal(vmFd, KVM.SET_TSS_ADDR, addr, "KVM_SET_TSS_ADDR");
 }
 
-/** KVM_SET_IDENTITY_MAP_ADDR (one page, used by VMX for real mode). */
-export function setIdentityMapAddr(vmFd: number, addr: bigint): void {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, addr, true);
-  ioctlBuf(vmFd, KVM.SET_IDENTITY_MAP_ADDR, b, "KVM_SET_IDENTITY_MAP_ADDR");
-}
-
 /** KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC and a LAPIC per vCPU. */
 export function createIrqchip(vmFd: number): void {
   ioctlVal(vmFd, KVM.CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
@@ -54,17 +43,7 @@ export function createPit2(vmFd: number): void {
   ioctlBuf(vmFd, KVM.CREATE_PIT2, encodePitConfig(), "KVM_CREATE_PIT2");
 }
 
-/** KVM_IRQ_LINE: sets a GSI's level. */
-export function irqLine(vmFd: number, irq: number, level: boolean): void {
-  ioctlBuf(vmFd, KVM.IRQ_LINE, encodeIrqLevel(irq, level), `KVM_IRQ_LINE ${irq}`);
-}
-
 /** KVM_IRQFD: a write to `eventFd` injects an edge on `gsi` (or detaches it). */
 export function irqfd(vmFd: number, eventFd: number, gsi: number, deassign = false): void {
   ioctlBuf(vmFd, KVM.IRQFD, encodeIrqfd(eventFd, gsi, deassign), `KVM_IRQFD gsi ${gsi}`);
-}
-
-/** KVM_IOEVENTFD: guest writes to `addr` signal `eventFd` without an exit. */
-export function ioeventfd(vmFd: number, o: IoEventFd): void {
-  ioctlBuf(vmFd, KVM.IOEVENTFD, encodeIoEventFd(o), "KVM_IOEVENTFD");
 }

@@ -8,7 +8,7 @@
  */
 import { strerror } from "./errno.ts";
 import { closeFd } from "./fd.ts";
-import { FfiError } from "./errors.ts";
+import { type ErrnoStatus, errnoStatus, FfiError } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 import {
   AF,
@@ -37,6 +37,10 @@ export { IFF, NUD, RT } from "./rtnetlink_msg.ts";
 
 /** A request the kernel refused: names the operation, errno's text and the kernel's detail. */
 export class NetlinkError extends Error {
+  /** The status name the RPC boundary sends, from the errno. */
+  get code(): ErrnoStatus {
+    return errnoStatus(this.errno);
+  }
   constructor(readonly op: string, readonly errno: number, detail?: string) {
     super(`${op}: ${strerror(errno)} (errno ${errno})${detail ? `: ${detail}` : ""}`);
     this.name = "NetlinkError";

@@ -6,6 +6,7 @@
  * in a pod's netns without subprocesses.
  * @module
  */
+import { FfiError } from "./errors.ts";
 import { lazyLibc } from "./libc.ts";
 import { check } from "./errno.ts";
 import { closeFd, O, openFd } from "./fd.ts";
@@ -37,7 +38,7 @@ export function inNetns<T>(path: string, fn: () => T): T {
     try {
       const out = fn();
       if (out instanceof Promise) {
-        throw new TypeError("inNetns needs a synchronous function");
+        throw new FfiError("InvalidArgument", "inNetns needs a synchronous function");
       }
       return out;
     } finally {

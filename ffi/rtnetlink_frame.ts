@@ -193,7 +193,10 @@ export function formatMac(b: Uint8Array): string {
 /** Raw bytes from "aa:bb:cc:dd:ee:ff"; throws on anything else. */
 export function parseMac(s: string): Uint8Array {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) {
-    throw new RangeError(`Invalid MAC address ${JSON.stringify(s)}: expected six hex bytes`);
+    throw new FfiError(
+      "InvalidArgument",
+      `Invalid MAC address ${JSON.stringify(s)}: expected six hex bytes`,
+    );
   }
   return new Uint8Array(s.split(":").map((x) => parseInt(x, 16)));
 }
@@ -202,7 +205,7 @@ export function parseMac(s: string): Uint8Array {
 export function parseIp4(s: string): Uint8Array {
   const parts = s.split(".");
   if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) {
-    throw new RangeError(`Invalid IPv4 address ${JSON.stringify(s)}`);
+    throw new FfiError("InvalidArgument", `Invalid IPv4 address ${JSON.stringify(s)}`);
   }
   return new Uint8Array(parts.map(Number));
 }

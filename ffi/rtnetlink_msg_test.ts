@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
+import { FfiError } from "./errors.ts";
 import * as m from "./rtnetlink_msg.ts";
 
 const le32 = (b: Uint8Array, off: number) =>
@@ -181,7 +182,7 @@ Deno.test("addresses format like the kernel's tools", () => {
   );
   assertEquals(v6([0, 1, 0, 0, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7]), "1:0:2:3:4:5:6:7");
   assertEquals(m.formatMac(new Uint8Array([0, 0x1b, 0xff, 1, 2, 3])), "00:1b:ff:01:02:03");
-  assertThrows(() => m.parseMac("00:11:22:33:44"), RangeError, "Invalid MAC address");
+  assertThrows(() => m.parseMac("00:11:22:33:44"), FfiError, "Invalid MAC address");
 });
 
 Deno.test("IPv4 address and route requests carry their attributes", () => {
@@ -209,6 +210,6 @@ Deno.test("IPv4 address and route requests carry their attributes", () => {
     0,
     1000,
   ]);
-  assertThrows(() => m.parseIp4("10.0.0"), RangeError, "Invalid IPv4 address");
-  assertThrows(() => m.parseIp4("10.0.0.256"), RangeError);
+  assertThrows(() => m.parseIp4("10.0.0"), FfiError, "Invalid IPv4 address");
+  assertThrows(() => m.parseIp4("10.0.0.256"), FfiError);
 });

@@ -19,7 +19,7 @@ const TCA_EGRESS_REDIR = 1;
 /** tc handles: the ingress qdisc lives at `ffff:` under the ingress parent. */
 export const TC_H = { INGRESS: 0xfffffff1, INGRESS_HANDLE: 0xffff0000 } as const;
 /** EtherType "all protocols" (`ETH_P_ALL`). */
-export const ETH_P_ALL = 0x0003;
+const ETH_P_ALL = 0x0003;
 
 function tcmsg(index: number, handle: number, parent: number, info = 0): Uint8Array {
   const b = new Uint8Array(20);

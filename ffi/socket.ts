@@ -63,7 +63,7 @@ export function sendAll(fd: number, buf: Uint8Array<ArrayBuffer>): void {
       if (n !== buf.length) {
         throw new FfiError(
           "Internal",
-          `send on fd ${fd}: short datagram (${n} of ${buf.length} bytes)`,
+          `Short send on fd ${fd}: ${n} of ${buf.length} bytes of the datagram`,
         );
       }
       return;

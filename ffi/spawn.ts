@@ -44,7 +44,7 @@ const O_RDONLY = 0;
 const O_WRONLY = 1;
 
 /** What {@link spawnDetached} starts. */
-export interface DetachedSpawn {
+interface DetachedSpawn {
   /** Absolute path of the program (no PATH search). */
   program: string;
   /** Arguments after argv[0] (argv[0] is `program`). */

@@ -37,7 +37,10 @@ export function tapFlags(queues: number): number {
 export function ifreq(name: string, flags = 0): Uint8Array<ArrayBuffer> {
   const n = new TextEncoder().encode(name);
   if (n.length === 0 || n.length >= IFNAMSIZ) {
-    throw new RangeError(`Invalid interface name ${JSON.stringify(name)}: 1 to 15 bytes`);
+    throw new FfiError(
+      "InvalidArgument",
+      `Invalid interface name ${JSON.stringify(name)}: 1 to 15 bytes`,
+    );
   }
   const b = new Uint8Array(40);
   b.set(n);
@@ -47,7 +50,7 @@ export function ifreq(name: string, flags = 0): Uint8Array<ArrayBuffer> {
 
 function checkQueues(queues: number): void {
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) {
-    throw new RangeError(`Invalid queue count ${queues}: 1 to 256`);
+    throw new FfiError("InvalidArgument", `Invalid queue count ${queues}: 1 to 256`);
   }
 }
 
@@ -78,7 +81,7 @@ export function createTap(netns: string, name: string, queues: number): void {
 }
 
 /** Options for {@link openTap}. */
-export interface OpenTapOptions {
+interface OpenTapOptions {
   /** O_NONBLOCK on every fd (reads then return null instead of blocking). */
   nonblocking?: boolean;
 }
@@ -157,7 +160,7 @@ export function writeFrame(fd: number, frame: Uint8Array<ArrayBuffer>): void {
   if (n !== frame.length) {
     throw new FfiError(
       "Internal",
-      `write to tap fd ${fd}: short frame (${n} of ${frame.length} bytes)`,
+      `Short write to tap fd ${fd}: ${n} of ${frame.length} bytes of the frame`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { FfiError } from "./errors.ts";
 import { ifreq, tapFlags } from "./tun.ts";
 
 Deno.test("tap flags: vnet header always, multi-queue only for more than one queue", () => {
@@ -14,6 +15,6 @@ Deno.test("ifreq holds the name and flags; bad names are refused", () => {
   assertEquals(r.length, 40);
   assertEquals(new TextDecoder().decode(r.subarray(0, 9)), "tap0_kata");
   assertEquals([r[9], r[16], r[17]], [0, 0x02, 0x40]);
-  assertThrows(() => ifreq(""), RangeError, "Invalid interface name");
-  assertThrows(() => ifreq("a-very-long-name0"), RangeError, "1 to 15 bytes");
+  assertThrows(() => ifreq(""), FfiError, "Invalid interface name");
+  assertThrows(() => ifreq("a-very-long-name0"), FfiError, "1 to 15 bytes");
 });

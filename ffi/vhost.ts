@@ -10,7 +10,7 @@ import { closeFd, O, openFd } from "./fd.ts";
 import { ioctlBuf } from "./ioctl.ts";
 
 /** `_IOW(VHOST_VIRTIO=0xAF, 0x60, __u64)`. */
-export const VHOST_VSOCK_SET_GUEST_CID = 0x4008af60;
+const VHOST_VSOCK_SET_GUEST_CID = 0x4008af60;
 
 /** An open vhost-vsock device. */
 export class VhostVsock {

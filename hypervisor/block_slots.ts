@@ -11,13 +11,13 @@
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../common/errors.ts";
 
 /** What a slot holder needs: an id, and optionally the slot it asks for. */
-export interface SlotHolder {
+interface SlotHolder {
   id: string;
   index?: number;
 }
 
 /** How slots are named in messages. */
-export interface SlotNaming {
+interface SlotNaming {
   /** The VMM ("Firecracker", "The built-in VMM"). */
   owner: string;
   /** The kind of slot ("drive", "block"). */

@@ -4,10 +4,10 @@
  * with a clear error (VFIO is refused everywhere for now).
  * @module
  */
-import { InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
+import { AlreadyExistsError, InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
 
 /** One token bucket of a rate limiter (Firecracker's `TokenBucket`). */
-export interface TokenBucket {
+interface TokenBucket {
   /** Bucket size: bytes for bandwidth, operations for ops. */
   size: number;
   /** Time in milliseconds to refill the whole bucket. */
@@ -90,7 +90,7 @@ export interface NetworkDevice {
 }
 
 /** The agent channel: vhost-vsock (QEMU) or hybrid vsock over a Unix socket. */
-export interface VsockDevice {
+interface VsockDevice {
   kind: "vsock";
   id?: string;
   /** Guest CID, at least 3. */
@@ -126,7 +126,7 @@ export interface VfioDevice {
 export type Device = BlockDevice | NetworkDevice | VsockDevice | ShareFsDevice | VfioDevice;
 
 /** The discriminant of {@link Device}. */
-export type DeviceKind = Device["kind"];
+type DeviceKind = Device["kind"];
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
@@ -214,6 +214,20 @@ export function newDeviceId(): string {
  */
 export function implicitDeviceId(d: Device): string | undefined {
   return d.id || (d.kind === "network" ? d.tapName : undefined);
+}
+
+/** Refuses a VFIO device, which no driver passes through yet (the one refusal all use). */
+export function refuseVfio(d: Device): asserts d is Exclude<Device, VfioDevice> {
+  if (d.kind === "vfio") {
+    throw new UnimplementedError(
+      `Cannot add VFIO device ${d.bdf}: VFIO passthrough is not supported`,
+    );
+  }
+}
+
+/** The error for a device whose id the VM already has (the one code all use). */
+export function duplicateDevice(d: Device, id: string): AlreadyExistsError {
+  return new AlreadyExistsError(`Cannot add ${d.kind} device "${id}": id already in use`);
 }
 
 /** Refuses NICs handed over as open fds (macvtap): Deno cannot pass fds to a VMM. */

@@ -7,23 +7,25 @@
  * is called.
  * @module
  */
-import {
-  AlreadyExistsError,
-  FailedPreconditionError,
-  NotFoundError,
-  UnimplementedError,
-} from "../common/errors.ts";
+import { FailedPreconditionError, NotFoundError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
-import { type Device, newDeviceId, validateDevice } from "./device.ts";
+import {
+  type Device,
+  duplicateDevice,
+  implicitDeviceId,
+  newDeviceId,
+  refuseVfio,
+  validateDevice,
+} from "./device.ts";
 import type { Capabilities, Hypervisor } from "./hypervisor.ts";
 
 const log = getLogger("hypervisor.devices");
 
 /** `queued`: accepted before boot, takes effect when the VM boots; `attached`: live in the VM. */
-export type DeviceStatus = "queued" | "attached";
+type DeviceStatus = "queued" | "attached";
 
 /** One tracked device. */
-export interface DeviceRecord {
+interface DeviceRecord {
   device: Device & { id: string };
   status: DeviceStatus;
 }
@@ -56,21 +58,18 @@ export class DeviceManager {
   }
 
   /**
-   * Attaches a device: assigns an id when absent, validates, and passes it to
-   * the driver. Before boot the device is `queued` (it takes effect at boot);
-   * once the VM runs, a kind the VM cannot hotplug is refused.
+   * Attaches a device: assigns an id when absent (a NIC's is its tap name,
+   * as the drivers file it), validates, and passes it to the driver. Before
+   * boot the device is `queued` (it takes effect at boot); once the VM runs,
+   * a kind the VM cannot hotplug is refused.
    */
   async attach(device: Device): Promise<DeviceRecord> {
-    if (device.kind === "vfio") {
-      throw new UnimplementedError(
-        `Cannot attach VFIO device ${device.bdf}: VFIO is not supported`,
-      );
-    }
-    const d = { ...device, id: device.id || newDeviceId() } as Device & { id: string };
+    refuseVfio(device);
+    const d = { ...device, id: implicitDeviceId(device) ?? newDeviceId() } as Device & {
+      id: string;
+    };
     validateDevice(d);
-    if (this.#devices.has(d.id)) {
-      throw new AlreadyExistsError(`Cannot attach ${d.kind} device "${d.id}": id already in use`);
-    }
+    if (this.#devices.has(d.id)) throw duplicateDevice(d, d.id);
     const state = this.#hv.state();
     if (state === "stopped") {
       throw new FailedPreconditionError(`Cannot attach ${d.kind} device "${d.id}": VM is stopped`);
@@ -94,19 +93,6 @@ export class DeviceManager {
     const rec = this.get(id);
     await this.#hv.removeDevice(rec.device);
     this.#devices.delete(id);
-  }
-
-  /** Updates a device in place (same id), e.g. re-pointing a placeholder drive. */
-  async update(device: Device & { id: string }): Promise<void> {
-    const rec = this.get(device.id);
-    if (rec.device.kind !== device.kind) {
-      throw new FailedPreconditionError(
-        `Cannot update device "${device.id}": it is a ${rec.device.kind} device, not ${device.kind}`,
-      );
-    }
-    validateDevice(device);
-    await this.#hv.updateDevice(device);
-    rec.device = { ...rec.device, ...device } as Device & { id: string };
   }
 
   /** Boots the VM (`Hypervisor.bootVm`); queued devices become attached. */

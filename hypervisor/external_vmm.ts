@@ -1,19 +1,23 @@
 /**
  * What the drivers of an external VMM process with a control socket (QEMU's
- * QMP, Cloud Hypervisor's REST API) share: the run directory under
- * `<run root>/<sandbox id>/<subdir>`, the VMM child process, the lifecycle,
- * the device table with the checks every `addDevice` makes, and the state
- * they persist. A driver adds how it talks to its VMM.
+ * QMP, Cloud Hypervisor's and Firecracker's REST APIs) share: the run
+ * directory (`<run root>/<sandbox id>/<subdir>` unless the driver lays it out
+ * itself, as Firecracker's jailer does), the VMM child process, the lifecycle
+ * and its rule table, the device table with the checks every `addDevice`
+ * makes, and the state they persist. A driver adds how it talks to its VMM.
  * @module
  */
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  UnimplementedError,
-} from "../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
-import type { Device } from "./device.ts";
-import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "./device.ts";
+import type { Device, VfioDevice } from "./device.ts";
+import {
+  duplicateDevice,
+  implicitDeviceId,
+  newDeviceId,
+  refuseTapFds,
+  refuseVfio,
+  validateDevice,
+} from "./device.ts";
 import type {
   HypervisorKind,
   HypervisorState,
@@ -22,14 +26,20 @@ import type {
   VmState,
 } from "./hypervisor.ts";
 import { removeTree } from "../persist/remove_tree.ts";
-import { VmLifecycle } from "./vm_lifecycle.ts";
+import { VmLifecycle, type VmRules } from "./vm_lifecycle.ts";
 import { VmmProcess } from "./vmm_process.ts";
 
 /** A device the driver holds, with its id and (once placed) its guest path. */
-export type PlacedDevice = Device & { id: string; guestPath?: string };
+export type PlacedDevice = Exclude<Device, VfioDevice> & { id: string; guestPath?: string };
+
+/** Where a driver's VM lives: the sandbox's directory and the driver's own, removed on cleanup. */
+interface VmLayout {
+  vmPath: string;
+  dir: string;
+}
 
 /** How the base names and places a driver's VM. */
-export interface ExternalVmmSetup {
+interface ExternalVmmSetup {
   kind: HypervisorKind;
   /** The VMM's name in messages ("QEMU", "Cloud Hypervisor"). */
   vmm: string;
@@ -39,6 +49,10 @@ export interface ExternalVmmSetup {
   /** `disable_block_device_use`: refuse block devices. */
   disableBlockDeviceUse: boolean;
   log: Logger;
+  /** Which operation each state allows; default: the VM boots in `startVm`. */
+  rules?: VmRules;
+  /** What the VMM's stdout carries (default: the guest console). */
+  stdoutIs?: "console" | "output";
 }
 
 /** Sandbox ids a driver accepts: they become path components and QEMU/CH names. */
@@ -60,7 +74,7 @@ export abstract class ExternalVmm {
   constructor(setup: ExternalVmmSetup) {
     this.setup = setup;
     this.kind = setup.kind;
-    this.vm = new VmLifecycle(setup.vmm);
+    this.vm = new VmLifecycle(setup.vmm, setup.rules);
   }
 
   /** Stops the VMM (kills it if it does not go); safe to call twice. */
@@ -93,22 +107,20 @@ export abstract class ExternalVmm {
     return this.proc.exit;
   }
 
-  updateDevice(d: Device): Promise<void> {
-    return Promise.reject(
-      new UnimplementedError(
-        `Cannot update ${d.kind} device "${d.id ?? ""}" in place on ${this.setup.vmm}`,
-      ),
-    );
-  }
-
   async cleanup(): Promise<void> {
     await this.stopVm();
     // Mount-aware: unmounts and proves before removing, never through a mount.
     if (this.dir) await removeTree(this.dir);
   }
 
-  /** `prepareVm`'s common part: checks state and id, makes the driver's directory. */
-  protected async prepareDir(opts: PrepareVmOptions): Promise<void> {
+  /**
+   * `prepareVm`'s common part: checks state and id, makes the driver's
+   * directory (`layout` places it elsewhere than `<runRoot>/<id>/<subdir>`).
+   */
+  protected async prepareDir(
+    opts: PrepareVmOptions,
+    layout?: (id: string) => VmLayout,
+  ): Promise<void> {
     this.vm.require("prepare", "prepare", opts.id);
     if (!SANDBOX_ID.test(opts.id) || opts.id.length > 64) {
       throw new InvalidArgumentError(
@@ -117,8 +129,10 @@ export abstract class ExternalVmm {
     }
     this.vm.id = opts.id;
     this.netns = opts.netnsPath ?? null;
-    this.vmPath = `${this.setup.runRoot}/${opts.id}`;
-    this.dir = `${this.vmPath}/${this.setup.subdir}`;
+    const vmPath = `${this.setup.runRoot}/${opts.id}`;
+    const placed = layout?.(opts.id) ?? { vmPath, dir: `${vmPath}/${this.setup.subdir}` };
+    this.vmPath = placed.vmPath;
+    this.dir = placed.dir;
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o750 });
   }
 
@@ -129,15 +143,11 @@ export abstract class ExternalVmm {
    */
   protected admit(d: Device): PlacedDevice {
     validateDevice(d);
+    refuseVfio(d);
     refuseTapFds(d, this.setup.vmm);
     const id = implicitDeviceId(d) ?? newDeviceId();
     this.vm.require("attach", `add ${d.kind} device "${id}" to`);
-    if (this.devices.has(id)) {
-      throw new InvalidArgumentError(`Cannot add ${d.kind} device "${id}": id already in use`);
-    }
-    if (d.kind === "vfio") {
-      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
-    }
+    if (this.devices.has(id)) throw duplicateDevice(d, id);
     if (d.kind === "block" && this.setup.disableBlockDeviceUse) {
       throw new FailedPreconditionError(
         `Cannot add block device "${id}": disable_block_device_use is set`,
@@ -146,15 +156,19 @@ export abstract class ExternalVmm {
     return { ...d, id } as PlacedDevice;
   }
 
-  /** Spawns the VMM in the pod netns; its exit marks the VM stopped. */
-  protected spawnVmm(cmd: string, args: string[]): VmmProcess {
+  /**
+   * Spawns the VMM, in the pod netns unless `enterNetns` is false (a launcher
+   * such as Firecracker's jailer that joins it itself); its exit marks the VM
+   * stopped.
+   */
+  protected spawnVmm(cmd: string, args: string[], enterNetns = true): VmmProcess {
     const proc = VmmProcess.spawn({
       cmd,
       args,
-      netnsPath: this.netns ?? undefined,
+      netnsPath: enterNetns ? this.netns ?? undefined : undefined,
       log: this.setup.log,
       name: this.setup.vmm,
-      stdoutIs: "console",
+      stdoutIs: this.setup.stdoutIs ?? "console",
     });
     this.proc = proc;
     proc.exit.then(() => this.vm.stopped());

@@ -1,5 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import {
+  AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   UnimplementedError,
@@ -59,7 +60,7 @@ Deno.test("external VMM base: run directory, device admission, saved state, clea
     v.take({ kind: "vsock", id: "v", guestCid: 3 });
     assertThrows(
       () => v.take({ kind: "vsock", id: "v", guestCid: 3 }),
-      InvalidArgumentError,
+      AlreadyExistsError,
       "id already in use",
     );
     assertThrows(() => v.take({ kind: "vfio", bdf: "0000:00:01.0" }), UnimplementedError);

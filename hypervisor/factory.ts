@@ -16,7 +16,7 @@ import { Qemu } from "./qemu/qemu.ts";
 import { dragonballFromConfig } from "./dragonball/driver.ts";
 
 /** Options of {@link createHypervisor}. */
-export interface CreateHypervisorOptions {
+interface CreateHypervisorOptions {
   /** Base of the per-sandbox directories (default `/run/kata`). */
   runRoot?: string;
   /**

@@ -7,7 +7,7 @@
 import { UnavailableError, UnimplementedError } from "../common/errors.ts";
 
 /** One HTTP response. */
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   /** Header names in lower case. */
   headers: Record<string, string>;
@@ -16,6 +16,8 @@ export interface HttpResponse {
 
 /** The socket could not be reached (not there yet, refused): worth retrying. */
 export class HttpConnectError extends Error {
+  /** The VMM's API socket cannot be reached. */
+  readonly code = "Unavailable";
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "HttpConnectError";

@@ -56,8 +56,6 @@ export interface Capabilities {
   fsSharing: boolean;
   /** The agent is reached over hybrid vsock (a Unix socket). */
   hybridVsock: boolean;
-  /** The guest needs memory probing after a memory resize. */
-  memoryProbe: boolean;
   /**
    * The agent's name for the driver of this VM's disks (`Storage.driver`:
    * `blk` for virtio-blk-pci, `scsi` for virtio-scsi, `mmioblk` for
@@ -73,12 +71,6 @@ export type AgentBlockDriver = "blk" | "scsi" | "mmioblk";
 export interface VmExit {
   code: number | null;
   signal: string | null;
-}
-
-/** Result of {@link Hypervisor.resizeVcpu}. */
-export interface VcpuResize {
-  old: number;
-  new: number;
 }
 
 /**
@@ -125,8 +117,6 @@ export interface Hypervisor {
   stopVm(): Promise<void>;
   /** Resolves when the VMM process ends. */
   waitVm(): Promise<VmExit>;
-  pauseVm(): Promise<void>;
-  resumeVm(): Promise<void>;
   /**
    * Attaches a device (cold before boot, hotplug after where supported) and
    * returns it with driver-filled fields (`guestPath`, `index`).
@@ -134,12 +124,6 @@ export interface Hypervisor {
   addDevice(d: Device): Promise<Device>;
   /** Detaches a device added earlier. */
   removeDevice(d: Device): Promise<void>;
-  /** Changes a device in place (e.g. re-points a block drive, updates rate limiters). */
-  updateDevice(d: Device): Promise<void>;
-  /** Sets the number of vCPUs; returns the old and new counts. */
-  resizeVcpu(n: number): Promise<VcpuResize>;
-  /** Sets guest memory in MiB; returns the new size. */
-  resizeMemory(mib: number): Promise<number>;
   /** Where the agent listens. Known after `prepareVm`. */
   agentSocket(): AgentSocket;
   /** VMM process ids (first is the main VMM process); empty before start. */
@@ -155,4 +139,9 @@ export interface Hypervisor {
    * cannot tell leave it out.
    */
   vcpuReport?(): Promise<string>;
+  /**
+   * Counters a VMM inside the shim keeps (vCPU exits by kind, ...), for the
+   * management socket's metrics; drivers of a separate VMM process leave it out.
+   */
+  vmmCounters?(): Record<string, number>;
 }

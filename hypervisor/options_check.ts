@@ -34,10 +34,10 @@ export interface VmBootOptions {
 }
 
 /** Throws the ConfigError for key `key` of the section. */
-export type RefuseKey = (key: string, reason: string) => never;
+type RefuseKey = (key: string, reason: string) => never;
 
 /** The keys every driver's section has in common. */
-export interface BootFilesSection {
+interface BootFilesSection {
   path?: string;
   kernel?: string;
   image?: string;
@@ -45,7 +45,7 @@ export interface BootFilesSection {
 }
 
 /** The keys every section maps the same way (upstream's names). */
-export interface CommonSection extends BootFilesSection {
+interface CommonSection extends BootFilesSection {
   rootfs_type?: string;
   kernel_params?: string;
   enable_debug?: boolean;
@@ -72,7 +72,7 @@ export interface ResizableConfigSection extends DriverConfigSection {
 }
 
 /** The sizing keys of a section (upstream's names). */
-export interface SizingSection {
+interface SizingSection {
   default_vcpus?: number;
   default_maxvcpus?: number;
   default_memory?: number;
@@ -80,7 +80,7 @@ export interface SizingSection {
 }
 
 /** VM size after the checks. */
-export interface VmSizing {
+interface VmSizing {
   vcpus: number;
   maxVcpus: number;
   memoryMib: number;
@@ -157,13 +157,6 @@ export function bootOptions(
     debug: !!c.enable_debug,
     runRoot,
   };
-}
-
-/** Refuses a vCPU resize of VM `what` (e.g. `QEMU VM "sb"`) to `n` outside 1..max. */
-export function checkVcpuCount(what: string, n: number, max: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidArgumentError(`Cannot resize ${what} to ${n} vCPUs: allowed 1..${max}`);
-  }
 }
 
 /** The systemd parameters every Kata guest boots with. */

@@ -12,7 +12,7 @@ import { FailedPreconditionError } from "../common/errors.ts";
 import type { VmState } from "./hypervisor.ts";
 
 /** What a caller may ask of a VM, by the states it needs. */
-export type VmOperation =
+type VmOperation =
   /** `prepareVm`. */
   | "prepare"
   /** `startVm`. */

@@ -13,7 +13,7 @@ import type { VmExit } from "./hypervisor.ts";
 const TAIL_LINES = 20;
 
 /** Options of {@link VmmProcess.spawn}. */
-export interface VmmSpawnOptions {
+interface VmmSpawnOptions {
   cmd: string;
   args: string[];
   /** Network namespace to run in; none = the caller's. */

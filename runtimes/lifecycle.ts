@@ -11,7 +11,7 @@ import { FailedPreconditionError, NotFoundError } from "../common/errors.ts";
 export type ProcessState = "created" | "running" | "paused" | "stopped" | "deleted";
 
 /** Operations a caller may ask of a process. */
-export type ProcessOperation =
+type ProcessOperation =
   | "start"
   | "pause"
   | "resume"

@@ -15,7 +15,7 @@ import type { Reaper } from "./reaper.ts";
 export type HandlerFactory = (configPath: string | undefined) => Promise<RuntimeHandler>;
 
 /** What a handler needs from the shim around it. */
-export interface HandlerDeps {
+interface HandlerDeps {
   /** Reaps the shim's child processes (the host runtime's OCI runtime and containers). */
   reaper: Reaper;
   /** Receives the handler's task events in order. */

@@ -12,6 +12,7 @@ import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufb
 import { type Any, AnySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { getLogger } from "../common/log.ts";
+import { within } from "../common/time.ts";
 import { connectUnix, createTtrpcTransport, type TtrpcTransport } from "../ttrpc/mod.ts";
 import {
   Events,
@@ -95,7 +96,7 @@ export function encodeEvent(e: TaskEvent): Any {
 }
 
 /** Where events go. */
-export interface PublisherOptions {
+interface PublisherOptions {
   namespace: string;
   /** containerd's ttRPC socket (`TTRPC_ADDRESS`); a `unix://` prefix is tolerated. */
   ttrpcAddress?: string;
@@ -139,11 +140,7 @@ export class EventPublisher {
 
   /** Resolves when the queue is empty, or after `timeoutMs`; returns whether it emptied. */
   async flush(timeoutMs: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-    const ok = await Promise.race([this.#idle.then(() => true), expired]);
-    clearTimeout(timer);
-    return ok;
+    return (await within(this.#idle, timeoutMs)) !== undefined;
   }
 
   /** Stops delivering (events still queued are dropped). */

@@ -24,7 +24,7 @@ import { packEvent } from "./events.ts";
 const log = getLogger("service.task");
 
 /** What the Task service needs from the shim around it. */
-export interface TaskServiceOptions {
+interface TaskServiceOptions {
   events: EventPublisher;
   reaper: Reaper;
   /** Builds the handler at the first Create; the runtimes manager's {@link handlerFactory} by default. */

@@ -7,7 +7,7 @@
 import { sha256Hex } from "../common/sha256.ts";
 
 /** The directory of shim sockets. */
-export const SOCKET_DIR = "/run/containerd/s";
+const SOCKET_DIR = "/run/containerd/s";
 
 /**
  * The socket address for a shim (lowercase hex, as containerd's Go code
@@ -33,7 +33,7 @@ const TYPE_KEYS = ["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.Cont
 const SANDBOX_KEYS = ["io.kubernetes.cri.sandbox-id", "io.kubernetes.cri-o.SandboxID"];
 
 /** How a bundle's container relates to its pod. */
-export type ContainerKind =
+type ContainerKind =
   | { kind: "sandbox" }
   | { kind: "single" }
   | { kind: "pod-container"; sandboxId: string };

@@ -27,7 +27,7 @@ const SUBCOMMANDS: Record<string, [string, string]> = {
 };
 
 /** The `shim-ctl` help text. */
-export function ctlHelp(): string {
+function ctlHelp(): string {
   const lines = Object.values(SUBCOMMANDS).map(([syn, what]) => `  ${syn}\n      ${what}`);
   return `Usage: containerd-shim-kata-v2 shim-ctl <subcommand> [flags]\n\nSubcommands:\n${
     lines.join("\n")

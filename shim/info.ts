@@ -8,7 +8,7 @@ import { RuntimeInfoSchema } from "../service/gen/containerd/types/introspection
 import { buildInfo, VERSION } from "./version.ts";
 
 /** Runtime name reported to containerd. */
-export const RUNTIME_NAME = "io.containerd.kata.v2";
+const RUNTIME_NAME = "io.containerd.kata.v2";
 
 /** Prints RuntimeInfo; returns the exit code. */
 export async function info(_inv: unknown): Promise<number> {

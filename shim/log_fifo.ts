@@ -15,15 +15,15 @@ const ENXIO = 6;
 const EPIPE = 32;
 const EAGAIN = 11;
 /** How often a FIFO without a reader is tried again. */
-export const LOG_FIFO_RETRY_MS = 500;
+const LOG_FIFO_RETRY_MS = 500;
 
 /** Something lines can be written to synchronously (the log sink's writer). */
-export interface SyncWriter {
+interface SyncWriter {
   writeSync(p: Uint8Array): number;
 }
 
 /** Options of {@link LogFifoWriter}. */
-export interface LogFifoOptions {
+interface LogFifoOptions {
   /** Where lines go while no reader holds the FIFO (stderr by default). */
   fallback?: SyncWriter;
   retryMs?: number;

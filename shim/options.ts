@@ -24,7 +24,7 @@ export const SHIM_FLAGS = {
 } as const;
 
 /** Parsed top-level flags. */
-export type ShimFlags = FlagValues<typeof SHIM_FLAGS>;
+type ShimFlags = FlagValues<typeof SHIM_FLAGS>;
 
 /** What one invocation of the binary asks for. */
 export interface Invocation {

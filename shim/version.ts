@@ -9,7 +9,7 @@ export const VERSION = "0.1.0";
 export const BINARY_NAME = "containerd-shim-kata-v2";
 
 /** How the running code was built. The build script sets `globalThis.RUNTIME_TS_BUILD`. */
-export interface BuildInfo {
+interface BuildInfo {
   /** `compiled` (deno compile), `bundled` (one JS file run by the pinned Deno), or `source`. */
   mode: "compiled" | "bundled" | "source";
   commit: string;

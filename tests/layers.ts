@@ -80,7 +80,7 @@ const BARE = /^\s*import\s*["']([^"']+)["']/gm;
 const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
 
 /** Drops comment text (line comments and JSDoc/block comment lines) so examples in docs do not count. */
-function withoutComments(src: string): string {
+export function withoutComments(src: string): string {
   return src.split("\n").map((l) => {
     const t = l.trimStart();
     if (t.startsWith("//") || t.startsWith("*") || t.startsWith("/*")) return "";

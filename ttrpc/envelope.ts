@@ -51,7 +51,7 @@ export interface StatusEnvelope {
 }
 
 /** ttrpc.Response; a missing status means OK. */
-export interface ResponseEnvelope {
+interface ResponseEnvelope {
   status?: StatusEnvelope;
   payload: Uint8Array;
 }

@@ -3,6 +3,7 @@
  * u32, message type u8, flags u8) followed by the protobuf data.
  * @module
  */
+import { InternalError, InvalidArgumentError } from "../common/errors.ts";
 
 /** Size of the frame header in bytes. */
 export const HEADER_SIZE = 10;
@@ -60,7 +61,7 @@ export function writeHeader(target: Uint8Array, offset: number, header: FrameHea
 /** Reads a header from `source` at `offset` (which needs at least HEADER_SIZE bytes). */
 export function readHeader(source: Uint8Array, offset = 0): FrameHeader {
   if (source.length - offset < HEADER_SIZE) {
-    throw new RangeError("Cannot read ttrpc frame header: too short");
+    throw new InternalError("Cannot read ttrpc frame header: too short");
   }
   return {
     length: readUint32(source, offset),
@@ -77,7 +78,7 @@ function readUint32(source: Uint8Array, offset: number): number {
 
 /**
  * Encodes one whole frame (header + data) into a new buffer.
- * @throws {RangeError} when the data exceeds MAX_DATA_LENGTH or the stream id is not a u32
+ * @throws {InvalidArgumentError} when the data exceeds MAX_DATA_LENGTH or the stream id is not a u32
  */
 export function encodeFrame(
   streamId: number,
@@ -86,12 +87,12 @@ export function encodeFrame(
   flags = 0,
 ): Uint8Array {
   if (data.length > MAX_DATA_LENGTH) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
       `Cannot encode ttrpc frame: message length ${data.length} exceeds maximum message size of ${MAX_DATA_LENGTH}`,
     );
   }
   if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffffffff) {
-    throw new RangeError(`Cannot encode ttrpc frame: stream id ${streamId} is not a u32`);
+    throw new InvalidArgumentError(`Cannot encode ttrpc frame: stream id ${streamId} is not a u32`);
   }
   const frame = new Uint8Array(HEADER_SIZE + data.length);
   writeHeader(frame, 0, { length: data.length, streamId, type, flags });

@@ -23,6 +23,8 @@ export interface OversizedFrame extends FrameHeader {
 
 /** The stream ended in the middle of a frame. */
 export class TruncatedFrameError extends Error {
+  /** The peer's connection ended inside a frame. */
+  readonly code = "Unavailable";
   constructor(message: string) {
     super(message);
     this.name = "TruncatedFrameError";

@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { InvalidArgumentError } from "../common/errors.ts";
 import { encodeFrame, HEADER_SIZE, MAX_DATA_LENGTH, MessageType, readHeader } from "./frame.ts";
 
 Deno.test("encodeFrame() writes the 10-byte big-endian header before the data", () => {
@@ -20,9 +21,12 @@ Deno.test("encodeFrame() matches the worked Connect response bytes", () => {
 Deno.test("encodeFrame() refuses data over 4 MiB and stream ids outside u32", () => {
   assertThrows(
     () => encodeFrame(1, MessageType.Request, new Uint8Array(MAX_DATA_LENGTH + 1)),
-    RangeError,
+    InvalidArgumentError,
     "exceeds maximum message size of 4194304",
   );
   encodeFrame(1, MessageType.Request, new Uint8Array(MAX_DATA_LENGTH));
-  assertThrows(() => encodeFrame(2 ** 32, MessageType.Request, new Uint8Array()), RangeError);
+  assertThrows(
+    () => encodeFrame(2 ** 32, MessageType.Request, new Uint8Array()),
+    InvalidArgumentError,
+  );
 });

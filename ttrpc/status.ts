@@ -17,7 +17,8 @@ import {
   InternalError,
   InvalidArgumentError,
   NotFoundError,
-  RuntimeError,
+  PeerStatusError,
+  type RuntimeError,
   UnavailableError,
   UnimplementedError,
 } from "../common/errors.ts";
@@ -37,10 +38,37 @@ export function codeFromName(name: string): Code | undefined {
   return codeByName.get(name.replaceAll("_", "").toLowerCase());
 }
 
+/** The status of each of Deno's I/O errors that a runtime may let through. */
+const DENO_ERRORS: ReadonlyArray<readonly [new (...a: never[]) => Error, Code]> = [
+  [Deno.errors.NotFound, Code.NotFound],
+  [Deno.errors.AlreadyExists, Code.AlreadyExists],
+  [Deno.errors.PermissionDenied, Code.PermissionDenied],
+  [Deno.errors.NotCapable, Code.PermissionDenied],
+  [Deno.errors.TimedOut, Code.DeadlineExceeded],
+  [Deno.errors.Interrupted, Code.Canceled],
+  [Deno.errors.ConnectionRefused, Code.Unavailable],
+  [Deno.errors.ConnectionReset, Code.Unavailable],
+  [Deno.errors.ConnectionAborted, Code.Unavailable],
+  [Deno.errors.NotConnected, Code.Unavailable],
+  [Deno.errors.BrokenPipe, Code.Unavailable],
+  [Deno.errors.NetworkUnreachable, Code.Unavailable],
+  [Deno.errors.AddrInUse, Code.FailedPrecondition],
+  [Deno.errors.AddrNotAvailable, Code.FailedPrecondition],
+  [Deno.errors.Busy, Code.FailedPrecondition],
+  [Deno.errors.IsADirectory, Code.FailedPrecondition],
+  [Deno.errors.NotADirectory, Code.FailedPrecondition],
+  [Deno.errors.FilesystemLoop, Code.FailedPrecondition],
+  [Deno.errors.InvalidData, Code.InvalidArgument],
+  [Deno.errors.NotSupported, Code.Unimplemented],
+  [Deno.errors.UnexpectedEof, Code.Internal],
+  [Deno.errors.WriteZero, Code.Internal],
+  [Deno.errors.BadResource, Code.Internal],
+];
+
 /**
  * The status code of anything thrown: a ConnectError's own; a domain error's
- * by its code name (`"NotFound"`); aborts and timeouts; Deno's NotFound;
- * else Unknown.
+ * by its code name (`"NotFound"`); aborts and timeouts; Deno's I/O errors by
+ * their class; else Unknown.
  */
 export function statusCodeOf(err: unknown): Code {
   if (err instanceof ConnectError) return err.code;
@@ -48,7 +76,7 @@ export function statusCodeOf(err: unknown): Code {
     if (err.name === "TimeoutError") return Code.DeadlineExceeded;
     if (err.name === "AbortError") return Code.Canceled;
   }
-  if (err instanceof Deno.errors.NotFound) return Code.NotFound;
+  for (const [cls, code] of DENO_ERRORS) if (err instanceof cls) return code;
   if (err instanceof Error) {
     const name = (err as { code?: unknown }).code;
     return (typeof name === "string" ? codeFromName(name) : undefined) ?? Code.Unknown;
@@ -67,7 +95,7 @@ export function statusFromError(err: unknown): StatusEnvelope {
 
 type DomainErrorClass = new (message: string, options?: ErrorOptions) => RuntimeError;
 
-/** The domain error of each status code a peer may answer with (others: RuntimeError). */
+/** The domain error of each status code a peer may answer with (others: PeerStatusError). */
 const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
   [Code.NotFound, NotFoundError],
   [Code.AlreadyExists, AlreadyExistsError],
@@ -88,8 +116,11 @@ const DOMAIN_ERRORS = new Map<Code, DomainErrorClass>([
  */
 export function domainError(err: unknown, what: string): unknown {
   if (!(err instanceof ConnectError)) return err;
-  const cls = DOMAIN_ERRORS.get(err.code) ?? RuntimeError;
-  return new cls(`${what} failed (${Code[err.code]}): ${err.rawMessage}`, { cause: err });
+  const message = `${what} failed (${Code[err.code]}): ${err.rawMessage}`;
+  const cls = DOMAIN_ERRORS.get(err.code);
+  return cls
+    ? new cls(message, { cause: err })
+    : new PeerStatusError(Code[err.code] ?? "Unknown", message, { cause: err });
 }
 
 function detailsOf(err: ConnectError): AnyEnvelope[] {

@@ -9,7 +9,7 @@ import {
   InternalError,
   InvalidArgumentError,
   NotFoundError,
-  RuntimeError,
+  PeerStatusError,
   UnavailableError,
   UnimplementedError,
 } from "../common/errors.ts";
@@ -85,8 +85,13 @@ Deno.test("domain errors and status codes map both ways through one table", () =
   }
   assertEquals(statusCodeOf(new ConfigError("bad key")), Code.InvalidArgument);
   assertEquals(statusCodeOf(new Deno.errors.NotFound("no file")), Code.NotFound);
+  // Deno's I/O errors keep their meaning rather than arriving as Unknown.
+  assertEquals(statusCodeOf(new Deno.errors.AlreadyExists("file exists")), Code.AlreadyExists);
+  assertEquals(statusCodeOf(new Deno.errors.PermissionDenied("EACCES")), Code.PermissionDenied);
+  assertEquals(statusCodeOf(new Deno.errors.ConnectionRefused("refused")), Code.Unavailable);
   const other = domainError(new ConnectError("disk on fire", Code.DataLoss), "Agent call Foo");
-  assert(other instanceof RuntimeError && other.constructor === RuntimeError, String(other));
+  assert(other instanceof PeerStatusError, String(other));
+  assertEquals(statusCodeOf(other), Code.DataLoss);
   assertEquals((other as Error).message, "Agent call Foo failed (DataLoss): disk on fire");
   const plain = new Error("not from a peer");
   assertEquals(domainError(plain, "Agent call Foo"), plain);

@@ -42,7 +42,7 @@ import { resizeVolume, volumeStats } from "./volume.ts";
 const log = getLogger("agent.guest.rpc");
 
 /** Version reported by Check/Version and GetGuestDetails. */
-export const AGENT_VERSION = "4.0.0-runtime-ts";
+const AGENT_VERSION = "4.0.0-runtime-ts";
 
 /** Largest chunk a ReadStdout/ReadStderr returns, whatever `len` asks. */
 const MAX_READ = 1 << 20;
@@ -158,7 +158,7 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
         guestHookPath: req.guestHookPath,
         sandboxPidns: req.sandboxPidns,
       });
-      log.info("Created sandbox {id}", { id: req.sandboxId });
+      log.info("sandbox {id}: created", { id: req.sandboxId });
       for (const m of req.kernelModules) {
         const out = await new Deno.Command("modprobe", {
           args: [m.name, ...m.parameters],
@@ -193,17 +193,17 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       await sandbox.createContainer(req.containerId, spec, req.storages, {
         sandboxPidns: req.sandboxPidns,
       });
-      log.info("Created container {id}", { id: req.containerId });
+      log.info("container {id}: created", { id: req.containerId });
       return empty();
     },
     async startContainer(req) {
       await sandbox.container(req.containerId).start();
-      log.info("Started container {id}", { id: req.containerId });
+      log.info("container {id}: started", { id: req.containerId });
       return empty();
     },
     async removeContainer(req) {
       await sandbox.removeContainer(req.containerId, req.timeout);
-      log.info("Removed container {id}", { id: req.containerId });
+      log.info("container {id}: removed", { id: req.containerId });
       return empty();
     },
     async execProcess(req) {
@@ -355,7 +355,7 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
     },
     async resizeVolume(req) {
       await resizeVolume(req.volumeGuestPath, req.size);
-      log.info("Resized volume {path} to {size} bytes", {
+      log.info("volume {path}: resized to {size} bytes", {
         path: req.volumeGuestPath,
         size: String(req.size),
       });

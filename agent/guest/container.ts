@@ -7,6 +7,7 @@
  */
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { consoleSocketPath } from "../../common/console_socket.ts";
+import { settleWithin } from "../../common/time.ts";
 import { getLogger } from "../../common/log.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
 import { GuestProcess } from "./guest_process.ts";
@@ -26,10 +27,10 @@ const CONSOLE_DIR = "/run/kata-containers/console";
 const log = getLogger("agent.guest.container");
 
 /** A process of a container: pipes, or a terminal. */
-export type ContainerProcess = GuestProcess | TerminalProcess;
+type ContainerProcess = GuestProcess | TerminalProcess;
 
 /** Container states as the agent tracks them. */
-export type ContainerState = "created" | "running" | "paused" | "stopped";
+type ContainerState = "created" | "running" | "paused" | "stopped";
 
 /** A guest container. */
 export class GuestContainer {
@@ -221,10 +222,7 @@ export class GuestContainer {
     const running = [this.init, ...this.#execs.values()].filter((p) => p.state === "running");
     if (running.length > 0) {
       if (timeoutSec > 0) {
-        await Promise.race([
-          Promise.all(running.map((p) => p.wait())),
-          new Promise((r) => setTimeout(r, timeoutSec * 1000)),
-        ]);
+        await settleWithin(Promise.all(running.map((p) => p.wait())), timeoutSec * 1000);
       }
       for (const p of running) if (p.state === "running") await p.signal(9).catch(() => {});
       await Promise.all(running.map((p) => p.wait()));
@@ -233,14 +231,14 @@ export class GuestContainer {
     for (const p of [this.init, ...this.#execs.values()]) await p.close();
     for (const plan of [...this.#storages].reverse()) {
       const err = await undoPlan(plan);
-      if (err) log.warn("Cannot unmount {target}: {error}", { target: plan.target, error: err });
+      if (err) log.warn("cannot unmount {target}: {error}", { target: plan.target, error: err });
     }
     // Never through a mount left behind by a failed unmount: a rootfs shared
     // from the host would lose the host's files.
     const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => null);
     const left = info === null ? [this.bundle] : mountsUnder(this.bundle, info);
     if (left.length > 0) {
-      log.warn("Not removing bundle {bundle}: {mount} is still mounted", {
+      log.warn("bundle {bundle} kept: {mount} is still mounted", {
         bundle: this.bundle,
         mount: left[0],
       });

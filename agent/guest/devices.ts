@@ -12,7 +12,7 @@ import type { OciSpec } from "./oci_spec.ts";
 import type { BlockResolver } from "./storage.ts";
 
 /** A device node's kind and numbers. */
-export interface DeviceNode {
+interface DeviceNode {
   type: "b" | "c";
   major: number;
   minor: number;

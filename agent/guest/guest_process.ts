@@ -5,7 +5,8 @@
  * is 128+signal for a signal death, as kata-agent reports it.
  * @module
  */
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import { settleWithin } from "../../common/time.ts";
 import { OutputStream } from "./output_stream.ts";
 
 const READY_POLL_MS = 10;
@@ -15,7 +16,7 @@ const READY_POLL_CAP_MS = 120_000;
 export type ProcessState = "created" | "running" | "exited";
 
 /** What to run: the command line and where the real process's pid is written. */
-export interface ProcessCommand {
+interface ProcessCommand {
   cmd: string;
   args: string[];
   /** File the runtime writes the real (container) pid to; signals go to that pid. */
@@ -111,7 +112,7 @@ export class GuestProcess {
     // the request forever (the process state still tells the truth).
     for (let waited = 0; !exited && waited < READY_POLL_CAP_MS; waited += READY_POLL_MS) {
       if ((await Deno.stat(pidFile).catch(() => null))?.size) return;
-      await Promise.race([done, new Promise((r) => setTimeout(r, READY_POLL_MS))]);
+      await settleWithin(done, READY_POLL_MS);
     }
   }
 
@@ -234,11 +235,11 @@ const SIGNALS: Deno.Signal[] = [
 
 /**
  * Linux x86-64 signal name of number `signo`.
- * @throws {RangeError} for numbers outside 1..31
+ * @throws {InvalidArgumentError} for numbers outside 1..31
  */
 export function signalName(signo: number): Deno.Signal {
   const name = SIGNALS[signo - 1];
-  if (!name) throw new RangeError(`Unknown signal number ${signo}`);
+  if (!name) throw new InvalidArgumentError(`Unknown signal number ${signo}`);
   return name;
 }
 

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../common/errors.ts";
 import { assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
 import { GuestProcess, signalName, signalNumber } from "./guest_process.ts";
 
@@ -77,7 +78,7 @@ Deno.test("signals go to the pid in the pid file when there is one", async () =>
 
 Deno.test("signal names and numbers", () => {
   assertEquals([signalName(9), signalName(15), signalNumber("SIGKILL")], ["SIGKILL", "SIGTERM", 9]);
-  assertThrows(() => signalName(99), RangeError, "Unknown signal number 99");
+  assertThrows(() => signalName(99), InvalidArgumentError, "Unknown signal number 99");
 });
 
 Deno.test("ready waits for the pid file, or for the exit when none comes", async () => {

@@ -106,14 +106,14 @@ if (import.meta.main) {
   // A stray rejection in one request must not take the agent down.
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    log.error("Unhandled rejection: {error}", { error: String(e.reason) });
+    log.error("unhandled rejection: {error}", { error: String(e.reason) });
   });
   globalThis.addEventListener("error", (e) => {
     e.preventDefault();
-    log.error("Uncaught error: {error}", { error: String(e.error) });
+    log.error("uncaught error: {error}", { error: String(e.error) });
   });
   const listen = flag(Deno.args, "listen") ?? DEFAULT_LISTEN;
   const agent = await startAgent({ listen });
-  log.info("Agent ready on {listen}", { listen });
+  log.info("agent ready on {listen}", { listen });
   await agent.served;
 }

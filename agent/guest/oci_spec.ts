@@ -69,7 +69,7 @@ function hooksToOci(hooks: Hook[]): OciSpec[] | undefined {
 }
 
 /** OCI `hooks` from protobuf `Hooks` (undefined when none). */
-export function hooksToOciHooks(h: Hooks | undefined): OciSpec | undefined {
+function hooksToOciHooks(h: Hooks | undefined): OciSpec | undefined {
   if (!h) return undefined;
   const out = compact({
     prestart: hooksToOci(h.Prestart),
@@ -232,7 +232,7 @@ export function specToOci(s: Spec): OciSpec {
 }
 
 /** What the guest changes in a container's spec. */
-export interface GuestSpecOptions {
+interface GuestSpecOptions {
   containerId: string;
   /** Root file system path inside the guest (replaces the spec's when given). */
   rootfs?: string;

@@ -31,10 +31,10 @@ const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
 const CRIO_CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType";
 
 /** Where the agent keeps container bundles. */
-export const BUNDLE_ROOT = "/run/kata-containers";
+const BUNDLE_ROOT = "/run/kata-containers";
 
 /** Paths and tools the sandbox uses (tests point them elsewhere). */
-export interface SandboxOptions {
+interface SandboxOptions {
   runc: RuncConfig;
   bundleRoot?: string;
   resolvConf?: string;
@@ -43,7 +43,7 @@ export interface SandboxOptions {
 }
 
 /** Sandbox-wide settings from CreateSandbox. */
-export interface SandboxSpec {
+interface SandboxSpec {
   id: string;
   hostname: string;
   dns: string[];
@@ -103,7 +103,7 @@ export class GuestSandbox {
     if (spec.hostname) {
       const out = await new Deno.Command("hostname", { args: [spec.hostname], stderr: "piped" })
         .output().catch(() => undefined);
-      if (!out?.success) log.warn("Cannot set hostname {name}", { name: spec.hostname });
+      if (!out?.success) log.warn("cannot set hostname {name}", { name: spec.hostname });
     }
     if (spec.dns.length > 0) {
       await Deno.writeTextFile(
@@ -219,7 +219,7 @@ export class GuestSandbox {
   async destroy(): Promise<void> {
     for (const id of [...this.#containers.keys()]) {
       await this.removeContainer(id, 0).catch((err) =>
-        log.warn("Cannot remove container {id}: {error}", { id, error: String(err) })
+        log.warn("container {id}: cannot remove: {error}", { id, error: String(err) })
       );
     }
     for (const plan of this.#storages.reverse()) await undoPlan(plan);

@@ -21,7 +21,7 @@ import { OutputStream } from "./output_stream.ts";
 import type { ProcessState } from "./guest_process.ts";
 
 /** How to start the detached runtime for one terminal process. */
-export interface TerminalCommand {
+interface TerminalCommand {
   cmd: string;
   /** Runtime arguments given the console socket path (e.g. `runc run -d --console-socket S ...`). */
   args: (consoleSocket: string) => string[];

@@ -62,7 +62,7 @@ export function volumeStats(
 }
 
 /** A mount from /proc/self/mountinfo. */
-export interface MountEntry {
+interface MountEntry {
   mountPoint: string;
   fstype: string;
   source: string;

@@ -21,7 +21,7 @@ export class ClhApiError extends RuntimeError {
 }
 
 /** `PciDeviceInfo`, returned by a hotplug into a running VM. */
-export interface ClhPciDeviceInfo {
+interface ClhPciDeviceInfo {
   id: string;
   bdf: string;
 }

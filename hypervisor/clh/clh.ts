@@ -14,12 +14,12 @@ import {
 } from "../../common/errors.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
+import { settleWithin } from "../../common/time.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
 import { implicitDeviceId } from "../device.ts";
 import { ExternalVmm } from "../external_vmm.ts";
 import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
-import type { PrepareVmOptions, VcpuResize, VmExit } from "../hypervisor.ts";
-import { checkVcpuCount } from "../options_check.ts";
+import type { PrepareVmOptions, VmExit } from "../hypervisor.ts";
 import { ClhApi } from "./api.ts";
 import {
   clhDiskConfig,
@@ -30,14 +30,14 @@ import {
 } from "./options.ts";
 
 const log = getLogger("hypervisor.clh");
+/** How long Cloud Hypervisor may take to exit after `vmm.shutdown` before it is killed. */
+const SHUTDOWN_GRACE_MS = 2000;
 
 /** Cloud Hypervisor behind the {@link Hypervisor} interface. */
 export class Clh extends ExternalVmm implements Hypervisor {
   declare readonly kind: "clh";
   readonly #o: ClhOptions;
   #api: ClhApi | null = null;
-  #vcpus: number;
-  #memoryMib: number;
 
   constructor(options: ClhOptions) {
     super({
@@ -49,8 +49,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       log,
     });
     this.#o = options;
-    this.#vcpus = options.vcpus;
-    this.#memoryMib = options.memoryMib;
   }
 
   capabilities(): Capabilities {
@@ -60,7 +58,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       netHotplug: true,
       fsSharing: this.#o.sharedMemory,
       hybridVsock: true,
-      memoryProbe: false,
       // Not wired yet: the driver has no block-device path the agent could be told about.
       agentBlockDriver: null,
     };
@@ -121,9 +118,7 @@ export class Clh extends ExternalVmm implements Hypervisor {
       await this.#api.call("PUT", "vmm.shutdown").catch(() => {});
     }
     if (this.proc) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.proc.exit, new Promise((r) => timer = setTimeout(r, 2000))]);
-      clearTimeout(timer);
+      await settleWithin(this.proc.exit, SHUTDOWN_GRACE_MS);
       await this.proc.kill();
     }
     this.vm.stopped();
@@ -134,14 +129,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       this.vm.stopped();
       return s;
     });
-  }
-
-  async pauseVm(): Promise<void> {
-    await this.#needRunning("pause").call("PUT", "vm.pause");
-  }
-
-  async resumeVm(): Promise<void> {
-    await this.#needRunning("resume").call("PUT", "vm.resume");
   }
 
   async addDevice(d: Device): Promise<Device> {
@@ -188,30 +175,6 @@ export class Clh extends ExternalVmm implements Hypervisor {
       await this.#needRunning("remove a device from").call("PUT", "vm.remove-device", { id });
     }
     this.devices.delete(id);
-  }
-
-  async resizeVcpu(n: number): Promise<VcpuResize> {
-    const api = this.#needRunning("resize vCPUs of");
-    checkVcpuCount(this.vm.what, n, this.#o.maxVcpus);
-    const old = this.#vcpus;
-    if (n !== old) await api.call("PUT", "vm.resize", { desired_vcpus: n });
-    this.#vcpus = n;
-    return { old, new: n };
-  }
-
-  async resizeMemory(mib: number): Promise<number> {
-    const api = this.#needRunning("resize memory of");
-    if (!Number.isInteger(mib) || mib < this.#memoryMib || mib > this.#o.maxMemoryMib) {
-      throw new InvalidArgumentError(
-        `Cannot resize ${this.vm.what} memory to ${mib} MiB: ` +
-          `allowed ${this.#memoryMib}..${this.#o.maxMemoryMib} (no shrinking)`,
-      );
-    }
-    if (mib !== this.#memoryMib) {
-      await api.call("PUT", "vm.resize", { desired_ram: mib * 1024 * 1024 });
-    }
-    this.#memoryMib = mib;
-    return mib;
   }
 
   saveState(): HypervisorState {

@@ -74,7 +74,7 @@ export function clhOptionsFromConfig(
 }
 
 /** The guest kernel command line. */
-export function clhKernelParams(o: ClhOptions): string {
+function clhKernelParams(o: ClhOptions): string {
   const p = ["console=ttyS0", "reboot=k", "panic=1", "no_timer_check", "noreplace-smp"];
   if (o.image) p.push(...rootfsParams(o.rootfsType));
   return finishKernelParams(p, o);
@@ -127,7 +127,7 @@ export function clhFsConfig(o: ClhOptions, f: ShareFsDevice & { id: string }) {
 }
 
 /** The devices a VM is created with. */
-export interface ClhColdDevices {
+interface ClhColdDevices {
   disks: (BlockDevice & { id: string })[];
   nets: (NetworkDevice & { id: string })[];
   fs: (ShareFsDevice & { id: string })[];

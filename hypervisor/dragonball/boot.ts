@@ -5,6 +5,7 @@
  * state.
  * @module
  */
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { Regs, Sregs } from "../../ffi/kvm.ts";
 import type { GuestMemory } from "./memory.ts";
 import {
@@ -38,7 +39,7 @@ import {
 export type BootProtocol = "auto" | "linux64" | "pvh";
 
 /** Inputs of {@link loadGuest}. */
-export interface GuestImage {
+interface GuestImage {
   kernel: Uint8Array<ArrayBuffer>;
   initrd?: Uint8Array<ArrayBuffer>;
   cmdline: string;
@@ -51,7 +52,7 @@ export interface GuestImage {
 }
 
 /** The boot vCPU's entry state. */
-export interface BootState {
+interface BootState {
   protocol: "linux64" | "pvh";
   regs: Regs;
   sregs: (current: Sregs) => Sregs;
@@ -63,7 +64,9 @@ export interface BootState {
 export function loadGuest(mem: GuestMemory, g: GuestImage): BootState {
   const cmd = new TextEncoder().encode(g.cmdline);
   if (cmd.length + 1 > CMDLINE_MAX) {
-    throw new RangeError(`Kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`);
+    throw new InvalidArgumentError(
+      `Kernel command line of ${cmd.length} bytes exceeds ${CMDLINE_MAX - 1}`,
+    );
   }
 
   let loaded;

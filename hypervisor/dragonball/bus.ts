@@ -3,6 +3,7 @@
  * sees offsets relative to the start of its range.
  * @module
  */
+import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** The interface every emulated device presents to a bus. */
 export interface BusDevice {
@@ -20,6 +21,8 @@ interface Range {
 
 /** Two devices claiming overlapping addresses. */
 export class BusConflictError extends Error {
+  /** Two of our devices claim one range: an invariant of the device layout broke. */
+  readonly code = "Internal";
   constructor(base: number, length: number) {
     super(`Bus range 0x${base.toString(16)}+0x${length.toString(16)} overlaps another device`);
     this.name = "BusConflictError";
@@ -32,7 +35,7 @@ export class Bus {
 
   /** Registers `device` for [base, base+length). */
   insert(base: number, length: number, device: BusDevice): void {
-    if (length <= 0) throw new RangeError(`Bus range length ${length} must be positive`);
+    if (length <= 0) throw new InvalidArgumentError(`Bus range length ${length} must be positive`);
     for (const r of this.#ranges) {
       if (base < r.base + r.length && r.base < base + length) {
         throw new BusConflictError(base, length);

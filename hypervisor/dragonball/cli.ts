@@ -12,7 +12,7 @@ import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
 
 /** Flags of the `vmm` action. */
-export const VMM_FLAGS = {
+const VMM_FLAGS = {
   kernel: { kind: "string", usage: "kernel image: ELF vmlinux or bzImage (required)" },
   initrd: { kind: "string", usage: "initial ramdisk" },
   cmdline: {

@@ -1,6 +1,7 @@
 /**
- * Per-vCPU CPUID, MSR and local APIC values for a Linux guest (pure
- * functions; {@link ../vcpu.ts} applies them through KVM).
+ * What each vCPU of a Linux guest is given at boot: its CPUID, the boot MSRs
+ * and the local APIC's LINT0/LINT1 modes. No KVM calls here: `vcpu.ts`
+ * applies them.
  * @module
  */
 import type { CpuidEntry, MsrEntry } from "../../ffi/kvm.ts";
@@ -13,7 +14,8 @@ const EDX_HTT = 1 << 28;
 
 /**
  * The CPUID a vCPU reports: the host's KVM-supported set with this vCPU's
- * APIC id, the logical CPU count and the hypervisor bit.
+ * APIC id (leaf 1, and the x2APIC id of leaves 0xb and 0x1f), the logical CPU
+ * count, HTT when there is more than one, and the hypervisor bit.
  */
 export function vcpuCpuid(
   supported: readonly CpuidEntry[],
@@ -70,7 +72,10 @@ const APIC_LVT1 = 0x360;
 const DELIVERY_EXTINT = 7;
 const DELIVERY_NMI = 4;
 
-/** Sets LINT0 to ExtINT (the PIC) and LINT1 to NMI in a LAPIC register page. */
+/**
+ * Sets LINT0 to ExtINT (the PIC) and LINT1 to NMI in a LAPIC register page
+ * read with KVM_GET_LAPIC, in place; returns the page for KVM_SET_LAPIC.
+ */
 export function setLocalInterrupts(page: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
   const patch = (off: number, mode: number) =>

@@ -22,7 +22,7 @@ export type DeviceSpec =
   | { kind: "vsock"; udsPath: string; guestCid: number };
 
 /** Opens one device. */
-export async function openDevice(spec: DeviceSpec): Promise<VirtioDevice> {
+async function openDevice(spec: DeviceSpec): Promise<VirtioDevice> {
   switch (spec.kind) {
     case "block":
       return VirtioBlock.open(spec.path, { readOnly: spec.readOnly, id: spec.id });

@@ -15,9 +15,9 @@ import { FailedPreconditionError, UnimplementedError } from "../../common/errors
 import { getLogger } from "../../common/log.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { BOOTS_IN_START, VmLifecycle } from "../vm_lifecycle.ts";
-import type { Device } from "../device.ts";
+import { type Device, refuseVfio } from "../device.ts";
 import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
-import type { PrepareVmOptions, VcpuResize, VmExit as DriverExit, VmState } from "../hypervisor.ts";
+import type { PrepareVmOptions, VmExit as DriverExit, VmState } from "../hypervisor.ts";
 import { Vm } from "./vm.ts";
 import { BlockSlots } from "../block_slots.ts";
 import type { BlockDevice } from "../device.ts";
@@ -28,15 +28,15 @@ import { mapImageFile } from "./image_file.ts";
 import { UNSUPPORTED_DRAGONBALL } from "../unsupported_keys.ts";
 import { checkBootFiles } from "../options_check.ts";
 
-const log = getLogger("dragonball");
-const consoleLog = getLogger("dragonball.console");
+const log = getLogger("hypervisor.dragonball");
+const consoleLog = getLogger("hypervisor.dragonball.console");
 
 const DEFAULT_CID = 3;
 /** Empty virtio-blk slots every VM boots with, for disks added after boot. */
 export const BLOCK_SLOTS = 4;
 
 /** Driver options (from `[hypervisor.dragonball]`). */
-export interface DragonballOptions {
+interface DragonballOptions {
   kernel: string;
   initrd: string;
   image: string;
@@ -47,7 +47,7 @@ export interface DragonballOptions {
 }
 
 /** The `[hypervisor.dragonball]` keys the driver reads. */
-export interface DragonballConfigSection {
+interface DragonballConfigSection {
   kernel?: string;
   initrd?: string;
   image?: string;
@@ -124,7 +124,6 @@ export class Dragonball implements Hypervisor {
       netHotplug: false,
       fsSharing: true,
       hybridVsock: true,
-      memoryProbe: false,
       agentBlockDriver: "mmioblk",
     };
   }
@@ -149,6 +148,21 @@ export class Dragonball implements Hypervisor {
     return Object.fromEntries(this.#vm?.exitCounts ?? []);
   }
 
+  /**
+   * Each vCPU's exit count and run state (in KVM_RUN or parked at an exit)
+   * while the VM runs; its rip and MP state once the VM is released.
+   */
+  vcpuReport(): Promise<string> {
+    if (!this.#vm) {
+      return Promise.reject(
+        new FailedPreconditionError(
+          `Cannot read the vCPUs of built-in VM "${this.#life.id}": not started`,
+        ),
+      );
+    }
+    return Promise.resolve(this.#vm.vcpuReport().join("; "));
+  }
+
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
     this.#life.require("prepare", "prepare", opts.id);
     this.#life.id = opts.id;
@@ -159,6 +173,11 @@ export class Dragonball implements Hypervisor {
   }
 
   addDevice(d: Device): Promise<Device> {
+    try {
+      refuseVfio(d);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (d.kind === "block" && this.#life.state === "running") return this.#hotAddBlock(d);
     if (!this.#life.allows("attach")) {
       return Promise.reject(
@@ -198,7 +217,9 @@ export class Dragonball implements Hypervisor {
         return Promise.resolve({ ...d, udsPath: this.#hvsock });
       default:
         return Promise.reject(
-          new UnimplementedError(`The built-in VMM does not support ${d.kind} devices`),
+          new UnimplementedError(
+            `The built-in VMM does not support ${(d as Device).kind} devices`,
+          ),
         );
     }
   }
@@ -239,12 +260,6 @@ export class Dragonball implements Hypervisor {
     } catch (e) {
       return Promise.reject(e);
     }
-  }
-
-  updateDevice(d: Device): Promise<void> {
-    return Promise.reject(
-      new UnimplementedError(`The built-in VMM cannot update a ${d.kind} device`),
-    );
   }
 
   /** The devices to open at start: the rootfs image, the collected ones, the hybrid vsock. */
@@ -334,26 +349,6 @@ export class Dragonball implements Hypervisor {
   waitVm(): Promise<DriverExit> {
     return this.#exit ??
       Promise.reject(new FailedPreconditionError("Built-in VM was never started"));
-  }
-
-  pauseVm(): Promise<void> {
-    return Promise.reject(new UnimplementedError("The built-in VMM does not support pause"));
-  }
-
-  resumeVm(): Promise<void> {
-    return Promise.reject(new UnimplementedError("The built-in VMM does not support resume"));
-  }
-
-  resizeVcpu(_n: number): Promise<VcpuResize> {
-    return Promise.reject(
-      new UnimplementedError("The built-in VMM does not support vCPU resizing"),
-    );
-  }
-
-  resizeMemory(_mib: number): Promise<number> {
-    return Promise.reject(
-      new UnimplementedError("The built-in VMM does not support memory resizing"),
-    );
   }
 
   async cleanup(): Promise<void> {

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
-import { ConfigError, UnimplementedError } from "../../common/errors.ts";
+import { ConfigError, FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import type { Hypervisor } from "../hypervisor.ts";
 import { Dragonball, dragonballBootArgs, dragonballOptionsFromConfig } from "./driver.ts";
 
 function options(runRoot: string) {
@@ -46,7 +47,14 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     } as const;
     assertEquals(await d.addDevice(share), share);
     assert(d.capabilities().fsSharing, "the built-in VMM shares files");
-    await assertRejects(() => d.pauseVm(), UnimplementedError);
+    await assertRejects(
+      () => d.addDevice({ kind: "vfio", bdf: "0000:06:02.5" }),
+      UnimplementedError,
+    );
+    // The in-process VMM's diagnostics are part of the Hypervisor interface: no VM, no counters.
+    const hv: Hypervisor = d;
+    assertEquals(hv.vmmCounters?.(), {});
+    await assertRejects(() => hv.vcpuReport!(), FailedPreconditionError, "not started");
     // Booting fails (the kernel does not exist) without leaving the hvsock behind.
     await assertRejects(() => d.startVm(1000));
     assertEquals(d.pids(), []);

@@ -9,7 +9,7 @@ import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** A mapped file; {@link close} it once the guest is loaded. */
-export interface ImageFile {
+interface ImageFile {
   bytes: Uint8Array<ArrayBuffer>;
   close(): void;
 }

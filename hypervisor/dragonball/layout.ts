@@ -33,9 +33,8 @@ export const MPTABLE_ADDR = 0x9fc00;
 export const EBDA_START = 0x9fc00;
 /** Where loaded kernels start (bzImage protected-mode code). */
 export const HIMEM_START = 0x100000;
-/** KVM_SET_TSS_ADDR and KVM_SET_IDENTITY_MAP_ADDR (just below the BIOS). */
+/** KVM_SET_TSS_ADDR's three pages, just below the BIOS. */
 export const TSS_ADDR = 0xfffb_d000;
-export const IDENTITY_MAP_ADDR = 0xfffb_c000;
 /** virtio-mmio device windows: one 4 KiB page each from here. */
 export const MMIO_DEVICES_BASE = 0xd000_0000;
 export const MMIO_DEVICE_SIZE = 0x1000;

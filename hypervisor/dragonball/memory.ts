@@ -7,10 +7,12 @@
  */
 import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 
 /** A guest-physical access outside guest memory. */
 export class GuestMemoryError extends Error {
+  /** The guest (or our device model) broke the memory layout's contract. */
+  readonly code = "Internal";
   constructor(readonly addr: number, readonly length: number) {
     super(`Guest address 0x${addr.toString(16)}+${length} lies outside guest memory`);
     this.name = "GuestMemoryError";
@@ -18,7 +20,7 @@ export class GuestMemoryError extends Error {
 }
 
 /** One contiguous guest-physical range. */
-export interface MemoryRegionView {
+interface MemoryRegionView {
   guestAddr: number;
   size: number;
   bytes: Uint8Array<ArrayBuffer>;
@@ -27,7 +29,7 @@ export interface MemoryRegionView {
 }
 
 /** Start of the 32-bit MMIO hole where devices live; RAM skips it. */
-export const MMIO_HOLE_START = 0xc000_0000;
+const MMIO_HOLE_START = 0xc000_0000;
 const FOUR_GIB = 0x1_0000_0000;
 
 /** Guest RAM as a set of regions. */
@@ -54,7 +56,9 @@ export class GuestMemory {
    */
   static allocate(size: number): GuestMemory {
     if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
-      throw new RangeError(`Guest memory size ${size} must be a positive multiple of 4096`);
+      throw new InvalidArgumentError(
+        `Guest memory size ${size} must be a positive multiple of 4096`,
+      );
     }
     const layout = size <= MMIO_HOLE_START
       ? [[0, size]]

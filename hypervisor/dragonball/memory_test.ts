@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../common/errors.ts";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { GuestMemory, GuestMemoryError } from "./memory.ts";
 
@@ -28,8 +29,8 @@ Deno.test("guest memory: mapped memory is zeroed, writable and unmapped once", (
 });
 
 Deno.test("guest memory: bad sizes are refused", () => {
-  assertThrows(() => GuestMemory.allocate(1000), RangeError);
-  assertThrows(() => GuestMemory.allocate(0), RangeError);
+  assertThrows(() => GuestMemory.allocate(1000), InvalidArgumentError);
+  assertThrows(() => GuestMemory.allocate(0), InvalidArgumentError);
 });
 
 Deno.test("guest memory: zero() clears unless the caller vouches the range is fresh", () => {

@@ -117,6 +117,22 @@ export class Vcpu {
     }
   }
 
+  /**
+   * Where this vCPU is: as {@link close} found it (with its rip and MP state),
+   * or, while it runs, its thread's exit count and run state.
+   */
+  report(): string {
+    return this.lastState || this.#describe(this.#thread.stats(), "ago");
+  }
+
+  #describe(s: ReturnType<VcpuThread["stats"]>, since: string): string {
+    return `vCPU ${this.id}: ${s.exits} exits, ` +
+      `${s.parked ? "parked waiting for the VMM" : "in KVM_RUN"}` +
+      (s.sinceLastExitMs === undefined
+        ? ", never exited"
+        : `, last exit ${s.sinceLastExitMs} ms ${since}`);
+  }
+
   /** Stops the thread (if running) and releases the page and the fd. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -130,12 +146,7 @@ export class Vcpu {
     } catch (e) {
       where = `registers unreadable (${(e as Error).message})`;
     }
-    this.lastState = `vCPU ${this.id}: ${running.exits} exits, ` +
-      `${running.parked ? "parked waiting for the VMM" : "in KVM_RUN"}` +
-      (running.sinceLastExitMs === undefined
-        ? ", never exited"
-        : `, last exit ${running.sinceLastExitMs} ms before the stop`) +
-      `; ${where}`;
+    this.lastState = `${this.#describe(running, "before the stop")}; ${where}`;
     this.run.close();
     closeFd(this.fd);
   }

@@ -39,7 +39,7 @@ import {
 } from "./layout.ts";
 import { type BootProtocol, loadGuest } from "./boot.ts";
 
-const log = getLogger("dragonball");
+const log = getLogger("hypervisor.dragonball");
 
 /** What the VM is asked to run. */
 export interface VmConfig {
@@ -62,7 +62,7 @@ export interface VmConfig {
 }
 
 /** How a VM ended. */
-export type VmExit =
+type VmExit =
   | { kind: "shutdown"; how: "poweroff" | "reboot" } // the guest asked (ACPI S5, i8042 reset, system event)
   | { kind: "stopped" } // the host stopped it
   | { kind: "failed"; reason: string };
@@ -70,7 +70,7 @@ export type VmExit =
 type State = "created" | "running" | "stopping" | "stopped";
 
 /** Largest vCPU count the MP table and the APIC id space allow here. */
-export const MAX_VCPUS = 254;
+const MAX_VCPUS = 254;
 
 /** A VM with its resources; {@link Vm.create} then {@link Vm.start}. */
 export class Vm {
@@ -250,12 +250,13 @@ export class Vm {
   }
 
   /**
-   * One line per vCPU on where it was when the VM was released (exits, parked
-   * or in KVM_RUN, guest rip and KVM mp state): the evidence for a guest that
-   * stopped making progress, e.g. an AP never brought up by INIT/SIPI.
+   * One line per vCPU: its exits and whether it is parked or in KVM_RUN, and,
+   * once the VM is released, its guest rip and KVM mp state: the evidence for
+   * a guest that stopped making progress, e.g. an AP never brought up by
+   * INIT/SIPI.
    */
   vcpuReport(): string[] {
-    return this.#vcpus.map((v) => v.lastState || `vCPU ${v.id}: not stopped yet`);
+    return this.#vcpus.map((v) => v.report());
   }
 
   /** Resolves once the VM has ended and released everything. */
@@ -377,9 +378,11 @@ export class Vm {
 
 function validate(c: VmConfig): void {
   if (!Number.isInteger(c.vcpus) || c.vcpus < 1 || c.vcpus > MAX_VCPUS) {
-    throw new RangeError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
+    throw new InvalidArgumentError(`vCPU count ${c.vcpus} is outside 1..${MAX_VCPUS}`);
   }
   if (!Number.isInteger(c.memoryMib) || c.memoryMib < 64) {
-    throw new RangeError(`Guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`);
+    throw new InvalidArgumentError(
+      `Guest memory of ${c.memoryMib} MiB is too small (at least 64 MiB)`,
+    );
   }
 }

@@ -25,16 +25,16 @@ export class FirecrackerApiError extends RuntimeError {
 }
 
 /** Firecracker's JSON TokenBucket. */
-export type FcTokenBucket = TokenBucketJson;
+type FcTokenBucket = TokenBucketJson;
 
 /** Firecracker's JSON RateLimiter. */
-export type FcRateLimiter = RateLimiterJson;
+type FcRateLimiter = RateLimiterJson;
 
 /** Converts our rate limiter to Firecracker's JSON object (never a string). */
 export const toFcRateLimiter = rateLimiterJson;
 
 /** Body of `PUT /drives/{id}`. */
-export interface FcDrive {
+interface FcDrive {
   drive_id: string;
   path_on_host: string;
   is_root_device: boolean;
@@ -43,7 +43,7 @@ export interface FcDrive {
 }
 
 /** Body of `PUT /network-interfaces/{id}`. */
-export interface FcNetworkInterface {
+interface FcNetworkInterface {
   iface_id: string;
   host_dev_name: string;
   guest_mac?: string;
@@ -52,7 +52,7 @@ export interface FcNetworkInterface {
 }
 
 /** `GET /` answer. */
-export interface FcInstanceInfo {
+interface FcInstanceInfo {
   id: string;
   state: "Not started" | "Running" | "Paused";
   vmm_version: string;
@@ -60,7 +60,7 @@ export interface FcInstanceInfo {
 }
 
 /** Options of {@link FirecrackerApi}. */
-export interface FirecrackerApiOptions {
+interface FirecrackerApiOptions {
   /** Connect attempts while the socket is not up (default 500). */
   connectAttempts?: number;
   /** Pause between connect attempts in ms (default 10). */
@@ -134,13 +134,6 @@ export class FirecrackerApi {
     return this.request("PUT", `/network-interfaces/${encodeURIComponent(n.iface_id)}`, n);
   }
 
-  /** `PATCH /network-interfaces/{id}` (post-boot): rate limiters only. */
-  patchNetworkInterface(
-    n: { iface_id: string; rx_rate_limiter?: FcRateLimiter; tx_rate_limiter?: FcRateLimiter },
-  ) {
-    return this.request("PATCH", `/network-interfaces/${encodeURIComponent(n.iface_id)}`, n);
-  }
-
   /** `PUT /vsock` (pre-boot, once). */
   putVsock(v: { guest_cid: number; uds_path: string; vsock_id?: string }) {
     return this.request("PUT", "/vsock", v);
@@ -149,11 +142,6 @@ export class FirecrackerApi {
   /** `PUT /actions`. */
   action(actionType: "InstanceStart" | "SendCtrlAltDel" | "FlushMetrics") {
     return this.request("PUT", "/actions", { action_type: actionType });
-  }
-
-  /** `PATCH /vm` (post-boot). */
-  setVmState(state: "Paused" | "Resumed") {
-    return this.request("PATCH", "/vm", { state });
   }
 
   /** `GET /`. */

@@ -19,11 +19,11 @@ import {
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
 import type { BlockDevice, Device, NetworkDevice } from "../device.ts";
-import { implicitDeviceId, newDeviceId, refuseTapFds, validateDevice } from "../device.ts";
+import { implicitDeviceId } from "../device.ts";
+import { ExternalVmm, type PlacedDevice } from "../external_vmm.ts";
 import type { AgentSocket, Capabilities, Hypervisor, HypervisorState } from "../hypervisor.ts";
-import type { PrepareVmOptions, VcpuResize, VmExit, VmState } from "../hypervisor.ts";
-import { BOOTS_IN_BOOT, VmLifecycle } from "../vm_lifecycle.ts";
-import { VmmProcess } from "../vmm_process.ts";
+import type { PrepareVmOptions } from "../hypervisor.ts";
+import { BOOTS_IN_BOOT } from "../vm_lifecycle.ts";
 import { FirecrackerApi, toFcRateLimiter } from "./api.ts";
 import { DriveSlots, type DriveTarget, pointDrive } from "./drive_slots.ts";
 import { FirecrackerJail } from "./jail.ts";
@@ -40,23 +40,32 @@ import { removeTree } from "../../persist/remove_tree.ts";
 const log = getLogger("hypervisor.firecracker");
 
 /** Guest CID Kata uses for every Firecracker VM (the socket path tells VMs apart). */
-export const FC_GUEST_CID = 3;
+const FC_GUEST_CID = 3;
 
-/** Firecracker behind the {@link Hypervisor} interface. */
-export class Firecracker implements Hypervisor {
-  readonly kind = "firecracker" as const;
+/**
+ * Firecracker behind the {@link Hypervisor} interface, on the shared
+ * external-VMM base (state, VMM process, device admission, saved state).
+ * NICs added before boot wait in the device table until {@link bootVm}.
+ */
+export class Firecracker extends ExternalVmm implements Hypervisor {
+  declare readonly kind: "firecracker";
   readonly #o: FirecrackerOptions;
-  readonly #vm = new VmLifecycle("Firecracker", BOOTS_IN_BOOT);
-  #netns: string | null = null;
   #paths: FirecrackerPaths | null = null;
   #api: FirecrackerApi | null = null;
-  #proc: VmmProcess | null = null;
-  /** NICs waiting for boot, by device id, in add order. */
-  readonly #pendingNics = new Map<string, NetworkDevice & { id: string }>();
   readonly #slots = new DriveSlots();
   #jail: FirecrackerJail | null = null;
 
   constructor(options: FirecrackerOptions) {
+    super({
+      kind: "firecracker",
+      vmm: "Firecracker",
+      runRoot: options.runRoot,
+      subdir: "run",
+      disableBlockDeviceUse: false,
+      log,
+      rules: BOOTS_IN_BOOT,
+      stdoutIs: "output",
+    });
     if (options.networkQueues > 1) {
       throw new InvalidArgumentError(
         `Invalid [hypervisor.firecracker] network_queues ${options.networkQueues}: ` +
@@ -66,10 +75,6 @@ export class Firecracker implements Hypervisor {
     this.#o = options;
   }
 
-  state(): VmState {
-    return this.#vm.state;
-  }
-
   capabilities(): Capabilities {
     return {
       blockDevice: true,
@@ -77,7 +82,6 @@ export class Firecracker implements Hypervisor {
       netHotplug: false,
       fsSharing: false,
       hybridVsock: true,
-      memoryProbe: false,
       agentBlockDriver: "mmioblk",
     };
   }
@@ -86,19 +90,15 @@ export class Firecracker implements Hypervisor {
     return { kind: "hvsock", path: this.#need("agent socket").hvsock, port: AGENT_PORT };
   }
 
-  pids(): number[] {
-    return this.#proc && !this.#proc.exited ? [this.#proc.pid] : [];
-  }
-
   async prepareVm(opts: PrepareVmOptions): Promise<void> {
-    this.#vm.require("prepare", "prepare", opts.id);
     const o = this.#o;
-    const paths = firecrackerPaths(o, opts.id);
-    this.#vm.id = opts.id;
-    this.#netns = opts.netnsPath ?? null;
-    this.#paths = paths;
+    // The jailer (or runtime-rs's plain layout) decides where the VM lives.
+    await this.prepareDir(opts, (id) => {
+      const p = this.#paths = firecrackerPaths(o, id);
+      return { vmPath: p.vmPath, dir: p.runDir };
+    });
+    const paths = this.#paths!;
     const jail = this.#jail = new FirecrackerJail(paths);
-    await Deno.mkdir(paths.runDir, { recursive: true, mode: 0o750 });
     await Deno.mkdir(paths.rootDir, { recursive: true, mode: 0o750 });
     // A stale socket from an earlier run would make the VMM fail to bind.
     await removeIfExists(paths.apiSocket);
@@ -110,7 +110,9 @@ export class Firecracker implements Hypervisor {
     const image = o.image ? await jail.bringIn(o.image, "rootfs") : "";
     const initrd = o.initrd ? await jail.bringIn(o.initrd, "initrd") : "";
 
-    this.#spawn(firecrackerLaunch(o, opts.id, paths, this.#netns ?? undefined));
+    // The launch enters the netns itself (nsenter, or the jailer's --netns).
+    const launch = firecrackerLaunch(o, opts.id, paths, this.netns ?? undefined);
+    this.spawnVmm(launch.cmd, launch.args, false);
     this.#api = new FirecrackerApi(paths.apiSocket, { connectAttempts: o.apiConnectAttempts });
     try {
       await this.#whileAlive(this.#api.instanceInfo());
@@ -151,29 +153,30 @@ export class Firecracker implements Hypervisor {
       await this.stopVm();
       throw e;
     }
-    this.#vm.moveTo("prepared");
-    log.info("Firecracker VM {id} prepared (pid {pid})", { id: opts.id, pid: this.#proc?.pid });
+    this.vm.moveTo("prepared");
+    log.info("Firecracker VM {id} prepared (pid {pid})", { id: opts.id, pid: this.proc?.pid });
   }
 
   /** Nothing to start: the VMM runs since prepare, and the guest boots in {@link bootVm}. */
   startVm(_timeoutMs: number): Promise<void> {
     try {
-      this.#vm.require("start");
-      if (this.#proc?.exited) {
-        throw new UnavailableError(`${this.#vm.what} exited: ${this.#proc.tail()}`);
+      this.vm.require("start");
+      if (this.proc?.exited) {
+        throw new UnavailableError(`${this.vm.what} exited: ${this.proc.tail()}`);
       }
-      this.#vm.moveTo("started");
+      this.vm.moveTo("started");
     } catch (e) {
       return Promise.reject(e);
     }
     return Promise.resolve();
   }
 
-  /** Sends the queued NICs, then `InstanceStart`. */
-  async bootVm(): Promise<void> {
-    this.#vm.require("boot");
+  /** Sends the queued NICs, in the order they were added, then `InstanceStart`. */
+  override async bootVm(): Promise<void> {
+    this.vm.require("boot");
     const api = this.#api!;
-    for (const nic of this.#pendingNics.values()) {
+    for (const nic of this.devices.values()) {
+      if (nic.kind !== "network") continue;
       await this.#whileAlive(api.putNetworkInterface({
         iface_id: nic.id,
         host_dev_name: nic.tapName,
@@ -182,131 +185,73 @@ export class Firecracker implements Hypervisor {
       }));
       log.info("NIC {id} (tap {tap}) configured", { id: nic.id, tap: nic.tapName });
     }
-    this.#pendingNics.clear();
     await this.#whileAlive(api.action("InstanceStart"));
-    this.#vm.moveTo("running");
-    log.info("Firecracker VM {id} booted", { id: this.#vm.id });
+    this.vm.moveTo("running");
+    log.info("Firecracker VM {id} booted", { id: this.vm.id });
   }
 
   async stopVm(): Promise<void> {
-    if (this.#proc) await this.#proc.kill();
-    this.#vm.stopped();
-  }
-
-  waitVm(): Promise<VmExit> {
-    if (!this.#proc) {
-      return Promise.reject(
-        new FailedPreconditionError(`Cannot wait for ${this.#vm.what}: not started`),
-      );
-    }
-    return this.#proc.exit;
-  }
-
-  async pauseVm(): Promise<void> {
-    this.#vm.require("operate", "pause");
-    await this.#api!.setVmState("Paused");
-  }
-
-  async resumeVm(): Promise<void> {
-    this.#vm.require("operate", "resume");
-    await this.#api!.setVmState("Resumed");
+    if (this.proc) await this.proc.kill();
+    this.vm.stopped();
   }
 
   async addDevice(d: Device): Promise<Device> {
-    validateDevice(d);
-    refuseTapFds(d, "Firecracker");
-    const id = implicitDeviceId(d) ?? newDeviceId();
-    this.#vm.require("attach", `add ${d.kind} device "${id}" to`);
-    switch (d.kind) {
+    const dev = this.admit(d);
+    switch (dev.kind) {
       case "network":
-        return this.#addNic({ ...d, id });
+        return this.#queueNic(dev);
       case "block":
-        return await this.#addBlock({ ...d, id });
+        return await this.#addBlock(dev);
       case "vsock":
-        if (!d.udsPath) {
+        if (!dev.udsPath) {
           throw new InvalidArgumentError(
-            `Cannot add vsock device "${id}": Firecracker supports only hybrid vsock (a Unix socket)`,
+            `Cannot add vsock device "${dev.id}": Firecracker supports only hybrid vsock (a Unix socket)`,
           );
         }
         // Already declared in prepareVm; a second PUT /vsock would be refused.
-        return { ...d, guestCid: FC_GUEST_CID, udsPath: this.#paths!.hvsock };
+        return this.#keep({ ...dev, guestCid: FC_GUEST_CID, udsPath: this.#paths!.hvsock });
       case "share_fs":
         throw new UnimplementedError(
-          `Cannot add shared file system "${d.mountTag}": Firecracker has no virtio-fs or 9p, ` +
+          `Cannot add shared file system "${dev.mountTag}": Firecracker has no virtio-fs or 9p, ` +
             `files must be copied into the guest`,
         );
-      case "vfio":
-        throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
     }
   }
 
   async removeDevice(d: Device): Promise<void> {
     const id = implicitDeviceId(d) ?? "";
-    if (this.#vm.state === "stopped" || this.#vm.state === "not_ready") {
+    if (this.vm.state === "stopped" || this.vm.state === "not_ready") {
       // The VM is gone: nothing of the device is left in it.
-      this.#pendingNics.delete(id);
+      this.devices.delete(id);
       this.#slots.release(id);
       return;
     }
     if (d.kind === "network") {
-      if (this.#pendingNics.delete(id)) return;
-      throw new UnimplementedError(
-        `Cannot remove network device "${id}": Firecracker cannot unplug devices from a booted VM`,
-      );
+      if (this.vm.state === "running") {
+        throw new UnimplementedError(
+          `Cannot remove network device "${id}": Firecracker cannot unplug devices from a booted VM`,
+        );
+      }
+      if (!this.devices.delete(id)) {
+        throw new NotFoundError(`Network device "${id}" not found on ${this.vm.what}`);
+      }
+      return;
     }
     if (d.kind === "block") {
-      const slot = this.#slots.slotOf(id, this.#vm.what);
+      const slot = this.#slots.slotOf(id, this.vm.what);
       await this.#pointDrive(slot, {
         hostPath: `${this.#paths!.rootDir}/drive${slot}`,
         readOnly: false,
         limiter: undefined,
       });
       this.#slots.release(id);
+      this.devices.delete(id);
       return;
     }
     throw new UnimplementedError(`Cannot remove ${d.kind} device "${id}" from Firecracker`);
   }
 
-  async updateDevice(d: Device): Promise<void> {
-    validateDevice(d);
-    const id = implicitDeviceId(d) ?? "";
-    if (d.kind === "block") {
-      const slot = this.#slots.slotOf(id, this.#vm.what);
-      await this.#pointDrive(slot, {
-        hostPath: d.path,
-        readOnly: d.readOnly,
-        limiter: d.rateLimiter ?? this.#o.diskRateLimiter,
-      });
-      this.#slots.set(slot, { ...d, id, index: slot });
-      return;
-    }
-    if (d.kind === "network") {
-      if (this.#pendingNics.has(id)) {
-        this.#pendingNics.set(id, { ...d, id });
-        return;
-      }
-      if (this.#vm.state !== "running") throw new NotFoundError(`Network device "${id}" not found`);
-      await this.#api!.patchNetworkInterface({ iface_id: id, ...rateLimiters(d, this.#o) });
-      return;
-    }
-    throw new UnimplementedError(`Cannot update ${d.kind} device "${id}" on Firecracker`);
-  }
-
-  resizeVcpu(n: number): Promise<VcpuResize> {
-    return Promise.reject(
-      new UnimplementedError(
-        `Cannot resize Firecracker VM to ${n} vCPUs: Firecracker has no vCPU hotplug`,
-      ),
-    );
-  }
-
-  resizeMemory(mib: number): Promise<number> {
-    return Promise.reject(
-      new UnimplementedError(`Cannot resize Firecracker VM memory to ${mib} MiB: not supported`),
-    );
-  }
-
-  async cleanup(): Promise<void> {
+  override async cleanup(): Promise<void> {
     await this.stopVm();
     const p = this.#paths;
     if (!p) return;
@@ -325,20 +270,9 @@ export class Firecracker implements Hypervisor {
 
   saveState(): HypervisorState {
     const p = this.#need("state");
-    return {
-      hypervisor_type: "firecracker",
-      pid: this.#proc?.pid ?? null,
-      pid_start: this.#proc?.startTime ?? null,
-      // With the start time, proves the pid is still this VMM before a later kill.
-      pid_exe: this.#proc?.identity()?.exe ?? null,
-      uuid: "",
-      api_socket: p.apiSocket,
-      id: this.#vm.id,
-      vm_path: p.vmPath,
+    return this.savedState(p.apiSocket, {
       jailed: p.jailed,
       jailer_root: p.jailed ? this.#o.runRoot : "",
-      netns: this.#netns,
-      run_dir: p.runDir,
       owned_paths: p.jailed ? [p.vmPath] : [
         p.runDir,
         p.hvsock,
@@ -346,7 +280,7 @@ export class Firecracker implements Hypervisor {
       ],
       owned_empty_dirs: p.jailed ? [] : [p.rootDir],
       config: this.#o,
-    };
+    });
   }
 
   // ---- internals ----
@@ -358,25 +292,27 @@ export class Firecracker implements Hypervisor {
     return this.#paths;
   }
 
-  #addNic(nic: NetworkDevice & { id: string }): NetworkDevice {
+  /** Files an admitted device in the table (for removal, and for the NICs sent at boot). */
+  #keep<D extends PlacedDevice>(d: D): D {
+    this.devices.set(d.id, d);
+    return d;
+  }
+
+  #queueNic(nic: NetworkDevice & { id: string }): NetworkDevice {
     if (nic.queues > 1) {
       throw new InvalidArgumentError(
         `Cannot add network device "${nic.id}" with ${nic.queues} queues: ` +
           `Firecracker opens taps single-queue, set network_queues = 1`,
       );
     }
-    if (this.#vm.state === "running") {
+    if (this.vm.state === "running") {
       throw new FailedPreconditionError(
-        `Cannot add network device "${nic.id}" (tap ${nic.tapName}) to ${this.#vm.what}: ` +
+        `Cannot add network device "${nic.id}" (tap ${nic.tapName}) to ${this.vm.what}: ` +
           `it is already booted and Firecracker has no network hotplug`,
       );
     }
-    if (this.#pendingNics.has(nic.id)) {
-      throw new InvalidArgumentError(`Network device "${nic.id}" is already queued`);
-    }
-    this.#pendingNics.set(nic.id, nic);
     log.debug("NIC {id} (tap {tap}) queued until boot", { id: nic.id, tap: nic.tapName });
-    return nic;
+    return this.#keep(nic);
   }
 
   async #addBlock(d: BlockDevice & { id: string }): Promise<BlockDevice> {
@@ -386,7 +322,7 @@ export class Firecracker implements Hypervisor {
           `Cannot add block device "${d.id}" as the VM rootfs: Firecracker boots ${this.#o.image}`,
         );
       }
-      return { ...d, index: 0, guestPath: "/dev/vda" };
+      return this.#keep({ ...d, index: 0, guestPath: "/dev/vda" });
     }
     const slot = this.#slots.pick(d);
     await this.#pointDrive(slot, {
@@ -396,25 +332,17 @@ export class Firecracker implements Hypervisor {
     });
     const added = { ...d, index: slot, guestPath: DriveSlots.guestPath(slot) };
     this.#slots.set(slot, added);
-    return added;
+    return this.#keep(added);
   }
 
   /** Points placeholder drive `slot` at a file: PUT before boot, PATCH after. */
   #pointDrive(slot: number, t: DriveTarget): Promise<void> {
-    return pointDrive(this.#api!, this.#jail!, slot, t, this.#vm.state === "running");
-  }
-
-  #spawn(launch: { cmd: string; args: string[] }): void {
-    const proc = VmmProcess.spawn({ ...launch, log, name: "Firecracker", stdoutIs: "output" });
-    this.#proc = proc;
-    proc.exit.then(() => {
-      this.#vm.stopped();
-    });
+    return pointDrive(this.#api!, this.#jail!, slot, t, this.vm.state === "running");
   }
 
   /** Runs an API call, failing at once (with the VMM's last words) if the VMM exits first. */
   #whileAlive<T>(p: Promise<T>): Promise<T> {
-    return this.#proc!.whileAlive(p, `sandbox "${this.#vm.id}"`);
+    return this.proc!.whileAlive(p, `sandbox "${this.vm.id}"`);
   }
 }
 

@@ -16,9 +16,9 @@ import type { RateLimiter } from "../device.ts";
 import { rateLimiterFromMaxRate } from "../device.ts";
 
 /** Firecracker's vCPU limit (runtime-rs `MAX_FIRECRACKER_VCPUS`). */
-export const MAX_FIRECRACKER_VCPUS = 32;
+const MAX_FIRECRACKER_VCPUS = 32;
 /** Firecracker's smallest useful guest (runtime-rs validation). */
-export const MIN_FIRECRACKER_MEMORY_MIB = 128;
+const MIN_FIRECRACKER_MEMORY_MIB = 128;
 /** Placeholder drives `drive1`..`drive5` pre-created because Firecracker has no hotplug. */
 export const PLACEHOLDER_DRIVES = 5;
 

@@ -5,8 +5,9 @@
  * @module
  */
 import { finishKernelParams, rootfsParams } from "../options_check.ts";
-import { InvalidArgumentError, UnimplementedError } from "../../common/errors.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 import type { BlockDevice, Device, NetworkDevice, ShareFsDevice } from "../device.ts";
+import { refuseVfio } from "../device.ts";
 import {
   deviceArg,
   qemuEscape,
@@ -215,11 +216,7 @@ export function qemuCommandLine(
     }
     placements.set(f.id, { guestPath: hex(s) });
   }
-  for (const d of vm.devices) {
-    if (d.kind === "vfio") {
-      throw new UnimplementedError(`Cannot add VFIO device ${d.bdf}: VFIO is not supported`);
-    }
-  }
+  for (const d of vm.devices) refuseVfio(d);
   for (let i = 0; i < o.hotplugPorts; i++) {
     add(
       "-device",

@@ -163,6 +163,6 @@ Deno.test("QEMU command line variants: TCG, virtio-blk rootfs, initrd, virtio-sc
         devices: [{ kind: "vfio", id: "v", bdf: "0000:00:01.0" }],
       }),
     UnimplementedError,
-    "VFIO is not supported",
+    "VFIO passthrough is not supported",
   );
 });

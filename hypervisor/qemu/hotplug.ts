@@ -18,7 +18,7 @@ import type { QmpClient } from "./qmp.ts";
 const log = getLogger("hypervisor.qemu");
 
 /** A device the QEMU driver knows, with its id and (once placed) its guest path. */
-export type Tracked = PlacedDevice;
+type Tracked = PlacedDevice;
 
 /** Hotplug state of one QEMU VM: which root ports, LUNs and blockdev nodes are in use. */
 export class QemuHotplug {

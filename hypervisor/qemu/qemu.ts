@@ -3,22 +3,22 @@
  * spawned in `startVm` (inside the pod netns through `nsenter`, since Deno
  * cannot setns between fork and exec) and boots at once, so `bootVm` is a
  * no-op; later devices are hotplugged through QMP onto PCIe root ports
- * (hotplug.ts), vCPUs and memory resized through QMP (resize.ts). The serial
+ * (hotplug.ts). The serial
  * console (QEMU's stdout) goes to the shim log.
  * @module
  */
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../common/errors.ts";
 import { AGENT_PORT } from "../../common/agent_port.ts";
 import { getLogger } from "../../common/log.ts";
+import { settleWithin, within } from "../../common/time.ts";
 import { implicitDeviceId } from "../device.ts";
 import type { Device } from "../device.ts";
 import { ExternalVmm } from "../external_vmm.ts";
 import type { AgentSocket, Capabilities, Hypervisor } from "../hypervisor.ts";
-import type { HypervisorState, PrepareVmOptions, VcpuResize } from "../hypervisor.ts";
+import type { HypervisorState, PrepareVmOptions } from "../hypervisor.ts";
 import { qemuCommandLine } from "./command_line.ts";
 import type { QemuOptions } from "./options.ts";
 import { QemuHotplug } from "./hotplug.ts";
-import { QemuResizer } from "./resize.ts";
 import { QmpClient } from "./qmp.ts";
 import { vcpuReport } from "./vcpu_report.ts";
 import { allocateVsockCid } from "./vsock_cid.ts";
@@ -27,13 +27,13 @@ const log = getLogger("hypervisor.qemu");
 const QUIT_GRACE_MS = 2000;
 
 /** Things the driver needs from the host, replaceable in tests. */
-export interface QemuHostDeps {
+interface QemuHostDeps {
   /** Picks the vhost-vsock CID (default: probe /dev/vhost-vsock). */
   allocateCid?: () => number;
 }
 
 /** Options that only matter on test machines. */
-export interface QemuTestKnobs {
+interface QemuTestKnobs {
   /** Leave out vhost-vsock (hosts without /dev/vhost-vsock); the VM then has no agent socket. */
   noVhostVsock?: boolean;
 }
@@ -47,7 +47,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
   #cid = 0;
   #qmp: QmpClient | null = null;
   readonly #hotplug: QemuHotplug;
-  readonly #resizer: QemuResizer;
 
   constructor(options: QemuOptions, deps: QemuHostDeps = {}, knobs: QemuTestKnobs = {}) {
     super({
@@ -62,7 +61,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
     this.#deps = deps;
     this.#knobs = knobs;
     this.#hotplug = new QemuHotplug(options);
-    this.#resizer = new QemuResizer(options);
   }
 
   capabilities(): Capabilities {
@@ -72,7 +70,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       netHotplug: true,
       fsSharing: true,
       hybridVsock: false,
-      memoryProbe: false,
       agentBlockDriver: this.#o.blockDeviceDriver === "virtio-scsi" ? "scsi" : "blk",
     };
   }
@@ -131,12 +128,7 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       }
     } catch (e) {
       // If QEMU died on its own, its stderr says why better than the socket error.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const died = await Promise.race([
-        proc.exit,
-        new Promise<null>((r) => timer = setTimeout(() => r(null), 1000)),
-      ]);
-      clearTimeout(timer);
+      const died = (await within(proc.exit, 1000))?.value;
       await this.stopVm();
       if (died && !(e instanceof UnavailableError && e.message.includes("exited"))) {
         throw proc.diedError(what, died);
@@ -152,26 +144,13 @@ export class Qemu extends ExternalVmm implements Hypervisor {
       if (this.#qmp) {
         // Ask politely first so QEMU flushes its files; kill if it does not go.
         const quit = this.#qmp.quit().catch(() => {});
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          Promise.all([quit, this.proc.exit]),
-          new Promise((r) => timer = setTimeout(r, QUIT_GRACE_MS)),
-        ]);
-        clearTimeout(timer);
+        await settleWithin(Promise.all([quit, this.proc.exit]), QUIT_GRACE_MS);
       }
     }
     if (this.proc) await this.proc.kill();
     this.#qmp?.close();
     this.#qmp = null;
     this.vm.stopped();
-  }
-
-  async pauseVm(): Promise<void> {
-    await this.#needQmp("pause").stop();
-  }
-
-  async resumeVm(): Promise<void> {
-    await this.#needQmp("resume").cont();
   }
 
   async addDevice(d: Device): Promise<Device> {
@@ -200,22 +179,6 @@ export class Qemu extends ExternalVmm implements Hypervisor {
     }
     await this.#hotplug.unplug(this.#needQmp("remove a device from"), dev);
     this.devices.delete(id);
-  }
-
-  /** Hotplugs or unplugs vCPUs through `query-hotpluggable-cpus` / `device_add`. */
-  async resizeVcpu(n: number): Promise<VcpuResize> {
-    const qmp = this.#needQmp("resize vCPUs of");
-    return await this.#resizer.resizeVcpu(qmp, this.vm.id, n);
-  }
-
-  /** Grows guest memory by plugging a DIMM; shrinking is not supported. */
-  async resizeMemory(mib: number): Promise<number> {
-    const qmp = this.#needQmp("resize memory of");
-    // With virtio-fs the daemon maps guest RAM: new memory must be shared like the boot RAM.
-    const shared = [...this.devices.values()].some((d) =>
-      d.kind === "share_fs" && d.fsType === "virtio-fs"
-    );
-    return await this.#resizer.resizeMemory(qmp, this.vm.id, mib, shared);
   }
 
   /** QEMU's run state and each vCPU's RIP and halt state (QMP), for a guest that does not answer. */

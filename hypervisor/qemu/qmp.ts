@@ -6,6 +6,7 @@
  * @module
  */
 import { DeadlineExceededError, RuntimeError, UnavailableError } from "../../common/errors.ts";
+import { within } from "../../common/time.ts";
 import { getLogger } from "../../common/log.ts";
 import { writeAll } from "../../common/io.ts";
 
@@ -20,27 +21,27 @@ export class QmpError extends RuntimeError {
 }
 
 /** One asynchronous QMP event. */
-export interface QmpEvent {
+interface QmpEvent {
   event: string;
   data?: Record<string, unknown>;
   timestamp?: { seconds: number; microseconds: number };
 }
 
 /** The server's greeting. */
-export interface QmpGreeting {
+interface QmpGreeting {
   version: { qemu: { major: number; minor: number; micro: number }; package?: string };
   capabilities: string[];
 }
 
 /** `query-status` result. */
-export interface QmpStatus {
+interface QmpStatus {
   status: string;
   running: boolean;
   singlestep?: boolean;
 }
 
 /** Options of {@link QmpClient.connect}. */
-export interface QmpConnectOptions {
+interface QmpConnectOptions {
   /** Total time to wait for the socket and greeting (default 10 s). */
   timeoutMs?: number;
   /** Resolves (or rejects) when waiting is pointless, e.g. the VMM exited. */
@@ -183,16 +184,6 @@ export class QmpClient {
   /** `query-status`. */
   queryStatus(): Promise<QmpStatus> {
     return this.execute<QmpStatus>("query-status");
-  }
-
-  /** Pauses the vCPUs (`stop`). */
-  async stop(): Promise<void> {
-    await this.execute("stop");
-  }
-
-  /** Resumes the vCPUs (`cont`). */
-  async cont(): Promise<void> {
-    await this.execute("cont");
   }
 
   /** Asks QEMU to exit (`quit`); resolves once the reply (or the close) arrives. */
@@ -342,15 +333,8 @@ async function* readLines(conn: Deno.Conn): AsyncGenerator<string> {
   if (rest.trim()) yield rest.trim();
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DeadlineExceededError(`${what} did not arrive in time`)),
-        Math.max(0, ms),
-      );
-    }),
-  ]);
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  const got = await within(p, Math.max(0, ms));
+  if (!got) throw new DeadlineExceededError(`${what} did not arrive in time`);
+  return got.value;
 }

@@ -39,9 +39,9 @@ test("real QEMU: query-status, cont, stop, netdev/device hotplug, quit", async (
     assertEquals(q.greeting.version.qemu.major >= 6, true);
     const pre = await q.queryStatus();
     assertEquals([pre.status, pre.running], ["prelaunch", false]);
-    await q.cont();
+    await q.execute("cont");
     assertEquals((await q.queryStatus()).running, true);
-    await q.stop();
+    await q.execute("stop");
     const paused = await q.queryStatus();
     assertEquals([paused.status, paused.running], ["paused", false]);
     // A user-mode netdev (no tap needed) and a NIC on the hotplug root port.

@@ -1,6 +1,7 @@
 /**
  * QMP client tests against a scripted in-process QMP peer on a Unix socket
- * (a protocol-level test double; real QEMU is exercised in qemu_smoke_test.ts).
+ * (a protocol-level test double; qmp_real_test.ts and qemu_real_test.ts run
+ * real QEMU where it is installed).
  */
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { DeadlineExceededError, UnavailableError } from "../../common/errors.ts";
@@ -105,8 +106,8 @@ Deno.test("QMP: greeting, capabilities first, replies routed by id with events i
   q.onEvent((e) => events.push(e.event));
   assertEquals(q.greeting.version.qemu.major, 7);
   assertEquals(await q.queryStatus(), { status: "running", running: true });
-  await q.stop();
-  await q.cont();
+  await q.execute("stop");
+  await q.execute("cont");
   await q.netdevAddTap({ id: "net0", ifname: "tap0_kata", vhost: true });
   await q.blockdevAddFile({ nodeName: "blk0", filename: "/x.img", readOnly: true });
   await q.blockdevAddFile({

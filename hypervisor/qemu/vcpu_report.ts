@@ -8,7 +8,7 @@
  */
 
 /** What {@link vcpuReport} needs of a QMP client. */
-export interface QmpLike {
+interface QmpLike {
   queryStatus(): Promise<{ status: string; running: boolean }>;
   execute<T>(command: string, args?: Record<string, unknown>): Promise<T>;
 }

@@ -15,7 +15,7 @@ import { getLogger } from "../../common/log.ts";
 const log = getLogger("resource.cgroups");
 
 /** One mounted cgroup hierarchy. */
-export interface CgroupHierarchy {
+interface CgroupHierarchy {
   /** Mount point, e.g. `/sys/fs/cgroup/memory`. */
   mountPoint: string;
   /** 1 or 2. */
@@ -66,7 +66,7 @@ export function usableHierarchies(all: readonly CgroupHierarchy[]): CgroupHierar
  * (or `name` itself when it is a slice).
  * @throws {InvalidArgumentError} for a malformed path
  */
-export function systemdCgroupPath(p: string): string {
+function systemdCgroupPath(p: string): string {
   const parts = p.split(":");
   if (parts.length !== 3 || !parts[2]) {
     throw new InvalidArgumentError(

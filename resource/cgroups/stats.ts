@@ -9,13 +9,13 @@ import { NotFoundError } from "../../common/errors.ts";
 import { type V1MemoryEntry, v1MemoryMetrics } from "./v1_metrics.ts";
 
 /** Metrics of one cgroup, tagged with the cgroup version they follow. */
-export interface CgroupMetrics {
+interface CgroupMetrics {
   version: 1 | 2;
   metrics: Record<string, unknown>;
 }
 
 /** Where the cgroup file systems are mounted (tests point it elsewhere). */
-export interface CgroupRoots {
+interface CgroupRoots {
   /** The cgroup v1 mount root holding one directory per controller. */
   v1: string;
   /** The cgroup v2 mount (unified hierarchy). */

@@ -50,7 +50,7 @@ const MEMORY_STAT_KEYS = {
 } as const;
 
 /** What a v1 memory reading is made of. */
-export interface V1MemorySource {
+interface V1MemorySource {
   /** The page cache (the agent reports it apart from its `memory.stat` map). */
   cache: bigint;
   /** A `memory.stat` counter by key, 0 when absent. */

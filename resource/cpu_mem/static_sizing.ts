@@ -15,7 +15,7 @@ export const SANDBOX_CPU_PERIOD = "io.kubernetes.cri.sandbox-cpu-period";
 export const SANDBOX_MEMORY = "io.kubernetes.cri.sandbox-memory";
 
 /** What the workload asks for on top of the VM's defaults. */
-export interface WorkloadSize {
+interface WorkloadSize {
   /** vCPUs (may be fractional: quota / period). */
   vcpus: number;
   /** Memory in MiB. */
@@ -23,7 +23,7 @@ export interface WorkloadSize {
 }
 
 /** The VM size after static sizing. */
-export interface VmSize {
+interface VmSize {
   vcpus: number;
   memoryMib: number;
 }

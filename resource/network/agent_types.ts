@@ -9,7 +9,7 @@
 
 /** `types.IPFamily`. */
 export const IP_FAMILY = { v4: 0, v6: 1 } as const;
-export type IpFamily = (typeof IP_FAMILY)[keyof typeof IP_FAMILY];
+type IpFamily = (typeof IP_FAMILY)[keyof typeof IP_FAMILY];
 
 /** `types.IPAddress`; `mask` is the prefix length as text ("24"), as runtime-rs sends it. */
 export interface AgentIPAddress {

@@ -6,10 +6,11 @@
  * @module
  */
 import { HelpRequested, parseFlags, usage } from "../../common/flags.ts";
-import { InvalidArgumentError } from "../../common/errors.ts";
+import { InvalidArgumentError, MultipleErrors } from "../../common/errors.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 import { agentInterface, agentRoutes } from "./agent_info.ts";
 import { type EndpointKind, endpointKind, modelFor, parseModel } from "./classify.ts";
+import { physicalLinkUnsupported } from "./physical_endpoint.ts";
 import { plumb, type Plumbing, unplumb } from "./plumbing.ts";
 import { readRecord, RECORD_DIR, recordPath, removeRecord, writeRecord } from "./record.ts";
 import { type ScannedLink, scanNetns, tapName } from "./scan.ts";
@@ -86,7 +87,7 @@ export async function netCommand(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error;
-    const detail = err instanceof AggregateError
+    const detail = err instanceof MultipleErrors
       ? `${err.message}: ${err.errors.map((x) => (x as Error).message).join("; ")}`
       : err.message;
     console.error(`shim-ctl net ${sub}: ${detail}`);
@@ -140,9 +141,7 @@ async function attach(
   }
   const physical = links.find((l) => l.kind === "physical");
   if (physical) {
-    throw new InvalidArgumentError(
-      `Link "${physical.s.link.name}" is a physical PCI device (${physical.s.busInfo}): VFIO passthrough is not supported yet`,
-    );
+    throw physicalLinkUnsupported(physical.s.link.name, physical.s.busInfo);
   }
   const created: Plumbing[] = [];
   withRtNetlink(netns, (nl) => {
@@ -200,7 +199,7 @@ async function detach(netns: string, recordDir: string) {
     }
   });
   if (errors.length) {
-    throw new AggregateError(errors, `Detaching ${netns} left objects behind (record kept)`);
+    throw new MultipleErrors(errors, `Detaching ${netns} left objects behind (record kept)`);
   }
   await removeRecord(path);
   return { netns, removed: rec.created };

@@ -1,7 +1,8 @@
 /**
  * The `Endpoint` interface (one pod link as the VM sees it) and the small
- * slice of a hypervisor it attaches to. Any `Hypervisor` satisfies
- * {@link NetworkDeviceSink}.
+ * slice of a hypervisor it attaches to ({@link NetworkDeviceSink}: the
+ * sandbox hands one backed by its device manager; any `Hypervisor` satisfies
+ * it too).
  * @module
  */
 import type { NetworkDevice } from "../../hypervisor/device.ts";

@@ -6,7 +6,11 @@
  * such a VM runs is refused with a logged error, never dropped silently.
  * @module
  */
-import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  MultipleErrors,
+} from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { NetworkDevice } from "../../hypervisor/device.ts";
 import type { AgentARPNeighbor, AgentInterface, AgentRoute } from "./agent_types.ts";
@@ -17,10 +21,10 @@ import { scanNetns } from "./scan.ts";
 import { type Plumbing, unplumb } from "./plumbing.ts";
 import { withRtNetlink } from "../../ffi/netlink.ts";
 
-const log = getLogger("network");
+const log = getLogger("resource.network");
 
 /** Options of a {@link NetworkResource}. */
-export interface NetworkOptions {
+interface NetworkOptions {
   /** `[runtime] internetworking_model`. */
   model: ModelName;
   /** `[hypervisor.*] network_queues`; 1 = single-queue taps. */
@@ -130,7 +134,7 @@ export class NetworkResource {
     this.#queued.length = 0;
     this.#endpoints.clear();
     if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, "Detaching the pod network failed");
+    if (errors.length > 1) throw new MultipleErrors(errors, "Detaching the pod network failed");
   }
 
   /** What the endpoints created on the host, for the sandbox's persisted state. */
@@ -155,7 +159,7 @@ export class NetworkResource {
     });
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
-      throw new AggregateError(errors, `Removing the pod network plumbing of ${netns} failed`);
+      throw new MultipleErrors(errors, `Removing the pod network plumbing of ${netns} failed`);
     }
   }
 

@@ -12,6 +12,13 @@ import type { Endpoint, NetworkDeviceSink } from "./endpoint.ts";
 import type { Plumbing } from "./plumbing.ts";
 import type { ScannedLink } from "./scan.ts";
 
+/** The refusal of a physical (PCI) link, which would need VFIO passthrough. */
+export function physicalLinkUnsupported(name: string, busInfo: string): UnimplementedError {
+  return new UnimplementedError(
+    `Link "${name}" is a physical PCI device (${busInfo}): VFIO passthrough is not supported yet`,
+  );
+}
+
 /** See the module documentation. */
 export class PhysicalEndpoint implements Endpoint {
   readonly kind = "physical" as const;
@@ -25,9 +32,7 @@ export class PhysicalEndpoint implements Endpoint {
   }
 
   #unsupported(): UnimplementedError {
-    return new UnimplementedError(
-      `Link "${this.name}" is a physical PCI device (${this.scanned.busInfo}): VFIO passthrough is not supported yet`,
-    );
+    return physicalLinkUnsupported(this.name, this.scanned.busInfo);
   }
 
   plumb(): NetworkDevice {

@@ -6,7 +6,11 @@
  */
 import { createTap } from "../../ffi/tun.ts";
 import { ERRNO, NetlinkError, type RtNetlink } from "../../ffi/netlink.ts";
-import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  MultipleErrors,
+  UnimplementedError,
+} from "../../common/errors.ts";
 import type { ModelName } from "./classify.ts";
 import type { AddrMsg, LinkMsg } from "../../ffi/netlink.ts";
 import { RT } from "../../ffi/netlink.ts";
@@ -34,7 +38,7 @@ export interface Plumbing {
 }
 
 /** What a model needs to plumb one endpoint. */
-export interface PlumbRequest {
+interface PlumbRequest {
   netns: string;
   link: LinkMsg;
   /** The pod link's addresses (l3forwarding routes them to the tap). */
@@ -80,7 +84,7 @@ export function plumb(nl: RtNetlink, req: PlumbRequest): Plumbing {
     try {
       unplumb(nl, rec);
     } catch (cleanup) {
-      throw new AggregateError([e, cleanup], `Plumbing link "${req.link.name}" failed twice`);
+      throw new MultipleErrors([e, cleanup], `Plumbing link "${req.link.name}" failed twice`);
     }
     throw e;
   }
@@ -117,7 +121,7 @@ function makeMacvtap(nl: RtNetlink, req: PlumbRequest, rec: Plumbing): void {
 }
 
 /** Link-local address the tap gets so that proxy ARP has a source distinct from the pod IP. */
-export const TAP_IPV4_ADDR = "169.254.0.1";
+const TAP_IPV4_ADDR = "169.254.0.1";
 
 /**
  * The l3forwarding model (IPv4 only): the pod addresses stop being local to
@@ -254,6 +258,6 @@ export function unplumb(nl: RtNetlink, rec: Plumbing): void {
   }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {
-    throw new AggregateError(errors, `Removing the plumbing of link "${rec.link}" failed`);
+    throw new MultipleErrors(errors, `Removing the plumbing of link "${rec.link}" failed`);
   }
 }

@@ -32,7 +32,7 @@ const recordSchema = z.object({
 });
 
 /** The persisted record. */
-export interface AttachRecord {
+interface AttachRecord {
   version: 1;
   netns: string;
   created: Plumbing[];

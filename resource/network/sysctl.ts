@@ -4,11 +4,12 @@
  * synchronous file operation) with the thread inside the target namespace.
  * @module
  */
+import { InvalidArgumentError } from "../../common/errors.ts";
 import { inNetns } from "../../ffi/netns.ts";
 
 function path(key: string): string {
   if (!/^[a-z0-9_./-]+$/i.test(key) || key.includes("..")) {
-    throw new RangeError(`Invalid sysctl key ${JSON.stringify(key)}`);
+    throw new InvalidArgumentError(`Invalid sysctl key ${JSON.stringify(key)}`);
   }
   return `/proc/sys/net/${key}`;
 }

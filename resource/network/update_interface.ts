@@ -9,7 +9,7 @@ import { NotFoundError } from "../../common/errors.ts";
 import type { AgentInterface } from "./agent_types.ts";
 
 /** Options of {@link updateInterfaceWithRetry}. */
-export interface RetryOptions {
+interface RetryOptions {
   attempts?: number;
   delayMs?: number;
   /** Sleep used between attempts (tests pass an instant one). */

@@ -34,7 +34,7 @@ export interface BlockAttacher {
 }
 
 /** Options of {@link attachRootfs}. */
-export interface RootfsOptions {
+interface RootfsOptions {
   cid: string;
   /** containerd's rootfs mounts (may be empty: the bundle holds a prepared rootfs). */
   mounts: readonly RootfsMount[];

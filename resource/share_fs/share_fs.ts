@@ -14,7 +14,7 @@ import { removeTreeSafely } from "./mounts.ts";
 import { type DaemonIdentity, Virtiofsd } from "./virtiofsd.ts";
 
 /** How files reach the guest. */
-export type ShareFsKind = "virtio-9p" | "virtio-fs" | "none";
+type ShareFsKind = "virtio-9p" | "virtio-fs" | "none";
 
 /** A Kata agent `Storage`, as plain fields (the generated message's init shape). */
 export interface AgentStorage {
@@ -27,7 +27,7 @@ export interface AgentStorage {
 }
 
 /** The 9p mount options the guest uses (msize large enough for reasonable throughput). */
-export const NINEP_OPTIONS = [
+const NINEP_OPTIONS = [
   "trans=virtio",
   "version=9p2000.L",
   "cache=mmap",
@@ -36,7 +36,7 @@ export const NINEP_OPTIONS = [
 ];
 
 /** What the share needs from the VM's device manager. */
-export interface DeviceAttacher {
+interface DeviceAttacher {
   attach(d: Device): Promise<unknown>;
 }
 
@@ -65,7 +65,7 @@ export function chooseShareFs(configured: string, fsSharing: boolean): ShareFsKi
 }
 
 /** Options of {@link ShareFs}. */
-export interface ShareFsOptions {
+interface ShareFsOptions {
   /** The `virtiofsd` executable (virtio-fs only). */
   virtiofsd?: string;
   /** `virtio_fs_cache` (`auto`, `always`, `never`; default never, as upstream). */

@@ -19,10 +19,10 @@ import {
 import { getLogger } from "../../common/log.ts";
 import { identify } from "../../persist/process_identity.ts";
 
-const log = getLogger("resource.virtiofsd");
+const log = getLogger("resource.share_fs.virtiofsd");
 
 /** Which virtiofsd program a file is. */
-export type VirtiofsdKind = "rust" | "c";
+type VirtiofsdKind = "rust" | "c";
 
 const kinds = new Map<string, VirtiofsdKind>();
 
@@ -92,7 +92,7 @@ export function cacheArg(kind: VirtiofsdKind, cache: string): string {
 }
 
 /** What the daemon serves. */
-export interface VirtiofsdArgs {
+interface VirtiofsdArgs {
   socketPath: string;
   sharedDir: string;
   /** `virtio_fs_cache`. */

@@ -24,7 +24,7 @@ import { type DirectVolumeMountInfo, encodeVolumePath } from "./direct_volume.ts
 const log = getLogger("resource.volume");
 
 /** An OCI spec mount (JSON), as far as a block volume reads it. */
-export interface BlockVolumeMount {
+interface BlockVolumeMount {
   destination: string;
   source?: string;
   type?: string;

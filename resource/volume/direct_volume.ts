@@ -9,9 +9,9 @@
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../common/errors.ts";
 
 /** Upstream's root (`KATA_DIRECT_VOLUME_ROOT_PATH`). */
-export const DIRECT_VOLUME_ROOT = "/run/kata-containers/shared/direct-volumes";
+const DIRECT_VOLUME_ROOT = "/run/kata-containers/shared/direct-volumes";
 /** Upstream's file name (`KATA_MOUNT_INFO_FILE_NAME`). */
-export const MOUNT_INFO_FILE = "mountInfo.json";
+const MOUNT_INFO_FILE = "mountInfo.json";
 
 /** The mount info of one direct volume (upstream's field names). */
 export interface DirectVolumeMountInfo {
@@ -23,7 +23,7 @@ export interface DirectVolumeMountInfo {
 }
 
 /** The root in use (`KATA_DIRECT_VOLUME_ROOT` overrides it, for tests). */
-export function directVolumeRoot(): string {
+function directVolumeRoot(): string {
   return Deno.env.get("KATA_DIRECT_VOLUME_ROOT") || DIRECT_VOLUME_ROOT;
 }
 

@@ -46,7 +46,7 @@ export interface CopyFileChunk {
 }
 
 /** Sends one CopyFile request to the agent. */
-export type CopyFileFn = (req: CopyFileChunk) => Promise<unknown>;
+type CopyFileFn = (req: CopyFileChunk) => Promise<unknown>;
 
 /** Largest total a copied volume may have (it lands in guest memory). */
 export const MAX_COPY_BYTES = 64 * 1024 * 1024;
@@ -217,7 +217,7 @@ interface FileToCopy {
 }
 
 /** Regular files under `src` (or `src` itself), mapped to guest paths. Symlinks are skipped. */
-export function collectFiles(src: string, guest: string): FileToCopy[] {
+function collectFiles(src: string, guest: string): FileToCopy[] {
   const st = Deno.statSync(src);
   if (st.isFile) {
     return [{

@@ -44,7 +44,7 @@ const SIGKILL = 9;
 type ContainerProcess = TaskProcess<ProcessIo>;
 
 /** Options of {@link LinuxContainerHandler}. */
-export interface LinuxContainerOptions {
+interface LinuxContainerOptions {
   /** The OCI runtime binary (`runc`, `crun` or a path). */
   runtime?: string;
   /** Parent of the per-container state directories (the persisted state's root). */

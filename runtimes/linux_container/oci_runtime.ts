@@ -8,7 +8,7 @@
 import { FailedPreconditionError, InternalError, NotFoundError } from "../../common/errors.ts";
 
 /** Stdio handed to `create`/`exec`: Deno pipes, or nothing (terminal or unset). */
-export type StdioMode = "piped" | "null";
+type StdioMode = "piped" | "null";
 
 /** The stdio choice for one process. */
 export interface ProcessStdio {
@@ -25,14 +25,14 @@ export interface InheritedPipes {
 }
 
 /** Options of {@link OciRuntime.create} and {@link OciRuntime.exec}. */
-export interface SpawnOptions {
+interface SpawnOptions {
   pidFile: string;
   consoleSocket?: string;
   stdio: ProcessStdio;
 }
 
 /** `<runtime> state` output (the fields we use). */
-export interface RuntimeState {
+interface RuntimeState {
   id: string;
   pid: number;
   status: string;
@@ -196,7 +196,7 @@ export class OciRuntime {
 }
 
 /** Closes whatever pipes a failed or finished process left open. */
-export async function closePipes(p: InheritedPipes): Promise<void> {
+async function closePipes(p: InheritedPipes): Promise<void> {
   await Promise.allSettled([
     p.stdin?.close(),
     p.stdout?.cancel(),

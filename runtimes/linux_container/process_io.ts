@@ -16,7 +16,7 @@ import { StdinCopy } from "../stdin_copy.ts";
 import type { InheritedPipes } from "./oci_runtime.ts";
 
 /** How long an exit waits for the output copies to drain (a leftover child may hold the pipe). */
-export const DRAIN_TIMEOUT_MS = 2000;
+const DRAIN_TIMEOUT_MS = 2000;
 
 /** The stdio plumbing of one process. */
 export interface ProcessIo {

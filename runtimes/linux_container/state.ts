@@ -9,7 +9,7 @@ import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
 
 /** The persisted `runtime` of a Linux container. */
-export const RUNTIME_KIND = "linux_container";
+const RUNTIME_KIND = "linux_container";
 
 /** What `shim delete` needs to undo a Linux container. */
 export interface LinuxContainerState {

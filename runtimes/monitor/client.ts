@@ -8,7 +8,7 @@ import { UnavailableError } from "../../common/errors.ts";
 import { writeAll } from "../../common/io.ts";
 
 /** A response: status, lower-cased headers and the decoded body. */
-export interface MonitorResponse {
+interface MonitorResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
@@ -33,7 +33,7 @@ function decodeChunked(data: Uint8Array): Uint8Array {
 }
 
 /** Parses a complete HTTP/1.1 response. */
-export function parseResponse(data: Uint8Array): MonitorResponse {
+function parseResponse(data: Uint8Array): MonitorResponse {
   const sep = (() => {
     for (let i = 0; i + 3 < data.length; i++) {
       if (data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13 && data[i + 3] === 10) {

@@ -29,7 +29,7 @@ export function parseStat(text: string): Record<string, number> {
 }
 
 /** `Name: value [kB]` lines of /proc/<pid>/status or smaps_rollup, in bytes where kB. */
-export function parseKbLines(text: string): Record<string, number> {
+function parseKbLines(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     const m = /^([A-Za-z_0-9]+):\s+(\d+)(\s+kB)?\s*$/.exec(line);
@@ -39,7 +39,7 @@ export function parseKbLines(text: string): Record<string, number> {
 }
 
 /** `key: value` lines of /proc/<pid>/io. */
-export function parseIo(text: string): Record<string, number> {
+function parseIo(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     const m = /^(\w+):\s+(\d+)$/.exec(line.trim());
@@ -49,7 +49,7 @@ export function parseIo(text: string): Record<string, number> {
 }
 
 /** One interface's counters from /proc/<pid>/net/dev. */
-export interface NetDev {
+interface NetDev {
   name: string;
   values: Record<string, number>;
 }

@@ -9,10 +9,10 @@
 import { InvalidArgumentError } from "../../common/errors.ts";
 
 /** Prometheus metric types used here. */
-export type MetricType = "gauge" | "counter" | "untyped";
+type MetricType = "gauge" | "counter" | "untyped";
 
 /** One sample: labels and a value. */
-export interface Sample {
+interface Sample {
   labels?: Record<string, string>;
   value: number;
 }
@@ -21,7 +21,7 @@ const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Escapes a label value (backslash, double quote, newline). */
-export function escapeLabel(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 

@@ -14,7 +14,7 @@ import { MetricsWriter, sanitizeExposition } from "./prometheus.ts";
 const log = getLogger("runtimes.monitor");
 
 /** What the collector reads of one sandbox. */
-export interface MetricsSources {
+interface MetricsSources {
   sandboxId: string;
   /** The hypervisor's name (`qemu`, `dragonball`, ...); "" for a sandbox without a VM. */
   hypervisorName: string;

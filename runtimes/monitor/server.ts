@@ -24,10 +24,10 @@ import { getLogger } from "../../common/log.ts";
 const log = getLogger("runtimes.monitor");
 
 /** The socket's file name inside the sandbox's state directory (upstream's name). */
-export const MONITOR_SOCKET_NAME = "shim-monitor.sock";
+const MONITOR_SOCKET_NAME = "shim-monitor.sock";
 
 /** Largest request body accepted (a resize request is a few dozen bytes). */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** The socket path for a sandbox state directory. */
 export function monitorSocketPath(sandboxDir: string): string {
@@ -90,6 +90,7 @@ async function readBody(req: Request, limit: number): Promise<string> {
 }
 
 class BodyTooLarge extends Error {
+  readonly code = "ResourceExhausted";
   constructor(readonly size: number) {
     super(`Request body of ${size} bytes exceeds the limit of ${MAX_BODY_BYTES} bytes`);
   }
@@ -117,7 +118,7 @@ function parseResize(body: string): { volumePath: string; size: number } {
 }
 
 /** Answers one request (the server's handler; tests call it directly). */
-export async function handleMonitorRequest(req: Request, b: MonitorBackend): Promise<Response> {
+async function handleMonitorRequest(req: Request, b: MonitorBackend): Promise<Response> {
   let url: URL;
   try {
     url = new URL(req.url);

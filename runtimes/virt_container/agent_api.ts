@@ -59,7 +59,7 @@ export type AgentApi =
 export const NO_DEADLINE = { timeoutMs: 0 } as const;
 
 /** Timeouts of `[agent.kata]` that govern dialling. */
-export interface DialTimeouts {
+interface DialTimeouts {
   dialTimeoutMs: number;
   reconnectTimeoutMs: number;
   /** `request_timeout_ms`: the deadline of calls that set none of their own. */

@@ -17,9 +17,9 @@ import { writeAll } from "../../common/io.ts";
 const log = getLogger("runtimes.virt_container.io");
 
 /** Bytes asked for per read call. */
-export const READ_CHUNK = 32 * 1024;
+const READ_CHUNK = 32 * 1024;
 /** How long an exit waits for output to drain. */
-export const DRAIN_TIMEOUT_MS = 5000;
+const DRAIN_TIMEOUT_MS = 5000;
 
 /** The agent-side stdio of one process. */
 export class AgentIo {

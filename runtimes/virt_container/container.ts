@@ -49,7 +49,7 @@ export class VirtContainer {
 }
 
 /** The agent's block driver for a VM's disks, as its driver reports it. */
-export function agentBlockDriverOf(hv: Hypervisor): AgentBlockDriver {
+function agentBlockDriverOf(hv: Hypervisor): AgentBlockDriver {
   const driver = hv.capabilities().agentBlockDriver;
   if (!driver) throw new UnimplementedError(`Block devices on ${hv.kind} are not supported`);
   return driver;

@@ -11,12 +11,12 @@ export const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
 /** containerd CRI annotation naming the pod sandbox a container joins. */
 export const CRI_SANDBOX_ID = "io.kubernetes.cri.sandbox-id";
 /** CRI-O's equivalent of {@link CRI_CONTAINER_TYPE}. */
-export const CRIO_CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType";
+const CRIO_CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType";
 /** CRI-O's equivalent of {@link CRI_SANDBOX_ID}. */
-export const CRIO_SANDBOX_ID = "io.kubernetes.cri-o.SandboxID";
+const CRIO_SANDBOX_ID = "io.kubernetes.cri-o.SandboxID";
 
 /** A container's place in a pod. */
-export type ContainerRole =
+type ContainerRole =
   | { kind: "sandbox"; sandboxId: string }
   | { kind: "container"; sandboxId: string };
 

@@ -32,7 +32,7 @@ export interface OciState {
 }
 
 /** The hook lists of a spec, by kind. */
-export type HookKind =
+type HookKind =
   | "prestart"
   | "createRuntime"
   | "createContainer"

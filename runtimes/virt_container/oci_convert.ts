@@ -163,7 +163,7 @@ export function toAgentResources(r: Json): LinuxResources {
 }
 
 /** How the spec is amended for the guest. */
-export interface AmendOptions {
+interface AmendOptions {
   /** The rootfs path in the guest. */
   guestRootPath: string;
   /** The spec's mounts after volumes were re-pointed (defaults to the spec's own). */

@@ -138,7 +138,7 @@ export interface SandboxEvents {
 }
 
 /** A sandbox's state in its lifecycle. */
-export type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopped";
+type SandboxStatus = "new" | "starting" | "running" | "stopping" | "stopped";
 
 /** One VM sandbox. */
 export class VirtSandbox {
@@ -195,7 +195,7 @@ export class VirtSandbox {
     this.#status = "starting";
     const p = this.parts;
     const hv = p.hypervisor;
-    const sink = networkSink(hv);
+    const sink = networkSink(hv, this.devices);
     // A stale sandbox of this id first (same clean-up order); a failure refuses the start.
     await cleanupStaleSandbox(p.store, p.id).catch((e) => {
       this.#status = "stopped";

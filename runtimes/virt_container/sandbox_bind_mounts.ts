@@ -8,7 +8,11 @@
  * unmounted and checked gone before its empty mount point is deleted.
  * @module
  */
-import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  MultipleErrors,
+} from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { isMountPoint, mount, unmount } from "../../ffi/mount.ts";
 import type { SandboxService, VirtSandbox } from "./sandbox.ts";
@@ -16,10 +20,10 @@ import type { SandboxService, VirtSandbox } from "./sandbox.ts";
 const log = getLogger("runtimes.virt_container.sandbox_bind_mounts");
 
 /** The directory under the shared directory (upstream's `SANDBOX_BIND_MOUNTS_DIR`). */
-export const SANDBOX_MOUNTS_DIR = "sandbox-mounts";
+const SANDBOX_MOUNTS_DIR = "sandbox-mounts";
 
 /** One parsed entry. */
-export interface BindMountEntry {
+interface BindMountEntry {
   source: string;
   readOnly: boolean;
   /** The name under `sandbox-mounts/`. */
@@ -113,7 +117,7 @@ export function sandboxBindMountsService(entries: readonly string[]): SandboxSer
       }
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) {
-        throw new AggregateError(errors, "Removing sandbox bind mounts failed");
+        throw new MultipleErrors(errors, "Removing sandbox bind mounts failed");
       }
     },
   };

@@ -33,7 +33,7 @@ import { sandboxBindMountsService } from "./sandbox_bind_mounts.ts";
 const log = getLogger("runtimes.virt_container");
 
 /** The sandbox container: its id, bundle, OCI spec and annotations. */
-export interface SandboxRequest {
+interface SandboxRequest {
   id: string;
   bundle: string;
   spec: Record<string, unknown>;

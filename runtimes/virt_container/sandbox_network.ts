@@ -1,12 +1,14 @@
 /**
  * The pod network as the sandbox sees it: the {@link SandboxNetwork} it needs
- * of `resource/network`, the NIC sink it hands the network (removals skipped
- * once the VM is down), and the `setup_network` start step that configures
+ * of `resource/network`, the NIC sink it hands the network (the sandbox's
+ * device manager, like every other device; removals skipped once the VM is
+ * down), and the `setup_network` start step that configures
  * the guest through the agent (UpdateInterface, AddARPNeighbors, UpdateRoutes).
  * @module
  */
 import type { Hypervisor } from "../../hypervisor/hypervisor.ts";
-import type { NetworkDevice } from "../../hypervisor/device.ts";
+import { implicitDeviceId, type NetworkDevice } from "../../hypervisor/device.ts";
+import type { DeviceManager } from "../../hypervisor/device_manager.ts";
 import type {
   AgentARPNeighbor,
   AgentInterface,
@@ -27,15 +29,18 @@ export interface SandboxNetwork {
   neighbours(): AgentARPNeighbor[];
 }
 
-/** NIC sink that skips removals once the VM is down (the VM took its NICs along). */
-export function networkSink(hv: Hypervisor): NetworkDeviceSink {
+/**
+ * NIC sink over the device manager (NICs are filed under their tap name);
+ * removals are skipped once the VM is down (the VM took its NICs along).
+ */
+export function networkSink(hv: Hypervisor, devices: DeviceManager): NetworkDeviceSink {
   return {
     capabilities: () => hv.capabilities(),
     state: () => hv.state(),
-    addDevice: (d) => hv.addDevice(d),
+    addDevice: async (d) => (await devices.attach(d)).device,
     removeDevice: async (d) => {
       if (hv.state() === "stopped" || hv.state() === "not_ready") return;
-      await hv.removeDevice(d);
+      await devices.detach(implicitDeviceId(d)!);
     },
   };
 }

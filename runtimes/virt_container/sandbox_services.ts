@@ -37,7 +37,7 @@ export function guestLogService(): SandboxService {
 }
 
 /** What the management socket needs beyond the sandbox itself. */
-export interface MonitorServiceOptions {
+interface MonitorServiceOptions {
   hypervisorName: string;
   /** Guest memory in MiB (`default_memory` after sizing). */
   memoryMib?: number;
@@ -51,7 +51,6 @@ export function monitorService(o: MonitorServiceOptions): SandboxService {
     name: "management_socket",
     start(sb: VirtSandbox) {
       const hv = sb.parts.hypervisor;
-      const counters = (hv as { vmmCounters?: () => Record<string, number> }).vmmCounters;
       lag = new EventLoopLag();
       const guestPath = async (volumePath: string) => {
         await readDirectVolume(volumePath); // NotFound when it was never added
@@ -69,7 +68,7 @@ export function monitorService(o: MonitorServiceOptions): SandboxService {
             sandboxId: sb.id,
             hypervisorName: o.hypervisorName,
             vmmPids: () => hv.pids(),
-            vmmCounters: counters ? () => counters.call(hv) : undefined,
+            vmmCounters: hv.vmmCounters ? () => hv.vmmCounters!() : undefined,
             guestMemoryBytes: () => o.memoryMib ? o.memoryMib * 1024 * 1024 : undefined,
             guestMetrics: async () =>
               (await sb.agent.getMetrics({}, { timeoutMs: GET_METRICS_TIMEOUT_MS })).metrics,

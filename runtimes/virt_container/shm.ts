@@ -40,7 +40,7 @@ export function shmSizeOf(path: string, mountinfo: string): number | undefined {
 }
 
 /** A container's mounts with `/dev/shm` moved to the pod's guest tmpfs, and the storage making it. */
-export interface PodShm {
+interface PodShm {
   mounts: OciMount[];
   storages: AgentStorage[];
 }

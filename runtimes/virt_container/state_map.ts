@@ -7,7 +7,7 @@ import type { ContainerState } from "../../persist/state.ts";
 import type { VirtContainer, VirtProcess } from "./container.ts";
 
 /** The persisted status of a process (a deleted one is saved as stopped). */
-export function processStatus(p: VirtProcess): ContainerState["status"] {
+function processStatus(p: VirtProcess): ContainerState["status"] {
   return p.lifecycle.state === "deleted" ? "stopped" : p.lifecycle.state;
 }
 

@@ -8,7 +8,7 @@
  * removal can reach a container's files through a mount.
  * @module
  */
-import { FailedPreconditionError } from "../../common/errors.ts";
+import { FailedPreconditionError, MultipleErrors } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { mountsUnder } from "../../persist/remove_tree.ts";
 
@@ -41,7 +41,7 @@ export class UndoStack {
    * Runs every recorded undo in the clean-up order of the module doc and
    * empties the stack. `betweenStopAndUnmount` runs after the stop phase
    * (e.g. waiting for the VM watcher). Throws the failures (one, or an
-   * AggregateError); when a mount under `sandboxDir` stays, a
+   * MultipleErrors); when a mount under `sandboxDir` stays, a
    * {@link FailedPreconditionError} naming it, and nothing was removed.
    */
   async unwind(sandboxDir: string, betweenStopAndUnmount?: () => Promise<void>): Promise<void> {
@@ -84,7 +84,7 @@ export class UndoStack {
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
       const why = errors.map((e) => e instanceof Error ? e.message : String(e)).join("; ");
-      throw new AggregateError(errors, `Cleanup of sandbox ${this.sandboxId} failed: ${why}`);
+      throw new MultipleErrors(errors, `Cleanup of sandbox ${this.sandboxId} failed: ${why}`);
     }
   }
 }

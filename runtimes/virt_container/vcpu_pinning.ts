@@ -14,7 +14,7 @@ import type { SandboxService, VirtSandbox } from "./sandbox.ts";
 const log = getLogger("runtimes.virt_container.vcpu_pinning");
 
 /** What was decided for one VMM process. */
-export interface PinningResult {
+interface PinningResult {
   pid: number;
   /** vCPU index → CPU, when pinned. */
   pinned: Map<number, number>;

@@ -11,7 +11,7 @@ import type { Hypervisor } from "../../hypervisor/hypervisor.ts";
 
 const log = getLogger("runtimes.virt_container.sandbox");
 /** How long the report may take: a VMM that does not answer must not hold up the clean-up. */
-export const VCPU_REPORT_TIMEOUT_MS = 5000;
+const VCPU_REPORT_TIMEOUT_MS = 5000;
 
 /**
  * Logs the driver's vCPU report for sandbox `id` when the driver has one and

@@ -99,12 +99,6 @@ export class RecordingHypervisor implements Hypervisor {
   waitVm(): Promise<VmExit> {
     return this.#exited;
   }
-  pauseVm(): Promise<void> {
-    return Promise.resolve();
-  }
-  resumeVm(): Promise<void> {
-    return Promise.resolve();
-  }
   addDevice(d: Device): Promise<Device> {
     this.log.record(`hv.addDevice:${d.kind}`);
     this.devices.push(d);
@@ -113,15 +107,6 @@ export class RecordingHypervisor implements Hypervisor {
   removeDevice(d: Device): Promise<void> {
     this.log.record(`hv.removeDevice:${d.kind}`);
     return Promise.resolve();
-  }
-  updateDevice(): Promise<void> {
-    return Promise.resolve();
-  }
-  resizeVcpu(n: number) {
-    return Promise.resolve({ old: n, new: n });
-  }
-  resizeMemory(mib: number) {
-    return Promise.resolve(mib);
   }
   agentSocket(): AgentSocket {
     return { kind: "vsock", cid: 3, port: 1024 };
@@ -136,7 +121,6 @@ export class RecordingHypervisor implements Hypervisor {
       netHotplug: true,
       fsSharing: true,
       hybridVsock: false,
-      memoryProbe: false,
       // What QEMU says for the test configuration's block_device_driver = "virtio-scsi".
       agentBlockDriver: "scsi",
       ...this.caps,

@@ -276,13 +276,13 @@ vmTest({
       // The agent's log port (1025) carried its lines to the forwarder.
       const deadline = Date.now() + 10_000;
       while (
-        !agentLog.some((l) => l.includes("Removed container") && l.includes(`id="${id}"`)) &&
+        !agentLog.some((l) => l.includes(": removed") && l.includes(`id="${id}"`)) &&
         Date.now() < deadline
       ) {
         await new Promise((r) => setTimeout(r, 100));
       }
       assert(
-        agentLog.some((l) => l.includes("Started container") && l.includes(`id="${id}"`)),
+        agentLog.some((l) => l.includes(": started") && l.includes(`id="${id}"`)),
         `agent log forwarded over vsock 1025: ${agentLog.join("\n")}`,
       );
     } catch (err) {

@@ -6,7 +6,7 @@
  * (a test of its own, ignored where promtool is missing), holding non-zero guest
  * memory (through the agent's GetMetrics) and shim RSS; `/agent-url` names the
  * hybrid vsock; malformed requests get 4xx and the shim stays up; the guest
- * agent's "Started container" log line reaches the shim's log tagged with the
+ * agent's "container …: started" log line reaches the shim's log tagged with the
  * sandbox id; with `enable_vcpus_pinning` and 2 vCPUs on the test host's 2
  * CPUs each vCPU thread is pinned to its own CPU (Cpus_allowed_list); after
  * removal the socket is gone (leak check).
@@ -140,7 +140,7 @@ vmTest({
       const log = await c.log();
       // The shim's logfmt quotes values: the line carries the guest's text and sandbox="<id>".
       return log.split("\n").find((l) =>
-        l.includes(`sandbox="${ID}"`) && l.includes("guest:") && l.includes("Started container")
+        l.includes(`sandbox="${ID}"`) && l.includes("guest:") && l.includes(": started")
       );
     }, ctx.signal);
     assert(line.length > 0);

@@ -5,7 +5,7 @@
  * socket is a raw stream to the guest.
  * @module
  */
-import { UnavailableError } from "../../common/errors.ts";
+import { InvalidArgumentError, UnavailableError } from "../../common/errors.ts";
 import { type DialOptions, retryUntil } from "./retry.ts";
 import { writeAll } from "../../common/io.ts";
 
@@ -28,7 +28,9 @@ export async function connectHybridVsock(
   opts: DialOptions = {},
 ): Promise<Deno.UnixConn> {
   if (!Number.isInteger(port) || port < 0 || port > 0xffffffff) {
-    throw new RangeError(`Cannot connect to hybrid vsock ${udsPath}: port ${port} is not a u32`);
+    throw new InvalidArgumentError(
+      `Cannot connect to hybrid vsock ${udsPath}: port ${port} is not a u32`,
+    );
   }
   const timing = { ...DEFAULTS, ...opts };
   try {

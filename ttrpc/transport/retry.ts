@@ -4,6 +4,8 @@
  * attempt cannot overrun the bound.
  * @module
  */
+import { DeadlineExceededError, UnavailableError } from "../../common/errors.ts";
+import { within } from "../../common/time.ts";
 
 /** Retry timing of a dialer. */
 export interface DialOptions {
@@ -15,6 +17,8 @@ export interface DialOptions {
 
 /** The result of a retry loop that ran out of time. */
 export class DialTimeoutError extends Error {
+  /** The peer could not be reached within the dial timeout. */
+  readonly code = "Unavailable";
   constructor(readonly lastError: unknown, readonly elapsedMs: number, readonly attempts: number) {
     super(
       `Gave up after ${attempts} attempts in ${Math.round(elapsedMs)} ms: ${
@@ -37,27 +41,22 @@ export async function retryUntil<T>(
   release: (late: T) => void,
 ): Promise<T> {
   const start = performance.now();
-  let lastError: unknown = new Error("No attempt made");
+  let lastError: unknown = new UnavailableError("No attempt made");
   let attempts = 0;
   while (true) {
     const remaining = opts.timeoutMs - (performance.now() - start);
     if (remaining <= 0) break;
     attempts++;
     const pending = attempt(remaining);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), remaining);
-    });
     try {
-      const result = await Promise.race([pending, expired]);
-      if (result !== "expired") return result as T;
+      const result = await within(pending, remaining);
+      if (result) return result.value;
+      // Too late for us: whatever it still yields is handed back to be closed.
       pending.then(release, () => {});
-      lastError = new Error("Attempt did not finish in time");
+      lastError = new DeadlineExceededError("Attempt did not finish in time");
       break;
     } catch (err) {
       lastError = err;
-    } finally {
-      clearTimeout(timer);
     }
     const pause = Math.min(opts.retryIntervalMs, opts.timeoutMs - (performance.now() - start));
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));

@@ -6,6 +6,7 @@
  * window, plus a MADT listing the local APICs and the IOAPIC.
  * @module
  */
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { APIC_DEFAULT_BASE, IOAPIC_BASE } from "../layout.ts";
 import { S5_SLEEP_TYPE, SLEEP_CONTROL_PORT } from "../devices/acpi_pm/sleep.ts";
 
@@ -41,7 +42,7 @@ function ascii(s: string, len: number): Uint8Array {
 }
 
 /** A table: the 36-byte header followed by `body`, checksummed. */
-export function sdt(
+function sdt(
   signature: string,
   revision: number,
   body: Uint8Array,
@@ -75,11 +76,11 @@ export function pkgLength(len: number): number[] {
       return out;
     }
   }
-  throw new RangeError(`AML package of ${len} bytes is too large`);
+  throw new InvalidArgumentError(`AML package of ${len} bytes is too large`);
 }
 
 function nameSeg(s: string): number[] {
-  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new RangeError(`Bad AML name ${s}`);
+  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(s)) throw new InvalidArgumentError(`Bad AML name ${s}`);
   return [...new TextEncoder().encode(s.padEnd(4, "_"))];
 }
 
@@ -152,7 +153,7 @@ function s5Object(): number[] {
 }
 
 /** The DSDT body: `\_S5` and `Scope (\_SB) { COM1, virtio devices }`. */
-export function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
+function dsdtAml(devices: readonly AcpiMmioDevice[]): Uint8Array {
   const inner = [
     0x5c,
     ...nameSeg("_SB"),

@@ -3,6 +3,7 @@
  * to a kernel entered through its 64-bit entry point.
  * @module
  */
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { EBDA_START, HIMEM_START } from "../layout.ts";
 import type { GuestMemory } from "../memory.ts";
 
@@ -58,7 +59,7 @@ export function e820Map(mem: GuestMemory): E820Entry[] {
 }
 
 /** Inputs of {@link buildBootParams}. */
-export interface BootParamsInput {
+interface BootParamsInput {
   /** The kernel's own setup header (bzImage), copied in first. */
   setupHeader?: Uint8Array;
   cmdlineAddr: number;
@@ -76,7 +77,7 @@ export function buildBootParams(p: BootParamsInput): Uint8Array<ArrayBuffer> {
   const v = new DataView(b.buffer);
   if (p.setupHeader) {
     if (BP.SETUP_HEADER + p.setupHeader.length > BP.E820_TABLE - 0x40) {
-      throw new RangeError(`setup header of ${p.setupHeader.length} bytes is too long`);
+      throw new InvalidArgumentError(`Setup header of ${p.setupHeader.length} bytes is too long`);
     }
     b.set(p.setupHeader, BP.SETUP_HEADER);
   } else {
@@ -94,7 +95,7 @@ export function buildBootParams(p: BootParamsInput): Uint8Array<ArrayBuffer> {
   }
   if (p.acpiRsdp) v.setBigUint64(ACPI_RSDP_OFFSET, BigInt(p.acpiRsdp), true);
   if (p.e820.length > E820_MAX_ENTRIES) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
       `${p.e820.length} e820 entries exceed the zero page's ${E820_MAX_ENTRIES}`,
     );
   }
@@ -122,7 +123,9 @@ export function initrdAddress(
   const top = Math.min(low.guestAddr + low.size, addrMax + 1);
   const addr = Math.floor((top - size) / 4096) * 4096;
   if (addr < kernelEnd) {
-    throw new RangeError(`Initrd of ${size} bytes does not fit above the kernel in guest memory`);
+    throw new InvalidArgumentError(
+      `Initrd of ${size} bytes does not fit above the kernel in guest memory`,
+    );
   }
   return addr;
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { assertEquals, assertThrows } from "../../../tests/assert.ts";
 import { GuestMemory } from "../memory.ts";
 import { BP, buildBootParams, E820, e820Map, initrdAddress } from "./boot_params.ts";
@@ -55,14 +56,17 @@ Deno.test("zero page keeps the kernel's own setup header fields", () => {
 
 Deno.test("zero page refuses more e820 entries than it holds", () => {
   const e820 = Array.from({ length: 129 }, (_, i) => ({ addr: i * 4096, size: 4096, type: 1 }));
-  assertThrows(() => buildBootParams({ cmdlineAddr: 0, cmdlineSize: 0, e820 }), RangeError);
+  assertThrows(
+    () => buildBootParams({ cmdlineAddr: 0, cmdlineSize: 0, e820 }),
+    InvalidArgumentError,
+  );
 });
 
 Deno.test("initrd goes page-aligned to the top of low memory, above the kernel", () => {
   const mem = GuestMemory.fromBuffers([[0, 64 * MIB]]);
   assertEquals(initrdAddress(mem, 5000, 32 * MIB), 64 * MIB - 8192);
   assertEquals(initrdAddress(mem, 4096, 0, 32 * MIB - 1), 32 * MIB - 4096);
-  assertThrows(() => initrdAddress(mem, 40 * MIB, 32 * MIB), RangeError, "does not fit");
+  assertThrows(() => initrdAddress(mem, 40 * MIB, 32 * MIB), InvalidArgumentError, "does not fit");
 });
 
 Deno.test("PVH start info: magic, version 1, module and memory map", () => {

@@ -16,7 +16,7 @@ const XLF_KERNEL_64 = 1;
 const LOADED_HIGH = 1;
 
 /** A loaded bzImage: the kernel plus its setup header (0x1F1 up to its end). */
-export interface LoadedBzImage extends LoadedKernel {
+interface LoadedBzImage extends LoadedKernel {
   setupHeader: Uint8Array<ArrayBuffer>;
   /** Boot protocol version, e.g. 0x020f. */
   protocolVersion: number;

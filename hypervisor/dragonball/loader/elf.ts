@@ -8,6 +8,8 @@ import type { GuestMemory } from "../memory.ts";
 
 /** A kernel image that cannot be loaded. */
 export class KernelImageError extends Error {
+  /** The configured kernel file cannot be booted. */
+  readonly code = "InvalidArgument";
   constructor(message: string) {
     super(message);
     this.name = "KernelImageError";

@@ -4,6 +4,7 @@
  * ISA interrupts, which is enough for Linux to start every vCPU.
  * @module
  */
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { APIC_DEFAULT_BASE, IOAPIC_BASE, MAX_IRQ } from "../layout.ts";
 
 const FLOATING_SIZE = 16;
@@ -22,7 +23,7 @@ const ENTRY = { CPU: 0, BUS: 1, IOAPIC: 2, IO_INTERRUPT: 3, LOCAL_INTERRUPT: 4 }
 const INT_TYPE = { INT: 0, NMI: 1, EXTINT: 3 } as const;
 
 /** The most vCPUs one table describes (APIC ids are one byte; the IOAPIC takes one). */
-export const MPTABLE_MAX_CPUS = 254;
+const MPTABLE_MAX_CPUS = 254;
 
 function checksum(b: Uint8Array): number {
   let s = 0;
@@ -33,7 +34,7 @@ function checksum(b: Uint8Array): number {
 /** Builds the floating pointer and configuration table to be placed at `addr`. */
 export function buildMpTable(addr: number, cpus: number): Uint8Array<ArrayBuffer> {
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > MPTABLE_MAX_CPUS) {
-    throw new RangeError(`vCPU count ${cpus} is outside 1..${MPTABLE_MAX_CPUS}`);
+    throw new InvalidArgumentError(`vCPU count ${cpus} is outside 1..${MPTABLE_MAX_CPUS}`);
   }
   const irqs = MAX_IRQ + 1;
   const entries = cpus + 1 + 1 + irqs + 2;

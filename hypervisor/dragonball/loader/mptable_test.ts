@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../../common/errors.ts";
 import { assertEquals, assertThrows } from "../../../tests/assert.ts";
 import { buildMpTable } from "./mptable.ts";
 
@@ -26,6 +27,6 @@ Deno.test("MP table: valid checksums and one processor entry per vCPU", () => {
 });
 
 Deno.test("MP table refuses impossible vCPU counts", () => {
-  assertThrows(() => buildMpTable(0x9fc00, 0), RangeError);
-  assertThrows(() => buildMpTable(0x9fc00, 255), RangeError);
+  assertThrows(() => buildMpTable(0x9fc00, 0), InvalidArgumentError);
+  assertThrows(() => buildMpTable(0x9fc00, 255), InvalidArgumentError);
 });

@@ -8,7 +8,7 @@ import type { E820Entry } from "./boot_params.ts";
 const XEN_HVM_START_MAGIC = 0x336ec578;
 
 /** Inputs of {@link buildPvhStartInfo}. */
-export interface PvhInput {
+interface PvhInput {
   cmdlineAddr: number;
   memmapAddr: number;
   /** Address of the module list (one entry for an initrd). */

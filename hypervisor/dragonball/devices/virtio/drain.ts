@@ -10,7 +10,7 @@ import type { ActivateContext } from "./device.ts";
 import type { Descriptor, VirtqueueError } from "./queue.ts";
 
 /** How {@link drainQueue} serves chains. */
-export interface DrainOptions {
+interface DrainOptions {
   /** Keep popping only while this holds (default: until the ring is empty). */
   while?: () => boolean;
   /** Told about each malformed chain (the chain is returned with 0 bytes either way). */

@@ -11,7 +11,7 @@ import { getLogger } from "../../../../common/log.ts";
 import { VIRTIO_F_VERSION_1, type VirtioDevice } from "./device.ts";
 import { Queue } from "./queue.ts";
 
-const log = getLogger("dragonball.virtio");
+const log = getLogger("hypervisor.dragonball.devices.virtio");
 
 const MAGIC = 0x74726976; // "virt"
 const VERSION = 2;

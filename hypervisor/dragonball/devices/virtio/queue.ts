@@ -14,6 +14,8 @@ const DESC_SIZE = 16;
 
 /** A driver-supplied structure that breaks the virtqueue rules. */
 export class VirtqueueError extends Error {
+  /** The guest broke the virtqueue protocol. */
+  readonly code = "Internal";
   constructor(message: string) {
     super(message);
     this.name = "VirtqueueError";
@@ -28,7 +30,7 @@ export interface Descriptor {
 }
 
 /** A request popped from the available ring. */
-export type Chain =
+type Chain =
   | { head: number; descriptors: Descriptor[]; error?: undefined }
   | { head: number; descriptors?: undefined; error: VirtqueueError };
 

@@ -69,6 +69,8 @@ const BY_CODE: Record<string, number> = {
 
 /** A failure the server itself decides, with the errno to report. */
 export class P9Error extends Error {
+  /** The status name should a 9p failure ever leave the device (it is answered as an errno). */
+  readonly code = "Internal";
   constructor(readonly errno: number, message: string) {
     super(message);
     this.name = "P9Error";

@@ -40,7 +40,7 @@ export class FidTable {
   /** Fid `id`; EBADF when it is unknown. */
   get(id: number): Fid {
     const f = this.#fids.get(id);
-    if (!f) throw new P9Error(E.EBADF, `unknown fid ${id}`);
+    if (!f) throw new P9Error(E.EBADF, `Unknown fid ${id}`);
     return f;
   }
 
@@ -94,7 +94,7 @@ export class ShareRoot {
 
   /** Refuses a change to a read-only share. */
   writable(): void {
-    if (this.readOnly) throw new P9Error(E.EROFS, "the share is read-only");
+    if (this.readOnly) throw new P9Error(E.EROFS, "The share is read-only");
   }
 
   /**
@@ -105,7 +105,7 @@ export class ShareRoot {
     if (parts.length === 0) return this.real;
     const parent = Deno.realPathSync([this.real, ...parts.slice(0, -1)].join("/"));
     if (parent !== this.real && !parent.startsWith(`${this.real}/`)) {
-      throw new P9Error(E.EACCES, "path leaves the shared directory");
+      throw new P9Error(E.EACCES, "Path leaves the shared directory");
     }
     return `${parent}/${parts[parts.length - 1]}`;
   }
@@ -118,13 +118,13 @@ export class ShareRoot {
   /** lstat that refuses symlinks, for calls that would follow them. */
   noSymlink(parts: string[]): Deno.FileInfo {
     const info = this.lstat(parts);
-    if (info.isSymlink) throw new P9Error(E.ELOOP, "the server does not follow symlinks");
+    if (info.isSymlink) throw new P9Error(E.ELOOP, "The server does not follow symlinks");
     return info;
   }
 }
 
 /** Closes a fid's file and forgets what it had open. */
-export function closeFid(f: Fid): void {
+function closeFid(f: Fid): void {
   try {
     f.file?.close();
   } catch {
@@ -141,7 +141,7 @@ export function checkName(name: string): string {
     throw new P9Error(E.EINVAL, `${JSON.stringify(name)} is not a file name`);
   }
   if (new TextEncoder().encode(name).length > 255) {
-    throw new P9Error(E.ENAMETOOLONG, "file name is longer than 255 bytes");
+    throw new P9Error(E.ENAMETOOLONG, "File name is longer than 255 bytes");
   }
   return name;
 }

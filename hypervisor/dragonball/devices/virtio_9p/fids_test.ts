@@ -8,7 +8,7 @@ Deno.test("9p fid table: unknown and reused fids are EBADF, renames carry fids b
   t.add(2, { parts: ["a"] });
   t.add(3, { parts: ["ab"] });
   assertThrows(() => t.add(1, { parts: [] }), P9Error, "fid 1 is in use");
-  assertThrows(() => t.get(9), P9Error, "unknown fid 9");
+  assertThrows(() => t.get(9), P9Error, "Unknown fid 9");
   t.renamed(["a"], ["z"]);
   assertEquals([t.get(1).parts, t.get(2).parts, t.get(3).parts], [["z", "b"], ["z"], ["ab"]]);
   t.clunk(2);

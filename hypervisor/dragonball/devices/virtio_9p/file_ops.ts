@@ -21,7 +21,7 @@ export const walk: Operation = (s, r, w) => {
   const id = r.u32("fid");
   const newId = r.u32("newfid");
   const n = r.u16("nwname");
-  if (n > MAX_WALK) throw new P9Error(E.EINVAL, `walk of ${n} names exceeds ${MAX_WALK}`);
+  if (n > MAX_WALK) throw new P9Error(E.EINVAL, `Walk of ${n} names exceeds ${MAX_WALK}`);
   const names = Array.from({ length: n }, () => r.str("wname"));
   const from = s.fids.get(id);
   if (newId !== id && s.fids.has(newId)) {
@@ -36,7 +36,7 @@ export const walk: Operation = (s, r, w) => {
       else if (name === ".") next = [...parts];
       else {
         if (!s.root.lstat(parts).isDirectory) {
-          throw new P9Error(E.ENOTDIR, "walk through a non-directory");
+          throw new P9Error(E.ENOTDIR, "Walk through a non-directory");
         }
         next = [...parts, checkName(name)];
       }
@@ -51,7 +51,7 @@ export const walk: Operation = (s, r, w) => {
   for (const q of qids) w.qid(q);
   if (qids.length === n) {
     if (newId === id) {
-      if (from.file || from.dirOpen) throw new P9Error(E.EBADF, "cannot walk an open fid");
+      if (from.file || from.dirOpen) throw new P9Error(E.EBADF, "Cannot walk an open fid");
       from.parts = parts;
     } else s.fids.add(newId, { parts });
   }
@@ -65,12 +65,12 @@ export const lopen: Operation = (s, r, w) => {
   if (f.file || f.dirOpen) throw new P9Error(E.EBADF, "fid is already open");
   const info = s.root.noSymlink(f.parts);
   if (info.isDirectory) {
-    if ((flags & O.ACCMODE) !== 0) throw new P9Error(E.EISDIR, "directory opened for writing");
+    if ((flags & O.ACCMODE) !== 0) throw new P9Error(E.EISDIR, "Directory opened for writing");
     f.dirOpen = true;
   } else if (info.isFile) {
     const acc = flags & O.ACCMODE;
     if (s.root.readOnly && (acc !== 0 || flags & O.TRUNC)) {
-      throw new P9Error(E.EROFS, "the share is read-only");
+      throw new P9Error(E.EROFS, "The share is read-only");
     }
     f.file = Deno.openSync(s.root.host(f.parts), {
       read: acc !== O.WRONLY,
@@ -80,7 +80,7 @@ export const lopen: Operation = (s, r, w) => {
     });
   } else {
     // Opening a FIFO or device here could block the VMM: refuse it.
-    throw new P9Error(E.EOPNOTSUPP, "only regular files and directories can be opened");
+    throw new P9Error(E.EOPNOTSUPP, "Only regular files and directories can be opened");
   }
   return w.qid(qidOf(info)).u32(0).finish();
 };

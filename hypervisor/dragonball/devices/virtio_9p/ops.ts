@@ -35,7 +35,7 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     return w.qid(qidOf(s.root.lstat([]))).finish();
   }],
   [P9.Tauth, () => {
-    throw new P9Error(E.EOPNOTSUPP, "authentication is not supported");
+    throw new P9Error(E.EOPNOTSUPP, "Authentication is not supported");
   }],
   [P9.Tflush, (_s, r, w) => {
     r.u16("oldtag"); // requests are answered in order: nothing is ever pending
@@ -64,7 +64,7 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
   [P9.Tremove, (s, r, w) => {
     const f = s.fids.clunk(r.u32("fid")); // clunked whether or not the removal works
     s.root.writable();
-    if (f.parts.length === 0) throw new P9Error(E.EBUSY, "cannot remove the share root");
+    if (f.parts.length === 0) throw new P9Error(E.EBUSY, "Cannot remove the share root");
     Deno.removeSync(s.root.host(f.parts));
     return w.finish();
   }],
@@ -140,7 +140,7 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     const f = s.fids.get(r.u32("fid"));
     const dir = s.fids.get(r.u32("dfid"));
     const name = checkName(r.str("name"));
-    if (f.parts.length === 0) throw new P9Error(E.EBUSY, "cannot rename the share root");
+    if (f.parts.length === 0) throw new P9Error(E.EBUSY, "Cannot rename the share root");
     rename(s, f.parts, [...dir.parts, name]);
     return w.finish();
   }],
@@ -150,7 +150,7 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     const name = checkName(r.str("name"));
     s.root.writable();
     if (s.root.lstat(target.parts).isDirectory) {
-      throw new P9Error(E.EPERM, "cannot hard-link a directory");
+      throw new P9Error(E.EPERM, "Cannot hard-link a directory");
     }
     Deno.linkSync(s.root.host(target.parts), s.root.host([...dir.parts, name]));
     return w.finish();
@@ -180,10 +180,10 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     const name = r.str("name");
     // Extended attributes are not shared: no attribute exists, none can be listed.
     throw name
-      ? new P9Error(E.ENODATA, `no extended attribute ${name}`)
-      : new P9Error(E.EOPNOTSUPP, "extended attributes are not supported");
+      ? new P9Error(E.ENODATA, `No extended attribute ${name}`)
+      : new P9Error(E.EOPNOTSUPP, "Extended attributes are not supported");
   }],
   [P9.Txattrcreate, () => {
-    throw new P9Error(E.EOPNOTSUPP, "extended attributes are not supported");
+    throw new P9Error(E.EOPNOTSUPP, "Extended attributes are not supported");
   }],
 ]);

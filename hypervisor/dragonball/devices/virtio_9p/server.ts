@@ -27,7 +27,7 @@ import { HEADER_SIZE, lerror, Reader, readHeader, WireError, Writer } from "./wi
 
 export { MAX_MSIZE } from "./session.ts";
 
-const log = getLogger("dragonball.9p");
+const log = getLogger("hypervisor.dragonball.devices.virtio_9p");
 
 /** Options of {@link P9Server}. */
 export interface P9ServerOptions {

@@ -7,6 +7,7 @@
  * VMM.
  * @module
  */
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import type { Descriptor } from "../virtio/queue.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
@@ -15,7 +16,7 @@ import { RequestDevice } from "../virtio/request_device.ts";
 import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
 
 /** Feature bit: the config space holds a mount tag. */
-export const VIRTIO_9P_MOUNT_TAG = 0n;
+const VIRTIO_9P_MOUNT_TAG = 0n;
 /** Room for the chains of a full-size message split into pages. */
 const QUEUE_SIZE = 256;
 /** Longest mount tag the Linux driver accepts. */
@@ -33,7 +34,9 @@ export class Virtio9p extends RequestDevice {
     super(QUEUE_SIZE);
     const t = new TextEncoder().encode(tag);
     if (t.length === 0 || t.length > MAX_TAG) {
-      throw new RangeError(`9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`);
+      throw new InvalidArgumentError(
+        `9p mount tag ${JSON.stringify(tag)} must be 1..${MAX_TAG} bytes`,
+      );
     }
     this.server = new P9Server(root, opts);
     this.#config = new Uint8Array(2 + t.length);

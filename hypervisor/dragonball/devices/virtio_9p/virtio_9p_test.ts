@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { TestDriver } from "../virtio/driver_testing.ts";
 import { Virtio9p } from "./virtio_9p.ts";
@@ -37,7 +38,7 @@ Deno.test("virtio-9p advertises its mount tag in config space", () => {
     t.dev.readConfig(0, cfg);
     assertEquals(new DataView(cfg.buffer).getUint16(0, true), 10);
     assertEquals(new TextDecoder().decode(cfg.subarray(2)), "kataShared");
-    assertThrows(() => new Virtio9p("", t.dir), RangeError, "mount tag");
+    assertThrows(() => new Virtio9p("", t.dir), InvalidArgumentError, "mount tag");
   } finally {
     t.dev.close();
     Deno.removeSync(t.dir, { recursive: true });

@@ -42,9 +42,7 @@ export const P9 = {
 /** Size of the common header: size[4] type[1] tag[2]. */
 export const HEADER_SIZE = 7;
 /** Size of a qid on the wire: type[1] version[4] path[8]. */
-export const QID_SIZE = 13;
-/** The tag of Tversion, which has none. */
-export const NOTAG = 0xffff;
+const QID_SIZE = 13;
 
 /** Qid type bits. */
 export const QT = { DIR: 0x80, SYMLINK: 0x02, FILE: 0 } as const;
@@ -58,6 +56,8 @@ export interface Qid {
 
 /** A request that does not follow the 9P wire format. */
 export class WireError extends Error {
+  /** The guest broke the 9p wire format. */
+  readonly code = "Internal";
   constructor(message: string) {
     super(message);
     this.name = "WireError";
@@ -203,7 +203,7 @@ export function direntSize(name: string): number {
 }
 
 /** The header of a request. */
-export interface Header {
+interface Header {
   size: number;
   type: number;
   tag: number;

@@ -13,7 +13,7 @@
  */
 import { FailedPreconditionError } from "../../../../common/errors.ts";
 import type { GuestMemory } from "../../memory.ts";
-import type { Descriptor, Queue } from "../virtio/queue.ts";
+import type { Descriptor } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
 import { RequestDevice } from "../virtio/request_device.ts";
 
@@ -21,7 +21,7 @@ const SECTOR = 512;
 const QUEUE_SIZE = 256;
 /** Feature bits: read-only, flush, block size in config. */
 export const VIRTIO_BLK_F_RO = 5n;
-export const VIRTIO_BLK_F_FLUSH = 9n;
+const VIRTIO_BLK_F_FLUSH = 9n;
 const T = { IN: 0, OUT: 1, FLUSH: 4, GET_ID: 8 } as const;
 const S = { OK: 0, IOERR: 1, UNSUPP: 2 } as const;
 const ID_BYTES = 20;
@@ -36,7 +36,7 @@ function sizeOf(file: Deno.FsFile): number {
 }
 
 /** Options of {@link VirtioBlock.open}. */
-export interface BlockOptions {
+interface BlockOptions {
   readOnly?: boolean;
   /** The id the guest reads (VIRTIO_BLK_T_GET_ID); defaults to the file name. */
   id?: string;
@@ -232,4 +232,3 @@ export class VirtioBlock extends RequestDevice {
 }
 
 /** Exposed for tests: the queue a device serves. */
-export type { Queue };

@@ -5,6 +5,7 @@
  * for the tap with poll(2) off the JS thread.
  * @module
  */
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import {
   closeTapFds,
   openTap,
@@ -23,18 +24,18 @@ import {
   type VirtioDevice,
 } from "../virtio/device.ts";
 
-const log = getLogger("dragonball.net");
+const log = getLogger("hypervisor.dragonball.devices.virtio_net");
 const QUEUE_SIZE = 256;
 const RX = 0, TX = 1;
 /** Feature: the device has a MAC address in its config space. */
-export const VIRTIO_NET_F_MAC = 5n;
+const VIRTIO_NET_F_MAC = 5n;
 /** virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 export const NET_HDR_SIZE = 12;
 const MAX_FRAME = NET_HDR_SIZE + 65535 + 14;
 const POLL_MS = 100;
 
 /** Options of {@link VirtioNet.open}. */
-export interface NetOptions {
+interface NetOptions {
   /** Network namespace path holding the tap ("" = the current one). */
   netns?: string;
   /** Guest MAC address (default: a random locally administered one). */
@@ -45,7 +46,7 @@ export interface NetOptions {
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(":");
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new RangeError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
+    throw new InvalidArgumentError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
   }
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }

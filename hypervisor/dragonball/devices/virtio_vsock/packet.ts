@@ -3,6 +3,7 @@
  * endian) and its operations.
  * @module
  */
+import { InternalError } from "../../../../common/errors.ts";
 
 export const HEADER_SIZE = 44;
 export const TYPE_STREAM = 1;
@@ -37,7 +38,7 @@ export interface VsockHeader {
 /** Decodes the first 44 bytes of `b`. */
 export function decodeHeader(b: Uint8Array): VsockHeader {
   if (b.length < HEADER_SIZE) {
-    throw new RangeError(`vsock packet of ${b.length} bytes has no full header`);
+    throw new InternalError(`vsock packet of ${b.length} bytes has no full header`);
   }
   const v = new DataView(b.buffer, b.byteOffset, HEADER_SIZE);
   return {

@@ -1,3 +1,4 @@
+import { InternalError } from "../../../../common/errors.ts";
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { decodeHeader, encodePacket, OP, parseConnectLine } from "./packet.ts";
 
@@ -17,7 +18,7 @@ Deno.test("vsock header round trip with payload", () => {
   const p = encodePacket(h, new TextEncoder().encode("hi"));
   assertEquals(p.length, 46);
   assertEquals(decodeHeader(p), { ...h, len: 2 });
-  assertThrows(() => decodeHeader(p.subarray(0, 43)), RangeError);
+  assertThrows(() => decodeHeader(p.subarray(0, 43)), InternalError);
 });
 
 Deno.test("hybrid vsock CONNECT lines: case-insensitive keyword, decimal port", () => {

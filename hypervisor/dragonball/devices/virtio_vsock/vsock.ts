@@ -5,6 +5,7 @@
  * them to connections (connection.ts) with credit-based flow control.
  * @module
  */
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { getLogger } from "../../../../common/log.ts";
 import type { GuestMemory } from "../../memory.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
@@ -14,7 +15,7 @@ import type { VirtioDevice } from "../virtio/device.ts";
 import { VsockMuxer } from "./muxer.ts";
 import { decodeHeader, HEADER_SIZE } from "./packet.ts";
 
-const log = getLogger("dragonball.vsock");
+const log = getLogger("hypervisor.dragonball.devices.virtio_vsock");
 /** rx, tx and event queues, 256 entries each. */
 const QUEUE_SIZES = [256, 256, 256];
 const RX = 0, TX = 1;
@@ -47,7 +48,7 @@ export class VirtioVsock implements VirtioDevice {
   /** Listens on `path` (replacing a stale socket file) for host connections. */
   static listen(path: string, guestCid: number): Promise<VirtioVsock> {
     if (!Number.isInteger(guestCid) || guestCid < 3 || guestCid > 0xffffffff) {
-      return Promise.reject(new RangeError(`Guest CID ${guestCid} must be at least 3`));
+      return Promise.reject(new InvalidArgumentError(`Guest CID ${guestCid} must be at least 3`));
     }
     try {
       if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
@@ -130,6 +131,3 @@ export class VirtioVsock implements VirtioDevice {
     }, { while: () => this.#rxPending.length > 0 });
   }
 }
-
-/** For tests: the guest memory type the device writes into. */
-export type { GuestMemory };
