@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { statusCodeOf } from "../ttrpc/status.ts";
 import { errnoStatus, FfiError } from "./errors.ts";
-import { SysError } from "./libc.ts";
+import { SysError } from "./errno.ts";
 
 Deno.test("FfiError keeps its message, name and cause", () => {
   const cause = new Error("inner");

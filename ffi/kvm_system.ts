@@ -3,7 +3,6 @@
  * creation, the kvm_run size and the supported CPUID.
  * @module
  */
-import { check } from "./errno.ts";
 import { closeFd, O, openFd } from "./fd.ts";
 import { ioctlBuf, ioctlVal } from "./ioctl.ts";
 import { FfiError } from "./errors.ts";

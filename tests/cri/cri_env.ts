@@ -98,7 +98,9 @@ export function criConfigLines(
     throw new Error(`CRI: sandboxer "${opts.sandboxer}" needs containerd 2.x, not ${version}`);
   }
   const grpc = `[plugins."io.containerd.grpc.v1.cri"]`;
-  const rt = v2 ? `[plugins."io.containerd.cri.v1.runtime"` : `[plugins."io.containerd.grpc.v1.cri"`;
+  const rt = v2
+    ? `[plugins."io.containerd.cri.v1.runtime"`
+    : `[plugins."io.containerd.grpc.v1.cri"`;
   const runtimeTable = (name: string) => `${rt}.containerd.runtimes.${name}]`;
   // Shared by both layouts: the runtime's security settings.
   const security = [

@@ -7,7 +7,6 @@
  */
 import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { getLogger } from "../../../../common/log.ts";
-import type { GuestMemory } from "../../memory.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { drainQueue, writableRoom } from "../virtio/drain.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
