@@ -20,7 +20,6 @@ import {
   preadFd,
   pwriteFd,
   S,
-  statAt,
   syncFd,
 } from "../../../../ffi/fs_at.ts";
 import { safeMode } from "../virtio/guest_fs_rules.ts";

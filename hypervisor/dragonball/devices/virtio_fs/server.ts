@@ -23,6 +23,7 @@
  */
 import { getLogger } from "../../../../common/log.ts";
 import { closeAt, geteuid, OF, openat2, statAt } from "../../../../ffi/fs_at.ts";
+import { SysError } from "../../../../ffi/libc.ts";
 import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { E, errnoOf, GuestFsError } from "../virtio/host_errno.ts";
 import { ENTRY_OPS } from "./entry_ops.ts";
@@ -147,8 +148,11 @@ export class FuseServer {
     let unique = 0n;
     let opcode = 0;
     try {
+      // Echo the request's unique even when the rest of its header is wrong.
+      if (request.length >= 16) {
+        unique = new DataView(request.buffer, request.byteOffset).getBigUint64(8, true);
+      }
       const h = parseInHeader(request);
-      unique = h.unique;
       opcode = h.opcode;
       const r = new BodyReader(request.subarray(IN_HEADER, h.len));
       const body = this.#dispatch(h.opcode, h, r, room - OUT_HEADER);
@@ -160,6 +164,13 @@ export class FuseServer {
     } catch (e) {
       if (opcode === OP.FORGET || opcode === OP.BATCH_FORGET) return null;
       const errno = e instanceof FuseWireError ? E.EINVAL : errnoOf(e);
+      if (!(e instanceof FuseWireError || e instanceof GuestFsError || e instanceof SysError)) {
+        // Not a refusal or a host error: a fault of the server itself, still answered.
+        log.warn("FUSE opcode {opcode} hit an internal error: {error}", {
+          opcode,
+          error: String(e),
+        });
+      }
       // Failures are routine (a lookup of a missing name): debug level only.
       log.debug("FUSE opcode {opcode} failed with errno {errno}: {error}", {
         opcode,

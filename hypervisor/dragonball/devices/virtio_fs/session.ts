@@ -20,7 +20,7 @@ import {
 } from "../../../../ffi/fs_at.ts";
 import { E, GuestFsError } from "../virtio/host_errno.ts";
 import { checkName, MAX_NAME } from "../virtio/guest_fs_rules.ts";
-import { type HandleTable, type Inode, InodeTable } from "./nodes.ts";
+import type { HandleTable, Inode, InodeTable } from "./nodes.ts";
 import { type BodyReader, BodyWriter, type InHeader, type Timeout, writeEntry } from "./wire.ts";
 
 /** Largest write (and read) the server agrees to: 1 MiB, 256 pages. */
@@ -148,9 +148,4 @@ export function readBytes(r: BodyReader, what: string, max: number): Uint8Array<
   const b = r.bytes(n, what);
   r.skip(1, what);
   return b;
-}
-
-/** Session-free helper: a new {@link InodeTable} rooted at `root` (an O_PATH dir fd). */
-export function rootTable(rootFd: number, max: number): InodeTable {
-  return new InodeTable(rootFd, statAt(rootFd), max);
 }

@@ -52,8 +52,11 @@ export class VirtioFs extends RequestDevice {
 
   protected serve(ctx: ActivateContext, descs: Descriptor[]): number {
     const request = readFromChain(ctx.memory, descs, MAX_REQUEST);
-    const reply = this.server.handle(request, writableRoom(descs));
-    return reply ? writeToChain(ctx.memory, descs, reply) : 0;
+    const room = writableRoom(descs);
+    const reply = this.server.handle(request, room);
+    // No room for even an error header: the chain goes back unused.
+    if (!reply || reply.length > room) return 0;
+    return writeToChain(ctx.memory, descs, reply);
   }
 
   protected override forget(): void {
