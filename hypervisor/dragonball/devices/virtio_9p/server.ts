@@ -25,7 +25,7 @@
  */
 import { getLogger } from "../../../../common/log.ts";
 import { E, errnoOf, P9Error } from "./errno.ts";
-import { FidTable, MAX_FIDS, ShareRoot } from "./fids.ts";
+import { FidTable, ShareRoot } from "./fids.ts";
 import { OPERATIONS } from "./ops.ts";
 import { MAX_MSIZE, type Session } from "./session.ts";
 import { HEADER_SIZE, lerror, Reader, readHeader, WireError, Writer } from "./wire.ts";
@@ -38,7 +38,7 @@ const log = getLogger("dragonball.9p");
 export interface P9ServerOptions {
   /** Refuse every request that changes the tree. */
   readOnly?: boolean;
-  /** Most fids the guest may hold (default {@link MAX_FIDS}). */
+  /** Most fids the guest may hold (default 65536, fids.ts MAX_FIDS). */
   maxFids?: number;
 }
 
