@@ -90,6 +90,7 @@ const NOT_SERVED: ReadonlyMap<number, string> = new Map([
 /** A FUSE server rooted at a host directory. */
 export class FuseServer {
   readonly #s: Session;
+  #faults = 0;
 
   /** Serves `root`, which must be an existing directory. */
   constructor(readonly root: string, opts: FuseServerOptions = {}) {
@@ -124,6 +125,11 @@ export class FuseServer {
   /** Inodes held (the root included) and handles open (tests, diagnostics). */
   get counts(): { inodes: number; handles: number } {
     return { inodes: this.#s.inodes.size, handles: this.#s.handles.size };
+  }
+
+  /** Requests that failed on a fault of the server itself, not a refusal or a host error (tests). */
+  get faults(): number {
+    return this.#faults;
   }
 
   /** Forgets every inode and handle the guest held (device reset, FUSE_DESTROY). */
@@ -166,6 +172,7 @@ export class FuseServer {
       const errno = e instanceof FuseWireError ? E.EINVAL : errnoOf(e);
       if (!(e instanceof FuseWireError || e instanceof GuestFsError || e instanceof SysError)) {
         // Not a refusal or a host error: a fault of the server itself, still answered.
+        this.#faults++;
         log.warn("FUSE opcode {opcode} hit an internal error: {error}", {
           opcode,
           error: String(e),

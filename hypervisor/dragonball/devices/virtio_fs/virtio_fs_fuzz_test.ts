@@ -41,6 +41,7 @@ Deno.test("virtio-fs survives 100,000 random and mutated requests with well-form
   const seed = Number(Deno.env.get("VIRTIO_FS_FUZZ_SEED") ?? Date.now() % 1e9);
   const rand = rng(seed);
   const int = (n: number) => Math.floor(rand() * n);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
   const base = Deno.makeTempDirSync({ prefix: "vfs-fuzz-" });
   Deno.mkdirSync(`${base}/share/sub`, { recursive: true });
   Deno.mkdirSync(`${base}/outside`);
@@ -53,51 +54,70 @@ Deno.test("virtio-fs survives 100,000 random and mutated requests with well-form
   const started = performance.now();
   let replies = 0, errors = 0;
   try {
-    c.init();
-    const file = FuseTestClient.nodeOf(c.ok(OP.LOOKUP, 1n, fuseName("file")));
-    const sub = FuseTestClient.nodeOf(c.ok(OP.LOOKUP, 1n, fuseName("sub")));
-    const fh = c.ok(OP.OPEN, file, new BodyWriter().u32(2).u32(0).finish()).getBigUint64(0, true);
-    const dh = c.ok(OP.OPENDIR, sub, new BodyWriter().u32(0).u32(0).finish()).getBigUint64(0, true);
-    const nodes = [0n, 1n, file, sub, 2n ** 64n - 1n];
-    // Real requests to mutate (no fallocate or copy_file_range: a mutated length could fill the disk).
-    const corpus: [number, Uint8Array][] = [
-      [OP.LOOKUP, fuseName("file")],
-      [OP.GETATTR, new BodyWriter().u32(1).u32(0).u64(fh).finish()],
-      [OP.SETATTR, new BodyWriter().u32(1 | 16).zeros(64).u32(0o644).zeros(16).finish()],
-      [OP.READ, new BodyWriter().u64(fh).u64(0).u32(4096).zeros(20).finish()],
-      [
-        OP.WRITE,
-        new BodyWriter().u64(fh).u64(3).u32(4).zeros(20).bytes(new Uint8Array(4)).finish(),
-      ],
-      [OP.READDIRPLUS, new BodyWriter().u64(dh).u64(0).u32(4096).zeros(20).finish()],
-      [OP.READDIR, new BodyWriter().u64(dh).u64(0).u32(4096).zeros(20).finish()],
-      [OP.MKDIR, withNames(new BodyWriter().u32(0o755).u32(0), "m")],
-      [OP.CREATE, withNames(new BodyWriter().u32(2).u32(0o644).u32(0).u32(0), "c")],
-      [OP.MKNOD, withNames(new BodyWriter().u32(0o010644).u32(0).u32(0).u32(0), "p")],
-      [OP.SYMLINK, withNames(new BodyWriter(), "s", "../../outside/secret")],
-      [OP.LINK, withNames(new BodyWriter().u64(file), "h")],
-      [OP.RENAME2, withNames(new BodyWriter().u64(sub).u32(0).u32(0), "c", "c2")],
-      [OP.UNLINK, fuseName("c2")],
-      [OP.SETXATTR, new Uint8Array([...withNames(new BodyWriter().u32(2).u32(0), "user.a"), 1, 2])],
-      [OP.GETXATTR, withNames(new BodyWriter().u32(64).u32(0), "user.a")],
-      [OP.LISTXATTR, new BodyWriter().u32(256).u32(0).finish()],
-      [OP.LSEEK, new BodyWriter().u64(fh).u64(0).u32(3).u32(0).finish()],
-      [OP.STATFS, new Uint8Array(0)],
-      [OP.READLINK, new Uint8Array(0)],
-    ];
+    /** A fresh session: INIT (a fuzzed FUSE_DESTROY or INIT may have ended the last), nodes, handles. */
+    const session = () => {
+      Deno.mkdirSync(`${base}/share/sub`, { recursive: true });
+      Deno.writeTextFileSync(`${base}/share/file`, "contents");
+      c.init();
+      const file = FuseTestClient.nodeOf(c.ok(OP.LOOKUP, 1n, fuseName("file")));
+      const sub = FuseTestClient.nodeOf(c.ok(OP.LOOKUP, 1n, fuseName("sub")));
+      const fh = c.ok(OP.OPEN, file, new BodyWriter().u32(2).u32(0).finish()).getBigUint64(0, true);
+      const dh = c.ok(OP.OPENDIR, sub, new BodyWriter().u32(0).u32(0).finish()).getBigUint64(
+        0,
+        true,
+      );
+      const nodes = [0n, 1n, file, sub, 2n ** 64n - 1n];
+      // Real requests to mutate (no fallocate or copy_file_range: a mutated length could fill the disk).
+      const corpus: [number, bigint, Uint8Array][] = [
+        [OP.LOOKUP, 1n, fuseName("file")],
+        [OP.GETATTR, file, new BodyWriter().u32(1).u32(0).u64(fh).finish()],
+        [OP.SETATTR, file, new BodyWriter().u32(1 | 16).zeros(64).u32(0o644).zeros(16).finish()],
+        [OP.READ, file, new BodyWriter().u64(fh).u64(0).u32(4096).zeros(20).finish()],
+        [
+          OP.WRITE,
+          file,
+          new BodyWriter().u64(fh).u64(3).u32(4).zeros(20).bytes(new Uint8Array(4)).finish(),
+        ],
+        [OP.READDIRPLUS, sub, new BodyWriter().u64(dh).u64(0).u32(4096).zeros(20).finish()],
+        [OP.READDIR, sub, new BodyWriter().u64(dh).u64(0).u32(4096).zeros(20).finish()],
+        [OP.MKDIR, sub, withNames(new BodyWriter().u32(0o755).u32(0), "m")],
+        [OP.CREATE, sub, withNames(new BodyWriter().u32(2).u32(0o644).u32(0).u32(0), "c")],
+        [OP.MKNOD, sub, withNames(new BodyWriter().u32(0o010644).u32(0).u32(0).u32(0), "p")],
+        [OP.SYMLINK, sub, withNames(new BodyWriter(), "s", "../../outside/secret")],
+        [OP.LINK, sub, withNames(new BodyWriter().u64(file), "h")],
+        [OP.RENAME2, sub, withNames(new BodyWriter().u64(sub).u32(0).u32(0), "c", "c2")],
+        [OP.UNLINK, sub, fuseName("c2")],
+        [
+          OP.SETXATTR,
+          file,
+          new Uint8Array([...withNames(new BodyWriter().u32(2).u32(0), "user.a"), 1, 2]),
+        ],
+        [OP.GETXATTR, file, withNames(new BodyWriter().u32(64).u32(0), "user.a")],
+        [OP.LISTXATTR, file, new BodyWriter().u32(256).u32(0).finish()],
+        [OP.LSEEK, file, new BodyWriter().u64(fh).u64(0).u32(3).u32(0).finish()],
+        [OP.STATFS, 1n, new Uint8Array(0)],
+        [OP.READLINK, file, new Uint8Array(0)],
+      ];
+      return { nodes, corpus };
+    };
+    let { nodes, corpus } = session();
     const rooms = [0, 8, 16, 17, 64, 144, 4096, 65536];
     for (let i = 0; i < REQUESTS; i++) {
+      if (i > 0 && i % 2000 === 0) ({ nodes, corpus } = session());
       let msg: Uint8Array;
       const kind = int(10);
       if (kind === 0) {
-        msg = crypto.getRandomValues(new Uint8Array(int(120)));
+        msg = bytes(int(120));
       } else if (kind < 4) {
-        const body = crypto.getRandomValues(new Uint8Array(int(160)));
+        const body = bytes(int(160));
         // Keep random bodies away from the one live handle (a random fallocate stays harmless).
-        msg = c.message(1 + int(55), nodes[int(nodes.length)], body);
-      } else {
-        const [op, body] = corpus[int(corpus.length)];
+        // INIT and DESTROY end the session (everything after is EIO until the next): rarely.
+        let op = 1 + int(55);
+        if ((op === OP.INIT || op === OP.DESTROY) && rand() > 0.05) op = OP.GETATTR;
         msg = c.message(op, nodes[int(nodes.length)], body);
+      } else {
+        const [op, node, body] = corpus[int(corpus.length)];
+        msg = c.message(op, rand() < 0.7 ? node : nodes[int(nodes.length)], body);
         const flips = 1 + int(4);
         for (let f = 0; f < flips; f++) {
           const at = int(msg.length);
@@ -121,6 +141,7 @@ Deno.test("virtio-fs survives 100,000 random and mutated requests with well-form
         assertEquals(r.unique, new DataView(msg.buffer, msg.byteOffset).getBigUint64(8, true));
       }
     }
+    assertEquals(c.device.server.faults, 0, "no request hit a fault of the server itself");
   } finally {
     c.close();
   }
