@@ -31,8 +31,7 @@ import { E, GuestFsError } from "../virtio/host_errno.ts";
 import {
   created,
   dirNode,
-  entryBody,
-  lookupChild,
+  entryOf,
   MAX_TARGET,
   type Operation,
   readBytes,
@@ -59,8 +58,7 @@ const RENAME = { NOREPLACE: 1, EXCHANGE: 2, WHITEOUT: 4 } as const;
 const MAX_BATCH = 1 << 16;
 
 const lookup: Operation = (s, h, r) => {
-  const [node, st] = lookupChild(s, dirNode(s, h), readName(r));
-  return entryBody(s, node, st);
+  return entryOf(s, dirNode(s, h), readName(r));
 };
 
 const forget: Operation = (s, h, r) => {
@@ -214,8 +212,7 @@ const link: Operation = (s, h, r) => {
   // Through our own fd: links exactly the inode the guest holds (a symlink
   // stays a symlink); the kernel refuses a link across mounts (EXDEV).
   linkAt(AT.FDCWD, fdPath(old.fd), dir.fd, name, AT.SYMLINK_FOLLOW);
-  const [node, st] = lookupChild(s, dir, name);
-  return entryBody(s, node, st);
+  return entryOf(s, dir, name);
 };
 
 const statfs: Operation = (s, h) => {

@@ -29,8 +29,7 @@ import {
   BENEATH,
   created,
   dirNode,
-  entryBody,
-  lookupChild,
+  entryOf,
   MAX_WRITE,
   type Operation,
   readName,
@@ -108,11 +107,6 @@ const create: Operation = (s, h, r) => {
     throw e;
   }
 };
-
-function entryOf(s: Session, dir: Inode, name: Uint8Array): Uint8Array {
-  const [node, st] = lookupChild(s, dir, name);
-  return entryBody(s, node, st);
-}
 
 const read: Operation = (s, _h, r, room) => {
   const fh = r.u64("fh");

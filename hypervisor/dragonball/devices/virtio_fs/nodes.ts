@@ -20,6 +20,8 @@ export interface Inode {
   readonly fd: number;
   /** File type bits (S.IFMT) at lookup; the type of an inode never changes. */
   readonly type: number;
+  /** Host device of the file system holding it (a change below a directory is a submount). */
+  readonly dev: bigint;
   readonly key: string;
   /** Lookups the guest holds; at 0 the inode is forgotten. */
   refs: bigint;
@@ -33,7 +35,14 @@ export class InodeTable {
 
   /** Holds the root's O_PATH fd as node {@link ROOT_ID}; at most `max` inodes. */
   constructor(rootFd: number, rootStat: Statx, readonly max: number) {
-    const root = { id: ROOT_ID, fd: rootFd, type: S.IFDIR, key: keyOf(rootStat), refs: 1n };
+    const root = {
+      id: ROOT_ID,
+      fd: rootFd,
+      type: S.IFDIR,
+      dev: rootStat.dev,
+      key: keyOf(rootStat),
+      refs: 1n,
+    };
     this.#byId.set(ROOT_ID, root);
     this.#byKey.set(root.key, root);
   }
@@ -67,7 +76,7 @@ export class InodeTable {
       closeAt(fd);
       throw new GuestFsError(E.ENFILE, `inode table is full (${this.max} inodes)`);
     }
-    const n = { id: this.#next++, fd, type: st.mode & S.IFMT, key, refs: 1n };
+    const n = { id: this.#next++, fd, type: st.mode & S.IFMT, dev: st.dev, key, refs: 1n };
     this.#byId.set(n.id, n);
     this.#byKey.set(key, n);
     return n;

@@ -65,6 +65,7 @@ const INIT = {
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
+  SUBMOUNTS: 1 << 27,
   INIT_EXT: 1 << 30,
 } as const;
 /** flags2 bit 36-32: mmap of direct-I/O files (cache=never). */

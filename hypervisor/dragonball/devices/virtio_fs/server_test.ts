@@ -2,6 +2,11 @@ import { assert, assertEquals } from "../../../../tests/assert.ts";
 import { fuseName, FuseTestClient, withNames } from "./test_client.ts";
 import { BodyWriter, OP } from "./wire.ts";
 import type { FuseServerOptions } from "./server.ts";
+import { mount, unmount } from "../../../../ffi/mount.ts";
+import { testsNeeding } from "../../../../tests/tier.ts";
+
+/** rootTest: needs root to mount a file system inside the share (ignored, saying why, elsewhere). */
+const rootTest = testsNeeding({ root: true });
 
 const EPERM = -1, ENOENT = -2, EBADF = -9, EINVAL = -22, ENFILE = -23, ENOTDIR = -20;
 const ERANGE = -34, ENAMETOOLONG = -36, ELOOP = -40;
@@ -215,4 +220,23 @@ Deno.test("virtio-fs answers truncated, oversized and inconsistent requests with
   assertEquals(c.call(9999, 1n).error, -38);
   assertEquals(c.call(OP.GETATTR, 77n, new Uint8Array(16)).error, EBADF);
   assertEquals(c.call(OP.READ, f, new BodyWriter().u64(999).zeros(32).finish()).error, EBADF);
+});
+
+rootTest("virtio-fs announces a host mount inside the share as a submount (its own st_dev)", () => {
+  using t = setup();
+  Deno.mkdirSync(`${t.share}/vol`);
+  Deno.mkdirSync(`${t.share}/plain`);
+  mount("tmpfs", `${t.share}/vol`, "tmpfs", ["size=1m"]);
+  try {
+    assert(t.c.init().getUint32(12, true) & (1 << 27), "FUSE_SUBMOUNTS negotiated");
+    const flags = (name: string) => t.c.ok(OP.LOOKUP, 1n, fuseName(name)).getUint32(40 + 84, true);
+    assertEquals(flags("vol"), 1, "FUSE_ATTR_SUBMOUNT on the mount point");
+    assertEquals(flags("plain"), 0);
+    const vol = FuseTestClient.nodeOf(t.c.ok(OP.LOOKUP, 1n, fuseName("vol")));
+    t.c.ok(OP.MKDIR, vol, withNames(new BodyWriter().u32(0o755).u32(0), "inner"));
+    assertEquals(t.c.ok(OP.LOOKUP, vol, fuseName("inner")).getUint32(40 + 84, true), 0);
+    t.c.close();
+  } finally {
+    unmount(`${t.share}/vol`);
+  }
 });

@@ -21,7 +21,8 @@ import {
 import { E, GuestFsError } from "../virtio/host_errno.ts";
 import { checkName, MAX_NAME } from "../virtio/guest_fs_rules.ts";
 import type { HandleTable, Inode, InodeTable } from "./nodes.ts";
-import { type BodyReader, BodyWriter, type InHeader, type Timeout, writeEntry } from "./wire.ts";
+import { ATTR_SUBMOUNT, type BodyReader, BodyWriter, type InHeader } from "./wire.ts";
+import { type Timeout, writeEntry } from "./wire.ts";
 
 /** Largest write (and read) the server agrees to: 1 MiB, 256 pages. */
 export const MAX_WRITE = 1 << 20;
@@ -100,9 +101,22 @@ export function lookupChild(s: Session, dir: Inode, name: Name): [Inode, Statx] 
   return [s.inodes.hold(fd, st), st];
 }
 
-/** `fuse_entry_out` of a held inode. */
-export function entryBody(s: Session, node: Inode, st: Statx): Uint8Array {
-  return writeEntry(new BodyWriter(), node.id, 0n, s.entryTimeout, s.attrTimeout, st).finish();
+/**
+ * `fuse_entry_out` of a held inode found in `parent`. A directory on another
+ * host file system than its parent (a container rootfs or volume mounted in
+ * the share) is announced as a submount, so the guest gives it its own
+ * st_dev and inode numbers of different host file systems never meet.
+ */
+export function entryBody(s: Session, node: Inode, st: Statx, parent: Inode): Uint8Array {
+  const submount = node.type === S.IFDIR && st.dev !== parent.dev ? ATTR_SUBMOUNT : 0;
+  return writeEntry(new BodyWriter(), node.id, 0n, s.entryTimeout, s.attrTimeout, st, submount)
+    .finish();
+}
+
+/** Looks up `name` in `dir` (one more lookup held) and returns its `fuse_entry_out`. */
+export function entryOf(s: Session, dir: Inode, name: Name): Uint8Array {
+  const [node, st] = lookupChild(s, dir, name);
+  return entryBody(s, node, st, dir);
 }
 
 /**
@@ -122,7 +136,7 @@ export function created(
   try {
     if (s.asRoot) chownFd(node.fd, h.uid, h.gid);
     if (exactMode !== undefined) chmodPath(fdPath(node.fd), exactMode);
-    return entryBody(s, node, statAt(node.fd));
+    return entryBody(s, node, statAt(node.fd), dir);
   } catch (e) {
     s.inodes.forget(node.id, 1n);
     throw e;

@@ -275,11 +275,14 @@ export function timeout(seconds: number): Timeout {
   return { sec: BigInt(whole), nsec: Math.round((seconds - whole) * 1e9) };
 }
 
-/** `fuse_attr` of `st`. */
-export function writeAttr(w: BodyWriter, st: Statx): BodyWriter {
+/** `fuse_attr.flags`: this directory is the root of another host file system (a submount). */
+export const ATTR_SUBMOUNT = 1;
+
+/** `fuse_attr` of `st`, with `fuse_attr.flags`. */
+export function writeAttr(w: BodyWriter, st: Statx, flags = 0): BodyWriter {
   return w.u64(st.ino).u64(st.size).u64(st.blocks).u64(st.atime).u64(st.mtime).u64(st.ctime)
     .u32(st.atimeNs).u32(st.mtimeNs).u32(st.ctimeNs).u32(st.mode).u32(st.nlink).u32(st.uid)
-    .u32(st.gid).u32(st.rdev).u32(st.blksize).u32(0);
+    .u32(st.gid).u32(st.rdev).u32(st.blksize).u32(flags);
 }
 
 /** `fuse_entry_out`: a node the guest now holds one more lookup of. */
@@ -290,9 +293,10 @@ export function writeEntry(
   entry: Timeout,
   attr: Timeout,
   st: Statx,
+  flags = 0,
 ): BodyWriter {
   w.u64(nodeid).u64(generation).u64(entry.sec).u64(attr.sec).u32(entry.nsec).u32(attr.nsec);
-  return writeAttr(w, st);
+  return writeAttr(w, st, flags);
 }
 
 /** `fuse_attr_out`. */
