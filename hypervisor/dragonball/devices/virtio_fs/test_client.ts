@@ -6,6 +6,7 @@
  * before a test sees it.
  * @module
  */
+import { InternalError } from "../../../../common/errors.ts";
 import { GuestMemory } from "../../memory.ts";
 import { TestDriver } from "../virtio/test_utils.ts";
 import type { FuseServerOptions } from "./server.ts";
@@ -67,7 +68,7 @@ export class FuseTestClient {
     this.#requests.addChain(bufs.map((b, i) => ({ ...b, write: i > 0 })));
     this.device.notify(1);
     if (this.#requests.usedIdx !== ((before + 1) & 0xffff)) {
-      throw new Error("the device did not return the chain");
+      throw new InternalError("The device did not return the chain");
     }
     const used = this.#requests.used(before).len;
     if (used === 0) return { used, error: 0, unique: 0n, body: new Uint8Array(0) };
@@ -76,10 +77,12 @@ export class FuseTestClient {
     const len = v.getUint32(0, true);
     const error = v.getInt32(4, true);
     if (used < OUT_HEADER || len !== used || used > room) {
-      throw new Error(`malformed reply: header length ${len}, ${used} bytes used, room ${room}`);
+      throw new InternalError(
+        `Malformed reply: header length ${len}, ${used} bytes used, room ${room}`,
+      );
     }
     if (error > 0 || error < -4095 || (error !== 0 && len !== OUT_HEADER)) {
-      throw new Error(`malformed reply: error ${error} with length ${len}`);
+      throw new InternalError(`Malformed reply: error ${error} with length ${len}`);
     }
     return { used, error, unique: v.getBigUint64(8, true), body: reply.slice(OUT_HEADER) };
   }
@@ -95,7 +98,7 @@ export class FuseTestClient {
     const reply = this.raw(msg, room);
     const unique = new DataView(msg.buffer).getBigUint64(8, true);
     if (reply.used > 0 && reply.unique !== unique) {
-      throw new Error(`reply unique ${reply.unique} does not match request ${unique}`);
+      throw new InternalError(`Reply unique ${reply.unique} does not match request ${unique}`);
     }
     return reply;
   }
@@ -103,7 +106,9 @@ export class FuseTestClient {
   /** Like {@link call}, but fails unless the reply is a success; returns its body. */
   ok(opcode: number, nodeid: bigint, body: Uint8Array = new Uint8Array(0)): DataView {
     const r = this.call(opcode, nodeid, body);
-    if (r.error !== 0) throw new Error(`FUSE opcode ${opcode} failed with errno ${-r.error}`);
+    if (r.error !== 0) {
+      throw new InternalError(`FUSE opcode ${opcode} failed with errno ${-r.error}`);
+    }
     return new DataView(r.body.buffer, r.body.byteOffset, r.body.length);
   }
 

@@ -38,7 +38,7 @@ export class VirtioFs extends RequestDevice {
     const t = new TextEncoder().encode(tag);
     if (t.length === 0 || t.length > TAG_SIZE || t.includes(0)) {
       throw new InvalidArgumentError(
-        `virtio-fs mount tag ${JSON.stringify(tag)} must be 1..${TAG_SIZE} bytes without NUL`,
+        `Mount tag ${JSON.stringify(tag)} of virtio-fs must be 1..${TAG_SIZE} bytes without NUL`,
       );
     }
     this.#config.set(t);

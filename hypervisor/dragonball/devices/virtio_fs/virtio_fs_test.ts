@@ -27,8 +27,8 @@ Deno.test("virtio-fs is device 26 with its tag and one request queue in config s
   assertEquals(dec.decode(cfg.subarray(0, 10)), "kataShared");
   assertEquals(cfg[10], 0);
   assertEquals(new DataView(cfg.buffer).getUint32(36, true), 1);
-  assertThrows(() => new VirtioFs("", t.dir), Error, "mount tag");
-  assertThrows(() => new VirtioFs("x".repeat(37), t.dir), Error, "mount tag");
+  assertThrows(() => new VirtioFs("", t.dir), Error, "Mount tag");
+  assertThrows(() => new VirtioFs("x".repeat(37), t.dir), Error, "Mount tag");
   assertThrows(() => new VirtioFs("t", t.dir, { cache: "sometimes" }), Error, "virtio_fs_cache");
 });
 
