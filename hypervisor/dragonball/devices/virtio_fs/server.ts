@@ -42,10 +42,36 @@ export interface FuseServerOptions {
   readOnly?: boolean;
   /** `virtio_fs_cache`: never (no caching), auto (1 s) or always (a day). Default never. */
   cache?: string;
-  /** Most inodes the guest may hold (each an fd). */
+  /** Most inodes the guest may hold (each an fd; default from {@link defaultLimits}). */
   maxInodes?: number;
-  /** Most files and directories the guest may have open. */
+  /** Most files and directories the guest may have open (each an fd). */
   maxHandles?: number;
+}
+
+/**
+ * Table limits that fit this process's open-file limit: 65,536 inodes and
+ * 16,384 handles where fds are plentiful (containerd gives its shims a
+ * million), less where they are not, keeping a quarter of the fds for the
+ * rest of the shim so a guest that fills its tables cannot starve it.
+ */
+export function defaultLimits(
+  limits = readLimits(),
+): { maxInodes: number; maxHandles: number } {
+  const m = limits.match(/^Max open files\s+(\d+|unlimited)/m);
+  const soft = !m ? 1024 : m[1] === "unlimited" ? 1 << 30 : Number(m[1]);
+  const usable = Math.floor(soft * 0.75);
+  return {
+    maxInodes: Math.max(16, Math.min(65536, Math.floor(usable * 0.8))),
+    maxHandles: Math.max(16, Math.min(16384, Math.floor(usable * 0.2))),
+  };
+}
+
+function readLimits(): string {
+  try {
+    return Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return ""; // no /proc: the small default
+  }
 }
 
 /** Entry and attribute time-outs in seconds by `virtio_fs_cache`, as virtiofsd sets them. */
@@ -102,10 +128,11 @@ export class FuseServer {
         `virtio_fs_cache "${cache}" is not one of never, auto, always`,
       );
     }
+    const limits = defaultLimits();
     const rootFd = openat2(-100, root, OF.PATH | OF.DIRECTORY, 0, 0);
     let inodes: InodeTable;
     try {
-      inodes = new InodeTable(rootFd, statAt(rootFd), opts.maxInodes ?? 65536);
+      inodes = new InodeTable(rootFd, statAt(rootFd), opts.maxInodes ?? limits.maxInodes);
     } catch (e) {
       closeAt(rootFd);
       throw e;
@@ -113,7 +140,7 @@ export class FuseServer {
     this.#s = {
       rootPath: root,
       inodes,
-      handles: new HandleTable(opts.maxHandles ?? 16384),
+      handles: new HandleTable(opts.maxHandles ?? limits.maxHandles),
       readOnly: opts.readOnly ?? false,
       asRoot: geteuid() === 0,
       entryTimeout: timeout(secs),

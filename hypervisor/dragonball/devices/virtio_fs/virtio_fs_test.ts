@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { fuseName, FuseTestClient, withNames } from "./test_client.ts";
 import { VirtioFs } from "./virtio_fs.ts";
+import { defaultLimits } from "./server.ts";
 import { BodyWriter, OP } from "./wire.ts";
 
 const S_IFREG = 0o100000, S_IFDIR = 0o040000;
@@ -219,4 +220,13 @@ Deno.test("virtio-fs forgets on the high-priority queue: no reply, the inode is 
   t.c.ok(OP.LOOKUP, 1n, fuseName("f"));
   t.c.device.reset();
   assertEquals(t.c.device.server.counts, { inodes: 1, handles: 0 });
+});
+
+Deno.test("virtio-fs table limits follow the open-file limit, keeping fds for the shim", () => {
+  const limits = (n: string) => defaultLimits(`Max open files            ${n}  ${n}  files\n`);
+  assertEquals(limits("1048576"), { maxInodes: 65536, maxHandles: 16384 });
+  assertEquals(limits("unlimited"), { maxInodes: 65536, maxHandles: 16384 });
+  assertEquals(limits("20000"), { maxInodes: 12000, maxHandles: 3000 });
+  assertEquals(limits("1024"), { maxInodes: 614, maxHandles: 153 });
+  assertEquals(defaultLimits(""), { maxInodes: 614, maxHandles: 153 });
 });
