@@ -186,7 +186,7 @@ export function statAt(dirfd: number, name: Name = ""): Statx {
     nlink: v.getUint32(16, true),
     uid: v.getUint32(20, true),
     gid: v.getUint32(24, true),
-    rdev: ((v.getUint32(128, true) & 0xfff) << 8) | (v.getUint32(132, true) & 0xff),
+    rdev: newEncodeDev(v.getUint32(128, true), v.getUint32(132, true)),
     size: v.getBigUint64(40, true),
     blocks: v.getBigUint64(48, true),
     blksize: v.getUint32(4, true),
@@ -197,6 +197,11 @@ export function statAt(dirfd: number, name: Name = ""): Statx {
     ctime,
     ctimeNs,
   };
+}
+
+/** The kernel's 32-bit `new_encode_dev` of a device number (what FUSE's attr.rdev carries). */
+function newEncodeDev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
 /** mkdirat(2). */

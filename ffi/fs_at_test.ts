@@ -70,3 +70,10 @@ Deno.test("fd-relative create, link, positioned I/O, getdents and unlink", () =>
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("statx reports type, size and a device number in the kernel's new encoding", () => {
+  const st = statAt(-100, "/dev/null");
+  assertEquals(st.mode & S.IFMT, S.IFCHR);
+  assertEquals(st.rdev, (1 << 8) | 3); // 1:3
+  assert(st.ino > 0n);
+});
