@@ -9,6 +9,7 @@
 import { assert, assertEquals } from "../../../../tests/assert.ts";
 import { fuseName, FuseTestClient, withNames } from "./test_client.ts";
 import { BodyWriter, OP } from "./wire.ts";
+import { AT, chmodPath, closeAt, fdPath, getdents, OF, openat2 } from "../../../../ffi/fs_at.ts";
 
 const REQUESTS = 100_000;
 /** Generous for a shared 2-core machine; a hang or a per-request blow-up exceeds it. */
@@ -28,6 +29,41 @@ function rng(seed: number): () => number {
 
 function openFds(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/**
+ * Makes every directory below `dir` searchable and writable again and every
+ * file readable (fuzzed names need not be UTF-8: walked by fd, raw names).
+ */
+function openUp(dir: string): void {
+  const fd = openat2(AT.FDCWD, dir, OF.PATH | OF.DIRECTORY, 0, 0);
+  try {
+    openUpFd(fd);
+  } finally {
+    closeAt(fd);
+  }
+}
+
+function openUpFd(dirFd: number): void {
+  chmodPath(fdPath(dirFd), 0o755);
+  const list = openat2(dirFd, ".", OF.DIRECTORY, 0, 0);
+  try {
+    for (let batch = getdents(list); batch.length > 0; batch = getdents(list)) {
+      for (const e of batch) {
+        if (e.type !== 4 && e.type !== 8) continue; // not a directory or a regular file
+        if (e.name.length <= 2 && e.name.every((c) => c === 0x2e)) continue;
+        const child = openat2(dirFd, e.name, OF.PATH | OF.NOFOLLOW, 0, 0);
+        try {
+          if (e.type === 4) openUpFd(child);
+          else chmodPath(fdPath(child), 0o644);
+        } finally {
+          closeAt(child);
+        }
+      }
+    }
+  } finally {
+    closeAt(list);
+  }
 }
 
 function snapshot(dir: string): string {
@@ -56,6 +92,8 @@ Deno.test("virtio-fs survives 100,000 random and mutated requests with well-form
   try {
     /** A fresh session: INIT (a fuzzed FUSE_DESTROY or INIT may have ended the last), nodes, handles. */
     const session = () => {
+      // Fuzzed requests may have changed modes: without root those would stick.
+      openUp(`${base}/share`);
       Deno.mkdirSync(`${base}/share/sub`, { recursive: true });
       Deno.writeTextFileSync(`${base}/share/file`, "contents");
       c.init();
@@ -152,5 +190,6 @@ Deno.test("virtio-fs survives 100,000 random and mutated requests with well-form
   assertEquals(snapshot(`${base}/outside`), outsideBefore, "nothing outside the share changed");
   assertEquals(Deno.readTextFileSync(`${base}/outside/secret`), "host secret");
   assertEquals(openFds(), fdsBefore, "every fd the server opened is closed");
+  openUp(`${base}/share`);
   Deno.removeSync(base, { recursive: true });
 });
