@@ -103,11 +103,17 @@ interface VsockDevice {
 export interface ShareFsDevice {
   kind: "share_fs";
   id?: string;
-  fsType: "virtio-9p" | "virtio-fs";
+  /**
+   * virtio-9p and inline-virtio-fs are served by the VMM itself (QEMU's 9p,
+   * the built-in VMM's 9p and virtio-fs); virtio-fs goes through virtiofsd.
+   */
+  fsType: "virtio-9p" | "virtio-fs" | "inline-virtio-fs";
   /** Mount tag the guest uses (Kata uses `kataShared`). */
   mountTag: string;
-  /** Host directory (9p). */
+  /** Host directory (9p, inline virtio-fs). */
   hostPath: string;
+  /** `virtio_fs_cache` for inline virtio-fs (never, auto, always). */
+  cache?: string;
   /** virtiofsd socket (virtio-fs). */
   socketPath?: string;
   /** Virtio-fs DAX window in MiB, 0 = none. */
@@ -162,7 +168,7 @@ export function validateDevice(d: Device): void {
       break;
     case "share_fs":
       if (!d.mountTag) bad("mount tag is empty");
-      if (d.fsType === "virtio-9p" && !d.hostPath) bad("host path is empty");
+      if (d.fsType !== "virtio-fs" && !d.hostPath) bad("host path is empty");
       if (d.fsType === "virtio-fs" && !d.socketPath) bad("virtiofsd socket path is empty");
       break;
     case "vfio":

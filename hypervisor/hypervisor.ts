@@ -54,6 +54,8 @@ export interface Capabilities {
   netHotplug: boolean;
   /** A host directory can be shared (9p / virtio-fs). */
   fsSharing: boolean;
+  /** The VMM serves virtio-fs itself, with no virtiofsd (`shared_fs = "inline-virtio-fs"`). */
+  inlineVirtioFs?: boolean;
   /** The agent is reached over hybrid vsock (a Unix socket). */
   hybridVsock: boolean;
   /**

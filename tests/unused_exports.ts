@@ -21,21 +21,7 @@ export interface UnusedExport {
  * Keep each reason true: a name leaves this list as soon as something imports
  * it or it is no longer exported.
  */
-export const INTENDED_EXPORTS: ReadonlyMap<string, string> = new Map([
-  [
-    "hypervisor/qemu/options.ts#*",
-    "being split into config mapping and command line (issue 29, item 4); " +
-    "the split settles which of its names each half exports",
-  ],
-  [
-    "ttrpc/echo_testing.ts#EchoServer",
-    "a test fixture, moving under tests/ (issue 29, item 5); its tests use the server by type",
-  ],
-  [
-    "hypervisor/dragonball/devices/virtio/test_utils.ts#TestBuffer",
-    "a test fixture, moving under tests/ (issue 29, item 5)",
-  ],
-]);
+export const INTENDED_EXPORTS: ReadonlyMap<string, string> = new Map([]);
 
 /**
  * Entry points: their exports are a program's or the library's face (the

@@ -24,6 +24,7 @@ const VMM_FLAGS = {
   vcpus: { kind: "int", usage: "number of vCPUs", default: 1 },
   drive: { kind: "list", usage: "virtio-blk disk FILE[,ro] (repeatable)" },
   share: { kind: "list", usage: "virtio-9p share TAG=DIR[,ro] (repeatable)" },
+  virtiofs: { kind: "list", usage: "virtio-fs share TAG=DIR[,ro], served inline (repeatable)" },
   net: { kind: "string", usage: "virtio-net on this existing tap device" },
   netns: { kind: "string", usage: "network namespace path holding the --net tap" },
   mac: { kind: "string", usage: "guest MAC address for --net (default: random)" },
@@ -73,6 +74,7 @@ export function parseShare(value: string): { tag: string; dir: string; readOnly:
 export function deviceSpecsFromFlags(values: {
   drive: string[];
   share: string[];
+  virtiofs?: string[];
   net: string;
   netns: string;
   mac: string;
@@ -82,6 +84,7 @@ export function deviceSpecsFromFlags(values: {
   const specs: DeviceSpec[] = [];
   for (const d of values.drive) specs.push({ kind: "block", ...parseDrive(d) });
   for (const s of values.share) specs.push({ kind: "9p", ...parseShare(s) });
+  for (const s of values.virtiofs ?? []) specs.push({ kind: "virtio-fs", ...parseShare(s) });
   if (values.net) {
     specs.push({ kind: "net", tap: values.net, netns: values.netns, mac: values.mac || undefined });
   }

@@ -8,6 +8,7 @@ import type { VirtioDevice } from "./devices/virtio/device.ts";
 import { VirtioBlock } from "./devices/virtio_blk/block.ts";
 import { VirtioNet } from "./devices/virtio_net/net.ts";
 import { Virtio9p } from "./devices/virtio_9p/virtio_9p.ts";
+import { VirtioFs } from "./devices/virtio_fs/virtio_fs.ts";
 import { VirtioVsock } from "./devices/virtio_vsock/vsock.ts";
 
 /** A device of the built-in VMM, described before it is opened. */
@@ -18,6 +19,8 @@ export type DeviceSpec =
   | { kind: "net"; tap: string; netns: string; mac?: string }
   /** virtio-9p sharing `dir` under mount tag `tag`. */
   | { kind: "9p"; tag: string; dir: string; readOnly?: boolean }
+  /** virtio-fs served in the VMM, sharing `dir` under `tag`; `cache` is `virtio_fs_cache`. */
+  | { kind: "virtio-fs"; tag: string; dir: string; cache?: string; readOnly?: boolean }
   /** Hybrid vsock: the host side listens on `udsPath`. */
   | { kind: "vsock"; udsPath: string; guestCid: number };
 
@@ -30,6 +33,8 @@ async function openDevice(spec: DeviceSpec): Promise<VirtioDevice> {
       return VirtioNet.open(spec.tap, { netns: spec.netns, mac: spec.mac });
     case "9p":
       return new Virtio9p(spec.tag, spec.dir, { readOnly: spec.readOnly });
+    case "virtio-fs":
+      return new VirtioFs(spec.tag, spec.dir, { cache: spec.cache, readOnly: spec.readOnly });
     case "vsock":
       return await VirtioVsock.listen(spec.udsPath, spec.guestCid);
   }

@@ -10,12 +10,14 @@ Deno.test("device specs open the devices they describe, in order", async () => {
     const devices = await openDevices([
       { kind: "block", path: `${dir}/disk.img`, readOnly: true, id: "d1" },
       { kind: "9p", tag: "share", dir },
+      { kind: "virtio-fs", tag: "fs", dir, cache: "auto" },
       { kind: "vsock", udsPath: `${dir}/kata.hvsock`, guestCid: 3 },
     ]);
     try {
       assertEquals(devices.map((d) => d.deviceType), [
         VIRTIO_ID.BLOCK,
         VIRTIO_ID.P9,
+        VIRTIO_ID.FS,
         VIRTIO_ID.VSOCK,
       ]);
     } finally {
@@ -40,6 +42,7 @@ Deno.test("vmm flags become the same device specs the driver uses", () => {
     deviceSpecsFromFlags({
       drive: ["/d.img,ro", "/e.img"],
       share: ["tag=/srv,ro"],
+      virtiofs: ["fs=/data"],
       net: "tap0",
       netns: "/run/netns/x",
       mac: "",
@@ -50,6 +53,7 @@ Deno.test("vmm flags become the same device specs the driver uses", () => {
       { kind: "block", path: "/d.img", readOnly: true },
       { kind: "block", path: "/e.img", readOnly: false },
       { kind: "9p", tag: "tag", dir: "/srv", readOnly: true },
+      { kind: "virtio-fs", tag: "fs", dir: "/data", readOnly: false },
       { kind: "net", tap: "tap0", netns: "/run/netns/x", mac: undefined },
       { kind: "vsock", udsPath: "/run/v.sock", guestCid: 7 },
     ],

@@ -5,9 +5,9 @@
  * boot; after boot only disks come and go, through {@link BLOCK_SLOTS}
  * placeholder virtio-blk slots (hypervisor/block_slots.ts) whose backing file
  * is swapped with a configuration change. The agent is reached over hybrid vsock at
- * `<run dir>/kata.hvsock`. Host directories are shared over virtio-9p
- * (the VMM serves them itself; virtio-fs would need virtiofsd's vhost-user
- * socket, which this VMM does not speak).
+ * `<run dir>/kata.hvsock`. Host directories are shared over inline
+ * virtio-fs or virtio-9p, both served by the VMM itself (virtio-fs through
+ * virtiofsd would need its vhost-user socket, which this VMM does not speak).
  * @module
  */
 import type { HypervisorConfig } from "../../config/schema.ts";
@@ -123,6 +123,7 @@ export class Dragonball implements Hypervisor {
       blockHotplug: true,
       netHotplug: false,
       fsSharing: true,
+      inlineVirtioFs: true,
       hybridVsock: true,
       agentBlockDriver: "mmioblk",
     };
@@ -202,11 +203,18 @@ export class Dragonball implements Hypervisor {
         this.#pending.push(d);
         return Promise.resolve(d);
       case "share_fs":
-        if (d.fsType !== "virtio-9p") {
+        if (d.fsType === "virtio-fs") {
           return Promise.reject(
             new UnimplementedError(
-              `The built-in VMM shares files over virtio-9p only, not ${d.fsType} ` +
-                `(set shared_fs = "virtio-9p")`,
+              "The built-in VMM serves virtio-fs itself and cannot use virtiofsd " +
+                '(set shared_fs = "inline-virtio-fs" or "virtio-9p")',
+            ),
+          );
+        }
+        if ((d.cacheSizeMib ?? 0) > 0) {
+          return Promise.reject(
+            new UnimplementedError(
+              `The built-in VMM's virtio-fs has no DAX window (virtio_fs_cache_size = ${d.cacheSizeMib})`,
             ),
           );
         }
@@ -273,7 +281,11 @@ export class Dragonball implements Hypervisor {
       } else if (d.kind === "network") {
         specs.push({ kind: "net", tap: d.tapName, netns: this.#netns ?? "", mac: d.guestMac });
       } else if (d.kind === "share_fs") {
-        specs.push({ kind: "9p", tag: d.mountTag, dir: d.hostPath });
+        specs.push(
+          d.fsType === "inline-virtio-fs"
+            ? { kind: "virtio-fs", tag: d.mountTag, dir: d.hostPath, cache: d.cache }
+            : { kind: "9p", tag: d.mountTag, dir: d.hostPath },
+        );
       }
     }
     specs.push({ kind: "vsock", udsPath: this.#hvsock, guestCid: this.#guestCid });

@@ -37,8 +37,22 @@ Deno.test("dragonball driver: devices queue before boot, agent on the run dir's 
     await assertRejects(
       () => d.addDevice({ kind: "share_fs", fsType: "virtio-fs", mountTag: "t", hostPath: "/" }),
       UnimplementedError,
-      "virtio-9p only",
+      'set shared_fs = "inline-virtio-fs"',
     );
+    const inline = {
+      kind: "share_fs",
+      fsType: "inline-virtio-fs",
+      mountTag: "kataShared",
+      hostPath: root,
+      cache: "auto",
+    } as const;
+    assertEquals(await d.addDevice(inline), inline);
+    await assertRejects(
+      () => d.addDevice({ ...inline, cacheSizeMib: 1024 }),
+      UnimplementedError,
+      "no DAX window",
+    );
+    assert(d.capabilities().inlineVirtioFs, "the built-in VMM serves virtio-fs itself");
     const share = {
       kind: "share_fs",
       fsType: "virtio-9p",

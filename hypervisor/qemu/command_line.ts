@@ -19,11 +19,11 @@ import {
 import type { QemuOptions } from "./options.ts";
 
 /** Cold-plugged PCI devices start at this slot on pcie.0 (slot 0 is the host bridge). */
-export const FIRST_COLD_SLOT = 0x02;
+const FIRST_COLD_SLOT = 0x02;
 /** Hotplug root ports sit at these slots on pcie.0 (one port per slot). */
 export const FIRST_PORT_SLOT = 0x10;
 /** The SCSI controller's slot, when block devices use virtio-scsi. */
-export const SCSI_SLOT = 0x0f;
+const SCSI_SLOT = 0x0f;
 
 /** Kernel parameters for the VM rootfs, by how it is attached. */
 function qemuRootfsParams(o: QemuOptions): string[] {
@@ -34,7 +34,7 @@ function qemuRootfsParams(o: QemuOptions): string[] {
 }
 
 /** The guest kernel command line. */
-export function qemuKernelParams(o: QemuOptions): string {
+function qemuKernelParams(o: QemuOptions): string {
   const p = [
     "tsc=reliable",
     "no_timer_check",
@@ -59,13 +59,13 @@ export function qemuKernelParams(o: QemuOptions): string {
 }
 
 /** Where a cold-plugged device sits; filled by {@link qemuCommandLine}. */
-export interface Placement {
+interface Placement {
   /** Guest-visible address: a PCI path (`02`, `10/00`) or a SCSI address (`0:3`). */
   guestPath: string;
 }
 
 /** Inputs of {@link qemuCommandLine} beyond the options. */
-export interface QemuVmLayout {
+interface QemuVmLayout {
   id: string;
   qmpSocket: string;
   /** vhost-vsock guest CID. */
@@ -229,7 +229,7 @@ export function qemuCommandLine(
 }
 
 /** The `,aio=…[,cache.direct=…,cache.no-flush=…]` tail of a `-drive`. */
-export function driveIo(o: QemuOptions): string {
+function driveIo(o: QemuOptions): string {
   let s = `,aio=${o.blockAio}`;
   if (o.blockCache) {
     s += `,cache.direct=${o.blockCache.direct ? "on" : "off"}`;

@@ -9,7 +9,7 @@
 import type { NetworkDevice } from "../device.ts";
 
 /** A device's properties as QMP's `device_add` takes them: `driver`, `id`, then the rest. */
-export type DeviceProps =
+type DeviceProps =
   & { driver: string; id: string }
   & Record<string, string | number | boolean>;
 

@@ -60,7 +60,7 @@ export interface QemuConfigSection extends ResizableConfigSection {
 }
 
 /** Default number of hotplug root ports when the config asks for none. */
-export const DEFAULT_HOTPLUG_PORTS = 4;
+const DEFAULT_HOTPLUG_PORTS = 4;
 
 /** Maps the config section to driver options. `host` gives the host's CPUs and memory. */
 export function qemuOptionsFromConfig(

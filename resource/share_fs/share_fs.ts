@@ -1,20 +1,23 @@
 /**
  * The sandbox's shared file system: the host directory of {@link SharedLayout}
  * given to the VM as virtio-fs (through the configured `virtiofsd`, see
- * virtiofsd.ts) or virtio-9p (QEMU, the built-in VMM), exactly as `shared_fs`
- * says, or nothing at all for VMMs without file sharing (Firecracker), where
+ * virtiofsd.ts), inline virtio-fs (served by the built-in VMM itself) or
+ * virtio-9p (QEMU, the built-in VMM), exactly as `shared_fs` says, or nothing at all for VMMs without file sharing (Firecracker), where
  * rootfs goes as a block device and volumes are copied with CopyFile.
  * {@link ShareFs.detach} undoes exactly what {@link ShareFs.attach} did.
  * @module
  */
 import { FailedPreconditionError, UnimplementedError } from "../../common/errors.ts";
+import { getLogger } from "../../common/log.ts";
 import type { Device } from "../../hypervisor/device.ts";
 import { GUEST_SHARED_DIR, KATA_SHARED_TAG, type SharedLayout } from "./layout.ts";
 import { removeTreeSafely } from "./mounts.ts";
 import { type DaemonIdentity, Virtiofsd } from "./virtiofsd.ts";
 
+const log = getLogger("resource.share_fs");
+
 /** How files reach the guest. */
-type ShareFsKind = "virtio-9p" | "virtio-fs" | "none";
+type ShareFsKind = "virtio-9p" | "virtio-fs" | "inline-virtio-fs" | "none";
 
 /** A Kata agent `Storage`, as plain fields (the generated message's init shape). */
 export interface AgentStorage {
@@ -44,10 +47,11 @@ interface DeviceAttacher {
  * Picks the sharing kind from `shared_fs`, as configured: none when the VMM
  * cannot share or the config says `none`; virtio-fs for `virtio-fs` (its
  * daemon is checked when the share starts, and a missing one is an error,
- * never a quiet switch to 9p); 9p only for `virtio-9p`. Kinds this project
- * does not implement fail naming the value.
+ * never a quiet switch to 9p); inline virtio-fs for `inline-virtio-fs` where
+ * the VMM serves it itself (`inline`: the built-in VMM); 9p only for
+ * `virtio-9p`. Kinds this project does not implement fail naming the value.
  */
-export function chooseShareFs(configured: string, fsSharing: boolean): ShareFsKind {
+export function chooseShareFs(configured: string, fsSharing: boolean, inline = false): ShareFsKind {
   if (!fsSharing || configured === "none") return "none";
   switch (configured) {
     case "virtio-fs":
@@ -55,9 +59,10 @@ export function chooseShareFs(configured: string, fsSharing: boolean): ShareFsKi
     case "virtio-9p":
       return "virtio-9p";
     case "inline-virtio-fs":
+      if (inline) return "inline-virtio-fs";
       throw new UnimplementedError(
-        'shared_fs = "inline-virtio-fs" is not supported: the built-in VMM serves files ' +
-          'over virtio-9p (set shared_fs = "virtio-9p")',
+        'shared_fs = "inline-virtio-fs" is served only by the built-in VMM (hypervisor ' +
+          '"dragonball"); with this hypervisor set shared_fs = "virtio-fs" and virtio_fs_daemon',
       );
     default:
       throw new UnimplementedError(`shared_fs = "${configured}" is not supported`);
@@ -123,6 +128,8 @@ export class ShareFs {
           socketPath: this.socketPath,
           cacheSizeMib: this.opts.cacheSizeMib ?? 0,
         });
+      } else if (this.kind === "inline-virtio-fs") {
+        await devices.attach(this.#inlineDevice());
       } else {
         await devices.attach({
           kind: "share_fs",
@@ -135,6 +142,28 @@ export class ShareFs {
       await this.detach();
       throw e;
     }
+  }
+
+  /** The inline virtio-fs device: no daemon, so its arguments are ignored, and no DAX window. */
+  #inlineDevice(): Device {
+    if ((this.opts.cacheSizeMib ?? 0) > 0) {
+      throw new UnimplementedError(
+        `virtio_fs_cache_size = ${this.opts.cacheSizeMib}: inline virtio-fs has no DAX window ` +
+          "(set virtio_fs_cache_size = 0 or virtio_fs_is_dax = false)",
+      );
+    }
+    if ((this.opts.extraArgs ?? []).length > 0) {
+      log.warn("virtio_fs_extra_args {args} are ignored: inline virtio-fs runs no virtiofsd", {
+        args: this.opts.extraArgs!.join(" "),
+      });
+    }
+    return {
+      kind: "share_fs",
+      fsType: "inline-virtio-fs",
+      mountTag: KATA_SHARED_TAG,
+      hostPath: this.layout.hostDir,
+      cache: this.opts.cache || "never",
+    };
   }
 
   async #startDaemon(): Promise<void> {
@@ -167,7 +196,8 @@ export class ShareFs {
   /** The storages CreateSandbox needs to mount the share in the guest (none when not shared). */
   storages(): AgentStorage[] {
     if (this.kind === "none") return [];
-    const virtiofs = this.kind === "virtio-fs";
+    // The guest mounts inline virtio-fs exactly as virtiofsd's: `-t virtiofs <tag>`.
+    const virtiofs = this.kind !== "virtio-9p";
     return [{
       driver: virtiofs ? "virtio-fs" : "9p",
       driverOptions: [],

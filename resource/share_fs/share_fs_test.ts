@@ -33,7 +33,12 @@ Deno.test("share fs choice follows shared_fs: no quiet switch to 9p, unsupported
   assertEquals(chooseShareFs("none", true), "none");
   assertEquals(chooseShareFs("virtio-fs", true), "virtio-fs");
   assertEquals(chooseShareFs("virtio-9p", true), "virtio-9p");
-  assertThrows(() => chooseShareFs("inline-virtio-fs", true), Error, 'set shared_fs = "virtio-9p"');
+  assertEquals(chooseShareFs("inline-virtio-fs", true, true), "inline-virtio-fs");
+  assertThrows(
+    () => chooseShareFs("inline-virtio-fs", true),
+    Error,
+    'served only by the built-in VMM (hypervisor "dragonball")',
+  );
   assertThrows(
     () => chooseShareFs("virtio-fs-nydus", true),
     Error,
@@ -64,6 +69,47 @@ Deno.test("9p share: attach gives a 9p device and a guest storage; detach remove
     assert(s.options.includes("trans=virtio"));
     await share.detach();
     assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("inline virtio-fs: a device the VMM serves, mounted as virtiofs; no DAX", async () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    const share = new ShareFs(new SharedLayout(`${root}/sb`), "inline-virtio-fs", {
+      cache: "auto",
+      extraArgs: ["--thread-pool-size=1"], // virtiofsd's: ignored with a warning
+    });
+    const added: Device[] = [];
+    await share.attach({ attach: (d) => Promise.resolve(added.push(d)) });
+    assertEquals(added, [{
+      kind: "share_fs",
+      fsType: "inline-virtio-fs",
+      mountTag: "kataShared",
+      hostPath: `${root}/sb/shared`,
+      cache: "auto",
+    }]);
+    assertEquals(share.daemonIdentity, null, "no virtiofsd");
+    const [s] = share.storages();
+    assertEquals([s.driver, s.source, s.fstype, s.options, s.mountPoint], [
+      "virtio-fs",
+      "kataShared",
+      "virtiofs",
+      [],
+      "/run/kata-containers/shared/containers/",
+    ]);
+    await share.detach();
+    assertThrows(() => Deno.statSync(`${root}/sb/shared`));
+    const dax = new ShareFs(new SharedLayout(`${root}/sb2`), "inline-virtio-fs", {
+      cacheSizeMib: 1024,
+    });
+    await assertRejects(
+      () => dax.attach({ attach: () => Promise.resolve() }),
+      Error,
+      "no DAX window",
+    );
+    assertThrows(() => Deno.statSync(`${root}/sb2/shared`));
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

@@ -80,7 +80,8 @@ export function buildSandbox(
   );
   const layout = new SharedLayout(`${runRoot}/${req.id}`);
   const virtiofsd = hvConfig.virtio_fs_daemon;
-  const shareKind = chooseShareFs(hvConfig.shared_fs, hv.capabilities().fsSharing);
+  const caps = hv.capabilities();
+  const shareKind = chooseShareFs(hvConfig.shared_fs, caps.fsSharing, caps.inlineVirtioFs);
   const shareFs = new ShareFs(layout, shareKind, {
     virtiofsd,
     cache: hvConfig.virtio_fs_cache,

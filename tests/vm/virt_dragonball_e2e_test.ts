@@ -4,8 +4,8 @@
  * `hypervisor_name = "dragonball"` (the shipped configuration-dragonball.toml
  * with a drop-in pointing at the guest from scripts/build-guest). The VM runs
  * inside the shim process; the container rootfs reaches the guest over the
- * VMM's own virtio-9p device (the shipped `shared_fs = "inline-virtio-fs"`
- * falls back to virtio-9p: no virtiofsd is configured for dragonball) and the agent over hybrid vsock. The container
+ * VMM's own virtio-9p device (the shipped `shared_fs = "virtio-9p"`; the
+ * VMM's inline virtio-fs is the other choice) and the agent over hybrid vsock. The container
  * prints the kernel's boot id, which must differ from the host's, and reads
  * back a file it wrote to its rootfs; then the
  * leak check (shim, mounts, FIFOs, /run/kata/<id>, bundle).

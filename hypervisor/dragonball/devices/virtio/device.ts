@@ -7,7 +7,7 @@ import type { GuestMemory } from "../../memory.ts";
 import type { Queue } from "./queue.ts";
 
 /** virtio device type ids. */
-export const VIRTIO_ID = { NET: 1, BLOCK: 2, P9: 9, VSOCK: 19 } as const;
+export const VIRTIO_ID = { NET: 1, BLOCK: 2, P9: 9, VSOCK: 19, FS: 26 } as const;
 
 /** Feature bits shared by every device. */
 export const VIRTIO_F_VERSION_1 = 32n;

@@ -39,6 +39,10 @@ const REG = {
   QUEUE_DRIVER_HIGH: 0x094,
   QUEUE_DEVICE_LOW: 0x0a0,
   QUEUE_DEVICE_HIGH: 0x0a4,
+  SHM_LEN_LOW: 0x0b0,
+  SHM_LEN_HIGH: 0x0b4,
+  SHM_BASE_LOW: 0x0b8,
+  SHM_BASE_HIGH: 0x0bc,
   CONFIG_GENERATION: 0x0fc,
   CONFIG: 0x100,
 } as const;
@@ -135,6 +139,15 @@ export class VirtioMmioTransport implements BusDevice {
         break;
       case REG.CONFIG_GENERATION:
         v = this.#configGeneration;
+        break;
+      case REG.SHM_LEN_LOW:
+      case REG.SHM_LEN_HIGH:
+      case REG.SHM_BASE_LOW:
+      case REG.SHM_BASE_HIGH:
+        // No device has a shared memory region (no DAX window): the spec's
+        // answer for an absent region is all ones. A zero length would read
+        // as a region of 0 bytes, which Linux's virtio-fs then fails to map.
+        v = 0xffffffff;
         break;
     }
     // Registers are 32-bit; a narrower read gets the low bytes (Linux only reads 32 bits).

@@ -139,3 +139,12 @@ Deno.test("virtio-mmio: a configuration change bumps the generation; the interru
   write(0x064, 2);
   assertEquals(read(0x060), 0);
 });
+
+Deno.test("virtio-mmio: shared memory regions read as absent (all ones), as Linux's virtio-fs expects", () => {
+  const t = new VirtioMmioTransport(new FakeDevice(), GuestMemory.fromBuffers([[0, 0x1000]]), {
+    trigger() {},
+  });
+  const { read, write } = rw(t);
+  write(0x0ac, 0); // SHMSel: the DAX cache region's id
+  for (const reg of [0x0b0, 0x0b4, 0x0b8, 0x0bc]) assertEquals(read(reg), 0xffffffff);
+});

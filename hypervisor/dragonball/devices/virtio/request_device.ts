@@ -1,7 +1,7 @@
 /**
- * The shape of a virtio device that serves requests synchronously from one
- * queue (virtio-blk, virtio-9p): each chain holds a request and room for
- * its reply, served when the driver notifies. The base keeps the activation
+ * The shape of a virtio device that serves requests synchronously from its
+ * queues (virtio-blk and virtio-9p have one, virtio-fs two): each chain
+ * holds a request and room for its reply, served when the driver notifies. The base keeps the activation
  * context and the closed flag and drains the queue; a device says how it
  * serves one chain, and what reset and close release.
  * @module
@@ -10,7 +10,7 @@ import type { ActivateContext, VirtioDevice } from "./device.ts";
 import { drainQueue } from "./drain.ts";
 import type { Descriptor } from "./queue.ts";
 
-/** A one-queue request/response virtio device. */
+/** A request/response virtio device. */
 export abstract class RequestDevice implements VirtioDevice {
   abstract readonly deviceType: number;
   abstract readonly features: bigint;
@@ -18,14 +18,15 @@ export abstract class RequestDevice implements VirtioDevice {
   #ctx?: ActivateContext;
   #closed = false;
 
-  constructor(queueSize: number) {
-    this.queueMaxSizes = [queueSize];
+  /** `queueCount` queues of `queueSize` entries each. */
+  constructor(queueSize: number, queueCount = 1) {
+    this.queueMaxSizes = Array.from({ length: queueCount }, () => queueSize);
   }
 
   abstract readConfig(offset: number, data: Uint8Array): void;
 
-  /** Serves the request in one chain; returns the bytes written into guest memory. */
-  protected abstract serve(ctx: ActivateContext, descriptors: Descriptor[]): number;
+  /** Serves the request in one chain of queue `index`; returns the bytes written into guest memory. */
+  protected abstract serve(ctx: ActivateContext, descriptors: Descriptor[], index: number): number;
 
   /** Releases the device's host resources (its file, its fids); called once. */
   protected abstract release(): void;
@@ -39,10 +40,10 @@ export abstract class RequestDevice implements VirtioDevice {
     this.#ctx = ctx;
   }
 
-  notify(_index: number): void {
+  notify(index: number): void {
     const ctx = this.#ctx;
-    if (!ctx || this.#closed) return;
-    drainQueue(ctx, 0, (descs) => this.serve(ctx, descs));
+    if (!ctx || this.#closed || !ctx.queues[index] || index >= this.queueMaxSizes.length) return;
+    drainQueue(ctx, index, (descs) => this.serve(ctx, descs, index));
   }
 
   reset(): void {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Fid, ShareRoot } from "./fids.ts";
+import { safeMode } from "../virtio/guest_fs_rules.ts";
 import { type Qid, QT, type Reader, type Writer } from "./wire.ts";
 
 /** Tsetattr valid bits. */
@@ -80,7 +81,7 @@ export function applySetattr(root: ShareRoot, f: Fid, r: Reader): void {
   root.writable();
   root.noSymlink(f.parts);
   const path = root.host(f.parts);
-  if (valid & SETATTR.MODE) Deno.chmodSync(path, mode & 0o7777);
+  if (valid & SETATTR.MODE) Deno.chmodSync(path, safeMode(mode)); // never setuid/setgid
   if (valid & (SETATTR.UID | SETATTR.GID)) {
     Deno.chownSync(path, valid & SETATTR.UID ? uid : null, valid & SETATTR.GID ? gid : null);
   }

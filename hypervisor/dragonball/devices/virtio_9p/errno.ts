@@ -1,87 +1,15 @@
 /**
- * Linux errno values for 9P2000.L error replies, taken from a failed host
- * call (Deno's error `code`, or the errno of an `ffi/` SysError).
+ * The 9p server's errors: the shared errno table and {@link P9Error}.
  * @module
  */
-import { SysError } from "../../../../ffi/errno.ts";
+import { GuestFsError } from "../virtio/host_errno.ts";
 
-/** The errno values the server names itself. */
-export const E = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  EBADF: 9,
-  EACCES: 13,
-  EBUSY: 16,
-  EEXIST: 17,
-  EXDEV: 18,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  EROFS: 30,
-  ENAMETOOLONG: 36,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ELOOP: 40,
-  ENODATA: 61,
-  EPROTO: 71,
-  EOPNOTSUPP: 95,
-} as const;
+export { E, errnoOf } from "../virtio/host_errno.ts";
 
-const BY_CODE: Record<string, number> = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  ENXIO: 6,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EBUSY: 16,
-  EEXIST: 17,
-  EXDEV: 18,
-  ENODEV: 19,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENFILE: 23,
-  EMFILE: 24,
-  ETXTBSY: 26,
-  EFBIG: 27,
-  ENOSPC: 28,
-  ESPIPE: 29,
-  EROFS: 30,
-  EMLINK: 31,
-  EPIPE: 32,
-  ERANGE: 34,
-  ENAMETOOLONG: 36,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ELOOP: 40,
-  ENODATA: 61,
-  EOVERFLOW: 75,
-  EOPNOTSUPP: 95,
-  ENOTSUP: 95,
-  EDQUOT: 122,
-};
-
-/** A failure the server itself decides, with the errno to report. */
-export class P9Error extends Error {
-  /** The status name should a 9p failure ever leave the device (it is answered as an errno). */
-  readonly code = "Internal";
-  constructor(readonly errno: number, message: string) {
-    super(message);
+/** A failure the 9p server itself decides, with the errno to report. */
+export class P9Error extends GuestFsError {
+  constructor(errno: number, message: string) {
+    super(errno, message);
     this.name = "P9Error";
   }
-}
-
-/** The errno to report for `e`; EIO when the host error carries none. */
-export function errnoOf(e: unknown): number {
-  if (e instanceof P9Error) return e.errno;
-  if (e instanceof SysError) return e.errno;
-  const code = (e as { code?: unknown })?.code;
-  if (typeof code === "string" && code in BY_CODE) return BY_CODE[code];
-  return E.EIO;
 }

@@ -28,9 +28,14 @@ export interface Fid {
   entries?: DirEntry[];
 }
 
-/** The fids of one 9p session, by number. */
+/** Most fids one session may hold by default (each costs memory, an open one an fd). */
+const MAX_FIDS = 65536;
+
+/** The fids of one 9p session, by number; at most `max` of them. */
 export class FidTable {
   readonly #fids = new Map<number, Fid>();
+
+  constructor(readonly max = MAX_FIDS) {}
 
   /** Number of fids in use. */
   get size(): number {
@@ -49,9 +54,12 @@ export class FidTable {
     return this.#fids.has(id);
   }
 
-  /** Adds fid `id`; EBADF when it is in use. */
+  /** Adds fid `id`; EBADF when it is in use, ENFILE when the table is full. */
   add(id: number, f: Fid): void {
     if (this.#fids.has(id)) throw new P9Error(E.EBADF, `fid ${id} is in use`);
+    if (this.#fids.size >= this.max) {
+      throw new P9Error(E.ENFILE, `fid table is full (${this.max} fids)`);
+    }
     this.#fids.set(id, f);
   }
 
@@ -135,13 +143,4 @@ function closeFid(f: Fid): void {
   f.entries = undefined;
 }
 
-/** Refuses names that are not one plain path component. */
-export function checkName(name: string): string {
-  if (!name || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
-    throw new P9Error(E.EINVAL, `${JSON.stringify(name)} is not a file name`);
-  }
-  if (new TextEncoder().encode(name).length > 255) {
-    throw new P9Error(E.ENAMETOOLONG, "File name is longer than 255 bytes");
-  }
-  return name;
-}
+export { checkName } from "../virtio/guest_fs_rules.ts";

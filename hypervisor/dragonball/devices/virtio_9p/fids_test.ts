@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
 import { P9Error } from "./errno.ts";
+import { GuestFsError } from "../virtio/host_errno.ts";
 import { checkName, FidTable, ShareRoot } from "./fids.ts";
 
 Deno.test("9p fid table: unknown and reused fids are EBADF, renames carry fids below the old name", () => {
@@ -17,9 +18,20 @@ Deno.test("9p fid table: unknown and reused fids are EBADF, renames carry fids b
   assertEquals(t.size, 0);
 });
 
+Deno.test("9p fid table is bounded: past its limit a new fid is ENFILE", () => {
+  const t = new FidTable(2);
+  t.add(1, { parts: [] });
+  t.add(2, { parts: [] });
+  const e = assertThrows(() => t.add(3, { parts: [] }), P9Error, "fid table is full");
+  assertEquals(e.errno, 23);
+  t.clunk(1);
+  t.add(3, { parts: [] });
+  assertEquals(t.size, 2);
+});
+
 Deno.test("9p confinement: names are one component, and a symlinked parent cannot lead out", () => {
   for (const bad of ["", ".", "..", "a/b", "a\0b", "x".repeat(256)]) {
-    assertThrows(() => checkName(bad), P9Error);
+    assertThrows(() => checkName(bad), GuestFsError);
   }
   const dir = Deno.makeTempDirSync();
   const outside = Deno.makeTempDirSync();

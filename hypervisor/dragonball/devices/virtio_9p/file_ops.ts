@@ -7,6 +7,7 @@
 import { E, P9Error } from "./errno.ts";
 import { direntType, qidOf } from "./attrs.ts";
 import { checkName, type DirEntry } from "./fids.ts";
+import { safeMode } from "../virtio/guest_fs_rules.ts";
 import type { Operation, Session } from "./session.ts";
 import { direntSize, HEADER_SIZE, type Qid, Writer } from "./wire.ts";
 
@@ -101,11 +102,11 @@ export const lcreate: Operation = (s, r, w) => {
     read: acc !== O.WRONLY,
     write: true,
     createNew: true,
-    mode: mode & 0o7777,
+    mode: safeMode(mode),
     append: (flags & O.APPEND) !== 0,
   });
   try {
-    Deno.chmodSync(path, mode & 0o7777); // exact bits, whatever the VMM's umask
+    Deno.chmodSync(path, safeMode(mode)); // exact bits, whatever the VMM's umask
     const qid = qidOf(file.statSync());
     f.parts = parts; // the fid now stands for the new, open file
     f.file = file;

@@ -8,6 +8,7 @@ import { mknod, statfs } from "../../../../ffi/fs.ts";
 import { E, P9Error } from "./errno.ts";
 import { applySetattr, qidOf, writeAttr } from "./attrs.ts";
 import { checkName } from "./fids.ts";
+import { checkNodeType, safeMode } from "../virtio/guest_fs_rules.ts";
 import { lcreate, lopen, read, readdir, rename, walk, write } from "./file_ops.ts";
 import { MAX_MSIZE, type Operation } from "./session.ts";
 import { P9 } from "./wire.ts";
@@ -83,8 +84,8 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     s.root.writable();
     const parts = [...dir.parts, name];
     const path = s.root.host(parts);
-    Deno.mkdirSync(path, { mode: mode & 0o7777 });
-    Deno.chmodSync(path, mode & 0o7777); // exact bits, whatever the VMM's umask
+    Deno.mkdirSync(path, { mode: safeMode(mode) });
+    Deno.chmodSync(path, safeMode(mode)); // exact bits, whatever the VMM's umask
     return w.qid(qidOf(s.root.lstat(parts))).finish();
   }],
   [P9.Tsymlink, (s, r, w) => {
@@ -109,8 +110,9 @@ export const OPERATIONS: ReadonlyMap<number, Operation> = new Map<number, Operat
     const minor = r.u32("minor");
     r.u32("gid");
     s.root.writable();
+    checkNodeType(mode);
     const parts = [...dir.parts, name];
-    mknod(s.root.host(parts), mode, major, minor);
+    mknod(s.root.host(parts), (mode & 0o170000) | safeMode(mode), major, minor);
     return w.qid(qidOf(s.root.lstat(parts))).finish();
   }],
   [P9.Tunlinkat, (s, r, w) => {

@@ -14,8 +14,13 @@
  * guest's requests are served one at a time, so the guest cannot race its own
  * checks; changes made concurrently on the host side are trusted.
  *
+ * Creation follows the rules both file servers share (guest_fs_rules.ts):
+ * no device node is made and no setuid/setgid bit is set, and the fid
+ * table is bounded (ENFILE past its limit).
+ *
  * Ownership: files are created as the VMM process's user (no uid/gid
- * mapping); the guest's chown requests are applied as asked.
+ * mapping); the guest's chown requests are applied as asked (the kernel
+ * clears setuid/setgid on a chown, and neither can be set again).
  * @module
  */
 import { getLogger } from "../../../../common/log.ts";
@@ -33,6 +38,8 @@ const log = getLogger("hypervisor.dragonball.devices.virtio_9p");
 export interface P9ServerOptions {
   /** Refuse every request that changes the tree. */
   readOnly?: boolean;
+  /** Most fids the guest may hold (default 65536, fids.ts MAX_FIDS). */
+  maxFids?: number;
 }
 
 /** A 9P2000.L server rooted at a host directory. */
@@ -44,7 +51,7 @@ export class P9Server {
   constructor(root: string, opts: P9ServerOptions = {}) {
     this.#session = {
       root: new ShareRoot(root, opts.readOnly ?? false),
-      fids: new FidTable(),
+      fids: new FidTable(opts.maxFids),
       msize: 8192,
     };
     this.root = root;

@@ -271,3 +271,43 @@ Deno.test("9p server: a read-only share refuses changes", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("9p server: no device node, no setuid or setgid bit, and a bounded fid table", () => {
+  const dir = tree();
+  const s = new P9Server(`${dir}/share`, { maxFids: 4 });
+  const c = new Client(s);
+  try {
+    c.attach();
+    const mknod = (name: string, mode: number, major = 0, minor = 0) => (w: Writer) =>
+      w.u32(0).str(name).u32(mode).u32(major).u32(minor).u32(0);
+    assertEquals(c.errno(P9.Tmknod, mknod("sda", 0o060600, 8, 0)), 1, "block device");
+    assertEquals(c.errno(P9.Tmknod, mknod("mem", 0o020600, 1, 1)), 1, "character device");
+    let made = true;
+    try {
+      Deno.lstatSync(`${dir}/share/sda`);
+    } catch {
+      made = false;
+    }
+    assert(!made, "no device node was made");
+    c.call(P9.Tmknod, mknod("reg", 0o104755));
+    const mode = (p: string) => Deno.statSync(`${dir}/share/${p}`).mode! & 0o7777;
+    assertEquals(mode("reg"), 0o755);
+    c.call(P9.Tmkdir, (w) => w.u32(0).str("sgid").u32(0o2775).u32(0));
+    assertEquals(mode("sgid"), 0o775);
+    c.walk(0, 1, "sgid");
+    c.call(P9.Tlcreate, (w) => w.u32(1).str("suid").u32(O_RDWR).u32(0o6755).u32(0));
+    assertEquals(mode("sgid/suid"), 0o755);
+    c.walk(0, 2, "reg");
+    const chmod = (w: Writer) =>
+      w.u32(2).u32(1).u32(0o4777).u32(0).u32(0).u64(0).u64(0).u64(0).u64(0).u64(0);
+    c.call(P9.Tsetattr, chmod);
+    assertEquals(mode("reg"), 0o777);
+    // Fids 0, 1 and 2 are held: one more fits, the fifth is refused.
+    c.walk(0, 3);
+    assertEquals(c.errno(P9.Twalk, (w) => w.u32(0).u32(4).u16(0)), 23);
+    assertEquals(s.fidCount, 4);
+  } finally {
+    s.reset();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

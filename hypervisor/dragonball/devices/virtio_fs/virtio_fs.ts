@@ -1,0 +1,69 @@
+/**
+ * virtio-fs (device id 26): a host directory shared with the guest over
+ * FUSE, served inside the VMM process with no virtiofsd (`mount -t virtiofs
+ * <tag> <dir>`). Queue 0 is the high-priority queue (forgets, which take no
+ * reply), queue 1 the one request queue. Each chain holds a request in its
+ * readable buffers and room for the reply in its writable ones; requests are
+ * served synchronously when the driver notifies. A request longer than the
+ * server accepts is cut and gets an error reply; a malformed chain is
+ * returned unused. No DAX window (shared memory region) is offered.
+ * @module
+ */
+import type { Descriptor } from "../virtio/queue.ts";
+import { readFromChain, writeToChain } from "../virtio/queue.ts";
+import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
+import { writableRoom } from "../virtio/drain.ts";
+import { RequestDevice } from "../virtio/request_device.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
+import { FuseServer, type FuseServerOptions } from "./server.ts";
+import { MAX_REQUEST } from "./session.ts";
+
+/** Room for the chains of a full-size (1 MiB) request split into pages. */
+const QUEUE_SIZE = 1024;
+/** Bytes of the tag field of the config space. */
+const TAG_SIZE = 36;
+/** The one request queue after the high-priority queue. */
+const REQUEST_QUEUES = 1;
+
+/** A virtio-fs device serving one host directory. */
+export class VirtioFs extends RequestDevice {
+  readonly deviceType = VIRTIO_ID.FS;
+  readonly features = 0n;
+  readonly server: FuseServer;
+  readonly #config = new Uint8Array(TAG_SIZE + 4);
+
+  /** Shares `root` under mount tag `tag` (1..36 bytes). */
+  constructor(readonly tag: string, root: string, opts: FuseServerOptions = {}) {
+    super(QUEUE_SIZE, 1 + REQUEST_QUEUES);
+    const t = new TextEncoder().encode(tag);
+    if (t.length === 0 || t.length > TAG_SIZE || t.includes(0)) {
+      throw new InvalidArgumentError(
+        `Mount tag ${JSON.stringify(tag)} of virtio-fs must be 1..${TAG_SIZE} bytes without NUL`,
+      );
+    }
+    this.#config.set(t);
+    new DataView(this.#config.buffer).setUint32(TAG_SIZE, REQUEST_QUEUES, true);
+    this.server = new FuseServer(root, opts);
+  }
+
+  readConfig(offset: number, data: Uint8Array): void {
+    readConfigBytes(this.#config, offset, data);
+  }
+
+  protected serve(ctx: ActivateContext, descs: Descriptor[]): number {
+    const request = readFromChain(ctx.memory, descs, MAX_REQUEST);
+    const room = writableRoom(descs);
+    const reply = this.server.handle(request, room);
+    // No room for even an error header: the chain goes back unused.
+    if (!reply || reply.length > room) return 0;
+    return writeToChain(ctx.memory, descs, reply);
+  }
+
+  protected override forget(): void {
+    this.server.reset();
+  }
+
+  protected release(): void {
+    this.server.close();
+  }
+}
