@@ -9,6 +9,7 @@
 import type { ProcessState } from "./lifecycle.ts";
 import type { TaskEvent } from "./events.ts";
 import type { MountSpec, StdioPaths } from "./task_io.ts";
+import type { CreateSandboxRequest, PodSandboxStatus } from "./pod_sandbox.ts";
 
 export type { MountSpec, ProcessState, StdioPaths };
 
@@ -62,8 +63,32 @@ export interface ContainerStats {
   metrics: Record<string, unknown>;
 }
 
-/** A runtime: the containers of one shim, and their processes. */
-export interface RuntimeHandler {
+/** The Sandbox API's operations, implemented by each runtime for its one pod. */
+interface PodSandboxRuntime {
+  /** Records the pod and prepares what StartSandbox needs; nothing runs yet. */
+  createSandbox(req: CreateSandboxRequest): Promise<void>;
+  /**
+   * Makes the pod's sandbox and returns the pid whose namespaces the pod's
+   * containers join on the host (CRI puts `/proc/<pid>/ns/*` into their specs).
+   */
+  startSandbox(id: string): Promise<{ pid: number; createdAt: Date }>;
+  /** Ends the sandbox (its containers with it); `timeoutSecs` bounds a graceful stop. */
+  stopSandbox(id: string, timeoutSecs: number): Promise<void>;
+  /** Resolves when the sandbox has ended (stopped, or died). */
+  waitSandbox(id: string): Promise<ExitStatus>;
+  sandboxStatus(id: string, verbose: boolean): Promise<PodSandboxStatus>;
+  sandboxMetrics(id: string): Promise<ContainerStats>;
+  /** Releases everything of the pod; the shim may exit afterwards. */
+  shutdownSandbox(id: string): Promise<void>;
+  /** The pod made through CreateSandbox and not yet shut down, if any. */
+  podSandboxId(): string | undefined;
+}
+
+/**
+ * A runtime: the containers of one shim, and their processes; and, under
+ * containerd 2.x's Sandbox API, the pod itself (pod_sandbox.ts).
+ */
+export interface RuntimeHandler extends PodSandboxRuntime {
   /** Creates a container (its init process stays in `created`). Returns the init pid. */
   createContainer(req: CreateContainerRequest): Promise<number>;
   /** Starts the init (`execId` "") or an exec process; returns its pid. */

@@ -9,7 +9,7 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Any, AnySchema, type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, NotFoundError, UnimplementedError } from "../common/errors.ts";
+import { InvalidArgumentError, UnimplementedError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import type { ExitStatus, ProcessState, RuntimeHandler } from "../runtimes/handler.ts";
 import { type HandlerFactory, handlerFactory } from "../runtimes/manager.ts";
@@ -18,6 +18,7 @@ import { Task } from "./gen/containerd/task/v2/shim_pb.ts";
 import { Status } from "./gen/containerd/types/task_pb.ts";
 import { OptionsSchema } from "./gen/containerd/runtimeoptions/v1/api_pb.ts";
 import { toStatusError } from "./errors.ts";
+import { RuntimeSlot } from "./runtime_slot.ts";
 import type { EventPublisher } from "./events.ts";
 import { packEvent } from "./events.ts";
 
@@ -31,6 +32,8 @@ interface TaskServiceOptions {
   handlerFactory?: HandlerFactory;
   /** Called when Shutdown decides the shim should exit. */
   onShutdown: () => void;
+  /** The handler slot shared with the Sandbox service; a private one otherwise. */
+  slot?: RuntimeSlot;
 }
 
 const STATUS: Record<ProcessState, Status> = {
@@ -74,34 +77,22 @@ function processDetails(execId: string): Any {
 
 /** The Task service bound to one shim. */
 export class TaskService {
-  #handler: RuntimeHandler | undefined;
-  #creating: Promise<RuntimeHandler> | undefined;
-  readonly #factory: HandlerFactory;
+  readonly #slot: RuntimeSlot;
 
   constructor(readonly opts: TaskServiceOptions) {
-    this.#factory = opts.handlerFactory ??
-      handlerFactory({ reaper: opts.reaper, events: (e) => opts.events.publish(e) });
+    this.#slot = opts.slot ?? new RuntimeSlot(
+      opts.handlerFactory ??
+        handlerFactory({ reaper: opts.reaper, events: (e) => opts.events.publish(e) }),
+    );
   }
 
   /** The handler, once a Create made it. */
   get handler(): RuntimeHandler | undefined {
-    return this.#handler;
+    return this.#slot.handler;
   }
 
   #need(id: string): RuntimeHandler {
-    if (!this.#handler) throw new NotFoundError(`Container "${id}" does not exist`);
-    return this.#handler;
-  }
-
-  async #handlerFor(configPath: string | undefined): Promise<RuntimeHandler> {
-    if (this.#handler) return this.#handler;
-    this.#creating ??= this.#factory(configPath);
-    try {
-      this.#handler = await this.#creating;
-    } finally {
-      this.#creating = undefined;
-    }
-    return this.#handler;
+    return this.#slot.need(`Container "${id}"`);
   }
 
   /** The connect implementation; every method maps its errors at the boundary. */
@@ -151,7 +142,7 @@ export class TaskService {
             "Cannot create from a checkpoint: checkpoints are not supported",
           );
         }
-        const handler = await this.#handlerFor(configPathFromOptions(req.options));
+        const handler = await this.#slot.obtain(configPathFromOptions(req.options));
         const pid = await handler.createContainer({
           id: req.id,
           bundle: req.bundle,
@@ -249,13 +240,15 @@ export class TaskService {
       connect: wrap("Connect", (req) =>
         Promise.resolve({
           shimPid: Deno.pid,
-          taskPid: this.#handler?.taskPid(req.id) ?? 0,
+          taskPid: this.#slot.handler?.taskPid(req.id) ?? 0,
           version: "",
         })),
       shutdown: wrap("Shutdown", (req) => {
-        const left = this.#handler?.containerIds() ?? [];
-        // One shim serves a whole pod: it exits only once no container is left.
-        if (left.length === 0 || req.now) this.opts.onShutdown();
+        const h = this.#slot.handler;
+        const left = h?.containerIds() ?? [];
+        // One shim serves a whole pod: it exits only once no container is left,
+        // and a pod of the Sandbox API only at ShutdownSandbox.
+        if ((left.length === 0 && !h?.podSandboxId()) || req.now) this.opts.onShutdown();
         return Promise.resolve({});
       }),
     };

@@ -1,6 +1,9 @@
 /**
  * `-info`: the binary `containerd.types.RuntimeInfo` containerd 2.x asks
- * for at start-up (stdin, the runtime options, is not needed).
+ * for (stdin, the runtime options, is not needed). It claims no mount types
+ * (`containerd.io/runtime-allow-mounts`): the shim mounts only plain bind and
+ * overlay rootfs mounts, so containerd must keep handling the special types
+ * (`mkdir/*`, `format/*`, erofs) itself.
  * @module
  */
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -15,7 +18,6 @@ export async function info(_inv: unknown): Promise<number> {
   const msg = create(RuntimeInfoSchema, {
     name: RUNTIME_NAME,
     version: { version: VERSION, revision: buildInfo().commit },
-    annotations: { "containerd.io/runtime-allow-mounts": "mkdir/*,format/*,erofs" },
   });
   const bytes = toBinary(RuntimeInfoSchema, msg);
   let off = 0;

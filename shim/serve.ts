@@ -1,7 +1,8 @@
 /**
  * The long-running shim server: serves the socket `start` bound and handed
- * over (or binds it when run by hand), serves
- * `containerd.task.v2.Task` over ttRPC, logs to the bundle's `log` FIFO,
+ * over (or binds it when run by hand), serves `containerd.task.v2.Task`,
+ * the same service as `containerd.task.v3.Task` (containerd 2.x) and
+ * `containerd.runtime.sandbox.v1.Sandbox` (its Sandbox API) over ttRPC, logs to the bundle's `log` FIFO,
  * reaps its containers' processes as child subreaper, and exits after a
  * Shutdown once no container is left. SIGTERM is ignored, like runtime-rs
  * (a systemd stop must not take the containers down); containerd ends a
@@ -13,7 +14,7 @@ import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
 import { LogFifoWriter } from "./log_fifo.ts";
 import { setCloseOnExec } from "../ffi/inherit.ts";
-import { LISTEN_FD_ENV } from "./start.ts";
+import { CONFIG_PATH_ENV, LISTEN_FD_ENV } from "./start.ts";
 import type { ConnListener } from "../ttrpc/server.ts";
 
 const EVENT_FLUSH_MS = 5000;
@@ -45,7 +46,7 @@ export async function serve(inv: Invocation): Promise<number> {
         import("../ffi/process.ts"),
         import("../runtimes/reaper.ts"),
         import("../service/events.ts"),
-        import("../service/task_service.ts"),
+        import("../service/mod.ts"),
         import("../service/gen/containerd/task/v2/shim_pb.ts"),
       ]);
     setChildSubreaper(true);
@@ -73,8 +74,26 @@ export async function serve(inv: Invocation): Promise<number> {
   const server = new TtrpcServer();
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
-  const task = new svc.TaskService({ events, reaper, onShutdown: () => stop() });
-  server.register(taskGen.Task, task.impl());
+  const slot = new svc.RuntimeSlot(
+    svc.handlerFactory({ reaper, events: (e) => events.publish(e) }),
+    Deno.env.get(CONFIG_PATH_ENV) || undefined,
+  );
+  const task = new svc.TaskService({ events, reaper, slot, onShutdown: () => stop() });
+  const taskImpl = task.impl();
+  server.register(taskGen.Task, taskImpl);
+  // containerd 2.x's names for the same calls, and its Sandbox API: both are
+  // loaded only when asked for (a 1.x containerd never does).
+  server.registerLazy(svc.TASK_V3, async () => ({
+    service: (await import("../service/gen/containerd/task/v3/shim_pb.ts")).Task,
+    impl: taskImpl,
+  }));
+  server.registerLazy(svc.SANDBOX_V1, async () => ({
+    service: (await import("../service/gen/containerd/runtime/sandbox/v1/sandbox_pb.ts")).Sandbox,
+    impl: new (await import("../service/sandbox_service.ts")).SandboxService({
+      slot,
+      onShutdown: () => stop(),
+    }).impl(),
+  }));
   log.info("serving {address} ({ms} ms after exec)", {
     address: f.socket,
     ms: Math.round(performance.now()),
@@ -94,7 +113,7 @@ export async function serve(inv: Invocation): Promise<number> {
   }
   await serving.catch(() => {});
   await Deno.remove(path).catch(() => {});
-  await task.handler?.shutdown();
+  await slot.handler?.shutdown();
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
   log.info("shim exits ({ms} ms after Shutdown)", {
     ms: Math.round((performance.now() - stoppedAt) * 10) / 10,

@@ -11,7 +11,11 @@
  * request fails at once (connection reset) instead of waiting; the server
  * logs its error to the bundle's log FIFO, which containerd copies to its
  * own log. `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
- * prints the address with no newline.
+ * prints the address with no newline, or, to containerd 2.x, the JSON
+ * bootstrap answer naming shim protocol version 3 (shim/containerd_release.ts
+ * says why the release matters). Under containerd 2.x's Sandbox API
+ * (`sandboxer = "shim"`) the sandbox's bundle has no `config.json`: the shim
+ * is then the pod's, and the Sandbox service creates the pod.
  * @module
  */
 import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
@@ -22,39 +26,89 @@ import { writeAllSync } from "../common/io.ts";
 import { closeFd } from "../ffi/fd.ts";
 import { listenUnixInheritable, unixSocketServed } from "../ffi/inherit.ts";
 import { spawnDetached } from "../ffi/spawn.ts";
+import { containerdMajor } from "./containerd_release.ts";
 
 /** Environment variable naming the inherited listening fd the server adopts. */
 export const LISTEN_FD_ENV = "KATA_SHIM_LISTEN_FD";
+/**
+ * Environment variable carrying the configuration path of containerd's
+ * runtime options to the server, for a pod of the Sandbox API: its
+ * CreateSandbox brings CRI's pod configuration, not the runtime options,
+ * which containerd hands to `start` alone.
+ */
+export const CONFIG_PATH_ENV = "KATA_SHIM_CONFIG_PATH";
+
+/** More runtime options than this on stdin is not containerd talking. */
+const MAX_OPTIONS = 64 * 1024;
 
 /**
  * Runs `start`; returns the exit code. Its file and socket operations are synchronous:
  * containerd waits for `start`, and the first asynchronous one would start
  * Deno's I/O thread pool (about 6 ms) for a process that lives 30 ms.
  */
-export function start(inv: Invocation): number {
+export async function start(inv: Invocation): Promise<number> {
   const f = inv.flags;
   for (const name of ["id", "namespace", "address"] as const) {
     if (!f[name]) throw new InvalidArgumentError(`Start: -${name} is required`);
   }
-  // stdin (nothing, runtime options or a 2.x bootstrap message) is not read:
-  // the runtime options reach us again in Create.
+  // For a container, stdin (the runtime options) is not read: they reach the
+  // server again in Create. A pod of the Sandbox API gets no Create of its own.
   const bundle = f.bundle || Deno.cwd();
-  const spec = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`)) as {
-    annotations?: Record<string, string>;
-  };
-  const kind = containerKind(spec.annotations);
+  const annotations = bundleAnnotations(bundle);
+  const kind = annotations ? containerKind(annotations) : { kind: "sandbox" as const };
   const owner = kind.kind === "pod-container" ? kind.sandboxId : f.id;
   const address = socketAddress(f.address, f.namespace, owner);
   if (kind.kind !== "pod-container") {
-    const pid = spawnServer(inv, bundle, address);
+    const configPath = annotations ? undefined : await runtimeOptionsConfigPath();
+    const pid = spawnServer(inv, bundle, address, configPath);
     Deno.writeTextFileSync(`${bundle}/shim.pid`, String(pid));
   }
   Deno.writeTextFileSync(`${bundle}/address`, address);
-  writeAllSync(Deno.stdout, new TextEncoder().encode(address));
+  writeAllSync(Deno.stdout, new TextEncoder().encode(startAnswer(address, f["publish-binary"])));
   return 0;
 }
 
-function spawnServer(inv: Invocation, bundle: string, address: string): number {
+/**
+ * The bundle's OCI annotations; undefined where the bundle has no
+ * `config.json` (containerd 2.x's Sandbox API starts the pod's shim before
+ * any container exists).
+ */
+function bundleAnnotations(bundle: string): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${bundle}/config.json`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  let spec: { annotations?: Record<string, string> };
+  try {
+    spec = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidArgumentError(
+      `Start: ${bundle}/config.json is not valid JSON: ${(e as Error).message}`,
+    );
+  }
+  return spec.annotations ?? {};
+}
+
+/**
+ * What `start` prints: containerd 2.x gets the JSON bootstrap answer with
+ * shim protocol version 3 and ttRPC; 1.6 and 1.7 (or a containerd that
+ * cannot be told) the bare address, which every release reads.
+ */
+export function startAnswer(address: string, publishBinary: string | undefined): string {
+  const major = publishBinary ? containerdMajor(publishBinary) : undefined;
+  if (major === undefined || major < 2) return address;
+  return JSON.stringify({ version: 3, address, protocol: "ttrpc" });
+}
+
+function spawnServer(
+  inv: Invocation,
+  bundle: string,
+  address: string,
+  configPath: string | undefined,
+): number {
   const f = inv.flags;
   const path = socketPath(address);
   if (unixSocketServed(path)) {
@@ -88,7 +142,11 @@ function spawnServer(inv: Invocation, bundle: string, address: string): number {
       program: self.program,
       args,
       cwd: bundle,
-      env: { ...Deno.env.toObject(), [LISTEN_FD_ENV]: String(fd) },
+      env: {
+        ...Deno.env.toObject(),
+        [LISTEN_FD_ENV]: String(fd),
+        ...(configPath ? { [CONFIG_PATH_ENV]: configPath } : {}),
+      },
     });
   } catch (e) {
     try {
@@ -109,5 +167,45 @@ function removeIfPresent(path: string): void {
     Deno.removeSync(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/**
+ * The `config_path` of the runtime options containerd writes to `start`'s
+ * stdin (a protobuf Any of `runtimeoptions.v1.Options`), or undefined (none,
+ * another type, a terminal). Read synchronously: no I/O thread pool for it.
+ */
+async function runtimeOptionsConfigPath(): Promise<string | undefined> {
+  if (Deno.stdin.isTerminal()) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null || n === 0) break;
+    size += n;
+    if (size > MAX_OPTIONS) {
+      throw new InvalidArgumentError(`Start: runtime options on stdin exceed ${MAX_OPTIONS} bytes`);
+    }
+    chunks.push(buf.slice(0, n));
+  }
+  if (size === 0) return undefined;
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.length;
+  }
+  const [{ fromBinary }, { AnySchema }, { configPathFromOptions }] = await Promise.all([
+    import("@bufbuild/protobuf"),
+    import("@bufbuild/protobuf/wkt"),
+    import("../service/task_service.ts"),
+  ]);
+  try {
+    return configPathFromOptions(fromBinary(AnySchema, bytes));
+  } catch (e) {
+    throw new InvalidArgumentError(
+      `Start: the runtime options on stdin do not decode: ${(e as Error).message}`,
+    );
   }
 }

@@ -9,7 +9,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { AlreadyExistsError, FailedPreconditionError } from "../common/errors.ts";
 import { getLogger } from "../common/log.ts";
 import {
-  type MethodEntry,
+  type MethodTable,
   type ServerConn,
   ServerConnection,
   type ServiceTable,
@@ -35,21 +35,43 @@ export class TtrpcServer {
    * @throws {AlreadyExistsError} when the service is registered twice
    */
   register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): this {
-    if (this.#services.has(service.typeName)) {
-      throw new AlreadyExistsError(
-        `Cannot register ttrpc service ${service.typeName}: already registered`,
-      );
-    }
-    const methods = new Map<string, MethodEntry | undefined>();
-    for (const method of service.methods) {
-      const fn = (impl as Record<string, unknown>)[method.localName];
-      methods.set(
-        method.name,
-        typeof fn === "function" ? { method, handler: fn.bind(impl) } : undefined,
-      );
-    }
-    this.#services.set(service.typeName, methods);
+    this.#claim(service.typeName);
+    this.#services.set(service.typeName, methodTable(service, impl));
     return this;
+  }
+
+  /**
+   * Registers service `typeName` whose descriptor and implementation `load`
+   * brings on its first call (once, for every connection), so a service few
+   * clients use costs the server's start-up nothing.
+   * @throws {AlreadyExistsError} when the service is registered twice
+   */
+  registerLazy<S extends DescService>(
+    typeName: string,
+    load: () => Promise<{ service: S; impl: Partial<ServiceImpl<S>> }>,
+  ): this {
+    this.#claim(typeName);
+    let loading: Promise<MethodTable> | undefined;
+    this.#services.set(typeName, () =>
+      loading ??= load().then(({ service, impl }) => {
+        if (service.typeName !== typeName) {
+          throw new FailedPreconditionError(
+            `Cannot serve ttrpc service ${typeName}: its loader brought ${service.typeName}`,
+          );
+        }
+        const table = methodTable(service, impl);
+        this.#services.set(typeName, table);
+        return table;
+      }));
+    return this;
+  }
+
+  #claim(typeName: string): void {
+    if (this.#services.has(typeName)) {
+      throw new AlreadyExistsError(
+        `Cannot register ttrpc service ${typeName}: already registered`,
+      );
+    }
   }
 
   /** Accepts connections from `listener` until it is closed or the server closes. */
@@ -125,4 +147,19 @@ export class TtrpcServer {
     }
     this.#listeners.clear();
   }
+}
+
+function methodTable<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+): MethodTable {
+  const methods: MethodTable = new Map();
+  for (const method of service.methods) {
+    const fn = (impl as Record<string, unknown>)[method.localName];
+    methods.set(
+      method.name,
+      typeof fn === "function" ? { method, handler: fn.bind(impl) } : undefined,
+    );
+  }
+  return methods;
 }

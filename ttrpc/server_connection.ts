@@ -25,14 +25,16 @@ export interface ServerConn {
 }
 
 /** A registered unary handler. */
-export interface MethodEntry {
+interface MethodEntry {
   method: DescMethod;
   // deno-lint-ignore no-explicit-any
   handler: (request: any, ctx: TtrpcHandlerContext) => unknown;
 }
 
 /** Registered methods: service full name -> method name -> entry (undefined when not implemented). */
-export type ServiceTable = Map<string, Map<string, MethodEntry | undefined>>;
+export type ServiceTable = Map<string, MethodTable | (() => Promise<MethodTable>)>;
+/** One service's methods by name (undefined: declared but not implemented). */
+export type MethodTable = Map<string, MethodEntry | undefined>;
 
 const EMPTY = new Uint8Array(0);
 
@@ -173,7 +175,7 @@ export class ServerConnection {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let response: Uint8Array;
     try {
-      const entry = this.#resolve(req);
+      const entry = await this.#resolve(req);
       let request: unknown;
       try {
         request = fromBinary(entry.method.input, req.payload);
@@ -233,9 +235,11 @@ export class ServerConnection {
     }
   }
 
-  #resolve(req: RequestEnvelope): MethodEntry {
-    const methods = this.#services.get(req.service);
-    if (!methods) throw new ConnectError(`service ${req.service}`, Code.Unimplemented);
+  async #resolve(req: RequestEnvelope): Promise<MethodEntry> {
+    const found = this.#services.get(req.service);
+    if (!found) throw new ConnectError(`service ${req.service}`, Code.Unimplemented);
+    // A service registered lazily loads on its first call (the server caches the result).
+    const methods = typeof found === "function" ? await found() : found;
     const entry = methods.get(req.method);
     if (!entry) throw new ConnectError(`method ${req.method}`, Code.Unimplemented);
     if (entry.method.methodKind !== "unary") {

@@ -7,7 +7,7 @@
  * delete.
  * @module
  */
-import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
+import { FailedPreconditionError, NotFoundError, UnimplementedError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { consoleSocketPath } from "../../common/console_socket.ts";
 import { receiveConsoleMaster } from "../../ffi/fdpass.ts";
@@ -24,6 +24,7 @@ import type {
   ProcessStatus,
   RuntimeHandler,
 } from "../handler.ts";
+import type { CreateSandboxRequest, PodSandboxStatus } from "../pod_sandbox.ts";
 import { ContainerTable, createEvent, deleteEvent, exitEvent } from "../containers.ts";
 import { stdioOf, TaskProcess } from "../process.ts";
 import { Reaper } from "../reaper.ts";
@@ -368,5 +369,31 @@ export class LinuxContainerHandler implements RuntimeHandler {
       await this.#destroy(c).catch((e) => log.warn("cleanup of {id} failed: {e}", { id: c.id, e }));
     }
     this.#reaper.close();
+  }
+
+  // containerd 2.x's Sandbox API: the pod's shared namespaces (pod_holder.ts).
+  createSandbox(req: CreateSandboxRequest): Promise<void> {
+    return Promise.reject(new UnimplementedError(`Cannot create sandbox "${req.id}" yet`));
+  }
+  startSandbox(id: string): Promise<{ pid: number; createdAt: Date }> {
+    return Promise.reject(new UnimplementedError(`Cannot start sandbox "${id}" yet`));
+  }
+  stopSandbox(id: string): Promise<void> {
+    return Promise.reject(new UnimplementedError(`Cannot stop sandbox "${id}" yet`));
+  }
+  waitSandbox(id: string): Promise<ExitStatus> {
+    return Promise.reject(new UnimplementedError(`Cannot wait for sandbox "${id}" yet`));
+  }
+  sandboxStatus(id: string): Promise<PodSandboxStatus> {
+    return Promise.reject(new UnimplementedError(`Cannot report sandbox "${id}" yet`));
+  }
+  sandboxMetrics(id: string): Promise<ContainerStats> {
+    return Promise.reject(new UnimplementedError(`Cannot measure sandbox "${id}" yet`));
+  }
+  shutdownSandbox(id: string): Promise<void> {
+    return Promise.reject(new UnimplementedError(`Cannot shut sandbox "${id}" down yet`));
+  }
+  podSandboxId(): string | undefined {
+    return undefined;
   }
 }

@@ -15,6 +15,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -30,6 +31,7 @@ import type {
   ProcessStatus,
   RuntimeHandler,
 } from "../handler.ts";
+import type { CreateSandboxRequest, PodSandboxStatus } from "../pod_sandbox.ts";
 import { ContainerTable, createEvent, deleteEvent, exitEvent } from "../containers.ts";
 import type { AgentApi } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
@@ -440,4 +442,36 @@ export class VirtContainerHandler implements RuntimeHandler {
     await this.#endSandbox();
     this.#sandbox = undefined;
   }
+
+  // containerd 2.x's Sandbox API: not yet for VM sandboxes.
+  createSandbox(req: CreateSandboxRequest): Promise<void> {
+    return Promise.reject(sandboxApiUnsupported(`create sandbox "${req.id}"`));
+  }
+  startSandbox(id: string): Promise<{ pid: number; createdAt: Date }> {
+    return Promise.reject(sandboxApiUnsupported(`start sandbox "${id}"`));
+  }
+  stopSandbox(id: string): Promise<void> {
+    return Promise.reject(sandboxApiUnsupported(`stop sandbox "${id}"`));
+  }
+  waitSandbox(id: string): Promise<ExitStatus> {
+    return Promise.reject(sandboxApiUnsupported(`wait for sandbox "${id}"`));
+  }
+  sandboxStatus(id: string): Promise<PodSandboxStatus> {
+    return Promise.reject(sandboxApiUnsupported(`report sandbox "${id}"`));
+  }
+  sandboxMetrics(id: string): Promise<ContainerStats> {
+    return Promise.reject(sandboxApiUnsupported(`read the metrics of sandbox "${id}"`));
+  }
+  shutdownSandbox(id: string): Promise<void> {
+    return Promise.reject(sandboxApiUnsupported(`shut sandbox "${id}" down`));
+  }
+  podSandboxId(): string | undefined {
+    return undefined;
+  }
+}
+
+function sandboxApiUnsupported(what: string): UnimplementedError {
+  return new UnimplementedError(
+    `Cannot ${what}: containerd's Sandbox API (sandboxer "shim") is not supported for VM sandboxes yet; use sandboxer "podsandbox"`,
+  );
 }

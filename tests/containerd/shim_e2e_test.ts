@@ -214,7 +214,8 @@ function e2e(version: ContainerdVersion): void {
               await waitStatus(c, id, "");
               await c.ctrMust("container", "rm", id);
             }
-            await c.assertNoLeaks(id);
+            // ctr's own FIFO dirs stay where containerd dropped the task under it.
+            await c.assertNoLeaks(id, { clientFifos: version !== "1.6" });
           },
         );
 
@@ -242,7 +243,8 @@ function e2e(version: ContainerdVersion): void {
             assertEquals(r.code, 2, r.stderr);
             assertEquals(r.stdout, "via-crun\n");
           }
-          await c.assertNoLeaks(id);
+          // ctr 1.7+ leaves the FIFO dir of a run whose create failed.
+          await c.assertNoLeaks(id, { clientFifos: version !== "1.6" });
 
           const missing = `${c.dir}/configuration-missing.toml`;
           await Deno.writeTextFile(
@@ -263,7 +265,7 @@ function e2e(version: ContainerdVersion): void {
           assert(bad.code !== 0, "a missing OCI runtime must fail");
           assertStringIncludes(bad.stderr, "no-such-oci-runtime");
           await c.ctr("container", "rm", "e2e-missing");
-          await c.assertNoLeaks("e2e-missing");
+          await c.assertNoLeaks("e2e-missing", { clientFifos: version !== "1.6" });
         });
 
         await t.step("the shim killed with SIGKILL: containerd's delete cleans up", async () => {
