@@ -104,7 +104,7 @@ function e2e(version: ContainerdVersion): void {
           await c.assertNoLeaks(id);
         });
 
-        await t.step("a tty run and a tty exec get a terminal", async () => {
+        await t.step("a tty run and a tty exec (64-character ids) get a terminal", async () => {
           // script(1) gives ctr the terminal it needs for -t; its -c is a shell line.
           const ctr = `${c.ctrBin} -a ${c.address}`;
           const id = "e2e-tty";
@@ -116,10 +116,12 @@ function e2e(version: ContainerdVersion): void {
           assertStringIncludes(r.stdout, "/dev/pts/");
           await c.assertNoLeaks(id);
 
-          const did = "e2e-tty-exec";
+          // CRI-sized ids (64 characters each): the console socket path must still fit.
+          const did = `e2e-tty-exec-${"c".repeat(51)}`;
+          const execId = "e".repeat(64);
           await c.ctrMust(...c.runArgs(), "-d", IMAGE, did, "sleep", "1000");
           await waitStatus(c, did, "RUNNING");
-          const execLine = `${ctr} task exec -t --exec-id t1 ${did} sh -c 'tty; exit 6'`;
+          const execLine = `${ctr} task exec -t --exec-id ${execId} ${did} sh -c 'tty; exit 6'`;
           const e = await run("script", ["-qec", execLine, "/dev/null"]);
           assertEquals(e.code, 6, e.stdout + e.stderr);
           assertStringIncludes(e.stdout, "/dev/pts/");
