@@ -4,8 +4,8 @@
  * `hypervisor_name = "dragonball"` (the shipped configuration-dragonball.toml
  * with a drop-in pointing at the guest from scripts/build-guest). The VM runs
  * inside the shim process; the container rootfs reaches the guest over the
- * VMM's own virtio-9p device (the shipped `shared_fs = "virtio-9p"`; the
- * VMM's inline virtio-fs is the other choice) and the agent over hybrid vsock. The container
+ * VMM's own virtio-9p device (selected by the drop-in: the shipped default is
+ * inline virtio-fs, which the other VM tests use) and the agent over hybrid vsock. The container
  * prints the kernel's boot id, which must differ from the host's, and reads
  * back a file it wrote to its rootfs; then the
  * leak check (shim, mounts, FIFOs, /run/kata/<id>, bundle). Then upstream's
@@ -35,7 +35,11 @@ vmTest({
     // A hung `ctr` client is killed: the body's finally then stops containerd's tasks.
     ctx.onDeadline(() => killClients("ctr", c.address));
     try {
-      const config = await configWithBuiltGuest("dragonball", cfgDir, ['kernel_params = ""']);
+      // 9p stays selectable beside the shipped inline virtio-fs: this run takes it.
+      const config = await configWithBuiltGuest("dragonball", cfgDir, [
+        'kernel_params = ""',
+        'shared_fs = "virtio-9p"',
+      ]);
       const hostBoot = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
       ctx.step("`ctr run --rm db1` (VM boot, agent, container) to end");
       const r = await c.ctr(
