@@ -14,7 +14,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { getLogger } from "../common/log.ts";
 import type { RuntimeHandler } from "../runtimes/handler.ts";
 import { Sandbox } from "./gen/containerd/runtime/sandbox/v1/sandbox_pb.ts";
-import { toStatusError } from "./errors.ts";
+import { atBoundary } from "./errors.ts";
 import { packEvent } from "./events.ts";
 import { podConfigFromOptions } from "./pod_config.ts";
 import type { RuntimeSlot } from "./runtime_slot.ts";
@@ -42,22 +42,7 @@ export class SandboxService {
 
   /** The connect implementation; every method maps its errors at the boundary. */
   impl(): ServiceImpl<typeof Sandbox> {
-    const wrap =
-      <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
-      async (...a: A): Promise<R> => {
-        const t0 = performance.now();
-        try {
-          const r = await fn(...a);
-          log.debug("{method} took {ms} ms", {
-            method: name,
-            ms: Math.round((performance.now() - t0) * 10) / 10,
-          });
-          return r;
-        } catch (e) {
-          log.debug("{method} failed: {error}", { method: name, error: String(e) });
-          throw toStatusError(e);
-        }
-      };
+    const wrap = atBoundary(log);
     return {
       createSandbox: wrap("CreateSandbox", async (req) => {
         const pod = podConfigFromOptions(req.options);

@@ -17,7 +17,7 @@ import type { Reaper } from "../runtimes/reaper.ts";
 import { Task } from "./gen/containerd/task/v2/shim_pb.ts";
 import { Status } from "./gen/containerd/types/task_pb.ts";
 import { OptionsSchema } from "./gen/containerd/runtimeoptions/v1/api_pb.ts";
-import { toStatusError } from "./errors.ts";
+import { atBoundary } from "./errors.ts";
 import { RuntimeSlot } from "./runtime_slot.ts";
 import type { EventPublisher } from "./events.ts";
 import { packEvent } from "./events.ts";
@@ -97,23 +97,7 @@ export class TaskService {
 
   /** The connect implementation; every method maps its errors at the boundary. */
   impl(): Partial<ServiceImpl<typeof Task>> {
-    const wrap =
-      <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
-      async (...a: A): Promise<R> => {
-        const t0 = performance.now();
-        try {
-          const r = await fn(...a);
-          // With -debug (containerd at debug level): where a task's time goes, per RPC.
-          log.debug("{method} took {ms} ms", {
-            method: name,
-            ms: Math.round((performance.now() - t0) * 10) / 10,
-          });
-          return r;
-        } catch (e) {
-          log.debug("{method} failed: {error}", { method: name, error: String(e) });
-          throw toStatusError(e);
-        }
-      };
+    const wrap = atBoundary(log);
     const exitShape = (e: ExitStatus) => ({
       pid: e.pid,
       exitStatus: e.exitStatus,

@@ -12,6 +12,18 @@ export const DEBIAN_VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 export const GUEST = `${ROOT}/.cache/guest`;
 
 /**
+ * The drop-in lines that give a nested guest's agent time: under software
+ * emulation a boot takes tens of seconds, and a single agent call
+ * (StartContainer) can take longer than 30 s. Test-only; never shipped.
+ */
+export const TEST_AGENT_TIMEOUTS: readonly string[] = [
+  "[agent.kata]",
+  "dial_timeout_ms = 100",
+  "reconnect_timeout_ms = 240000",
+  "request_timeout_ms = 240000",
+];
+
+/**
  * Copies `config/configuration-<hypervisor>.toml` into `dir` and adds
  * `config.d/50-built-guest.toml` (kernel, initrd, 1 GiB, long agent timeouts,
  * for QEMU Debian's virtiofsd as `virtio_fs_daemon`, plus `hypervisorLines`
@@ -56,12 +68,7 @@ export async function configWithBuiltGuest(
       // the test host's nested-paging bug (scripts/testhost), not the console.
       ...hypervisorLines,
       "",
-      "[agent.kata]",
-      // A nested guest under software emulation boots in tens of seconds, and
-      // a single agent call (StartContainer) can take longer than 30 s.
-      "dial_timeout_ms = 100",
-      "reconnect_timeout_ms = 240000",
-      "request_timeout_ms = 240000",
+      ...TEST_AGENT_TIMEOUTS,
       "",
     ].join("\n"),
   );

@@ -18,7 +18,12 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { Containerd, IMAGE } from "../containerd/harness.ts";
-import { configWithBuiltGuest, GUEST, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import {
+  configWithBuiltGuest,
+  GUEST,
+  SLOW_VM_CONTAINERD,
+  TEST_AGENT_TIMEOUTS,
+} from "./guest_config.ts";
 import { killClients, vmTest } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -104,10 +109,7 @@ vmTest({
         'image = ""',
         `initrd = "${GUEST}/kata-containers-initrd.img"`,
         "default_memory = 1024",
-        "[agent.kata]",
-        "dial_timeout_ms = 100",
-        "reconnect_timeout_ms = 240000",
-        "request_timeout_ms = 240000",
+        ...TEST_AGENT_TIMEOUTS,
         "",
       ].join("\n"),
     );
