@@ -13,6 +13,7 @@ import {
   CRI_NAMESPACE,
   criConfigLines,
   type CriOptions,
+  criShimEnv,
   pauseImageTar,
   writeCniConfig,
 } from "../cri/cri_env.ts";
@@ -185,7 +186,10 @@ export class Containerd {
   /** Starts containerd and imports the busybox image. */
   static async start(opts: ContainerdOptions = {}): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
-    const shim = await shimLauncher(dir, opts.shimEnv);
+    const shim = await shimLauncher(dir, {
+      ...(opts.cri ? criShimEnv(opts.cri) : {}),
+      ...opts.shimEnv,
+    });
     const version = opts.version ?? DEFAULT_CONTAINERD;
     const c = new Containerd(dir, shim, version);
     c.#launcherOnPath = !opts.installedShim;

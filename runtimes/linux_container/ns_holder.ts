@@ -1,0 +1,80 @@
+/**
+ * The namespace holder of a pod without a pause container (containerd 2.x's
+ * Sandbox API): a small process, this shim's own binary in its hidden
+ * `pod-holder` action, spawned in the pod's network namespace with fresh
+ * IPC and UTS namespaces (the pod's hostname set) and, when the pod shares
+ * its PID namespace, as PID 1 of a fresh one, where it reaps the orphans of
+ * the pod's containers. CRI puts `/proc/<its pid>/ns/*` into every app
+ * container's spec, so it lives as long as the pod.
+ * @module
+ */
+import { inChildNamespaces } from "../../ffi/namespaces.ts";
+import { spawnDetached } from "../../ffi/spawn.ts";
+import { reapAny } from "../../ffi/process.ts";
+
+/** The hidden action of the shim binary that runs {@link holdNamespaces}. */
+export const HOLDER_ACTION = "pod-holder";
+
+/** How to run the shim's own binary (`shim/self_command.ts`, handed down by the shim). */
+export interface SelfCommand {
+  program: string;
+  args: string[];
+}
+
+/** The namespaces of one pod's holder. */
+export interface HolderSpec {
+  /** The pod's network namespace (CRI's netns path); "" for a pod on the node's network. */
+  netns: string;
+  /** The pod's hostname; undefined keeps the node's UTS namespace (a host-network pod). */
+  hostname?: string;
+  /** Whether the pod gets its own IPC namespace (CRI IPC mode POD). */
+  newIpc: boolean;
+  /** Whether the pod shares one PID namespace (CRI PID mode POD): the holder is its PID 1. */
+  newPid: boolean;
+}
+
+/**
+ * Spawns the holder of `spec` and returns its pid (a child of this process,
+ * for the caller's reaper). The calling thread enters the pod's namespaces
+ * only for the spawn.
+ */
+export function spawnHolder(self: SelfCommand, spec: HolderSpec): number {
+  const env: Record<string, string> = {};
+  // Enough for a from-source run to find Deno's module cache; nothing else.
+  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return inChildNamespaces(
+    { netns: spec.netns, newIpc: spec.newIpc, hostname: spec.hostname, newPid: spec.newPid },
+    () =>
+      spawnDetached({
+        program: self.program,
+        args: [...self.args, HOLDER_ACTION],
+        cwd: "/",
+        env,
+      }),
+  );
+}
+
+/** How often the holder sweeps for exited children besides SIGCHLD (signals coalesce). */
+const SWEEP_MS = 30_000;
+
+/**
+ * The holder's own life (the `pod-holder` action): reap whatever child ends
+ * (as PID 1 of the pod, orphans of its containers are re-parented here), and
+ * never exit on its own; SIGKILL from the shim ends it, and with it, as PID
+ * 1, every process left in the pod's PID namespace.
+ */
+export function holdNamespaces(): Promise<number> {
+  const sweep = () => {
+    while (reapAny() !== undefined) {
+      // each reaped child is simply gone
+    }
+  };
+  Deno.addSignalListener("SIGCHLD", sweep);
+  // A PID 1 gets no signal it does not handle; SIGTERM ends the holder cleanly.
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  setInterval(sweep, SWEEP_MS);
+  return new Promise<number>(() => {});
+}

@@ -1,0 +1,89 @@
+import { assert, assertEquals, assertNotEquals } from "../../tests/assert.ts";
+import { testsNeeding } from "../../tests/tier.ts";
+import { identify, killIdentified } from "../../persist/process_identity.ts";
+import { Reaper } from "../reaper.ts";
+import { type SelfCommand, spawnHolder } from "./ns_holder.ts";
+
+const test = testsNeeding({ root: true, peers: ["nsenter"] });
+
+/** The shim from source, as shim/self_command.ts runs it. */
+const SELF: SelfCommand = {
+  program: Deno.execPath(),
+  args: ["run", "-A", "--quiet", new URL("../../main.ts", import.meta.url).pathname],
+};
+
+const NS = ["net", "ipc", "uts", "pid"];
+
+function links(pid: number | "thread-self"): Record<string, string> {
+  return Object.fromEntries(NS.map((n) => [n, Deno.readLinkSync(`/proc/${pid}/ns/${n}`)]));
+}
+
+/** `/proc/<pid>/status`'s NSpid: the pid in each nested PID namespace. */
+function nsPid(pid: number): string {
+  const line = Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")
+    .find((l) => l.startsWith("NSpid:")) ?? "";
+  return line.replace("NSpid:", "").trim();
+}
+
+async function hostnameIn(pid: number): Promise<string> {
+  const out = await new Deno.Command("nsenter", { args: ["-t", String(pid), "-u", "hostname"] })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+test({
+  name: "ns holder: PID 1 of new PID, IPC and UTS namespaces; the caller's stay",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const before = links("thread-self");
+    const reaper = new Reaper();
+    const pid = spawnHolder(SELF, {
+      netns: "",
+      hostname: "holder-test",
+      newIpc: true,
+      newPid: true,
+    });
+    const exited = reaper.watch(pid);
+    const id = identify(pid);
+    try {
+      assert(id !== null, "the holder runs");
+      assertEquals(links("thread-self"), before, "the calling thread is back in its namespaces");
+      const its = links(pid);
+      assertEquals(its.net, before.net, "no netns asked: the caller's network");
+      assertNotEquals(its.ipc, before.ipc, "own IPC namespace");
+      assertNotEquals(its.uts, before.uts, "own UTS namespace");
+      assertNotEquals(its.pid, before.pid, "own PID namespace");
+      assertEquals(nsPid(pid), `${pid}\t1`, "PID 1 of its namespace");
+      assertEquals(await hostnameIn(pid), "holder-test");
+      await new Promise((r) => setTimeout(r, 1500));
+      assert(identify(pid) !== null, "the holder stays (Deno as PID 1 starts and idles)");
+    } finally {
+      if (id) assertEquals(await killIdentified(id, "SIGKILL"), "killed");
+      assertEquals((await exited).status, 137);
+      reaper.close();
+    }
+  },
+});
+
+test({
+  name: "ns holder: without a PID namespace or hostname it keeps the caller's PID and UTS",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const before = links("thread-self");
+    const reaper = new Reaper();
+    const pid = spawnHolder(SELF, { netns: "", newIpc: false, newPid: false });
+    const exited = reaper.watch(pid);
+    const id = identify(pid);
+    try {
+      const its = links(pid);
+      assertEquals(its, before, "every namespace is the caller's");
+      assertEquals(nsPid(pid), String(pid));
+    } finally {
+      if (id) await killIdentified(id, "SIGKILL");
+      assertEquals((await exited).status, 137);
+      reaper.close();
+    }
+  },
+});
