@@ -134,6 +134,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
       mounted = mountRootfs(req.bundle, req.rootfs);
       // A container of the Sandbox API's pod runs from a private bundle with the pod's files.
       const bundle = this.#pod?.bundleFor(req.bundle, dir) ?? req.bundle;
+      if (bundle !== req.bundle) await this.#pod?.track(req.id, true);
       const state: LinuxContainerState = {
         id: req.id,
         bundle: req.bundle,
@@ -165,6 +166,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
       await runtime.delete(req.id, true).catch(() => {});
       if (mounted) unmountRootfs(req.bundle);
       removeTreeSafely(dir);
+      await this.#pod?.track(req.id, false).catch(() => {});
       throw e;
     }
     const c = this.#containers.get(req.id);
@@ -363,6 +365,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     // Mount-aware: nothing below is removed while something stays mounted.
     removeTreeSafely(c.dir);
     this.#containers.remove(c.id);
+    await this.#pod?.track(c.id, false);
   }
 
   taskPid(containerId: string): number {

@@ -45,6 +45,8 @@ export class LinuxPod {
   #holder: ProcessIdentity | undefined;
   #createdAt: Date | undefined;
   #exit: ExitStatus | undefined;
+  /** The pod's containers not deleted yet (recorded for a lost shim's clean-up). */
+  readonly #containers = new Set<string>();
   #resolveExit!: (e: ExitStatus) => void;
   readonly #exited = new Promise<ExitStatus>((r) => (this.#resolveExit = r));
 
@@ -71,7 +73,7 @@ export class LinuxPod {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o711 });
     try {
       // Recorded before anything is mounted: a lost shim's clean-up finds the pod.
-      await writePodState(deps.store, { id: req.id, holder: null });
+      await writePodState(deps.store, { id: req.id, holder: null, containers: [] });
       makePodFiles(dir, req.pod);
     } catch (e) {
       removeTreeSafely(dir);
@@ -104,7 +106,7 @@ export class LinuxPod {
     const holder = identify(pid);
     try {
       if (!holder) throw new InternalError(`Namespace holder of sandbox "${this.id}" died at once`);
-      await writePodState(this.deps.store, { id: this.id, holder });
+      await writePodState(this.deps.store, { id: this.id, holder, containers: [] });
     } catch (e) {
       if (holder) await killIdentified(holder, "SIGKILL");
       await exited;
@@ -195,9 +197,24 @@ export class LinuxPod {
   }
 
   /**
-   * The bundle the OCI runtime gets for container `id` whose containerd
-   * bundle is `bundle`: for a container of this pod, a private one in `dir`
-   * with the pod's shared files (pod_files.ts); otherwise `bundle` itself.
+   * Records (`member` true, before the container is made) or forgets (after
+   * it is deleted) container `id` of this pod in the pod's record.
+   */
+  async track(id: string, member: boolean): Promise<void> {
+    if (member === this.#containers.has(id)) return;
+    if (member) this.#containers.add(id);
+    else this.#containers.delete(id);
+    await writePodState(this.deps.store, {
+      id: this.id,
+      holder: this.#holder ?? null,
+      containers: [...this.#containers],
+    });
+  }
+
+  /**
+   * The bundle the OCI runtime gets for a container whose containerd bundle
+   * is `bundle`: for a container of this pod, a private one in `dir` with the
+   * pod's shared files (pod_files.ts); otherwise `bundle` itself.
    */
   bundleFor(bundle: string, dir: string): string {
     const spec = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));

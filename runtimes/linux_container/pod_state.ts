@@ -1,26 +1,24 @@
 /**
  * A linux-container pod's record (Sandbox API) in the shared persisted state
- * (`<root>/<pod id>/state.json`, runtime `linux_container`, no containers,
- * the pod in `resources.pod`): the namespace holder's identity, so that
- * `shim delete` after a lost shim kills exactly that holder, then unmounts
- * (the pod's /dev/shm) and removes the pod's files.
+ * (`<root>/<pod id>/state.json`, runtime `linux_container`, no containers of
+ * its own, the pod in `resources.pod`): the namespace holder's identity and
+ * the ids of the pod's containers (each with its own record), so that `shim
+ * delete` of the pod after a lost shim (cleanup.ts) undoes the containers,
+ * kills exactly that holder, then unmounts and removes the pod's files.
+ * containerd runs `shim delete` for the pod only, not for its containers.
  * @module
  */
 import { FailedPreconditionError } from "../../common/errors.ts";
-import {
-  isProcessIdentity,
-  isSameProcess,
-  killIdentified,
-  type ProcessIdentity,
-} from "../../persist/process_identity.ts";
+import { isProcessIdentity, type ProcessIdentity } from "../../persist/process_identity.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
-import { removeTreeSafely } from "../../persist/remove_tree.ts";
 
 /** What `shim delete` needs to undo a pod. */
 export interface LinuxPodState {
   id: string;
   /** The namespace holder; null before it was spawned. */
   holder: ProcessIdentity | null;
+  /** The pod's containers that may still have a record of their own. */
+  containers: string[];
 }
 
 /** Writes the record (atomically, through the state store). */
@@ -29,7 +27,7 @@ export async function writePodState(store: StateStore, s: LinuxPodState): Promis
     sandbox_id: s.id,
     runtime: "linux_container",
     containers: [],
-    resources: { pod: { holder: s.holder } },
+    resources: { pod: { holder: s.holder, containers: s.containers } },
   });
 }
 
@@ -37,27 +35,15 @@ export async function writePodState(store: StateStore, s: LinuxPodState): Promis
 export function podStateOf(state: SandboxState): LinuxPodState | undefined {
   const pod = state.resources.pod;
   if (pod === undefined) return undefined;
-  if (pod.holder != null && !isProcessIdentity(pod.holder)) {
+  const holder = pod.holder ?? null;
+  const containers = pod.containers ?? [];
+  if (
+    (holder !== null && !isProcessIdentity(holder)) || !Array.isArray(containers) ||
+    !containers.every((c) => typeof c === "string" && /^[\w.-]+$/.test(c))
+  ) {
     throw new FailedPreconditionError(
-      `State of pod ${state.sandbox_id} records a malformed holder: ${JSON.stringify(pod.holder)}`,
+      `State of pod ${state.sandbox_id} is malformed: ${JSON.stringify(pod)}`,
     );
   }
-  return { id: state.sandbox_id, holder: (pod.holder ?? null) as ProcessIdentity | null };
-}
-
-/**
- * Undoes a pod: kills its holder (only the process the record identifies),
- * then unmounts and removes its directory, refusing to remove anything while
- * a mount stays. Safe to run twice.
- */
-export async function cleanupLinuxPod(store: StateStore, s: LinuxPodState): Promise<void> {
-  if (s.holder) {
-    const outcome = await killIdentified(s.holder, "SIGKILL");
-    if (outcome === "killed" && isSameProcess(s.holder)) {
-      throw new FailedPreconditionError(
-        `Cannot clean up pod ${s.id}: its namespace holder (pid ${s.holder.pid}) survived SIGKILL`,
-      );
-    }
-  }
-  removeTreeSafely(store.dirOf(s.id));
+  return { id: state.sandbox_id, holder: holder as ProcessIdentity | null, containers };
 }
