@@ -8,7 +8,7 @@
  * container's spec, so it lives as long as the pod.
  * @module
  */
-import { inChildNamespaces } from "../../ffi/namespaces.ts";
+import { type ChildNamespaces, inChildNamespaces } from "../../ffi/namespaces.ts";
 import { spawnDetached } from "../../ffi/spawn.ts";
 import { reapAny } from "../../ffi/process.ts";
 
@@ -21,24 +21,14 @@ export interface SelfCommand {
   args: string[];
 }
 
-/** The namespaces of one pod's holder. */
-export interface HolderSpec {
-  /** The pod's network namespace (CRI's netns path); "" for a pod on the node's network. */
-  netns: string;
-  /** The pod's hostname; undefined keeps the node's UTS namespace (a host-network pod). */
-  hostname?: string;
-  /** Whether the pod gets its own IPC namespace (CRI IPC mode POD). */
-  newIpc: boolean;
-  /** Whether the pod shares one PID namespace (CRI PID mode POD): the holder is its PID 1. */
-  newPid: boolean;
-}
-
 /**
- * Spawns the holder of `spec` and returns its pid (a child of this process,
- * for the caller's reaper). The calling thread enters the pod's namespaces
- * only for the spawn.
+ * Spawns the holder in the namespaces `ns` describes (the pod's netns, ""
+ * for a pod on the node's network; its hostname, none to keep the node's
+ * UTS namespace; a PID namespace when the pod shares one) and returns its
+ * pid (a child of this process, for the caller's reaper). The calling thread
+ * enters the pod's namespaces only for the spawn.
  */
-export function spawnHolder(self: SelfCommand, spec: HolderSpec): number {
+export function spawnHolder(self: SelfCommand, ns: ChildNamespaces): number {
   const env: Record<string, string> = {};
   // Enough for a from-source run to find Deno's module cache; nothing else.
   for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
@@ -46,7 +36,7 @@ export function spawnHolder(self: SelfCommand, spec: HolderSpec): number {
     if (v !== undefined) env[k] = v;
   }
   return inChildNamespaces(
-    { netns: spec.netns, newIpc: spec.newIpc, hostname: spec.hostname, newPid: spec.newPid },
+    ns,
     () =>
       spawnDetached({
         program: self.program,
