@@ -172,18 +172,20 @@ export class LinuxPod {
       );
     }
     const path = parent.startsWith("/") ? parent : `/${parent}`;
-    let unified = false;
-    try {
-      unified = Deno.statSync(`${cgroupRoot}/cgroup.controllers`).isFile;
-    } catch {
-      // cgroup v1: no unified root
+    const isDir = (p: string) => {
+      try {
+        return Deno.statSync(p).isDirectory;
+      } catch {
+        return false;
+      }
+    };
+    // The unified hierarchy has cgroup.controllers at its root; v1 a directory per controller.
+    const unified = isDir(cgroupRoot) && !isDir(`${cgroupRoot}/memory`);
+    const probe = unified ? `${cgroupRoot}${path}` : `${cgroupRoot}/memory${path}`;
+    if (!isDir(probe)) {
+      throw new NotFoundError(`Sandbox "${this.id}": cgroup ${path} does not exist (${probe})`);
     }
-    if (unified) return { version: 2, metrics: readV2(`${cgroupRoot}${path}`) };
-    try {
-      Deno.statSync(`${cgroupRoot}/memory${path}`);
-    } catch {
-      throw new NotFoundError(`Sandbox "${this.id}": cgroup ${path} does not exist`);
-    }
+    if (unified) return { version: 2, metrics: readV2(probe) };
     return {
       version: 1,
       metrics: readV1(new Map(V1_CONTROLLERS.map((c) => [c, path])), cgroupRoot),

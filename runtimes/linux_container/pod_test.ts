@@ -3,6 +3,7 @@ import { testsNeeding } from "../../tests/tier.ts";
 import {
   FailedPreconditionError,
   InvalidArgumentError,
+  NotFoundError,
   UnimplementedError,
 } from "../../common/errors.ts";
 import { StateStore } from "../../persist/mod.ts";
@@ -130,19 +131,66 @@ Deno.test("linux pod: files, states and refusals of a pod that never starts (no 
   }
 });
 
+Deno.test("linux pod: SandboxMetrics reads the pod's cgroup parent, v1 or v2", async () => {
+  const { root, deps } = await setup();
+  try {
+    const of = async (id: string, cgroupParent: string) =>
+      await LinuxPod.create(request(id, pod({ cgroupParent })), deps);
+    const v2 = `${root}/v2`;
+    Deno.mkdirSync(`${v2}/kubepods/pod1`, { recursive: true });
+    Deno.writeTextFileSync(`${v2}/kubepods/pod1/cpu.stat`, "usage_usec 42\n");
+    Deno.writeTextFileSync(`${v2}/kubepods/pod1/pids.current`, "3\n");
+    const m = (await of("m1", "/kubepods/pod1")).metrics(v2);
+    assertEquals(m.version, 2);
+    const cpu = (m.metrics as { cpu: { usageUsec: bigint } }).cpu;
+    assertEquals(cpu.usageUsec, 42n);
+    assertEquals((m.metrics as { pids: { current: bigint } }).pids.current, 3n);
+    const v1 = `${root}/v1`;
+    Deno.mkdirSync(`${v1}/memory/kubepods/pod2`, { recursive: true });
+    Deno.mkdirSync(`${v1}/cpuacct/kubepods/pod2`, { recursive: true });
+    Deno.writeTextFileSync(`${v1}/cpuacct/kubepods/pod2/cpuacct.usage`, "7\n");
+    assertEquals((await of("m2", "kubepods/pod2")).metrics(v1).version, 1);
+    await assertRejects(
+      async () => (await of("m4", "/kubepods/none")).metrics(v2),
+      NotFoundError,
+      "cgroup /kubepods/none does not exist",
+    );
+    await assertRejects(
+      async () => (await of("m5", "kubepods-pod5.slice")).metrics(v2),
+      UnimplementedError,
+      "a systemd slice",
+    );
+  } finally {
+    deps.reaper.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Runs `fn` on a pod made with the shim's binary for its holder, then releases everything. */
+async function withPod(
+  id: string,
+  namespaces: PodConfig["namespaces"],
+  fn: (p: LinuxPod, root: string, deps: LinuxPodDeps) => Promise<void>,
+): Promise<void> {
+  const { root, deps } = await setup();
+  deps.self = SELF;
+  const p = await LinuxPod.create(request(id, pod({ namespaces })), deps);
+  try {
+    await fn(p, root, deps);
+  } finally {
+    await p.shutdown().catch(() => {});
+    deps.reaper.close();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 rootTest({
   name: "linux pod: holder, shared /dev/shm and private bundle; stop ends the holder",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const { root, deps } = await setup();
-    deps.self = SELF;
-    const p = await LinuxPod.create(
-      request("p3", pod({ namespaces: { network: "NODE", pid: "POD", ipc: "POD" } })),
-      deps,
-    );
-    const dir = `${root}/p3`;
-    try {
+  fn: () =>
+    withPod("p3", { network: "NODE", pid: "POD", ipc: "POD" }, async (p, root, deps) => {
+      const dir = `${root}/p3`;
       assertEquals(mountsUnder(dir), [`${dir}/shm`], "the pod's /dev/shm");
       const { pid } = await p.start();
       const holder = podStateOf(await deps.store.load("p3"))?.holder;
@@ -180,26 +228,15 @@ rootTest({
       await p.shutdown();
       assertEquals(mountsUnder(dir), []);
       assertThrows(() => Deno.statSync(dir), Deno.errors.NotFound);
-    } finally {
-      await p.shutdown().catch(() => {});
-      deps.reaper.close();
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+    }),
 });
 
 rootTest({
   name: "linux pod: shim delete after a lost shim kills the recorded holder and removes the pod",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const { root, deps } = await setup();
-    deps.self = SELF;
-    const p = await LinuxPod.create(
-      request("p4", pod({ namespaces: { network: "NODE", pid: "CONTAINER", ipc: "POD" } })),
-      deps,
-    );
-    try {
+  fn: () =>
+    withPod("p4", { network: "NODE", pid: "CONTAINER", ipc: "POD" }, async (p, root, deps) => {
       await p.start();
       // A container of the pod that left only its directory (no record).
       Deno.mkdirSync(`${root}/c4`);
@@ -214,10 +251,5 @@ rootTest({
       assertEquals([...Deno.readDirSync(root)], [], "pod and container directories removed");
       // Twice is harmless.
       await cleanupLostSandbox("p4", `${root}/no-bundle`, root);
-    } finally {
-      await p.shutdown().catch(() => {});
-      deps.reaper.close();
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+    }),
 });
