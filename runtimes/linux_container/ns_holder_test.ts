@@ -3,6 +3,7 @@ import { testsNeeding } from "../../tests/tier.ts";
 import { identify, killIdentified } from "../../persist/process_identity.ts";
 import { Reaper } from "../reaper.ts";
 import { type SelfCommand, spawnHolder } from "./ns_holder.ts";
+import type { ChildNamespaces } from "../../ffi/namespaces.ts";
 
 const test = testsNeeding({ root: true, peers: ["nsenter"] });
 
@@ -31,59 +32,61 @@ async function hostnameIn(pid: number): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
+/** Spawns a holder in `ns`, runs `check` on its pid, then kills it and asserts the kill. */
+async function withHolder(
+  ns: ChildNamespaces,
+  check: (pid: number, before: Record<string, string>) => Promise<void>,
+): Promise<void> {
+  const before = links("thread-self");
+  const reaper = new Reaper();
+  const pid = spawnHolder(SELF, ns);
+  const exited = reaper.watch(pid);
+  const id = identify(pid);
+  try {
+    assert(id !== null, "the holder runs");
+    await check(pid, before);
+  } finally {
+    if (id) assertEquals(await killIdentified(id, "SIGKILL"), "killed");
+    assertEquals((await exited).status, 137);
+    reaper.close();
+  }
+}
+
 test({
   name: "ns holder: PID 1 of new PID, IPC and UTS namespaces; the caller's stay",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const before = links("thread-self");
-    const reaper = new Reaper();
-    const pid = spawnHolder(SELF, {
-      netns: "",
-      hostname: "holder-test",
-      newIpc: true,
-      newPid: true,
-    });
-    const exited = reaper.watch(pid);
-    const id = identify(pid);
-    try {
-      assert(id !== null, "the holder runs");
-      assertEquals(links("thread-self"), before, "the calling thread is back in its namespaces");
-      const its = links(pid);
-      assertEquals(its.net, before.net, "no netns asked: the caller's network");
-      assertNotEquals(its.ipc, before.ipc, "own IPC namespace");
-      assertNotEquals(its.uts, before.uts, "own UTS namespace");
-      assertNotEquals(its.pid, before.pid, "own PID namespace");
-      assertEquals(nsPid(pid), `${pid}\t1`, "PID 1 of its namespace");
-      assertEquals(await hostnameIn(pid), "holder-test");
-      await new Promise((r) => setTimeout(r, 1500));
-      assert(identify(pid) !== null, "the holder stays (Deno as PID 1 starts and idles)");
-    } finally {
-      if (id) assertEquals(await killIdentified(id, "SIGKILL"), "killed");
-      assertEquals((await exited).status, 137);
-      reaper.close();
-    }
-  },
+  fn: () =>
+    withHolder(
+      { netns: "", hostname: "holder-test", newIpc: true, newPid: true },
+      async (pid, before) => {
+        assertEquals(links("thread-self"), before, "the calling thread is back in its namespaces");
+        assertEquals(
+          Deno.readLinkSync("/proc/thread-self/ns/pid_for_children"),
+          before.pid,
+          "the thread's children are born in its own PID namespace again",
+        );
+        const its = links(pid);
+        assertEquals(its.net, before.net, "no netns asked: the caller's network");
+        assertNotEquals(its.ipc, before.ipc, "own IPC namespace");
+        assertNotEquals(its.uts, before.uts, "own UTS namespace");
+        assertNotEquals(its.pid, before.pid, "own PID namespace");
+        assertEquals(nsPid(pid), `${pid}\t1`, "PID 1 of its namespace");
+        assertEquals(await hostnameIn(pid), "holder-test");
+        await new Promise((r) => setTimeout(r, 1500));
+        assert(identify(pid) !== null, "the holder stays (Deno as PID 1 starts and idles)");
+      },
+    ),
 });
 
 test({
   name: "ns holder: without a PID namespace or hostname it keeps the caller's PID and UTS",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const before = links("thread-self");
-    const reaper = new Reaper();
-    const pid = spawnHolder(SELF, { netns: "", newIpc: false, newPid: false });
-    const exited = reaper.watch(pid);
-    const id = identify(pid);
-    try {
-      const its = links(pid);
-      assertEquals(its, before, "every namespace is the caller's");
+  fn: () =>
+    withHolder({ netns: "", newIpc: false, newPid: false }, (pid, before) => {
+      assertEquals(links(pid), before, "every namespace is the caller's");
       assertEquals(nsPid(pid), String(pid));
-    } finally {
-      if (id) await killIdentified(id, "SIGKILL");
-      assertEquals((await exited).status, 137);
-      reaper.close();
-    }
-  },
+      return Promise.resolve();
+    }),
 });
