@@ -168,6 +168,8 @@ export class Containerd {
   readonly binDir: string;
   /** The CNI network of the CRI plugin (with `cri` only). */
   cni: CniNetwork | undefined;
+  /** containerd 2.x's CRI sandboxer (`shim`: no pause container); undefined without CRI or on 1.x. */
+  criSandboxer: CriOptions["sandboxer"];
   #proc: Deno.ChildProcess | undefined;
   #fifosBefore = new Set<string>();
   #launcherOnPath = true;
@@ -194,6 +196,9 @@ export class Containerd {
     const c = new Containerd(dir, shim, version);
     c.#launcherOnPath = !opts.installedShim;
     c.cni = opts.cri ? await writeCniConfig(dir) : undefined;
+    c.criSandboxer = opts.cri && isContainerd2(version)
+      ? opts.cri.sandboxer ?? "podsandbox"
+      : undefined;
     const v2 = isContainerd2(version);
     await Deno.writeTextFile(
       `${dir}/config.toml`,

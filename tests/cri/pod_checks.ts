@@ -19,11 +19,6 @@ export interface PodScenarioOptions {
   pidMode: "CONTAINER" | "POD";
   /** Whether the pod runs in a VM (boot id and one-VM checks). */
   vm: boolean;
-  /**
-   * containerd 2.x's `sandboxer = "shim"`: the shim's Sandbox service holds
-   * the pod, so no pause (sandbox) container may exist; otherwise one must.
-   */
-  shimSandboxer?: boolean;
   /** Seconds one CRI call may take (slow nested guests need more). */
   callTimeout?: number;
   /** Seconds RunPodSandbox may take (it boots the VM); `callTimeout` when unset. */
@@ -286,13 +281,16 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
       assertEquals(inA.bootId, inB.bootId, "both containers share one VM");
     }
     assertEquals((await shimProcesses(podId)).length, 1, "one shim process for the pod");
+    // containerd 2.x's `sandboxer = "shim"`: the shim's Sandbox service holds
+    // the pod, so no pause (sandbox) container may exist; otherwise one must.
+    const shimSandboxer = ctrd.criSandboxer === "shim";
     const listed = async (what: "container" | "task") =>
       (await ctrd.ctr("-n", "k8s.io", what, "ls", "-q")).stdout.split("\n").map((l) => l.trim());
     for (const what of ["container", "task"] as const) {
       assertEquals(
         (await listed(what)).includes(podId),
-        !opts.shimSandboxer,
-        opts.shimSandboxer
+        !shimSandboxer,
+        shimSandboxer
           ? `no pause ${what} with the shim sandboxer`
           : `the pod's pause ${what} exists`,
       );

@@ -47,12 +47,7 @@ function podTests(version: ContainerdVersion, sandboxer?: CriOptions["sandboxer"
           cri: { configPath: LINUX_CONTAINER_CONFIG, sandboxer },
         });
         try {
-          await runPodScenario(ctrd, {
-            handler: "kata",
-            pidMode,
-            vm: false,
-            shimSandboxer: sandboxer === "shim",
-          });
+          await runPodScenario(ctrd, { handler: "kata", pidMode, vm: false });
         } catch (err) {
           console.error(`containerd log: ${ctrd.dir}/containerd.log`);
           console.error(
