@@ -2,7 +2,7 @@ import { assert, assertEquals, assertNotEquals } from "../../tests/assert.ts";
 import { testsNeeding } from "../../tests/tier.ts";
 import { identify, killIdentified } from "../../persist/process_identity.ts";
 import { Reaper } from "../reaper.ts";
-import { type SelfCommand, spawnHolder } from "./ns_holder.ts";
+import { type SelfCommand, spawnHolder, waitReady } from "./ns_holder.ts";
 import type { ChildNamespaces } from "../../ffi/namespaces.ts";
 
 const test = testsNeeding({ root: true, peers: ["nsenter"] });
@@ -39,16 +39,19 @@ async function withHolder(
 ): Promise<void> {
   const before = links("thread-self");
   const reaper = new Reaper();
-  const pid = spawnHolder(SELF, ns);
+  const dir = await Deno.makeTempDir({ prefix: "rts-holder-" });
+  const pid = spawnHolder(SELF, ns, `${dir}/ready`);
   const exited = reaper.watch(pid);
   const id = identify(pid);
   try {
     assert(id !== null, "the holder runs");
+    assertEquals(await waitReady(`${dir}/ready`, exited, 30_000), "ready");
     await check(pid, before);
   } finally {
     if (id) assertEquals(await killIdentified(id, "SIGKILL"), "killed");
     assertEquals((await exited).status, 137);
     reaper.close();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -89,4 +92,28 @@ test({
       assertEquals(nsPid(pid), String(pid));
       return Promise.resolve();
     }),
+});
+
+Deno.test({
+  name: "ns holder: a holder that cannot start is told apart from a slow one",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const reaper = new Reaper();
+    const dir = await Deno.makeTempDir({ prefix: "rts-holder-" });
+    try {
+      // A relative ready file is refused by the holder itself, which exits with 2.
+      const pid = spawnHolder(SELF, { netns: "", newIpc: false, newPid: false }, "relative");
+      const exited = reaper.watch(pid);
+      assertEquals(await waitReady(`${dir}/never`, exited, 30_000), "exited");
+      assertEquals((await exited).status, 2);
+      const never = new Promise<void>(() => {});
+      assertEquals(await waitReady(`${dir}/never`, never, 50), "timeout");
+      Deno.writeTextFileSync(`${dir}/ready`, "");
+      assertEquals(await waitReady(`${dir}/ready`, never, 50), "ready");
+    } finally {
+      reaper.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -22,7 +22,7 @@ import { removeTreeSafely, type StateStore } from "../../persist/mod.ts";
 import type { ContainerStats, ExitStatus } from "../handler.ts";
 import type { CreateSandboxRequest, PodConfig, PodSandboxStatus } from "../pod_sandbox.ts";
 import type { Reaper } from "../reaper.ts";
-import { type SelfCommand, spawnHolder } from "./ns_holder.ts";
+import { type SelfCommand, spawnHolder, waitReady } from "./ns_holder.ts";
 import { CRI_SANDBOX_ID, makePodFiles, podContainerSpec, podHasShm } from "./pod_files.ts";
 import { writePodState } from "./pod_state.ts";
 
@@ -35,6 +35,9 @@ export interface LinuxPodDeps {
   /** Kills every process of the pod's containers (they stay, for Task Delete). */
   killContainers: () => Promise<void>;
 }
+
+/** How long a new holder may take to start (a busy node starts Deno slowly). */
+const HOLDER_READY_MS = 30_000;
 
 /** The cgroup v1 controllers whose statistics SandboxMetrics reports. */
 const V1_CONTROLLERS = ["cpu", "cpuacct", "memory", "pids", "blkio", "hugetlb"];
@@ -93,13 +96,14 @@ export class LinuxPod {
       );
     }
     const onNode = this.netns === "";
+    const readyFile = `${this.dir}/holder.ready`;
     const pid = spawnHolder(this.deps.self, {
       netns: this.netns,
       // A pod on the node's network has the node's UTS namespace too (CRI's rule).
       hostname: onNode ? undefined : this.pod.hostname || Deno.hostname(),
       newIpc: this.pod.namespaces.ipc !== "NODE",
       newPid: this.pod.namespaces.pid === "POD",
-    });
+    }, readyFile);
     const exited = this.deps.reaper.watch(pid).then((info) =>
       this.#ended({ pid, exitStatus: info.status, exitedAt: new Date() })
     );
@@ -107,6 +111,16 @@ export class LinuxPod {
     try {
       if (!holder) throw new InternalError(`Namespace holder of sandbox "${this.id}" died at once`);
       await writePodState(this.deps.store, { id: this.id, holder, containers: [] });
+      const ready = await waitReady(readyFile, exited, HOLDER_READY_MS);
+      if (ready !== "ready") {
+        throw new InternalError(
+          `Namespace holder of sandbox "${this.id}" (pid ${pid}) ${
+            ready === "exited"
+              ? `exited with status ${this.#exit?.exitStatus} before it was ready`
+              : `was not ready after ${HOLDER_READY_MS / 1000} s`
+          }`,
+        );
+      }
     } catch (e) {
       if (holder) await killIdentified(holder, "SIGKILL");
       await exited;
