@@ -45,6 +45,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import("./shim/ctl.ts")).shimCtl(inv.args);
     case "vmm":
       return (await import("./hypervisor/dragonball/cli.ts")).vmmCommand(inv.args);
+    case "pod-holder":
+      // Hidden: the namespace holder a linux-container pod's shim spawns (Sandbox API).
+      return (await import("./runtimes/linux_container/ns_holder.ts")).holdNamespaces(
+        inv.args,
+      );
     default:
       console.error(
         `${BINARY_NAME}: unknown action ${JSON.stringify(inv.action)} (expected one of ${

@@ -82,6 +82,23 @@ export function tryReap(pid: number): ExitInfo | undefined | null {
   }
 }
 
+/**
+ * waitpid(-1, WNOHANG): reaps one exited child, whichever; undefined when
+ * none has exited (or there are no children). For a PID 1 that reaps orphans.
+ */
+export function reapAny(): ExitInfo | undefined {
+  const buf = new Uint8Array(4);
+  for (;;) {
+    const rc = sym().waitpid(-1, buf, WNOHANG);
+    if (rc > 0) return decodeWaitStatus(rc, new DataView(buf.buffer).getInt32(0, true));
+    if (rc === 0) return undefined;
+    const e = errno();
+    if (e === E.INTR) continue;
+    if (e === E.CHILD) return undefined;
+    throw new SysError("waitpid", e, "any child");
+  }
+}
+
 /** Sends `signal` to `pid`; returns false when the process no longer exists. */
 export function sendSignal(pid: number, signal: number): boolean {
   if (sym().kill(pid, signal) === 0) return true;

@@ -7,11 +7,13 @@ import {
   pidfdSendSignal,
   privatePipe,
   processExists,
+  reapAny,
   sendSignal,
   setChildSubreaper,
   tryReap,
 } from "./process.ts";
 import { closeFd, readFd, writeFd } from "./fd.ts";
+import { spawnDetached } from "./spawn.ts";
 
 Deno.test("process: wait status decoding follows the 128+signal convention", () => {
   assertEquals(decodeWaitStatus(10, 3 << 8), { pid: 10, status: 3 });
@@ -59,4 +61,15 @@ Deno.test("pidfd: signals exactly the process it was opened for", async () => {
     closeFd(fd);
   }
   assertEquals(pidfdOpen(0x3fffffff), null);
+});
+
+Deno.test("process: reapAny collects a child that is not Deno's, then finds none", async () => {
+  const pid = spawnDetached({ program: "/bin/sh", args: ["-c", "exit 3"], cwd: "/", env: {} });
+  let got = reapAny();
+  for (let i = 0; i < 200 && got === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    got = reapAny();
+  }
+  assertEquals(got, { pid, status: 3 });
+  assertEquals(reapAny(), undefined);
 });

@@ -10,6 +10,7 @@
 import { ConfigError, UnimplementedError } from "../common/errors.ts";
 import type { EventSink, RuntimeHandler } from "./handler.ts";
 import type { Reaper } from "./reaper.ts";
+import type { SelfCommand } from "./linux_container/ns_holder.ts";
 
 /** Creates the runtime handler the configuration at `configPath` (default lookup: none) selects. */
 export type HandlerFactory = (configPath: string | undefined) => Promise<RuntimeHandler>;
@@ -20,6 +21,8 @@ interface HandlerDeps {
   reaper: Reaper;
   /** Receives the handler's task events in order. */
   events: EventSink;
+  /** How to run the shim's binary (a linux-container pod's namespace holder); none outside a shim. */
+  selfCommand?: SelfCommand;
 }
 
 /** Loads the configuration and builds the handler of its `[runtime] name`. */
@@ -42,6 +45,7 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
         runtimeRoot: oci.root,
         reaper: deps.reaper,
         events: deps.events,
+        selfCommand: deps.selfCommand,
       });
     }
     if (loaded.runtimeName === "virt_container") {

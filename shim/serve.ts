@@ -15,6 +15,7 @@ import { socketPath } from "./address.ts";
 import { LogFifoWriter } from "./log_fifo.ts";
 import { setCloseOnExec } from "../ffi/inherit.ts";
 import { CONFIG_PATH_ENV, LISTEN_FD_ENV } from "./start.ts";
+import { selfCommand } from "./self_command.ts";
 import type { ConnListener } from "../ttrpc/server.ts";
 
 const EVENT_FLUSH_MS = 5000;
@@ -75,7 +76,7 @@ export async function serve(inv: Invocation): Promise<number> {
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   const slot = new svc.RuntimeSlot(
-    svc.handlerFactory({ reaper, events: (e) => events.publish(e) }),
+    svc.handlerFactory({ reaper, events: (e) => events.publish(e), selfCommand: selfCommand() }),
     Deno.env.get(CONFIG_PATH_ENV) || undefined,
   );
   const task = new svc.TaskService({ events, reaper, slot, onShutdown: () => stop() });

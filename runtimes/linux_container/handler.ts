@@ -7,7 +7,7 @@
  * delete.
  * @module
  */
-import { FailedPreconditionError, NotFoundError, UnimplementedError } from "../../common/errors.ts";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import { consoleSocketPath } from "../../common/console_socket.ts";
 import { receiveConsoleMaster } from "../../ffi/fdpass.ts";
@@ -36,6 +36,8 @@ import { startHostMonitor } from "../monitor/host_monitor.ts";
 import type { MonitorServer } from "../monitor/server.ts";
 import { removeTreeSafely, StateStore } from "../../persist/mod.ts";
 import { type LinuxContainerState, writeState } from "./state.ts";
+import { LinuxPod } from "./pod.ts";
+import type { SelfCommand } from "./ns_holder.ts";
 
 const log = getLogger("runtimes.linux_container");
 
@@ -56,6 +58,8 @@ interface LinuxContainerOptions {
   events?: EventSink;
   /** Shared reaper (the shim has one); a private one otherwise. */
   reaper?: Reaper;
+  /** How to run the shim's binary: a Sandbox API pod's namespace holder (ns_holder.ts). */
+  selfCommand?: SelfCommand;
 }
 
 class Container {
@@ -95,6 +99,9 @@ export class LinuxContainerHandler implements RuntimeHandler {
   readonly #runtimeRoot: string | undefined;
   readonly #events: EventSink;
   readonly #reaper: Reaper;
+  readonly #self: SelfCommand | undefined;
+  /** The pod of containerd 2.x's Sandbox API, from CreateSandbox to ShutdownSandbox. */
+  #pod: LinuxPod | undefined;
 
   constructor(opts: LinuxContainerOptions = {}) {
     this.#runtime = opts.runtime ?? "runc";
@@ -103,6 +110,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     this.#runtimeRoot = opts.runtimeRoot;
     this.#events = opts.events ?? (() => {});
     this.#reaper = opts.reaper ?? new Reaper();
+    this.#self = opts.selfCommand;
   }
 
   #container(id: string): Container {
@@ -124,6 +132,9 @@ export class LinuxContainerHandler implements RuntimeHandler {
     let mounted = false;
     try {
       mounted = mountRootfs(req.bundle, req.rootfs);
+      // A container of the Sandbox API's pod runs from a private bundle with the pod's files.
+      const bundle = this.#pod?.bundleFor(req.bundle, dir) ?? req.bundle;
+      if (bundle !== req.bundle) await this.#pod?.track(req.id, true);
       const state: LinuxContainerState = {
         id: req.id,
         bundle: req.bundle,
@@ -140,13 +151,13 @@ export class LinuxContainerHandler implements RuntimeHandler {
         runtime,
         init,
         mounted,
-        sharesPidNamespace(req.bundle),
+        sharesPidNamespace(bundle),
       );
       this.#containers.add(c);
       try {
         // The record written before create is enough for clean-up (the runtime
         // finds the container by id), so no second durable write is needed here.
-        await this.#spawn(c, init, (opts) => runtime.create(req.id, req.bundle, opts));
+        await this.#spawn(c, init, (opts) => runtime.create(req.id, bundle, opts));
       } catch (e) {
         this.#containers.remove(req.id);
         throw e;
@@ -155,6 +166,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
       await runtime.delete(req.id, true).catch(() => {});
       if (mounted) unmountRootfs(req.bundle);
       removeTreeSafely(dir);
+      await this.#pod?.track(req.id, false).catch(() => {});
       throw e;
     }
     const c = this.#containers.get(req.id);
@@ -353,6 +365,7 @@ export class LinuxContainerHandler implements RuntimeHandler {
     // Mount-aware: nothing below is removed while something stays mounted.
     removeTreeSafely(c.dir);
     this.#containers.remove(c.id);
+    await this.#pod?.track(c.id, false);
   }
 
   taskPid(containerId: string): number {
@@ -368,32 +381,54 @@ export class LinuxContainerHandler implements RuntimeHandler {
       await c.runtime.kill(c.id, SIGKILL, true).catch(() => {});
       await this.#destroy(c).catch((e) => log.warn("cleanup of {id} failed: {e}", { id: c.id, e }));
     }
+    await this.#pod?.shutdown().catch((e) =>
+      log.warn("cleanup of sandbox {id} failed: {e}", { id: this.#pod?.id, e })
+    );
     this.#reaper.close();
   }
 
-  // containerd 2.x's Sandbox API: the pod's shared namespaces (pod_holder.ts).
-  createSandbox(req: CreateSandboxRequest): Promise<void> {
-    return Promise.reject(new UnimplementedError(`Cannot create sandbox "${req.id}" yet`));
+  // containerd 2.x's Sandbox API: the pod's shared namespaces (pod.ts).
+  async createSandbox(req: CreateSandboxRequest): Promise<void> {
+    if (this.#pod) {
+      throw new AlreadyExistsError(
+        `Cannot create sandbox "${req.id}": this shim serves sandbox "${this.#pod.id}"`,
+      );
+    }
+    this.#pod = await LinuxPod.create(req, {
+      store: this.#store,
+      reaper: this.#reaper,
+      self: this.#self,
+      killContainers: async () => {
+        for (const c of this.#containers.values()) {
+          await c.runtime.kill(c.id, SIGKILL, true).catch(() => {});
+        }
+      },
+    });
+  }
+  #podOf(id: string): LinuxPod {
+    if (this.#pod?.id !== id) throw new NotFoundError(`Sandbox "${id}" does not exist`);
+    return this.#pod;
   }
   startSandbox(id: string): Promise<{ pid: number; createdAt: Date }> {
-    return Promise.reject(new UnimplementedError(`Cannot start sandbox "${id}" yet`));
+    return this.#podOf(id).start();
   }
   stopSandbox(id: string): Promise<void> {
-    return Promise.reject(new UnimplementedError(`Cannot stop sandbox "${id}" yet`));
+    return this.#podOf(id).stop();
   }
   waitSandbox(id: string): Promise<ExitStatus> {
-    return Promise.reject(new UnimplementedError(`Cannot wait for sandbox "${id}" yet`));
+    return this.#podOf(id).wait();
   }
-  sandboxStatus(id: string): Promise<PodSandboxStatus> {
-    return Promise.reject(new UnimplementedError(`Cannot report sandbox "${id}" yet`));
+  sandboxStatus(id: string, verbose = false): Promise<PodSandboxStatus> {
+    return Promise.resolve(this.#podOf(id).status(verbose));
   }
   sandboxMetrics(id: string): Promise<ContainerStats> {
-    return Promise.reject(new UnimplementedError(`Cannot measure sandbox "${id}" yet`));
+    return Promise.resolve(this.#podOf(id).metrics());
   }
-  shutdownSandbox(id: string): Promise<void> {
-    return Promise.reject(new UnimplementedError(`Cannot shut sandbox "${id}" down yet`));
+  async shutdownSandbox(id: string): Promise<void> {
+    await this.#podOf(id).shutdown();
+    this.#pod = undefined;
   }
   podSandboxId(): string | undefined {
-    return undefined;
+    return this.#pod?.id;
   }
 }

@@ -13,6 +13,7 @@ import {
   CRI_NAMESPACE,
   criConfigLines,
   type CriOptions,
+  criShimEnv,
   pauseImageTar,
   writeCniConfig,
 } from "../cri/cri_env.ts";
@@ -167,6 +168,8 @@ export class Containerd {
   readonly binDir: string;
   /** The CNI network of the CRI plugin (with `cri` only). */
   cni: CniNetwork | undefined;
+  /** containerd 2.x's CRI sandboxer (`shim`: no pause container); undefined without CRI or on 1.x. */
+  criSandboxer: CriOptions["sandboxer"];
   #proc: Deno.ChildProcess | undefined;
   #fifosBefore = new Set<string>();
   #launcherOnPath = true;
@@ -185,11 +188,17 @@ export class Containerd {
   /** Starts containerd and imports the busybox image. */
   static async start(opts: ContainerdOptions = {}): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "rts-ctrd-" });
-    const shim = await shimLauncher(dir, opts.shimEnv);
+    const shim = await shimLauncher(dir, {
+      ...(opts.cri ? criShimEnv(opts.cri) : {}),
+      ...opts.shimEnv,
+    });
     const version = opts.version ?? DEFAULT_CONTAINERD;
     const c = new Containerd(dir, shim, version);
     c.#launcherOnPath = !opts.installedShim;
     c.cni = opts.cri ? await writeCniConfig(dir) : undefined;
+    c.criSandboxer = opts.cri && isContainerd2(version)
+      ? opts.cri.sandboxer ?? "podsandbox"
+      : undefined;
     const v2 = isContainerd2(version);
     await Deno.writeTextFile(
       `${dir}/config.toml`,

@@ -82,6 +82,11 @@ export interface CriOptions {
   sandboxer?: "podsandbox" | "shim";
 }
 
+/** The environment our shim needs under `opts` (its configuration without runtime options). */
+export function criShimEnv(opts: CriOptions): Record<string, string> {
+  return opts.sandboxer === "shim" ? { KATA_CONF_FILE: opts.configPath } : {};
+}
+
 /**
  * The CRI plugin's config.toml tables: containerd 1.6 and 1.7 (config
  * version 2, one `io.containerd.grpc.v1.cri` plugin) or 2.x (config version 3,
@@ -138,8 +143,13 @@ export function criConfigLines(
     ...(v2 ? [`  sandboxer = "${opts.sandboxer ?? "podsandbox"}"`] : []),
     `  privileged_without_host_devices = true`,
     `  pod_annotations = ["io.katacontainers.*"]`,
-    `${rt}.containerd.runtimes.${handler}.options]`,
-    `  ConfigPath = "${opts.configPath}"`,
+    // containerd 2.1's client cannot start a task in a shim sandbox when the
+    // runtime has options of another type than runc's ("failed to get runtime
+    // v2 options", containerd PR 12986, fixed by 12786): the shim then finds
+    // its configuration through KATA_CONF_FILE ({@link criShimEnv}).
+    ...(opts.sandboxer === "shim"
+      ? []
+      : [`${rt}.containerd.runtimes.${handler}.options]`, `  ConfigPath = "${opts.configPath}"`]),
     `${rt}.cni]`,
     v2 ? `  bin_dirs = ["${CNI_BIN_DIR}"]` : `  bin_dir = "${CNI_BIN_DIR}"`,
     `  conf_dir = "${net.confDir}"`,

@@ -32,7 +32,8 @@ type Json = any;
 
 const TCP_PORT = 8080;
 
-async function waitFor<T>(
+/** Polls `probe` every 200 ms until it returns a value; fails after `seconds` naming `what`. */
+export async function waitFor<T>(
   what: string,
   seconds: number,
   probe: () => Promise<T | undefined>,
@@ -82,7 +83,7 @@ async function cgroupDirs(name: string): Promise<string[]> {
  * Removes the CRI cgroup parent the scenario used, deepest first, once it is
  * empty: the runtime removes the containers' cgroups as they are deleted.
  */
-async function removeCgroupParent(name: string): Promise<void> {
+export async function removeCgroupParent(name: string): Promise<void> {
   for (let i = 0; i < 50 && (await cgroupDirs(name)).length > 0; i++) {
     await removeCgroupTree(name);
     await new Promise((r) => setTimeout(r, 200));
@@ -106,6 +107,33 @@ async function removeCgroupTree(name: string): Promise<void> {
     for (const d of subdirs.reverse()) await Deno.remove(d).catch(() => {});
     await Deno.remove(dir).catch(() => {});
   }
+}
+
+/**
+ * After a pod's removal: no shim for it, and no state directory, mount, new
+ * CNI netns or tap device left for the pod or its containers `ids`.
+ */
+export async function assertPodLeftNothing(
+  podId: string,
+  ids: string[],
+  netnsBefore: Set<string>,
+): Promise<void> {
+  await waitFor(
+    `no shim for ${podId}`,
+    20,
+    async () => (await shimProcesses(podId)).length === 0 ? true : undefined,
+  );
+  for (const id of [podId, ...ids]) {
+    assert(!await Deno.stat(`/run/kata/${id}`).then(() => true, () => false), `/run/kata/${id}`);
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .filter((l) => l.includes(id));
+    assertEquals(mounts, [], `mounts left for ${id}`);
+  }
+  const netnsLeft = [...await cniNetns()].filter((n) => !netnsBefore.has(n));
+  assertEquals(netnsLeft, [], "pod network namespace removed");
+  const taps = (await Deno.readTextFile("/proc/net/dev")).split("\n")
+    .filter((l) => l.includes(podId.slice(0, 8)));
+  assertEquals(taps, [], "no tap device left");
 }
 
 /** Separates the reads of one probe exec (a line no read prints). */
@@ -253,6 +281,21 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
       assertEquals(inA.bootId, inB.bootId, "both containers share one VM");
     }
     assertEquals((await shimProcesses(podId)).length, 1, "one shim process for the pod");
+    // containerd 2.x's `sandboxer = "shim"`: the shim's Sandbox service holds
+    // the pod, so no pause (sandbox) container may exist; otherwise one must.
+    const shimSandboxer = ctrd.criSandboxer === "shim";
+    const listed = async (what: "container" | "task") =>
+      (await ctrd.ctr("-n", "k8s.io", what, "ls", "-q")).stdout.split("\n").map((l) => l.trim());
+    for (const what of ["container", "task"] as const) {
+      assertEquals(
+        (await listed(what)).includes(podId),
+        !shimSandboxer,
+        shimSandboxer
+          ? `no pause ${what} with the shim sandboxer`
+          : `the pod's pause ${what} exists`,
+      );
+      for (const id of [a, b]) assert((await listed(what)).includes(id), `${what} ${id} listed`);
+    }
     const podCgroups = await cgroupDirs(`${cgroupParent}/pod${suffix}`);
     assert(podCgroups.length > 0, `the pod's cgroup follows cgroup_parent /${cgroupParent}`);
 
@@ -327,22 +370,7 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
     removed = true;
 
     step("leak check");
-    await waitFor(
-      `no shim for ${podId}`,
-      20,
-      async () => (await shimProcesses(podId)).length === 0 ? true : undefined,
-    );
-    for (const id of [podId, a, b]) {
-      assert(!await Deno.stat(`/run/kata/${id}`).then(() => true, () => false), `/run/kata/${id}`);
-      const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-        .filter((l) => l.includes(id));
-      assertEquals(mounts, [], `mounts left for ${id}`);
-    }
-    const netnsLeft = [...await cniNetns()].filter((n) => !netnsBefore.has(n));
-    assertEquals(netnsLeft, [], "pod network namespace removed");
-    const taps = (await Deno.readTextFile("/proc/net/dev")).split("\n")
-      .filter((l) => l.includes(podId.slice(0, 8)));
-    assertEquals(taps, [], "no tap device left");
+    await assertPodLeftNothing(podId, [a, b], netnsBefore);
     assertEquals(await Deno.readTextFile(`${hostDir}/data.txt`), "host-data\n", "host dir intact");
   } finally {
     if (!removed) {
