@@ -370,6 +370,11 @@ export class Containerd {
     assert(!runc.stdout.split("\n").includes(id), `runc still knows container ${id}`);
     const state = await exists(`/run/kata/${id}`);
     assert(!state, `/run/kata/${id} left`);
+    // containerd 2.x removes a dead shim's bundle in its own clean-up, which
+    // may still run when `container rm` has returned: give it a moment.
+    for (let i = 0; i < 50 && await exists(this.bundle(id)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert(!(await exists(this.bundle(id))), `bundle ${this.bundle(id)} left`);
   }
 
