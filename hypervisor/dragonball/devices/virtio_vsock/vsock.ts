@@ -13,11 +13,19 @@ import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/devi
 import type { VirtioDevice } from "../virtio/device.ts";
 import { VsockMuxer } from "./muxer.ts";
 import { decodeHeader, HEADER_SIZE } from "./packet.ts";
+import * as z from "../../../../common/zod.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
+import { type DeviceState, parseState, u32 } from "../state.ts";
 
 const log = getLogger("dragonball.vsock");
 /** rx, tx and event queues, 256 entries each. */
 const QUEUE_SIZES = [256, 256, 256];
-const RX = 0, TX = 1;
+const RX = 0, TX = 1, EVENT = 2;
+/** VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: the guest drops its connections and re-reads the CID. */
+const EVENT_TRANSPORT_RESET = 0;
+
+/** The saved form of the vsock device: the guest's CID (connections are not saved). */
+export const vsockStateSchema = z.strictObject({ guestCid: u32() });
 const MAX_TX_PACKET = HEADER_SIZE + 64 * 1024;
 
 /** The vsock device. */
@@ -63,6 +71,42 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   writeConfig(): void {}
+
+  /**
+   * The guest CID. Connections are host sockets of the saving VM and are
+   * not saved: {@link afterRestore} resets the guest's instead.
+   */
+  saveState(): DeviceState {
+    return { guestCid: this.guestCid } satisfies z.infer<typeof vsockStateSchema>;
+  }
+
+  /** Refuses a saved device of another CID (the guest's driver has its CID cached). */
+  restoreState(state: unknown): void {
+    const s = parseState(vsockStateSchema, state, "the vsock device");
+    if (s.guestCid !== this.guestCid) {
+      throw new InvalidArgumentError(
+        `Saved vsock device has guest CID ${s.guestCid}, this one ${this.guestCid}`,
+      );
+    }
+  }
+
+  /**
+   * Sends the transport reset event: the guest ends every connection of
+   * the saved VM (their host sockets belong to another process) and keeps
+   * its listening sockets, so the agent accepts this VM's connections.
+   */
+  afterRestore(): void {
+    const ctx = this.#ctx;
+    if (!ctx) return;
+    let sent = false;
+    drainQueue(ctx, EVENT, (descs) => {
+      const event = new Uint8Array(4);
+      new DataView(event.buffer).setUint32(0, EVENT_TRANSPORT_RESET, true);
+      sent = true;
+      return writeToChain(ctx.memory, descs, event);
+    }, { while: () => !sent });
+    if (!sent) log.warn("vsock: no event buffer for the transport reset; guest connections stay");
+  }
 
   activate(ctx: ActivateContext): void {
     this.#ctx = ctx;
