@@ -32,9 +32,11 @@ export {
   optional,
   prefault,
   record,
+  refine,
   regex,
   strictObject,
   string,
+  tuple,
   union,
   unknown,
 } from "zod/mini";

@@ -1,5 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { GuestMemory, GuestMemoryError } from "./memory.ts";
+import { FailedPreconditionError } from "../../common/errors.ts";
+import { SysError } from "../../ffi/errno.ts";
 
 Deno.test("guest memory: accessors work inside a region and refuse anything outside", () => {
   const mem = GuestMemory.fromBuffers([[0, 0x1000], [0x10000, 0x1000]]);
@@ -42,4 +44,51 @@ Deno.test("guest memory: zero() clears unless the caller vouches the range is fr
   mem.zero(0x10, 2);
   assertEquals(mem.u16(0x10), 0);
   assertThrows(() => mem.zero(0xfff, 2), GuestMemoryError);
+});
+
+Deno.test("memory file: a shared map writes the file; private maps keep their writes to themselves", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "memfile-" });
+  const path = `${dir}/memory`;
+  const size = 1 << 20;
+  try {
+    const template = GuestMemory.fromFile(size, { path, mode: "shared" });
+    assertEquals(template.pristine, true);
+    template.write(0x1000, new TextEncoder().encode("template"));
+    template.close();
+    assertEquals(
+      new TextDecoder().decode(Deno.readFileSync(path).subarray(0x1000, 0x1008)),
+      "template",
+    );
+
+    const a = GuestMemory.fromFile(size, { path, mode: "private" });
+    const b = GuestMemory.fromFile(size, { path, mode: "private" });
+    assertEquals(a.pristine, false, "a clone's RAM is not zero");
+    a.write(0x1000, new TextEncoder().encode("clone-a!"));
+    assertEquals(new TextDecoder().decode(b.read(0x1000, 8)), "template");
+    assertEquals(
+      new TextDecoder().decode(Deno.readFileSync(path).subarray(0x1000, 0x1008)),
+      "template",
+    );
+    assertEquals(a.fileProblem(), undefined);
+    b.close();
+    // Truncated under a: reported (a's pages are not touched again: they would fault).
+    Deno.truncateSync(path, 4096);
+    assertEquals(
+      a.fileProblem(),
+      `Memory file ${path} was truncated to 4096 bytes under the VM (want ${size})`,
+    );
+    a.close();
+    const e = assertThrows(
+      () => GuestMemory.fromFile(size, { path, mode: "private" }),
+      FailedPreconditionError,
+    );
+    assertEquals(
+      e.message,
+      `Memory file ${path} is 4096 bytes, want ${size} (truncated or replaced)`,
+    );
+    Deno.removeSync(path);
+    assertThrows(() => GuestMemory.fromFile(size, { path, mode: "private" }), SysError, path);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
