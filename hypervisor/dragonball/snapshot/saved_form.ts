@@ -1,9 +1,12 @@
 /**
  * A saved VM on disk (a template): a directory with the guest's RAM as one
- * file (`memory`, regions one after the other) and `state.json`, the
- * versioned saved form: fingerprint, RAM size and machine state. Reading
- * checks the version, the form and that the memory file is whole, and says
- * which of these failed and where.
+ * file (`memory-<id>`, regions one after the other) and `state.json`, the
+ * versioned saved form: fingerprint, the memory file's name and size, and
+ * the machine state. A new template gets a new memory file and then a new
+ * `state.json` naming it (both by rename): a reader always finds the memory
+ * of the state it read, and VMs restored from an older template keep
+ * mapping their file. Reading checks the version, the form and that the
+ * memory file is whole, and says which of these failed and where.
  * @module
  */
 import * as z from "../../../common/zod.ts";
@@ -13,15 +16,18 @@ import { type Fingerprint, fingerprintSchema } from "./fingerprint.ts";
 
 /** The saved-form version this runtime writes and reads. */
 export const SNAPSHOT_VERSION = 1;
-/** File names inside a template directory. */
-export const MEMORY_FILE = "memory";
+/** The state file inside a template directory. */
 export const STATE_FILE = "state.json";
+/** Memory file names: `memory-` and a unique suffix. */
+const MEMORY_NAME = /^memory-[0-9a-z-]{1,64}$/;
 
 const snapshotSchema = z.strictObject({
   version: z.literal(SNAPSHOT_VERSION),
   savedAt: z.string(),
   fingerprint: fingerprintSchema,
   memoryBytes: z.number().check(z.int(), z.minimum(4096)),
+  /** The memory file's name in the template directory. */
+  memoryFile: z.string().check(z.regex(MEMORY_NAME)),
   /** snapshot/machine.ts checks it against the VM it is restored into. */
   machine: z.unknown(),
 });
@@ -29,15 +35,23 @@ const snapshotSchema = z.strictObject({
 /** A saved VM's state file. */
 export type Snapshot = z.infer<typeof snapshotSchema>;
 
-/** Paths of a template directory's files. */
-export function snapshotPaths(dir: string): { memory: string; state: string } {
-  return { memory: `${dir}/${MEMORY_FILE}`, state: `${dir}/${STATE_FILE}` };
+/** A fresh memory file name (see the module doc). */
+export function newMemoryFileName(): string {
+  return `memory-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The state file's path and, given a snapshot, its memory file's. */
+export function snapshotPaths(dir: string, s?: { memoryFile: string }): {
+  memory: string;
+  state: string;
+} {
+  return { memory: s ? `${dir}/${s.memoryFile}` : "", state: `${dir}/${STATE_FILE}` };
 }
 
 /** Writes `state.json` atomically (a reader sees the old file or the whole new one). */
 export async function writeSnapshot(
   dir: string,
-  s: { fingerprint: Fingerprint; memoryBytes: number; machine: unknown },
+  s: { fingerprint: Fingerprint; memoryBytes: number; memoryFile: string; machine: unknown },
 ): Promise<void> {
   const { state } = snapshotPaths(dir);
   const body: Snapshot = {
@@ -56,8 +70,8 @@ export async function writeSnapshot(
  * that is not JSON or a memory file of the wrong size, InvalidArgument for
  * a malformed saved form.
  */
-export function readSnapshot(dir: string): Snapshot {
-  const { memory, state } = snapshotPaths(dir);
+export function readSnapshot(dir: string): Snapshot & { memoryPath: string } {
+  const { state } = snapshotPaths(dir);
   let text: string;
   try {
     text = Deno.readTextFileSync(state);
@@ -83,6 +97,7 @@ export function readSnapshot(dir: string): Snapshot {
     );
   }
   const s = parseState(snapshotSchema, raw, `the template at ${dir}`);
+  const memory = snapshotPaths(dir, s).memory;
   let size: number;
   try {
     size = Deno.statSync(memory).size;
@@ -97,5 +112,5 @@ export function readSnapshot(dir: string): Snapshot {
       `Template memory file ${memory} is ${size} bytes, want ${s.memoryBytes} (truncated or replaced)`,
     );
   }
-  return s;
+  return { ...s, memoryPath: memory };
 }

@@ -1,7 +1,11 @@
 import { assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../../common/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "../../../common/errors.ts";
 import type { Fingerprint } from "./fingerprint.ts";
-import { readSnapshot, snapshotPaths, writeSnapshot } from "./saved_form.ts";
+import { newMemoryFileName, readSnapshot, snapshotPaths, writeSnapshot } from "./saved_form.ts";
 
 const fingerprint: Fingerprint = {
   kernel: { path: "/k", size: 10, mtimeMs: 1 },
@@ -15,9 +19,15 @@ const fingerprint: Fingerprint = {
 
 async function template(): Promise<{ dir: string; paths: ReturnType<typeof snapshotPaths> }> {
   const dir = await Deno.makeTempDir({ prefix: "tmpl-" });
-  const paths = snapshotPaths(dir);
+  const memoryFile = newMemoryFileName();
+  const paths = snapshotPaths(dir, { memoryFile });
   await Deno.writeFile(paths.memory, new Uint8Array(8192));
-  await writeSnapshot(dir, { fingerprint, memoryBytes: 8192, machine: { any: "thing" } });
+  await writeSnapshot(dir, {
+    fingerprint,
+    memoryBytes: 8192,
+    memoryFile,
+    machine: { any: "thing" },
+  });
   return { dir, paths };
 }
 
@@ -31,6 +41,7 @@ Deno.test("saved form: written and read back with its version, fingerprint and m
       fingerprint,
       { any: "thing" },
     ]);
+    assertEquals(s.memoryPath, `${dir}/${s.memoryFile}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -44,6 +55,11 @@ Deno.test("saved form: no template, another version or a malformed file are refu
     assertThrows(() => readSnapshot(dir), FailedPreconditionError, "saved-form version 7");
     await Deno.writeTextFile(paths.state, text.replace('"memoryBytes":8192', '"memoryBytes":"x"'));
     assertThrows(() => readSnapshot(dir), InvalidArgumentError, "malformed at memoryBytes");
+    await Deno.writeTextFile(
+      paths.state,
+      text.replace(/"memoryFile":"[^"]*"/, '"memoryFile":"../etc"'),
+    );
+    assertThrows(() => readSnapshot(dir), InvalidArgumentError, "malformed at memoryFile");
     await Deno.writeTextFile(paths.state, "{");
     assertThrows(() => readSnapshot(dir), FailedPreconditionError, "is not JSON");
     await Deno.remove(paths.state);
