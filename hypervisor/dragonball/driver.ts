@@ -28,6 +28,7 @@ import { mapImageFile } from "./image_file.ts";
 import { UNSUPPORTED_DRAGONBALL } from "../unsupported_keys.ts";
 import { checkBootFiles } from "../options_check.ts";
 import { type TemplatePlan, TemplatePlanner } from "./template_plan.ts";
+import { TEMPLATE_NIC_MAC } from "./template.ts";
 
 const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
@@ -125,9 +126,8 @@ export class Dragonball implements Hypervisor {
     this.#o = options;
   }
 
-  /** Whether the running VM was restored from the template (its identity is still the template's). */
-  restoredFromTemplate(): boolean {
-    return this.#plan?.kind === "restore";
+  templateClone(): { nicMac: string } | undefined {
+    return this.#plan?.kind === "restore" ? { nicMac: TEMPLATE_NIC_MAC } : undefined;
   }
 
   state(): VmState {

@@ -17,6 +17,13 @@ import type { Device } from "../device.ts";
 import type { DeviceSpec } from "./device_specs.ts";
 import { type FileId, fileIdentity, type Fingerprint } from "./snapshot/fingerprint.ts";
 
+/**
+ * The MAC of a template's NIC slot (locally administered). A clone's guest
+ * still has it on its NIC; the runtime names it to the agent, which gives
+ * the NIC the pod's MAC (agent/guest/network.ts, `template-mac=`).
+ */
+export const TEMPLATE_NIC_MAC = "02:00:00:00:7e:01";
+
 /** The mount tag of the share every template has. */
 export const TEMPLATE_SHARE_TAG = "kataShared";
 
@@ -65,7 +72,9 @@ export function templateLayout(
   specs.push({ kind: "9p", tag: TEMPLATE_SHARE_TAG, dir: shares[0]?.hostPath ?? emptyShare });
   const nic = nics[0];
   specs.push(
-    nic ? { kind: "net", tap: nic.tapName, netns, mac: nic.guestMac } : { kind: "net-slot" },
+    nic
+      ? { kind: "net", tap: nic.tapName, netns, mac: nic.guestMac }
+      : { kind: "net-slot", mac: TEMPLATE_NIC_MAC },
   );
   specs.push({ kind: "vsock", ...vsock });
   return {

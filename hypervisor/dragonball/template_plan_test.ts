@@ -35,7 +35,7 @@ Deno.test("template layout: the pod's share and NIC take the template's places; 
   const empty = templateLayout("", [], vsock, "/t/share", "", 4);
   if ("misfit" in empty) throw new Error(empty.misfit);
   assertEquals(empty.specs[0], { kind: "9p", tag: "kataShared", dir: "/t/share" });
-  assertEquals(empty.specs[1], { kind: "net-slot" });
+  assertEquals(empty.specs[1], { kind: "net-slot", mac: "02:00:00:00:7e:01" });
   const disk: Device = { kind: "block", path: "/d", readOnly: false } as Device;
   assertEquals(templateLayout("", [disk], vsock, "", "", 4), {
     misfit: "it has cold-plugged block devices",
