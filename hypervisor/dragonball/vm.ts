@@ -303,7 +303,13 @@ export class Vm {
     for (const v of [...this.#vcpus.slice(1), this.#vcpus[0]]) {
       await v.start((vcpu) => this.#handleExit(vcpu));
       this.#phase(`start vCPU ${v.id}`);
-      v.wait().catch((e) => this.#guestEnded({ kind: "failed", reason: (e as Error).message }));
+      // A truncated memory file makes KVM_RUN fail (EFAULT): say why rather than the errno.
+      v.wait().catch((e) =>
+        this.#guestEnded({
+          kind: "failed",
+          reason: this.#memory?.fileProblem() ?? (e as Error).message,
+        })
+      );
     }
   }
 
