@@ -154,22 +154,28 @@ export function readMsrs(vcpuFd: number, indexes: readonly number[]): [number, b
   return out;
 }
 
-/** KVM_SET_MSRS of every entry; names the first MSR the kernel refused. */
-export function writeMsrs(vcpuFd: number, entries: readonly [number, bigint][]): void {
-  const b = new Uint8Array(8 + entries.length * 16);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, entries.length, true);
-  entries.forEach(([index, data], i) => {
-    v.setUint32(8 + i * 16, index, true);
-    v.setBigUint64(16 + i * 16, data, true);
-  });
-  const n = ioctlBuf(vcpuFd, KVM.SET_MSRS, b, "KVM_SET_MSRS");
-  if (n !== entries.length) {
-    throw new FfiError(
-      "FailedPrecondition",
-      `KVM_SET_MSRS: MSR 0x${entries[n][0].toString(16)} was rejected`,
-    );
+/**
+ * KVM_SET_MSRS of every entry. The kernel stops at the first entry it
+ * refuses; that one is skipped and the rest written. Returns the indexes
+ * refused (a host that lists an MSR it will not take back; the caller says
+ * so).
+ */
+export function writeMsrs(vcpuFd: number, entries: readonly [number, bigint][]): number[] {
+  const refused: number[] = [];
+  let rest = [...entries];
+  while (rest.length > 0) {
+    const b = new Uint8Array(8 + rest.length * 16);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, rest.length, true);
+    rest.forEach(([index, data], i) => {
+      v.setUint32(8 + i * 16, index, true);
+      v.setBigUint64(16 + i * 16, data, true);
+    });
+    const n = ioctlBuf(vcpuFd, KVM.SET_MSRS, b, "KVM_SET_MSRS");
+    if (n < rest.length) refused.push(rest[n][0]);
+    rest = rest.slice(n + 1);
   }
+  return refused;
 }
 
 /**

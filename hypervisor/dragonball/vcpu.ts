@@ -22,9 +22,12 @@ import {
   type Sregs,
 } from "../../ffi/kvm.ts";
 import { VcpuThread } from "../../ffi/kvm_vcpu_thread.ts";
+import { getLogger } from "../../common/log.ts";
 import { bootMsrs, setLocalInterrupts, vcpuCpuid } from "./cpu_config.ts";
 import { completePendingExit, kvmclockPaused } from "../../ffi/kvm_state.ts";
 import { applyVcpu, captureVcpu, type VcpuState } from "./snapshot/vcpu_state.ts";
+
+const log = getLogger("dragonball");
 
 /** x87 control word and MXCSR after reset. */
 const FPU_CONTROL_WORD = 0x37f;
@@ -106,9 +109,15 @@ export class Vcpu {
     return captureVcpu(this.id, this.fd, msrIndexes);
   }
 
-  /** Takes a saved state (before {@link start}). */
+  /** Takes a saved state (before {@link start}); MSRs KVM refuses are skipped and logged. */
   applyState(s: VcpuState): void {
-    applyVcpu(this.fd, s);
+    const refused = applyVcpu(this.fd, s);
+    if (refused.length > 0) {
+      log.warn("vCPU {id}: KVM refused saved MSRs {msrs}", {
+        id: this.id,
+        msrs: refused.map((i) => `0x${i.toString(16)}`).join(", "),
+      });
+    }
   }
 
   /** Resolves when the thread ends; rejects when KVM_RUN failed. */

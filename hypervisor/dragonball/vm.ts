@@ -228,7 +228,7 @@ export class Vm {
       const parts = this.#parts();
       const state = parseMachineState(c.restore, parts, c.vcpus);
       applyMachine(parts, state);
-      state.vcpus.forEach((v) => this.#vcpus[v.id].applyState(v));
+      for (const v of state.vcpus) this.#vcpus[v.id].applyState(v);
       this.#phase("restore");
       return;
     }

@@ -52,7 +52,7 @@ export function templateDir(loaded: LoadedConfig): string {
 export async function factoryInit(
   loaded: LoadedConfig,
   dial: AgentDialer,
-  readyTimeoutMs = 60_000,
+  readyTimeoutMs = Math.max(60_000, loaded.agent?.reconnect_timeout_ms ?? 0),
 ): Promise<string> {
   const dir = templateDir(loaded);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });

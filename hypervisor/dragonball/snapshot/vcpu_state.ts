@@ -73,10 +73,14 @@ export function parseVcpuState(value: unknown, what: string): VcpuState {
   return parseState(vcpuStateSchema, value, what);
 }
 
-/** Writes a saved state into a fresh vCPU. */
-export function applyVcpu(fd: number, s: VcpuState): void {
+/**
+ * Writes a saved state into a fresh vCPU; returns the MSRs KVM refused to
+ * take back (each skipped, the rest written).
+ */
+export function applyVcpu(fd: number, s: VcpuState): number[] {
   setMpStateValue(fd, s.mpState);
   for (const n of BLOBS.slice(0, -1)) setVcpuBlob(fd, n, fromBase64(s[n]));
-  writeMsrs(fd, s.msrs.map(([i, v]) => [i, BigInt(`0x${v}`)]));
+  const refused = writeMsrs(fd, s.msrs.map(([i, v]) => [i, BigInt(`0x${v}`)]));
   setVcpuBlob(fd, "events", fromBase64(s.events));
+  return refused;
 }

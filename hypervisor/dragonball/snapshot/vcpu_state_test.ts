@@ -99,7 +99,7 @@ kvmTest(
       const saved = JSON.parse(JSON.stringify(captureVcpu(0, a.fd, msrs)));
       const parsed = parseVcpuState(saved, "vCPU 0");
       assert(parsed.msrs.length > 5, `${parsed.msrs.length} MSRs read`);
-      applyVcpu(b.fd, parsed);
+      assertEquals(applyVcpu(b.fd, parsed), [], "every MSR taken back");
       assertEquals(getRegs(b.fd), regs);
       assertEquals(getSregs(b.fd).ds.base, 0x10000n);
       const again = captureVcpu(0, b.fd, msrs);
