@@ -88,7 +88,7 @@ export type VmExit =
 type State = "created" | "running" | "pausing" | "paused" | "stopping" | "stopped";
 
 /** How often a clone checks that its memory file still holds all of guest RAM. */
-const MEMORY_FILE_CHECK_MS = 500;
+const MEMORY_FILE_CHECK_MS = 100;
 
 /** Largest vCPU count the MP table and the APIC id space allow here. */
 export const MAX_VCPUS = 254;

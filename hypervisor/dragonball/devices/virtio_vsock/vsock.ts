@@ -37,6 +37,8 @@ export class VirtioVsock implements VirtioDevice {
   readonly #rxPending: Uint8Array<ArrayBuffer>[] = [];
   #ctx?: ActivateContext;
   #closed = false;
+  /** A transport reset was sent and the guest has not kicked its event queue since. */
+  #resetPending = false;
 
   private constructor(
     readonly path: string,
@@ -48,7 +50,9 @@ export class VirtioVsock implements VirtioDevice {
       guestCid,
       listener,
       (packet) => this.#queueRx(packet),
-      () => !this.#closed && this.#ctx !== undefined,
+      // Host connections wait (are refused, and the dialer retries) until the guest has
+      // handled a transport reset: one made before would be reset with the old ones.
+      () => !this.#closed && this.#ctx !== undefined && !this.#resetPending,
     );
   }
 
@@ -106,6 +110,8 @@ export class VirtioVsock implements VirtioDevice {
       return writeToChain(ctx.memory, descs, event);
     }, { while: () => !sent });
     if (!sent) log.warn("vsock: no event buffer for the transport reset; guest connections stay");
+    // Linux refills the event queue and kicks it once it has reset its sockets.
+    this.#resetPending = sent;
   }
 
   activate(ctx: ActivateContext): void {
@@ -116,10 +122,12 @@ export class VirtioVsock implements VirtioDevice {
   notify(index: number): void {
     if (index === RX) this.#flushRx();
     else if (index === TX) this.#drainTx();
+    else if (index === EVENT) this.#resetPending = false;
   }
 
   reset(): void {
     this.#ctx = undefined;
+    this.#resetPending = false;
     this.#rxPending.length = 0;
     this.#muxer.dropAll();
   }

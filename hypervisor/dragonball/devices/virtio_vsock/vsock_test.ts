@@ -213,6 +213,19 @@ Deno.test("hybrid vsock: saved CID round-trips; after restore the guest gets a t
     b.afterRestore();
     assertEquals(queues[2].used(0), { id: 0, len: 4 });
     assertEquals(memory.u32(0x300000), 0, "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
+    // Until the guest has handled the reset (it kicks the event queue), host connections are refused.
+    const early = await Deno.connect({ transport: "unix", path: `${dir}/b.sock` });
+    await early.write(new TextEncoder().encode("CONNECT 1024\n"));
+    assertEquals(await early.read(new Uint8Array(8)), null, "refused while the reset is pending");
+    early.close();
+    b.notify(2);
+    const later = await Deno.connect({ transport: "unix", path: `${dir}/b.sock` });
+    await later.write(new TextEncoder().encode("CONNECT 1024\n"));
+    queues[0].addChain([{ addr: 0x310000, len: 4096, write: true }]);
+    b.notify(0);
+    await until(() => queues[0].usedIdx > 0 || undefined, "the REQUEST to the guest");
+    assertEquals(decodeHeader(memory.read(0x310000, HEADER_SIZE)).op, OP.REQUEST);
+    later.close();
   } finally {
     for (const d of [a, b, other]) await d.close();
     await Deno.remove(dir, { recursive: true });
