@@ -34,6 +34,8 @@ const log = getLogger("dragonball");
 const consoleLog = getLogger("dragonball.console");
 
 const DEFAULT_CID = 3;
+/** How much of the guest console {@link Dragonball.consoleTail} keeps. */
+const CONSOLE_TAIL_CHARS = 4096;
 /** Upstream's default `template_path`. */
 export const DEFAULT_TEMPLATE_PATH = "/run/vc/vm/template";
 /** Empty virtio-blk slots every VM boots with, for disks added after boot. */
@@ -118,12 +120,18 @@ export class Dragonball implements Hypervisor {
   /** Hot-added disks, by slot (set up at start, after the cold-plugged disks). */
   #slots?: BlockSlots<BlockDevice & { id: string }>;
   readonly #placeholders = new Map<number, VirtioBlock>();
+  #consoleTail = "";
   /** How this VM uses the template (none, built as one, restored from one). */
   #plan?: TemplatePlan;
 
   /** `buildTemplate`: this VM becomes the template at `templatePath` (`shim-ctl factory init`). */
   constructor(options: DragonballOptions, readonly buildTemplate = false) {
     this.#o = options;
+  }
+
+  /** The guest console's last few KiB (evidence when a guest never answers). */
+  consoleTail(): string {
+    return this.#consoleTail;
   }
 
   templateClone(): { nicMac: string } | undefined {
@@ -321,7 +329,11 @@ export class Dragonball implements Hypervisor {
         memoryMib: o.memoryMib,
         vcpus: o.vcpus,
         devices,
-        console: (data) => consoleLog.debug("{line}", { line: new TextDecoder().decode(data) }),
+        console: (data) => {
+          const line = new TextDecoder().decode(data);
+          this.#consoleTail = (this.#consoleTail + line).slice(-CONSOLE_TAIL_CHARS);
+          consoleLog.debug("{line}", { line });
+        },
         memoryFile: plan.kind === "cold" ? undefined : plan.memoryFile,
         restore: plan.kind === "restore" ? plan.machine : undefined,
       });

@@ -11,7 +11,7 @@
  */
 import type { LoadedConfig } from "../../config/load.ts";
 import type { HypervisorConfig } from "../../config/schema.ts";
-import { FailedPreconditionError, NotFoundError } from "../../common/errors.ts";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import {
   DEFAULT_TEMPLATE_PATH,
@@ -66,12 +66,19 @@ export async function factoryInit(
   try {
     await hv.prepareVm({ id: BUILD_ID });
     await hv.startVm(readyTimeoutMs);
+    // The configuration's dial timeout: under nested emulation one handshake takes more than 10 ms.
     const agent = await dial(hv.agentSocket(), {
-      dialTimeoutMs: 10,
+      dialTimeoutMs: loaded.agent?.dial_timeout_ms || 10,
       reconnectTimeoutMs: readyTimeoutMs,
     });
     try {
       await agent.check({}, { timeoutMs: readyTimeoutMs });
+    } catch (e) {
+      throw new UnavailableError(
+        `The template VM's agent did not answer: ${(e as Error).message}; ` +
+          `guest console (tail): ${hv.consoleTail().slice(-2000) || "(empty)"}`,
+        { cause: e },
+      );
     } finally {
       agent.close();
     }
