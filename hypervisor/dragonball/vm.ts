@@ -255,12 +255,13 @@ export class Vm {
   }
 
   /**
-   * Pauses a running VM for a snapshot: every vCPU leaves the guest at an
-   * instruction boundary and its thread ends; devices stay. A paused VM is
-   * saved ({@link saveMachine}) and then stopped; it does not run again.
+   * Pauses a running (or never started) VM for a snapshot: every vCPU
+   * leaves the guest at an instruction boundary and its thread ends; devices
+   * stay. A paused VM is saved ({@link saveMachine}) and then stopped; it
+   * does not run again.
    */
   async pause(): Promise<void> {
-    if (this.#state !== "running") {
+    if (this.#state !== "running" && this.#state !== "created") {
       throw new FailedPreconditionError(`Cannot pause a VM that is ${this.#state}`);
     }
     this.#state = "pausing";
