@@ -8,6 +8,7 @@
 import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
 import { closeFd, O, openFd } from "../../ffi/fd.ts";
+import { leaseBreaking, takeReadLease } from "../../ffi/lease.ts";
 import { FailedPreconditionError } from "../../common/errors.ts";
 
 /** A guest-physical access outside guest memory. */
@@ -69,6 +70,8 @@ export class GuestMemory {
   readonly #fileFd: number;
   /** The memory file backing guest RAM, if any. */
   readonly file?: MemoryFile;
+  /** Whether a read lease on the (private) memory file announces writers. */
+  #leased = false;
 
   private constructor(
     regions: MemoryRegionView[],
@@ -116,8 +119,15 @@ export class GuestMemory {
           `Memory file ${file.path} is ${actual} bytes, want ${size} (truncated or replaced)`,
         );
       }
+      let leased = false;
+      if (!shared) {
+        try {
+          takeReadLease(fd, file.path);
+          leased = true;
+        } catch { /* a writer has it open already: the size check alone watches it */ }
+      }
       let offset = 0;
-      return GuestMemory.#map(layout, (len) => {
+      const memory = GuestMemory.#map(layout, (len) => {
         const m = map(
           len,
           PROT.READ | PROT.WRITE,
@@ -128,6 +138,8 @@ export class GuestMemory {
         offset += len;
         return m;
       }, { fd, file });
+      memory.#leased = leased;
+      return memory;
     } catch (e) {
       closeFd(fd);
       throw e;
@@ -166,10 +178,16 @@ export class GuestMemory {
    * Whether the memory file still holds every page of guest RAM: undefined
    * when it does (or there is no file), else what is wrong. A file
    * truncated under a running VM leaves pages that fault on access; the
-   * caller stops the VM before a device touches them.
+   * caller stops the VM before a device touches them. A private map holds
+   * a read lease: a process about to truncate or write the file waits
+   * until this memory is closed, and the kernel's SIGIO says so first
+   * (memory_file_watch.ts).
    */
   fileProblem(): string | undefined {
     if (this.#fileFd < 0 || this.#closed) return undefined;
+    if (this.#leased && leaseBreaking(this.#fileFd, this.file!.path)) {
+      return `Memory file ${this.file!.path} is being truncated or written by another process`;
+    }
     const actual = GuestMemory.#fdSize(this.#fileFd);
     return actual < this.size
       ? `Memory file ${this.file!.path} was truncated to ${actual} bytes under the VM ` +

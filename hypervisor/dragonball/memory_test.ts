@@ -46,7 +46,7 @@ Deno.test("guest memory: zero() clears unless the caller vouches the range is fr
   assertThrows(() => mem.zero(0xfff, 2), GuestMemoryError);
 });
 
-Deno.test("memory file: a shared map writes the file; private maps keep their writes to themselves", () => {
+Deno.test("memory file: a shared map writes the file; private maps keep their writes to themselves", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "memfile-" });
   const path = `${dir}/memory`;
   const size = 1 << 20;
@@ -70,22 +70,36 @@ Deno.test("memory file: a shared map writes the file; private maps keep their wr
       "template",
     );
     assertEquals(a.fileProblem(), undefined);
-    b.close();
-    // Truncated under a: reported (a's pages are not touched again: they would fault).
-    Deno.truncateSync(path, 4096);
-    assertEquals(
-      a.fileProblem(),
-      `Memory file ${path} was truncated to 4096 bytes under the VM (want ${size})`,
-    );
+    // Another process about to truncate the file: the lease says so, and it waits for the close.
+    const truncate = new Deno.Command("sh", { args: ["-c", `: >'${path}'`] }).spawn();
+    let problem: string | undefined;
+    for (let i = 0; i < 250 && !problem; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      problem = a.fileProblem();
+    }
+    assertEquals(problem, `Memory file ${path} is being truncated or written by another process`);
+    assertEquals(Deno.statSync(path).size, size, "the truncation waits for the lease");
     a.close();
+    b.close();
+    assertEquals((await truncate.status).code, 0);
+    assertEquals(Deno.statSync(path).size, 0);
     const e = assertThrows(
       () => GuestMemory.fromFile(size, { path, mode: "private" }),
       FailedPreconditionError,
     );
+    assertEquals(e.message, `Memory file ${path} is 0 bytes, want ${size} (truncated or replaced)`);
+
+    // Without a lease (a writer had the file open), the size check still sees a truncation.
+    Deno.truncateSync(path, size);
+    const writer = Deno.openSync(path, { write: true });
+    const c = GuestMemory.fromFile(size, { path, mode: "private" });
+    writer.truncateSync(4096);
+    writer.close();
     assertEquals(
-      e.message,
-      `Memory file ${path} is 4096 bytes, want ${size} (truncated or replaced)`,
+      c.fileProblem(),
+      `Memory file ${path} was truncated to 4096 bytes under the VM (want ${size})`,
     );
+    c.close();
     Deno.removeSync(path);
     assertThrows(() => GuestMemory.fromFile(size, { path, mode: "private" }), SysError, path);
   } finally {

@@ -24,6 +24,7 @@ import { FailedPreconditionError, InvalidArgumentError } from "../../common/erro
 import { Bus } from "./bus.ts";
 import { ConsoleBuffer } from "./console_buffer.ts";
 import { GuestMemory, type MemoryFile } from "./memory.ts";
+import { watchMemoryFile } from "./memory_file_watch.ts";
 import { msrIndexList } from "../../ffi/kvm_state.ts";
 import type { Stateful } from "./devices/state.ts";
 import {
@@ -86,9 +87,6 @@ export type VmExit =
   | { kind: "failed"; reason: string };
 
 type State = "created" | "running" | "pausing" | "paused" | "stopping" | "stopped";
-
-/** How often a clone checks that its memory file still holds all of guest RAM. */
-const MEMORY_FILE_CHECK_MS = 100;
 
 /** Largest vCPU count the MP table and the APIC id space allow here. */
 export const MAX_VCPUS = 254;
@@ -314,17 +312,10 @@ export class Vm {
     }
   }
 
-  /**
-   * A clone's memory file truncated under it would fault the guest, and this
-   * process when a device reads guest memory: the VM is stopped, saying so,
-   * at the first check that sees it.
-   */
+  /** Stops the VM, saying why, when a clone's memory file is about to change or has shrunk. */
   #watchMemoryFile(memory: GuestMemory): void {
-    const timer = setInterval(() => {
-      const problem = memory.fileProblem();
-      if (problem) this.#guestEnded({ kind: "failed", reason: problem });
-    }, MEMORY_FILE_CHECK_MS);
-    this.#onClose(() => clearInterval(timer));
+    const stop = watchMemoryFile(memory, (reason) => this.#guestEnded({ kind: "failed", reason }));
+    this.#onClose(stop);
   }
 
   /**
