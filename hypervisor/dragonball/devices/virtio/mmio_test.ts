@@ -156,16 +156,19 @@ Deno.test("virtio-mmio: a configuration change bumps the generation; the interru
 /** Brings a transport's device up with queue 0 at 0x1000/0x2000/0x3000 of size 8. */
 function bringUp(t: VirtioMmioTransport): void {
   const { write } = rw(t);
-  write(0x024, 1);
-  write(0x020, 1);
-  write(0x070, 1 | 2 | 8);
-  write(0x030, 0);
-  write(0x038, 8);
-  write(0x080, 0x1000);
-  write(0x090, 0x2000);
-  write(0x0a0, 0x3000);
-  write(0x044, 1);
-  write(0x070, 1 | 2 | 8 | 4);
+  const steps: [number, number][] = [
+    [0x024, 1], // driver features, high word: VERSION_1
+    [0x020, 1],
+    [0x070, 1 | 2 | 8], // FEATURES_OK
+    [0x030, 0], // queue 0: size 8, rings at 0x1000, 0x2000, 0x3000, ready
+    [0x038, 8],
+    [0x080, 0x1000],
+    [0x090, 0x2000],
+    [0x0a0, 0x3000],
+    [0x044, 1],
+    [0x070, 1 | 2 | 8 | 4], // DRIVER_OK
+  ];
+  for (const [reg, value] of steps) write(reg, value);
 }
 
 Deno.test("virtio-mmio: saved state round-trips through JSON and reactivates the device", () => {
