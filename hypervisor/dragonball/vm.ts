@@ -33,6 +33,7 @@ import {
   type MachineParts,
   type MachineState,
   parseMachineState,
+  resumeDevices,
 } from "./snapshot/machine.ts";
 import { Vcpu } from "./vcpu.ts";
 import { IrqFdLine } from "./interrupt.ts";
@@ -227,6 +228,7 @@ export class Vm {
       const state = parseMachineState(c.restore, parts, c.vcpus);
       applyMachine(parts, state);
       for (const v of state.vcpus) this.#vcpus[v.id].applyState(v);
+      resumeDevices(parts);
       this.#phase("restore");
       return;
     }

@@ -49,7 +49,7 @@ export interface MachineParts {
   /** Legacy devices by name ("serial", "i8042", "acpi"). */
   legacy: ReadonlyMap<string, Stateful>;
   /** virtio-mmio transports, in slot order. */
-  virtio: readonly Stateful[];
+  virtio: readonly (Stateful & { resumeAfterRestore(): void })[];
 }
 
 /** Reads the VM-wide KVM state and every device's (the vCPUs come captured). */
@@ -91,11 +91,23 @@ export function parseMachineState(value: unknown, p: MachineParts, vcpus: number
   return s;
 }
 
-/** Writes the VM-wide KVM state and every device's into a VM built for it. */
+/**
+ * Writes the VM-wide KVM state and every device's into a VM built for it.
+ * The caller restores the vCPUs next, then calls {@link resumeDevices}.
+ */
 export function applyMachine(p: MachineParts, s: MachineState): void {
   setPit2(p.vmFd, fromBase64(s.pit));
   for (const chip of s.irqchips) setIrqchip(p.vmFd, fromBase64(chip));
   setClock(p.vmFd, fromBase64(s.clock));
   for (const [name, dev] of p.legacy) dev.restoreState(s.devices.legacy[name]);
   p.virtio.forEach((t, i) => t.restoreState(s.devices.virtio[i]));
+}
+
+/**
+ * Lets restored devices reach the guest (interrupts included) once every
+ * vCPU has its state: an interrupt raised before a vCPU's LAPIC is restored
+ * would be overwritten with it.
+ */
+export function resumeDevices(p: MachineParts): void {
+  for (const t of p.virtio) t.resumeAfterRestore();
 }

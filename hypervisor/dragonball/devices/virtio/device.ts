@@ -27,8 +27,8 @@ export interface ActivateContext {
  * A virtio device model. Its save/restore (`saveState`, `restoreState`) is
  * the device-specific part of the shared `Stateful` interface (state.ts):
  * the transport saves the queues and its registers around it, restores the
- * device's state first, then activates it when it was active, then calls
- * {@link VirtioDevice.afterRestore}.
+ * device's state first, then activates it when it was active, and calls
+ * {@link VirtioDevice.afterRestore} once the VM's vCPUs are restored too.
  */
 export interface VirtioDevice {
   readonly deviceType: number;

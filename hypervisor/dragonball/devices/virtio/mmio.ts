@@ -312,7 +312,8 @@ export class VirtioMmioTransport implements BusDevice, Stateful {
   /**
    * Takes back a saved transport: the saved device must be this device's
    * type with as many queues; queues of an active device must lie in guest
-   * memory. The device is restored, then activated when it was active.
+   * memory. The device is restored, then activated when it was active;
+   * {@link resumeAfterRestore} follows once the vCPUs are restored.
    */
   restoreState(state: unknown): void {
     const what = `virtio device ${this.device.deviceType}`;
@@ -349,8 +350,17 @@ export class VirtioMmioTransport implements BusDevice, Stateful {
         throw new InvalidArgumentError(`Saved ${what} has queue ${bad} outside guest memory`);
       }
       this.#activate();
-      this.device.afterRestore?.();
     }
+  }
+
+  /**
+   * Tells a restored, active device that the machine is whole again (vCPU
+   * state included), so what it sends the guest now (vsock's transport
+   * reset) raises an interrupt no later vCPU restore overwrites. Called by
+   * the VM once every vCPU has its state, before any runs.
+   */
+  resumeAfterRestore(): void {
+    if (this.#active) this.device.afterRestore?.();
   }
 
   /** Releases the device's host resources. */

@@ -184,6 +184,8 @@ Deno.test("virtio-mmio: saved state round-trips through JSON and reactivates the
   const t2 = new VirtioMmioTransport(dev2, mem, { trigger() {} });
   t2.restoreState(saved);
   assertEquals(dev2.restored, [{ saved: { n: 1 } }]);
+  assertEquals(dev2.afterRestores, 0, "not before the vCPUs are restored");
+  t2.resumeAfterRestore();
   assertEquals(dev2.afterRestores, 1);
   assertEquals(dev2.activated?.queues[0].saveState(), dev.activated!.queues[0].saveState());
   assertEquals(dev2.activated?.features, 1n << 32n);

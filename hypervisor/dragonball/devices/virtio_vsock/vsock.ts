@@ -21,6 +21,8 @@ const log = getLogger("dragonball.vsock");
 /** rx, tx and event queues, 256 entries each. */
 const QUEUE_SIZES = [256, 256, 256];
 const RX = 0, TX = 1, EVENT = 2;
+/** How often a pending transport reset raises the interrupt again. */
+const RESET_NUDGE_MS = 1000;
 /** VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: the guest drops its connections and re-reads the CID. */
 const EVENT_TRANSPORT_RESET = 0;
 
@@ -39,6 +41,8 @@ export class VirtioVsock implements VirtioDevice {
   #closed = false;
   /** A transport reset was sent and the guest has not kicked its event queue since. */
   #resetPending = false;
+  /** Raises the interrupt again while the reset is pending (one lost must not stall the VM). */
+  #resetNudge?: ReturnType<typeof setInterval>;
 
   private constructor(
     readonly path: string,
@@ -111,7 +115,17 @@ export class VirtioVsock implements VirtioDevice {
     }, { while: () => !sent });
     if (!sent) log.warn("vsock: no event buffer for the transport reset; guest connections stay");
     // Linux refills the event queue and kicks it once it has reset its sockets.
-    this.#resetPending = sent;
+    this.#setResetPending(sent);
+  }
+
+  #setResetPending(on: boolean): void {
+    this.#resetPending = on;
+    if (on) {
+      this.#resetNudge ??= setInterval(() => this.#ctx?.signalUsed(), RESET_NUDGE_MS);
+    } else if (this.#resetNudge !== undefined) {
+      clearInterval(this.#resetNudge);
+      this.#resetNudge = undefined;
+    }
   }
 
   activate(ctx: ActivateContext): void {
@@ -122,12 +136,12 @@ export class VirtioVsock implements VirtioDevice {
   notify(index: number): void {
     if (index === RX) this.#flushRx();
     else if (index === TX) this.#drainTx();
-    else if (index === EVENT) this.#resetPending = false;
+    else if (index === EVENT) this.#setResetPending(false);
   }
 
   reset(): void {
     this.#ctx = undefined;
-    this.#resetPending = false;
+    this.#setResetPending(false);
     this.#rxPending.length = 0;
     this.#muxer.dropAll();
   }
@@ -135,6 +149,7 @@ export class VirtioVsock implements VirtioDevice {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#setResetPending(false);
     this.#ctx = undefined;
     this.#muxer.close();
     try {

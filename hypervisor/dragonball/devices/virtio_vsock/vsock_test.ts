@@ -209,9 +209,18 @@ Deno.test("hybrid vsock: saved CID round-trips; after restore the guest gets a t
     const queues = [0, 0x100000, 0x200000].map((base) => new TestDriver(64, memory, base));
     queues[2].addChain([{ addr: 0x300000, len: 8, write: true }]);
     memory.setU32(0x300000, 0xffff);
-    b.activate({ memory, queues: queues.map((q) => q.queue), features: 0n, signalUsed() {} });
+    let interrupts = 0;
+    b.activate({
+      memory,
+      queues: queues.map((q) => q.queue),
+      features: 0n,
+      signalUsed: () => interrupts++,
+    });
     b.afterRestore();
     assertEquals(queues[2].used(0), { id: 0, len: 4 });
+    assertEquals(interrupts, 1);
+    // Not acknowledged yet: the interrupt is raised again (a lost one must not stall the guest).
+    await until(() => interrupts > 1 || undefined, "the interrupt raised again");
     assertEquals(memory.u32(0x300000), 0, "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
     // Until the guest has handled the reset (it kicks the event queue), host connections are refused.
     const early = await Deno.connect({ transport: "unix", path: `${dir}/b.sock` });
@@ -219,6 +228,9 @@ Deno.test("hybrid vsock: saved CID round-trips; after restore the guest gets a t
     assertEquals(await early.read(new Uint8Array(8)), null, "refused while the reset is pending");
     early.close();
     b.notify(2);
+    const after = interrupts;
+    await new Promise((r) => setTimeout(r, 1100));
+    assertEquals(interrupts, after, "no more once the guest kicked its event queue");
     const later = await Deno.connect({ transport: "unix", path: `${dir}/b.sock` });
     await later.write(new TextEncoder().encode("CONNECT 1024\n"));
     queues[0].addChain([{ addr: 0x310000, len: 4096, write: true }]);
