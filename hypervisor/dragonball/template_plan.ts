@@ -45,11 +45,11 @@ export interface PlanRequest {
 }
 
 /** The memory file of the template now in `dir`, if any (replaced by a new build). */
-function readOldMemory(dir: string): Promise<string | undefined> {
+function currentMemory(dir: string): string | undefined {
   try {
-    return Promise.resolve(readSnapshot(dir).memoryPath);
+    return readSnapshot(dir).memoryPath;
   } catch {
-    return Promise.resolve(undefined);
+    return undefined; // none, or unusable: factory destroy removes stray memory files
   }
 }
 
@@ -129,7 +129,7 @@ export class TemplatePlanner {
       memoryFile: { path: files.building, mode: "shared" },
       commit: async (machine) => {
         // Renames, never a rewrite: clones of an older template keep mapping its file.
-        const old = await readOldMemory(dir);
+        const old = currentMemory(dir);
         const memoryFile = newMemoryFileName();
         await Deno.rename(files.building, `${dir}/${memoryFile}`);
         await writeSnapshot(dir, { fingerprint, memoryBytes, memoryFile, machine });
