@@ -144,6 +144,15 @@ export function notImplementedKeys(loaded: LoadedConfig): NotImplementedKey[] {
     const section = `hypervisor.${loaded.hypervisorName}`;
     out.push({ section, key: "cold_plug_vfio", value: JSON.stringify(coldPlug), file });
   }
+  // VM templating is the built-in VMM's (hypervisor/dragonball/template.ts); other drivers ignore it.
+  const factory = (loaded.hypervisor?.factory ?? {}) as { enable_template?: boolean };
+  if (
+    loaded.runtimeName === "virt_container" && factory.enable_template &&
+    loaded.hypervisorName !== "dragonball"
+  ) {
+    const section = `hypervisor.${loaded.hypervisorName}.factory`;
+    out.push({ section, key: "enable_template", value: "true", file });
+  }
   if (loaded.runtimeName === "virt_container") {
     out.push(
       ...setKeys(

@@ -62,3 +62,32 @@ Deno.test("keys set without effect are reported with key, section and file; defa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("enable_template is reported for QEMU (templating is the built-in VMM's), not for dragonball", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = [
+      ["configuration-qemu.toml", "qemu", true],
+      ["configuration-dragonball.toml", "dragonball", false],
+    ] as const;
+    for (const [shipped, name, reported] of cases) {
+      const file = `${dir}/${shipped}`;
+      await Deno.copyFile(new URL(`./${shipped}`, import.meta.url).pathname, file);
+      await Deno.mkdir(`${dir}/config.d`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/config.d/50-test.toml`,
+        `[hypervisor.${name}.factory]\nenable_template = true\n`,
+      );
+      const keys = notImplementedKeys(await loadConfig({ path: file }))
+        .map((k) => `${k.section}.${k.key}`);
+      assertEquals(
+        keys.includes(`hypervisor.${name}.factory.enable_template`),
+        reported,
+        keys.join(),
+      );
+      await Deno.remove(`${dir}/config.d`, { recursive: true });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -14,6 +14,7 @@ const libc = lazyLibc({
 /** The errno values the project acts on (Linux x86-64 and arm64 share them). */
 export const E = {
   NOENT: 2,
+  E2BIG: 7,
   SRCH: 3,
   INTR: 4,
   CHILD: 10,

@@ -25,6 +25,7 @@ export const KVM = {
   SET_REGS: 0x4090ae82,
   GET_SREGS: 0x8138ae83,
   SET_SREGS: 0x4138ae84,
+  GET_MSRS: 0xc008ae88,
   SET_MSRS: 0x4008ae89,
   SET_FPU: 0x41a0ae8d,
   GET_LAPIC: 0x8400ae8e,

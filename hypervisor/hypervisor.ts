@@ -146,4 +146,11 @@ export interface Hypervisor {
    * management socket's metrics; drivers of a separate VMM process leave it out.
    */
   vmmCounters?(): Record<string, number>;
+  /**
+   * Set when the running VM was restored from a VM template (the built-in
+   * VMM's factory): its guest still has the template's identity, which the
+   * runtime replaces before any container runs; `nicMac` is the MAC the
+   * template's guest probed its NIC with. Drivers without templates leave it out.
+   */
+  templateClone?(): { nicMac: string } | undefined;
 }

@@ -74,3 +74,43 @@ export function handlerFactory(deps: HandlerDeps): HandlerFactory {
     );
   };
 }
+
+/** A `shim-ctl factory` action. */
+export type FactoryAction = "init" | "status" | "destroy";
+
+/**
+ * `shim-ctl factory init|status|destroy`: builds, describes or removes the
+ * VM template of the configuration at `configPath` (default lookup);
+ * returns the line to print.
+ */
+export async function templateFactory(
+  action: FactoryAction,
+  configPath: string | undefined,
+): Promise<string> {
+  const [{ loadConfig }, factory] = await Promise.all([
+    import("../config/mod.ts"),
+    import("./virt_container/template_factory.ts"),
+  ]);
+  const loaded = await loadConfig({ path: configPath });
+  switch (action) {
+    case "init": {
+      const [{ kataAgent }, { agentSocketUrl }] = await Promise.all([
+        import("../agent/kata_agent.ts"),
+        import("../hypervisor/hypervisor.ts"),
+      ]);
+      return await factory.factoryInit(
+        loaded,
+        (socket, t) =>
+          Promise.resolve(kataAgent(agentSocketUrl(socket), {
+            dialRetryIntervalMs: t.dialTimeoutMs,
+            reconnectTimeoutMs: t.reconnectTimeoutMs,
+            domainErrors: true,
+          })),
+      );
+    }
+    case "status":
+      return factory.factoryStatus(loaded);
+    case "destroy":
+      return await factory.factoryDestroy(loaded);
+  }
+}

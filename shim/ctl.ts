@@ -20,6 +20,10 @@ const SUBCOMMANDS: Record<string, [string, string]> = {
     "metrics --sandbox ID [--state-root DIR]",
     "print a running sandbox's Prometheus metrics (GET /metrics on shim-monitor.sock)",
   ],
+  factory: [
+    "factory init|status|destroy [--config FILE]",
+    "build, show or remove the built-in VMM's VM template ([hypervisor.dragonball.factory])",
+  ],
   "direct-volume": [
     "direct-volume add|remove|stats|resize --volume-path PATH [--mount-info JSON] [--size BYTES]",
     "register a block device for a volume path, or ask the sandbox using it (kata-ctl semantics)",
@@ -51,6 +55,8 @@ export async function shimCtl(args: string[]): Promise<number> {
       return (await import("../resource/network/cli.ts")).netCommand(rest);
     case "metrics":
       return (await import("./ctl_monitor.ts")).ctlMetrics(rest);
+    case "factory":
+      return (await import("./ctl_factory.ts")).ctlFactory(rest);
     case "direct-volume":
       return (await import("./ctl_monitor.ts")).ctlDirectVolume(rest);
     default:

@@ -27,7 +27,9 @@ Deno.test("the command line explains itself: -h, shim-ctl and every subcommand's
   for (const args of [[], ["-h"], ["--help"]]) {
     const r = await run(["shim-ctl", ...args]);
     assertEquals(r.code, 0, `shim-ctl ${args.join(" ")}: ${r.err}`);
-    for (const s of ["run", "net", "metrics", "direct-volume"]) assert(r.out.includes(`  ${s} `));
+    for (const s of ["run", "net", "metrics", "factory", "direct-volume"]) {
+      assert(r.out.includes(`  ${s} `));
+    }
   }
   for (
     const args of [
@@ -35,6 +37,8 @@ Deno.test("the command line explains itself: -h, shim-ctl and every subcommand's
       ["shim-ctl", "net", "--help"],
       ["shim-ctl", "metrics", "--help"],
       ["shim-ctl", "direct-volume", "--help"],
+      ["shim-ctl", "factory", "--help"],
+      ["shim-ctl", "factory", "init", "--help"],
       ["shim-ctl", "direct-volume", "add", "--help"],
       ["env", "--help"],
       ["check", "--help"],
@@ -46,6 +50,7 @@ Deno.test("the command line explains itself: -h, shim-ctl and every subcommand's
     assertEquals(r.err, "");
   }
   assertEquals((await run(["shim-ctl", "bogus"])).code, 2);
+  assertEquals((await run(["shim-ctl", "factory", "bogus"])).code, 2);
 });
 
 Deno.test("shim-ctl metrics and direct-volume talk to the management socket and the mount-info root", async () => {

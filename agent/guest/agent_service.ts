@@ -38,6 +38,7 @@ import { readNetworkStats, statsFromRunc } from "./stats.ts";
 import { readMetrics } from "./metrics.ts";
 import { applyPlan, planStorage, resolvePciBlock } from "./storage.ts";
 import { resizeVolume, volumeStats } from "./volume.ts";
+import { reseedKernelRandom } from "../../ffi/random.ts";
 
 const log = getLogger("agent.guest.rpc");
 
@@ -361,9 +362,10 @@ export function agentService(sandbox: GuestSandbox): Partial<ServiceImpl<typeof 
       });
       return empty();
     },
-    async reseedRandomDev(req) {
-      await Deno.writeFile("/dev/urandom", req.data);
-      return empty();
+    reseedRandomDev(req) {
+      // Credited and reseeded (ffi/random.ts): a template clone's CRNG must not repeat its template's.
+      reseedKernelRandom(req.data);
+      return Promise.resolve(empty());
     },
   };
 }

@@ -24,10 +24,33 @@ import {
 /** Route scope "link" (RT_SCOPE_LINK), used for routes without a gateway. */
 export const SCOPE_LINK = 253;
 
-/** `ip` invocations that give link `link` the name, MTU and addresses of `iface`. */
-export function interfaceCommands(iface: Interface, link: string): string[][] {
+/**
+ * The `devicePath` prefix by which the shim names the NIC of a VM restored
+ * from a template: `template-mac=<MAC>`, the MAC the template's guest probed
+ * the NIC with. That link takes the interface's `hwAddr` (a clone's own
+ * MAC) before the rest is applied. An agent that does not know the prefix
+ * reads it as a bad device path and refuses the request.
+ */
+const TEMPLATE_MAC_PREFIX = "template-mac=";
+
+/** The template MAC a `devicePath` names, if it has the {@link TEMPLATE_MAC_PREFIX} form. */
+export function templateMacOf(devicePath: string): string | undefined {
+  if (!devicePath.startsWith(TEMPLATE_MAC_PREFIX)) return undefined;
+  const mac = devicePath.slice(TEMPLATE_MAC_PREFIX.length).toLowerCase();
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) {
+    throw new InvalidArgumentError(`Template MAC ${JSON.stringify(mac)} is not six hex bytes`);
+  }
+  return mac;
+}
+
+/**
+ * `ip` invocations that give link `link` the name, MTU and addresses of
+ * `iface` (and its MAC first when `setMac`: a template clone's NIC).
+ */
+export function interfaceCommands(iface: Interface, link: string, setMac = false): string[][] {
   const name = iface.name || link;
   const cmds: string[][] = [["link", "set", "dev", link, "down"]];
+  if (setMac) cmds.push(["link", "set", "dev", link, "address", iface.hwAddr.toLowerCase()]);
   if (name !== link) cmds.push(["link", "set", "dev", link, "name", name]);
   if (iface.mtu > 0n) cmds.push(["link", "set", "dev", name, "mtu", String(iface.mtu)]);
   cmds.push(["addr", "flush", "dev", name]);
@@ -154,7 +177,9 @@ export async function listInterfaces(sysNet = "/sys/class/net"): Promise<Interfa
 }
 
 /**
- * Applies `iface` to the link with its hardware address.
+ * Applies `iface` to the link with its hardware address, or, for a
+ * template clone's NIC (`devicePath` `template-mac=<MAC>`), to the link
+ * with the template's MAC, which takes `hwAddr` first.
  * @throws {NotFoundError} "Link not found" while no link has that address (the NIC may not have appeared yet)
  */
 export async function updateInterface(
@@ -162,12 +187,15 @@ export async function updateInterface(
   sysNet = "/sys/class/net",
 ): Promise<Interface> {
   const mac = iface.hwAddr.toLowerCase();
-  let link: string | undefined;
+  const templateMac = templateMacOf(iface.devicePath);
+  const links = new Map<string, string>();
   for await (const e of Deno.readDir(sysNet)) {
-    if ((await readSys(`${sysNet}/${e.name}/address`)).toLowerCase() === mac) link = e.name;
+    links.set((await readSys(`${sysNet}/${e.name}/address`)).toLowerCase(), e.name);
   }
+  const link = links.get(mac) ?? (templateMac ? links.get(templateMac) : undefined);
   if (!link) throw new NotFoundError(`Link not found: no interface with hardware address ${mac}`);
-  for (const args of interfaceCommands(iface, link)) await ip(args);
+  const setMac = !links.has(mac);
+  for (const args of interfaceCommands(iface, link, setMac)) await ip(args);
   return iface;
 }
 

@@ -10,7 +10,9 @@ import {
   routeArgs,
   SCOPE_LINK,
   staleRouteDeletes,
+  templateMacOf,
 } from "./network.ts";
+import { InvalidArgumentError } from "../../common/errors.ts";
 
 Deno.test("an interface becomes rename, mtu, addresses and up", () => {
   const iface = create(InterfaceSchema, {
@@ -138,4 +140,19 @@ Deno.test("staleRouteDeletes keeps the kernel's address routes and other devices
     ["route", "del", "10.213.6.0/24", "dev", "eth0"],
     ["route", "del", "192.168.9.0/24", "via", "10.213.5.1", "dev", "eth0"],
   ]);
+});
+
+Deno.test("a template clone's NIC takes its own MAC first; a malformed template MAC is refused", () => {
+  const iface = create(InterfaceSchema, {
+    name: "eth0",
+    hwAddr: "02:AA:00:00:00:02",
+    devicePath: "template-mac=02:00:00:00:7E:01",
+  });
+  assertEquals(templateMacOf(iface.devicePath), "02:00:00:00:7e:01");
+  assertEquals(templateMacOf("02/00"), undefined, "a PCI path is not a template MAC");
+  assertEquals(interfaceCommands(iface, "eth0", true).slice(0, 2), [
+    ["link", "set", "dev", "eth0", "down"],
+    ["link", "set", "dev", "eth0", "address", "02:aa:00:00:00:02"],
+  ]);
+  assertThrows(() => templateMacOf("template-mac=02:00"), InvalidArgumentError, "six hex bytes");
 });

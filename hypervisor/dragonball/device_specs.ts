@@ -17,6 +17,8 @@ export type DeviceSpec =
   | { kind: "block"; path: string; readOnly: boolean; id?: string }
   /** virtio-net on an existing tap, opened inside `netns` (empty: this netns). */
   | { kind: "net"; tap: string; netns: string; mac?: string }
+  /** virtio-net without a tap (a template's NIC slot). */
+  | { kind: "net-slot"; mac?: string }
   /** virtio-9p sharing `dir` under mount tag `tag`. */
   | { kind: "9p"; tag: string; dir: string; readOnly?: boolean }
   /** virtio-fs served in the VMM, sharing `dir` under `tag`; `cache` is `virtio_fs_cache`. */
@@ -31,6 +33,8 @@ async function openDevice(spec: DeviceSpec): Promise<VirtioDevice> {
       return VirtioBlock.open(spec.path, { readOnly: spec.readOnly, id: spec.id });
     case "net":
       return VirtioNet.open(spec.tap, { netns: spec.netns, mac: spec.mac });
+    case "net-slot":
+      return VirtioNet.slot(spec.mac);
     case "9p":
       return new Virtio9p(spec.tag, spec.dir, { readOnly: spec.readOnly });
     case "virtio-fs":

@@ -27,11 +27,17 @@ import { type DeviceSpec, openDevices } from "./device_specs.ts";
 import { mapImageFile } from "./image_file.ts";
 import { UNSUPPORTED_DRAGONBALL } from "../unsupported_keys.ts";
 import { checkBootFiles } from "../options_check.ts";
+import { type TemplatePlan, TemplatePlanner } from "./template_plan.ts";
+import { TEMPLATE_NIC_MAC } from "./template.ts";
 
 const log = getLogger("hypervisor.dragonball");
 const consoleLog = getLogger("hypervisor.dragonball.console");
 
 const DEFAULT_CID = 3;
+/** How much of the guest console {@link Dragonball.consoleTail} keeps. */
+const CONSOLE_TAIL_CHARS = 4096;
+/** Upstream's default `template_path`. */
+export const DEFAULT_TEMPLATE_PATH = "/run/vc/vm/template";
 /** Empty virtio-blk slots every VM boots with, for disks added after boot. */
 export const BLOCK_SLOTS = 4;
 
@@ -44,6 +50,8 @@ interface DragonballOptions {
   vcpus: number;
   memoryMib: number;
   runRoot: string;
+  /** `[hypervisor.dragonball.factory] template_path` when `enable_template` is on, else "". */
+  templatePath: string;
 }
 
 /** The `[hypervisor.dragonball]` keys the driver reads. */
@@ -54,6 +62,7 @@ interface DragonballConfigSection {
   kernel_params?: string;
   default_vcpus?: number;
   default_memory?: number;
+  factory?: { enable_template?: boolean; template_path?: string };
 }
 
 /** Maps the config section to options, refusing what cannot boot. */
@@ -74,6 +83,9 @@ export function dragonballOptionsFromConfig(
     vcpus: Math.max(1, Math.ceil(c.default_vcpus || 1)),
     memoryMib: c.default_memory || 2048,
     runRoot,
+    templatePath: c.factory?.enable_template
+      ? c.factory.template_path || DEFAULT_TEMPLATE_PATH
+      : "",
   };
 }
 
@@ -108,9 +120,22 @@ export class Dragonball implements Hypervisor {
   /** Hot-added disks, by slot (set up at start, after the cold-plugged disks). */
   #slots?: BlockSlots<BlockDevice & { id: string }>;
   readonly #placeholders = new Map<number, VirtioBlock>();
+  #consoleTail = "";
+  /** How this VM uses the template (none, built as one, restored from one). */
+  #plan?: TemplatePlan;
 
-  constructor(options: DragonballOptions) {
+  /** `buildTemplate`: this VM becomes the template at `templatePath` (`shim-ctl factory init`). */
+  constructor(options: DragonballOptions, readonly buildTemplate = false) {
     this.#o = options;
+  }
+
+  /** The guest console's last few KiB (evidence when a guest never answers). */
+  consoleTail(): string {
+    return this.#consoleTail;
+  }
+
+  templateClone(): { nicMac: string } | undefined {
+    return this.#plan?.kind === "restore" ? { nicMac: TEMPLATE_NIC_MAC } : undefined;
   }
 
   state(): VmState {
@@ -299,8 +324,16 @@ export class Dragonball implements Hypervisor {
     const initrd = o.initrd ? mapImageFile("initrd", o.initrd) : undefined;
     let devices: VirtioDevice[] = [];
     let vm: Vm;
+    const plan = new TemplatePlanner(o, BLOCK_SLOTS, dragonballBootArgs(o)).plan({
+      id: this.#life.id,
+      build: this.buildTemplate,
+      devices: this.#pending,
+      vsock: { udsPath: this.#hvsock, guestCid: this.#guestCid },
+      netns: this.#netns ?? "",
+    });
+    this.#plan = plan;
     try {
-      devices = await openDevices(this.#deviceSpecs());
+      devices = await openDevices(plan.kind === "cold" ? this.#deviceSpecs() : plan.specs);
       // Placeholder slots come after every cold-plugged disk, so their guest
       // names (probe order) follow the disks': slot i is /dev/vd<first + i>.
       const first = (o.image ? 1 : 0) + this.#blockCount;
@@ -323,7 +356,13 @@ export class Dragonball implements Hypervisor {
         memoryMib: o.memoryMib,
         vcpus: o.vcpus,
         devices,
-        console: (data) => consoleLog.debug("{line}", { line: new TextDecoder().decode(data) }),
+        console: (data) => {
+          const line = new TextDecoder().decode(data);
+          this.#consoleTail = (this.#consoleTail + line).slice(-CONSOLE_TAIL_CHARS);
+          consoleLog.debug("{line}", { line });
+        },
+        memoryFile: plan.kind === "cold" ? undefined : plan.memoryFile,
+        restore: plan.kind === "restore" ? plan.machine : undefined,
       });
     } catch (e) {
       for (const d of devices) await d.close();
@@ -347,6 +386,25 @@ export class Dragonball implements Hypervisor {
       }
       return { code: exit.kind === "failed" ? 1 : 0, signal: null };
     });
+  }
+
+  /**
+   * Saves the running VM as the template (built with `buildTemplate`):
+   * pauses it, saves the machine state beside its memory file, stops it.
+   */
+  async saveTemplate(): Promise<void> {
+    const vm = this.#vm;
+    const plan = this.#plan;
+    if (!vm || plan?.kind !== "build") {
+      throw new FailedPreconditionError(
+        `Built-in VM "${this.#life.id}" was not started as a template (buildTemplate)`,
+      );
+    }
+    await vm.pause();
+    const machine = vm.saveMachine();
+    await vm.stop();
+    this.#life.moveTo("stopped");
+    await plan.commit(machine);
   }
 
   bootVm(): Promise<void> {

@@ -7,6 +7,8 @@
  */
 import { MAP, map, type Mapping, PROT, unmap } from "../../ffi/mmap.ts";
 import { mappingAddress } from "../../ffi/kvm.ts";
+import { closeFd, O, openFd } from "../../ffi/fd.ts";
+import { leaseBreaking, takeReadLease } from "../../ffi/lease.ts";
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 
 /** A guest-physical access outside guest memory. */
@@ -32,6 +34,28 @@ interface MemoryRegionView {
 const MMIO_HOLE_START = 0xc000_0000;
 const FOUR_GIB = 0x1_0000_0000;
 
+/** [guest address, size] of each RAM region for `size` bytes of RAM. */
+function ramLayout(size: number): [number, number][] {
+  if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
+    throw new InvalidArgumentError(`Guest memory size ${size} must be a positive multiple of 4096`);
+  }
+  return size <= MMIO_HOLE_START
+    ? [[0, size]]
+    : [[0, MMIO_HOLE_START], [FOUR_GIB, size - MMIO_HOLE_START]];
+}
+
+/** A memory file and how guest RAM maps it. */
+export interface MemoryFile {
+  path: string;
+  /**
+   * "shared": a new file the VM writes through to (a template VM, whose
+   * memory then is the file); "private": an existing file mapped
+   * copy-on-write (a clone: its writes stay its own, pages it never writes
+   * stay shared with every other clone).
+   */
+  mode: "shared" | "private";
+}
+
 /** Guest RAM as a set of regions. */
 export class GuestMemory {
   readonly regions: readonly MemoryRegionView[];
@@ -44,9 +68,23 @@ export class GuestMemory {
    */
   #pristine = true;
 
-  private constructor(regions: MemoryRegionView[], mappings: Mapping[]) {
+  /** The memory file's fd (kept open to watch its size), or -1. */
+  readonly #fileFd: number;
+  /** The memory file backing guest RAM, if any. */
+  readonly file?: MemoryFile;
+  /** Whether a read lease on the (private) memory file announces writers. */
+  #leased = false;
+
+  private constructor(
+    regions: MemoryRegionView[],
+    mappings: Mapping[],
+    file?: { fd: number; file: MemoryFile },
+  ) {
     this.regions = regions;
     this.#mappings = mappings;
+    this.#fileFd = file?.fd ?? -1;
+    this.file = file?.file;
+    this.#pristine = file?.file.mode !== "private";
     this.#views = regions.map((r) => new DataView(r.bytes.buffer, r.bytes.byteOffset, r.size));
   }
 
@@ -55,21 +93,73 @@ export class GuestMemory {
    * split around the 32-bit MMIO hole when it is larger than 3 GiB.
    */
   static allocate(size: number): GuestMemory {
-    if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
-      throw new InvalidArgumentError(
-        `Guest memory size ${size} must be a positive multiple of 4096`,
-      );
-    }
-    const layout = size <= MMIO_HOLE_START
-      ? [[0, size]]
-      : [[0, MMIO_HOLE_START], [FOUR_GIB, size - MMIO_HOLE_START]];
-    const mappings: Mapping[] = [];
+    return GuestMemory.#map(
+      ramLayout(size),
+      (len) => map(len, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE),
+    );
+  }
+
+  /**
+   * Maps `size` bytes of RAM from a memory file, the regions one after the
+   * other in it. "shared" creates (or empties) the file at that size;
+   * "private" maps an existing file, which must be exactly `size` bytes: a
+   * shorter one would fault the guest (and this process) on its missing
+   * pages, so it is refused here with its path and both sizes.
+   */
+  static fromFile(size: number, file: MemoryFile): GuestMemory {
+    const layout = ramLayout(size);
+    const shared = file.mode === "shared";
+    const fd = openFd(file.path, shared ? O.RDWR | O.CREAT : O.RDONLY, 0o600);
     try {
-      for (const [, len] of layout) {
-        mappings.push(
-          map(len, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE),
+      if (shared) {
+        Deno.truncateSync(file.path, 0);
+        Deno.truncateSync(file.path, size);
+      }
+      const actual = GuestMemory.#fdSize(fd);
+      if (actual !== size) {
+        throw new FailedPreconditionError(
+          `Memory file ${file.path} is ${actual} bytes, want ${size} (truncated or replaced)`,
         );
       }
+      let leased = false;
+      if (!shared) {
+        try {
+          takeReadLease(fd, file.path);
+          leased = true;
+        } catch { /* a writer has it open already: the size check alone watches it */ }
+      }
+      let offset = 0;
+      const memory = GuestMemory.#map(layout, (len) => {
+        const m = map(
+          len,
+          PROT.READ | PROT.WRITE,
+          (shared ? MAP.SHARED : MAP.PRIVATE) | MAP.NORESERVE,
+          fd,
+          offset,
+        );
+        offset += len;
+        return m;
+      }, { fd, file });
+      memory.#leased = leased;
+      return memory;
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  static #fdSize(fd: number): number {
+    return Deno.statSync(`/proc/self/fd/${fd}`).size;
+  }
+
+  static #map(
+    layout: [number, number][],
+    mapOne: (len: number) => Mapping,
+    file?: { fd: number; file: MemoryFile },
+  ): GuestMemory {
+    const mappings: Mapping[] = [];
+    try {
+      for (const [, len] of layout) mappings.push(mapOne(len));
     } catch (e) {
       for (const m of mappings) unmap(m);
       throw e;
@@ -82,7 +172,29 @@ export class GuestMemory {
         hostAddr: mappingAddress(mappings[i]),
       })),
       mappings,
+      file,
     );
+  }
+
+  /**
+   * Whether the memory file still holds every page of guest RAM: undefined
+   * when it does (or there is no file), else what is wrong. A file
+   * truncated under a running VM leaves pages that fault on access; the
+   * caller stops the VM before a device touches them. A private map holds
+   * a read lease: a process about to truncate or write the file waits
+   * until this memory is closed, and the kernel's SIGIO says so first
+   * (memory_file_watch.ts).
+   */
+  fileProblem(): string | undefined {
+    if (this.#fileFd < 0 || this.#closed) return undefined;
+    if (this.#leased && leaseBreaking(this.#fileFd, this.file!.path)) {
+      return `Memory file ${this.file!.path} is being truncated or written by another process`;
+    }
+    const actual = GuestMemory.#fdSize(this.#fileFd);
+    return actual < this.size
+      ? `Memory file ${this.file!.path} was truncated to ${actual} bytes under the VM ` +
+        `(want ${this.size})`
+      : undefined;
   }
 
   /** Heap-backed memory for tests: regions as [guestAddr, size] pairs. */
@@ -209,5 +321,6 @@ export class GuestMemory {
     if (this.#closed) return;
     this.#closed = true;
     for (const m of this.#mappings) unmap(m);
+    if (this.#fileFd >= 0) closeFd(this.#fileFd);
   }
 }

@@ -22,7 +22,12 @@ import {
   type Sregs,
 } from "../../ffi/kvm.ts";
 import { VcpuThread } from "../../ffi/kvm_vcpu_thread.ts";
+import { getLogger } from "../../common/log.ts";
 import { bootMsrs, setLocalInterrupts, vcpuCpuid } from "./cpu_config.ts";
+import { completePendingExit, kvmclockPaused } from "../../ffi/kvm_state.ts";
+import { applyVcpu, captureVcpu, type VcpuState } from "./snapshot/vcpu_state.ts";
+
+const log = getLogger("hypervisor.dragonball");
 
 /** x87 control word and MXCSR after reset. */
 const FPU_CONTROL_WORD = 0x37f;
@@ -83,6 +88,36 @@ export class Vcpu {
   /** Re-enters the guest after an exit was handled. */
   resume(): void {
     this.#thread.resume();
+  }
+
+  /**
+   * Stops the vCPU's thread for a snapshot, keeping the vCPU: kicks it out
+   * of the guest, then completes the exit it was handling (an I/O read's
+   * value reaches its register only on the next KVM_RUN), so the state
+   * read next is that of an instruction boundary.
+   */
+  async halt(): Promise<void> {
+    await this.#thread.stop();
+    this.run.immediateExit = true;
+    completePendingExit(this.fd);
+    this.run.immediateExit = false;
+    kvmclockPaused(this.fd);
+  }
+
+  /** The vCPU's state (after {@link halt}). */
+  captureState(msrIndexes: readonly number[]): VcpuState {
+    return captureVcpu(this.id, this.fd, msrIndexes);
+  }
+
+  /** Takes a saved state (before {@link start}); MSRs KVM refuses are skipped and logged. */
+  applyState(s: VcpuState): void {
+    const refused = applyVcpu(this.fd, s);
+    if (refused.length > 0) {
+      log.warn("vCPU {id}: KVM refused saved MSRs {msrs}", {
+        id: this.id,
+        msrs: refused.map((i) => `0x${i.toString(16)}`).join(", "),
+      });
+    }
   }
 
   /** Resolves when the thread ends; rejects when KVM_RUN failed. */

@@ -22,7 +22,19 @@ import {
 import { getLogger } from "../../common/log.ts";
 import { FailedPreconditionError, InvalidArgumentError } from "../../common/errors.ts";
 import { Bus } from "./bus.ts";
-import { GuestMemory } from "./memory.ts";
+import { ConsoleBuffer } from "./console_buffer.ts";
+import { GuestMemory, type MemoryFile } from "./memory.ts";
+import { watchMemoryFile } from "./memory_file_watch.ts";
+import { msrIndexList } from "../../ffi/kvm_state.ts";
+import type { Stateful } from "./devices/state.ts";
+import {
+  applyMachine,
+  captureMachine,
+  type MachineParts,
+  type MachineState,
+  parseMachineState,
+  resumeDevices,
+} from "./snapshot/machine.ts";
 import { Vcpu } from "./vcpu.ts";
 import { IrqFdLine } from "./interrupt.ts";
 import { COM1_IRQ, COM1_PORT, Serial, SERIAL_PORT_COUNT } from "./devices/serial/serial.ts";
@@ -59,6 +71,14 @@ export interface VmConfig {
   acpi?: boolean;
   /** /dev/kvm path (tests). */
   kvmPath?: string;
+  /** Guest RAM from a file (a template VM's, shared; a clone's, private) instead of anonymous memory. */
+  memoryFile?: MemoryFile;
+  /**
+   * A saved machine state (snapshot/machine.ts) to resume instead of
+   * loading the kernel: the memory file holds the guest, and `kernel`,
+   * `initrd` and `cmdline` are unused.
+   */
+  restore?: unknown;
 }
 
 /** How a VM ended. */
@@ -67,7 +87,7 @@ type VmExit =
   | { kind: "stopped" } // the host stopped it
   | { kind: "failed"; reason: string };
 
-type State = "created" | "running" | "stopping" | "stopped";
+type State = "created" | "running" | "pausing" | "paused" | "stopping" | "stopped";
 
 /** Largest vCPU count the MP table and the APIC id space allow here. */
 const MAX_VCPUS = 254;
@@ -80,12 +100,14 @@ export class Vm {
   readonly #pio = new Bus();
   readonly #mmio = new Bus();
   #memory?: GuestMemory;
+  #vmFd = -1;
+  #msrIndexes: number[] = [];
+  readonly #legacy = new Map<string, Stateful>();
+  readonly #transports: VirtioMmioTransport[] = [];
   #exit?: VmExit;
   #exited!: (e: VmExit) => void;
   readonly #exitPromise = new Promise<VmExit>((r) => this.#exited = r);
-  #serialBuf: number[] = [];
-  #serialFlush = false;
-  #console: (data: Uint8Array) => void = () => {};
+  #console = new ConsoleBuffer(() => {});
   /** Exits per kind ("pio 0x3f8", "mmio 0xd0000000", "hlt", ...), for diagnostics. */
   readonly exitCounts = new Map<string, number>();
 
@@ -119,7 +141,7 @@ export class Vm {
   }
 
   #build(c: VmConfig): void {
-    this.#console = c.console;
+    this.#console = new ConsoleBuffer(c.console);
     const kvm = openKvm(c.kvmPath);
     this.#onClose(() => closeFd(kvm));
     for (
@@ -135,13 +157,17 @@ export class Vm {
       }
     }
     const vmFd = createVm(kvm);
+    this.#vmFd = vmFd;
     this.#onClose(() => closeFd(vmFd));
     setTssAddr(vmFd, TSS_ADDR);
     createIrqchip(vmFd);
     createPit2(vmFd);
 
     this.#phase("kvm");
-    const memory = GuestMemory.allocate(c.memoryMib * 1024 * 1024);
+    const ramBytes = c.memoryMib * 1024 * 1024;
+    const memory = c.memoryFile
+      ? GuestMemory.fromFile(ramBytes, c.memoryFile)
+      : GuestMemory.allocate(ramBytes);
     this.#memory = memory;
     this.#onClose(() => memory.close());
     memory.regions.forEach((r, slot) =>
@@ -157,6 +183,7 @@ export class Vm {
     // vCPUs early: their threads start up while devices and the guest image are set up.
     const cpuid = supportedCpuid(kvm);
     const mmapSize = vcpuMmapSize(kvm);
+    this.#msrIndexes = msrIndexList(kvm);
     for (let id = 0; id < c.vcpus; id++) {
       const vcpu = Vcpu.create(vmFd, id, c.vcpus, mmapSize, cpuid);
       this.#vcpus.push(vcpu);
@@ -165,21 +192,13 @@ export class Vm {
     this.#phase("vcpus");
     const serialIrq = new IrqFdLine(vmFd, COM1_IRQ);
     this.#onClose(() => serialIrq.close());
-    this.#pio.insert(
-      COM1_PORT,
-      SERIAL_PORT_COUNT,
-      new Serial((d) => this.#serialOut(d), () => serialIrq.trigger()),
-    );
-    this.#pio.insert(
-      I8042_PORT,
-      I8042_PORT_COUNT,
-      new I8042(() => this.#guestEnded({ kind: "shutdown", how: "reboot" })),
-    );
-    this.#pio.insert(
-      SLEEP_CONTROL_PORT,
-      SLEEP_PORT_COUNT,
-      new AcpiSleep(() => this.#guestEnded({ kind: "shutdown", how: "poweroff" })),
-    );
+    const serial = new Serial((d) => this.#console.push(d), () => serialIrq.trigger());
+    const i8042 = new I8042(() => this.#guestEnded({ kind: "shutdown", how: "reboot" }));
+    const acpi = new AcpiSleep(() => this.#guestEnded({ kind: "shutdown", how: "poweroff" }));
+    this.#pio.insert(COM1_PORT, SERIAL_PORT_COUNT, serial);
+    this.#pio.insert(I8042_PORT, I8042_PORT_COUNT, i8042);
+    this.#pio.insert(SLEEP_CONTROL_PORT, SLEEP_PORT_COUNT, acpi);
+    this.#legacy.set("serial", serial).set("i8042", i8042).set("acpi", acpi);
 
     const cmdline = [c.cmdline];
     const mmioDevices: { addr: number; size: number; gsi: number }[] = [];
@@ -198,11 +217,21 @@ export class Vm {
       const transport = new VirtioMmioTransport(dev, memory, irq);
       this.#onClose(() => transport.close());
       this.#mmio.insert(addr, MMIO_DEVICE_SIZE, transport);
+      this.#transports.push(transport);
       cmdline.push(`virtio_mmio.device=4K@0x${addr.toString(16)}:${gsi}`);
       mmioDevices.push({ addr, size: MMIO_DEVICE_SIZE, gsi });
     });
 
     this.#phase("devices");
+    if (c.restore !== undefined) {
+      const parts = this.#parts();
+      const state = parseMachineState(c.restore, parts, c.vcpus);
+      applyMachine(parts, state);
+      for (const v of state.vcpus) this.#vcpus[v.id].applyState(v);
+      resumeDevices(parts);
+      this.#phase("restore");
+      return;
+    }
     const boot = loadGuest(memory, {
       kernel: c.kernel,
       initrd: c.initrd,
@@ -219,6 +248,35 @@ export class Vm {
 
     this.#vcpus[0].setBootState(boot.regs, boot.sregs);
     this.#phase("load");
+  }
+
+  #parts(): MachineParts {
+    return { vmFd: this.#vmFd, legacy: this.#legacy, virtio: this.#transports };
+  }
+
+  /**
+   * Pauses a running (or never started) VM for a snapshot: every vCPU
+   * leaves the guest at an instruction boundary and its thread ends; devices
+   * stay. A paused VM is saved ({@link saveMachine}) and then stopped; it
+   * does not run again.
+   */
+  async pause(): Promise<void> {
+    if (this.#state !== "running" && this.#state !== "created") {
+      throw new FailedPreconditionError(`Cannot pause a VM that is ${this.#state}`);
+    }
+    this.#state = "pausing";
+    for (const v of this.#vcpus) await v.halt();
+    if (this.#state === "pausing") this.#state = "paused";
+    else throw new FailedPreconditionError(`The VM ended while pausing: ${describe(this.#exit)}`);
+  }
+
+  /** The machine state of a paused VM (its memory is the memory file's). */
+  saveMachine(): MachineState {
+    if (this.#state !== "paused") {
+      throw new FailedPreconditionError(`Cannot save a VM that is ${this.#state} (pause it first)`);
+    }
+    const vcpus = this.#vcpus.map((v) => v.captureState(this.#msrIndexes));
+    return captureMachine(this.#parts(), vcpus);
   }
 
   /** Guest memory (for devices and tests). */
@@ -242,11 +300,24 @@ export class Vm {
     }
     this.#state = "running";
     this.#phaseStart = performance.now();
+    if (this.#memory?.file?.mode === "private") this.#watchMemoryFile(this.#memory);
     for (const v of [...this.#vcpus.slice(1), this.#vcpus[0]]) {
       await v.start((vcpu) => this.#handleExit(vcpu));
       this.#phase(`start vCPU ${v.id}`);
-      v.wait().catch((e) => this.#guestEnded({ kind: "failed", reason: (e as Error).message }));
+      // A truncated memory file makes KVM_RUN fail (EFAULT): say why rather than the errno.
+      v.wait().catch((e) =>
+        this.#guestEnded({
+          kind: "failed",
+          reason: this.#memory?.fileProblem() ?? (e as Error).message,
+        })
+      );
     }
+  }
+
+  /** Stops the VM, saying why, when a clone's memory file is about to change or has shrunk. */
+  #watchMemoryFile(memory: GuestMemory): void {
+    const stop = watchMemoryFile(memory, (reason) => this.#guestEnded({ kind: "failed", reason }));
+    this.#onClose(stop);
   }
 
   /**
@@ -270,28 +341,9 @@ export class Vm {
     return await this.#exitPromise;
   }
 
-  #serialOut(data: Uint8Array): void {
-    for (const b of data) this.#serialBuf.push(b);
-    if (!this.#serialFlush) {
-      this.#serialFlush = true;
-      setTimeout(() => this.#flushSerial(), 0);
-    }
-  }
-
-  #flushSerial(): void {
-    this.#serialFlush = false;
-    if (this.#serialBuf.length === 0) return;
-    const out = Uint8Array.from(this.#serialBuf);
-    this.#serialBuf = [];
-    try {
-      this.#console(out);
-    } catch (e) {
-      log.warn("serial console sink failed: {error}", { error: String(e) });
-    }
-  }
-
   #handleExit(vcpu: Vcpu): void {
-    if (this.#state !== "running") return;
+    // While pausing, an exit is still emulated (its thread then stops instead of resuming).
+    if (this.#state !== "running" && this.#state !== "pausing") return;
     const run = vcpu.run;
     try {
       switch (run.exitReason) {
@@ -358,7 +410,7 @@ export class Vm {
   }
 
   async #release(): Promise<void> {
-    this.#flushSerial();
+    this.#console.flush();
     const errors: unknown[] = [];
     // vCPUs stop before any device or memory goes away.
     for (const v of this.#vcpus) await v.close().catch((e) => errors.push(e));
@@ -374,6 +426,11 @@ export class Vm {
     this.#state = "stopped";
     for (const e of errors) log.warn("releasing VM resources: {error}", { error: String(e) });
   }
+}
+
+function describe(exit?: VmExit): string {
+  if (!exit) return "unknown";
+  return exit.kind === "failed" ? exit.reason : exit.kind;
 }
 
 function validate(c: VmConfig): void {

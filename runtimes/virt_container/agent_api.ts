@@ -43,6 +43,8 @@ export type AgentApi =
     | "getMetrics"
     | "getVolumeStats"
     | "resizeVolume"
+    | "reseedRandomDev"
+    | "setGuestDateTime"
   >
   & {
     /** `grpc.Health/Check`. */

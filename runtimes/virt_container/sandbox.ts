@@ -47,6 +47,7 @@ import { cleanupStaleSandbox, shareFsRecord } from "./cleanup.ts";
 import { type AgentApi, type AgentDialer, NO_DEADLINE } from "./agent_api.ts";
 import { hooksOf, type OciHook, type OciState, runHooks } from "./hooks.ts";
 import { networkSink, type SandboxNetwork, setupGuestNetwork } from "./sandbox_network.ts";
+import { giveCloneIdentity } from "./clone_identity.ts";
 
 export type { SandboxNetwork } from "./sandbox_network.ts";
 
@@ -284,12 +285,15 @@ export class VirtSandbox {
           reconnectTimeoutMs: p.agent.reconnectTimeoutMs,
           requestTimeoutMs: p.agent.requestTimeoutMs,
         });
+        if (hv.templateClone?.()) await giveCloneIdentity(this.agent);
       }, () => {
         this.#agent?.close();
         this.#agent = undefined;
       });
       await this.#step("setup_network", async () => {
-        if (p.network) await setupGuestNetwork(this.agent, p.network, p.sleep);
+        if (p.network) {
+          await setupGuestNetwork(this.agent, p.network, p.sleep, hv.templateClone?.()?.nicMac);
+        }
       });
       await this.#step("create_sandbox", async () => {
         await this.agent.createSandbox({

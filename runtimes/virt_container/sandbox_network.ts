@@ -18,6 +18,7 @@ import type { NetworkDeviceSink } from "../../resource/network/endpoint.ts";
 import { updateInterfaceWithRetry } from "../../resource/network/update_interface.ts";
 import { toProtoInterface, toProtoNeighbour, toProtoRoute } from "./agent_convert.ts";
 import type { AgentApi } from "./agent_api.ts";
+import { templateNicPath } from "./clone_identity.ts";
 
 /** What the sandbox needs of the pod network (`resource/network`'s NetworkResource). */
 export interface SandboxNetwork {
@@ -50,11 +51,16 @@ export async function setupGuestNetwork(
   agent: AgentApi,
   net: SandboxNetwork,
   sleep: ((ms: number) => Promise<void>) | undefined,
+  templateNicMac?: string,
 ): Promise<void> {
-  for (const i of net.interfaces()) {
+  for (const [n, i] of net.interfaces().entries()) {
+    // A template clone's one NIC still has the template's MAC: the agent finds it by that.
+    const iface = templateNicMac && n === 0
+      ? { ...i, devicePath: templateNicPath(templateNicMac) }
+      : i;
     await updateInterfaceWithRetry(
       (iface) => agent.updateInterface({ interface: toProtoInterface(iface) }),
-      i,
+      iface,
       { sleep },
     );
   }

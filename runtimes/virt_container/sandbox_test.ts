@@ -341,3 +341,38 @@ Deno.test("a VMM without NIC hotplug gets the pod's NICs before start, hooks' NI
     Deno.removeSync(r.root, { recursive: true });
   }
 });
+
+Deno.test("a VM restored from a template gets a seed, the time and its NIC's MAC before CreateSandbox", async () => {
+  const r = rig({ network: true });
+  const cold = rig({ network: true });
+  Object.assign(r.hv, { templateClone: () => ({ nicMac: "02:00:00:00:7e:01" }) });
+  try {
+    const before = Date.now();
+    await r.sandbox.start();
+    const agentCalls = r.log.calls.filter((c) => c.startsWith("agent."));
+    const at = (m: string) => agentCalls.indexOf(`agent.${m}`);
+    assert(at("dial") >= 0 && at("dial") < at("reseedRandomDev"), agentCalls.join());
+    assert(at("reseedRandomDev") < at("setGuestDateTime"), agentCalls.join());
+    assert(at("setGuestDateTime") < at("updateInterface"), agentCalls.join());
+    assert(at("updateInterface") < at("createSandbox"), agentCalls.join());
+    const req = (m: string) => r.agent.requests.find((q) => q.method === m)!.req;
+    const seed = (req("reseedRandomDev") as { data: Uint8Array }).data;
+    assertEquals(seed.length, 256);
+    const sec = Number((req("setGuestDateTime") as { Sec: bigint }).Sec);
+    assert(sec >= Math.floor(before / 1000) && sec <= Date.now() / 1000, `clock ${sec}`);
+    const iface = (req("updateInterface") as { interface: { devicePath: string } }).interface;
+    assertEquals(iface.devicePath, "template-mac=02:00:00:00:7e:01");
+
+    await cold.sandbox.start();
+    const coldCalls = cold.log.calls.filter((c) => c.startsWith("agent."));
+    assert(!coldCalls.includes("agent.reseedRandomDev"), "a cold boot has its own identity");
+    const coldIface = cold.agent.requests.find((q) => q.method === "updateInterface")!
+      .req as { interface: { devicePath: string } };
+    assertEquals(coldIface.interface.devicePath, "");
+  } finally {
+    await r.sandbox.stop();
+    await cold.sandbox.stop();
+    Deno.removeSync(r.root, { recursive: true });
+    Deno.removeSync(cold.root, { recursive: true });
+  }
+});

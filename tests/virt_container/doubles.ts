@@ -222,6 +222,8 @@ export class RecordingAgent {
       getMetrics: call("getMetrics", () => create(MetricsSchema)),
       getVolumeStats: call("getVolumeStats", () => create(VolumeStatsResponseSchema)),
       resizeVolume: call("resizeVolume", empty),
+      reseedRandomDev: call("reseedRandomDev", empty),
+      setGuestDateTime: call("setGuestDateTime", empty),
       check: call("check", () => create(HealthCheckResponseSchema, { status: 1 })),
       close: () => {
         this.log.record("agent.close");

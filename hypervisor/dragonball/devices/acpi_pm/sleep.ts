@@ -6,6 +6,7 @@
  * @module
  */
 import type { BusDevice } from "../../bus.ts";
+import { type DeviceState, EMPTY_STATE, parseState, type Stateful } from "../state.ts";
 
 /** I/O ports of the sleep control (0x600) and status (0x601) registers. */
 export const SLEEP_CONTROL_PORT = 0x600;
@@ -15,8 +16,17 @@ export const S5_SLEEP_TYPE = 5;
 const SLP_EN = 1 << 5;
 
 /** Calls `onPowerOff` when the guest enters S5. */
-export class AcpiSleep implements BusDevice {
+export class AcpiSleep implements BusDevice, Stateful {
   constructor(private readonly onPowerOff: () => void) {}
+
+  /** The registers hold nothing between accesses: the state is empty. */
+  saveState(): DeviceState {
+    return {};
+  }
+
+  restoreState(state: unknown): void {
+    parseState(EMPTY_STATE, state, "the ACPI sleep control");
+  }
 
   read(_offset: number, data: Uint8Array): void {
     data.fill(0);

@@ -1,4 +1,5 @@
-import { assertEquals } from "../../../../tests/assert.ts";
+import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { AcpiSleep } from "./sleep.ts";
 
 Deno.test("ACPI sleep register: only SLP_EN with the S5 type powers off", () => {
@@ -13,4 +14,12 @@ Deno.test("ACPI sleep register: only SLP_EN with the S5 type powers off", () => 
   const b = Uint8Array.of(9);
   dev.read(1, b);
   assertEquals(b[0], 0);
+});
+
+Deno.test("ACPI sleep register: its saved state is empty and only an empty one is taken", () => {
+  const dev = new AcpiSleep(() => {});
+  const saved = dev.saveState();
+  assertEquals(saved, {});
+  new AcpiSleep(() => {}).restoreState(JSON.parse(JSON.stringify(saved)));
+  assertThrows(() => dev.restoreState({ slp: 1 }), InvalidArgumentError, "ACPI sleep control");
 });

@@ -7,6 +7,8 @@
  * @module
  */
 import type { BusDevice } from "../../bus.ts";
+import * as z from "../../../../common/zod.ts";
+import { byte, type DeviceState, parseState, type Stateful } from "../state.ts";
 
 /** Ports 0x60..0x64. */
 export const I8042_PORT = 0x60;
@@ -39,8 +41,20 @@ const PORT_TEST_OK = 0x00;
 /** The aux (mouse) port is absent: its interface test reports a clock line stuck low. */
 const AUX_TEST_FAIL = 0x01;
 
+/** Bytes waiting in the output buffer: a command answers at most one, so a few is plenty. */
+const OUT_MAX = 16;
+
+/** The saved form of the controller's registers and output buffer. */
+const i8042StateSchema = z.strictObject({
+  ctr: byte(),
+  outputPort: byte(),
+  status: byte(),
+  out: z.array(byte()).check(z.maxLength(OUT_MAX)),
+  pending: byte(),
+});
+
 /** i8042 that reports the guest's reset request through `onReset`. */
-export class I8042 implements BusDevice {
+export class I8042 implements BusDevice, Stateful {
   #ctr = 0x45; // keyboard interrupt, system flag, translation
   #outputPort = 0x01;
   #status = STATUS_SYS;
@@ -51,7 +65,27 @@ export class I8042 implements BusDevice {
   constructor(private readonly onReset: () => void) {}
 
   #push(b: number): void {
-    this.#out.push(b);
+    if (this.#out.length < OUT_MAX) this.#out.push(b);
+  }
+
+  saveState(): DeviceState {
+    return {
+      ctr: this.#ctr,
+      outputPort: this.#outputPort,
+      status: this.#status,
+      out: [...this.#out],
+      pending: this.#pending,
+    } satisfies z.infer<typeof i8042StateSchema>;
+  }
+
+  restoreState(state: unknown): void {
+    const s = parseState(i8042StateSchema, state, "the i8042 controller");
+    this.#ctr = s.ctr;
+    this.#outputPort = s.outputPort;
+    this.#status = s.status;
+    this.#out.length = 0;
+    this.#out.push(...s.out);
+    this.#pending = s.pending;
   }
 
   read(offset: number, data: Uint8Array): void {

@@ -5,6 +5,8 @@
  * @module
  */
 import type { BusDevice } from "../../bus.ts";
+import * as z from "../../../../common/zod.ts";
+import { byte, type DeviceState, parseState, type Stateful } from "../state.ts";
 
 /** Legacy COM1 port and IRQ. */
 export const COM1_PORT = 0x3f8;
@@ -20,8 +22,20 @@ const MCR_LOOP = 0x10;
 const MSR_DEFAULT = 0xb0; // DCD | DSR | CTS
 const RX_FIFO_MAX = 64;
 
+/** The saved form of the UART's registers and receive FIFO. */
+const serialStateSchema = z.strictObject({
+  ier: byte(),
+  lcr: byte(),
+  mcr: byte(),
+  scr: byte(),
+  dll: byte(),
+  dlh: byte(),
+  thrPending: z.boolean(),
+  rx: z.array(byte()).check(z.maxLength(RX_FIFO_MAX)),
+});
+
 /** Serial port: bytes the guest sends go to `out`; `interrupt` raises IRQ 4. */
-export class Serial implements BusDevice {
+export class Serial implements BusDevice, Stateful {
   #ier = 0;
   #lcr = 0x03;
   #mcr = 0x08;
@@ -35,6 +49,32 @@ export class Serial implements BusDevice {
     private readonly out: (data: Uint8Array) => void,
     private readonly interrupt: () => void,
   ) {}
+
+  saveState(): DeviceState {
+    return {
+      ier: this.#ier,
+      lcr: this.#lcr,
+      mcr: this.#mcr,
+      scr: this.#scr,
+      dll: this.#dll,
+      dlh: this.#dlh,
+      thrPending: this.#thrPending,
+      rx: [...this.#rx],
+    } satisfies z.infer<typeof serialStateSchema>;
+  }
+
+  restoreState(state: unknown): void {
+    const s = parseState(serialStateSchema, state, "the serial port");
+    this.#ier = s.ier;
+    this.#lcr = s.lcr;
+    this.#mcr = s.mcr;
+    this.#scr = s.scr;
+    this.#dll = s.dll;
+    this.#dlh = s.dlh;
+    this.#thrPending = s.thrPending;
+    this.#rx.length = 0;
+    this.#rx.push(...s.rx);
+  }
 
   /** Queues input for the guest (dropped beyond the FIFO size, like hardware). */
   enqueueInput(data: Uint8Array): void {

@@ -1,4 +1,5 @@
-import { assertEquals } from "../../../../tests/assert.ts";
+import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { Serial } from "./serial.ts";
 
 function io(s: Serial) {
@@ -58,4 +59,29 @@ Deno.test("serial: divisor latch is separate from data and IER", () => {
   w(3, 0x03);
   w(1, 0x01);
   assertEquals(r(1), 1);
+});
+
+Deno.test("serial: registers and pending input round-trip through the saved form", () => {
+  const a = new Serial(() => {}, () => {});
+  const { w } = io(a);
+  w(3, 0x83); // DLAB on
+  w(0, 0x01); // divisor 1
+  w(3, 0x03);
+  w(7, 0x5a);
+  w(1, 0x03); // RDI | THRI
+  a.enqueueInput(new TextEncoder().encode("hi"));
+  const saved = JSON.parse(JSON.stringify(a.saveState()));
+  const b = new Serial(() => {}, () => {});
+  b.restoreState(saved);
+  assertEquals(b.saveState(), a.saveState());
+  assertEquals([io(b).r(7), io(b).r(0), io(b).r(0)], [0x5a, 0x68, 0x69]);
+});
+
+Deno.test("serial: a malformed saved state is refused by name", () => {
+  const s = new Serial(() => {}, () => {});
+  const e = assertThrows(
+    () => s.restoreState({ ...s.saveState(), lcr: 300 }),
+    InvalidArgumentError,
+  );
+  assertEquals(e.message.startsWith("Saved state of the serial port is malformed at lcr"), true);
 });

@@ -5,6 +5,7 @@
  */
 import type { GuestMemory } from "../../memory.ts";
 import type { Queue } from "./queue.ts";
+import type { DeviceState } from "../state.ts";
 
 /** virtio device type ids. */
 export const VIRTIO_ID = { NET: 1, BLOCK: 2, P9: 9, VSOCK: 19, FS: 26 } as const;
@@ -22,7 +23,13 @@ export interface ActivateContext {
   signalUsed: () => void;
 }
 
-/** A virtio device model. */
+/**
+ * A virtio device model. Its save/restore (`saveState`, `restoreState`) is
+ * the device-specific part of the shared `Stateful` interface (state.ts):
+ * the transport saves the queues and its registers around it, restores the
+ * device's state first, then activates it when it was active, and calls
+ * {@link VirtioDevice.afterRestore} once the VM's vCPUs are restored too.
+ */
 export interface VirtioDevice {
   readonly deviceType: number;
   /** Feature bits offered (the transport adds VIRTIO_F_VERSION_1). */
@@ -40,6 +47,16 @@ export interface VirtioDevice {
   reset(): void;
   /** Releases host resources (files, sockets, fds); the VM is ending. */
   close(): void | Promise<void>;
+  /** The device's own state for a snapshot (not its queues, not host resources). */
+  saveState(): DeviceState;
+  /** Takes back a saved state; throws (naming the device) on a malformed or foreign one. */
+  restoreState(state: unknown): void;
+  /**
+   * Runs once a restored device is active again (optional): a device whose
+   * host side did not survive the snapshot tells the guest here (vsock sends
+   * its transport reset).
+   */
+  afterRestore?(): void;
   /**
    * Gives the device the transport's configuration-change signal (optional:
    * only devices whose config changes at run time take it).

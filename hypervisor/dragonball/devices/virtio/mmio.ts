@@ -10,6 +10,9 @@ import type { Interrupt } from "../../interrupt.ts";
 import { getLogger } from "../../../../common/log.ts";
 import { VIRTIO_F_VERSION_1, type VirtioDevice } from "./device.ts";
 import { Queue } from "./queue.ts";
+import * as z from "../../../../common/zod.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../../../common/errors.ts";
+import { type DeviceState, parseState, type Stateful, u32, uint } from "../state.ts";
 
 const log = getLogger("hypervisor.dragonball.devices.virtio");
 
@@ -58,8 +61,34 @@ function setHalf(value: number, half: "low" | "high", word: number): number {
   return half === "low" ? hi * 0x1_0000_0000 + word : word * 0x1_0000_0000 + lo;
 }
 
+const queueStateSchema = z.strictObject({
+  size: u32(),
+  ready: z.boolean(),
+  descTable: uint(),
+  availRing: uint(),
+  usedRing: uint(),
+  nextAvail: u32(),
+  nextUsed: u32(),
+});
+
+/** The saved form of a transport: its registers, every queue, and the device's own state. */
+const transportStateSchema = z.strictObject({
+  deviceType: u32(),
+  status: u32(),
+  deviceFeaturesSel: u32(),
+  driverFeaturesSel: u32(),
+  /** Negotiated features as a hex string (64 bits do not fit a JSON number). */
+  driverFeatures: z.string().check(z.regex(/^[0-9a-f]{1,16}$/)),
+  queueSel: u32(),
+  interruptStatus: u32(),
+  active: z.boolean(),
+  configGeneration: u32(),
+  queues: z.array(queueStateSchema),
+  device: z.unknown(),
+});
+
 /** A virtio device behind an MMIO register window. */
-export class VirtioMmioTransport implements BusDevice {
+export class VirtioMmioTransport implements BusDevice, Stateful {
   readonly #queues: Queue[];
   #status = 0;
   #deviceFeaturesSel = 0;
@@ -274,6 +303,77 @@ export class VirtioMmioTransport implements BusDevice {
     this.#interruptStatus = 0;
     this.#queueSel = 0;
     for (const q of this.#queues) q.reset();
+  }
+
+  /** The transport's registers, its queues and the device's state, for a snapshot. */
+  saveState(): DeviceState {
+    return {
+      deviceType: this.device.deviceType,
+      status: this.#status,
+      deviceFeaturesSel: this.#deviceFeaturesSel,
+      driverFeaturesSel: this.#driverFeaturesSel,
+      driverFeatures: this.#driverFeatures.toString(16),
+      queueSel: this.#queueSel,
+      interruptStatus: this.#interruptStatus,
+      active: this.#active,
+      configGeneration: this.#configGeneration,
+      queues: this.#queues.map((q) => q.saveState()),
+      device: this.device.saveState(),
+    } satisfies z.infer<typeof transportStateSchema>;
+  }
+
+  /**
+   * Takes back a saved transport: the saved device must be this device's
+   * type with as many queues; queues of an active device must lie in guest
+   * memory. The device is restored, then activated when it was active;
+   * {@link resumeAfterRestore} follows once the vCPUs are restored.
+   */
+  restoreState(state: unknown): void {
+    const what = `virtio device ${this.device.deviceType}`;
+    const s = parseState(transportStateSchema, state, what);
+    if (s.deviceType !== this.device.deviceType || s.queues.length !== this.#queues.length) {
+      throw new InvalidArgumentError(
+        `Saved virtio device ${s.deviceType} with ${s.queues.length} queues does not match ` +
+          `${what} with ${this.#queues.length} queues`,
+      );
+    }
+    if (this.#active) {
+      throw new FailedPreconditionError(`Cannot restore ${what}: it is already active`);
+    }
+    const offered = this.#offered;
+    const features = BigInt(`0x${s.driverFeatures}`);
+    if ((features & ~offered) !== 0n) {
+      throw new InvalidArgumentError(
+        `Saved ${what} negotiated features 0x${features.toString(16)} this device does not ` +
+          `offer (0x${offered.toString(16)})`,
+      );
+    }
+    s.queues.forEach((q, i) => this.#queues[i].restoreState(q));
+    this.#status = s.status;
+    this.#deviceFeaturesSel = s.deviceFeaturesSel;
+    this.#driverFeaturesSel = s.driverFeaturesSel;
+    this.#driverFeatures = features;
+    this.#queueSel = s.queueSel;
+    this.#interruptStatus = s.interruptStatus;
+    this.#configGeneration = s.configGeneration;
+    this.device.restoreState(s.device);
+    if (s.active) {
+      const bad = this.#queues.findIndex((q) => q.ready && !q.isValid(this.memory));
+      if (bad >= 0) {
+        throw new InvalidArgumentError(`Saved ${what} has queue ${bad} outside guest memory`);
+      }
+      this.#activate();
+    }
+  }
+
+  /**
+   * Tells a restored, active device that the machine is whole again (vCPU
+   * state included), so what it sends the guest now (vsock's transport
+   * reset) raises an interrupt no later vCPU restore overwrites. Called by
+   * the VM once every vCPU has its state, before any runs.
+   */
+  resumeAfterRestore(): void {
+    if (this.#active) this.device.afterRestore?.();
   }
 
   /** Releases the device's host resources. */

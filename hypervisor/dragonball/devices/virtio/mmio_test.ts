@@ -1,4 +1,5 @@
-import { assertEquals } from "../../../../tests/assert.ts";
+import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { GuestMemory } from "../../memory.ts";
 import type { ActivateContext, VirtioDevice } from "./device.ts";
 import { VirtioMmioTransport } from "./mmio.ts";
@@ -24,6 +25,18 @@ class FakeDevice implements VirtioDevice {
     this.resets++;
   }
   close() {}
+  state: unknown = { n: 1 };
+  restored: unknown[] = [];
+  afterRestores = 0;
+  saveState() {
+    return { saved: this.state };
+  }
+  restoreState(s: unknown) {
+    this.restored.push(s);
+  }
+  afterRestore() {
+    this.afterRestores++;
+  }
 }
 
 function rw(t: VirtioMmioTransport) {
@@ -147,4 +160,76 @@ Deno.test("virtio-mmio: shared memory regions read as absent (all ones), as Linu
   const { read, write } = rw(t);
   write(0x0ac, 0); // SHMSel: the DAX cache region's id
   for (const reg of [0x0b0, 0x0b4, 0x0b8, 0x0bc]) assertEquals(read(reg), 0xffffffff);
+});
+
+/** Brings a transport's device up with queue 0 at 0x1000/0x2000/0x3000 of size 8. */
+function bringUp(t: VirtioMmioTransport): void {
+  const { write } = rw(t);
+  const steps: [number, number][] = [
+    [0x024, 1], // driver features, high word: VERSION_1
+    [0x020, 1],
+    [0x070, 1 | 2 | 8], // FEATURES_OK
+    [0x030, 0], // queue 0: size 8, rings at 0x1000, 0x2000, 0x3000, ready
+    [0x038, 8],
+    [0x080, 0x1000],
+    [0x090, 0x2000],
+    [0x0a0, 0x3000],
+    [0x044, 1],
+    [0x070, 1 | 2 | 8 | 4], // DRIVER_OK
+  ];
+  for (const [reg, value] of steps) write(reg, value);
+}
+
+Deno.test("virtio-mmio: saved state round-trips through JSON and reactivates the device", () => {
+  const mem = GuestMemory.fromBuffers([[0, 0x100000]]);
+  const dev = new FakeDevice();
+  const t = new VirtioMmioTransport(dev, mem, { trigger() {} });
+  bringUp(t);
+  dev.activated!.signalUsed();
+  const saved = JSON.parse(JSON.stringify(t.saveState()));
+  assertEquals(saved.device, { saved: { n: 1 } });
+
+  const dev2 = new FakeDevice();
+  const t2 = new VirtioMmioTransport(dev2, mem, { trigger() {} });
+  t2.restoreState(saved);
+  assertEquals(dev2.restored, [{ saved: { n: 1 } }]);
+  assertEquals(dev2.afterRestores, 0, "not before the vCPUs are restored");
+  t2.resumeAfterRestore();
+  assertEquals(dev2.afterRestores, 1);
+  assertEquals(dev2.activated?.queues[0].saveState(), dev.activated!.queues[0].saveState());
+  assertEquals(dev2.activated?.features, 1n << 32n);
+  assertEquals(JSON.parse(JSON.stringify(t2.saveState())), saved);
+  const { read } = rw(t2);
+  assertEquals([read(0x070), read(0x060)], [1 | 2 | 8 | 4, 1]);
+});
+
+Deno.test("virtio-mmio: a saved state of another device or malformed is refused by name", () => {
+  const mem = GuestMemory.fromBuffers([[0, 0x100000]]);
+  const t = new VirtioMmioTransport(new FakeDevice(), mem, { trigger() {} });
+  bringUp(t);
+  const saved = t.saveState();
+  const other = Object.assign(new FakeDevice(), { deviceType: 1 });
+  const e = assertThrows(
+    () => new VirtioMmioTransport(other, mem, { trigger() {} }).restoreState(saved),
+    InvalidArgumentError,
+  );
+  assertEquals(
+    e.message,
+    "Saved virtio device 2 with 1 queues does not match virtio device 1 with 1 queues",
+  );
+  const bad = { ...saved, queues: "x" };
+  const e2 = assertThrows(
+    () => new VirtioMmioTransport(new FakeDevice(), mem, { trigger() {} }).restoreState(bad),
+    InvalidArgumentError,
+  );
+  assertEquals(
+    e2.message.startsWith("Saved state of virtio device 2 is malformed at queues"),
+    true,
+  );
+  const outside = GuestMemory.fromBuffers([[0, 0x2000]]);
+  assertThrows(
+    () => new VirtioMmioTransport(new FakeDevice(), outside, { trigger() {} }).restoreState(saved),
+    InvalidArgumentError,
+    "queue 0 outside guest memory",
+  );
 });

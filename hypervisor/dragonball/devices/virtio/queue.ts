@@ -34,6 +34,17 @@ type Chain =
   | { head: number; descriptors: Descriptor[]; error?: undefined }
   | { head: number; descriptors?: undefined; error: VirtqueueError };
 
+/** The saved form of a queue: what the driver programmed and where the device is in the rings. */
+interface QueueState {
+  size: number;
+  ready: boolean;
+  descTable: number;
+  availRing: number;
+  usedRing: number;
+  nextAvail: number;
+  nextUsed: number;
+}
+
 /** Queue state the driver programs through the transport. */
 export class Queue {
   size: number;
@@ -55,6 +66,33 @@ export class Queue {
       this.descTable % 16 === 0 && this.availRing % 2 === 0 && this.usedRing % 4 === 0 &&
       mem.contains(this.descTable, n * DESC_SIZE) && mem.contains(this.availRing, 6 + 2 * n) &&
       mem.contains(this.usedRing, 6 + 8 * n);
+  }
+
+  /** The queue's state for a snapshot. */
+  saveState(): QueueState {
+    return {
+      size: this.size,
+      ready: this.ready,
+      descTable: this.descTable,
+      availRing: this.availRing,
+      usedRing: this.usedRing,
+      nextAvail: this.#nextAvail,
+      nextUsed: this.#nextUsed,
+    };
+  }
+
+  /** Takes back a saved state (checked by the transport's schema; the size against this queue). */
+  restoreState(s: QueueState): void {
+    if (s.size > this.maxSize) {
+      throw new VirtqueueError(`Saved queue size ${s.size} exceeds this queue's ${this.maxSize}`);
+    }
+    this.size = s.size;
+    this.ready = s.ready;
+    this.descTable = s.descTable;
+    this.availRing = s.availRing;
+    this.usedRing = s.usedRing;
+    this.#nextAvail = s.nextAvail & 0xffff;
+    this.#nextUsed = s.nextUsed & 0xffff;
   }
 
   /** Forgets the ring positions (device reset). */

@@ -9,6 +9,7 @@
 import type { ActivateContext, VirtioDevice } from "./device.ts";
 import { drainQueue } from "./drain.ts";
 import type { Descriptor } from "./queue.ts";
+import type { DeviceState } from "../state.ts";
 
 /** A request/response virtio device. */
 export abstract class RequestDevice implements VirtioDevice {
@@ -27,6 +28,12 @@ export abstract class RequestDevice implements VirtioDevice {
 
   /** Serves the request in one chain of queue `index`; returns the bytes written into guest memory. */
   protected abstract serve(ctx: ActivateContext, descriptors: Descriptor[], index: number): number;
+
+  /** The device's own state for a snapshot (see `VirtioDevice.saveState`). */
+  abstract saveState(): DeviceState;
+
+  /** Takes back a saved state (see `VirtioDevice.restoreState`). */
+  abstract restoreState(state: unknown): void;
 
   /** Releases the device's host resources (its file, its fids); called once. */
   protected abstract release(): void;

@@ -7,13 +7,15 @@
  * VMM.
  * @module
  */
-import { InvalidArgumentError } from "../../../../common/errors.ts";
 import type { Descriptor } from "../virtio/queue.ts";
 import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
 import { writableRoom } from "../virtio/drain.ts";
 import { RequestDevice } from "../virtio/request_device.ts";
 import { MAX_MSIZE, P9Server, type P9ServerOptions } from "./server.ts";
+import * as z from "../../../../common/zod.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../../../common/errors.ts";
+import { type DeviceState, parseState } from "../state.ts";
 
 /** Feature bit: the config space holds a mount tag. */
 const VIRTIO_9P_MOUNT_TAG = 0n;
@@ -21,6 +23,9 @@ const VIRTIO_9P_MOUNT_TAG = 0n;
 const QUEUE_SIZE = 256;
 /** Longest mount tag the Linux driver accepts. */
 const MAX_TAG = 0xffff;
+
+/** The saved form of a share (see {@link Virtio9p.saveState}). */
+const p9StateSchema = z.strictObject({ tag: z.string() });
 
 /** A virtio-9p device serving one host directory. */
 export class Virtio9p extends RequestDevice {
@@ -54,6 +59,32 @@ export class Virtio9p extends RequestDevice {
     const request = readFromChain(ctx.memory, descs, MAX_MSIZE + 4096);
     const reply = this.server.handle(request, room);
     return writeToChain(ctx.memory, descs, reply);
+  }
+
+  /**
+   * The mount tag. A guest that mounted the share holds fids naming host
+   * files of this VM's shared directory, which another VM's directory does
+   * not have: such a VM is refused (a template is saved before any mount).
+   */
+  saveState(): DeviceState {
+    const fids = this.server.fidCount;
+    if (fids > 0) {
+      throw new FailedPreconditionError(
+        `Cannot save 9p share "${this.tag}": the guest holds ${fids} open fids ` +
+          "(save the VM before the share is mounted)",
+      );
+    }
+    return { tag: this.tag } satisfies z.infer<typeof p9StateSchema>;
+  }
+
+  /** Refuses a saved share of another mount tag. */
+  restoreState(state: unknown): void {
+    const s = parseState(p9StateSchema, state, `9p share "${this.tag}"`);
+    if (s.tag !== this.tag) {
+      throw new InvalidArgumentError(
+        `Saved 9p share has mount tag "${s.tag}", this one "${this.tag}"`,
+      );
+    }
   }
 
   protected override forget(): void {

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { assertEquals, assertThrows } from "../../../../tests/assert.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../../../common/errors.ts";
 import { TestDriver } from "../virtio/driver_testing.ts";
 import { Virtio9p } from "./virtio_9p.ts";
 import { P9, Reader, readHeader, Writer } from "./wire.ts";
@@ -87,6 +87,26 @@ Deno.test("virtio-9p returns a chain without reply room unused and keeps serving
     assertEquals(t.d.used(1).len, 0);
     const ok = t.send(P9.Tversion, (w) => w.u32(65536).str("9P2000.L"));
     assertEquals(readHeader(new Reader(ok.reply)).type, P9.Tversion + 1);
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.dir, { recursive: true });
+  }
+});
+
+Deno.test("virtio-9p: an unmounted share saves its tag; a mounted one or another tag is refused", () => {
+  const t = setup();
+  try {
+    const saved = JSON.parse(JSON.stringify(t.dev.saveState()));
+    assertEquals(saved, { tag: "kataShared" });
+    new Virtio9p("kataShared", t.dir).restoreState(saved);
+    assertThrows(
+      () => new Virtio9p("other", t.dir).restoreState(saved),
+      InvalidArgumentError,
+      'Saved 9p share has mount tag "kataShared", this one "other"',
+    );
+    t.send(P9.Tversion, (w) => w.u32(65536).str("9P2000.L"));
+    t.send(P9.Tattach, (w) => w.u32(0).u32(~0).str("").str("").u32(0));
+    assertThrows(() => t.dev.saveState(), FailedPreconditionError, "holds 1 open fids");
   } finally {
     t.dev.close();
     Deno.removeSync(t.dir, { recursive: true });

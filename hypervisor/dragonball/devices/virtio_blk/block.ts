@@ -11,7 +11,9 @@
  * hotplug without guest kernel patches (see hypervisor/block_slots.ts).
  * @module
  */
-import { FailedPreconditionError } from "../../../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../../../common/errors.ts";
+import * as z from "../../../../common/zod.ts";
+import { type DeviceState, parseState, uint } from "../state.ts";
 import type { GuestMemory } from "../../memory.ts";
 import type { Descriptor } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
@@ -40,6 +42,19 @@ interface BlockOptions {
   readOnly?: boolean;
   /** The id the guest reads (VIRTIO_BLK_T_GET_ID); defaults to the file name. */
   id?: string;
+}
+
+/** The saved form of a disk (see {@link VirtioBlock.saveState}). */
+const blockStateSchema = z.strictObject({
+  sectors: uint(),
+  readOnly: z.boolean(),
+  attached: z.boolean(),
+});
+
+function describe(s: z.infer<typeof blockStateSchema>): string {
+  return s.attached
+    ? `${s.sectors} sectors, ${s.readOnly ? "read-only" : "writable"}`
+    : "an empty slot";
 }
 
 /** A file-backed virtio block device. */
@@ -129,6 +144,32 @@ export class VirtioBlock extends RequestDevice {
     this.#sectors = 0;
     f.close();
     this.#configChanged();
+  }
+
+  /**
+   * What the guest knows of the disk: capacity, writability and whether a
+   * file backs it. The file itself is the restoring VM's (the same image,
+   * or an empty slot).
+   */
+  saveState(): DeviceState {
+    return {
+      sectors: this.#sectors,
+      readOnly: this.#readOnly,
+      attached: this.attached,
+    } satisfies z.infer<typeof blockStateSchema>;
+  }
+
+  /** Refuses a saved disk whose capacity, writability or backing differs from this one. */
+  restoreState(state: unknown): void {
+    const s = parseState(blockStateSchema, state, "a virtio-blk disk");
+    const mine = { sectors: this.#sectors, readOnly: this.#readOnly, attached: this.attached };
+    if (
+      s.sectors !== mine.sectors || s.readOnly !== mine.readOnly || s.attached !== mine.attached
+    ) {
+      throw new InvalidArgumentError(
+        `Saved virtio-blk disk (${describe(s)}) does not match this one (${describe(mine)})`,
+      );
+    }
   }
 
   /** Disk size in 512-byte sectors. */

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../../../tests/assert.ts";
+import { InvalidArgumentError } from "../../../../common/errors.ts";
 import { TestDriver } from "../virtio/driver_testing.ts";
 import { unmetNeeds } from "../../../../tests/tier.ts";
 import { VIRTIO_BLK_F_RO, VirtioBlock } from "./block.ts";
@@ -200,4 +201,28 @@ Deno.test({
       Deno.removeSync(img);
     }
   },
+});
+
+Deno.test("virtio-blk: the saved disk round-trips; another capacity or an empty slot is refused", () => {
+  const t = setup(true);
+  try {
+    const saved = JSON.parse(JSON.stringify(t.dev.saveState()));
+    assertEquals(saved, { sectors: 8, readOnly: true, attached: true });
+    const same = VirtioBlock.open(t.path, { readOnly: true });
+    same.restoreState(saved);
+    same.close();
+    const e = assertThrows(
+      () => VirtioBlock.placeholder("slot1").restoreState(saved),
+      InvalidArgumentError,
+    );
+    assertEquals(
+      e.message,
+      "Saved virtio-blk disk (8 sectors, read-only) does not match this one (an empty slot)",
+    );
+    const slot = VirtioBlock.placeholder("slot2");
+    slot.restoreState(JSON.parse(JSON.stringify(slot.saveState())));
+  } finally {
+    t.dev.close();
+    Deno.removeSync(t.path);
+  }
 });

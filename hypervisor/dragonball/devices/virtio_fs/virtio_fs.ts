@@ -14,7 +14,9 @@ import { readFromChain, writeToChain } from "../virtio/queue.ts";
 import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/device.ts";
 import { writableRoom } from "../virtio/drain.ts";
 import { RequestDevice } from "../virtio/request_device.ts";
-import { InvalidArgumentError } from "../../../../common/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../../../common/errors.ts";
+import * as z from "../../../../common/zod.ts";
+import { type DeviceState, parseState } from "../state.ts";
 import { FuseServer, type FuseServerOptions } from "./server.ts";
 import { MAX_REQUEST } from "./session.ts";
 
@@ -24,6 +26,9 @@ const QUEUE_SIZE = 1024;
 const TAG_SIZE = 36;
 /** The one request queue after the high-priority queue. */
 const REQUEST_QUEUES = 1;
+
+/** The saved form of a share (see {@link VirtioFs.saveState}). */
+const fsStateSchema = z.strictObject({ tag: z.string() });
 
 /** A virtio-fs device serving one host directory. */
 export class VirtioFs extends RequestDevice {
@@ -57,6 +62,33 @@ export class VirtioFs extends RequestDevice {
     // No room for even an error header: the chain goes back unused.
     if (!reply || reply.length > room) return 0;
     return writeToChain(ctx.memory, descs, reply);
+  }
+
+  /**
+   * A FUSE session's node ids and handles name host files the guest holds:
+   * they cannot move to another process, so a share is saved (for a VM
+   * template) only before the guest has mounted it.
+   */
+  saveState(): DeviceState {
+    const { inodes, handles } = this.server.counts;
+    // The root inode is always held; anything more is the guest's.
+    if (inodes > 1 || handles > 0) {
+      throw new FailedPreconditionError(
+        `Cannot save virtio-fs share "${this.tag}": the guest holds ${inodes - 1} nodes and ` +
+          `${handles} handles (save the VM before the share is mounted)`,
+      );
+    }
+    return { tag: this.tag } satisfies z.infer<typeof fsStateSchema>;
+  }
+
+  /** Refuses a saved share of another mount tag. */
+  restoreState(state: unknown): void {
+    const s = parseState(fsStateSchema, state, `virtio-fs share "${this.tag}"`);
+    if (s.tag !== this.tag) {
+      throw new InvalidArgumentError(
+        `Saved virtio-fs share has mount tag "${s.tag}", this one "${this.tag}"`,
+      );
+    }
   }
 
   protected override forget(): void {

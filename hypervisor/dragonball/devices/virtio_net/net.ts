@@ -23,6 +23,8 @@ import {
   VIRTIO_ID,
   type VirtioDevice,
 } from "../virtio/device.ts";
+import * as z from "../../../../common/zod.ts";
+import { type DeviceState, parseState } from "../state.ts";
 
 const log = getLogger("hypervisor.dragonball.devices.virtio_net");
 const QUEUE_SIZE = 256;
@@ -57,7 +59,20 @@ function randomMac(): Uint8Array {
   return m;
 }
 
-/** A virtio network device bound to one tap queue. */
+/** The saved form of a NIC: the MAC the guest read at probe time. */
+const netStateSchema = z.strictObject({
+  mac: z.string().check(z.regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)),
+});
+
+function formatMac(mac: Uint8Array): string {
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * A virtio network device bound to one tap queue, or a NIC slot without a
+ * tap ({@link VirtioNet.slot}) whose frames go nowhere: the NIC a template
+ * VM boots with, which each restored clone backs with its pod's tap.
+ */
 export class VirtioNet implements VirtioDevice {
   readonly deviceType = VIRTIO_ID.NET;
   readonly features = 1n << VIRTIO_NET_F_MAC;
@@ -70,7 +85,7 @@ export class VirtioNet implements VirtioDevice {
   #closed = false;
 
   private constructor(fd: number, mac: Uint8Array) {
-    this.#fds = [fd];
+    this.#fds = fd >= 0 ? [fd] : [];
     this.mac = mac;
   }
 
@@ -87,6 +102,29 @@ export class VirtioNet implements VirtioDevice {
     }
   }
 
+  /** A NIC without a tap (transmitted frames are dropped, nothing is received). */
+  static slot(mac?: string): VirtioNet {
+    return new VirtioNet(-1, mac ? parseMac(mac) : randomMac());
+  }
+
+  /** Whether a tap backs the NIC. */
+  get hasTap(): boolean {
+    return this.#fds.length > 0;
+  }
+
+  /**
+   * The MAC the guest read when it probed the NIC. A restored NIC keeps its
+   * own: a clone's agent sets the pod's MAC on the interface, never the
+   * template's, so two clones never share one.
+   */
+  saveState(): DeviceState {
+    return { mac: formatMac(this.mac) } satisfies z.infer<typeof netStateSchema>;
+  }
+
+  restoreState(state: unknown): void {
+    parseState(netStateSchema, state, "a virtio-net NIC");
+  }
+
   readConfig(offset: number, data: Uint8Array): void {
     readConfigBytes(this.mac, offset, data);
   }
@@ -95,7 +133,7 @@ export class VirtioNet implements VirtioDevice {
 
   activate(ctx: ActivateContext): void {
     this.#ctx = ctx;
-    this.#loop ??= this.#rxLoop();
+    if (this.hasTap) this.#loop ??= this.#rxLoop();
   }
 
   notify(index: number): void {
@@ -107,6 +145,7 @@ export class VirtioNet implements VirtioDevice {
     const ctx = this.#ctx;
     if (!ctx || this.#closed) return;
     drainQueue(ctx, TX, (descs) => {
+      if (!this.hasTap) return 0; // a slot without a tap: the frame is dropped
       const frame = readFromChain(ctx.memory, descs, MAX_FRAME);
       if (frame.length <= NET_HDR_SIZE) return 0;
       try {

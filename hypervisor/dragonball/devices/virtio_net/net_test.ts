@@ -87,3 +87,21 @@ test("virtio-net: an ARP request through a real tap gets the kernel's reply", as
     await ip("netns", "del", ns);
   }
 });
+
+Deno.test("virtio-net slot: no tap, frames dropped, MAC saved; a malformed MAC is refused", async () => {
+  const nic = VirtioNet.slot("52:54:00:12:34:56");
+  assertEquals(nic.hasTap, false);
+  const memory = GuestMemory.fromBuffers([[0, 0x100000]]);
+  const rx = new TestDriver(16, memory, 0);
+  const tx = new TestDriver(16, memory, 0x10000);
+  nic.activate({ memory, queues: [rx.queue, tx.queue], features: 0n, signalUsed() {} });
+  memory.write(0x80000, arpRequest());
+  tx.addChain([{ addr: 0x80000, len: NET_HDR_SIZE + 42 }]);
+  nic.notify(1);
+  assertEquals([tx.usedIdx, tx.used(0).len], [1, 0], "the frame is returned, sent nowhere");
+  const saved = JSON.parse(JSON.stringify(nic.saveState()));
+  assertEquals(saved, { mac: "52:54:00:12:34:56" });
+  VirtioNet.slot().restoreState(saved);
+  assertThrows(() => nic.restoreState({ mac: "52:54" }), InvalidArgumentError, "virtio-net NIC");
+  await nic.close();
+});

@@ -13,11 +13,20 @@ import { type ActivateContext, readConfigBytes, VIRTIO_ID } from "../virtio/devi
 import type { VirtioDevice } from "../virtio/device.ts";
 import { VsockMuxer } from "./muxer.ts";
 import { decodeHeader, HEADER_SIZE } from "./packet.ts";
+import * as z from "../../../../common/zod.ts";
+import { type DeviceState, parseState, u32 } from "../state.ts";
 
 const log = getLogger("hypervisor.dragonball.devices.virtio_vsock");
 /** rx, tx and event queues, 256 entries each. */
 const QUEUE_SIZES = [256, 256, 256];
-const RX = 0, TX = 1;
+const RX = 0, TX = 1, EVENT = 2;
+/** How often a pending transport reset raises the interrupt again. */
+const RESET_NUDGE_MS = 1000;
+/** VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: the guest drops its connections and re-reads the CID. */
+const EVENT_TRANSPORT_RESET = 0;
+
+/** The saved form of the vsock device: the guest's CID (connections are not saved). */
+const vsockStateSchema = z.strictObject({ guestCid: u32() });
 const MAX_TX_PACKET = HEADER_SIZE + 64 * 1024;
 
 /** The vsock device. */
@@ -29,6 +38,10 @@ export class VirtioVsock implements VirtioDevice {
   readonly #rxPending: Uint8Array<ArrayBuffer>[] = [];
   #ctx?: ActivateContext;
   #closed = false;
+  /** A transport reset was sent and the guest has not kicked its event queue since. */
+  #resetPending = false;
+  /** Raises the interrupt again while the reset is pending (one lost must not stall the VM). */
+  #resetNudge?: ReturnType<typeof setInterval>;
 
   private constructor(
     readonly path: string,
@@ -40,7 +53,9 @@ export class VirtioVsock implements VirtioDevice {
       guestCid,
       listener,
       (packet) => this.#queueRx(packet),
-      () => !this.#closed && this.#ctx !== undefined,
+      // Host connections wait (are refused, and the dialer retries) until the guest has
+      // handled a transport reset: one made before would be reset with the old ones.
+      () => !this.#closed && this.#ctx !== undefined && !this.#resetPending,
     );
   }
 
@@ -64,6 +79,54 @@ export class VirtioVsock implements VirtioDevice {
 
   writeConfig(): void {}
 
+  /**
+   * The guest CID. Connections are host sockets of the saving VM and are
+   * not saved: {@link afterRestore} resets the guest's instead.
+   */
+  saveState(): DeviceState {
+    return { guestCid: this.guestCid } satisfies z.infer<typeof vsockStateSchema>;
+  }
+
+  /** Refuses a saved device of another CID (the guest's driver has its CID cached). */
+  restoreState(state: unknown): void {
+    const s = parseState(vsockStateSchema, state, "the vsock device");
+    if (s.guestCid !== this.guestCid) {
+      throw new InvalidArgumentError(
+        `Saved vsock device has guest CID ${s.guestCid}, this one ${this.guestCid}`,
+      );
+    }
+  }
+
+  /**
+   * Sends the transport reset event: the guest ends every connection of
+   * the saved VM (their host sockets belong to another process) and keeps
+   * its listening sockets, so the agent accepts this VM's connections.
+   */
+  afterRestore(): void {
+    const ctx = this.#ctx;
+    if (!ctx) return;
+    let sent = false;
+    drainQueue(ctx, EVENT, (descs) => {
+      const event = new Uint8Array(4);
+      new DataView(event.buffer).setUint32(0, EVENT_TRANSPORT_RESET, true);
+      sent = true;
+      return writeToChain(ctx.memory, descs, event);
+    }, { while: () => !sent });
+    if (!sent) log.warn("vsock: no event buffer for the transport reset; guest connections stay");
+    // Linux refills the event queue and kicks it once it has reset its sockets.
+    this.#setResetPending(sent);
+  }
+
+  #setResetPending(on: boolean): void {
+    this.#resetPending = on;
+    if (on) {
+      this.#resetNudge ??= setInterval(() => this.#ctx?.signalUsed(), RESET_NUDGE_MS);
+    } else if (this.#resetNudge !== undefined) {
+      clearInterval(this.#resetNudge);
+      this.#resetNudge = undefined;
+    }
+  }
+
   activate(ctx: ActivateContext): void {
     this.#ctx = ctx;
     this.#flushRx();
@@ -72,10 +135,12 @@ export class VirtioVsock implements VirtioDevice {
   notify(index: number): void {
     if (index === RX) this.#flushRx();
     else if (index === TX) this.#drainTx();
+    else if (index === EVENT) this.#setResetPending(false);
   }
 
   reset(): void {
     this.#ctx = undefined;
+    this.#setResetPending(false);
     this.#rxPending.length = 0;
     this.#muxer.dropAll();
   }
@@ -83,6 +148,7 @@ export class VirtioVsock implements VirtioDevice {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#setResetPending(false);
     this.#ctx = undefined;
     this.#muxer.close();
     try {
