@@ -32,7 +32,8 @@ type Json = any;
 
 const TCP_PORT = 8080;
 
-async function waitFor<T>(
+/** Polls `probe` every 200 ms until it gives a value, for at most `seconds`. */
+export async function waitFor<T>(
   what: string,
   seconds: number,
   probe: () => Promise<T | undefined>,
@@ -82,7 +83,7 @@ async function cgroupDirs(name: string): Promise<string[]> {
  * Removes the CRI cgroup parent the scenario used, deepest first, once it is
  * empty: the runtime removes the containers' cgroups as they are deleted.
  */
-async function removeCgroupParent(name: string): Promise<void> {
+export async function removeCgroupParent(name: string): Promise<void> {
   for (let i = 0; i < 50 && (await cgroupDirs(name)).length > 0; i++) {
     await removeCgroupTree(name);
     await new Promise((r) => setTimeout(r, 200));
