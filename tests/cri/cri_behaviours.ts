@@ -276,7 +276,7 @@ const CHECKS: Record<Behaviour, (c: CheckContext) => Promise<Observation>> = {
   /** ContainerStats: CPU time used and a working set, both non-zero. */
   async stats(c) {
     let last: Json;
-    const seen = await waitFor("non-zero stats", 30, async () => {
+    const seen = await waitFor("non-zero stats", c.timeout, async () => {
       last = (await c.cri.runtime("ContainerStats", { container_id: c.work })).stats;
       const cpu = Number(last?.cpu?.usage_core_nano_seconds?.value ?? 0);
       const mem = Number(last?.memory?.working_set_bytes?.value ?? 0);
@@ -294,12 +294,12 @@ const CHECKS: Record<Behaviour, (c: CheckContext) => Promise<Observation>> = {
   /** ReopenContainerLog after the log was moved away: new lines go to a new file, none to the old. */
   async reopenLog(c) {
     const log = `${c.logDir}/work.log`;
-    await waitFor("a tick in work.log", 30, async () => {
+    await waitFor("a tick in work.log", c.timeout, async () => {
       return (await Deno.readTextFile(log).catch(() => "")).includes("tick-") ? true : undefined;
     });
     await Deno.rename(log, `${log}.1`);
     await c.cri.runtime("ReopenContainerLog", { container_id: c.work });
-    const fresh = await waitFor("a tick in the reopened work.log", 30, async () => {
+    const fresh = await waitFor("a tick in the reopened work.log", c.timeout, async () => {
       const t = await Deno.readTextFile(log).catch(() => "");
       return / stdout F tick-\d+\n/.test(t) ? t : undefined;
     }).catch(() => "");
@@ -388,6 +388,14 @@ export const RUNC_OBSERVES: Record<Behaviour, Record<string, unknown>> = {
   updateResources: { before: MEMORY_BEFORE, after: MEMORY_AFTER, specMemory: MEMORY_AFTER },
   oom: { state: "CONTAINER_EXITED", reason: "OOMKilled", exitCode: 137 },
 };
+
+/**
+ * What port forwarding observes in a VM pod (ours and upstream Kata's): no
+ * data, and an error on the port's error channel naming the port. containerd's
+ * CRI dials the port inside the pod's network namespace on the host, and the
+ * listener is in the guest, behind the VM's NIC.
+ */
+export const VM_PORT_FORWARD = { port: PORT, data: "", error: true, errorNamesPort: true };
 
 /**
  * Asserts, check by check, that `ours` observed what `runc` did and `runc`
