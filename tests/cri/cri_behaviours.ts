@@ -15,8 +15,8 @@
 import { type Containerd, IMAGE } from "../containerd/harness.ts";
 import { CriClient } from "./cri_client.ts";
 import { ChannelStream, ERROR, execExit, STDIN, STDOUT } from "./cri_stream.ts";
-import { cniNetns, removeCgroupParent, waitFor } from "./pod_checks.ts";
-import { assert, assertEquals } from "../assert.ts";
+import { assertPodGone, cleanUpPod, cniNetns, waitFor } from "./pod_checks.ts";
+import { assertEquals } from "../assert.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -55,8 +55,8 @@ export interface BehaviourOptions {
 
 const MiB = 1024 * 1024;
 /** The working container's memory limit at creation, then after UpdateContainerResources. */
-export const MEMORY_BEFORE = 256 * MiB;
-export const MEMORY_AFTER = 200 * MiB;
+const MEMORY_BEFORE = 256 * MiB;
+const MEMORY_AFTER = 200 * MiB;
 /** The OOM container's limit: its one `dd` buffer is twice that. */
 const OOM_LIMIT = 32 * MiB;
 const PORT = 8080;
@@ -147,21 +147,9 @@ export async function runBehaviours(
     await waitFor(`no process naming pod ${podId}`, 30, async () => {
       return (await processesNaming(podId)).length === 0 ? true : undefined;
     });
-    const mounts = await Deno.readTextFile("/proc/self/mountinfo");
-    for (const id of ids) {
-      assert(!await Deno.stat(`/run/kata/${id}`).then(() => true, () => false), `/run/kata/${id}`);
-      assertEquals(mounts.split("\n").filter((l) => l.includes(id)), [], `mounts left for ${id}`);
-    }
-    const netnsLeft = [...await cniNetns()].filter((n) => !netnsBefore.has(n));
-    assertEquals(netnsLeft, [], "the pod's network namespace is removed");
+    await assertPodGone(ids, netnsBefore);
   } finally {
-    if (!removed) {
-      await cri.runtime("StopPodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-      await cri.runtime("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-    }
-    await removeCgroupParent(cgroupParent).catch((err) => {
-      if (removed) throw err;
-    });
+    await cleanUpPod(cri, podId, cgroupParent, removed);
   }
   return results;
 }

@@ -8,7 +8,7 @@
  * missing.
  */
 import { Containerd, LINUX_CONTAINER_CONFIG } from "../containerd/harness.ts";
-import { containerdNeeds, type ContainerdVersion, isContainerd2 } from "../containerd/versions.ts";
+import { type ContainerdVersion, isContainerd2 } from "../containerd/versions.ts";
 import { testsNeeding } from "../tier.ts";
 import { assert, assertThrows } from "../assert.ts";
 import {
@@ -18,22 +18,10 @@ import {
   runBehaviours,
   RUNC_OBSERVES,
 } from "./cri_behaviours.ts";
-import { CNI_BIN_DIR } from "./cri_env.ts";
-
-const CRI_PATHS = [
-  `${CNI_BIN_DIR}/bridge`,
-  `${CNI_BIN_DIR}/host-local`,
-  "/usr/share/gocode/src/google.golang.org/grpc",
-  "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
-];
+import { criNeeds } from "./cri_env.ts";
 
 function behaviourTest(version: ContainerdVersion): void {
-  const needs = containerdNeeds(version);
-  const test = testsNeeding({
-    ...needs,
-    peers: [...needs.peers ?? [], "go"],
-    paths: [...needs.paths ?? [], ...CRI_PATHS],
-  });
+  const test = testsNeeding(criNeeds(version));
   const mode = isContainerd2(version) ? ", sandboxer podsandbox" : "";
   test({
     name:

@@ -25,7 +25,7 @@ export interface StreamEnd {
 /** One streaming connection: what each channel received, as text, and a way to send. */
 export class ChannelStream {
   readonly #ws: WebSocket;
-  readonly #received = new Map<number, Uint8Array[]>();
+  readonly #received = new Map<number, Uint8Array>();
   readonly #waiters = new Set<() => void>();
   /** Resolves when the server closes the connection (or it fails). */
   readonly closed: Promise<StreamEnd>;
@@ -36,10 +36,12 @@ export class ChannelStream {
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => {
       if (!(e.data instanceof ArrayBuffer) || e.data.byteLength === 0) return;
-      const bytes = new Uint8Array(e.data);
-      const list = this.#received.get(bytes[0]) ?? [];
-      list.push(bytes.subarray(1));
-      this.#received.set(bytes[0], list);
+      const frame = new Uint8Array(e.data);
+      const before = this.bytes(frame[0]);
+      const after = new Uint8Array(before.length + frame.length - 1);
+      after.set(before);
+      after.set(frame.subarray(1), before.length);
+      this.#received.set(frame[0], after);
       this.#wake();
     };
     this.closed = new Promise((resolve) => {
@@ -85,14 +87,7 @@ export class ChannelStream {
 
   /** Everything channel `ch` received so far, as bytes. */
   bytes(ch: number): Uint8Array {
-    const parts = this.#received.get(ch) ?? [];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return this.#received.get(ch) ?? new Uint8Array();
   }
 
   /** Everything channel `ch` received so far, as text. */

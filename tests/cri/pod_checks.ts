@@ -83,7 +83,7 @@ async function cgroupDirs(name: string): Promise<string[]> {
  * Removes the CRI cgroup parent the scenario used, deepest first, once it is
  * empty: the runtime removes the containers' cgroups as they are deleted.
  */
-export async function removeCgroupParent(name: string): Promise<void> {
+async function removeCgroupParent(name: string): Promise<void> {
   for (let i = 0; i < 50 && (await cgroupDirs(name)).length > 0; i++) {
     await removeCgroupTree(name);
     await new Promise((r) => setTimeout(r, 200));
@@ -333,26 +333,47 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
       20,
       async () => (await shimProcesses(podId)).length === 0 ? true : undefined,
     );
-    for (const id of [podId, a, b]) {
-      assert(!await Deno.stat(`/run/kata/${id}`).then(() => true, () => false), `/run/kata/${id}`);
-      const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-        .filter((l) => l.includes(id));
-      assertEquals(mounts, [], `mounts left for ${id}`);
-    }
-    const netnsLeft = [...await cniNetns()].filter((n) => !netnsBefore.has(n));
-    assertEquals(netnsLeft, [], "pod network namespace removed");
-    const taps = (await Deno.readTextFile("/proc/net/dev")).split("\n")
-      .filter((l) => l.includes(podId.slice(0, 8)));
-    assertEquals(taps, [], "no tap device left");
+    await assertPodGone([podId, a, b], netnsBefore);
     assertEquals(await Deno.readTextFile(`${hostDir}/data.txt`), "host-data\n", "host dir intact");
   } finally {
-    if (!removed) {
-      await cri.runtime("StopPodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-      await cri.runtime("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-    }
-    // Asserted only on the success path: a failure above must not be masked.
-    await removeCgroupParent(cgroupParent).catch((err) => {
-      if (removed) throw err;
-    });
+    await cleanUpPod(cri, podId, cgroupParent, removed);
   }
+}
+
+/**
+ * Asserts that nothing of a removed pod is left: no `/run/kata/<id>` and no
+ * mount naming any of `ids` (the pod's first, then its containers'), no CNI
+ * network namespace beyond `netnsBefore`, no tap device named after the pod.
+ */
+export async function assertPodGone(ids: string[], netnsBefore: Set<string>): Promise<void> {
+  const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n");
+  for (const id of ids) {
+    assert(!await Deno.stat(`/run/kata/${id}`).then(() => true, () => false), `/run/kata/${id}`);
+    assertEquals(mounts.filter((l) => l.includes(id)), [], `mounts left for ${id}`);
+  }
+  const netnsLeft = [...await cniNetns()].filter((n) => !netnsBefore.has(n));
+  assertEquals(netnsLeft, [], "pod network namespace removed");
+  const taps = (await Deno.readTextFile("/proc/net/dev")).split("\n")
+    .filter((l) => l.includes(ids[0].slice(0, 8)));
+  assertEquals(taps, [], "no tap device left");
+}
+
+/**
+ * The end of a pod run: stops and removes the pod unless the run `removed`
+ * it, then removes the CRI cgroup parent it used. A cgroup left behind fails
+ * only a run that removed its pod: a failure before must not be masked.
+ */
+export async function cleanUpPod(
+  cri: CriClient,
+  podId: string,
+  cgroupParent: string,
+  removed: boolean,
+): Promise<void> {
+  if (!removed) {
+    await cri.runtime("StopPodSandbox", { pod_sandbox_id: podId }).catch(() => {});
+    await cri.runtime("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
+  }
+  await removeCgroupParent(cgroupParent).catch((err) => {
+    if (removed) throw err;
+  });
 }

@@ -14,10 +14,8 @@
  * machine has none. Build the CRI client first outside the test host
  * (`scripts/deno run -A tests/cri/cri_client.ts`); it is cached under .cache/cri.
  */
-import { Containerd } from "../containerd/harness.ts";
-import { criClientFiles } from "../cri/cri_client.ts";
 import { assertSameAsRunc, runBehaviours, VM_PORT_FORWARD } from "../cri/cri_behaviours.ts";
-import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { withCriContainerd } from "./cri_containerd.ts";
 import { vmTest } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -37,42 +35,22 @@ function behavioursTest(
     ignore: noKvm,
     deadlineMs: opts.deadlineMs,
     unverified: "written for issue 25; not yet run green in the test host",
-  }, async (ctx) => {
-    ctx.step("the CRI client (prebuilt under .cache/cri)");
-    await criClientFiles();
-    const cfgDir = await Deno.makeTempDir({ prefix: `rts-crib-${hypervisor}-` });
-    try {
-      const config = await configWithBuiltGuest(hypervisor, cfgDir, [...lines]);
-      ctx.step("containerd with the CRI plugin to start");
-      const c = await Containerd.start({ ...SLOW_VM_CONTAINERD, cri: { configPath: config } });
-      ctx.evidence("containerd log (with the shim's and the guest console's lines)", () => c.log());
-      try {
-        const progress = (s: string) => ctx.step(s);
-        const runc = await runBehaviours(c, { handler: "runc", callTimeout: 120, progress });
-        const ours = await runBehaviours(c, {
-          handler: "kata",
-          // A nested guest under software emulation: each CRI call gets minutes.
-          callTimeout: 240,
-          runSandboxTimeout: 480,
-          progress,
-        });
-        for (const [h, m] of [["runc", runc], ["kata", ours]] as const) {
-          for (const [k, v] of m) console.log(`${h} ${k}: ${JSON.stringify(v.seen)}`);
-        }
-        assertSameAsRunc(runc, ours, { portForward: VM_PORT_FORWARD });
-      } catch (err) {
-        const log = (await c.log()).split("\n")
-          .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
-        console.error(`containerd log (last 250 lines):\n${log.slice(-250).join("\n")}`);
-        throw err;
-      } finally {
-        ctx.step("containerd's clean-up");
-        await c.stop();
+  }, (ctx) =>
+    withCriContainerd(ctx, hypervisor, lines, async (c) => {
+      const progress = (s: string) => ctx.step(s);
+      const runc = await runBehaviours(c, { handler: "runc", callTimeout: 120, progress });
+      const ours = await runBehaviours(c, {
+        handler: "kata",
+        // A nested guest under software emulation: each CRI call gets minutes.
+        callTimeout: 240,
+        runSandboxTimeout: 480,
+        progress,
+      });
+      for (const [h, m] of [["runc", runc], ["kata", ours]] as const) {
+        for (const [k, v] of m) console.log(`${h} ${k}: ${JSON.stringify(v.seen)}`);
       }
-    } finally {
-      await Deno.remove(cfgDir, { recursive: true });
-    }
-  });
+      assertSameAsRunc(runc, ours, { portForward: VM_PORT_FORWARD });
+    }));
 }
 
 behavioursTest({ hypervisor: "dragonball", lines: ['kernel_params = ""'], deadlineMs: 900_000 });
