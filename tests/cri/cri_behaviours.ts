@@ -396,6 +396,34 @@ export const VM_PORT_FORWARD = {
   refused: true,
 };
 
+/** Documented differences: per check, what ours observes instead of runc's result. */
+export type Differences = Partial<Record<Behaviour, Record<string, unknown>>>;
+
+/**
+ * The checks where `observed` (of handler `label`) saw other than what runc's
+ * shim shows (or, for the checks `differs` names, than that), each with its
+ * evidence.
+ */
+export function differences(
+  label: string,
+  observed: Map<Behaviour, Observation>,
+  differs: Differences = {},
+): string[] {
+  const wrong: string[] = [];
+  for (const name of BEHAVIOURS) {
+    const o = observed.get(name);
+    const want = differs[name] ?? RUNC_OBSERVES[name];
+    if (JSON.stringify(o?.seen) !== JSON.stringify(want)) {
+      wrong.push(
+        `${name}, ${label}: ${JSON.stringify(o?.seen)}, want ${
+          JSON.stringify(want)
+        } (${o?.detail})`,
+      );
+    }
+  }
+  return wrong;
+}
+
 /**
  * Asserts, check by check, that `ours` observed what `runc` did and `runc`
  * what a kubelet expects; every mismatch is listed at once with its evidence.
@@ -405,20 +433,8 @@ export const VM_PORT_FORWARD = {
 export function assertSameAsRunc(
   runc: Map<Behaviour, Observation>,
   ours: Map<Behaviour, Observation>,
-  differs: Partial<Record<Behaviour, Record<string, unknown>>> = {},
+  differs: Differences = {},
 ): void {
-  const wrong: string[] = [];
-  for (const name of BEHAVIOURS) {
-    const r = runc.get(name), o = ours.get(name);
-    const want = differs[name] ?? RUNC_OBSERVES[name];
-    if (JSON.stringify(r?.seen) !== JSON.stringify(RUNC_OBSERVES[name])) {
-      wrong.push(`${name}, runc: ${JSON.stringify(r?.seen)} (${r?.detail})`);
-    }
-    if (JSON.stringify(o?.seen) !== JSON.stringify(want)) {
-      wrong.push(
-        `${name}, ours: ${JSON.stringify(o?.seen)}, want ${JSON.stringify(want)} (${o?.detail})`,
-      );
-    }
-  }
+  const wrong = [...differences("runc", runc), ...differences("ours", ours, differs)];
   assertEquals(wrong, [], `CRI behaviours that differ:\n${wrong.join("\n")}`);
 }

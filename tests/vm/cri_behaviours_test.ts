@@ -1,8 +1,10 @@
 /**
  * VM group: the CRI behaviours of tests/cri/cri_behaviours.ts (exec -it with
  * 64-character ids, attach, port forwarding, stats, log reopen, verbose
- * status, resource update, OOM) on the built-in VMM and on QEMU, each compared
- * with containerd's runc shim (handler `runc`) on the same containerd. The one
+ * status, resource update, OOM) on the built-in VMM and on QEMU, held to what
+ * containerd's runc shim shows on a host (tests/cri/cri_behaviours_test.ts
+ * asserts that); runc's shim (handler `runc`) runs the same checks on the same
+ * containerd here too, its differences printed as evidence. The one
  * documented difference: port forwarding into a VM pod fails, with the port
  * named in the streaming error channel, since containerd's CRI dials the port
  * inside the pod's network namespace on the host, where nothing listens (the
@@ -14,7 +16,8 @@
  * machine has none. Build the CRI client first outside the test host
  * (`scripts/deno run -A tests/cri/cri_client.ts`); it is cached under .cache/cri.
  */
-import { assertSameAsRunc, runBehaviours, VM_PORT_FORWARD } from "../cri/cri_behaviours.ts";
+import { differences, runBehaviours, VM_PORT_FORWARD } from "../cri/cri_behaviours.ts";
+import { assertEquals } from "../assert.ts";
 import { withCriContainerd } from "./cri_containerd.ts";
 import { vmTest } from "./deadline.ts";
 import { needs } from "../tier.ts";
@@ -49,7 +52,20 @@ function behavioursTest(
       for (const [h, m] of [["runc", runc], ["kata", ours]] as const) {
         for (const [k, v] of m) console.log(`${h} ${k}: ${JSON.stringify(v.seen)}`);
       }
-      assertSameAsRunc(runc, ours, { portForward: VM_PORT_FORWARD });
+      // runc in the nested test host cannot open /dev/ptmx for an exec and its
+      // containers read no memory limit from their cgroup (seen 2026-12-08);
+      // the LinuxContainer test holds runc to its results on a real host, so
+      // here its run is evidence, ours the subject.
+      const runcOff = differences("runc", runc);
+      if (runcOff.length) {
+        console.warn(`runc's shim here, not held against ours:\n${runcOff.join("\n")}`);
+      }
+      const wrong = differences("ours", ours, { portForward: VM_PORT_FORWARD });
+      assertEquals(
+        wrong,
+        [],
+        `CRI behaviours of ours that differ from runc's:\n${wrong.join("\n")}`,
+      );
     }));
 }
 
