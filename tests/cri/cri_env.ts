@@ -7,6 +7,9 @@
  * pause image built locally from the busybox image (no network needed).
  * @module
  */
+import { containerdNeeds, type ContainerdVersion } from "../containerd/versions.ts";
+import type { Needs } from "../tier.ts";
+
 const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${REPO}/.cache`;
 
@@ -16,6 +19,26 @@ export const PAUSE_IMAGE = "example.local/pause:latest";
 export const CRI_NAMESPACE = "k8s.io";
 /** Where Debian's containernetworking-plugins package puts the CNI plugins. */
 export const CNI_BIN_DIR = "/usr/lib/cni";
+
+/**
+ * What a CRI test on containerd `version` needs (tests/tier.ts): containerd's
+ * own needs, the CNI plugins of the pod network and Go with Debian's gRPC
+ * sources (tests/cri/go/cri_client.go is built from them).
+ */
+export function criNeeds(version: ContainerdVersion): Needs {
+  const needs = containerdNeeds(version);
+  return {
+    ...needs,
+    peers: [...needs.peers ?? [], "go"],
+    paths: [
+      ...needs.paths ?? [],
+      `${CNI_BIN_DIR}/bridge`,
+      `${CNI_BIN_DIR}/host-local`,
+      "/usr/share/gocode/src/google.golang.org/grpc",
+      "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
+    ],
+  };
+}
 
 /** The CNI network of one private containerd. */
 export interface CniNetwork {

@@ -373,13 +373,26 @@ export async function runPodScenario(ctrd: Containerd, opts: PodScenarioOptions)
     await assertPodLeftNothing(podId, [a, b], netnsBefore);
     assertEquals(await Deno.readTextFile(`${hostDir}/data.txt`), "host-data\n", "host dir intact");
   } finally {
-    if (!removed) {
-      await cri.runtime("StopPodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-      await cri.runtime("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
-    }
-    // Asserted only on the success path: a failure above must not be masked.
-    await removeCgroupParent(cgroupParent).catch((err) => {
-      if (removed) throw err;
-    });
+    await cleanUpPod(cri, podId, cgroupParent, removed);
   }
+}
+
+/**
+ * The end of a pod run: stops and removes the pod unless the run `removed`
+ * it, then removes the CRI cgroup parent it used. A cgroup left behind fails
+ * only a run that removed its pod: a failure before must not be masked.
+ */
+export async function cleanUpPod(
+  cri: CriClient,
+  podId: string,
+  cgroupParent: string,
+  removed: boolean,
+): Promise<void> {
+  if (!removed) {
+    await cri.runtime("StopPodSandbox", { pod_sandbox_id: podId }).catch(() => {});
+    await cri.runtime("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
+  }
+  await removeCgroupParent(cgroupParent).catch((err) => {
+    if (removed) throw err;
+  });
 }

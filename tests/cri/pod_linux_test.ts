@@ -10,30 +10,15 @@
 import { Containerd, LINUX_CONTAINER_CONFIG } from "../containerd/harness.ts";
 import {
   CONTAINERD_VERSIONS,
-  containerdNeeds,
   type ContainerdVersion,
   isContainerd2,
 } from "../containerd/versions.ts";
 import { testsNeeding } from "../tier.ts";
-import { CNI_BIN_DIR, type CriOptions } from "./cri_env.ts";
+import { criNeeds, type CriOptions } from "./cri_env.ts";
 import { runPodScenario } from "./pod_checks.ts";
 
-/** What the CRI client and the pod's network need beside containerd. */
-const CRI_PATHS = [
-  `${CNI_BIN_DIR}/bridge`,
-  `${CNI_BIN_DIR}/host-local`,
-  // tests/cri/go/cri_client.go builds against Debian's Go sources.
-  "/usr/share/gocode/src/google.golang.org/grpc",
-  "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
-];
-
 function podTests(version: ContainerdVersion, sandboxer?: CriOptions["sandboxer"]): void {
-  const needs = containerdNeeds(version);
-  const test = testsNeeding({
-    ...needs,
-    peers: [...needs.peers ?? [], "go"],
-    paths: [...needs.paths ?? [], ...CRI_PATHS],
-  });
+  const test = testsNeeding(criNeeds(version));
   const mode = sandboxer ? `, sandboxer ${sandboxer}` : "";
   for (const pidMode of ["CONTAINER", "POD"] as const) {
     test({

@@ -14,10 +14,8 @@
  * machine has none. Build the CRI client first outside the test host
  * (`scripts/deno run -A tests/cri/cri_client.ts`); it is cached under .cache/cri.
  */
-import { Containerd } from "../containerd/harness.ts";
-import { criClientFiles } from "../cri/cri_client.ts";
 import { runPodScenario } from "../cri/pod_checks.ts";
-import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { withCriContainerd } from "./cri_containerd.ts";
 import { vmTest } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -35,39 +33,17 @@ function podTest(
     name: `CRI pod on ${hypervisor}: one VM for the pod, shared namespaces, pod IP, logs, no leaks`,
     ignore: noKvm,
     deadlineMs: opts.deadlineMs,
-  }, async (ctx) => {
-    ctx.step("the CRI client (prebuilt under .cache/cri)");
-    await criClientFiles();
-    const cfgDir = await Deno.makeTempDir({ prefix: `rts-pod-${hypervisor}-` });
-    try {
-      const config = await configWithBuiltGuest(hypervisor, cfgDir, [...lines]);
-      ctx.step("containerd with the CRI plugin to start");
-      const c = await Containerd.start({ ...SLOW_VM_CONTAINERD, cri: { configPath: config } });
-      ctx.evidence("containerd log (with the shim's and the guest console's lines)", () => c.log());
-      try {
-        await runPodScenario(c, {
-          handler: "kata",
-          pidMode: "POD",
-          vm: true,
-          // A nested guest under software emulation: each CRI call gets minutes.
-          callTimeout: 240,
-          runSandboxTimeout: 480,
-          progress: (s) => ctx.step(s),
-        });
-      } catch (err) {
-        // containerd's log holds the shim's and the guest console's lines; the dir goes at stop().
-        const lines = (await c.log()).split("\n")
-          .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
-        console.error(`containerd log (last 250 lines):\n${lines.slice(-250).join("\n")}`);
-        throw err;
-      } finally {
-        ctx.step("containerd's clean-up");
-        await c.stop();
-      }
-    } finally {
-      await Deno.remove(cfgDir, { recursive: true });
-    }
-  });
+  }, (ctx) =>
+    withCriContainerd(ctx, hypervisor, lines, (c) =>
+      runPodScenario(c, {
+        handler: "kata",
+        pidMode: "POD",
+        vm: true,
+        // A nested guest under software emulation: each CRI call gets minutes.
+        callTimeout: 240,
+        runSandboxTimeout: 480,
+        progress: (s) => ctx.step(s),
+      })));
 }
 
 podTest({ hypervisor: "dragonball", lines: ['kernel_params = ""'], deadlineMs: 830_000 });
