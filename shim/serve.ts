@@ -1,6 +1,7 @@
 /**
- * The long-running shim server: serves the socket `start` bound and handed
- * over (or binds it when run by hand), serves `containerd.task.v2.Task`,
+ * The long-running shim server: binds its socket before anything else (a
+ * temporary name renamed onto the address, then one byte on the readiness
+ * pipe `start` waits on; shim/start.ts says why), serves `containerd.task.v2.Task`,
  * the same service as `containerd.task.v3.Task` (containerd 2.x) and
  * `containerd.runtime.sandbox.v1.Sandbox` (its Sandbox API) over ttRPC, logs to the bundle's `log` FIFO,
  * reaps its containers' processes as child subreaper, and exits after a
@@ -13,9 +14,8 @@ import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
 import { LogFifoWriter } from "./log_fifo.ts";
-import { setCloseOnExec } from "../ffi/inherit.ts";
-import { CONFIG_PATH_ENV, LISTEN_FD_ENV } from "./start.ts";
-import type { ConnListener } from "../ttrpc/server.ts";
+import { setCloseOnExec, signalReady } from "../ffi/inherit.ts";
+import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./start.ts";
 
 const EVENT_FLUSH_MS = 5000;
 
@@ -28,6 +28,14 @@ export async function serve(inv: Invocation): Promise<number> {
   }
   const bundle = f.bundle || Deno.cwd();
   const path = socketPath(f.socket);
+  // The socket first, before any module is loaded: `start` waits for it.
+  let bound: Deno.UnixListener | undefined;
+  let bindError: unknown;
+  try {
+    bound = await bindSocket(path);
+  } catch (e) {
+    bindError = e;
+  }
   const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
   await setupLogging({
     level: f.debug ? "debug" : "info",
@@ -38,8 +46,9 @@ export async function serve(inv: Invocation): Promise<number> {
   const log = getLogger("shim");
   let loaded;
   try {
+    if (!bound) throw bindError;
+    const listener = bound;
     // containerd's connection and first request wait in the socket's backlog meanwhile.
-    const listener = await adoptOrListen(path);
     const { TtrpcServer } = await import("../ttrpc/mod.ts");
     const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise
       .all([
@@ -52,8 +61,9 @@ export async function serve(inv: Invocation): Promise<number> {
     setChildSubreaper(true);
     loaded = { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen };
   } catch (e) {
-    // The log FIFO is how containerd learns why its request failed (the server's exit
-    // closes the socket `start` handed over, so that request fails at once).
+    // The log FIFO is how containerd learns why its request failed: before the bind,
+    // `start` fails with the exit status; after it, the exit closes the listener, so
+    // containerd's pending request fails at once.
     log.error("shim server start-up failed: {error}", {
       error: e instanceof Error ? e.message : String(e),
     });
@@ -122,28 +132,45 @@ export async function serve(inv: Invocation): Promise<number> {
 }
 
 /**
- * The listening socket: the one `start` bound and handed over (its fd in
- * `KATA_SHIM_LISTEN_FD`), else (the server run by hand) a fresh one at `path`.
+ * The listening socket at `path`. Spawned by `start` (its readiness pipe's
+ * fd in `KATA_SHIM_READY_FD`): bound on a temporary name in the same
+ * directory and renamed onto `path`, so the address never names a socket
+ * nobody listens on (a stale one of a dead shim is replaced in one step;
+ * `start` checked that nothing serves it), then signalled ready. Run by
+ * hand: bound at `path`, replacing a stale socket only.
  */
-async function adoptOrListen(path: string): Promise<ConnListener> {
-  const inherited = Deno.env.get(LISTEN_FD_ENV);
-  if (inherited) {
+async function bindSocket(path: string): Promise<Deno.UnixListener> {
+  const ready = Deno.env.get(READY_FD_ENV);
+  if (ready) {
     // Neither the fd nor its number may reach the processes this server spawns.
-    Deno.env.delete(LISTEN_FD_ENV);
-    const fd = Number(inherited);
+    Deno.env.delete(READY_FD_ENV);
+    const fd = Number(ready);
     if (!Number.isInteger(fd) || fd < 3) {
-      throw new InvalidArgumentError(
-        `Serve: ${LISTEN_FD_ENV} must be an fd number, not "${inherited}"`,
-      );
+      throw new InvalidArgumentError(`Serve: ${READY_FD_ENV} must be an fd number, not "${ready}"`);
     }
     setCloseOnExec(fd, true);
-    return (await import("../ttrpc/transport/inherited.ts")).listenInheritedFd(fd);
+    const temp = bindingPath(path, Deno.pid);
+    removeStale(temp);
+    const listener = Deno.listen({ transport: "unix", path: temp });
+    try {
+      Deno.renameSync(temp, path);
+    } catch (e) {
+      listener.close();
+      removeStale(temp);
+      throw e;
+    }
+    signalReady(fd);
+    return listener;
   }
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
+  return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+}
+
+function removeStale(path: string): void {
   try {
-    return Deno.listen({ transport: "unix", path });
-  } catch {
-    // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
-    return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
