@@ -201,9 +201,8 @@ async function footprintTable(b: Build, tmp: string): Promise<string> {
   const bareServer = `${tmp}/bare_server.js`;
   const variants: Variant[] = [
     SHIPPED,
-    { v8Flags: "--max-semi-space-size=1,--lite-mode", handover: true },
-    { v8Flags: "", handover: true },
-    { v8Flags: SERVER_V8_FLAGS, handover: false },
+    { v8Flags: "--max-semi-space-size=1,--lite-mode" },
+    { v8Flags: "" },
   ];
   const rows: string[] = [];
   for (const v of variants) {

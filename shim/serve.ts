@@ -13,9 +13,8 @@
 import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
-import { LogFifoWriter } from "./log_fifo.ts";
 import { setCloseOnExec, signalReady } from "../ffi/inherit.ts";
-import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./start.ts";
+import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 
 const EVENT_FLUSH_MS = 5000;
 
@@ -36,7 +35,10 @@ export async function serve(inv: Invocation): Promise<number> {
   } catch (e) {
     bindError = e;
   }
-  const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
+  const [{ getLogger, setupLogging, writerSink }, { LogFifoWriter }] = await Promise.all([
+    import("../common/log.ts"),
+    import("./log_fifo.ts"),
+  ]);
   await setupLogging({
     level: f.debug ? "debug" : "info",
     // Never a blocking open or write of the FIFO: the server must answer without a reader.

@@ -36,27 +36,14 @@ import { awaitReadiness, readinessPipe, sleepSync, unixSocketServed } from "../f
 import { spawnDetached } from "../ffi/spawn.ts";
 import { tryReap } from "../ffi/process.ts";
 import { containerdMajor } from "./containerd_release.ts";
+import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 
-/** Environment variable naming the inherited readiness pipe the server signals. */
-export const READY_FD_ENV = "KATA_SHIM_READY_FD";
 /**
  * How long `start` waits for its server's socket: far above a server's
  * start-up to its bind (about a bare Deno start), so that only a stuck
  * server reaches it; containerd's dialer then keeps retrying on its own.
  */
-export const READY_TIMEOUT_MS = 3000;
-
-/** The name the server binds before renaming the socket onto `path`. */
-export function bindingPath(path: string, serverPid: number): string {
-  return `${path}.${serverPid}`;
-}
-/**
- * Environment variable carrying the configuration path of containerd's
- * runtime options to the server, for a pod of the Sandbox API: its
- * CreateSandbox brings CRI's pod configuration, not the runtime options,
- * which containerd hands to `start` alone.
- */
-export const CONFIG_PATH_ENV = "KATA_SHIM_CONFIG_PATH";
+const READY_TIMEOUT_MS = 3000;
 
 /** More runtime options than this on stdin is not containerd talking. */
 const MAX_OPTIONS = 64 * 1024;
