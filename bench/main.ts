@@ -29,6 +29,8 @@ async function machine(): Promise<string> {
 }
 
 if (import.meta.main) {
+  // As the shim's launcher and `start` do: no Deno update check in any Deno measured here.
+  Deno.env.set("DENO_NO_UPDATE_CHECK", "1");
   const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHMARKS);
   await Deno.mkdir(RESULTS, { recursive: true });
   const lines = [

@@ -150,6 +150,9 @@ function spawnServer(
       cwd: bundle,
       env: {
         ...Deno.env.toObject(),
+        // Deno's background update check (a TLS fetch, its CA certificates parsed and kept)
+        // cost the idle server about 2.5 MiB resident, and nothing of ours needs it.
+        DENO_NO_UPDATE_CHECK: "1",
         [READY_FD_ENV]: String(pipe.write),
         ...(configPath ? { [CONFIG_PATH_ENV]: configPath } : {}),
       },
