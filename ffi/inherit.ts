@@ -47,7 +47,7 @@ export function readinessPipe(): { read: number; write: number } {
 }
 
 /** What the reader of a readiness pipe learnt. */
-export type Readiness = "ready" | "closed" | "timeout";
+type Readiness = "ready" | "closed" | "timeout";
 
 /**
  * Blocks (the JS thread too: `start` has nothing else to do) until the
