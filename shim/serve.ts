@@ -17,6 +17,7 @@ import { setCloseOnExec, signalReady } from "../ffi/inherit.ts";
 import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 
 const EVENT_FLUSH_MS = 5000;
+const SHUTDOWN_DRAIN_MS = 20;
 
 /** Runs the server until Shutdown; returns the exit code. */
 export async function serve(inv: Invocation): Promise<number> {
@@ -116,17 +117,21 @@ export async function serve(inv: Invocation): Promise<number> {
   const serving = server.serve(listener);
   await stopped;
   const stoppedAt = performance.now();
-  // Let the Shutdown reply leave before the socket goes.
-  await new Promise((r) => setTimeout(r, 20));
-  try {
-    listener.close();
-  } catch {
-    // closed already
-  }
-  await serving.catch(() => {});
-  await Deno.remove(path).catch(() => {});
+  // Everything that must finish happens while containerd still holds the connection: it
+  // runs `shim delete` as soon as the connection closes, and that kills a shim still alive.
   await slot.handler?.shutdown();
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
+  // Then each connection closes as soon as its in-flight replies (the Shutdown reply) are
+  // written, not after a fixed pause (20 ms here before). A reply that cannot come (a Wait
+  // of a process still running under `Shutdown now`) is given up after SHUTDOWN_DRAIN_MS.
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    server.shutdown(),
+    new Promise((r) => drainTimer = setTimeout(r, SHUTDOWN_DRAIN_MS)),
+  ]);
+  clearTimeout(drainTimer);
+  await serving.catch(() => {});
+  await Deno.remove(path).catch(() => {});
   log.info("shim exits ({ms} ms after Shutdown)", {
     ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
   });
