@@ -10,21 +10,18 @@
  */
 import { Containerd, IMAGE, LINUX_CONTAINER_CONFIG } from "../tests/containerd/harness.ts";
 import { build } from "./shim_server.ts";
+import { tracingLauncher } from "./shim.ts";
 
-/** A wrapper that logs "<µs start> <µs end> <name> <args>" to `trace` around `target`. */
-async function wrapper(path: string, target: string, name: string, trace: string): Promise<void> {
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/bash
-s=$EPOCHREALTIME
-"${target}" "$@"
-rc=$?
-echo "$s $EPOCHREALTIME ${name} $*" >> "${trace}"
-exit $rc
-`,
-    { mode: 0o755 },
-  );
-}
+const RUNC_COMMANDS = new Set([
+  "create",
+  "start",
+  "delete",
+  "kill",
+  "state",
+  "exec",
+  "ps",
+  "pause",
+]);
 
 function which(cmd: string): string {
   const out = new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`] }).outputSync();
@@ -45,10 +42,10 @@ if (import.meta.main) {
   try {
     const trace = `${c.dir}/timeline-trace`;
     const launcher = `${c.dir}/timeline-shim`;
-    await wrapper(launcher, b.launcher, "shim", trace);
+    await tracingLauncher(launcher, b.launcher, trace);
     // The configuration's oci_runtime is "runc", found on the shim's PATH, where the
     // harness puts its own directory first.
-    await wrapper(`${c.dir}/runc`, which("runc"), "runc", trace);
+    await tracingLauncher(`${c.dir}/runc`, which("runc"), trace);
     const args = ["run", "--runtime", launcher, "--runtime-config-path", LINUX_CONTAINER_CONFIG];
     await c.ctrMust(...args, "--rm", IMAGE, "warm", "/bin/true");
     await Deno.writeTextFile(trace, "");
@@ -68,15 +65,13 @@ if (import.meta.main) {
       events.push([t, `containerd log: ${msg.slice(0, 110)}${extra.length ? ` [${extra}]` : ""}`]);
     }
     for (const line of (await Deno.readTextFile(trace)).split("\n").filter(Boolean)) {
-      const [s, e, name, ...rest] = line.split(" ");
-      const what = name === "shim"
-        ? rest.at(-1)
-        : rest.filter((a) => !a.startsWith("/")).slice(0, 3);
-      events.push([Number(s) * 1000, `${name} ${what} begins`]);
-      events.push([
-        Number(e) * 1000,
-        `${name} ${what} ends (${((Number(e) - Number(s)) * 1000).toFixed(1)} ms)`,
-      ]);
+      const [last, , s, e, ...args] = line.split(" ");
+      // runc is called with --root; the shim with containerd's flags.
+      const runc = args.includes("--root") ? args.find((a) => RUNC_COMMANDS.has(a)) : undefined;
+      const what = runc ? `runc ${runc}` : `shim ${last}`;
+      const ms = ((Number(e) - Number(s)) * 1000).toFixed(1);
+      events.push([Number(s) * 1000, `${what} begins`]);
+      events.push([Number(e) * 1000, `${what} ends (${ms} ms)`]);
     }
     events.sort((x, y) => x[0] - y[0]);
     for (const [t, what] of events) console.log(`${(t - t0).toFixed(1).padStart(8)} ms  ${what}`);
