@@ -114,27 +114,33 @@ export async function serve(inv: Invocation): Promise<number> {
   // Nothing is loaded ahead for Create here: containerd's first request is already
   // waiting in the backlog, and loading modules now only delays its answer (by about
   // 75 ms for a Connect, measured); Create loads what it needs.
-  const serving = server.serve(listener);
+  server.serve(listener).catch((e) => log.warn("ttrpc serving ended: {e}", { e: String(e) }));
   await stopped;
   const stoppedAt = performance.now();
   // Everything that must finish happens while containerd still holds the connection: it
   // runs `shim delete` as soon as the connection closes, and that kills a shim still alive.
   await slot.handler?.shutdown();
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
+  // The socket file goes now (connected sockets stay): nothing is left after the exit.
+  try {
+    removeStale(path);
+  } catch (e) {
+    log.warn("cannot remove the socket {path}: {e}", { path, e: String(e) });
+  }
+  log.info("shim exits ({ms} ms after Shutdown)", {
+    ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
+  });
   // Then each connection closes as soon as its in-flight replies (the Shutdown reply) are
-  // written, not after a fixed pause (20 ms here before). A reply that cannot come (a Wait
-  // of a process still running under `Shutdown now`) is given up after SHUTDOWN_DRAIN_MS.
+  // written, not after a fixed pause (20 ms here before), and the process exits right
+  // after (containerd's `shim delete` starts at the close). A reply that cannot come (a
+  // Wait of a process still running under `Shutdown now`) is given up after
+  // SHUTDOWN_DRAIN_MS.
   let drainTimer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     server.shutdown(),
     new Promise((r) => drainTimer = setTimeout(r, SHUTDOWN_DRAIN_MS)),
   ]);
   clearTimeout(drainTimer);
-  await serving.catch(() => {});
-  await Deno.remove(path).catch(() => {});
-  log.info("shim exits ({ms} ms after Shutdown)", {
-    ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
-  });
   Deno.exit(0);
 }
 
