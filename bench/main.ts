@@ -61,6 +61,13 @@ if (import.meta.main) {
       console.error(`${name}: not measured: ${msg}`);
     }
   }
+  // Benchmarks not run this time keep their last table in the summary, marked as such.
+  for (const [name, b] of Object.entries(BENCHMARKS)) {
+    if (wanted.includes(name)) continue;
+    const table = await Deno.readTextFile(`${RESULTS}${name}.md`).catch(() => undefined);
+    if (!table?.trim()) continue;
+    lines.push(`## ${name} (vs ${b.peer}): not run this time, its last table`, "", table, "");
+  }
   await Deno.writeTextFile(`${RESULTS}summary.md`, lines.join("\n"));
   Deno.exit(failed ? 1 : 0);
 }
