@@ -1,6 +1,6 @@
 /**
  * One `ctr run --rm busybox /bin/true` through our shim on one timeline
- * (`deno run -A bench/timeline.ts`): containerd's debug log lines (their
+ * (`./scripts/deno run -A bench/timeline.ts`): containerd's debug log lines (their
  * `time=` stamps), our shim's own log lines (containerd copies them from the
  * log FIFO; the server runs with `-debug`), each `start`/`delete` action and
  * each runc call (through timestamping wrappers), in milliseconds from the
