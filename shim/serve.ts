@@ -28,6 +28,13 @@ export async function serve(inv: Invocation): Promise<number> {
   }
   const bundle = f.bundle || Deno.cwd();
   const path = socketPath(f.socket);
+  // Ignored from the first moment: `start` returns at the bind, and a SIGTERM before the
+  // listener was added would end the server with the default action.
+  const term: { log?: { info(msg: string): void } } = {};
+  Deno.addSignalListener(
+    "SIGTERM",
+    () => term.log?.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
+  );
   // The socket first, before any module is loaded: `start` waits for it.
   let bound: Deno.UnixListener | undefined;
   let bindError: unknown;
@@ -47,6 +54,7 @@ export async function serve(inv: Invocation): Promise<number> {
     properties: { sandbox: f.id },
   });
   const log = getLogger("shim");
+  term.log = log;
   let loaded;
   try {
     if (!bound) throw bindError;
@@ -73,10 +81,6 @@ export async function serve(inv: Invocation): Promise<number> {
     throw e;
   }
   const { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen } = loaded;
-  Deno.addSignalListener(
-    "SIGTERM",
-    () => log.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
-  );
   const reaper = new Reaper();
   const events = new EventPublisher({
     namespace: f.namespace,
