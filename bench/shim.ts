@@ -48,8 +48,15 @@ async function shimPid(id: string): Promise<number> {
   throw new Error(`no shim process for ${id}`);
 }
 
-/** A launcher that runs `target` and appends "<action> <id> <start µs> <end µs>" to `trace`. */
-async function tracingLauncher(path: string, target: string, trace: string): Promise<string> {
+/**
+ * A launcher that runs `target` and appends "<last argument> <-id value> <start s> <end s>
+ * <all arguments>" to `trace`.
+ */
+export async function tracingLauncher(
+  path: string,
+  target: string,
+  trace: string,
+): Promise<string> {
   await Deno.writeTextFile(
     path,
     `#!/bin/bash
@@ -58,7 +65,7 @@ s=$EPOCHREALTIME
 rc=$?
 e=$EPOCHREALTIME
 id=; prev=; for a in "$@"; do [ "$prev" = -id ] && id=$a; prev=$a; done
-echo "\${@: -1} $id $s $e" >> "${trace}"
+echo "\${@: -1} $id $s $e $*" >> "${trace}"
 exit $rc
 `,
     { mode: 0o755 },

@@ -2,8 +2,8 @@
  * The shim under benchmark, run as users run it: the build in `dist/` (or
  * `RTS_TEST_SHIM`), its server spawned by its own `start` exactly as
  * containerd gets it. For the V8-flag comparison only, the server can be
- * spawned the way `start` spawns it (same bundled program, arguments,
- * inherited listening socket and environment) with other V8 flags.
+ * spawned the way `start` spawns it (same bundled program and arguments;
+ * it binds its socket itself) with other V8 flags.
  * @module
  */
 import { createClient } from "@connectrpc/connect";
@@ -11,9 +11,6 @@ import { Task } from "../service/gen/containerd/task/v2/shim_pb.ts";
 import { connectUnix, createTtrpcTransport } from "../ttrpc/mod.ts";
 import { socketAddress, socketPath } from "../shim/address.ts";
 import { SERVER_V8_FLAGS } from "../shim/self_command.ts";
-import { LISTEN_FD_ENV } from "../shim/start.ts";
-import { listenUnixInheritable } from "../ffi/inherit.ts";
-import { closeFd } from "../ffi/fd.ts";
 import { processExists } from "../ffi/process.ts";
 import { identify, killIdentified } from "../persist/process_identity.ts";
 
@@ -111,74 +108,61 @@ export async function startShim(b: Build, id: string): Promise<Server> {
   return server(dir, path, pid, id);
 }
 
-/** How a benchmark spawns the server: the V8 flags, and whether the socket is handed over. */
+/** How a benchmark spawns the server: its V8 flags. */
 export interface Variant {
   v8Flags: string;
-  /** false: the server binds the socket itself with Deno.listen (no inherited fd). */
-  handover: boolean;
 }
 
-/** The shipped way: `start` with {@link SERVER_V8_FLAGS}, socket handed over. */
-export const SHIPPED: Variant = { v8Flags: SERVER_V8_FLAGS, handover: true };
+/** The shipped way: `start` with {@link SERVER_V8_FLAGS}. */
+export const SHIPPED: Variant = { v8Flags: SERVER_V8_FLAGS };
 
 /** A variant's label for the tables. */
 export function label(v: Variant): string {
   const flags = v.v8Flags ? `\`${v.v8Flags}\`` : "no V8 flags";
-  const shipped = v.v8Flags === SHIPPED.v8Flags && v.handover;
-  return `${flags}${v.handover ? "" : ", binds its own socket with Deno.listen (no hand-over)"}${
-    shipped ? " (shipped)" : ""
-  }`;
+  return `${flags}${v.v8Flags === SHIPPED.v8Flags ? " (shipped)" : ""}`;
 }
 
 /**
- * Spawns the server the way `start` does (bundled program, arguments, the
- * inherited listening socket, detached, no stdio) but as `v` says: for
- * measuring the choices only. The shipped variant runs `start` itself.
+ * Spawns the server the way `start` does (bundled program, arguments,
+ * detached, no stdio; it binds its socket itself) but with `v`'s V8 flags:
+ * for measuring the choices only. The shipped variant runs `start` itself.
  */
 export async function spawnServer(b: Build, id: string, v: Variant): Promise<Server> {
-  if (v.v8Flags === SHIPPED.v8Flags && v.handover) return startShim(b, id);
+  if (v.v8Flags === SHIPPED.v8Flags) return startShim(b, id);
   const dir = await bundleDir();
   const address = socketAddress(`${dir}/containerd.sock`, "bench", id);
   const path = socketPath(address);
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   await Deno.remove(path).catch(() => {});
-  const fd = v.handover ? listenUnixInheritable(path) : -1;
-  try {
-    const child = new Deno.Command(b.deno, {
-      args: [
-        "run",
-        "-A",
-        "--unstable-vsock",
-        "--quiet",
-        ...(v.v8Flags ? [`--v8-flags=${v.v8Flags}`] : []),
-        "--no-config",
-        "--no-lock",
-        b.js,
-        ...shimFlags(dir, id),
-        "-socket",
-        address,
-        "-bundle",
-        dir,
-      ],
-      cwd: dir,
-      env: v.handover ? { [LISTEN_FD_ENV]: String(fd) } : {},
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-    child.unref();
-    if (!v.handover) {
-      // Without the hand-over the socket appears only once the server has bound it.
-      for (let i = 0; i < 2000; i++) {
-        if (await Deno.stat(path).then(() => true, () => false)) break;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    return server(dir, path, child.pid, id);
-  } finally {
-    if (fd >= 0) closeFd(fd);
+  const child = new Deno.Command(b.deno, {
+    args: [
+      "run",
+      "-A",
+      "--unstable-vsock",
+      "--quiet",
+      ...(v.v8Flags ? [`--v8-flags=${v.v8Flags}`] : []),
+      "--no-config",
+      "--no-lock",
+      b.js,
+      ...shimFlags(dir, id),
+      "-socket",
+      address,
+      "-bundle",
+      dir,
+    ],
+    cwd: dir,
+    env: {},
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  // As `start` does, wait for the socket.
+  for (let i = 0; i < 2000; i++) {
+    if (await Deno.stat(path).then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 5));
   }
+  return server(dir, path, child.pid, id);
 }
 
 /** One ttRPC Connect on a fresh connection (the server's first answer). */

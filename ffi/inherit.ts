@@ -1,23 +1,24 @@
 /**
- * Handing a listening socket to a child process (the Go shims' pattern:
- * `start` binds the shim's socket, the server it spawns serves it): a Unix
- * listener whose fd survives exec, and the close-on-exec switch the child
- * uses once it has adopted the fd (so that the processes the server spawns
- * in turn do not keep the socket alive); and a synchronous probe of whether
+ * What `start` and the server it spawns share across exec: a readiness pipe
+ * (the write end survives exec; the server writes one byte once its socket
+ * is at the address, and its death closes the pipe, so `start` learns either
+ * at once, without polling the file system); the close-on-exec switch the
+ * server uses on the end it inherited (so that the processes it spawns in
+ * turn do not keep the pipe open); and a synchronous probe of whether
  * something already serves a socket path.
  * @module
  */
 import { lazyLibc } from "./libc.ts";
-import { check, E, errno } from "./errno.ts";
-import { closeFd } from "./fd.ts";
+import { check, E, errno, SysError } from "./errno.ts";
+import { closeFd, readFd, writeFd } from "./fd.ts";
 import { AF, SOCK, unixSockaddr } from "./socket.ts";
 
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  listen: { parameters: ["i32", "i32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
 } as const;
 
 const sym = lazyLibc(symbols);
@@ -25,24 +26,66 @@ const sym = lazyLibc(symbols);
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
-/** The kernel caps the backlog at net.core.somaxconn; Go's net.Listen asks for that too. */
-const BACKLOG = 4096;
+const POLLIN = 1;
 
 /**
- * Creates a listening Unix stream socket at `path` WITHOUT close-on-exec, so
- * a process spawned next inherits it at the same number. The caller owns the
- * fd and closes it once the child is spawned.
+ * A pipe whose read end is close-on-exec and whose write end is not, so a
+ * process spawned next inherits the write end at the same number. The
+ * caller closes both ends (the write end right after the spawn).
  */
-export function listenUnixInheritable(path: string): number {
-  const addr = unixSockaddr(path, "Bind");
-  const fd = check(sym().socket(AF.UNIX, SOCK.STREAM, 0), "socket", "unix");
+export function readinessPipe(): { read: number; write: number } {
+  const fds = new Int32Array(2);
+  check(sym().pipe2(new Uint8Array(fds.buffer), 0), "pipe2", "readiness pipe");
   try {
-    check(sym().bind(fd, addr, addr.length), "bind", path);
-    check(sym().listen(fd, BACKLOG), "listen", path);
-    return fd;
+    setCloseOnExec(fds[0], true);
   } catch (e) {
-    closeFd(fd);
+    closeFd(fds[0]);
+    closeFd(fds[1]);
     throw e;
+  }
+  return { read: fds[0], write: fds[1] };
+}
+
+/** What the reader of a readiness pipe learnt. */
+type Readiness = "ready" | "closed" | "timeout";
+
+/**
+ * Blocks (the JS thread too: `start` has nothing else to do) until the
+ * readiness pipe `fd` carries a byte ("ready"), is closed by every writer
+ * without one ("closed": the writer died), or `timeoutMs` passes.
+ */
+export function awaitReadiness(fd: number, timeoutMs: number): Readiness {
+  const deadline = performance.now() + timeoutMs;
+  const pfd = new Uint8Array(8);
+  const view = new DataView(pfd.buffer);
+  for (;;) {
+    const left = Math.max(0, Math.ceil(deadline - performance.now()));
+    view.setInt32(0, fd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    const rc = sym().poll(pfd, 1n, left);
+    if (rc < 0) {
+      const e = errno();
+      if (e === E.INTR) continue;
+      throw new SysError("poll", e, `readiness pipe fd ${fd}`);
+    }
+    if (rc === 0) return "timeout";
+    // Readable or hung up: a byte means ready, end of file means every writer is gone.
+    return readFd(fd, new Uint8Array(1)) === 1 ? "ready" : "closed";
+  }
+}
+
+/** Sleeps the JS thread for `ms` (poll with no fds): short waits in a process that only waits. */
+export function sleepSync(ms: number): void {
+  sym().poll(new Uint8Array(8), 0n, ms);
+}
+
+/** Writes the ready byte to the inherited readiness pipe `fd` and closes it. */
+export function signalReady(fd: number): void {
+  try {
+    writeFd(fd, new Uint8Array([1]));
+  } finally {
+    closeFd(fd);
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * Spawning a detached daemon with glibc's `posix_spawn`: a new session,
  * stdio on /dev/null, a working directory, an explicit environment, and
- * every fd without close-on-exec inherited (the listening socket `start`
+ * every fd without close-on-exec inherited (the readiness pipe `start`
  * hands to its server). A first Deno.Command in a process cost about 13 ms
  * when measured (posix_spawn: under 2 ms); `start` spawns exactly once, on
- * containerd's critical path, and never waits for the child.
+ * containerd's critical path.
  * @module
  */
 import { cstr, lazyLibc } from "./libc.ts";
@@ -82,8 +82,9 @@ function ok(rc: number, call: string, what: string): void {
 /**
  * Starts `spec` as a daemon in its own session with stdin, stdout and stderr
  * on /dev/null, default signal dispositions and an empty signal mask; returns
- * its pid. The child is never waited for (its parent exits right after, and
- * init reaps it). Fails with the program named when it cannot be executed.
+ * its pid. Its parent may reap it (ffi/process.ts tryReap) if it dies at
+ * once; otherwise the parent exits and the child is reparented. Fails with
+ * the program named when it cannot be executed.
  */
 export function spawnDetached(spec: DetachedSpawn): number {
   if (!spec.program.startsWith("/")) {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { closeFd } from "./fd.ts";
-import { listenUnixInheritable } from "./inherit.ts";
+import { readinessPipe } from "./inherit.ts";
 import { spawnDetached } from "./spawn.ts";
 
 async function waitForFile(path: string): Promise<string> {
@@ -14,7 +14,8 @@ async function waitForFile(path: string): Promise<string> {
 
 Deno.test("spawnDetached: new session, /dev/null stdio, cwd, exact env, inherited fd, clean signals", async () => {
   const dir = await Deno.makeTempDir();
-  const fd = listenUnixInheritable(`${dir}/l.sock`);
+  const pipe = readinessPipe();
+  const fd = pipe.write;
   try {
     const script = [
       'echo "sid=$(cut -d" " -f6 /proc/$$/stat) pid=$$"',
@@ -35,13 +36,14 @@ Deno.test("spawnDetached: new session, /dev/null stdio, cwd, exact env, inherite
     assertStringIncludes(out, `sid=${pid} pid=${pid}`); // session leader
     assertStringIncludes(out, `cwd=${dir}`);
     assertStringIncludes(out, "env=yes home=unset");
-    assert(/fd=socket:/.test(out), out);
+    assert(/fd=pipe:/.test(out), out);
     assertStringIncludes(out, "in=/dev/null err=/dev/null");
     assertStringIncludes(out, "SigBlk:\t0000000000000000");
     // Deno ignores SIGPIPE (signal 13, bit 12); the daemon must get the default back.
     const ignored = BigInt("0x" + /SigIgn:\t([0-9a-f]+)/.exec(out)![1]);
     assertEquals(ignored & (1n << 12n), 0n, `SIGPIPE still ignored: ${ignored.toString(16)}`);
   } finally {
+    closeFd(pipe.read);
     closeFd(fd);
     await Deno.remove(dir, { recursive: true });
   }

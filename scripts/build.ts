@@ -128,7 +128,10 @@ async function bundle(commit: string): Promise<void> {
 # through a symlink elsewhere (an install), resolve it.
 here=\${0%/*}
 [ -x "$here/deno" ] || { p=$(readlink -f "$0"); here=\${p%/*}; }
-exec "$here/deno" run ${RUN_FLAGS.join(" ")} --no-config --no-lock --quiet "$here/${NAME}.js" "$@"
+# No update check: a short-lived action must not start one, the server must not keep its TLS state.
+DENO_NO_UPDATE_CHECK=1 exec "$here/deno" run ${
+      RUN_FLAGS.join(" ")
+    } --no-config --no-lock --quiet "$here/${NAME}.js" "$@"
 `,
   );
   await Deno.chmod(launcher, 0o755);

@@ -1,6 +1,7 @@
 /**
- * The long-running shim server: serves the socket `start` bound and handed
- * over (or binds it when run by hand), serves `containerd.task.v2.Task`,
+ * The long-running shim server: binds its socket before anything else (a
+ * temporary name renamed onto the address, then one byte on the readiness
+ * pipe `start` waits on; shim/start.ts says why), serves `containerd.task.v2.Task`,
  * the same service as `containerd.task.v3.Task` (containerd 2.x) and
  * `containerd.runtime.sandbox.v1.Sandbox` (its Sandbox API) over ttRPC, logs to the bundle's `log` FIFO,
  * reaps its containers' processes as child subreaper, and exits after a
@@ -12,13 +13,12 @@
 import { InvalidArgumentError } from "../common/errors.ts";
 import type { Invocation } from "./options.ts";
 import { socketPath } from "./address.ts";
-import { LogFifoWriter } from "./log_fifo.ts";
-import { setCloseOnExec } from "../ffi/inherit.ts";
-import { CONFIG_PATH_ENV, LISTEN_FD_ENV } from "./start.ts";
+import { setCloseOnExec, signalReady } from "../ffi/inherit.ts";
+import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 import { selfCommand } from "./self_command.ts";
-import type { ConnListener } from "../ttrpc/server.ts";
 
 const EVENT_FLUSH_MS = 5000;
+const SHUTDOWN_DRAIN_MS = 20;
 
 /** Runs the server until Shutdown; returns the exit code. */
 export async function serve(inv: Invocation): Promise<number> {
@@ -29,7 +29,25 @@ export async function serve(inv: Invocation): Promise<number> {
   }
   const bundle = f.bundle || Deno.cwd();
   const path = socketPath(f.socket);
-  const { getLogger, setupLogging, writerSink } = await import("../common/log.ts");
+  // Ignored from the first moment: `start` returns at the bind, and a SIGTERM before the
+  // listener was added would end the server with the default action.
+  const term: { log?: { info(msg: string): void } } = {};
+  Deno.addSignalListener(
+    "SIGTERM",
+    () => term.log?.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
+  );
+  // The socket first, before any module is loaded: `start` waits for it.
+  let bound: Deno.UnixListener | undefined;
+  let bindError: unknown;
+  try {
+    bound = await bindSocket(path);
+  } catch (e) {
+    bindError = e;
+  }
+  const [{ getLogger, setupLogging, writerSink }, { LogFifoWriter }] = await Promise.all([
+    import("../common/log.ts"),
+    import("./log_fifo.ts"),
+  ]);
   await setupLogging({
     level: f.debug ? "debug" : "info",
     // Never a blocking open or write of the FIFO: the server must answer without a reader.
@@ -37,10 +55,12 @@ export async function serve(inv: Invocation): Promise<number> {
     properties: { sandbox: f.id },
   });
   const log = getLogger("shim");
+  term.log = log;
   let loaded;
   try {
+    if (!bound) throw bindError;
+    const listener = bound;
     // containerd's connection and first request wait in the socket's backlog meanwhile.
-    const listener = await adoptOrListen(path);
     const { TtrpcServer } = await import("../ttrpc/mod.ts");
     const [{ setChildSubreaper }, { Reaper }, { EventPublisher }, svc, taskGen] = await Promise
       .all([
@@ -53,18 +73,15 @@ export async function serve(inv: Invocation): Promise<number> {
     setChildSubreaper(true);
     loaded = { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen };
   } catch (e) {
-    // The log FIFO is how containerd learns why its request failed (the server's exit
-    // closes the socket `start` handed over, so that request fails at once).
+    // The log FIFO is how containerd learns why its request failed: before the bind,
+    // `start` fails with the exit status; after it, the exit closes the listener, so
+    // containerd's pending request fails at once.
     log.error("shim server start-up failed: {error}", {
       error: e instanceof Error ? e.message : String(e),
     });
     throw e;
   }
   const { listener, TtrpcServer, Reaper, EventPublisher, svc, taskGen } = loaded;
-  Deno.addSignalListener(
-    "SIGTERM",
-    () => log.info("SIGTERM ignored; containerd stops a shim with Shutdown"),
-  );
   const reaper = new Reaper();
   const events = new EventPublisher({
     namespace: f.namespace,
@@ -102,49 +119,76 @@ export async function serve(inv: Invocation): Promise<number> {
   // Nothing is loaded ahead for Create here: containerd's first request is already
   // waiting in the backlog, and loading modules now only delays its answer (by about
   // 75 ms for a Connect, measured); Create loads what it needs.
-  const serving = server.serve(listener);
+  server.serve(listener).catch((e) => log.warn("ttrpc serving ended: {e}", { e: String(e) }));
   await stopped;
   const stoppedAt = performance.now();
-  // Let the Shutdown reply leave before the socket goes.
-  await new Promise((r) => setTimeout(r, 20));
-  try {
-    listener.close();
-  } catch {
-    // closed already
-  }
-  await serving.catch(() => {});
-  await Deno.remove(path).catch(() => {});
+  // Everything that must finish happens while containerd still holds the connection: it
+  // runs `shim delete` as soon as the connection closes, and that kills a shim still alive.
   await slot.handler?.shutdown();
   if (!(await events.flush(EVENT_FLUSH_MS))) log.warn("events still queued at exit were dropped");
+  // The socket file goes now (connected sockets stay): nothing is left after the exit.
+  try {
+    removeStale(path);
+  } catch (e) {
+    log.warn("cannot remove the socket {path}: {e}", { path, e: String(e) });
+  }
   log.info("shim exits ({ms} ms after Shutdown)", {
     ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
   });
+  // Then each connection closes as soon as its in-flight replies (the Shutdown reply) are
+  // written, not after a fixed pause (20 ms here before), and the process exits right
+  // after (containerd's `shim delete` starts at the close). A reply that cannot come (a
+  // Wait of a process still running under `Shutdown now`) is given up after
+  // SHUTDOWN_DRAIN_MS.
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    server.shutdown(),
+    new Promise((r) => drainTimer = setTimeout(r, SHUTDOWN_DRAIN_MS)),
+  ]);
+  clearTimeout(drainTimer);
   Deno.exit(0);
 }
 
 /**
- * The listening socket: the one `start` bound and handed over (its fd in
- * `KATA_SHIM_LISTEN_FD`), else (the server run by hand) a fresh one at `path`.
+ * The listening socket at `path`. Spawned by `start` (its readiness pipe's
+ * fd in `KATA_SHIM_READY_FD`): bound on a temporary name in the same
+ * directory and renamed onto `path`, so the address never names a socket
+ * nobody listens on (a stale one of a dead shim is replaced in one step;
+ * `start` checked that nothing serves it), then signalled ready. Run by
+ * hand: bound at `path`, replacing a stale socket only.
  */
-async function adoptOrListen(path: string): Promise<ConnListener> {
-  const inherited = Deno.env.get(LISTEN_FD_ENV);
-  if (inherited) {
+async function bindSocket(path: string): Promise<Deno.UnixListener> {
+  const ready = Deno.env.get(READY_FD_ENV);
+  if (ready) {
     // Neither the fd nor its number may reach the processes this server spawns.
-    Deno.env.delete(LISTEN_FD_ENV);
-    const fd = Number(inherited);
+    Deno.env.delete(READY_FD_ENV);
+    const fd = Number(ready);
     if (!Number.isInteger(fd) || fd < 3) {
-      throw new InvalidArgumentError(
-        `Serve: ${LISTEN_FD_ENV} must be an fd number, not "${inherited}"`,
-      );
+      throw new InvalidArgumentError(`Serve: ${READY_FD_ENV} must be an fd number, not "${ready}"`);
     }
     setCloseOnExec(fd, true);
-    return (await import("../ttrpc/transport/inherited.ts")).listenInheritedFd(fd);
+    const temp = bindingPath(path, Deno.pid);
+    removeStale(temp);
+    const listener = Deno.listen({ transport: "unix", path: temp });
+    try {
+      Deno.renameSync(temp, path);
+    } catch (e) {
+      listener.close();
+      removeStale(temp);
+      throw e;
+    }
+    signalReady(fd);
+    return listener;
   }
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
+  return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+}
+
+function removeStale(path: string): void {
   try {
-    return Deno.listen({ transport: "unix", path });
-  } catch {
-    // A stale socket of a dead shim: the ttRPC helper replaces it when nothing answers.
-    return await (await import("../ttrpc/mod.ts")).listenUnix(path, { replaceStale: true });
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }

@@ -1,16 +1,24 @@
 /**
  * `start`: containerd's request for a shim address. For a pod's containers
  * the sandbox's shim is reused (its address is computed, nothing is
- * spawned); otherwise `start` binds the shim's socket itself and hands the
- * listening fd to a detached server it spawns (new session, no inherited
- * stdio, since containerd waits for every holder of its pipe) — the Go
- * shims' pattern. `start` returns at once: containerd's connection and first
- * request wait in the socket's backlog while the server starts, so the
- * server's start-up is off containerd's critical path. A server that dies
- * at start-up closes the last holder of the socket, so containerd's pending
- * request fails at once (connection reset) instead of waiting; the server
- * logs its error to the bundle's log FIFO, which containerd copies to its
- * own log. `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
+ * spawned); otherwise `start` spawns a detached server (new session, no
+ * inherited stdio, since containerd waits for every holder of its pipe)
+ * that binds the shim's socket itself with `Deno.listen`, on a temporary
+ * name in the socket's directory, and renames it onto the address: the
+ * address never names a socket that refuses, and the server serves through
+ * Deno's own event loop (a socket handed over by fd was served through FFI
+ * polls on Deno's thread pool, about 130 µs of server CPU more per call).
+ * `start` waits, bounded by {@link READY_TIMEOUT_MS}, on a readiness pipe
+ * the server inherits: one byte once the socket is at the address, or the
+ * pipe's close when the server dies first, which makes `start` fail at once
+ * with the server's exit status (the server logs its own error to the
+ * bundle's log FIFO, which containerd copies to its log) and leaves no
+ * socket file behind. The wait covers only the server's Deno start-up and
+ * its bind: the server binds before it loads anything else, and
+ * containerd's first request waits in the socket's backlog while it loads
+ * the rest. Past the bound `start` answers anyway: containerd's shim dialer
+ * retries a missing socket file every 10 ms (containerd's `pkg/dialer`, 1.6
+ * to 2.x). `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
  * prints the address with no newline, or, to containerd 2.x, the JSON
  * bootstrap answer naming shim protocol version 3 (shim/containerd_release.ts
  * says why the release matters). Under containerd 2.x's Sandbox API
@@ -24,19 +32,18 @@ import { containerKind, socketAddress, socketPath } from "./address.ts";
 import { selfCommand } from "./self_command.ts";
 import { writeAllSync } from "../common/io.ts";
 import { closeFd } from "../ffi/fd.ts";
-import { listenUnixInheritable, unixSocketServed } from "../ffi/inherit.ts";
+import { awaitReadiness, readinessPipe, sleepSync, unixSocketServed } from "../ffi/inherit.ts";
 import { spawnDetached } from "../ffi/spawn.ts";
+import { tryReap } from "../ffi/process.ts";
 import { containerdMajor } from "./containerd_release.ts";
+import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 
-/** Environment variable naming the inherited listening fd the server adopts. */
-export const LISTEN_FD_ENV = "KATA_SHIM_LISTEN_FD";
 /**
- * Environment variable carrying the configuration path of containerd's
- * runtime options to the server, for a pod of the Sandbox API: its
- * CreateSandbox brings CRI's pod configuration, not the runtime options,
- * which containerd hands to `start` alone.
+ * How long `start` waits for its server's socket: far above a server's
+ * start-up to its bind (about a bare Deno start), so that only a stuck
+ * server reaches it; containerd's dialer then keeps retrying on its own.
  */
-export const CONFIG_PATH_ENV = "KATA_SHIM_CONFIG_PATH";
+const READY_TIMEOUT_MS = 3000;
 
 /** More runtime options than this on stdin is not containerd talking. */
 const MAX_OPTIONS = 64 * 1024;
@@ -115,56 +122,86 @@ function spawnServer(
     throw new UnavailableError(`Start: a shim already serves ${address}`);
   }
   Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-  // Nothing answers there (checked above): a stale socket of a dead shim.
-  removeIfPresent(path);
-  const fd = listenUnixInheritable(path);
+  const self = selfCommand();
+  const args = [
+    ...self.args,
+    "-namespace",
+    f.namespace,
+    "-address",
+    f.address,
+    "-publish-binary",
+    f["publish-binary"],
+    "-id",
+    f.id,
+    "-socket",
+    address,
+    "-bundle",
+    bundle,
+    ...(f.debug ? ["-debug"] : []),
+  ];
+  const pipe = readinessPipe();
+  let pid: number;
   try {
-    const self = selfCommand();
-    const args = [
-      ...self.args,
-      "-namespace",
-      f.namespace,
-      "-address",
-      f.address,
-      "-publish-binary",
-      f["publish-binary"],
-      "-id",
-      f.id,
-      "-socket",
-      address,
-      "-bundle",
-      bundle,
-      ...(f.debug ? ["-debug"] : []),
-    ];
     // posix_spawn, not Deno.Command: a first Deno.Command cost about 13 ms, on
     // containerd's critical path.
-    return spawnDetached({
+    pid = spawnDetached({
       program: self.program,
       args,
       cwd: bundle,
       env: {
         ...Deno.env.toObject(),
-        [LISTEN_FD_ENV]: String(fd),
+        // Deno's background update check (a TLS fetch, its CA certificates parsed and kept)
+        // cost the idle server about 2.5 MiB resident, and nothing of ours needs it.
+        DENO_NO_UPDATE_CHECK: "1",
+        [READY_FD_ENV]: String(pipe.write),
         ...(configPath ? { [CONFIG_PATH_ENV]: configPath } : {}),
       },
     });
   } catch (e) {
-    try {
-      Deno.removeSync(path);
-    } catch {
-      // the spawn's error is the one to report
-    }
+    closeFd(pipe.read);
     throw e;
   } finally {
-    // The server holds the socket now; ours must go, or a dead server would leave
-    // containerd's connection waiting on a socket that nobody serves.
-    closeFd(fd);
+    // The server holds the write end now: its death alone must close the pipe.
+    closeFd(pipe.write);
   }
+  let readiness;
+  try {
+    readiness = awaitReadiness(pipe.read, READY_TIMEOUT_MS);
+  } finally {
+    closeFd(pipe.read);
+  }
+  if (readiness === "closed") throw serverDied(pid, path, address);
+  return pid;
 }
 
-function removeIfPresent(path: string): void {
+/**
+ * The error for a server that closed its readiness pipe without serving:
+ * its exit status (it is this process's child, reaped here), and no socket
+ * file of it left behind.
+ */
+function serverDied(pid: number, path: string, address: string): Error {
+  let exit = tryReap(pid);
+  // The pipe closes as the process exits, a moment before it can be reaped.
+  for (let i = 0; i < 50 && exit === undefined; i++) {
+    sleepSync(2);
+    exit = tryReap(pid);
+  }
+  if (exit !== undefined) {
+    removeSocketFile(bindingPath(path, pid));
+    if (!unixSocketServed(path)) removeSocketFile(path);
+  }
+  const how = exit
+    ? exit.signal ? `was killed by signal ${exit.signal}` : `exited with status ${exit.status}`
+    : "closed its readiness pipe";
+  return new UnavailableError(
+    `Start: the shim server (pid ${pid}) ${how} before serving ${address}; its error is in containerd's log`,
+  );
+}
+
+/** Removes the socket file at `path`, if one is there (never anything else). */
+function removeSocketFile(path: string): void {
   try {
-    Deno.removeSync(path);
+    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }

@@ -136,7 +136,8 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ociVersion: "1.0.2" }));
       const r = await runStart(dir, "dies-early", new Uint8Array());
       assertEquals(r.code, 0, r.stderr);
-      // start returned without waiting for the server: kill it, as a start-up crash would.
+      // start returned once the server bound its socket, before it loads its services: kill
+      // it now, as a crash during that start-up would.
       const pid = Number(await Deno.readTextFile(`${dir}/shim.pid`));
       const server = identify(pid);
       assert(server, `the server ${pid} that start spawned is gone already`);
@@ -184,13 +185,50 @@ Deno.test("shim serve: a start-up failure is written to the bundle's log", async
       `unix://${dir}/s.sock`,
       "-bundle",
       dir,
-    ], { cwd: dir, env: { KATA_SHIM_LISTEN_FD: "not-a-number" } });
+    ], { cwd: dir, env: { KATA_SHIM_READY_FD: "not-a-number" } });
     assertEquals(r.code, 1);
     const log = await Deno.readTextFile(`${dir}/log`);
     assert(log.includes("shim server start-up failed"), log);
-    assert(log.includes("KATA_SHIM_LISTEN_FD must be an fd number"), log);
+    assert(log.includes("KATA_SHIM_READY_FD must be an fd number"), log);
     assert(log.includes("not-a-number"), log);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "shim start: a server that dies before its socket is up fails start at once, leaving no socket",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "rts-start-" });
+    const id = "cannot-bind";
+    const path = socketPath(socketAddress(`${dir}/containerd.sock`, "rts-test", id));
+    try {
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ociVersion: "1.0.2" }));
+      await Deno.writeTextFile(`${dir}/log`, "");
+      // A non-empty directory at the address: the server's rename onto it fails.
+      await Deno.mkdir(`${path}/x`, { recursive: true });
+      const t0 = performance.now();
+      const r = await runStart(dir, id, new Uint8Array());
+      const ms = performance.now() - t0;
+      assertEquals(r.code, 1, r.stdout);
+      assert(
+        /the shim server \(pid \d+\) exited with status 1 before serving/.test(r.stderr),
+        r.stderr,
+      );
+      // Promptly: far below containerd's 100 s dial timeout and start's own 3 s bound.
+      assert(ms < 2500, `start took ${ms} ms`);
+      const log = await Deno.readTextFile(`${dir}/log`);
+      assert(log.includes("shim server start-up failed"), log);
+      const left = [...Deno.readDirSync(path.slice(0, path.lastIndexOf("/")))]
+        .filter((e) => e.name.startsWith(path.slice(path.lastIndexOf("/") + 1) + "."));
+      assertEquals(left, [], "a temporary socket was left");
+      await assertGone(`${dir}/address`);
+    } finally {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
