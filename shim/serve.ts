@@ -18,7 +18,15 @@ import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 import { selfCommand } from "./self_command.ts";
 
 const EVENT_FLUSH_MS = 5000;
-const SHUTDOWN_DRAIN_MS = 20;
+/**
+ * How long the exit waits for replies still in flight: a Kill whose `runc kill`
+ * is still running when the killed container's exit already led containerd to
+ * Delete and Shutdown (seen under load: the exit cut that Kill's reply, and
+ * containerd's StopPodSandbox failed with "ttrpc: closed"). Normally the replies
+ * are written within milliseconds and the exit follows at once; only a reply
+ * that cannot come (a Wait under `Shutdown now`) waits this long.
+ */
+const SHUTDOWN_DRAIN_MS = 2000;
 
 /** Runs the server until Shutdown; returns the exit code. */
 export async function serve(inv: Invocation): Promise<number> {
@@ -135,10 +143,10 @@ export async function serve(inv: Invocation): Promise<number> {
   log.info("shim exits ({ms} ms after Shutdown)", {
     ms: Math.round((performance.now() - stoppedAt) * 10) / 10,
   });
-  // Then each connection closes as soon as its in-flight replies (the Shutdown reply) are
-  // written, not after a fixed pause (20 ms here before), and the process exits right
-  // after (containerd's `shim delete` starts at the close). A reply that cannot come (a
-  // Wait of a process still running under `Shutdown now`) is given up after
+  // Then each connection closes as soon as its in-flight replies (the Shutdown reply, a
+  // Kill still finishing) are written, not after a fixed pause, and the process exits
+  // right after (containerd's `shim delete` starts at the close). A reply that cannot
+  // come (a Wait of a process still running under `Shutdown now`) is given up after
   // SHUTDOWN_DRAIN_MS.
   let drainTimer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
