@@ -10,6 +10,12 @@ import { parseStdioUri } from "./stdio_uri.ts";
 
 /** Bytes read from the stdin FIFO per read call. */
 const STDIN_CHUNK = 32 * 1024;
+/**
+ * How long {@link StdinCopy.finish} lets the copy drain what the client
+ * wrote before its CloseIO: the FIFO reaches EOF at once when the client
+ * closed its end, as containerd's clients do before CloseIO.
+ */
+const FINISH_GRACE_MS = 2000;
 /** How often, and how many times, close() tries to release an open still on its way. */
 const RELEASE_RETRY_MS = 10;
 const RELEASE_ATTEMPTS = 1000;
@@ -25,6 +31,7 @@ export class StdinCopy {
   #closed = false;
   /** True while the FIFO's open(2) has not returned. */
   #opening = true;
+  #finishTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #path: string;
 
   constructor(path: string, sink: (data: Uint8Array) => Promise<void>, onEnd: () => void) {
@@ -58,8 +65,28 @@ export class StdinCopy {
     })();
   }
 
+  /**
+   * CloseIO: the client is done writing. What it wrote before may still sit
+   * in the FIFO (under load the copy can lag behind the client's close and
+   * its CloseIO), so the copy goes on to the FIFO's EOF and ends there, as
+   * containerd's runc shim lets its copy drain; a writer that still holds the
+   * FIFO open gets {@link FINISH_GRACE_MS}, then the copy is stopped.
+   */
+  finish(): void {
+    if (this.#closed) return;
+    if (!this.#file) {
+      // Never opened: nothing was read, and nothing waits in a FIFO nobody reads.
+      this.close();
+      return;
+    }
+    const timer = setTimeout(() => this.close(), FINISH_GRACE_MS);
+    Deno.unrefTimer(timer);
+    this.#finishTimer = timer;
+  }
+
   /** Stops the copy (once); a pending open is released without ever blocking. */
   close(): void {
+    if (this.#finishTimer !== undefined) clearTimeout(this.#finishTimer);
     if (this.#closed) return;
     this.#closed = true;
     try {

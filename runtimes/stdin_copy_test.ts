@@ -40,3 +40,33 @@ Deno.test("stdin copy: closed before containerd opens the FIFO, it ends without 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("stdin copy: finish (CloseIO) lets what the client wrote before it drain first", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    mkfifo(`${dir}/in`);
+    const got: string[] = [];
+    const ended = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    let first = true;
+    const copy = new StdinCopy(`${dir}/in`, async (d) => {
+      // A slow sink: the client's close and CloseIO overtake the copy.
+      if (first) {
+        first = false;
+        await release.promise;
+      }
+      got.push(new TextDecoder().decode(d));
+    }, ended.resolve);
+    const w = await Deno.open(`${dir}/in`, { write: true });
+    await w.write(new TextEncoder().encode("line one\n"));
+    await new Promise((r) => setTimeout(r, 50));
+    await w.write(new TextEncoder().encode("line two\n"));
+    w.close();
+    copy.finish();
+    release.resolve();
+    await ended.promise;
+    assertEquals(got.join(""), "line one\nline two\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -81,8 +81,9 @@ export class PipeIo implements ProcessIo {
   }
 
   closeStdin(): void {
-    this.#stdin?.close();
-    this.#closeWriter();
+    // With a copy, the process's stdin closes when the copy has drained (its onEnd).
+    if (this.#stdin) this.#stdin.finish();
+    else this.#closeWriter();
   }
 
   resize(): void {
@@ -90,7 +91,8 @@ export class PipeIo implements ProcessIo {
   }
 
   close(): void {
-    this.closeStdin();
+    this.#stdin?.close();
+    this.#closeWriter();
     // The copies hold the readers: cancelling through them releases the pipes.
     for (const r of this.#readers) r.cancel().catch(() => {});
     for (const f of this.#outputs) {
@@ -192,7 +194,7 @@ export class ConsoleIo implements ProcessIo {
   }
 
   closeStdin(): void {
-    this.#stdin?.close();
+    this.#stdin?.finish();
   }
 
   resize(width: number, height: number): void {
@@ -201,7 +203,7 @@ export class ConsoleIo implements ProcessIo {
   }
 
   close(): void {
-    this.closeStdin();
+    this.#stdin?.close();
     const fd = this.#master;
     this.#master = -1;
     if (fd >= 0) {

@@ -101,7 +101,7 @@ export class AgentIo {
 
   #startStdin(uri: string): void {
     // When the copy ends (EOF, or the FIFO or the process went away), the guest's stdin closes.
-    this.#stdin = new StdinCopy(uri, (data) => this.#writeStdin(data), () => this.closeStdin());
+    this.#stdin = new StdinCopy(uri, (data) => this.#writeStdin(data), () => this.#endStdin());
   }
 
   /** Writes `data` to the process's stdin in the guest (the agent may take it in parts). */
@@ -117,8 +117,17 @@ export class AgentIo {
     }
   }
 
-  /** Closes the process's stdin in the guest (once). */
+  /**
+   * CloseIO: with a copy, it drains what the client wrote first and the
+   * guest's stdin closes at its end (StdinCopy.finish); without one, now.
+   */
   async closeStdin(): Promise<void> {
+    if (this.#stdin && !this.#stdinClosed) this.#stdin.finish();
+    else await this.#endStdin();
+  }
+
+  /** Closes the process's stdin in the guest (once). */
+  async #endStdin(): Promise<void> {
     if (this.#stdinClosed) return;
     this.#stdinClosed = true;
     this.#stdin?.close();
