@@ -46,7 +46,7 @@ export async function kernelAssets(): Promise<KernelAssets> {
 }
 
 /** Guest modules the test initrd loads, with their dependencies. */
-const GUEST_MODULES = [
+export const GUEST_MODULES: readonly string[] = [
   "virtio_mmio",
   "virtio_blk",
   "virtio_net",
@@ -149,10 +149,13 @@ if grep -q vmmtest.poweroff=1 /proc/cmdline; then poweroff -f; fi
 reboot -f
 `;
 
-/** Builds (once per content) an initrd with busybox, the modules and `init`. */
-export async function testInitrd(init = TEST_INIT): Promise<string> {
+/** Builds (once per content) an initrd with busybox, `modules` (and what they need) and `init`. */
+export async function testInitrd(
+  init = TEST_INIT,
+  modules: readonly string[] = GUEST_MODULES,
+): Promise<string> {
   const k = await kernelAssets();
-  const stamp = await runScript(`(echo "${k.version} ${GUEST_MODULES.join(" ")}"; cat <<'INIT_EOF'
+  const stamp = await runScript(`(echo "${k.version} ${modules.join(" ")}"; cat <<'INIT_EOF'
 ${init}
 INIT_EOF
 echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
@@ -167,7 +170,7 @@ echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
       cd "${tree}" && mkdir -p bin && cp /bin/busybox bin/busybox
       gcc -static -O2 -o bin/vsock-echo vsock-echo.c && rm vsock-echo.c
       : >modules.order
-      modprobe -d "${k.dir}" -S "${k.version}" --show-depends -a ${GUEST_MODULES.join(" ")} |
+      modprobe -d "${k.dir}" -S "${k.version}" --show-depends -a ${modules.join(" ")} |
         sed -n 's/^insmod \\([^ ]*\\).*/\\1/p' | while read -r p; do
           rel=\${p#"${k.dir}"/}
           grep -qxF "$rel" modules.order && continue
