@@ -57,6 +57,11 @@ export interface Session {
   readonly openFlags: number;
   /** Whether FUSE_INIT succeeded (other requests wait for it). */
   initialized: boolean;
+  /**
+   * Where FUSE_READ puts its data, at OUT_HEADER, so the reply is built
+   * around it in place; reused by every read (one request at a time).
+   */
+  readonly readBuffer: Uint8Array<ArrayBuffer>;
 }
 
 /**
