@@ -19,6 +19,8 @@ export interface Figures {
   load: string[];
   /** Seconds per guest row, one record per run, per configuration. */
   runs: Record<"inline" | "9p" | "qemu", Record<string, number>[]>;
+  /** Runs that failed, and why. */
+  failures: string[];
 }
 
 /** The median (upper middle for an even count). */
@@ -63,23 +65,40 @@ function rows(f: Figures): Row[] {
   ];
 }
 
-/** Median and range of a row over the runs of one configuration. */
-function stat(runs: Record<string, number>[], parts: string[]) {
-  const xs = runs.map((r) => parts.reduce((sum, p) => sum + r[p], 0));
-  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
 }
 
-function cell(s: { median: number; min: number; max: number }, runs: number): string {
+/** Median and range of a row over the runs of one configuration (NaN without runs). */
+function stat(runs: Record<string, number>[], parts: string[]): Stat {
+  const xs = runs.map((r) => parts.reduce((sum, p) => sum + r[p], 0));
+  if (!xs.length) return { median: NaN, min: NaN, max: NaN, runs: 0 };
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length };
+}
+
+function cell(s: Stat): string {
+  if (!s.runs) return "not measured";
   const m = `${s.median.toFixed(2)} s`;
-  return runs > 1 ? `${m} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : m;
+  return s.runs > 1 ? `${m} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : m;
+}
+
+function ratio(x: number): string {
+  return Number.isNaN(x) ? "–" : `${x.toFixed(2)}×`;
 }
 
 /** The markdown table with its notes. */
 export function sharefsTable(f: Figures): string {
-  const n = f.runs.inline.length;
+  const counts = [f.runs.inline.length, f.runs["9p"].length, f.runs.qemu.length];
+  const n = Math.max(...counts);
+  const each = counts.every((c) => c === n) ? `${n}` : counts.join(", ");
   const lines = [
     `The same guest workload on a fresh share of a tmpfs directory, three ways; Debian's vmlinux ` +
-    `(${f.kernel}), ${f.memoryMib} MiB, 1 vCPU; median (min–max) of ${n} run${n > 1 ? "s" : ""} ` +
+    `(${f.kernel}), ${f.memoryMib} MiB, 1 vCPU; median (min–max) of ${each} run${
+      n > 1 ? "s" : ""
+    } ` +
     `per column, interleaved, all from one run of \`deno task bench sharefs\`.`,
     "",
     "| workload | inline virtio-fs (built-in VMM) | 9p (built-in VMM) | QEMU + Debian's virtiofsd | 9p ÷ inline | QEMU ÷ inline | targets |",
@@ -93,7 +112,8 @@ export function sharefsTable(f: Figures): string {
     const vs9p = b.median / a.median;
     const vsQemu = c.median / a.median;
     let target = "";
-    if (!row.detail) {
+    if (!a.runs || !b.runs || !c.runs) target = row.detail ? "" : "not measured";
+    else if (!row.detail) {
       const goals: string[] = [];
       if (row.metadata) goals.push(vs9p >= 2 ? "≥2× 9p: met" : "≥2× 9p: **missed**");
       goals.push(vsQemu >= 1 ? "≤ QEMU: met" : "≤ QEMU: **missed**");
@@ -102,16 +122,19 @@ export function sharefsTable(f: Figures): string {
       if (vsQemu < 1) missed.push(`${row.label} vs QEMU (${vsQemu.toFixed(2)}×)`);
     }
     lines.push(
-      `| ${row.label} | ${cell(a, n)} | ${cell(b, n)} | ${cell(c, n)} | ` +
-        `${vs9p.toFixed(2)}× | ${vsQemu.toFixed(2)}× | ${target} |`,
+      `| ${row.label} | ${cell(a)} | ${cell(b)} | ${cell(c)} | ${ratio(vs9p)} | ${
+        ratio(vsQemu)
+      } | ` +
+        `${target} |`,
     );
   }
   lines.push(
     "",
     `Targets (issue 26): inline virtio-fs at least 2× faster than our 9p on the metadata rows, and ` +
       `no slower than QEMU + virtiofsd on any row. ` +
-      (missed.length ? `Missed: ${missed.join("; ")}.` : "All met."),
+      (missed.length ? `Missed: ${missed.join("; ")}.` : "All measured ones met."),
     "",
+    ...(f.failures.length ? [`Failed runs: ${f.failures.join("; ")}.`, ""] : []),
     "- Times are the guest's own (/proc/uptime, 10 ms steps), taken by its shell around each step;",
     "  the loops use shell built-ins (`echo >f` creates, `[ -f ]` stats), one `rm` removes the files,",
     "  busybox `find`, `dd bs=1M` and `tar` do the rest.",

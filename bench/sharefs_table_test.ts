@@ -27,6 +27,7 @@ const FIGURES: Figures = {
     "9p": [run(3), run(3), run(3)],
     qemu: [run(0.5), run(0.5), run(0.5)],
   },
+  failures: [],
 };
 
 Deno.test("median takes the middle value, the upper one of an even count", () => {
@@ -51,5 +52,16 @@ Deno.test("sharefsTable shows medians with ranges, ratios, and each target met o
 
 Deno.test("sharefsTable says all targets were met when they were", () => {
   const t = sharefsTable({ ...FIGURES, runs: { ...FIGURES.runs, qemu: [run(2), run(2), run(2)] } });
-  assertStringIncludes(t, "All met.");
+  assertStringIncludes(t, "All measured ones met.");
+});
+
+Deno.test("sharefsTable marks a column whose runs all failed, and lists the failures", () => {
+  const t = sharefsTable({
+    ...FIGURES,
+    runs: { ...FIGURES.runs, "9p": [] },
+    failures: ["run 1 of 9p: Benchmark guest never finished"],
+  });
+  assertStringIncludes(t, "| 4.00 s (3.60–4.80) | not measured | 2.00 s (2.00–2.00) | – | 0.50× |");
+  assertStringIncludes(t, "Failed runs: run 1 of 9p: Benchmark guest never finished.");
+  assertStringIncludes(t, "median (min–max) of 3, 0, 3 runs");
 });
