@@ -84,6 +84,9 @@ const CACHE_TIMEOUTS: Readonly<Record<string, number>> = {
 const FOPEN = { DIRECT_IO: 1, KEEP_CACHE: 2 } as const;
 /** FUSE_INIT flags the server offers (it keeps those the guest offered too). */
 const INIT = {
+  // Readahead in the background, several reads queued at once (as virtiofsd's libfuse
+  // agrees by default): one notification serves them all. Served one at a time here.
+  ASYNC_READ: 1 << 0,
   ATOMIC_O_TRUNC: 1 << 3,
   BIG_WRITES: 1 << 5,
   AUTO_INVAL_DATA: 1 << 12,

@@ -267,3 +267,9 @@ Deno.test("virtio-fs reuses its request and read buffers: each reply has its own
   assertEquals(Deno.readTextFileSync(`${t.dir}/small`), "tinyabc");
   assertEquals(dec.decode(read(s, 0, 4096)), "tinyabc");
 });
+
+Deno.test("virtio-fs agrees to background reads (FUSE_ASYNC_READ) and keeps what the guest did not offer", () => {
+  using t = setup();
+  assertEquals(t.c.init(1 | (1 << 3)).getUint32(12, true), 1 | (1 << 3));
+  assertEquals(t.c.init(1 << 5).getUint32(12, true), 1 << 5);
+});
