@@ -105,6 +105,7 @@ export function sharefsTable(f: Figures): string {
     "|---|---|---|---|---|---|---|",
   ];
   const missed: string[] = [];
+  let compared = 0;
   for (const row of rows(f)) {
     const a = stat(f.runs.inline, row.parts);
     const b = stat(f.runs["9p"], row.parts);
@@ -114,6 +115,7 @@ export function sharefsTable(f: Figures): string {
     let target = "";
     if (!a.runs || !b.runs || !c.runs) target = row.detail ? "" : "not measured";
     else if (!row.detail) {
+      compared++;
       const goals: string[] = [];
       if (row.metadata) goals.push(vs9p >= 2 ? "≥2× 9p: met" : "≥2× 9p: **missed**");
       goals.push(vsQemu >= 1 ? "≤ QEMU: met" : "≤ QEMU: **missed**");
@@ -132,7 +134,11 @@ export function sharefsTable(f: Figures): string {
     "",
     `Targets (issue 26): inline virtio-fs at least 2× faster than our 9p on the metadata rows, and ` +
       `no slower than QEMU + virtiofsd on any row. ` +
-      (missed.length ? `Missed: ${missed.join("; ")}.` : "All measured ones met."),
+      (missed.length
+        ? `Missed: ${missed.join("; ")}.`
+        : compared
+        ? "All met."
+        : "No row was measured in all three columns."),
     "",
     ...(f.failures.length ? [`Failed runs: ${f.failures.join("; ")}.`, ""] : []),
     "- Times are the guest's own (/proc/uptime, 10 ms steps), taken by its shell around each step;",
