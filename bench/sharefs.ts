@@ -23,6 +23,7 @@ import {
   TREE,
 } from "./sharefs_guest.ts";
 import { type Figures, sharefsTable } from "./sharefs_table.ts";
+import { qemuArgs } from "./vmm.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
@@ -170,25 +171,12 @@ async function qemu(kernel: string, initrd: string, share: string): Promise<stri
     for (let i = 0; i < 200 && !exists(sock); i++) await new Promise((r) => setTimeout(r, 50));
     if (!exists(sock)) throw new Error(`virtiofsd made no socket ${sock}: ${await stderr}`);
     return await consoleOf("qemu-system-x86_64", [
-      "-accel",
-      "kvm",
-      "-cpu",
-      "host",
-      "-m",
-      String(MEMORY_MIB),
-      "-smp",
-      "1",
+      ...qemuArgs(MEMORY_MIB),
+      // vhost-user needs guest RAM that virtiofsd can map: a shared memfd as the NUMA node's memory.
       "-object",
       `memory-backend-memfd,id=mem,size=${MEMORY_MIB}M,share=on`,
       "-numa",
       "node,memdev=mem",
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-serial",
-      "stdio",
-      "-no-reboot",
       "-chardev",
       `socket,id=vfs,path=${sock}`,
       "-device",

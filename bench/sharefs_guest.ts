@@ -6,7 +6,7 @@
  * (virtio-pci: vhost-user-fs), so it carries both transports' modules.
  * @module
  */
-import { GUEST_MODULES } from "../tests/vm/vmm_assets.ts";
+import { GUEST_MODULES, INIT_MODULES, INIT_MOUNTS } from "../tests/vm/vmm_assets.ts";
 
 /** Modules of the benchmark guest: the test initrd's, virtio-pci for QEMU and virtiofs. */
 export const SHAREFS_MODULES: readonly string[] = [...GUEST_MODULES, "virtio_pci", "virtiofs"];
@@ -31,23 +31,9 @@ const NINEP_OPTIONS = "trans=virtio,version=9p2000.L,cache=mmap,nodev,msize=5120
  * Each row prints `SHAREFS-ROW NAME START END CHECK` (centiseconds; CHECK
  * is a count or size the host verifies); a failure prints SHAREFS-ERROR.
  */
-export const SHAREFS_INIT = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mkdir -p /proc /sys /dev /mnt /tmp
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+export const SHAREFS_INIT = `${INIT_MOUNTS}mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
 echo "VMM-GUEST-INIT"
-mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
-for m in $(cat /modules.order); do
-  case "$m" in
-    */virtio_mmio.ko) insmod "/$m" $mmio ;;
-    *) insmod "/$m" ;;
-  esac
-done
-fail() {
+${INIT_MODULES}fail() {
   echo "SHAREFS-ERROR $*"
   dmesg | tail -n 15
   reboot -f

@@ -137,18 +137,12 @@ function rawOpenat2(dirfd: number, name: Name, flags: number, mode: number, reso
  * looks its name up first), and an error object per miss is a large part
  * of such a request's cost.
  */
-export function openat2OrMissing(
-  dirfd: number,
-  name: Name,
-  flags: number,
-  mode: number,
-  resolve: number,
-): number {
-  const rc = rawOpenat2(dirfd, name, flags, mode, resolve);
+export function openat2OrMissing(...args: Parameters<typeof openat2>): number {
+  const rc = rawOpenat2(...args);
   if (rc >= 0) return rc;
   const err = errno();
   if (err === E.NOENT) return -1;
-  throw new SysError("openat2", err, shown(name));
+  throw new SysError("openat2", err, shown(args[1]));
 }
 
 /** Closes an fd from this module; a failure to close is reported, never thrown. */

@@ -94,24 +94,31 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** The test guest's /init: prints markers the tests look for, then reboots. */
-export const TEST_INIT = `#!/bin/busybox sh
+/** The start of a test guest's /init: busybox's applets, /proc, /sys, /dev and /mnt. */
+export const INIT_MOUNTS = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /mnt
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-echo "VMM-GUEST-INIT"
-echo "VMM-NPROC=$(nproc)"
-mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
+`;
+
+/** The init's module loading: the initrd's modules in order, virtio-mmio given the command line's devices. */
+export const INIT_MODULES =
+  `mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
 for m in $(cat /modules.order); do
   case "$m" in
     */virtio_mmio.ko) insmod "/$m" $mmio ;;
     *) insmod "/$m" ;;
   esac
 done
-sleep 0.3
+`;
+
+/** The test guest's /init: prints markers the tests look for, then reboots. */
+export const TEST_INIT = `${INIT_MOUNTS}echo "VMM-GUEST-INIT"
+echo "VMM-NPROC=$(nproc)"
+${INIT_MODULES}sleep 0.3
 if grep -q vmmtest.debug=1 /proc/cmdline; then
   ls /sys/bus/platform/devices/ /sys/class/net/
   dmesg | grep -i -E "virtio|mmio|net|LNRO" | head -30
