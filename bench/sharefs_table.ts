@@ -113,15 +113,23 @@ export function sharefsTable(f: Figures): string {
     const vs9p = b.median / a.median;
     const vsQemu = c.median / a.median;
     let target = "";
-    if (!a.runs || !b.runs || !c.runs) target = row.detail ? "" : "not measured";
+    if (!row.detail && !a.runs) target = "not measured";
     else if (!row.detail) {
-      compared++;
+      // Each target is judged where its peer column was measured.
       const goals: string[] = [];
-      if (row.metadata) goals.push(vs9p >= 2 ? "≥2× 9p: met" : "≥2× 9p: **missed**");
-      goals.push(vsQemu >= 1 ? "≤ QEMU: met" : "≤ QEMU: **missed**");
+      if (row.metadata) {
+        goals.push(
+          !b.runs ? "≥2× 9p: not measured" : vs9p >= 2 ? "≥2× 9p: met" : "≥2× 9p: **missed**",
+        );
+        if (b.runs) compared++;
+        if (b.runs && vs9p < 2) missed.push(`${row.label} vs 9p (${vs9p.toFixed(2)}×)`);
+      }
+      goals.push(
+        !c.runs ? "≤ QEMU: not measured" : vsQemu >= 1 ? "≤ QEMU: met" : "≤ QEMU: **missed**",
+      );
+      if (c.runs) compared++;
+      if (c.runs && vsQemu < 1) missed.push(`${row.label} vs QEMU (${vsQemu.toFixed(2)}×)`);
       target = goals.join(", ");
-      if (row.metadata && vs9p < 2) missed.push(`${row.label} vs 9p (${vs9p.toFixed(2)}×)`);
-      if (vsQemu < 1) missed.push(`${row.label} vs QEMU (${vsQemu.toFixed(2)}×)`);
     }
     lines.push(
       `| ${row.label} | ${cell(a)} | ${cell(b)} | ${cell(c)} | ${ratio(vs9p)} | ${
@@ -137,8 +145,8 @@ export function sharefsTable(f: Figures): string {
       (missed.length
         ? `Missed: ${missed.join("; ")}.`
         : compared
-        ? "All met."
-        : "No row was measured in all three columns."),
+        ? "All that could be judged were met."
+        : "None could be judged: a column is missing."),
     "",
     ...(f.failures.length ? [`Failed runs: ${f.failures.join("; ")}.`, ""] : []),
     "- Times are the guest's own (/proc/uptime, 10 ms steps), taken by its shell around each step;",
