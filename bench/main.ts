@@ -16,6 +16,7 @@ export const BENCHMARKS: Record<string, { module: string; peer: string }> = {
   shim: { module: "./shim.ts", peer: "containerd-shim-runc-v2" },
   vmm: { module: "./vmm.ts", peer: "QEMU -accel kvm (inside the test host)" },
   net: { module: "./net.ts", peer: "iproute2 ip/tc" },
+  sharefs: { module: "./sharefs.ts", peer: "QEMU + Debian's virtiofsd" },
   "guest-boot": { module: "./guest_boot.ts", peer: "none (the VM group's agent test measures it)" },
 };
 

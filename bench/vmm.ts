@@ -44,6 +44,14 @@ function ownRss(pid: number): number | undefined {
   }
 }
 
+/** QEMU with KVM, `memoryMib` and 1 vCPU, no default devices, the serial console on stdio. */
+export function qemuArgs(memoryMib: number): string[] {
+  return [
+    ...["-accel", "kvm", "-cpu", "host", "-m", String(memoryMib), "-smp", "1"],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"],
+  ];
+}
+
 /** Spawns `cmd`, returning the time until MARKER appears on stdout and the own RSS then. */
 async function timeProcess(cmd: string, args: string[]): Promise<Sample> {
   const start = performance.now();
@@ -128,21 +136,7 @@ async function measure(): Promise<string> {
     );
     qemu.push(
       await timeProcess("qemu-system-x86_64", [
-        "-accel",
-        "kvm",
-        "-cpu",
-        "host",
-        "-m",
-        String(MEMORY_MIB),
-        "-smp",
-        "1",
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-        "-no-reboot",
+        ...qemuArgs(MEMORY_MIB),
         "-kernel",
         k.vmlinux,
         "-initrd",

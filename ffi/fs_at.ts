@@ -7,7 +7,7 @@
  * hold, or the `/proc/self/fd/N` path of an fd they hold ({@link fdPath}).
  * @module
  */
-import { check } from "./errno.ts";
+import { check, E, errno, SysError } from "./errno.ts";
 import { cstr, lazyLibc } from "./libc.ts";
 
 const SYS_OPENAT2 = 437; // the same on x86-64 and arm64 (the unified table)
@@ -118,16 +118,31 @@ export function openat2(
   mode: number,
   resolve: number,
 ): number {
+  return check(rawOpenat2(dirfd, name, flags, mode, resolve), "openat2", shown(name));
+}
+
+/** The openat2 system call itself: the fd, or -1 with errno set. */
+function rawOpenat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number) {
   const how = new Uint8Array(24);
   const v = new DataView(how.buffer);
   v.setBigUint64(0, BigInt((flags | OF.CLOEXEC) >>> 0), true);
   v.setBigUint64(8, BigInt(mode & 0o7777), true);
   v.setBigUint64(16, BigInt(resolve), true);
-  return check(
-    sym().syscall4(BigInt(SYS_OPENAT2), dirfd, cname(name), how, 24n),
-    "openat2",
-    shown(name),
-  );
+  return Number(sym().syscall4(BigInt(SYS_OPENAT2), dirfd, cname(name), how, 24n));
+}
+
+/**
+ * {@link openat2}, except that a missing name (ENOENT) returns -1 instead
+ * of throwing: a file server's lookups miss all the time (every create
+ * looks its name up first), and an error object per miss is a large part
+ * of such a request's cost.
+ */
+export function openat2OrMissing(...args: Parameters<typeof openat2>): number {
+  const rc = rawOpenat2(...args);
+  if (rc >= 0) return rc;
+  const err = errno();
+  if (err === E.NOENT) return -1;
+  throw new SysError("openat2", err, shown(args[1]));
 }
 
 /** Closes an fd from this module; a failure to close is reported, never thrown. */

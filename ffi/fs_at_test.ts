@@ -8,6 +8,7 @@ import {
   mkdirAt,
   OF,
   openat2,
+  openat2OrMissing,
   preadFd,
   pwriteFd,
   readlinkFd,
@@ -34,6 +35,23 @@ Deno.test("openat2 with RESOLVE_BENEATH refuses `..`, absolute paths and symlink
     assertEquals(statAt(l).mode & S.IFMT, S.IFLNK);
     assertEquals(new TextDecoder().decode(readlinkFd(l)), "/etc");
     closeAt(l);
+  } finally {
+    closeAt(root);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openat2OrMissing returns -1 for a missing name and throws every other failure", () => {
+  const dir = Deno.makeTempDirSync();
+  const root = openat2(-100, dir, OF.PATH | OF.DIRECTORY, 0, 0);
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "x");
+    assertEquals(openat2OrMissing(root, "nothing", OF.PATH, 0, BENEATH), -1);
+    assertThrows(() => openat2OrMissing(root, "../", OF.PATH, 0, BENEATH), SysError, "errno 18");
+    const f = openat2OrMissing(root, "f", OF.PATH | OF.NOFOLLOW, 0, BENEATH);
+    assert(f >= 0);
+    assertEquals(statAt(f).size, 1n);
+    closeAt(f);
   } finally {
     closeAt(root);
     Deno.removeSync(dir, { recursive: true });

@@ -24,7 +24,10 @@ const VMM_FLAGS = {
   vcpus: { kind: "int", usage: "number of vCPUs", default: 1 },
   drive: { kind: "list", usage: "virtio-blk disk FILE[,ro] (repeatable)" },
   share: { kind: "list", usage: "virtio-9p share TAG=DIR[,ro] (repeatable)" },
-  virtiofs: { kind: "list", usage: "virtio-fs share TAG=DIR[,ro], served inline (repeatable)" },
+  virtiofs: {
+    kind: "list",
+    usage: "virtio-fs share TAG=DIR[,ro][,cache=never|auto|always], served inline (repeatable)",
+  },
   net: { kind: "string", usage: "virtio-net on this existing tap device" },
   netns: { kind: "string", usage: "network namespace path holding the --net tap" },
   mac: { kind: "string", usage: "guest MAC address for --net (default: random)" },
@@ -50,24 +53,39 @@ export function parseDrive(value: string): { path: string; readOnly: boolean } {
   return { path, readOnly };
 }
 
-/** Parses a `--share` value: `TAG=DIR` or `TAG=DIR,ro`. */
-export function parseShare(value: string): { tag: string; dir: string; readOnly: boolean } {
+/** A parsed `--share` or `--virtiofs` value. */
+interface ShareFlag {
+  tag: string;
+  dir: string;
+  readOnly: boolean;
+  /** `virtio_fs_cache` (virtio-fs only). */
+  cache?: string;
+}
+
+/**
+ * Parses a `--share` value, `TAG=DIR[,ro]`, or with `virtiofs` set a
+ * `--virtiofs` value, which may also name its cache mode (`cache=auto`).
+ */
+export function parseShare(value: string, virtiofs = false): ShareFlag {
   const eq = value.indexOf("=");
   const tag = eq > 0 ? value.slice(0, eq) : "";
   const [dir, ...opts] = value.slice(eq + 1).split(",");
   if (!tag || !dir) {
     throw new InvalidArgumentError(`Share ${JSON.stringify(value)} is not TAG=DIR[,ro]`);
   }
-  let readOnly = false;
+  const share: ShareFlag = { tag, dir, readOnly: false };
   for (const opt of opts) {
-    if (opt === "ro") readOnly = true;
+    if (opt === "ro") share.readOnly = true;
+    else if (virtiofs && opt.startsWith("cache=")) share.cache = opt.slice("cache=".length);
     else if (opt !== "rw") {
       throw new InvalidArgumentError(
-        `Share option ${JSON.stringify(opt)} is not supported (ro or rw)`,
+        `Share option ${JSON.stringify(opt)} is not supported (ro or rw${
+          virtiofs ? ", cache=MODE" : ""
+        })`,
       );
     }
   }
-  return { tag, dir, readOnly };
+  return share;
 }
 
 /** The devices the flags ask for. */
@@ -84,7 +102,7 @@ export function deviceSpecsFromFlags(values: {
   const specs: DeviceSpec[] = [];
   for (const d of values.drive) specs.push({ kind: "block", ...parseDrive(d) });
   for (const s of values.share) specs.push({ kind: "9p", ...parseShare(s) });
-  for (const s of values.virtiofs ?? []) specs.push({ kind: "virtio-fs", ...parseShare(s) });
+  for (const s of values.virtiofs ?? []) specs.push({ kind: "virtio-fs", ...parseShare(s, true) });
   if (values.net) {
     specs.push({ kind: "net", tap: values.net, netns: values.netns, mac: values.mac || undefined });
   }

@@ -73,4 +73,11 @@ Deno.test("vmm --share parses TAG=DIR[,ro] and refuses the rest", () => {
   assertThrows(() => parseShare("=/d"), InvalidArgumentError, "TAG=DIR");
   assertThrows(() => parseShare("tag"), InvalidArgumentError, "TAG=DIR");
   assertThrows(() => parseShare("t=/d,cache"), InvalidArgumentError, "cache");
+  assertThrows(() => parseShare("t=/d,cache=auto"), InvalidArgumentError, "cache=auto");
+  assertEquals(parseShare("t=/d,cache=auto,ro", true), {
+    tag: "t",
+    dir: "/d",
+    readOnly: true,
+    cache: "auto",
+  });
 });

@@ -46,7 +46,7 @@ export async function kernelAssets(): Promise<KernelAssets> {
 }
 
 /** Guest modules the test initrd loads, with their dependencies. */
-const GUEST_MODULES = [
+export const GUEST_MODULES: readonly string[] = [
   "virtio_mmio",
   "virtio_blk",
   "virtio_net",
@@ -94,24 +94,31 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** The test guest's /init: prints markers the tests look for, then reboots. */
-export const TEST_INIT = `#!/bin/busybox sh
+/** The start of a test guest's /init: busybox's applets, /proc, /sys, /dev and /mnt. */
+export const INIT_MOUNTS = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /mnt
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-echo "VMM-GUEST-INIT"
-echo "VMM-NPROC=$(nproc)"
-mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
+`;
+
+/** The init's module loading: the initrd's modules in order, virtio-mmio given the command line's devices. */
+export const INIT_MODULES =
+  `mmio=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^virtio_mmio\\.device=/device=/p' | tr '\\n' ' ')
 for m in $(cat /modules.order); do
   case "$m" in
     */virtio_mmio.ko) insmod "/$m" $mmio ;;
     *) insmod "/$m" ;;
   esac
 done
-sleep 0.3
+`;
+
+/** The test guest's /init: prints markers the tests look for, then reboots. */
+export const TEST_INIT = `${INIT_MOUNTS}echo "VMM-GUEST-INIT"
+echo "VMM-NPROC=$(nproc)"
+${INIT_MODULES}sleep 0.3
 if grep -q vmmtest.debug=1 /proc/cmdline; then
   ls /sys/bus/platform/devices/ /sys/class/net/
   dmesg | grep -i -E "virtio|mmio|net|LNRO" | head -30
@@ -149,10 +156,13 @@ if grep -q vmmtest.poweroff=1 /proc/cmdline; then poweroff -f; fi
 reboot -f
 `;
 
-/** Builds (once per content) an initrd with busybox, the modules and `init`. */
-export async function testInitrd(init = TEST_INIT): Promise<string> {
+/** Builds (once per content) an initrd with busybox, `modules` (and what they need) and `init`. */
+export async function testInitrd(
+  init = TEST_INIT,
+  modules: readonly string[] = GUEST_MODULES,
+): Promise<string> {
   const k = await kernelAssets();
-  const stamp = await runScript(`(echo "${k.version} ${GUEST_MODULES.join(" ")}"; cat <<'INIT_EOF'
+  const stamp = await runScript(`(echo "${k.version} ${modules.join(" ")}"; cat <<'INIT_EOF'
 ${init}
 INIT_EOF
 echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
@@ -167,7 +177,7 @@ echo '${VSOCK_ECHO_C.replaceAll("'", "")}') | sha256sum | cut -c1-12`);
       cd "${tree}" && mkdir -p bin && cp /bin/busybox bin/busybox
       gcc -static -O2 -o bin/vsock-echo vsock-echo.c && rm vsock-echo.c
       : >modules.order
-      modprobe -d "${k.dir}" -S "${k.version}" --show-depends -a ${GUEST_MODULES.join(" ")} |
+      modprobe -d "${k.dir}" -S "${k.version}" --show-depends -a ${modules.join(" ")} |
         sed -n 's/^insmod \\([^ ]*\\).*/\\1/p' | while read -r p; do
           rel=\${p#"${k.dir}"/}
           grep -qxF "$rel" modules.order && continue

@@ -194,15 +194,21 @@ export function writeToChain(
   return off;
 }
 
-/** Concatenates the readable buffers of a chain. */
+/**
+ * Concatenates the readable buffers of a chain (at most `max` bytes). With
+ * `into`, a buffer the caller reuses from request to request, the bytes go
+ * there when they fit and the result is a view of it: a fresh megabyte per
+ * request costs page faults on every request.
+ */
 export function readFromChain(
   mem: GuestMemory,
   descs: readonly Descriptor[],
   max = Infinity,
+  into?: Uint8Array<ArrayBuffer>,
 ): Uint8Array<ArrayBuffer> {
   const parts = descs.filter((d) => !d.writable);
   const total = Math.min(max, parts.reduce((n, d) => n + d.len, 0));
-  const out = new Uint8Array(total);
+  const out = into && into.length >= total ? into.subarray(0, total) : new Uint8Array(total);
   let off = 0;
   for (const d of parts) {
     if (off >= total) break;

@@ -36,7 +36,7 @@ import {
   type Session,
   writable,
 } from "./session.ts";
-import { BodyWriter, direntSize, ENTRY_OUT_SIZE, OP, writeDirent } from "./wire.ts";
+import { BodyWriter, direntSize, ENTRY_OUT_SIZE, OP, OUT_HEADER, writeDirent } from "./wire.ts";
 
 /** The open(2) flags a guest's open may carry to the host; the rest are dropped. */
 const PASSED_FLAGS = OF.ACCMODE | OF.APPEND | OF.TRUNC | OF.SYNC | OF.DSYNC;
@@ -108,12 +108,13 @@ const create: Operation = (s, h, r) => {
   }
 };
 
+/** The data goes into the session's read buffer, after room for the reply header. */
 const read: Operation = (s, _h, r, room) => {
   const fh = r.u64("fh");
   const offset = r.u64("offset");
   const size = Math.min(r.u32("size"), MAX_WRITE, room);
   const fd = s.handles.get(fh, false).fd;
-  const buf = new Uint8Array(size);
+  const buf = s.readBuffer.subarray(OUT_HEADER, OUT_HEADER + size);
   let got = 0;
   while (got < size) {
     const n = preadFd(fd, buf.subarray(got), offset + BigInt(got));
@@ -134,7 +135,7 @@ const write: Operation = (s, _h, r) => {
   if (size > MAX_WRITE) {
     throw new GuestFsError(E.EINVAL, `write of ${size} bytes exceeds ${MAX_WRITE}`);
   }
-  const data = r.bytes(size, "write data");
+  const data = r.view(size, "write data");
   const fd = s.handles.get(fh, false).fd;
   writable(s);
   let done = 0;

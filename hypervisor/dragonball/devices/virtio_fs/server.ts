@@ -31,7 +31,7 @@ import { FILE_OPS } from "./file_ops.ts";
 import { HandleTable, InodeTable } from "./nodes.ts";
 import { MAX_WRITE, type Operation, type Session } from "./session.ts";
 import { BodyReader, BodyWriter, errorReply, FuseWireError, IN_HEADER } from "./wire.ts";
-import { okReply, OP, OUT_HEADER, parseInHeader, timeout } from "./wire.ts";
+import { okReply, okReplyInPlace, OP, OUT_HEADER, parseInHeader, timeout } from "./wire.ts";
 import { XATTR_OPS } from "./xattr_ops.ts";
 
 const log = getLogger("hypervisor.dragonball.devices.virtio_fs");
@@ -84,6 +84,9 @@ const CACHE_TIMEOUTS: Readonly<Record<string, number>> = {
 const FOPEN = { DIRECT_IO: 1, KEEP_CACHE: 2 } as const;
 /** FUSE_INIT flags the server offers (it keeps those the guest offered too). */
 const INIT = {
+  // Readahead in the background, several reads queued at once (as virtiofsd's libfuse
+  // agrees by default): one notification serves them all. Served one at a time here.
+  ASYNC_READ: 1 << 0,
   ATOMIC_O_TRUNC: 1 << 3,
   BIG_WRITES: 1 << 5,
   AUTO_INVAL_DATA: 1 << 12,
@@ -147,6 +150,7 @@ export class FuseServer {
       attrTimeout: timeout(secs),
       openFlags: cache === "never" ? FOPEN.DIRECT_IO : cache === "always" ? FOPEN.KEEP_CACHE : 0,
       initialized: false,
+      readBuffer: new Uint8Array(OUT_HEADER + MAX_WRITE),
     };
   }
 
@@ -178,7 +182,7 @@ export class FuseServer {
    * driver gave). Returns null when the request takes no reply (forgets).
    * A malformed or refused request gets an error reply.
    */
-  handle(request: Uint8Array, room: number): Uint8Array | null {
+  handle(request: Uint8Array<ArrayBuffer>, room: number): Uint8Array | null {
     let unique = 0n;
     let opcode = 0;
     try {
@@ -193,6 +197,11 @@ export class FuseServer {
       if (body === null) return null;
       if (OUT_HEADER + body.length > room) {
         throw new GuestFsError(E.ERANGE, `reply of ${body.length} bytes does not fit ${room}`);
+      }
+      // Read data already sits after room for the header in the read buffer.
+      const read = this.#s.readBuffer;
+      if (body.buffer === read.buffer && body.byteOffset === OUT_HEADER) {
+        return okReplyInPlace(unique, read, body.length);
       }
       return okReply(unique, body);
     } catch (e) {

@@ -12,7 +12,7 @@ import {
   fdPath,
   type Name,
   OF,
-  openat2,
+  openat2OrMissing,
   RESOLVE,
   S,
   statAt,
@@ -57,6 +57,11 @@ export interface Session {
   readonly openFlags: number;
   /** Whether FUSE_INIT succeeded (other requests wait for it). */
   initialized: boolean;
+  /**
+   * Where FUSE_READ puts its data, at OUT_HEADER, so the reply is built
+   * around it in place; reused by every read (one request at a time).
+   */
+  readonly readBuffer: Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -85,7 +90,25 @@ export function dirNode(s: Session, h: InHeader): Inode {
 
 /** O_PATH fd of `name` in directory `dir`, confined; the caller owns it. */
 function openChild(dir: Inode, name: Name): number {
-  return openat2(dir.fd, name, OF.PATH | OF.NOFOLLOW, 0, BENEATH);
+  const fd = openat2OrMissing(dir.fd, name, OF.PATH | OF.NOFOLLOW, 0, BENEATH);
+  if (fd < 0) throw missingName(dir);
+  return fd;
+}
+
+/**
+ * The ENOENT of a lookup that found nothing, built without a stack trace:
+ * the guest looks up every name it creates first, and capturing a stack
+ * for each miss cost more than the lookup itself (the reply is all that
+ * is kept of it).
+ */
+function missingName(dir: Inode): GuestFsError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new GuestFsError(E.ENOENT, `No such name in directory node ${dir.id}`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** Holds one more lookup of `name` in `dir` and returns its inode and attributes. */

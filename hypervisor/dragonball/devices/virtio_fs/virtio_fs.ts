@@ -36,6 +36,8 @@ export class VirtioFs extends RequestDevice {
   readonly features = 0n;
   readonly server: FuseServer;
   readonly #config = new Uint8Array(TAG_SIZE + 4);
+  /** Each request is copied here, served and done with before the next one is read. */
+  #request?: Uint8Array<ArrayBuffer>;
 
   /** Shares `root` under mount tag `tag` (1..36 bytes). */
   constructor(readonly tag: string, root: string, opts: FuseServerOptions = {}) {
@@ -56,7 +58,8 @@ export class VirtioFs extends RequestDevice {
   }
 
   protected serve(ctx: ActivateContext, descs: Descriptor[]): number {
-    const request = readFromChain(ctx.memory, descs, MAX_REQUEST);
+    this.#request ??= new Uint8Array(MAX_REQUEST);
+    const request = readFromChain(ctx.memory, descs, MAX_REQUEST, this.#request);
     const room = writableRoom(descs);
     const reply = this.server.handle(request, room);
     // No room for even an error header: the chain goes back unused.

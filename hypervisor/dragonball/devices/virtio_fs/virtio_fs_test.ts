@@ -230,3 +230,46 @@ Deno.test("virtio-fs table limits follow the open-file limit, keeping fds for th
   assertEquals(limits("1024"), { maxInodes: 614, maxHandles: 153 });
   assertEquals(defaultLimits(""), { maxInodes: 614, maxHandles: 153 });
 });
+
+Deno.test("virtio-fs reuses its request and read buffers: each reply has its own request's data", () => {
+  using t = setup();
+  const c = t.c;
+  c.init();
+  const big = new Uint8Array(300_000).map((_, i) => i % 251);
+  Deno.writeFileSync(`${t.dir}/big`, big);
+  Deno.writeTextFileSync(`${t.dir}/small`, "tiny");
+  const open = (name: string, flags = 0) => {
+    const node = FuseTestClient.nodeOf(c.ok(OP.LOOKUP, 1n, fuseName(name)));
+    const fh = c.ok(OP.OPEN, node, new BodyWriter().u32(flags).u32(0).finish()).getBigUint64(
+      0,
+      true,
+    );
+    return { node, fh };
+  };
+  const read = (f: { node: bigint; fh: bigint }, offset: number, size: number) =>
+    c.call(
+      OP.READ,
+      f.node,
+      new BodyWriter().u64(f.fh).u64(offset).u32(size).u32(0).u64(0).u32(0).u32(0).finish(),
+    ).body;
+  const b = open("big");
+  const s = open("small", 2);
+  assertEquals(read(b, 0, big.length), big);
+  assertEquals(dec.decode(read(s, 0, 4096)), "tiny");
+  assertEquals(read(b, 1000, 10), big.subarray(1000, 1010));
+  // A write after a large request: only its own bytes reach the file.
+  const data = new TextEncoder().encode("abc");
+  c.ok(
+    OP.WRITE,
+    s.node,
+    new BodyWriter().u64(s.fh).u64(4).u32(3).u32(0).u64(0).u32(0).u32(0).bytes(data).finish(),
+  );
+  assertEquals(Deno.readTextFileSync(`${t.dir}/small`), "tinyabc");
+  assertEquals(dec.decode(read(s, 0, 4096)), "tinyabc");
+});
+
+Deno.test("virtio-fs agrees to background reads (FUSE_ASYNC_READ) and keeps what the guest did not offer", () => {
+  using t = setup();
+  assertEquals(t.c.init(1 | (1 << 3)).getUint32(12, true), 1 | (1 << 3));
+  assertEquals(t.c.init(1 << 5).getUint32(12, true), 1 << 5);
+});

@@ -115,7 +115,7 @@ export class BodyReader {
   #off = 0;
   readonly #v: DataView;
 
-  constructor(readonly buf: Uint8Array) {
+  constructor(readonly buf: Uint8Array<ArrayBuffer>) {
     this.#v = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
 
@@ -158,10 +158,16 @@ export class BodyReader {
     this.#need(n, what);
   }
 
-  /** `n` raw bytes. */
+  /** A copy of `n` raw bytes (the request buffer is reused after the request). */
   bytes(n: number, what: string): Uint8Array<ArrayBuffer> {
     const o = this.#need(n, what);
     return this.buf.slice(o, o + n);
+  }
+
+  /** `n` raw bytes in place: valid only while the request is served (write data). */
+  view(n: number, what: string): Uint8Array<ArrayBuffer> {
+    const o = this.#need(n, what);
+    return this.buf.subarray(o, o + n);
   }
 
   /** A NUL-terminated string of at most `max` bytes (names, link targets, xattr names). */
@@ -252,6 +258,23 @@ export function okReply(
   v.setUint32(0, out.length, true);
   v.setBigUint64(8, unique, true);
   out.set(body, OUT_HEADER);
+  return out;
+}
+
+/**
+ * A success reply built in place: `buf` holds the body at OUT_HEADER and
+ * room for the header before it (read data, so a megabyte is not copied).
+ */
+export function okReplyInPlace(
+  unique: bigint,
+  buf: Uint8Array<ArrayBuffer>,
+  bodyLength: number,
+): Uint8Array<ArrayBuffer> {
+  const out = buf.subarray(0, OUT_HEADER + bodyLength);
+  const v = new DataView(out.buffer, out.byteOffset, OUT_HEADER);
+  v.setUint32(0, out.length, true);
+  v.setInt32(4, 0, true);
+  v.setBigUint64(8, unique, true);
   return out;
 }
 
