@@ -101,3 +101,71 @@ Deno.test("pod containers need their sandbox container running; the sandbox PID 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a pod without a sandbox container joins the namespaces the agent holds for it", async () => {
+  const dir = await Deno.makeTempDir();
+  const held: string[] = [];
+  const holder = {
+    ensure: () => {
+      held.push("ensure");
+      return Promise.resolve(777);
+    },
+    stop: () => {
+      held.push("stop");
+      return Promise.resolve();
+    },
+  };
+  try {
+    const sb = new GuestSandbox({
+      runc: { binary: "false", root: "/nonexistent", noPivot: false },
+      bundleRoot: dir,
+      cgroupRoot: dir,
+      resolvConf: `${dir}/resolv.conf`,
+      podNamespaces: holder,
+    });
+    await sb.create({
+      id: "pod",
+      hostname: "",
+      dns: [],
+      storages: [],
+      guestHookPath: "",
+      sandboxPidns: false,
+    });
+    const spec = (pidPath?: string) => ({
+      process: { args: ["true"] },
+      root: { path: "/" },
+      hostname: "pod",
+      annotations: {
+        "io.kubernetes.cri.container-type": "container",
+        "io.kubernetes.cri.sandbox-id": "pod",
+      },
+      linux: {
+        namespaces: [
+          { type: "ipc", path: "/proc/1234/ns/ipc" },
+          { type: "uts", path: "/proc/1234/ns/uts" },
+          { type: "pid", ...(pidPath ? { path: pidPath } : {}) },
+          { type: "mount" },
+          { type: "network", path: "/proc/1234/ns/net" },
+        ],
+      },
+    });
+    await sb.createContainer("a", spec(), []);
+    await sb.createContainer("b", spec("/proc/1234/ns/pid"), [], { sandboxPidns: true });
+    const written = async (id: string) =>
+      JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
+    const a = await written("a");
+    assertEquals(a.linux.namespaces, [
+      { type: "ipc", path: "/proc/777/ns/ipc" },
+      { type: "uts", path: "/proc/777/ns/uts" },
+      { type: "pid" },
+      { type: "mount" },
+    ]);
+    assertEquals(a.hostname, undefined, "the held UTS namespace has the pod's hostname");
+    const b = await written("b");
+    assertEquals(b.linux.namespaces[2], { type: "pid", path: "/proc/777/ns/pid" });
+    await sb.destroy();
+    assertEquals(held, ["ensure", "ensure", "stop"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
