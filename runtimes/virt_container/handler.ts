@@ -12,7 +12,6 @@
  * @module
  */
 import {
-  AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,

@@ -23,8 +23,8 @@ const KATA_ANNOTATION_PREFIX = "io.katacontainers.";
  * Refuses a pod the VM runtime cannot run: one on the node's network (a VM
  * has its own network stack; upstream Kata refuses these pods too).
  */
-export function checkPodNetwork(id: string, network: string, netnsPath: string): void {
-  if (network === "NODE" || !netnsPath) {
+function checkPodNetwork(id: string, network: string): void {
+  if (network === "NODE") {
     throw new InvalidArgumentError(
       `Cannot create sandbox "${id}": a pod on the host network (hostNetwork: true) cannot run ` +
         `in a VM; run it with a runtime class that uses runc`,
@@ -63,8 +63,8 @@ export function refuseHostNetworkSandbox(
 ): void {
   if (annotations[CRI_CONTAINER_TYPE] !== "sandbox") return;
   const linux = (spec.linux ?? {}) as { namespaces?: { type?: string; path?: string }[] };
-  const net = (linux.namespaces ?? []).find((n) => n.type === "network");
-  checkPodNetwork(id, net ? "POD" : "NODE", net?.path ?? "");
+  // A network entry (with the CNI netns path, or none to make one) keeps the VM off the host's.
+  if (!(linux.namespaces ?? []).some((n) => n.type === "network")) checkPodNetwork(id, "NODE");
 }
 
 /** containerd's cgroups path of a pod's sandbox: `slice:cri-containerd:id` under systemd, else parent/id. */
@@ -84,7 +84,7 @@ export function podSandboxRequest(
   hostResolvConf?: string,
 ): SandboxRequest {
   const pod = req.pod;
-  checkPodNetwork(req.id, pod.namespaces.network, req.netnsPath);
+  checkPodNetwork(req.id, pod.namespaces.network);
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(pod.annotations)) {
     if (k.startsWith(KATA_ANNOTATION_PREFIX)) annotations[k] = v;
@@ -99,7 +99,8 @@ export function podSandboxRequest(
     hostname: pod.hostname,
     annotations,
     linux: {
-      namespaces: [{ type: "network", path: req.netnsPath }],
+      // No netns (a client other than CRI): the VM runs without a pod network.
+      namespaces: [req.netnsPath ? { type: "network", path: req.netnsPath } : { type: "network" }],
       ...(cgroupsPath ? { cgroupsPath } : {}),
     },
   };
