@@ -24,7 +24,7 @@ import type { SandboxRequest } from "./sandbox_build.ts";
 const log = getLogger("runtimes.virt_container.pod");
 
 /** What a pod needs from the handler that runs its VM and its containers. */
-export interface PodVmHost {
+interface PodVmHost {
   /** The handler's sandbox, if it runs one (a pause container's, or this pod's). */
   sandbox(): VirtSandbox | undefined;
   /** Builds and starts the VM through the handler's one sandbox start path. */
