@@ -325,15 +325,19 @@ async function crashScenario(ctx: VmTestContext, hv: Hv): Promise<void> {
 
       ctx.step(`SIGKILL of shim ${shims[0]}; the pod to turn NOTREADY (WaitSandbox)`);
       Deno.kill(Number(shims[0]), "SIGKILL");
+      let seen = "";
       await until(
         "the pod NOTREADY in CRI",
         async () => {
-          const st = (await cri.runtime("PodSandboxStatus", { pod_sandbox_id: podId })).status;
-          return st.state === "SANDBOX_NOTREADY" ? true : undefined;
+          seen = await cri.runtime("PodSandboxStatus", { pod_sandbox_id: podId })
+            .then((r) => r.status?.state ?? "SANDBOX_READY", (err) => String(err));
+          return seen === "SANDBOX_NOTREADY" ? true : undefined;
         },
         ctx.signal,
         500,
-      );
+      ).catch((err) => {
+        throw new Error(`${err.message}; PodSandboxStatus last said: ${seen}`);
+      });
       ctx.step(`containerd's shim delete to clean /run/kata/${podId} up`);
       await until(
         `/run/kata/${podId} to go`,
