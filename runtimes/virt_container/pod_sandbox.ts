@@ -60,6 +60,15 @@ interface Pod {
   settle: (e: ExitStatus) => void;
 }
 
+/** `fn`'s value as a promise: a throw becomes a rejection, as a caller of an rpc expects. */
+function promised<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** The one Sandbox API pod of a VirtContainer handler. */
 export class VirtPod {
   #pod: Pod | undefined;
@@ -111,6 +120,10 @@ export class VirtPod {
 
   /** Records the pod; refuses a second one, a shim running a pause container's VM, and host network. */
   create(req: CreateSandboxRequest): Promise<void> {
+    return promised(() => this.#create(req));
+  }
+
+  #create(req: CreateSandboxRequest): void {
     this.#refuseSecond(req.id);
     const sandboxReq = podSandboxRequest(req, this.opts.hostResolvConf);
     let settle: (e: ExitStatus) => void = () => {};
@@ -121,7 +134,6 @@ export class VirtPod {
       ns: req.pod.namespace,
       name: req.pod.name,
     });
-    return Promise.resolve();
   }
 
   /** Boots the pod's VM; returns the pid CRI gives the pod's containers' namespace paths. */
@@ -162,7 +174,7 @@ export class VirtPod {
 
   /** Settles with the VM's end: 0 for a stop, 255 for a VM that died. */
   wait(id: string): Promise<ExitStatus> {
-    return this.#need(id, "wait for").exited;
+    return promised(() => this.#need(id, "wait for").exited);
   }
 
   /**
@@ -178,6 +190,10 @@ export class VirtPod {
   }
 
   status(id: string, verbose: boolean): Promise<PodSandboxStatus> {
+    return promised(() => this.#status(id, verbose));
+  }
+
+  #status(id: string, verbose: boolean): PodSandboxStatus {
     const pod = this.#need(id, "report");
     const info: Record<string, string> = {};
     const sb = this.host.sandbox();
@@ -186,17 +202,21 @@ export class VirtPod {
       info.hypervisor = sb.parts.hypervisor.kind;
       info.netns = sb.parts.netnsPath ?? "";
     }
-    return Promise.resolve({
+    return {
       pid: pod.state === "ready" ? this.#pid : 0,
       state: pod.state,
       createdAt: pod.createdAt,
       exitedAt: pod.exit?.exitedAt,
       info,
-    });
+    };
   }
 
   /** The host cgroup metrics of the pod's VMM (its sandbox or overhead cgroup). */
   metrics(id: string): Promise<ContainerStats> {
+    return promised(() => this.#metrics(id));
+  }
+
+  #metrics(id: string): ContainerStats {
     const pod = this.#need(id, "read the metrics of");
     const sb = this.host.sandbox();
     if (pod.state !== "ready" || !sb) {
@@ -205,7 +225,7 @@ export class VirtPod {
       );
     }
     const pid = sb.parts.hypervisor.pids()[0] ?? this.#pid;
-    return Promise.resolve((this.opts.readMetrics ?? readProcessMetrics)(pid));
+    return (this.opts.readMetrics ?? readProcessMetrics)(pid);
   }
 
   /** Ends the VM if it still runs and forgets the pod; a shut-down pod is gone (NotFound after). */
