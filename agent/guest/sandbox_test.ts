@@ -1,5 +1,35 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import type { PodNamespaceHolder } from "./pod_namespaces.ts";
 import { GuestSandbox, readGuestHooks } from "./sandbox.ts";
+
+/** A created guest sandbox whose runc never runs, its files under `dir` (bundles under `bundles`). */
+async function createdSandbox(
+  dir: string,
+  opts: {
+    bundles?: string;
+    dns?: string[];
+    cgroups?: boolean;
+    sandboxPidns?: boolean;
+    podNamespaces?: PodNamespaceHolder;
+  },
+): Promise<GuestSandbox> {
+  const sb = new GuestSandbox({
+    runc: { binary: "false", root: "/nonexistent", noPivot: false },
+    bundleRoot: opts.bundles ?? dir,
+    ...(opts.cgroups ? { cgroupRoot: dir } : {}),
+    resolvConf: `${dir}/resolv.conf`,
+    ...(opts.podNamespaces ? { podNamespaces: opts.podNamespaces } : {}),
+  });
+  await sb.create({
+    id: "pod",
+    hostname: "",
+    dns: opts.dns ?? [],
+    storages: [],
+    guestHookPath: "",
+    sandboxPidns: opts.sandboxPidns ?? false,
+  });
+  return sb;
+}
 
 Deno.test("guest hooks are read from the kata layout", async () => {
   const dir = await Deno.makeTempDir();
@@ -24,19 +54,10 @@ Deno.test("OOM events come from memory.events oom_kill increases", async () => {
   const dir = await Deno.makeTempDir();
   const bundles = await Deno.makeTempDir();
   try {
-    const sb = new GuestSandbox({
-      runc: { binary: "false", root: "/nonexistent", noPivot: false },
-      bundleRoot: bundles,
-      cgroupRoot: dir,
-      resolvConf: `${dir}/resolv.conf`,
-    });
-    await sb.create({
-      id: "sb",
-      hostname: "",
+    const sb = await createdSandbox(dir, {
+      bundles,
+      cgroups: true,
       dns: ["nameserver 10.0.0.1"],
-      storages: [],
-      guestHookPath: "",
-      sandboxPidns: false,
     });
     assertEquals(await Deno.readTextFile(`${dir}/resolv.conf`), "nameserver 10.0.0.1\n");
     await sb.createContainer("c1", {
@@ -68,19 +89,7 @@ Deno.test("OOM events come from memory.events oom_kill increases", async () => {
 Deno.test("pod containers need their sandbox container running; the sandbox PID namespace is accepted", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sb = new GuestSandbox({
-      runc: { binary: "false", root: "/nonexistent", noPivot: false },
-      bundleRoot: dir,
-      resolvConf: `${dir}/resolv.conf`,
-    });
-    await sb.create({
-      id: "pod",
-      hostname: "",
-      dns: [],
-      storages: [],
-      guestHookPath: "",
-      sandboxPidns: true,
-    });
+    const sb = await createdSandbox(dir, { sandboxPidns: true });
     const cri = (type: string) => ({
       process: { args: ["true"] },
       root: { path: "/" },
@@ -116,21 +125,7 @@ Deno.test("a pod without a sandbox container joins the namespaces the agent hold
     },
   };
   try {
-    const sb = new GuestSandbox({
-      runc: { binary: "false", root: "/nonexistent", noPivot: false },
-      bundleRoot: dir,
-      cgroupRoot: dir,
-      resolvConf: `${dir}/resolv.conf`,
-      podNamespaces: holder,
-    });
-    await sb.create({
-      id: "pod",
-      hostname: "",
-      dns: [],
-      storages: [],
-      guestHookPath: "",
-      sandboxPidns: false,
-    });
+    const sb = await createdSandbox(dir, { podNamespaces: holder });
     const spec = (pidPath?: string) => ({
       process: { args: ["true"] },
       root: { path: "/" },

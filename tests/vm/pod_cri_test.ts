@@ -17,7 +17,7 @@
 import { Containerd } from "../containerd/harness.ts";
 import { criClientFiles } from "../cri/cri_client.ts";
 import { runPodScenario } from "../cri/pod_checks.ts";
-import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { configWithBuiltGuest, printContainerdLog, SLOW_VM_CONTAINERD } from "./guest_config.ts";
 import { vmTest } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -55,10 +55,7 @@ function podTest(
           progress: (s) => ctx.step(s),
         });
       } catch (err) {
-        // containerd's log holds the shim's and the guest console's lines; the dir goes at stop().
-        const lines = (await c.log()).split("\n")
-          .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
-        console.error(`containerd log (last 250 lines):\n${lines.slice(-250).join("\n")}`);
+        await printContainerdLog(c);
         throw err;
       } finally {
         ctx.step("containerd's clean-up");

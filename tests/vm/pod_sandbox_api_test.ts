@@ -24,7 +24,12 @@ import { Containerd, IMAGE, shimProcesses } from "../containerd/harness.ts";
 import { containerdNeeds } from "../containerd/versions.ts";
 import { CriClient } from "../cri/cri_client.ts";
 import { cniNetns } from "../cri/pod_checks.ts";
-import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import {
+  configWithBuiltGuest,
+  printContainerdLog,
+  SLOW_VM_CONTAINERD,
+  vmmPids,
+} from "./guest_config.ts";
 import { killClients, until, vmTest, type VmTestContext } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -84,17 +89,6 @@ function containerConfig(podId: string, pod: Json, name: string, script: string)
     },
     sandbox_config: pod,
   };
-}
-
-/** Pids of QEMU and virtiofsd processes on this host. */
-async function vmmPids(): Promise<number[]> {
-  const out: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const comm = await Deno.readTextFile(`/proc/${e.name}/comm`).catch(() => "");
-    if (comm.startsWith("qemu") || comm.startsWith("virtiofsd")) out.push(Number(e.name));
-  }
-  return out;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -167,9 +161,7 @@ async function withContainerd(
       }, ctx.signal);
       await body(c, cri);
     } catch (err) {
-      const lines = (await c.log()).split("\n")
-        .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
-      console.error(`containerd log (last 250 lines):\n${lines.slice(-250).join("\n")}`);
+      await printContainerdLog(c);
       throw err;
     } finally {
       ctx.step("containerd's clean-up");
