@@ -70,8 +70,14 @@ export async function writeCniConfig(dir: string): Promise<CniNetwork> {
 
 /** Options of the CRI plugin of a private containerd. */
 export interface CriOptions {
-  /** The runtime-ts configuration file handler `kata` runs with. */
-  configPath: string;
+  /**
+   * The runtime-ts configuration file handler `kata` runs with, as its
+   * runtime options' `ConfigPath`. Unset: no options (the shim then finds its
+   * configuration through `KATA_CONF_FILE` or the default paths), which is
+   * what containerd 2.1's `shim` sandboxer needs: it cannot start a container
+   * whose runtime options are not runc's (containerd PR 13360 fixes it).
+   */
+  configPath?: string;
   /** The runtime handler name (default `kata`). */
   handler?: string;
   /**
@@ -138,8 +144,9 @@ export function criConfigLines(
     ...(v2 ? [`  sandboxer = "${opts.sandboxer ?? "podsandbox"}"`] : []),
     `  privileged_without_host_devices = true`,
     `  pod_annotations = ["io.katacontainers.*"]`,
-    `${rt}.containerd.runtimes.${handler}.options]`,
-    `  ConfigPath = "${opts.configPath}"`,
+    ...(opts.configPath
+      ? [`${rt}.containerd.runtimes.${handler}.options]`, `  ConfigPath = "${opts.configPath}"`]
+      : []),
     `${rt}.cni]`,
     v2 ? `  bin_dirs = ["${CNI_BIN_DIR}"]` : `  bin_dir = "${CNI_BIN_DIR}"`,
     `  conf_dir = "${net.confDir}"`,
