@@ -22,6 +22,11 @@ export function hierarchyRootOf(dir: string, mountPoints: readonly string[]): st
     .sort((a, b) => b.length - a.length)[0];
 }
 
+/** EBUSY: Deno reports it as a plain Error with `code` "EBUSY", not as `Deno.errors.Busy`. */
+function isBusy(e: unknown): boolean {
+  return e instanceof Deno.errors.Busy || (e as { code?: unknown })?.code === "EBUSY";
+}
+
 /** What {@link removeLostCgroups} uses of the host (tests replace it). */
 interface CgroupFs {
   mountPoints(): string[];
@@ -73,7 +78,7 @@ export async function removeLostCgroups(
         break;
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) break;
-        if (!(e instanceof Deno.errors.Busy) || Date.now() >= until) {
+        if (!isBusy(e) || Date.now() >= until) {
           log.warn("cannot remove cgroup {d}: {e}", { d, e: String(e) });
           left.push(d);
           break;

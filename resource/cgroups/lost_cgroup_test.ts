@@ -1,4 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
+import { testsNeeding } from "../../tests/tier.ts";
 import { hierarchyRootOf, removeLostCgroups } from "./lost_cgroup.ts";
 
 Deno.test("a recorded cgroup's hierarchy root is its longest mount point (v2 at /sys/fs/cgroup too)", () => {
@@ -29,7 +30,10 @@ function fakeFs(procs: Record<string, string[]>, busyTries: number) {
       rmdir: (dir: string) => {
         if (busy-- > 0) {
           calls.push(`busy ${dir}`);
-          throw new Deno.errors.Busy(dir);
+          // What Deno throws for EBUSY from rmdir(2): a plain Error with its code.
+          throw Object.assign(new Error(`Device or resource busy (os error 16): remove '${dir}'`), {
+            code: "EBUSY",
+          });
         }
         calls.push(`rmdir ${dir}`);
         delete procs[dir];
@@ -75,3 +79,26 @@ Deno.test("a cgroup that stays busy is reported after the bounded wait", async (
     Date.now = realNow;
   }
 });
+
+testsNeeding({ root: true })(
+  "EBUSY from rmdir(2) reaches Deno as a plain Error with code EBUSY (what the retry tests for)",
+  () => {
+    // A mount point is busy for rmdir(2) as a cgroup with a process is.
+    const dir = Deno.makeTempDirSync();
+    const mount = new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", dir] }).outputSync();
+    assertEquals(mount.code, 0, new TextDecoder().decode(mount.stderr));
+    try {
+      let err: unknown;
+      try {
+        Deno.removeSync(dir);
+      } catch (e) {
+        err = e;
+      }
+      assertEquals((err as { code?: unknown }).code, "EBUSY");
+      assertEquals(err instanceof Deno.errors.Busy, false, "not Deno.errors.Busy");
+    } finally {
+      new Deno.Command("umount", { args: [dir] }).outputSync();
+      Deno.removeSync(dir);
+    }
+  },
+);
