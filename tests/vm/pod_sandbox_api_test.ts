@@ -388,7 +388,11 @@ async function crashScenario(ctx: VmTestContext, hv: Hv): Promise<void> {
  * Registers the two tests of `hv`. Each call passes its own literal
  * `deadlineMs` values: scripts/test-vm sizes the file's test host from them.
  */
-function sandboxApiTests(hv: Hv, pod: { deadlineMs: number }, crash: { deadlineMs: number }): void {
+function sandboxApiTests(
+  hv: Hv,
+  pod: { deadlineMs: number },
+  crash: { deadlineMs: number; unverified?: string },
+): void {
   vmTest({
     name: `Sandbox API pod on ${hv}: no pause container, one guest kernel, the pod's limits ` +
       "size the VM, no leaks",
@@ -400,8 +404,13 @@ function sandboxApiTests(hv: Hv, pod: { deadlineMs: number }, crash: { deadlineM
       "containerd's clean-up leaves nothing",
     ignore: NO_PEERS,
     deadlineMs: crash.deadlineMs,
+    unverified: crash.unverified,
   }, (ctx) => crashScenario(ctx, hv));
 }
 
 sandboxApiTests("dragonball", { deadlineMs: 780_000 }, { deadlineMs: 600_000 });
-sandboxApiTests("qemu", { deadlineMs: 780_000 }, { deadlineMs: 600_000 });
+sandboxApiTests("qemu", { deadlineMs: 780_000 }, {
+  deadlineMs: 600_000,
+  unverified: "twice /sys/fs/cgroup/kata_<pod> was left after shim delete; the EBUSY retry " +
+    "that should fix it (resource/cgroups/lost_cgroup.ts) has not run in the test host yet",
+});
