@@ -13,6 +13,7 @@ import {
 import { getLogger } from "../../common/log.ts";
 import { GuestContainer } from "./container.ts";
 import { adaptSpecForGuest, type OciSpec } from "./oci_spec.ts";
+import { type PodNamespaceHolder, UnshareHolder } from "./pod_namespaces.ts";
 import type { RuncConfig } from "./runc.ts";
 import {
   applyPlan,
@@ -40,6 +41,8 @@ interface SandboxOptions {
   resolvConf?: string;
   cgroupRoot?: string;
   resolveBlock?: BlockResolver;
+  /** Holds the namespaces of a pod without a sandbox container (default: `unshare`). */
+  podNamespaces?: PodNamespaceHolder;
 }
 
 /** Sandbox-wide settings from CreateSandbox. */
@@ -64,9 +67,12 @@ export class GuestSandbox {
   /** The pod's sandbox (pause) container, whose namespaces the others join. */
   #podSandboxId = "";
   #sandboxPidns = false;
+  /** The namespaces of a pod without a sandbox container (containerd's Sandbox API). */
+  readonly #podNs: PodNamespaceHolder;
 
   constructor(opts: SandboxOptions) {
     this.#opts = opts;
+    this.#podNs = opts.podNamespaces ?? new UnshareHolder();
   }
 
   /** The sandbox id once created. */
@@ -135,20 +141,31 @@ export class GuestSandbox {
   /**
    * The namespaces a pod container joins: the IPC and UTS namespaces of the
    * pod's sandbox container (CRI annotation container-type=sandbox), and its
-   * PID namespace with `sandboxPidns` (the pod's PID namespace option POD).
-   * None for the sandbox container itself or a container outside a pod.
+   * PID namespace with `sandboxPidns` (the pod's PID namespace option POD);
+   * in a pod without a sandbox container (containerd's Sandbox API), those
+   * the agent holds for the pod. None for the sandbox container itself or a
+   * container outside a pod.
    * @throws {FailedPreconditionError} when the pod's sandbox container is not running
    */
-  #podNamespaces(id: string, spec: OciSpec, sandboxPidns: boolean): Record<string, string> {
+  async #podNamespaces(
+    id: string,
+    spec: OciSpec,
+    sandboxPidns: boolean,
+  ): Promise<Record<string, string>> {
     const annotations = (spec.annotations ?? {}) as Record<string, string>;
     const type = annotations[CRI_CONTAINER_TYPE] ?? annotations[CRIO_CONTAINER_TYPE];
     if (type === "sandbox") {
       this.#podSandboxId = id;
       return {};
     }
-    if (type !== "container" || !this.#podSandboxId) return {};
-    const sb = this.#containers.get(this.#podSandboxId);
-    const pid = sb?.state === "running" ? sb.init.pid : undefined;
+    if (type !== "container") return {};
+    let pid: number | undefined;
+    if (!this.#podSandboxId) {
+      pid = await this.#podNs.ensure();
+    } else {
+      const sb = this.#containers.get(this.#podSandboxId);
+      pid = sb?.state === "running" ? sb.init.pid : undefined;
+    }
     if (!pid) {
       throw new FailedPreconditionError(
         `Cannot create container "${id}": the pod's sandbox container "${this.#podSandboxId}" is not running`,
@@ -183,7 +200,7 @@ export class GuestSandbox {
         `Cannot create container "${id}": the spec has no process or root`,
       );
     }
-    const joinNamespaces = this.#podNamespaces(id, spec, opts.sandboxPidns ?? false);
+    const joinNamespaces = await this.#podNamespaces(id, spec, opts.sandboxPidns ?? false);
     const plans = await this.#mountAll(storages);
     try {
       const guestSpec = adaptSpecForGuest(spec, {
@@ -222,6 +239,7 @@ export class GuestSandbox {
         log.warn("container {id}: cannot remove: {error}", { id, error: String(err) })
       );
     }
+    await this.#podNs.stop();
     for (const plan of this.#storages.reverse()) await undoPlan(plan);
     this.#storages = [];
     this.#created = false;

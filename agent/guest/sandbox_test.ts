@@ -1,5 +1,35 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import type { PodNamespaceHolder } from "./pod_namespaces.ts";
 import { GuestSandbox, readGuestHooks } from "./sandbox.ts";
+
+/** A created guest sandbox whose runc never runs, its files under `dir` (bundles under `bundles`). */
+async function createdSandbox(
+  dir: string,
+  opts: {
+    bundles?: string;
+    dns?: string[];
+    cgroups?: boolean;
+    sandboxPidns?: boolean;
+    podNamespaces?: PodNamespaceHolder;
+  },
+): Promise<GuestSandbox> {
+  const sb = new GuestSandbox({
+    runc: { binary: "false", root: "/nonexistent", noPivot: false },
+    bundleRoot: opts.bundles ?? dir,
+    ...(opts.cgroups ? { cgroupRoot: dir } : {}),
+    resolvConf: `${dir}/resolv.conf`,
+    ...(opts.podNamespaces ? { podNamespaces: opts.podNamespaces } : {}),
+  });
+  await sb.create({
+    id: "pod",
+    hostname: "",
+    dns: opts.dns ?? [],
+    storages: [],
+    guestHookPath: "",
+    sandboxPidns: opts.sandboxPidns ?? false,
+  });
+  return sb;
+}
 
 Deno.test("guest hooks are read from the kata layout", async () => {
   const dir = await Deno.makeTempDir();
@@ -24,19 +54,10 @@ Deno.test("OOM events come from memory.events oom_kill increases", async () => {
   const dir = await Deno.makeTempDir();
   const bundles = await Deno.makeTempDir();
   try {
-    const sb = new GuestSandbox({
-      runc: { binary: "false", root: "/nonexistent", noPivot: false },
-      bundleRoot: bundles,
-      cgroupRoot: dir,
-      resolvConf: `${dir}/resolv.conf`,
-    });
-    await sb.create({
-      id: "sb",
-      hostname: "",
+    const sb = await createdSandbox(dir, {
+      bundles,
+      cgroups: true,
       dns: ["nameserver 10.0.0.1"],
-      storages: [],
-      guestHookPath: "",
-      sandboxPidns: false,
     });
     assertEquals(await Deno.readTextFile(`${dir}/resolv.conf`), "nameserver 10.0.0.1\n");
     await sb.createContainer("c1", {
@@ -68,19 +89,7 @@ Deno.test("OOM events come from memory.events oom_kill increases", async () => {
 Deno.test("pod containers need their sandbox container running; the sandbox PID namespace is accepted", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sb = new GuestSandbox({
-      runc: { binary: "false", root: "/nonexistent", noPivot: false },
-      bundleRoot: dir,
-      resolvConf: `${dir}/resolv.conf`,
-    });
-    await sb.create({
-      id: "pod",
-      hostname: "",
-      dns: [],
-      storages: [],
-      guestHookPath: "",
-      sandboxPidns: true,
-    });
+    const sb = await createdSandbox(dir, { sandboxPidns: true });
     const cri = (type: string) => ({
       process: { args: ["true"] },
       root: { path: "/" },
@@ -97,6 +106,60 @@ Deno.test("pod containers need their sandbox container running; the sandbox PID 
       'the pod\'s sandbox container "pod" is not running',
     );
     await sb.destroy();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a pod without a sandbox container joins the namespaces the agent holds for it", async () => {
+  const dir = await Deno.makeTempDir();
+  const held: string[] = [];
+  const holder = {
+    ensure: () => {
+      held.push("ensure");
+      return Promise.resolve(777);
+    },
+    stop: () => {
+      held.push("stop");
+      return Promise.resolve();
+    },
+  };
+  try {
+    const sb = await createdSandbox(dir, { podNamespaces: holder });
+    const spec = (pidPath?: string) => ({
+      process: { args: ["true"] },
+      root: { path: "/" },
+      hostname: "pod",
+      annotations: {
+        "io.kubernetes.cri.container-type": "container",
+        "io.kubernetes.cri.sandbox-id": "pod",
+      },
+      linux: {
+        namespaces: [
+          { type: "ipc", path: "/proc/1234/ns/ipc" },
+          { type: "uts", path: "/proc/1234/ns/uts" },
+          { type: "pid", ...(pidPath ? { path: pidPath } : {}) },
+          { type: "mount" },
+          { type: "network", path: "/proc/1234/ns/net" },
+        ],
+      },
+    });
+    await sb.createContainer("a", spec(), []);
+    await sb.createContainer("b", spec("/proc/1234/ns/pid"), [], { sandboxPidns: true });
+    const written = async (id: string) =>
+      JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
+    const a = await written("a");
+    assertEquals(a.linux.namespaces, [
+      { type: "ipc", path: "/proc/777/ns/ipc" },
+      { type: "uts", path: "/proc/777/ns/uts" },
+      { type: "pid" },
+      { type: "mount" },
+    ]);
+    assertEquals(a.hostname, undefined, "the held UTS namespace has the pod's hostname");
+    const b = await written("b");
+    assertEquals(b.linux.namespaces[2], { type: "pid", path: "/proc/777/ns/pid" });
+    await sb.destroy();
+    assertEquals(held, ["ensure", "ensure", "stop"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -26,6 +26,7 @@ import {
 import type { HypervisorState } from "../../hypervisor/hypervisor.ts";
 import type { SandboxState, StateStore } from "../../persist/mod.ts";
 import { removeTreeSafely, unmountTree } from "../../persist/remove_tree.ts";
+import { removeLostCgroups } from "../../resource/cgroups/lost_cgroup.ts";
 import {
   isProcessIdentity,
   killIdentified,
@@ -68,7 +69,7 @@ export async function cleanupVirtSandbox(store: StateStore, state: SandboxState)
   // 3. Files, cgroup, state.
   if (hv) await removeOwnedFromState(hv);
   if (share?.host_dir && share.host_dir.startsWith(dir + "/")) removeTreeSafely(share.host_dir);
-  removeCgroups(state);
+  await removeCgroups(state);
   removeTreeSafely(dir);
 }
 
@@ -91,21 +92,7 @@ export async function cleanupStaleSandbox(store: StateStore, id: string): Promis
   return true;
 }
 
-function removeCgroups(state: SandboxState): void {
+async function removeCgroups(state: SandboxState): Promise<void> {
   const cg = state.resources.cgroup as { dirs?: unknown } | undefined;
-  const dirs = Array.isArray(cg?.dirs) ? cg.dirs : [];
-  for (const d of dirs) {
-    if (typeof d !== "string" || !d.startsWith("/sys/fs/cgroup/") || d.includes("/../")) continue;
-    const root = d.split("/").slice(0, 5).join("/");
-    try {
-      for (const pid of Deno.readTextFileSync(`${d}/cgroup.procs`).split("\n").filter(Boolean)) {
-        Deno.writeTextFileSync(`${root}/cgroup.procs`, `${pid}\n`);
-      }
-      Deno.removeSync(d);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
-        log.warn("cannot remove cgroup {d}: {e}", { d, e: String(e) });
-      }
-    }
-  }
+  await removeLostCgroups(Array.isArray(cg?.dirs) ? cg.dirs : []);
 }

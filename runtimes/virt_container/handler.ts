@@ -2,7 +2,8 @@
  * The VirtContainer runtime: containers run inside a VM sandbox through the
  * Kata agent. The first Create of the shim (a plain `ctr run` container, or
  * a CRI pod's sandbox container) builds and starts the sandbox
- * ({@link VirtSandbox}); later CRI containers of that pod join it. Each
+ * ({@link VirtSandbox}), or, under containerd's Sandbox API, StartSandbox
+ * does (pod_sandbox.ts); later CRI containers of that pod join it. Each
  * container gets its rootfs and volumes shared into the guest, then
  * CreateContainer/StartContainer, with stdio through ReadStdout/ReadStderr/
  * WriteStdin and the exit from WaitProcess. Deleting the sandbox container
@@ -11,11 +12,9 @@
  * @module
  */
 import {
-  AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  UnimplementedError,
 } from "../../common/errors.ts";
 import { getLogger } from "../../common/log.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -31,7 +30,6 @@ import type {
   ProcessStatus,
   RuntimeHandler,
 } from "../handler.ts";
-import type { CreateSandboxRequest, PodSandboxStatus } from "../pod_sandbox.ts";
 import { ContainerTable, createEvent, deleteEvent, exitEvent } from "../containers.ts";
 import type { AgentApi } from "./agent_api.ts";
 import { AgentIo } from "./agent_io.ts";
@@ -49,7 +47,8 @@ import { agentStatsToMetrics } from "./metrics.ts";
 import { toAgentProcess, toAgentResources } from "./oci_convert.ts";
 import type { VirtContainerOptions } from "./options.ts";
 import type { VirtSandbox } from "./sandbox.ts";
-import { buildSandbox } from "./sandbox_build.ts";
+import { buildSandbox, type SandboxRequest } from "./sandbox_build.ts";
+import { VirtPod } from "./pod_sandbox.ts";
 import { containerStates } from "./state_map.ts";
 import { readSpec } from "./spec.ts";
 
@@ -66,6 +65,10 @@ export class VirtContainerHandler implements RuntimeHandler {
   #sandbox: VirtSandbox | undefined;
   #config: LoadedConfig;
   #vmDead = false;
+  /** The end of the VM under way (a VM death's clean-up, StopSandbox). */
+  #ending: Promise<void> | undefined;
+  /** The pod of containerd's Sandbox API, if this shim serves one. */
+  readonly #pod: VirtPod;
 
   constructor(opts: VirtContainerOptions) {
     if (opts.config.runtimeName !== "virt_container") {
@@ -77,6 +80,11 @@ export class VirtContainerHandler implements RuntimeHandler {
     this.#config = opts.config;
     this.#events = opts.events ?? (() => {});
     this.#store = opts.store ?? new StateStore();
+    this.#pod = new VirtPod({
+      sandbox: () => this.#sandbox,
+      boot: (req) => this.#startSandbox(req),
+      end: () => this.#endVm(),
+    }, { readMetrics: opts.testHooks?.readMetrics });
   }
 
   /** The running sandbox, if any. */
@@ -111,12 +119,8 @@ export class VirtContainerHandler implements RuntimeHandler {
     const role = containerRole(req.id, annotations);
     let startedSandbox = false;
     if (role.kind === "sandbox") {
-      if (this.#sandbox) {
-        throw new AlreadyExistsError(
-          `Cannot create sandbox "${req.id}": this shim runs sandbox "${this.#sandbox.id}" already`,
-        );
-      }
-      await this.#startSandbox(req, spec, annotations);
+      this.#pod.admitSandboxContainer(req.id, spec, annotations);
+      await this.#startSandbox({ id: req.id, bundle: req.bundle, spec, annotations });
       startedSandbox = true;
     } else if (!this.#sandbox || this.#sandbox.id !== role.sandboxId) {
       throw new NotFoundError(
@@ -131,27 +135,17 @@ export class VirtContainerHandler implements RuntimeHandler {
     }
   }
 
-  async #startSandbox(
-    req: CreateContainerRequest,
-    spec: Record<string, unknown>,
-    annotations: Record<string, string>,
-  ): Promise<void> {
+  async #startSandbox(req: SandboxRequest): Promise<void> {
     const o = this.#o;
-    if (o.reloadWithAnnotations && Object.keys(annotations).length > 0) {
-      this.#config = await o.reloadWithAnnotations(annotations);
+    if (o.reloadWithAnnotations && Object.keys(req.annotations).length > 0) {
+      this.#config = await o.reloadWithAnnotations(req.annotations);
     }
-    const sandbox = buildSandbox(
-      { id: req.id, bundle: req.bundle, spec, annotations },
-      this.#config,
-      o,
-      this.#store,
-      {
-        onVmExit: (exit) => this.#onVmDeath(exit),
-        onOom: (cid) => {
-          if (this.#containers.has(cid)) this.#events({ topic: "/tasks/oom", containerId: cid });
-        },
+    const sandbox = buildSandbox(req, this.#config, o, this.#store, {
+      onVmExit: (exit) => this.#onVmDeath(exit),
+      onOom: (cid) => {
+        if (this.#containers.has(cid)) this.#events({ topic: "/tasks/oom", containerId: cid });
       },
-    );
+    });
     this.#vmDead = false;
     this.#sandbox = sandbox;
     try {
@@ -384,12 +378,26 @@ export class VirtContainerHandler implements RuntimeHandler {
 
   /** The VM died: every live process exits with 255, then everything is cleaned up. */
   #onVmDeath(exit: VmExit): void {
-    this.#vmDead = true;
     log.error("the VM of sandbox {id} died (code {code}, signal {signal}); ending its tasks", {
       id: this.#sandbox?.id,
       code: exit.code,
       signal: exit.signal,
     });
+    this.#endVm(VM_DEATH_EXIT_STATUS).catch((e) =>
+      log.warn("cleanup of the sandbox after VM death: {e}", { e: String(e) })
+    );
+  }
+
+  /**
+   * Ends the VM and its tasks, once (VM death, StopSandbox): every live
+   * process exits with 255, the sandbox ends in the clean-up order (VM
+   * first), then what its containers held on the host is released.
+   * `podExit` is what WaitSandbox reports.
+   */
+  #endVm(podExit = 0): Promise<void> {
+    const sb = this.#sandbox;
+    if (this.#ending || !sb || sb.status === "stopped") return this.#ending ?? Promise.resolve();
+    this.#vmDead = true;
     const now = new Date();
     for (const c of this.#containers.values()) {
       for (const p of [c.init, ...c.execs.values()]) {
@@ -398,17 +406,20 @@ export class VirtContainerHandler implements RuntimeHandler {
         this.#exited(c, p, { pid: p.pid, exitStatus: VM_DEATH_EXIT_STATUS, exitedAt: now });
       }
     }
-    (async () => {
-      for (const c of this.#containers.values()) {
-        c.inGuest = false;
-        await this.#releaseResources(c).catch((e) =>
-          log.warn("cleanup of {cid} after VM death: {e}", { cid: c.id, e: String(e) })
-        );
+    this.#ending = (async () => {
+      try {
+        await this.#endSandbox();
+      } finally {
+        for (const c of this.#containers.values()) {
+          c.inGuest = false;
+          await this.#releaseResources(c).catch((e) =>
+            log.warn("cleanup of {cid} after the VM ended: {e}", { cid: c.id, e: String(e) })
+          );
+        }
+        this.#pod.vmEnded(podExit);
       }
-      await this.#endSandbox().catch((e) =>
-        log.warn("cleanup of the sandbox after VM death: {e}", { e: String(e) })
-      );
-    })();
+    })().finally(() => this.#ending = undefined);
+    return this.#ending;
   }
 
   async #endSandbox(): Promise<void> {
@@ -443,35 +454,16 @@ export class VirtContainerHandler implements RuntimeHandler {
     this.#sandbox = undefined;
   }
 
-  // containerd 2.x's Sandbox API: not yet for VM sandboxes.
-  createSandbox(req: CreateSandboxRequest): Promise<void> {
-    return Promise.reject(sandboxApiUnsupported(`create sandbox "${req.id}"`));
-  }
-  startSandbox(id: string): Promise<{ pid: number; createdAt: Date }> {
-    return Promise.reject(sandboxApiUnsupported(`start sandbox "${id}"`));
-  }
-  stopSandbox(id: string): Promise<void> {
-    return Promise.reject(sandboxApiUnsupported(`stop sandbox "${id}"`));
-  }
-  waitSandbox(id: string): Promise<ExitStatus> {
-    return Promise.reject(sandboxApiUnsupported(`wait for sandbox "${id}"`));
-  }
-  sandboxStatus(id: string): Promise<PodSandboxStatus> {
-    return Promise.reject(sandboxApiUnsupported(`report sandbox "${id}"`));
-  }
-  sandboxMetrics(id: string): Promise<ContainerStats> {
-    return Promise.reject(sandboxApiUnsupported(`read the metrics of sandbox "${id}"`));
-  }
-  shutdownSandbox(id: string): Promise<void> {
-    return Promise.reject(sandboxApiUnsupported(`shut sandbox "${id}" down`));
-  }
-  podSandboxId(): string | undefined {
-    return undefined;
-  }
+  // containerd 2.x's Sandbox API: the pod's own life is pod_sandbox.ts.
+  readonly createSandbox: Handler["createSandbox"] = (req) => this.#pod.create(req);
+  readonly startSandbox: Handler["startSandbox"] = (id) => this.#pod.start(id);
+  readonly stopSandbox: Handler["stopSandbox"] = (id, timeout) => this.#pod.stop(id, timeout);
+  readonly waitSandbox: Handler["waitSandbox"] = (id) => this.#pod.wait(id);
+  readonly sandboxStatus: Handler["sandboxStatus"] = (id, verbose) => this.#pod.status(id, verbose);
+  readonly sandboxMetrics: Handler["sandboxMetrics"] = (id) => this.#pod.metrics(id);
+  readonly shutdownSandbox: Handler["shutdownSandbox"] = (id) => this.#pod.shutdown(id);
+  readonly podSandboxId: Handler["podSandboxId"] = () => this.#pod.id;
 }
 
-function sandboxApiUnsupported(what: string): UnimplementedError {
-  return new UnimplementedError(
-    `Cannot ${what}: containerd's Sandbox API (sandboxer "shim") is not supported for VM sandboxes yet; use sandboxer "podsandbox"`,
-  );
-}
+/** The handler's own type, to name its Sandbox API members. */
+type Handler = RuntimeHandler;

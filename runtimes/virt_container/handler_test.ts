@@ -1,104 +1,19 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { NotFoundError } from "../../common/errors.ts";
-import { loadConfig } from "../../config/mod.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import { StateStore } from "../../persist/state_store.ts";
 import { mountsUnder } from "../../resource/share_fs/mounts.ts";
 import { create } from "@bufbuild/protobuf";
 import { ReadStreamResponseSchema } from "../../agent/gen/agent_pb.ts";
-import {
-  CallLog,
-  RecordingAgent,
-  RecordingHypervisor,
-} from "../../tests/virt_container/doubles.ts";
-import type { TaskEvent } from "../events.ts";
+import { RecordingHypervisor } from "../../tests/virt_container/doubles.ts";
 import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from "./cri.ts";
 import { VM_DEATH_EXIT_STATUS } from "./exit_wait.ts";
 import { VirtContainerHandler } from "./handler.ts";
 import { testsNeeding } from "../../tests/tier.ts";
+import { finish, rig, stdio, until } from "../../tests/virt_container/handler_rig.ts";
 
 /** test: these tests need more than the unit tier (ignored, saying why, where missing). */
 const test = testsNeeding({ root: true });
-
-interface Rig {
-  root: string;
-  log: CallLog;
-  agent: RecordingAgent;
-  hvs: RecordingHypervisor[];
-  events: TaskEvent[];
-  handler: VirtContainerHandler;
-  bundle(id: string, annotations?: Record<string, string>, extra?: Record<string, unknown>): string;
-}
-
-let config: LoadedConfig | undefined;
-
-async function rig(hookLog?: string[]): Promise<Rig> {
-  config ??= await loadConfig({
-    path: new URL("../../config/configuration-qemu.toml", import.meta.url).pathname,
-  });
-  const cfg: LoadedConfig = structuredClone(config);
-  cfg.hypervisor!.shared_fs = "virtio-9p";
-  const root = Deno.makeTempDirSync({ prefix: "virt-handler-" });
-  const log = new CallLog();
-  const agent = new RecordingAgent(log);
-  const hvs: RecordingHypervisor[] = [];
-  const events: TaskEvent[] = [];
-  const handler = new VirtContainerHandler({
-    config: cfg,
-    dialAgent: () => Promise.resolve(agent.api()),
-    events: (e) => events.push(e),
-    store: new StateStore({ root: `${root}/run` }),
-    testHooks: {
-      hypervisorFactory: () => {
-        const hv = new RecordingHypervisor(log);
-        hvs.push(hv);
-        return hv;
-      },
-      cgroupFactory: () => null,
-      sleep: () => Promise.resolve(),
-      runHooks: (hooks, state, kind) => {
-        hookLog?.push(`${kind}:${state.id}:${state.status}:${hooks.map((h) => h.path).join(",")}`);
-        return kind === "poststart"
-          ? Promise.reject(new Error("poststart broke"))
-          : Promise.resolve();
-      },
-    },
-  });
-  const bundle = (id: string, annotations: Record<string, string> = {}, extra = {}) => {
-    const b = `${root}/bundles/${id}`;
-    Deno.mkdirSync(`${b}/rootfs/bin`, { recursive: true });
-    Deno.writeTextFileSync(`${b}/rootfs/bin/sh`, "#!");
-    Deno.writeTextFileSync(
-      `${b}/config.json`,
-      JSON.stringify({
-        ociVersion: "1.0.2",
-        process: { args: ["sh"], cwd: "/", user: { uid: 0, gid: 0 } },
-        root: { path: "rootfs" },
-        hostname: id,
-        annotations,
-        linux: { namespaces: [{ type: "pid" }, { type: "network" }] },
-        ...extra,
-      }),
-    );
-    return b;
-  };
-  return { root, log, agent, hvs, events, handler, bundle };
-}
-
-function stdio(out = "") {
-  return { stdin: "", stdout: out, stderr: "", terminal: false };
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
-  assert(cond(), "condition not reached");
-}
-
-function finish(r: Rig) {
-  assertEquals(mountsUnder(r.root), [], "no mount is left");
-  assertEquals([...Deno.readDirSync(`${r.root}/run`)], [], "nothing is left in the run root");
-  Deno.removeSync(r.root, { recursive: true });
-}
 
 test("ctr run: the first Create starts the sandbox; start, exit, delete end it (recording Hypervisor and agent doubles)", async () => {
   const r = await rig();
@@ -296,7 +211,7 @@ test("a CreateContainer the agent refuses ends the new sandbox and leaves nothin
 
 Deno.test("a failing sandbox start (agent dial) surfaces and leaves nothing", async () => {
   const r = await rig();
-  const cfg: LoadedConfig = structuredClone(config!);
+  const cfg: LoadedConfig = structuredClone(r.config);
   cfg.hypervisor!.shared_fs = "virtio-9p"; // no virtiofsd needed before the dial fails
   const h = new VirtContainerHandler({
     config: cfg,

@@ -8,7 +8,7 @@ import type { HypervisorConfig } from "../../config/schema.ts";
 import type { Hypervisor } from "../../hypervisor/hypervisor.ts";
 import type { StateStore } from "../../persist/state_store.ts";
 import type { SandboxCgroup } from "../../resource/cgroups/sandbox_cgroup.ts";
-import type { EventSink } from "../handler.ts";
+import type { ContainerStats, EventSink } from "../handler.ts";
 import type { AgentDialer } from "./agent_api.ts";
 import type { OciHook, OciState } from "./hooks.ts";
 import type { SandboxNetwork, StartStep } from "./sandbox.ts";
@@ -32,7 +32,8 @@ export interface VirtContainerOptions {
 /**
  * The parts a test replaces (each defaults to the real one): the VMM, the
  * pod network, the sandbox cgroup, the host's OCI hook runner, retry sleeps,
- * and the block-device probe; plus an observer of the sandbox start steps.
+ * the block-device probe and the cgroup metrics reader; plus an observer of
+ * the sandbox start steps.
  */
 export interface VirtContainerTestHooks {
   /** Builds the VM driver (default `hypervisor/factory.ts`'s createHypervisor). */
@@ -49,4 +50,6 @@ export interface VirtContainerTestHooks {
   onStep?: (step: StartStep) => void;
   /** Tells block devices apart (default: stat). */
   isBlockDevice?: (path: string) => boolean;
+  /** Reads a host process's cgroup metrics (SandboxMetrics; default: the host's cgroup files). */
+  readMetrics?: (pid: number) => ContainerStats;
 }

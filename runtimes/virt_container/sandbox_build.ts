@@ -32,12 +32,18 @@ import { sandboxBindMountsService } from "./sandbox_bind_mounts.ts";
 
 const log = getLogger("runtimes.virt_container");
 
-/** The sandbox container: its id, bundle, OCI spec and annotations. */
-interface SandboxRequest {
+/**
+ * The sandbox container (its id, bundle, OCI spec and annotations), or a
+ * Sandbox API pod's spec synthesized from its PodConfig (pod_spec.ts), which
+ * brings its DNS lines itself.
+ */
+export interface SandboxRequest {
   id: string;
   bundle: string;
   spec: Record<string, unknown>;
   annotations: Record<string, string>;
+  /** resolv.conf lines; default: those of the spec's /etc/resolv.conf mount. */
+  dns?: string[];
 }
 
 /** Assembles (without starting) the sandbox of `req` as `cfg` describes it. */
@@ -66,6 +72,17 @@ export function buildSandbox(
     );
     hvConfig.default_vcpus = size.vcpus;
     hvConfig.default_memory = size.memoryMib;
+    if (size.capped) {
+      log.warn(
+        "sandbox {id}: the workload asks for more than default_maxvcpus {maxv} or " +
+          "default_maxmemory {maxm} MiB: the VM gets those",
+        {
+          id: req.id,
+          maxv: hvConfig.default_maxvcpus,
+          maxm: hvConfig.default_maxmemory,
+        },
+      );
+    }
     log.info("static sizing of {id}: {vcpus} vCPUs, {mem} MiB", {
       id: req.id,
       vcpus: size.vcpus,
@@ -104,7 +121,7 @@ export function buildSandbox(
     netnsPath: netns,
     annotations: req.annotations,
     hostname: String(spec.hostname ?? ""),
-    dns: dnsOf(spec),
+    dns: req.dns ?? dnsOf(spec),
     hypervisor: hv,
     shareFs,
     network,

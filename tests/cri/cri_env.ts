@@ -93,8 +93,14 @@ export async function writeCniConfig(dir: string): Promise<CniNetwork> {
 
 /** Options of the CRI plugin of a private containerd. */
 export interface CriOptions {
-  /** The runtime-ts configuration file handler `kata` runs with. */
-  configPath: string;
+  /**
+   * The runtime-ts configuration file handler `kata` runs with, as its
+   * runtime options' `ConfigPath`. Unset: no options (the shim then finds its
+   * configuration through `KATA_CONF_FILE` or the default paths), which is
+   * what containerd 2.1's `shim` sandboxer needs: it cannot start a container
+   * whose runtime options are not runc's (containerd PR 13360 fixes it).
+   */
+  configPath?: string;
   /** The runtime handler name (default `kata`). */
   handler?: string;
   /**
@@ -107,7 +113,7 @@ export interface CriOptions {
 
 /** The environment our shim needs under `opts` (its configuration without runtime options). */
 export function criShimEnv(opts: CriOptions): Record<string, string> {
-  return opts.sandboxer === "shim" ? { KATA_CONF_FILE: opts.configPath } : {};
+  return opts.sandboxer === "shim" && opts.configPath ? { KATA_CONF_FILE: opts.configPath } : {};
 }
 
 /**
@@ -170,7 +176,7 @@ export function criConfigLines(
     // runtime has options of another type than runc's ("failed to get runtime
     // v2 options", containerd PR 12986, fixed by 12786): the shim then finds
     // its configuration through KATA_CONF_FILE ({@link criShimEnv}).
-    ...(opts.sandboxer === "shim"
+    ...(opts.sandboxer === "shim" || !opts.configPath
       ? []
       : [`${rt}.containerd.runtimes.${handler}.options]`, `  ConfigPath = "${opts.configPath}"`]),
     `${rt}.cni]`,

@@ -14,7 +14,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Containerd, IMAGE, shimProcesses } from "../containerd/harness.ts";
-import { configWithBuiltGuest, SLOW_VM_CONTAINERD } from "./guest_config.ts";
+import { configWithBuiltGuest, SLOW_VM_CONTAINERD, vmmPids } from "./guest_config.ts";
 import { killClients, until, vmTest, type VmTestContext } from "./deadline.ts";
 import { needs } from "../tier.ts";
 
@@ -53,17 +53,6 @@ async function assertMarkers(d: string): Promise<void> {
   );
 }
 
-/** Pids of VMM processes (QEMU and its virtiofsd) on this host. */
-async function qemuPids(): Promise<number[]> {
-  const out: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const comm = await Deno.readTextFile(`/proc/${e.name}/comm`).catch(() => "");
-    if (comm.startsWith("qemu") || comm.startsWith("virtiofsd")) out.push(Number(e.name));
-  }
-  return out;
-}
-
 async function kataMounts(): Promise<string[]> {
   return (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
     .filter((l) => l.includes("/run/kata/"));
@@ -74,9 +63,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Everything of sandbox `id` is gone from the host: VMM, mounts, /run/kata/<id>. */
-async function assertSandboxGone(id: string, vmmPids: number[]): Promise<void> {
+async function assertSandboxGone(id: string, known: number[]): Promise<void> {
   assertEquals(await shimProcesses(id), [], "shim (built-in VMM) process left");
-  const live = (await qemuPids()).filter((p) => vmmPids.includes(p));
+  const live = (await vmmPids()).filter((p) => known.includes(p));
   assertEquals(live, [], "VMM or virtiofsd process left");
   assertEquals(await kataMounts(), [], "mounts under /run/kata left");
   assert(!(await exists(`/run/kata/${id}`)), `/run/kata/${id} left`);
@@ -142,7 +131,7 @@ async function crashScenario(ctx: VmTestContext, hv: "dragonball" | "qemu"): Pro
     assertEquals(e.stdout.trim(), "also precious", "the guest does not see the host dir");
     const sandboxMounts = await kataMounts();
     assert(sandboxMounts.length > 0, "no mount under /run/kata while the container runs");
-    const vmm = hv === "qemu" ? await qemuPids() : [];
+    const vmm = hv === "qemu" ? await vmmPids() : [];
     if (hv === "qemu") assert(vmm.length > 0, "no QEMU process while the container runs");
     const shims = await shimProcesses(id);
     assertEquals(shims.length, 1, `shim processes of ${id}: ${shims.join(", ")}`);
@@ -160,7 +149,7 @@ async function crashScenario(ctx: VmTestContext, hv: "dragonball" | "qemu"): Pro
     ctx.step(`the VMM of ${id} to be gone`);
     await until(
       "no VMM process of the crashed sandbox",
-      async () => (await qemuPids()).some((p) => vmm.includes(p)) ? undefined : true,
+      async () => (await vmmPids()).some((p) => vmm.includes(p)) ? undefined : true,
       ctx.signal,
     );
     await assertMarkers(data);
@@ -207,7 +196,7 @@ async function vmmDeath(
   ctx.step(`\`ctr task exec --detach x1\` in ${id} to start`);
   const x = await c.ctr("task", "exec", "--detach", "--exec-id", "x1", id, "sleep", "600");
   assertEquals(x.code, 0, `exec --detach failed: ${x.stdout}${x.stderr}`);
-  const vmm = await qemuPids();
+  const vmm = await vmmPids();
   const comms = await Promise.all(vmm.map((p) => Deno.readTextFile(`/proc/${p}/comm`)));
   const qemu = vmm.filter((_, i) => comms[i].startsWith("qemu"));
   assertEquals(qemu.length, 1, `QEMU processes: ${qemu.join(", ")}`);

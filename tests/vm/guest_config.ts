@@ -1,9 +1,11 @@
 /**
  * What the VM end-to-end runs share: a copy of a shipped configuration with a
- * drop-in that points it at the guest `scripts/build-guest` made, and the
- * containerd options that give a nested guest time to boot.
+ * drop-in that points it at the guest `scripts/build-guest` made, the
+ * containerd options that give a nested guest time to boot, the host's VMM
+ * processes and the containerd log a failure prints.
  * @module
  */
+import type { Containerd } from "../containerd/harness.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 /** Debian 12's virtiofsd (qemu-system-common): QEMU's C daemon. */
@@ -83,3 +85,25 @@ export async function configWithBuiltGuest(
 export const SLOW_VM_CONTAINERD = {
   extraConfig: ["[timeouts]", '  "io.containerd.timeout.shim.load" = "60s"'],
 };
+
+/** Pids of VMM processes on this host: QEMU and its virtiofsd. */
+export async function vmmPids(): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const comm = await Deno.readTextFile(`/proc/${e.name}/comm`).catch(() => "");
+    if (comm.startsWith("qemu") || comm.startsWith("virtiofsd")) out.push(Number(e.name));
+  }
+  return out;
+}
+
+/**
+ * Prints the last 250 lines of containerd's log, which holds the shim's and
+ * the guest console's lines, without the plugin-loading noise: a failed
+ * test's evidence (the directory goes at stop()).
+ */
+export async function printContainerdLog(c: Containerd): Promise<void> {
+  const lines = (await c.log()).split("\n")
+    .filter((l) => !/level=(debug|info) msg="(loading plugin|skip loading|sd notif)/.test(l));
+  console.error(`containerd log (last 250 lines):\n${lines.slice(-250).join("\n")}`);
+}
