@@ -16,9 +16,10 @@
  * socket file behind. The wait covers only the server's Deno start-up and
  * its bind: the server binds before it loads anything else, and
  * containerd's first request waits in the socket's backlog while it loads
- * the rest. Past the bound `start` answers anyway: containerd's shim dialer
- * retries a missing socket file every 10 ms (containerd's `pkg/dialer`, 1.6
- * to 2.x). `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
+ * the rest. `start` never answers before the socket exists: containerd
+ * 2.x dials the address once (1.x's dialer retried a missing file), so a
+ * server that has not bound it within the bound is stopped and `start`
+ * fails naming that. `start` writes `<bundle>/address` and `<bundle>/shim.pid` and
  * prints the address with no newline, or, to containerd 2.x, the JSON
  * bootstrap answer naming shim protocol version 3 (shim/containerd_release.ts
  * says why the release matters). Under containerd 2.x's Sandbox API
@@ -34,16 +35,19 @@ import { writeAllSync } from "../common/io.ts";
 import { closeFd } from "../ffi/fd.ts";
 import { awaitReadiness, readinessPipe, sleepSync, unixSocketServed } from "../ffi/inherit.ts";
 import { spawnDetached } from "../ffi/spawn.ts";
-import { tryReap } from "../ffi/process.ts";
+import { sendSignal, tryReap } from "../ffi/process.ts";
 import { containerdMajor } from "./containerd_release.ts";
 import { bindingPath, CONFIG_PATH_ENV, READY_FD_ENV } from "./server_env.ts";
 
 /**
- * How long `start` waits for its server's socket: far above a server's
- * start-up to its bind (about a bare Deno start), so that only a stuck
- * server reaches it; containerd's dialer then keeps retrying on its own.
+ * How long `start` waits for its server's socket. `start` must not answer
+ * before the socket exists: containerd 2.x dials the address once, with no
+ * retry on a missing file (`pkg/shim` AnonDialer is a plain DialTimeout; 1.x
+ * retried), so a server still starting (seconds under nested emulation) failed
+ * the sandbox with "connect: no such file or directory". Far above a server's
+ * start-up to its bind, so that only a stuck server reaches it.
  */
-const READY_TIMEOUT_MS = 3000;
+const READY_TIMEOUT_MS = 60_000;
 
 /** More runtime options than this on stdin is not containerd talking. */
 const MAX_OPTIONS = 64 * 1024;
@@ -171,6 +175,11 @@ function spawnServer(
     closeFd(pipe.read);
   }
   if (readiness === "closed") throw serverDied(pid, path, address);
+  if (readiness === "timeout") {
+    // Our own child, just spawned: stopped and reaped here, its sockets removed.
+    sendSignal(pid, 9);
+    throw serverDied(pid, path, address, `did not bind its socket within ${READY_TIMEOUT_MS} ms`);
+  }
   return pid;
 }
 
@@ -179,7 +188,7 @@ function spawnServer(
  * its exit status (it is this process's child, reaped here), and no socket
  * file of it left behind.
  */
-function serverDied(pid: number, path: string, address: string): Error {
+function serverDied(pid: number, path: string, address: string, why?: string): Error {
   let exit = tryReap(pid);
   // The pipe closes as the process exits, a moment before it can be reaped.
   for (let i = 0; i < 50 && exit === undefined; i++) {
@@ -190,9 +199,10 @@ function serverDied(pid: number, path: string, address: string): Error {
     removeSocketFile(bindingPath(path, pid));
     if (!unixSocketServed(path)) removeSocketFile(path);
   }
-  const how = exit
-    ? exit.signal ? `was killed by signal ${exit.signal}` : `exited with status ${exit.status}`
-    : "closed its readiness pipe";
+  const how = why ??
+    (exit
+      ? exit.signal ? `was killed by signal ${exit.signal}` : `exited with status ${exit.status}`
+      : "closed its readiness pipe");
   return new UnavailableError(
     `Start: the shim server (pid ${pid}) ${how} before serving ${address}; its error is in containerd's log`,
   );
