@@ -8,25 +8,13 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Containerd, IMAGE, LINUX_CONTAINER_CONFIG, shimProcesses } from "../containerd/harness.ts";
-import { containerdNeeds } from "../containerd/versions.ts";
 import { testsNeeding } from "../tier.ts";
 import { isSameProcess, type ProcessIdentity } from "../../persist/process_identity.ts";
-import { CNI_BIN_DIR } from "./cri_env.ts";
+import { criNeeds } from "./cri_env.ts";
 import { CriClient } from "./cri_client.ts";
 import { assertPodLeftNothing, cniNetns, removeCgroupParent, waitFor } from "./pod_checks.ts";
 
-const needs = containerdNeeds("2.1");
-const test = testsNeeding({
-  ...needs,
-  peers: [...needs.peers ?? [], "go"],
-  paths: [
-    ...needs.paths ?? [],
-    `${CNI_BIN_DIR}/bridge`,
-    `${CNI_BIN_DIR}/host-local`,
-    "/usr/share/gocode/src/google.golang.org/grpc",
-    "/usr/share/gocode/src/google.golang.org/protobuf/types/dynamicpb",
-  ],
-});
+const test = testsNeeding(criNeeds("2.1"));
 
 /** The process of `pid` as it is now (pid, start time, executable). */
 function identity(pid: number): ProcessIdentity {
