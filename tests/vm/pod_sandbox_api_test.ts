@@ -409,8 +409,4 @@ function sandboxApiTests(
 }
 
 sandboxApiTests("dragonball", { deadlineMs: 780_000 }, { deadlineMs: 600_000 });
-sandboxApiTests("qemu", { deadlineMs: 780_000 }, {
-  deadlineMs: 600_000,
-  unverified: "twice /sys/fs/cgroup/kata_<pod> was left after shim delete; the EBUSY retry " +
-    "that should fix it (resource/cgroups/lost_cgroup.ts) has not run in the test host yet",
-});
+sandboxApiTests("qemu", { deadlineMs: 780_000 }, { deadlineMs: 600_000 });
